@@ -1,0 +1,107 @@
+/**
+ * E-mail over SMTP with a pooled nodemailer transport. The server's reply
+ * decides the outcome: 2xx accepted, 4xx or a dropped connection is worth a
+ * retry, 5xx is final and its reply is kept.
+ */
+import { randomBytes } from 'node:crypto';
+import { createTransport, type Transporter, type TransportOptions } from 'nodemailer';
+import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
+import { isUsableEmail } from '../../contact';
+
+export interface SmtpOptions {
+  url: string;
+  /** Connections kept open to the server. */
+  maxConnections?: number;
+  /** Per-connection time-outs; kept short so a hung server does not stall a batch. */
+  timeoutMs?: number;
+  bcc?: string | null;
+}
+
+const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNRESET', 'EPROTOCOL', 'ECONNREFUSED', 'EAUTH', 'ESTREAM']);
+
+export function messageIdFor(id: number, from: string): string {
+  const domain = from.includes('@') ? from.slice(from.lastIndexOf('@') + 1) : 'kmc.invalid';
+  return `<kmc.${id}.${randomBytes(6).toString('hex')}@${domain}>`;
+}
+
+interface SmtpError extends Error {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+}
+
+export function classifySmtpError(err: SmtpError): SendOutcome {
+  const reply = err.response ?? err.message;
+  if (typeof err.responseCode === 'number') {
+    if (err.responseCode >= 500) return { kind: 'failed', code: `SMTP_${err.responseCode}`, reason: reply };
+    if (err.responseCode >= 400) return { kind: 'retry', code: `SMTP_${err.responseCode}`, reason: reply };
+  }
+  if (err.code && TRANSIENT_CODES.has(err.code)) return { kind: 'retry', code: `SMTP_${err.code}`, reason: reply };
+  if (err.code === 'EENVELOPE') return { kind: 'failed', code: 'SMTP_EENVELOPE', reason: reply };
+  // Unknown trouble: retrying is the choice that loses nothing; the retry budget bounds it.
+  return { kind: 'retry', code: `SMTP_${err.code ?? 'ERROR'}`, reason: reply };
+}
+
+export class SmtpAdapter implements ChannelAdapter {
+  readonly channel = 'email' as const;
+  private transport: Transporter | null = null;
+  private inFlight = new Set<Promise<unknown>>();
+  private stopping = false;
+
+  constructor(private readonly opts: SmtpOptions) {}
+
+  async start(): Promise<void> {
+    const url = new URL(this.opts.url);
+    const timeout = this.opts.timeoutMs ?? 30_000;
+    this.transport = createTransport({
+      pool: true,
+      host: url.hostname,
+      port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),
+      secure: url.protocol === 'smtps:',
+      auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+      maxConnections: this.opts.maxConnections ?? 5,
+      maxMessages: 500,
+      connectionTimeout: timeout,
+      greetingTimeout: timeout,
+      socketTimeout: timeout,
+      // Loopback test servers and internal relays often lack STARTTLS; use it when offered.
+      ignoreTLS: url.searchParams.get('tls') === 'off',
+      tls: { rejectUnauthorized: url.searchParams.get('tls') !== 'insecure' },
+    } as TransportOptions);
+    this.stopping = false;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.allSettled([...this.inFlight]);
+    this.transport?.close();
+    this.transport = null;
+  }
+
+  async send(message: OutgoingMessage): Promise<SendOutcome> {
+    if (this.stopping || !this.transport) return { kind: 'retry', code: 'SMTP_STOPPED', reason: 'the e-mail channel is stopping' };
+    // A malformed address is never handed to the server.
+    if (!isUsableEmail(message.to)) return { kind: 'failed', code: 'EMAIL_INVALID_ADDRESS', reason: 'the e-mail address is not valid' };
+    const messageId = message.messageIdHeader ?? messageIdFor(message.id, message.from);
+    const job = this.transport.sendMail({
+      from: message.from,
+      to: message.to,
+      replyTo: message.replyTo ?? undefined,
+      bcc: this.opts.bcc ?? undefined,
+      subject: message.subject,
+      text: message.text,
+      html: message.html ?? undefined,
+      messageId,
+      headers: { 'X-KMC-Message': String(message.id) },
+    });
+    this.inFlight.add(job);
+    try {
+      const info = await job;
+      return { kind: 'accepted', providerId: info.messageId ?? messageId, reply: String(info.response ?? '') };
+    } catch (err) {
+      return classifySmtpError(err as SmtpError);
+    } finally {
+      this.inFlight.delete(job);
+    }
+  }
+}

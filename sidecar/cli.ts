@@ -1,0 +1,216 @@
+/**
+ * `kmc`: the command line. Each command builds what it needs through the
+ * composition root, does its work, and closes everything it opened.
+ */
+import { parseArgs } from 'node:util';
+import { loadSettings, redact, type Settings } from './config';
+import { KmcError, UsageError } from './errors';
+import { migrate, ownTables } from './db';
+import { createServices, type Services } from './main';
+import { runNotices } from './notices';
+import { createLogger } from './logging';
+import { serve } from './serve';
+import { runDemo } from './demo';
+import { seedDemoDatabase } from './demo/seed';
+
+const USAGE = `kmc: Koha Message Center
+
+  kmc migrate                               create or upgrade the sidecar's own tables
+  kmc serve                                 staff pages, JSON API and the delivery worker
+  kmc run TYPE [--date YYYY-MM-DD] [--branch CODE] [--dry-run] [--json]
+                                            generate the notices of one type now
+  kmc deliver --once [--json]               deliver what is due, then stop
+  kmc messages --borrower N [--json]        a patron's messages, newest first
+  kmc grants --user NAME [--host HOST]      the GRANT statements for a least-privilege database user
+  kmc seed [--patrons N] [--loans N] [--date YYYY-MM-DD]
+                                            fill an EMPTY database with a demo library (Koha's tables)
+  kmc demo                                  a demo library, capture sinks and the server, in one command
+
+Settings come from the environment: KMC_DATABASE_URL, KMC_SMTP_URL, KMC_SMPP_URL,
+KMC_PORT, KMC_PUBLIC_URL, KMC_SECRET, KMC_TIMEZONE, KMC_DEFAULT_COUNTRY, KMC_LOG_LEVEL.`;
+
+type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
+
+async function withServices<T>(settings: Settings, fn: (s: Services) => Promise<T>): Promise<T> {
+  const services = createServices(settings, { logger: createLogger(settings.logLevel) });
+  try {
+    return await fn(services);
+  } finally {
+    await services.close();
+  }
+}
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} takes a whole number, got "${value}"`);
+  return Number(value);
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, out: Out = {
+  stdout: (s) => process.stdout.write(s + '\n'),
+  stderr: (s) => process.stderr.write(s + '\n'),
+}): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    out.stdout(USAGE);
+    return command ? 0 : 2;
+  }
+
+  switch (command) {
+    case 'migrate': {
+      const settings = loadSettings(env);
+      return withServices(settings, async ({ knex }) => {
+        const { applied } = await migrate(knex);
+        out.stdout(applied.length ? `applied: ${applied.join(', ')}` : 'the sidecar\'s tables are up to date');
+        return 0;
+      });
+    }
+
+    case 'run': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { date: { type: 'string' }, branch: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+      });
+      if (positionals.length !== 1) throw new UsageError('kmc run takes one message type, e.g. `kmc run overdue`');
+      const settings = loadSettings(env);
+      return withServices(settings, async (s) => {
+        const result = await runNotices(s.notices, {
+          type: positionals[0],
+          date: values.date ?? null,
+          branchcode: values.branch ?? null,
+          dryRun: !!values['dry-run'],
+          startedBy: 'cli',
+        });
+        if (values.json) out.stdout(JSON.stringify(result));
+        else if (result.notRun === 'disabled') out.stdout('Nothing generated: the Message Center is switched off in Koha.');
+        else {
+          out.stdout(`${result.dryRun ? 'Would create' : 'Created'} ${result.created} ${result.type} notice(s) for ${result.date}; skipped ${result.skipped} loan(s), ${result.duplicates} duplicate(s).`);
+          for (const [channel, n] of Object.entries(result.byChannel)) out.stdout(`  ${channel}: ${n}`);
+          for (const [status, n] of Object.entries(result.byStatus)) out.stdout(`  ${status}: ${n}`);
+        }
+        return 0;
+      });
+    }
+
+    case 'deliver': {
+      const { values } = parseArgs({ args: rest, options: { once: { type: 'boolean' }, json: { type: 'boolean' } } });
+      if (!values.once) throw new UsageError('kmc deliver needs --once (the server delivers continuously: kmc serve)');
+      const settings = loadSettings(env);
+      return withServices(settings, async (s) => {
+        await s.startChannels();
+        const stats = await s.worker.deliverOnce();
+        if (values.json) out.stdout(JSON.stringify(stats));
+        else if (stats.disabled) out.stdout('Nothing sent: the Message Center is switched off in Koha.');
+        else out.stdout(`sent ${stats.sent}, failed ${stats.failed}, to retry ${stats.retried}, held ${stats.held}`);
+        return 0;
+      });
+    }
+
+    case 'messages': {
+      const { values } = parseArgs({ args: rest, options: { borrower: { type: 'string' }, json: { type: 'boolean' } } });
+      const borrower = positiveInt('borrower', values.borrower);
+      if (!borrower) throw new UsageError('kmc messages needs --borrower N');
+      const settings = loadSettings(env);
+      return withServices(settings, async (s) => {
+        const messages = await s.store.forBorrower(borrower);
+        const items = await s.store.items(messages.map((m) => m.id));
+        if (values.json) {
+          out.stdout(JSON.stringify({
+            borrowernumber: borrower,
+            messages: messages.map((m) => ({ ...m, items: items.filter((i) => i.message_id === m.id) })),
+          }));
+        } else if (!messages.length) {
+          out.stdout(`No messages for patron ${borrower}.`);
+        } else {
+          for (const m of messages) {
+            out.stdout(`#${m.id}  ${m.created_at}  ${m.message_type}${m.level ? ` ${m.level}` : ''}  ${m.channel}  ${m.status}${m.status_reason ? ` (${m.status_reason})` : ''}  ${m.subject ?? ''}`);
+          }
+        }
+        return 0;
+      });
+    }
+
+    case 'grants': {
+      const { values } = parseArgs({ args: rest, options: { user: { type: 'string' }, host: { type: 'string' }, database: { type: 'string' } } });
+      if (!values.user || !/^[A-Za-z0-9_]{1,32}$/.test(values.user)) throw new UsageError('kmc grants needs --user NAME (letters, digits, _)');
+      const host = values.host ?? 'localhost';
+      if (!/^[A-Za-z0-9_.%:-]{1,255}$/.test(host)) throw new UsageError('--host takes a host name, an address or %');
+      const database = values.database ?? new URL(loadSettings(env).databaseUrl).pathname.slice(1);
+      out.stdout(grantStatements(values.user, host, database).join('\n'));
+      return 0;
+    }
+
+    case 'seed': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { patrons: { type: 'string' }, loans: { type: 'string' }, biblios: { type: 'string' }, holds: { type: 'string' }, date: { type: 'string' }, seed: { type: 'string' } },
+      });
+      const settings = loadSettings(env);
+      const summary = await seedDemoDatabase(settings, {
+        patrons: positiveInt('patrons', values.patrons),
+        loans: positiveInt('loans', values.loans),
+        biblios: positiveInt('biblios', values.biblios),
+        holds: positiveInt('holds', values.holds),
+        seed: positiveInt('seed', values.seed),
+        today: values.date,
+        onProgress: (m: string) => out.stderr(m),
+      });
+      out.stdout(JSON.stringify(summary));
+      return 0;
+    }
+
+    case 'serve': {
+      const settings = loadSettings(env);
+      await serve(settings, { out });
+      return 0;
+    }
+
+    case 'demo': {
+      await runDemo(env, out);
+      return 0;
+    }
+
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+/**
+ * Least privilege: SELECT on Koha's tables, and rights on the sidecar's own
+ * tables only. MariaDB has no table-name wildcards, so each table is named.
+ */
+export function grantStatements(user: string, host: string, database: string): string[] {
+  const who = `'${user}'@'${host}'`;
+  const db = `\`${database.replace(/`/g, '')}\``;
+  return [
+    `-- Koha's tables: read only.`,
+    `GRANT SELECT ON ${db}.* TO ${who};`,
+    `-- The sidecar's own tables: created by kmc migrate, then read and written.`,
+    ...ownTables().map((t) => `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES ON ${db}.\`${t}\` TO ${who};`),
+  ];
+}
+
+export function reportError(err: unknown, out: Pick<Out, 'stderr'>): number {
+  if (err instanceof KmcError) {
+    out.stderr(`kmc: ${redact(err.message)} [${err.code}]`);
+    return err.code === 'KMC_USAGE' || err.code === 'KMC_SETTINGS_INVALID' ? 2 : 1;
+  }
+  const e = err as { code?: string; message?: string };
+  if (e?.code === 'ECONNREFUSED' || e?.code === 'ER_ACCESS_DENIED_ERROR' || e?.code === 'ER_BAD_DB_ERROR') {
+    out.stderr(`kmc: cannot use the database (${e.code}): ${e.message}. Check KMC_DATABASE_URL.`);
+    return 1;
+  }
+  out.stderr(`kmc: ${e?.message ?? String(err)}`);
+  return 1;
+}
+
+if (require.main === module) {
+  const stderr = (s: string) => process.stderr.write(s + '\n');
+  main(process.argv.slice(2))
+    .then((code) => {
+      // serve and demo keep running on their own; the others are done.
+      if (!['serve', 'demo'].includes(process.argv[2] ?? '')) process.exit(code);
+    })
+    .catch((err) => process.exit(reportError(err, { stderr })));
+}

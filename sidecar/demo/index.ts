@@ -1,0 +1,128 @@
+/**
+ * `kmc demo`: a newcomer's first look. Builds a demo library database on the
+ * local MariaDB, migrates, starts an SMTP capture server, generates and
+ * delivers today's overdue notices, serves the pages and says where to look.
+ */
+import path from 'node:path';
+import { rmSync } from 'node:fs';
+import knexFactory from 'knex';
+import type express from 'express';
+import type nunjucks from 'nunjucks';
+import { loadSettings, redact } from '../config';
+import { createKnex, migrate } from '../db';
+import { KmcError } from '../errors';
+import { createKohaFixtureSchema, seedLibrary } from '../fixture';
+import { runNotices } from '../notices';
+import { libraryDay } from '../rendering/dates';
+import { startServer, type Running } from '../serve';
+import { MailCapture } from './capture-smtp';
+
+type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
+
+export const DEMO_DATABASE_URL = 'mysql://root@127.0.0.1:3306/kmc_demo';
+
+export interface Demo {
+  running: Running;
+  mail: MailCapture;
+  stop(): Promise<void>;
+}
+
+/** Recreates the demo database. Only a database whose name starts with kmc_demo is ever dropped. */
+async function recreateDemoDatabase(url: string): Promise<void> {
+  const u = new URL(url);
+  const name = u.pathname.slice(1);
+  if (!/^kmc_demo[a-z0-9_]*$/.test(name)) {
+    throw new KmcError('KMC_DEMO_REFUSED', `the demo only rebuilds a database named kmc_demo…, not "${name}"`);
+  }
+  u.pathname = '/';
+  const server = knexFactory({ client: 'mysql2', connection: u.toString(), pool: { min: 0, max: 1 } });
+  try {
+    await server.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+    await server.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await server.destroy();
+  }
+}
+
+function outboxPages(mail: MailCapture) {
+  return (app: express.Express, pages: nunjucks.Environment) => {
+    app.get('/demo/outbox', (_req, res) => {
+      res.type('html').send(pages.render('demo-outbox.njk', { title: 'Demo outbox: e-mail received by the capture server', mails: mail.messages.map((m, i) => ({ n: i, m })).reverse() }));
+    });
+    app.get('/demo/outbox/:n', (req, res) => {
+      const m = mail.messages[Number(req.params.n)];
+      if (!m) {
+        res.status(404).type('text').send('No such mail.');
+        return;
+      }
+      res.type('html').send(pages.render('demo-mail.njk', { title: m.parsed.subject ?? '(no subject)', m }));
+    });
+  };
+}
+
+export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo> {
+  const databaseUrl = env.KMC_DEMO_DATABASE_URL || DEMO_DATABASE_URL;
+  const smtpPort = Number(env.KMC_DEMO_SMTP_PORT ?? 2525);
+  out.stdout(`Building the demo library in ${redact(databaseUrl)} …`);
+  await recreateDemoDatabase(databaseUrl);
+
+  const mail = new MailCapture({ port: smtpPort });
+  await mail.start();
+  const printDir = path.resolve('var', 'demo', 'print');
+  rmSync(printDir, { recursive: true, force: true });
+  const settings = loadSettings({
+    ...env,
+    KMC_DATABASE_URL: databaseUrl,
+    KMC_SMTP_URL: mail.url,
+    KMC_PRINT_DIR: printDir,
+    KMC_HOST: '127.0.0.1',
+    // The demo prints its own summary; routine log lines would bury it.
+    KMC_LOG_LEVEL: env.KMC_LOG_LEVEL || 'warn',
+  });
+  const today = libraryDay(new Date(), settings.timezone);
+
+  const knex = createKnex(databaseUrl);
+  try {
+    await createKohaFixtureSchema(knex);
+    const summary = await seedLibrary(knex, { today });
+    out.stdout(`  ${JSON.stringify(summary)}`);
+    await migrate(knex);
+  } finally {
+    await knex.destroy();
+  }
+
+  const running = await startServer(settings, { extend: outboxPages(mail), deliverEveryMs: 5_000 });
+  const result = await runNotices(running.services.notices, { type: 'overdue', date: today, startedBy: 'demo' });
+  const delivered = await running.services.worker.deliverOnce();
+
+  out.stdout('');
+  out.stdout(`Overdue notices for ${today}: created ${result.created} (${Object.entries(result.byChannel).map(([c, n]) => `${c} ${n}`).join(', ')}), skipped ${result.skipped} loan(s).`);
+  out.stdout(`Delivered: ${delivered.sent} sent, ${delivered.failed} failed, ${delivered.retried} to retry.`);
+  out.stdout('');
+  out.stdout(`  Staff pages         ${running.url}/`);
+  out.stdout(`  Captured e-mail     ${running.url}/demo/outbox   (SMTP capture on 127.0.0.1:${mail.port})`);
+  out.stdout(`  Print letters       ${printDir}`);
+  out.stdout(`  Health              ${running.url}/healthz`);
+  out.stdout('');
+  out.stdout(`Try: KMC_DATABASE_URL=${databaseUrl} KMC_SMTP_URL=${mail.url} npm run kmc -- messages --borrower 1`);
+  out.stdout('Press Ctrl+C to stop.');
+
+  return {
+    running,
+    mail,
+    async stop() {
+      await running.stop();
+      await mail.stop();
+    },
+  };
+}
+
+export async function runDemo(env: NodeJS.ProcessEnv, out: Out): Promise<void> {
+  const demo = await startDemo(env, out);
+  const stop = async () => {
+    await demo.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}

@@ -1,0 +1,143 @@
+/**
+ * The host reader: the only code that reads Koha's tables. It never writes
+ * them. Queries are set-based and stream, so a consortium's overdue run is
+ * one query, not one per patron.
+ */
+import type { Knex } from 'knex';
+
+export interface Branch {
+  branchcode: string;
+  branchname: string;
+  branchemail: string | null;
+  branchreplyto: string | null;
+  branchphone: string | null;
+  branchaddress1: string | null;
+  branchaddress2: string | null;
+  branchzip: string | null;
+  branchcity: string | null;
+  branchcountry: string | null;
+}
+
+/** The patron columns every notice needs: names, contact data, language, branch. */
+export interface PatronContact {
+  borrowernumber: number;
+  cardnumber: string | null;
+  surname: string | null;
+  firstname: string | null;
+  title: string | null;
+  email: string | null;
+  emailpro: string | null;
+  B_email: string | null;
+  mobile: string | null;
+  smsalertnumber: string | null;
+  phone: string | null;
+  lang: string | null;
+  branchcode: string;
+  categorycode: string;
+  address: string | null;
+  address2: string | null;
+  zipcode: string | null;
+  city: string | null;
+  country: string | null;
+}
+
+export interface OverdueLoan extends PatronContact {
+  issue_id: number;
+  itemnumber: number;
+  date_due: string;
+  issue_branchcode: string | null;
+  barcode: string | null;
+  homebranch: string | null;
+  itype: string | null;
+  itemcallnumber: string | null;
+  replacementprice: string | null;
+  biblionumber: number;
+  biblio_title: string | null;
+  author: string | null;
+  overduenoticerequired: number | null;
+}
+
+const PATRON_COLUMNS = [
+  'b.borrowernumber', 'b.cardnumber', 'b.surname', 'b.firstname', 'b.title', 'b.email', 'b.emailpro', 'b.B_email',
+  'b.mobile', 'b.smsalertnumber', 'b.phone', 'b.lang', 'b.branchcode', 'b.categorycode', 'b.address', 'b.address2',
+  'b.zipcode', 'b.city', 'b.country',
+];
+
+export interface HostReader {
+  /** Koha's plugin toggle; no row at all means the plugin is not installed and the sidecar runs on its own. */
+  isEnabled(pluginClass: string): Promise<boolean>;
+  systemPreferences(names: string[]): Promise<Record<string, string | null>>;
+  branches(): Promise<Map<string, Branch>>;
+  patron(borrowernumber: number): Promise<PatronContact | null>;
+  /** Names and card numbers for lists of messages: one query for the whole page. */
+  patronNames(borrowernumbers: number[]): Promise<Map<number, { name: string; cardnumber: string | null }>>;
+  /** Active loans due before the given local time, ordered by patron so callers can group while streaming. */
+  streamOverdueLoans(opts: { dueBefore: string; branchcode?: string | null }): AsyncIterable<OverdueLoan>;
+}
+
+export function createHostReader(knex: Knex): HostReader {
+  return {
+    async isEnabled(pluginClass) {
+      const row = await knex('plugin_data')
+        .where({ plugin_class: pluginClass, plugin_key: '__ENABLED__' })
+        .first('plugin_value');
+      if (!row) return true;
+      return String(row.plugin_value).trim() !== '0';
+    },
+
+    async systemPreferences(names) {
+      const rows: Array<{ variable: string; value: string | null }> = await knex('systempreferences')
+        .whereIn('variable', names)
+        .select('variable', 'value');
+      const out: Record<string, string | null> = {};
+      for (const n of names) out[n] = null;
+      // Koha compares preference names without regard to case.
+      for (const r of rows) {
+        const wanted = names.find((n) => n.toLowerCase() === r.variable.toLowerCase());
+        if (wanted) out[wanted] = r.value;
+      }
+      return out;
+    },
+
+    async branches() {
+      const rows: Branch[] = await knex('branches').select(
+        'branchcode', 'branchname', 'branchemail', 'branchreplyto', 'branchphone', 'branchaddress1', 'branchaddress2',
+        'branchzip', 'branchcity', 'branchcountry',
+      );
+      return new Map(rows.map((r) => [r.branchcode, r]));
+    },
+
+    async patron(borrowernumber) {
+      const row = await knex({ b: 'borrowers' }).where('b.borrowernumber', borrowernumber).first(PATRON_COLUMNS);
+      return (row as PatronContact | undefined) ?? null;
+    },
+
+    async patronNames(borrowernumbers) {
+      const ids = [...new Set(borrowernumbers)];
+      const out = new Map<number, { name: string; cardnumber: string | null }>();
+      if (!ids.length) return out;
+      const rows: Array<{ borrowernumber: number; firstname: string | null; surname: string | null; cardnumber: string | null }> =
+        await knex('borrowers').whereIn('borrowernumber', ids).select('borrowernumber', 'firstname', 'surname', 'cardnumber');
+      for (const r of rows) out.set(r.borrowernumber, { name: [r.firstname, r.surname].filter(Boolean).join(' '), cardnumber: r.cardnumber });
+      return out;
+    },
+
+    streamOverdueLoans({ dueBefore, branchcode }) {
+      const q = knex({ i: 'issues' })
+        .join({ b: 'borrowers' }, 'b.borrowernumber', 'i.borrowernumber')
+        .join({ it: 'items' }, 'it.itemnumber', 'i.itemnumber')
+        .join({ bi: 'biblio' }, 'bi.biblionumber', 'it.biblionumber')
+        .leftJoin({ c: 'categories' }, 'c.categorycode', 'b.categorycode')
+        .where('i.date_due', '<', dueBefore)
+        .select([
+          ...PATRON_COLUMNS,
+          'i.issue_id', 'i.itemnumber', 'i.date_due', 'i.branchcode as issue_branchcode',
+          'it.barcode', 'it.homebranch', 'it.itype', 'it.itemcallnumber', 'it.replacementprice',
+          'bi.biblionumber', 'bi.title as biblio_title', 'bi.author', 'c.overduenoticerequired',
+        ])
+        .orderBy([{ column: 'i.borrowernumber' }, { column: 'i.date_due' }, { column: 'i.issue_id' }]);
+      if (branchcode) q.where('i.branchcode', branchcode);
+      return q.stream() as unknown as AsyncIterable<OverdueLoan>;
+    },
+  };
+}

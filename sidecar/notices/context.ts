@@ -1,0 +1,113 @@
+/**
+ * What every notice generator is handed: its dependencies, passed in by the
+ * composition root, never imported from globals.
+ */
+import type { Knex } from 'knex';
+import type { HostReader, Branch, PatronContact } from '../host';
+import type { MessageStore } from '../queue';
+import type { RuleStore } from '../rules';
+import type { NoticeRenderer } from '../rendering/notices';
+import type { Logger } from '../logging';
+import type { Settings } from '../config';
+import type { ChannelName } from '../channels/contract';
+import { languageCandidates } from '../rendering/notices';
+import { patronEmail } from '../contact';
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export interface NoticeDeps {
+  knex: Knex;
+  host: HostReader;
+  store: MessageStore;
+  rules: RuleStore;
+  renderer: NoticeRenderer;
+  logger: Logger;
+  clock: Clock;
+  settings: Pick<Settings, 'defaultCountry' | 'mailFrom' | 'pluginClass' | 'timezone'>;
+  /** Channels that have an adapter set up; a channel without one is passed over. */
+  availableChannels: ChannelName[];
+}
+
+export interface BranchSettingsRow {
+  branchcode: string;
+  sender_email: string | null;
+  reply_to: string | null;
+  letter_address: string | null;
+  default_lang: string | null;
+  excluded_from_automated_runs: number;
+}
+
+/** Everything about branches a run needs, read once per run. */
+export class BranchDirectory {
+  constructor(
+    private readonly branches: Map<string, Branch>,
+    private readonly own: Map<string, BranchSettingsRow>,
+    private readonly mailFrom: string,
+  ) {}
+
+  static async load(deps: Pick<NoticeDeps, 'host' | 'knex' | 'settings'>): Promise<BranchDirectory> {
+    const branches = await deps.host.branches();
+    const rows: BranchSettingsRow[] = await deps.knex('kmc_branch_settings').select();
+    return new BranchDirectory(branches, new Map(rows.map((r) => [r.branchcode, r])), deps.settings.mailFrom);
+  }
+
+  branch(code: string | null): Branch | null {
+    return (code && this.branches.get(code)) || null;
+  }
+
+  /** The sidecar's own setting first, then the branch's address in Koha, then the library default. */
+  senderEmail(code: string | null): string {
+    return this.own.get(code ?? '')?.sender_email || this.branch(code)?.branchemail || this.mailFrom;
+  }
+
+  replyTo(code: string | null): string | null {
+    return this.own.get(code ?? '')?.reply_to || this.branch(code)?.branchreplyto || null;
+  }
+
+  defaultLang(code: string | null): string | null {
+    return this.own.get(code ?? '')?.default_lang ?? null;
+  }
+
+  excludedFromAutomatedRuns(code: string | null): boolean {
+    return !!this.own.get(code ?? '')?.excluded_from_automated_runs;
+  }
+
+  letterAddress(code: string | null): string {
+    const own = this.own.get(code ?? '')?.letter_address;
+    if (own) return own;
+    const b = this.branch(code);
+    if (!b) return '';
+    return [b.branchaddress1, b.branchaddress2, [b.branchzip, b.branchcity].filter(Boolean).join(' ')].filter((l) => l && l.trim()).join('\n');
+  }
+
+  /** Plain data about a branch for templates. */
+  templateData(code: string | null): Record<string, string> {
+    const b = this.branch(code);
+    return {
+      code: code ?? '',
+      name: b?.branchname ?? '',
+      email: this.senderEmail(code),
+      phone: b?.branchphone ?? '',
+      address: this.letterAddress(code),
+    };
+  }
+
+  langsFor(patron: Pick<PatronContact, 'lang' | 'branchcode'>): string[] {
+    return languageCandidates(patron.lang, this.defaultLang(patron.branchcode));
+  }
+}
+
+export function patronTemplateData(p: PatronContact): Record<string, string> {
+  return {
+    borrowernumber: String(p.borrowernumber),
+    cardnumber: p.cardnumber ?? '',
+    firstname: p.firstname ?? '',
+    surname: p.surname ?? '',
+    title: p.title ?? '',
+    email: patronEmail(p) ?? '',
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * Finds and renders the notice template for a type, channel and language.
+ * Staff-edited templates (kmc_templates) win over the shipped defaults in
+ * templates/notices/<lang>/<type>.<channel>.<part>.njk. Every source, shipped
+ * or edited, goes through the same safety check before it renders.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import { TemplateError } from '../errors';
+import type { ChannelName } from '../channels/contract';
+import { renderNoticeTemplate } from './safety';
+
+export const NOTICE_TEMPLATE_DIR = path.resolve(__dirname, '..', '..', 'templates', 'notices');
+export const LIBRARY_DEFAULT_LANG = 'en';
+
+export interface RenderedNotice {
+  subject: string;
+  text: string;
+  html: string | null;
+  lang: string;
+}
+
+interface TemplateSet {
+  subject: string | null;
+  text: string;
+  html: string | null;
+  name: string;
+}
+
+/** Koha's `lang` (e.g. sv-SE, default) to the codes we look templates up by, most exact first. */
+export function languageCandidates(...langs: Array<string | null | undefined>): string[] {
+  const out: string[] = [];
+  for (const lang of [...langs, LIBRARY_DEFAULT_LANG]) {
+    if (!lang || lang === 'default') continue;
+    for (const code of [lang, lang.split(/[-_]/)[0]]) if (!out.includes(code)) out.push(code);
+  }
+  return out;
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** An HTML part for languages that ship only a text template: the text, escaped, paragraph by paragraph. */
+export function htmlFromText(text: string): string {
+  return text
+    .split(/\n{2,}/)
+    .map((p) => `<p>${escapeHtml(p).replace(/\n/g, '<br>\n')}</p>`)
+    .join('\n');
+}
+
+interface EditedRow {
+  message_type: string;
+  channel: string;
+  lang: string;
+  branchcode: string;
+  subject: string | null;
+  body_text: string;
+  body_html: string | null;
+}
+
+export class NoticeRenderer {
+  private fileCache = new Map<string, string | null>();
+  private edited = new Map<string, EditedRow>();
+
+  constructor(private readonly opts: { knex?: Knex; templateDir?: string } = {}) {}
+
+  /** Loads staff-edited templates once per run, so rendering needs no query per message. */
+  async refresh(): Promise<void> {
+    this.edited.clear();
+    if (!this.opts.knex) return;
+    const rows: EditedRow[] = await this.opts.knex('kmc_templates').select();
+    for (const r of rows) this.edited.set(`${r.message_type}|${r.channel}|${r.lang}|${r.branchcode}`, r);
+  }
+
+  private file(lang: string, type: string, channel: string, part: string): string | null {
+    const rel = path.join(lang, `${type}.${channel}.${part}.njk`);
+    if (!this.fileCache.has(rel)) {
+      const full = path.join(this.opts.templateDir ?? NOTICE_TEMPLATE_DIR, rel);
+      this.fileCache.set(rel, existsSync(full) ? readFileSync(full, 'utf8') : null);
+    }
+    return this.fileCache.get(rel)!;
+  }
+
+  private findSet(type: string, channel: ChannelName, lang: string, branchcode: string | null): TemplateSet | null {
+    for (const b of [branchcode ?? '', '']) {
+      const row = this.edited.get(`${type}|${channel}|${lang}|${b}`);
+      if (row) return { subject: row.subject, text: row.body_text, html: row.body_html, name: `${type}/${channel}/${lang}${b ? `/${b}` : ''} (edited)` };
+    }
+    // A letter in a language with no letter template reads the e-mail text: same words, printed.
+    for (const ch of channel === 'print' ? ['print', 'email'] : [channel]) {
+      const text = this.file(lang, type, ch, 'text');
+      if (text !== null) {
+        return {
+          subject: this.file(lang, type, ch, 'subject'),
+          text,
+          html: channel === 'email' ? this.file(lang, type, ch, 'html') : null,
+          name: `${lang}/${type}.${ch}`,
+        };
+      }
+    }
+    return null;
+  }
+
+  render(args: {
+    type: string;
+    channel: ChannelName;
+    langs: string[];
+    branchcode: string | null;
+    data: Record<string, unknown>;
+  }): RenderedNotice {
+    for (const lang of args.langs) {
+      const set = this.findSet(args.type, args.channel, lang, args.branchcode);
+      if (!set) continue;
+      const subject = set.subject
+        ? renderNoticeTemplate(set.subject, args.data, { name: `${set.name}.subject`, autoescape: false }).replace(/\s+/g, ' ').trim()
+        : '';
+      const text = renderNoticeTemplate(set.text, args.data, { name: `${set.name}.text`, autoescape: false })
+        .replace(/\n{3,}/g, '\n\n')
+        .trim() + '\n';
+      let html: string | null = null;
+      if (args.channel === 'email') {
+        html = set.html
+          ? renderNoticeTemplate(set.html, args.data, { name: `${set.name}.html`, autoescape: true })
+          : htmlFromText(text);
+      }
+      return { subject, text, html, lang };
+    }
+    throw new TemplateError(`no template for ${args.type} by ${args.channel} in ${args.langs.join(', ')}`, {
+      template: `${args.type}.${args.channel}`,
+      reason: 'missing',
+    });
+  }
+}

@@ -1,0 +1,7 @@
+import { dropAllScratchDatabases } from './db';
+
+export const mochaHooks = {
+  async afterAll(this: unknown) {
+    await dropAllScratchDatabases();
+  },
+};

@@ -1,0 +1,41 @@
+/**
+ * Builds the sidecar for a test the way the composition root does, against
+ * a scratch database, a real SMTP capture server and a clock the test moves.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { loadSettings, type Settings } from '../../sidecar/config';
+import { createServices, type ServiceOptions, type Services } from '../../sidecar/main';
+import { createMemoryLogger } from '../../sidecar/logging';
+import type { Clock } from '../../sidecar/notices';
+
+export class TestClock implements Clock {
+  constructor(private current: Date) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  set(iso: string): void {
+    this.current = new Date(iso);
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+export function testSettings(databaseUrl: string, overrides: Record<string, string> = {}): Settings {
+  return loadSettings({
+    KMC_DATABASE_URL: databaseUrl,
+    KMC_SMTP_URL: 'smtp://127.0.0.1:1?tls=off',
+    KMC_PRINT_DIR: mkdtempSync(path.join(os.tmpdir(), 'kmc-print-')),
+    KMC_LOG_LEVEL: 'error',
+    KMC_TIMEZONE: 'Europe/Stockholm',
+    ...overrides,
+  });
+}
+
+export function testServices(settings: Settings, clock: Clock, opts: ServiceOptions = {}): Services & { logs: ReturnType<typeof createMemoryLogger> } {
+  const logs = createMemoryLogger();
+  const services = createServices(settings, { logger: logs, clock, ...opts });
+  return Object.assign(services, { logs });
+}
