@@ -53,7 +53,7 @@ export function postalAddress(p: PatronContact): string {
 }
 
 export type ChannelChoice =
-  | { ok: true; channel: ChannelName; to: string }
+  | { ok: true; channel: ChannelName; to: string; held?: string }
   | { ok: false; reason: string };
 
 /** Why a channel was passed over, in words staff can act on. */
@@ -72,7 +72,12 @@ function whyNot(channel: ChannelName, p: PatronContact): string {
 export function chooseChannel(
   allowed: ChannelName[],
   patron: PatronContact,
-  opts: { defaultCountry: string; available?: ChannelName[] },
+  opts: {
+    defaultCountry: string;
+    available?: ChannelName[];
+    /** The verification state of the patron's e-mail: held waits for the patron, expired is never used. */
+    emailState?: 'held' | 'expired';
+  },
 ): ChannelChoice {
   const reasons: string[] = [];
   for (const channel of allowed) {
@@ -82,6 +87,11 @@ export function chooseChannel(
     }
     if (channel === 'email') {
       const to = patronEmail(patron);
+      if (to && opts.emailState === 'expired') {
+        reasons.push('email: address expired without being verified');
+        continue;
+      }
+      if (to && opts.emailState === 'held') return { ok: true, channel, to, held: 'waiting for the patron to verify the e-mail address' };
       if (to) return { ok: true, channel, to };
     } else if (channel === 'sms') {
       const to = patronMobile(patron, opts.defaultCountry);

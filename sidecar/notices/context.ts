@@ -19,6 +19,16 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/**
+ * Whether a patron's e-mail address may carry notices now. The verification
+ * capability answers; without one every syntactically usable address is used.
+ * Patrons missing from the answer are usable.
+ */
+export type EmailGateState = 'held' | 'expired';
+export interface EmailGate {
+  check(patrons: Array<{ borrowernumber: number; email: string }>): Promise<Map<number, EmailGateState>>;
+}
+
 export interface NoticeDeps {
   knex: Knex;
   host: HostReader;
@@ -30,6 +40,7 @@ export interface NoticeDeps {
   settings: Pick<Settings, 'defaultCountry' | 'mailFrom' | 'pluginClass' | 'timezone'>;
   /** Channels that have an adapter set up; a channel without one is passed over. */
   availableChannels: ChannelName[];
+  emailGate?: EmailGate;
 }
 
 export interface BranchSettingsRow {

@@ -7,10 +7,10 @@
 import { createHash } from 'node:crypto';
 import type { OverdueLoan, PatronContact } from '../host';
 import { resolveRule, type Rule } from '../rules';
-import { chooseChannel } from '../contact';
+import { chooseChannel, patronEmail } from '../contact';
 import type { NewMessage } from '../queue';
 import { addDays, asKohaDateFormat, daysBetween, formatAmount, formatKohaDate, type KohaDateFormat } from '../rendering/dates';
-import { BranchDirectory, patronTemplateData, type NoticeDeps } from './context';
+import { BranchDirectory, patronTemplateData, type EmailGateState, type NoticeDeps } from './context';
 import { countInto, type RunStats } from './runs';
 import { KmcError } from '../errors';
 
@@ -68,6 +68,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
     if (!pending.length) return;
     const all = pending.flat();
     const covered = await deps.store.coveredKeys(all.map((c) => c.coverage));
+    const gate = await emailStates(deps, pending.map((g) => g[0].loan));
     const made: NewMessage[] = [];
     for (const patronCandidates of pending) {
       const open = patronCandidates.filter((c) => !covered.has(c.coverage));
@@ -76,7 +77,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
         countInto(stats.skippedBy, 'already_notified', already);
         stats.skipped += already;
       }
-      if (open.length) made.push(...buildMessages(deps, directory, dateFormat, args, open));
+      if (open.length) made.push(...buildMessages(deps, directory, dateFormat, args, open, gate.get(open[0].loan.borrowernumber)));
     }
     pending = [];
     if (made.length) await sink(made);
@@ -118,6 +119,17 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
   await flush();
 }
 
+/** Asks the e-mail gate, once per batch, about the patrons that have a usable address. */
+export async function emailStates(deps: NoticeDeps, patrons: PatronContact[]): Promise<Map<number, EmailGateState>> {
+  if (!deps.emailGate) return new Map();
+  const ask: Array<{ borrowernumber: number; email: string }> = [];
+  for (const p of patrons) {
+    const email = patronEmail(p);
+    if (email) ask.push({ borrowernumber: p.borrowernumber, email });
+  }
+  return ask.length ? deps.emailGate.check(ask) : new Map();
+}
+
 /** One patron's open loans become one message per rule (digest) or one per loan. */
 function buildMessages(
   deps: NoticeDeps,
@@ -125,6 +137,7 @@ function buildMessages(
   dateFormat: KohaDateFormat,
   args: GenerateArgs,
   candidates: Candidate[],
+  emailState: EmailGateState | undefined,
 ): NewMessage[] {
   const groups = new Map<string, Candidate[]>();
   for (const c of candidates) {
@@ -137,7 +150,7 @@ function buildMessages(
   for (const list of groups.values()) {
     const rule = list[0].rule;
     const fee = rule.fee_per_notice + rule.fee_per_item * list.length;
-    const choice = chooseChannel(rule.channels, patron, { defaultCountry: deps.settings.defaultCountry, available: deps.availableChannels });
+    const choice = chooseChannel(rule.channels, patron, { defaultCountry: deps.settings.defaultCountry, available: deps.availableChannels, emailState });
     const channel = choice.ok ? choice.channel : rule.channels[0] ?? 'print';
     const data = {
       patron: patronTemplateData(patron),
@@ -171,8 +184,8 @@ function buildMessages(
       borrowernumber: patron.borrowernumber,
       branchcode: patron.branchcode,
       channel,
-      status: choice.ok ? 'pending' : 'missing_contact',
-      statusReason: choice.ok ? null : choice.reason,
+      status: !choice.ok ? 'missing_contact' : choice.held ? 'held' : 'pending',
+      statusReason: !choice.ok ? choice.reason : choice.held ?? null,
       to: choice.ok ? choice.to : null,
       from: channel === 'email' ? directory.senderEmail(patron.branchcode) : directory.branch(patron.branchcode)?.branchname ?? null,
       replyTo: channel === 'email' ? directory.replyTo(patron.branchcode) : null,

@@ -203,6 +203,29 @@ describe(`overdue notices by e-mail, end to end (${kohaSchemaKind()} Koha schema
     expect(smtp.messages).to.have.length(2);
   });
 
+  it('an address waiting for verification holds the e-mail; an expired one falls to the next channel', async () => {
+    kmc.notices.emailGate = {
+      async check(patrons) {
+        const states = new Map<number, 'held' | 'expired'>();
+        for (const p of patrons) {
+          if (p.borrowernumber === lib.patrons.asa) states.set(p.borrowernumber, 'held');
+          if (p.borrowernumber === lib.patrons.jurgen) states.set(p.borrowernumber, 'expired');
+        }
+        return states;
+      },
+    };
+    const result = await run();
+    expect(result.byStatus).to.deep.equal({ held: 1, pending: 3 });
+    const asa = await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.asa }).first();
+    expect(asa).to.include({ channel: 'email', status: 'held', status_reason: 'waiting for the patron to verify the e-mail address' });
+    const jurgen = await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.jurgen }).first();
+    expect(jurgen.channel).to.equal('print');
+    // Held messages are not delivered.
+    const stats = await kmc.worker.deliverOnce();
+    expect(stats).to.include({ sent: 3, held: 1 });
+    expect(smtp.messages).to.have.length(0);
+  });
+
   it('does nothing while the plugin is switched off in Koha', async () => {
     await lib.builder.pluginData(kmc.settings.pluginClass, '__ENABLED__', '0');
     const result = await run();
