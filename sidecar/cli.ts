@@ -12,15 +12,27 @@ import { createLogger } from './logging';
 import { serve } from './serve';
 import { runDemo } from './demo';
 import { seedDemoDatabase } from './demo/seed';
+import { verificationCommand, describeState, VERIFICATION_USAGE } from './verification';
+import { messageCommand, routinesCommand, rulesCommand } from './notices/cli';
+import { archiveCommand, ARCHIVE_USAGE } from './archive/cli';
 
 const USAGE = `kmc: Koha Message Center
 
   kmc migrate                               create or upgrade the sidecar's own tables
   kmc serve                                 staff pages, JSON API and the delivery worker
-  kmc run TYPE [--date YYYY-MM-DD] [--branch CODE] [--dry-run] [--json]
-                                            generate the notices of one type now
+  kmc run TYPE [--date YYYY-MM-DD] [--branch CODE] [--level N] [--dry-run] [--json]
+                                            generate the notices of one type now: overdue, replacement_bill,
+                                            predue, hold_waiting, hold_reminder, welcome
+  kmc routines [run NAME [--date D] [--dry-run]] [--json]
+                                            the routines with their next run, or run one now
+  kmc rules import-koha | list [--type T] | delete ID [--json]
+                                            rules from Koha's overdue triggers; the rule matrix
+  kmc message --borrower N --channel email|sms --text "..." [--subject S]
+                                            a message from staff to one patron
   kmc deliver --once [--json]               deliver what is due, then stop
   kmc messages --borrower N [--json]        a patron's messages, newest first
+${VERIFICATION_USAGE}
+${ARCHIVE_USAGE}
   kmc grants --user NAME [--host HOST]      the GRANT statements for a least-privilege database user
   kmc seed [--patrons N] [--loans N] [--date YYYY-MM-DD]
                                             fill an EMPTY database with a demo library (Koha's tables)
@@ -70,9 +82,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { date: { type: 'string' }, branch: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+        options: { date: { type: 'string' }, branch: { type: 'string' }, level: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
       });
       if (positionals.length !== 1) throw new UsageError('kmc run takes one message type, e.g. `kmc run overdue`');
+      const level = positiveInt('level', values.level);
       const settings = loadSettings(env);
       return withServices(settings, async (s) => {
         const result = await runNotices(s.notices, {
@@ -81,6 +94,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
           branchcode: values.branch ?? null,
           dryRun: !!values['dry-run'],
           startedBy: 'cli',
+          level: level ?? null,
         });
         if (values.json) out.stdout(JSON.stringify(result));
         else if (result.notRun === 'disabled') out.stdout('Nothing generated: the Message Center is switched off in Koha.');
@@ -99,7 +113,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       const settings = loadSettings(env);
       return withServices(settings, async (s) => {
         await s.startChannels();
-        const stats = await s.worker.deliverOnce();
+        // SIGTERM or Ctrl+C: claim nothing more, finish what is in flight, return the rest to the queue.
+        const stop = () => void s.worker.stop();
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+        const stats = await s.worker.deliverOnce().finally(() => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+        });
         if (values.json) out.stdout(JSON.stringify(stats));
         else if (stats.disabled) out.stdout('Nothing sent: the Message Center is switched off in Koha.');
         else out.stdout(`sent ${stats.sent}, failed ${stats.failed}, to retry ${stats.retried}, held ${stats.held}`);
@@ -115,14 +136,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       return withServices(settings, async (s) => {
         const messages = await s.store.forBorrower(borrower);
         const items = await s.store.items(messages.map((m) => m.id));
+        const emailVerification = await s.verification.stateOf(borrower);
         if (values.json) {
           out.stdout(JSON.stringify({
             borrowernumber: borrower,
+            emailVerification,
             messages: messages.map((m) => ({ ...m, items: items.filter((i) => i.message_id === m.id) })),
           }));
         } else if (!messages.length) {
+          out.stdout(describeState(emailVerification));
           out.stdout(`No messages for patron ${borrower}.`);
         } else {
+          out.stdout(describeState(emailVerification));
           for (const m of messages) {
             out.stdout(`#${m.id}  ${m.created_at}  ${m.message_type}${m.level ? ` ${m.level}` : ''}  ${m.channel}  ${m.status}${m.status_reason ? ` (${m.status_reason})` : ''}  ${m.subject ?? ''}`);
           }
@@ -130,6 +155,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         return 0;
       });
     }
+
+    case 'verification':
+      return withServices(loadSettings(env), (s) => verificationCommand(rest, s.verification, out));
+
+    case 'archive':
+      return withServices(loadSettings(env), (s) => archiveCommand(rest, s, out));
+
+    case 'rules':
+      return rulesCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
+    case 'routines':
+      return routinesCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
+    case 'message':
+      return messageCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
 
     case 'grants': {
       const { values } = parseArgs({ args: rest, options: { user: { type: 'string' }, host: { type: 'string' }, database: { type: 'string' } } });

@@ -24,7 +24,13 @@ export interface OutgoingMessage {
 
 /** The adapter's verdict on one send. Exactly one of three outcomes. */
 export type SendOutcome =
-  | { kind: 'accepted'; providerId: string | null; reply: string }
+  | {
+      kind: 'accepted';
+      providerId: string | null;
+      reply: string;
+      /** Which account of the channel took it (SMS: system_id@host:port), when it has several. */
+      account?: string;
+    }
   /** Worth trying again: 4xx reply, dropped connection, throttling, time-out. */
   | { kind: 'retry'; code: string; reason: string; retryAfterMs?: number }
   /** Will never work as it is: 5xx reply, invalid destination, bad address. */
@@ -32,6 +38,11 @@ export type SendOutcome =
 
 export interface ChannelAdapter {
   readonly channel: ChannelName;
+  /**
+   * How many sends are worth having in flight at once (the SMPP window, the
+   * SMTP pool); the worker keeps that many going. Absent: the worker's default.
+   */
+  readonly maxInFlight?: number;
   start(): Promise<void>;
   /** Stops taking new sends and waits for those in flight. */
   stop(): Promise<void>;

@@ -104,3 +104,37 @@ export function chooseChannel(
   if (!allowed.includes('print')) reasons.push('print: letters not allowed by the rule');
   return { ok: false, reason: reasons.join('; ') };
 }
+
+/** Koha's transport names for the channels the sidecar has; phone and itiva have none here. */
+const KOHA_TRANSPORTS: Record<string, ChannelName> = { email: 'email', sms: 'sms', print: 'print' };
+
+/**
+ * The channels a notice may use: the rule's, in the rule's order, narrowed to
+ * what the patron chose in Koha (null = no choice recorded: the rule decides).
+ * A letter stays possible where the rule allows it, since it needs no address.
+ */
+export function allowedChannels(ruleChannels: ChannelName[], patronTransports: string[] | null): ChannelName[] {
+  if (patronTransports === null) return [...ruleChannels];
+  const chosen = new Set(patronTransports.map((t) => KOHA_TRANSPORTS[t]).filter(Boolean));
+  const out = ruleChannels.filter((c) => chosen.has(c));
+  if (ruleChannels.includes('print') && !out.includes('print')) out.push('print');
+  return out;
+}
+
+/**
+ * Every allowed channel that can carry the notice, for rules that say "all
+ * of these channels". Without any, the answer is the single-channel choice
+ * with its reason, so the notice is still recorded as missing contact.
+ */
+export function chooseAllChannels(
+  allowed: ChannelName[],
+  patron: PatronContact,
+  opts: Parameters<typeof chooseChannel>[2],
+): ChannelChoice[] {
+  const out: ChannelChoice[] = [];
+  for (const channel of allowed) {
+    const c = chooseChannel([channel], patron, opts);
+    if (c.ok) out.push(c);
+  }
+  return out.length ? out : [chooseChannel(allowed, patron, opts)];
+}

@@ -2,12 +2,18 @@
  * The delivery worker: claims due messages, hands each to its channel's
  * adapter, and records the outcome. Transient failures come back later with
  * jittered exponential backoff until the channel's retry budget is spent.
+ *
+ * Throughput: each channel keeps as many sends in flight as its adapter says
+ * is useful (the SMPP window, twice the SMTP pool), the next batch is claimed
+ * while the last one is still going, and outcomes are written in groups: one
+ * transaction holds every outcome that came in while the previous write was
+ * running, so no outcome waits for more than the write before it.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { ChannelAdapter, ChannelName, OutgoingMessage, SendOutcome } from '../channels/contract';
 import { messageIdFor } from '../channels/smtp';
-import type { MessageRow, MessageStore } from '../queue';
+import type { CompletionChange, MessageRow, MessageStore } from '../queue';
 import type { HostReader } from '../host';
 import type { Logger } from '../logging';
 import type { Clock } from '../notices/context';
@@ -26,6 +32,15 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxMs: 6 * 3600_000,
   jitter: 0.25,
 };
+
+/**
+ * Codes meaning the message left us but no answer came back: the SMSC may
+ * have accepted it. Trying again may send it twice (see the README); the
+ * event says so, so staff can tell when a patron reports two texts.
+ */
+export const MAYBE_DELIVERED_CODES: ReadonlySet<string> = new Set(['SMPP_TIMEOUT', 'SMPP_CONNECTION_LOST']);
+
+const LEASE_CHECK_EVERY_MS = 5_000;
 
 export function backoffMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
   const raw = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
@@ -50,17 +65,105 @@ export interface DeliveryDeps {
   clock: Clock;
   pluginClass: string;
   workerId?: string;
+  /** Messages claimed in one go (default 100). */
   batchSize?: number;
+  /** Sends in flight per channel when the adapter does not say (default 10). */
   concurrency?: number;
   leaseMs?: number;
   retryPolicy?: RetryPolicy;
+  /** Run before each batch is claimed (e.g. releasing SMS whose quiet hours are over). */
+  beforeBatch?: (now: Date) => Promise<unknown>;
+}
+
+interface Pending {
+  change: CompletionChange & { id: number };
+  resolve: (recorded: boolean) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Writes outcomes in groups (a group commit). record() resolves once the
+ * outcome is stored; a database that is away for a moment is tried again for
+ * a few seconds before the outcome is given up (the lease then brings the
+ * message back).
+ */
+class OutcomeWriter {
+  private pending: Pending[] = [];
+  private writing = 0;
+  private running = false;
+  private idleWaiters: Array<() => void> = [];
+  /** Called after each group is written, so the worker can send more. */
+  onWritten: (() => void) | null = null;
+
+  constructor(
+    private readonly store: MessageStore,
+    private readonly workerId: string,
+    private readonly logger: Logger,
+    private readonly maxGroup = 500,
+  ) {}
+
+  /** Outcomes not yet stored: the worker sends no more while this is high. */
+  get backlog(): number {
+    return this.pending.length + this.writing;
+  }
+
+  record(change: CompletionChange & { id: number }): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.pending.push({ change, resolve, reject });
+      if (!this.running) {
+        this.running = true;
+        void this.loop();
+      }
+    });
+  }
+
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.pending.length) {
+        const group = this.pending.splice(0, this.maxGroup);
+        this.writing = group.length;
+        try {
+          const done = await this.write(group.map((p) => p.change));
+          group.forEach((p, i) => p.resolve(done[i]));
+        } catch (err) {
+          group.forEach((p) => p.reject(err as Error));
+        }
+        this.writing = 0;
+        this.onWritten?.();
+      }
+    } finally {
+      this.running = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private async write(changes: Array<CompletionChange & { id: number }>): Promise<boolean[]> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.store.completeMany(this.workerId, changes);
+      } catch (err) {
+        if (attempt >= 6) throw err;
+        this.logger.warn('delivery.record_retry', { worker: this.workerId, messages: changes.length, attempt, error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
+      }
+    }
+  }
 }
 
 export class DeliveryWorker {
   readonly workerId: string;
   private stopping = false;
   private loop: Promise<void> | null = null;
+  private current: Promise<DeliveryStats> | null = null;
   private wake: (() => void) | null = null;
+  private wakeRun: (() => void) | null = null;
 
   constructor(private readonly deps: DeliveryDeps) {
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -70,44 +173,145 @@ export class DeliveryWorker {
     return this.deps.retryPolicy ?? DEFAULT_RETRY_POLICY;
   }
 
+  private limitFor(channel: ChannelName): number {
+    const advised = this.deps.adapters[channel]?.maxInFlight;
+    return Math.max(1, advised ?? this.deps.concurrency ?? 10);
+  }
+
   /** Delivers everything due now, batch after batch, and returns. */
-  async deliverOnce(): Promise<DeliveryStats> {
+  deliverOnce(): Promise<DeliveryStats> {
+    const run = this.runOnce().finally(() => {
+      if (this.current === run) this.current = null;
+    });
+    this.current = run;
+    return run;
+  }
+
+  private async runOnce(): Promise<DeliveryStats> {
     const stats: DeliveryStats = { sent: 0, failed: 0, retried: 0, held: 0, claimed: 0 };
     const channels = Object.keys(this.deps.adapters) as ChannelName[];
-    for (;;) {
-      if (this.stopping) break;
-      // The toggle is read before every batch: switching off in Koha stops sending within one batch.
-      if (!(await this.deps.host.isEnabled(this.deps.pluginClass))) {
-        stats.disabled = true;
-        this.deps.logger.info('delivery.skipped_disabled', { worker: this.workerId });
-        break;
+    const batchSize = this.deps.batchSize ?? 100;
+    const writer = new OutcomeWriter(this.deps.store, this.workerId, this.deps.logger);
+    const queues = new Map<ChannelName, MessageRow[]>(channels.map((c) => [c, []]));
+    const active = new Map<ChannelName, number>(channels.map((c) => [c, 0]));
+    const queued = () => [...queues.values()].reduce((n, q) => n + q.length, 0);
+    const inFlight = () => [...active.values()].reduce((n, a) => n + a, 0);
+
+    let waiting: (() => void) | null = null;
+    const changed = () => {
+      const w = waiting;
+      waiting = null;
+      w?.();
+    };
+    const nextChange = () => new Promise<void>((resolve) => (waiting = resolve));
+    this.wakeRun = changed;
+
+    // A channel's slot is free as soon as its send returns; the outcome is written behind it,
+    // with at most this many outcomes waiting to be written.
+    const maxBacklog = Math.max(batchSize * 4, 200);
+    const pump = () => {
+      if (this.stopping) return;
+      for (const channel of channels) {
+        const queue = queues.get(channel)!;
+        const limit = this.limitFor(channel);
+        while (active.get(channel)! < limit && queue.length && writer.backlog < maxBacklog) {
+          const row = queue.shift()!;
+          active.set(channel, active.get(channel)! + 1);
+          const slotFree = () => {
+            active.set(channel, active.get(channel)! - 1);
+            pump();
+            changed();
+          };
+          void this.deliver(row, stats, writer).then(
+            ({ stored }) => {
+              slotFree();
+              stored
+                .catch((err: Error) => {
+                  // The outcome could not be stored: the message stays `sending` and its lease brings it back.
+                  this.deps.logger.error('delivery.record_failed', { messageId: row.id, channel, worker: this.workerId, error: err.message });
+                })
+                .finally(() => held.delete(row.id));
+            },
+            (err: Error) => {
+              // Whether it went out is unknown: leave it `sending` for the lease to bring back.
+              held.delete(row.id);
+              slotFree();
+              this.deps.logger.error('delivery.send_failed', { messageId: row.id, channel, worker: this.workerId, error: err.message });
+            },
+          );
+        }
       }
-      const now = this.deps.clock.now();
-      await this.deps.store.releaseExpiredLeases(now, this.workerId);
-      const batch = await this.deps.store.claimDue({
-        channels,
-        limit: this.deps.batchSize ?? 50,
-        workerId: this.workerId,
-        leaseMs: this.deps.leaseMs ?? 5 * 60_000,
-        now,
-      });
-      if (!batch.length) break;
-      stats.claimed += batch.length;
-      await this.runLimited(batch, (row) => this.deliver(row, stats));
+    };
+    writer.onWritten = () => {
+      pump();
+      changed();
+    };
+
+    // Claimed and not yet recorded: their leases are renewed while this worker lives.
+    const held = new Set<number>();
+    const leaseMs = this.deps.leaseMs ?? 5 * 60_000;
+    const heartbeat = setInterval(() => {
+      if (!held.size) return;
+      this.deps.store
+        .extendLeases([...held], this.workerId, new Date(this.deps.clock.now().getTime() + leaseMs))
+        .catch((err: Error) => this.deps.logger.warn('delivery.lease_renewal_failed', { worker: this.workerId, messages: held.size, error: err.message }));
+    }, Math.max(500, Math.floor(leaseMs / 3)));
+    heartbeat.unref();
+
+    let nextLeaseCheck = 0;
+    try {
+      for (;;) {
+        if (this.stopping) break;
+        // The toggle is read before every batch: switching off in Koha stops sending within one batch.
+        if (!(await this.deps.host.isEnabled(this.deps.pluginClass))) {
+          stats.disabled = true;
+          this.deps.logger.info('delivery.skipped_disabled', { worker: this.workerId });
+          break;
+        }
+        const now = this.deps.clock.now();
+        // Expired leases are looked for at the start and then every few seconds, not before every batch.
+        if (Date.now() >= nextLeaseCheck) {
+          nextLeaseCheck = Date.now() + LEASE_CHECK_EVERY_MS;
+          const released = await this.deps.store.releaseExpiredLeases(now, this.workerId);
+          if (released) this.deps.logger.warn('delivery.leases_expired', { worker: this.workerId, messages: released });
+        }
+        if (this.deps.beforeBatch) await this.deps.beforeBatch(now);
+        const batch = await this.deps.store.claimDue({ channels, limit: batchSize, workerId: this.workerId, leaseMs, now });
+        stats.claimed += batch.length;
+        for (const row of batch) {
+          held.add(row.id);
+          queues.get(row.channel)!.push(row);
+        }
+        pump();
+        if (batch.length < batchSize) {
+          // Nothing more due for now: finish what is in hand, then look once more.
+          while ((queued() || inFlight()) && !this.stopping) await nextChange();
+          if (!batch.length) break;
+          continue;
+        }
+        // Claim the next batch while this one is still going, so no channel runs dry.
+        while (queued() > batchSize / 2 && !this.stopping) await nextChange();
+      }
+    } finally {
+      // Stopping: what was claimed but not yet handed to a channel goes straight back.
+      const leftover = [...queues.values()].flatMap((q) => q.splice(0));
+      for (const r of leftover) held.delete(r.id);
+      if (leftover.length) {
+        await this.deps.store
+          .releaseClaimed(leftover.map((r) => r.id), this.workerId, this.deps.clock.now(), 'returned to the queue unsent: the worker is stopping')
+          .catch((err: Error) => this.deps.logger.error('delivery.release_failed', { worker: this.workerId, messages: leftover.length, error: err.message }));
+      }
+      while (inFlight()) await nextChange();
+      await writer.idle();
+      clearInterval(heartbeat);
+      this.wakeRun = null;
     }
     stats.held = (await this.deps.store.countByStatus()).held ?? 0;
     return stats;
   }
 
-  private async runLimited(rows: MessageRow[], fn: (row: MessageRow) => Promise<void>): Promise<void> {
-    const queue = [...rows];
-    const workers = Array.from({ length: Math.min(this.deps.concurrency ?? 10, queue.length) }, async () => {
-      for (let row = queue.shift(); row; row = queue.shift()) await fn(row);
-    });
-    await Promise.all(workers);
-  }
-
-  private async deliver(row: MessageRow, stats: DeliveryStats): Promise<void> {
+  /** Sends one message; resolves once the channel answered, with the write of the outcome under way. */
+  private async deliver(row: MessageRow, stats: DeliveryStats, writer: OutcomeWriter): Promise<{ stored: Promise<void> }> {
     const adapter = this.deps.adapters[row.channel]!;
     const messageIdHeader = row.channel === 'email' ? row.message_id_header ?? messageIdFor(row.id, row.from_address ?? '') : null;
     const outgoing: OutgoingMessage = {
@@ -131,47 +335,55 @@ export class DeliveryWorker {
     }
     const at = this.deps.clock.now();
     const ids = { messageId: row.id, channel: row.channel, worker: this.workerId, attempt: row.attempts };
+    const base = { id: row.id, at, messageIdHeader, channel: row.channel };
+
+    const lost = (recorded: boolean) => {
+      // The lease ran out during the send and the message went back to the queue; its newer state stands.
+      if (!recorded) this.deps.logger.warn('delivery.claim_lost', ids);
+    };
     if (outcome.kind === 'accepted') {
-      await this.deps.store.complete(row.id, this.workerId, {
+      const stored = writer.record({
+        ...base,
         status: 'sent',
         detail: outcome.reply,
         reply: outcome.reply,
         providerId: outcome.providerId,
-        messageIdHeader,
-        at,
+        ...(outcome.account !== undefined ? { providerAccount: outcome.account } : {}),
       });
       stats.sent += 1;
       this.deps.logger.info('delivery.sent', ids);
-      return;
+      return { stored: stored.then(lost) };
     }
+
+    const maybe = outcome.kind === 'retry' && MAYBE_DELIVERED_CODES.has(outcome.code);
+    const note = maybe ? 'maybe delivered (no answer came; the SMSC may have accepted it, so the next attempt may repeat it): ' : '';
     const budget = this.policy.maxAttempts[row.channel];
     if (outcome.kind === 'failed' || row.attempts >= budget) {
       const reason = outcome.kind === 'retry' ? `retry budget of ${budget} attempts spent; last: ${outcome.reason}` : outcome.reason;
-      await this.deps.store.complete(row.id, this.workerId, {
+      const stored = writer.record({
+        ...base,
         status: 'failed',
-        detail: `${outcome.code}: ${reason}`,
+        detail: `${note}${outcome.code}: ${reason}`,
         reason: `${outcome.code}: ${reason}`.slice(0, 255),
         reply: outcome.reason,
-        messageIdHeader,
-        at,
       });
       stats.failed += 1;
-      this.deps.logger.warn('delivery.failed', { ...ids, code: outcome.code });
-      return;
+      this.deps.logger.warn('delivery.failed', { ...ids, code: outcome.code, maybeDelivered: maybe });
+      return { stored: stored.then(lost) };
     }
     const wait = Math.max(backoffMs(row.attempts, this.policy), outcome.retryAfterMs ?? 0);
     const nextAttemptAt = new Date(at.getTime() + wait);
-    await this.deps.store.complete(row.id, this.workerId, {
+    const stored = writer.record({
+      ...base,
       status: 'pending',
-      detail: `${outcome.code}: ${outcome.reason}; next attempt at ${nextAttemptAt.toISOString()}`,
+      detail: `${note}${outcome.code}: ${outcome.reason}; next attempt at ${nextAttemptAt.toISOString()}`,
       reason: `${outcome.code}: ${outcome.reason}`.slice(0, 255),
       reply: outcome.reason,
-      messageIdHeader,
       nextAttemptAt,
-      at,
     });
     stats.retried += 1;
-    this.deps.logger.info('delivery.retry_scheduled', { ...ids, code: outcome.code, waitMs: wait });
+    this.deps.logger.info('delivery.retry_scheduled', { ...ids, code: outcome.code, waitMs: wait, maybeDelivered: maybe });
+    return { stored: stored.then(lost) };
   }
 
   /** For `kmc serve`: deliver, sleep, repeat, until stopped. */
@@ -193,6 +405,7 @@ export class DeliveryWorker {
             resolve();
           };
         });
+        this.wake = null;
       }
     })();
   }
@@ -202,11 +415,16 @@ export class DeliveryWorker {
     this.wake?.();
   }
 
-  /** Stops claiming; what is in flight finishes and is recorded. */
+  /**
+   * Stops claiming; claimed messages not yet handed to a channel go back to
+   * the queue at once; what is in flight finishes and is recorded.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     this.wake?.();
+    this.wakeRun?.();
     await this.loop;
+    await this.current?.catch(() => undefined);
     this.loop = null;
   }
 }

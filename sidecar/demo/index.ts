@@ -16,6 +16,7 @@ import { runNotices } from '../notices';
 import { libraryDay } from '../rendering/dates';
 import { startServer, type Running } from '../serve';
 import { MailCapture } from './capture-smtp';
+import { CaptureSmsc } from './capture-smsc';
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
@@ -24,6 +25,8 @@ export const DEMO_DATABASE_URL = 'mysql://root@127.0.0.1:3306/kmc_demo';
 export interface Demo {
   running: Running;
   mail: MailCapture;
+  /** The demo's SMS centre: takes every SMS and answers each with a delivery receipt. */
+  smsc: CaptureSmsc;
   stop(): Promise<void>;
 }
 
@@ -44,8 +47,11 @@ async function recreateDemoDatabase(url: string): Promise<void> {
   }
 }
 
-function outboxPages(mail: MailCapture) {
+function outboxPages(mail: MailCapture, smsc: CaptureSmsc) {
   return (app: express.Express, pages: nunjucks.Environment) => {
+    app.get('/demo/sms', (_req, res) => {
+      res.json(smsc.messages.map((m) => ({ to: m.to, from: m.from, text: m.text, parts: m.parts.length, dataCoding: m.dataCoding, messageIds: m.messageIds })).reverse());
+    });
     app.get('/demo/outbox', (_req, res) => {
       res.type('html').send(pages.render('demo-outbox.njk', { title: 'Demo outbox: e-mail received by the capture server', mails: mail.messages.map((m, i) => ({ n: i, m })).reverse() }));
     });
@@ -68,12 +74,14 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
 
   const mail = new MailCapture({ port: smtpPort });
   await mail.start();
+  const smsc = await CaptureSmsc.start({ port: Number(env.KMC_DEMO_SMPP_PORT ?? 2775), systemId: 'kmc', password: 'demo', autoReceipt: { form: 'text', delayMs: 500 } });
   const printDir = path.resolve('var', 'demo', 'print');
   rmSync(printDir, { recursive: true, force: true });
   const settings = loadSettings({
     ...env,
     KMC_DATABASE_URL: databaseUrl,
     KMC_SMTP_URL: mail.url,
+    KMC_SMPP_URL: smsc.url,
     KMC_PRINT_DIR: printDir,
     KMC_HOST: '127.0.0.1',
     // The demo prints its own summary; routine log lines would bury it.
@@ -91,7 +99,7 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
     await knex.destroy();
   }
 
-  const running = await startServer(settings, { extend: outboxPages(mail), deliverEveryMs: 5_000 });
+  const running = await startServer(settings, { extend: outboxPages(mail, smsc), deliverEveryMs: 5_000 });
   const result = await runNotices(running.services.notices, { type: 'overdue', date: today, startedBy: 'demo' });
   const delivered = await running.services.worker.deliverOnce();
 
@@ -101,6 +109,7 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
   out.stdout('');
   out.stdout(`  Staff pages         ${running.url}/`);
   out.stdout(`  Captured e-mail     ${running.url}/demo/outbox   (SMTP capture on 127.0.0.1:${mail.port})`);
+  out.stdout(`  Captured SMS        ${running.url}/demo/sms      (SMSC on 127.0.0.1:${smsc.port}, a delivery receipt for each)`);
   out.stdout(`  Print letters       ${printDir}`);
   out.stdout(`  Health              ${running.url}/healthz`);
   out.stdout('');
@@ -110,9 +119,11 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
   return {
     running,
     mail,
+    smsc,
     async stop() {
       await running.stop();
       await mail.stop();
+      await smsc.close();
     },
   };
 }

@@ -4,6 +4,7 @@
  * one query, not one per patron.
  */
 import type { Knex } from 'knex';
+import { createNoticeReader, type NoticeReader } from './notices';
 
 export interface Branch {
   branchcode: string;
@@ -57,13 +58,32 @@ export interface OverdueLoan extends PatronContact {
   overduenoticerequired: number | null;
 }
 
+/** One patron's address columns beside the verification record the sidecar keeps (v_*: none yet when null). */
+export interface EmailChangeRow {
+  borrowernumber: number;
+  email: string | null;
+  emailpro: string | null;
+  B_email: string | null;
+  categorycode: string;
+  branchcode: string;
+  lang: string | null;
+  /** Fingerprint of the three address columns and the category, computed by the database. */
+  source_hash: string;
+  v_borrowernumber: number | null;
+  v_email: string | null;
+  v_state: string | null;
+  v_source_hash: string | null;
+  v_token_version: number | null;
+  v_message_id: number | null;
+}
+
 const PATRON_COLUMNS = [
   'b.borrowernumber', 'b.cardnumber', 'b.surname', 'b.firstname', 'b.title', 'b.email', 'b.emailpro', 'b.B_email',
   'b.mobile', 'b.smsalertnumber', 'b.phone', 'b.lang', 'b.branchcode', 'b.categorycode', 'b.address', 'b.address2',
   'b.zipcode', 'b.city', 'b.country',
 ];
 
-export interface HostReader {
+export interface HostReader extends NoticeReader {
   /** Koha's plugin toggle; no row at all means the plugin is not installed and the sidecar runs on its own. */
   isEnabled(pluginClass: string): Promise<boolean>;
   systemPreferences(names: string[]): Promise<Record<string, string | null>>;
@@ -73,10 +93,22 @@ export interface HostReader {
   patronNames(borrowernumbers: number[]): Promise<Map<number, { name: string; cardnumber: string | null }>>;
   /** Active loans due before the given local time, ordered by patron so callers can group while streaming. */
   streamOverdueLoans(opts: { dueBefore: string; branchcode?: string | null }): AsyncIterable<OverdueLoan>;
+  /** Several patrons' contact data in one query. */
+  patrons(borrowernumbers: number[]): Promise<Map<number, PatronContact>>;
+  /**
+   * Patrons whose address columns differ from what the verification scan last
+   * recorded (or who have no record yet), with that record, ordered by patron.
+   * The database compares fingerprints, so unchanged patrons never leave it.
+   */
+  streamEmailChanges(): AsyncIterable<EmailChangeRow>;
+  /** Verification records whose patron no longer exists in Koha. */
+  verificationsWithoutPatron(limit: number): Promise<number[]>;
 }
 
 export function createHostReader(knex: Knex): HostReader {
   return {
+    // The notice engine's queries: one streaming query per message type.
+    ...createNoticeReader(knex),
     async isEnabled(pluginClass) {
       const row = await knex('plugin_data')
         .where({ plugin_class: pluginClass, plugin_key: '__ENABLED__' })
@@ -139,5 +171,47 @@ export function createHostReader(knex: Knex): HostReader {
       if (branchcode) q.where('i.branchcode', branchcode);
       return q.stream() as unknown as AsyncIterable<OverdueLoan>;
     },
+
+    async patrons(borrowernumbers) {
+      const out = new Map<number, PatronContact>();
+      const ids = [...new Set(borrowernumbers)];
+      for (let i = 0; i < ids.length; i += 1000) {
+        const rows = (await knex({ b: 'borrowers' }).whereIn('b.borrowernumber', ids.slice(i, i + 1000)).select(PATRON_COLUMNS)) as PatronContact[];
+        for (const r of rows) out.set(r.borrowernumber, r);
+      }
+      return out;
+    },
+
+    streamEmailChanges() {
+      // The same text on both sides of the comparison, so what the database reports is what it compares.
+      // The category is in it too: moving a patron into an exempt category counts as a change.
+      const fingerprint = "SHA2(CONCAT_WS(CHAR(10 USING utf8mb4), COALESCE(b.email, ''), COALESCE(b.emailpro, ''), COALESCE(b.B_email, ''), b.categorycode), 256)";
+      return knex({ b: 'borrowers' })
+        .leftJoin({ v: 'kmc_email_verifications' }, 'v.borrowernumber', 'b.borrowernumber')
+        .where((w) => {
+          w.where((n) => n.whereNull('v.borrowernumber').andWhere((a) => a.where('b.email', '<>', '').orWhere('b.emailpro', '<>', '').orWhere('b.B_email', '<>', '')))
+            .orWhere((c) => c.whereNotNull('v.borrowernumber').andWhere((d) => d.whereNull('v.source_hash').orWhereRaw(`v.source_hash <> ${fingerprint}`)))
+            .orWhere((r) => r.where('v.state', 'pending').whereNull('v.message_id'));
+        })
+        .select([
+          'b.borrowernumber', 'b.email', 'b.emailpro', 'b.B_email', 'b.categorycode', 'b.branchcode', 'b.lang',
+          knex.raw(`${fingerprint} AS source_hash`),
+          'v.borrowernumber as v_borrowernumber', 'v.email as v_email', 'v.state as v_state', 'v.source_hash as v_source_hash',
+          'v.token_version as v_token_version', 'v.message_id as v_message_id',
+        ])
+        .orderBy('b.borrowernumber')
+        .stream() as unknown as AsyncIterable<EmailChangeRow>;
+    },
+
+    async verificationsWithoutPatron(limit) {
+      return (await knex({ v: 'kmc_email_verifications' })
+        .leftJoin({ b: 'borrowers' }, 'b.borrowernumber', 'v.borrowernumber')
+        .whereNull('b.borrowernumber')
+        .limit(limit)
+        .pluck('v.borrowernumber')) as number[];
+    },
   };
 }
+
+export { createStaffReader, type StaffReader, type StaffAccount, type StaffLogin, type SubPermission, type ItemShelving } from './staff';
+export type { LoanCandidate, WaitingHold, NewPatron, MessagingChoice, KohaOverdueTrigger, KohaCirculationTrigger, KohaCurrency, NoticeReader } from './notices';

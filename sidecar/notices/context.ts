@@ -41,6 +41,8 @@ export interface NoticeDeps {
   /** Channels that have an adapter set up; a channel without one is passed over. */
   availableChannels: ChannelName[];
   emailGate?: EmailGate;
+  /** Which branches can send SMS (read once per run); without it every branch can when SMS is set up. */
+  smsAvailability?: () => Promise<{ canSend(branchcode: string | null): boolean }>;
 }
 
 export interface BranchSettingsRow {

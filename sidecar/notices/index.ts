@@ -7,18 +7,30 @@ import { MESSAGE_TYPES, type MessageType } from '../rules';
 import { libraryDay } from '../rendering/dates';
 import type { NewMessage } from '../queue';
 import type { NoticeDeps } from './context';
-import { generateOverdue, type GenerateArgs, type MessageSink } from './overdue';
+import { generateOverdue, generateReplacementBills } from './overdue';
+import { generatePredue } from './predue';
+import { generateHoldReminder, generateHoldWaiting } from './holds';
+import { generateWelcome } from './welcome';
+import type { GenerateArgs, MessageSink, RoutineCriteria } from './engine';
 import { countInto, emptyStats, RunLog, type RunStats } from './runs';
 
 export type { NoticeDeps, Clock } from './context';
 export { systemClock, BranchDirectory } from './context';
 export { RunLog, type RunStats } from './runs';
-export { coverageKey, idempotencyKey } from './overdue';
+export { coverageKey, idempotencyKey, type RoutineCriteria } from './engine';
+export { sendStaffMessage, type StaffMessageRequest, type StaffMessageResult } from './staff';
+export { renderAgain, type RenderedAgain } from './render-again';
+export { releaseQuietHours, QuietHours } from './quiet-hours';
 
 type Generator = (deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink) => Promise<void>;
 
 const GENERATORS: Partial<Record<MessageType, Generator>> = {
   overdue: generateOverdue,
+  replacement_bill: generateReplacementBills,
+  predue: generatePredue,
+  hold_waiting: generateHoldWaiting,
+  hold_reminder: generateHoldReminder,
+  welcome: generateWelcome,
 };
 
 export interface RunRequest {
@@ -33,6 +45,14 @@ export interface RunRequest {
   fireTime?: Date;
   automated?: boolean;
   messageToPatrons?: string | null;
+  /** Overdue: only this level; absent = whichever level is due for each loan. */
+  level?: number | null;
+  /** A routine's criteria: branches, patron categories, item types (empty = all). */
+  criteria?: RoutineCriteria | null;
+  /** Messages are made as `proposed` and wait for staff approval. */
+  needsApproval?: boolean;
+  routineId?: number | null;
+  routineName?: string | null;
 }
 
 export interface RunResult extends RunStats {
@@ -107,6 +127,11 @@ export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<Run
       automated: !!req.automated,
       actor: req.startedBy,
       messageToPatrons: req.messageToPatrons,
+      level: req.level ?? null,
+      criteria: req.criteria ?? null,
+      needsApproval: !!req.needsApproval,
+      routineId: req.routineId ?? null,
+      routineName: req.routineName ?? null,
     }, stats, sink);
   } catch (err) {
     await runLog.fail(runId, (err as Error).message, deps.clock.now());

@@ -1,213 +1,206 @@
 /**
- * Overdue notices, level 1: one streaming query selects every loan overdue by
- * at least the smallest rule delay, rules are applied in memory, and the
- * messages are written in batches. A loan is covered once per level: the
+ * Overdue notices, levels 1 to 5, and replacement bills. One streaming query
+ * selects every loan overdue by at least the smallest level-1 delay; for
+ * each batch of patrons one query reads what the sidecar already sent about
+ * those loans. Level 1 counts its delay from the due date, each later level
+ * from the day the level before it was sent; a level not used for a loan
+ * stops it and every later level. A loan is covered once per level: the
  * coverage key in kmc_message_items makes that a database fact.
  */
-import { createHash } from 'node:crypto';
-import type { OverdueLoan, PatronContact } from '../host';
-import { resolveRule, type Rule } from '../rules';
-import { chooseChannel, patronEmail } from '../contact';
-import type { NewMessage } from '../queue';
-import { addDays, asKohaDateFormat, daysBetween, formatAmount, formatKohaDate, type KohaDateFormat } from '../rendering/dates';
-import { BranchDirectory, patronTemplateData, type EmailGateState, type NoticeDeps } from './context';
-import { countInto, type RunStats } from './runs';
+import type { LoanCandidate } from '../host';
+import { OVERDUE_LEVELS, type OverdueRuleChain, type Rule } from '../rules';
+import { addDays, daysBetween } from '../rendering/dates';
 import { KmcError } from '../errors';
+import type { NoticeDeps } from './context';
+import {
+  Composer,
+  RunContext,
+  coverageKey,
+  loanHistory,
+  resolveRule,
+  rulesWithBaseline,
+  runBatches,
+  skip,
+  smallestDelay,
+  type GenerateArgs,
+  type MessageSink,
+  type Unit,
+} from './engine';
+import type { RunStats } from './runs';
 
+export { coverageKey, idempotencyKey, emailStates, type GenerateArgs, type MessageSink } from './engine';
+
+/** Kept for callers of the first version, which knew level 1 only. */
 export const OVERDUE_LEVEL = 1;
-const PATRONS_PER_BATCH = 500;
 
-export interface GenerateArgs {
-  runId: number | null;
-  runDate: string;
-  branchcode: string | null;
-  dryRun: boolean;
-  automated: boolean;
-  actor: string;
-  /** A general text for patrons that goes into every message except SMS. */
-  messageToPatrons?: string | null;
+async function overdueChainWithBaselines(deps: NoticeDeps): Promise<OverdueRuleChain> {
+  const chain = await deps.rules.overdueChain();
+  for (const level of OVERDUE_LEVELS) {
+    if (!chain.rulesOf(level).some((r) => r.is_baseline)) {
+      throw new KmcError('KMC_NO_BASELINE_RULE', `no baseline rule for overdue level ${level}; run \`kmc migrate\` to restore it`);
+    }
+  }
+  return chain;
 }
 
-export function coverageKey(type: string, level: number, kind: 'issue' | 'hold', id: number): string {
-  return `${type}:${level}:${kind}:${id}`;
+/** A loan as a unit of a notice: its template line and what kmc_message_items keeps. */
+export function loanUnit(ctx: RunContext, loan: LoanCandidate, rule: Rule, level: number, coverage: string, extra: { amount?: number } = {}): Unit {
+  const amount = extra.amount;
+  return {
+    patron: loan,
+    rule,
+    level,
+    coverage,
+    channels: rule.channels,
+    digestKey: rule.digest ? `rule:${rule.id}` : null,
+    sendingBranch: loan.branchcode,
+    item: {
+      issueId: loan.issue_id,
+      itemnumber: loan.itemnumber,
+      biblionumber: loan.biblionumber,
+      barcode: loan.barcode,
+      title: loan.biblio_title,
+      author: loan.author,
+      dateDue: loan.date_due,
+      fee: Math.round(((amount ?? 0) + rule.fee_per_item) * 100) / 100,
+    },
+    line: {
+      title: loan.biblio_title ?? '',
+      author: loan.author ?? '',
+      barcode: loan.barcode ?? '',
+      callnumber: loan.itemcallnumber ?? '',
+      due: ctx.date(loan.date_due),
+      ...(amount !== undefined ? { price: amount, price_text: ctx.amount(amount) } : {}),
+    },
+    amount,
+  };
 }
 
-export function idempotencyKey(type: string, level: number, borrowernumber: number, coverage: string[]): string {
-  const digest = createHash('sha256').update([...coverage].sort().join(',')).digest('hex').slice(0, 24);
-  return `${type}:${level}:${borrowernumber}:${digest}`;
+/** Patron categories with overduenoticerequired = 0 get no overdue notices (and no bills), as in Koha. */
+function categoryWantsNoNotices(loan: LoanCandidate): boolean {
+  return loan.overduenoticerequired !== null && Number(loan.overduenoticerequired) === 0;
 }
-
-interface Candidate {
-  loan: OverdueLoan;
-  rule: Rule;
-  coverage: string;
-}
-
-/** Receives each batch of new messages as it is made, so a large run never holds them all. */
-export type MessageSink = (messages: NewMessage[]) => Promise<void>;
 
 export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink): Promise<void> {
-  const rules = (await deps.rules.forType('overdue', OVERDUE_LEVEL));
-  if (!rules.some((r) => r.is_baseline)) {
-    throw new KmcError('KMC_NO_BASELINE_RULE', 'no baseline rule for overdue level 1; run `kmc migrate` to restore it');
+  const chain = await overdueChainWithBaselines(deps);
+  const minDelay = smallestDelay(chain.rulesOf(1), args.runDate);
+  if (minDelay === null) return;
+  if (args.level != null && !(args.level >= 1 && args.level <= 5)) {
+    throw new KmcError('KMC_BAD_LEVEL', `overdue notices have levels 1 to 5, not ${args.level}`);
   }
-  const used = rules.filter((r) => r.is_used);
-  if (!used.length) return;
-  const minDelay = Math.min(...used.map((r) => r.delay_days));
+  const ctx = await RunContext.load(deps, args);
+  const composer = new Composer(ctx, 'overdue');
   const dueBefore = `${addDays(args.runDate, -minDelay + 1)} 00:00:00`;
 
-  const directory = await BranchDirectory.load(deps);
-  const prefs = await deps.host.systemPreferences(['dateformat']);
-  const dateFormat = asKohaDateFormat(prefs.dateformat);
-  await deps.renderer.refresh();
-
-  let group: Candidate[] = [];
-  let pending: Candidate[][] = [];
-
-  const flush = async () => {
-    if (!pending.length) return;
-    const all = pending.flat();
-    const covered = await deps.store.coveredKeys(all.map((c) => c.coverage));
-    const gate = await emailStates(deps, pending.map((g) => g[0].loan));
-    const made: NewMessage[] = [];
-    for (const patronCandidates of pending) {
-      const open = patronCandidates.filter((c) => !covered.has(c.coverage));
-      const already = patronCandidates.length - open.length;
-      if (already) {
-        countInto(stats.skippedBy, 'already_notified', already);
-        stats.skipped += already;
+  await runBatches(deps.host.streamLoans({ dueBefore }), async (patrons) => {
+    const loans: LoanCandidate[] = [];
+    for (const loan of patrons.flat()) {
+      if (categoryWantsNoNotices(loan)) {
+        skip(stats, 'category_gets_no_overdue_notices');
+        continue;
       }
-      if (open.length) made.push(...buildMessages(deps, directory, dateFormat, args, open, gate.get(open[0].loan.borrowernumber)));
+      const outside = ctx.outOfScope({ branchcode: ctx.loanRuleBranch(loan), categorycode: loan.categorycode, itemtype: loan.itype });
+      if (outside) {
+        skip(stats, outside);
+        continue;
+      }
+      loans.push(loan);
     }
-    pending = [];
-    if (made.length) await sink(made);
-  };
-
-  const closeGroup = async () => {
-    if (group.length) pending.push(group);
-    group = [];
-    if (pending.length >= PATRONS_PER_BATCH) await flush();
-  };
-
-  for await (const loan of deps.host.streamOverdueLoans({ dueBefore, branchcode: args.branchcode })) {
-    if (group.length && group[0].loan.borrowernumber !== loan.borrowernumber) await closeGroup();
-    const skip = (why: string) => {
-      stats.skipped += 1;
-      countInto(stats.skippedBy, why);
-    };
-    if (loan.overduenoticerequired !== null && Number(loan.overduenoticerequired) === 0) {
-      skip('category_gets_no_overdue_notices');
-      continue;
+    const history = await loanHistory(deps.knex, loans.map((l) => l.issue_id), deps.settings.timezone);
+    const units: Unit[] = [];
+    for (const loan of loans) {
+      const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
+      const sent = history.get(loan.issue_id)?.levels ?? new Map<number, string>();
+      const current = sent.size ? Math.max(...sent.keys()) : 0;
+      const next = current + 1;
+      const rule = next <= 5 ? chain.levelRule(next, subject) : null;
+      if (!rule) {
+        skip(stats, current ? 'no_further_level' : 'level_not_used');
+        continue;
+      }
+      const from = current ? sent.get(current)! : loan.date_due.slice(0, 10);
+      if (daysBetween(from, args.runDate) < rule.delay_days) {
+        skip(stats, current ? 'already_notified' : 'not_yet_due_for_notice');
+        continue;
+      }
+      if (args.level != null && next !== args.level) {
+        skip(stats, 'other_level');
+        continue;
+      }
+      units.push(loanUnit(ctx, loan, rule, next, coverageKey('overdue', next, 'issue', loan.issue_id)));
     }
-    const ruleBranch = loan.issue_branchcode ?? loan.homebranch;
-    if (args.automated && directory.excludedFromAutomatedRuns(ruleBranch)) {
-      skip('branch_excluded_from_automated_runs');
-      continue;
-    }
-    const rule = resolveRule(rules, { branchcode: ruleBranch, categorycode: loan.categorycode, itemtype: loan.itype, date: args.runDate });
-    if (!rule || !rule.is_used) {
-      skip('level_not_used');
-      continue;
-    }
-    if (daysBetween(loan.date_due.slice(0, 10), args.runDate) < rule.delay_days) {
-      skip('not_yet_due_for_notice');
-      continue;
-    }
-    group.push({ loan, rule, coverage: coverageKey('overdue', OVERDUE_LEVEL, 'issue', loan.issue_id) });
-  }
-  await closeGroup();
-  await flush();
+    // The history read above is what tells which level is next, so coverage is known here.
+    return composer.compose(units, stats, { coverageKnown: true });
+  }, sink);
 }
 
-/** Asks the e-mail gate, once per batch, about the patrons that have a usable address. */
-export async function emailStates(deps: NoticeDeps, patrons: PatronContact[]): Promise<Map<number, EmailGateState>> {
-  if (!deps.emailGate) return new Map();
-  const ask: Array<{ borrowernumber: number; email: string }> = [];
-  for (const p of patrons) {
-    const email = patronEmail(p);
-    if (email) ask.push({ borrowernumber: p.borrowernumber, email });
-  }
-  return ask.length ? deps.emailGate.check(ask) : new Map();
-}
-
-/** One patron's open loans become one message per rule (digest) or one per loan. */
-function buildMessages(
-  deps: NoticeDeps,
-  directory: BranchDirectory,
-  dateFormat: KohaDateFormat,
-  args: GenerateArgs,
-  candidates: Candidate[],
-  emailState: EmailGateState | undefined,
-): NewMessage[] {
-  const groups = new Map<string, Candidate[]>();
-  for (const c of candidates) {
-    const key = c.rule.digest ? `rule:${c.rule.id}` : `loan:${c.loan.issue_id}`;
-    if (!groups.has(key)) groups.set(key, []);
-    groups.get(key)!.push(c);
-  }
-  const patron: PatronContact = candidates[0].loan;
-  const out: NewMessage[] = [];
-  for (const list of groups.values()) {
-    const rule = list[0].rule;
-    const fee = rule.fee_per_notice + rule.fee_per_item * list.length;
-    const choice = chooseChannel(rule.channels, patron, { defaultCountry: deps.settings.defaultCountry, available: deps.availableChannels, emailState });
-    const channel = choice.ok ? choice.channel : rule.channels[0] ?? 'print';
-    const data = {
-      patron: patronTemplateData(patron),
-      branch: directory.templateData(patron.branchcode),
-      address: choice.ok && choice.channel === 'print' ? choice.to : '',
-      items: list.map((c) => ({
-        title: c.loan.biblio_title ?? '',
-        author: c.loan.author ?? '',
-        barcode: c.loan.barcode ?? '',
-        callnumber: c.loan.itemcallnumber ?? '',
-        due: formatKohaDate(c.loan.date_due, dateFormat),
-      })),
-      level: OVERDUE_LEVEL,
-      fee,
-      fee_text: formatAmount(fee, null),
-      today: formatKohaDate(args.runDate, dateFormat),
-      message: channel === 'sms' ? '' : args.messageToPatrons ?? '',
+/**
+ * Replacement bills: after the last level used for a loan (counted from the
+ * day that level was sent; from the due date when no level is used), a bill
+ * for the item's replacement price (the item's own, else its item type's
+ * default) plus the rule's fees, with the rule's payment term.
+ */
+export async function generateReplacementBills(deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink): Promise<void> {
+  const [chain, billRules] = await Promise.all([overdueChainWithBaselines(deps), rulesWithBaseline(deps, 'replacement_bill')]);
+  const billDelay = smallestDelay(billRules, args.runDate);
+  if (billDelay === null) return;
+  const firstDelay = smallestDelay(chain.rulesOf(1), args.runDate);
+  const minDelay = Math.min(billDelay, firstDelay ?? billDelay);
+  const ctx = await RunContext.load(deps, args);
+  const composer = new Composer(ctx, 'replacement_bill', (units, c) => {
+    const rule = units[0].rule;
+    const total = units.reduce((s, u) => s + (u.amount ?? 0), 0) + rule.fee_per_notice + rule.fee_per_item * units.length;
+    return {
+      total: Math.round(total * 100) / 100,
+      total_text: c.amount(total),
+      payment_term_days: rule.payment_term_days ?? 0,
+      pay_by: c.date(addDays(c.args.runDate, rule.payment_term_days ?? 0)),
     };
-    const rendered = deps.renderer.render({
-      type: 'overdue',
-      channel,
-      langs: directory.langsFor(patron),
-      branchcode: patron.branchcode,
-      data,
-    });
-    const coverage = list.map((c) => c.coverage);
-    out.push({
-      idempotencyKey: idempotencyKey('overdue', OVERDUE_LEVEL, patron.borrowernumber, coverage),
-      messageType: 'overdue',
-      level: OVERDUE_LEVEL,
-      borrowernumber: patron.borrowernumber,
-      branchcode: patron.branchcode,
-      channel,
-      status: !choice.ok ? 'missing_contact' : choice.held ? 'held' : 'pending',
-      statusReason: !choice.ok ? choice.reason : choice.held ?? null,
-      to: choice.ok ? choice.to : null,
-      from: channel === 'email' ? directory.senderEmail(patron.branchcode) : directory.branch(patron.branchcode)?.branchname ?? null,
-      replyTo: channel === 'email' ? directory.replyTo(patron.branchcode) : null,
-      lang: rendered.lang,
-      subject: rendered.subject,
-      text: rendered.text,
-      html: rendered.html,
-      fee,
-      runId: args.runId,
-      ruleId: rule.id,
-      items: list.map((c) => ({
-        coverageKey: c.coverage,
-        issueId: c.loan.issue_id,
-        itemnumber: c.loan.itemnumber,
-        biblionumber: c.loan.biblionumber,
-        barcode: c.loan.barcode,
-        title: c.loan.biblio_title,
-        author: c.loan.author,
-        dateDue: c.loan.date_due,
-        fee: rule.fee_per_item,
-      })),
-    });
-  }
-  return out;
+  });
+  const dueBefore = `${addDays(args.runDate, -minDelay + 1)} 00:00:00`;
+
+  await runBatches(deps.host.streamLoans({ dueBefore }), async (patrons) => {
+    const loans: LoanCandidate[] = [];
+    for (const loan of patrons.flat()) {
+      if (categoryWantsNoNotices(loan)) {
+        skip(stats, 'category_gets_no_overdue_notices');
+        continue;
+      }
+      const outside = ctx.outOfScope({ branchcode: ctx.loanRuleBranch(loan), categorycode: loan.categorycode, itemtype: loan.itype });
+      if (outside) {
+        skip(stats, outside);
+        continue;
+      }
+      loans.push(loan);
+    }
+    const history = await loanHistory(deps.knex, loans.map((l) => l.issue_id), deps.settings.timezone);
+    const units: Unit[] = [];
+    for (const loan of loans) {
+      const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
+      const rule = resolveRule(billRules, subject);
+      if (!rule || !rule.is_used) {
+        skip(stats, 'type_not_used');
+        continue;
+      }
+      const h = history.get(loan.issue_id);
+      if (h?.types.has('replacement_bill')) {
+        skip(stats, 'already_notified');
+        continue;
+      }
+      const last = chain.lastUsedLevel(subject);
+      const from = last ? h?.levels.get(last) : loan.date_due.slice(0, 10);
+      if (!from) {
+        skip(stats, 'overdue_levels_not_yet_sent');
+        continue;
+      }
+      if (daysBetween(from, args.runDate) < rule.delay_days) {
+        skip(stats, 'not_yet_due_for_notice');
+        continue;
+      }
+      const own = Number(loan.replacementprice ?? 0);
+      const amount = own > 0 ? own : Number(loan.defaultreplacecost ?? 0);
+      units.push(loanUnit(ctx, loan, rule, 0, coverageKey('replacement_bill', 0, 'issue', loan.issue_id), { amount }));
+    }
+    return composer.compose(units, stats, { coverageKnown: true });
+  }, sink);
 }

@@ -45,6 +45,11 @@ export interface NewMessage {
   fee: number;
   runId: number | null;
   ruleId: number | null;
+  /** The plain template data it was rendered from, kept so it can be rendered again by another channel. */
+  renderData?: unknown;
+  /** The library day (YYYY-MM-DD) the notice was made for; later overdue levels count from it. */
+  noticeDate?: string | null;
+  routineId?: number | null;
   items: NewMessageItem[];
 }
 
@@ -73,6 +78,8 @@ export interface MessageRow {
   claimed_by: string | null;
   message_id_header: string | null;
   provider_id: string | null;
+  /** The SMS account (system_id@host:port) that gave provider_id; null for e-mail and print. */
+  provider_account?: string | null;
   last_reply: string | null;
   created_at: string;
   first_sent_at: string | null;
@@ -131,11 +138,107 @@ function messageRow(m: NewMessage, now: string) {
     fee: m.fee,
     run_id: m.runId,
     rule_id: m.ruleId,
+    render_data: m.renderData === undefined ? null : JSON.stringify(m.renderData),
+    notice_date: m.noticeDate ?? null,
+    routine_id: m.routineId ?? null,
     attempts: 0,
     next_attempt_at: m.status === 'pending' ? now : null,
     created_at: now,
     updated_at: now,
   };
+}
+
+/** How a claimed message moves on after one attempt. */
+export interface CompletionChange {
+  status: Extract<MessageStatus, 'sent' | 'pending' | 'failed'>;
+  detail: string;
+  at: Date;
+  providerId?: string | null;
+  /** The SMS account that gave providerId; receipts are matched on both. */
+  providerAccount?: string | null;
+  reply?: string | null;
+  messageIdHeader?: string | null;
+  nextAttemptAt?: Date | null;
+  reason?: string | null;
+  /** The message's channel: receipts are looked for only for SMS (all when absent). */
+  channel?: ChannelName;
+}
+
+/** A delivery receipt as the SMS channel read it. */
+export interface SmsReceipt {
+  providerId: string;
+  state: 'delivered' | 'failed' | 'other';
+  stat: string;
+  err?: string;
+  /** The SMS account it came in on (system_id@host:port). */
+  account?: string | null;
+}
+
+export interface SmsReceiptRow {
+  id: number;
+  provider_id: string;
+  provider_account: string;
+  state: SmsReceipt['state'];
+  stat: string;
+  err: string | null;
+  received_at: string;
+  applied_at: string | null;
+  message_id: number | null;
+}
+
+export interface QueueQuery {
+  statuses: MessageStatus[];
+  channel?: ChannelName | null;
+  branchcode?: string | null;
+  messageType?: string | null;
+  borrowernumber?: number | null;
+  /** Read messages older than this id (the previous page's nextBeforeId). */
+  beforeId?: number | null;
+  /** Page size, 1 to 500 (default 50). */
+  limit?: number;
+}
+
+export interface QueuePage {
+  messages: MessageRow[];
+  /** How many messages match, over all pages. */
+  total: number;
+  nextBeforeId: number | null;
+}
+
+function toReceipt(r: SmsReceiptRow): SmsReceipt {
+  return { providerId: r.provider_id, state: r.state, stat: r.stat, err: r.err ?? undefined, account: r.provider_account };
+}
+
+/** Moves a sent message by its receipt and writes the event; returns the status it ends in. */
+async function applyReceipt(trx: Knex.Transaction, message: { id: number; status: MessageStatus }, receipt: SmsReceipt, at: Date): Promise<MessageStatus> {
+  const now = toDbTime(at);
+  const words = `${receipt.stat}${receipt.err && receipt.err !== '000' ? ` (err ${receipt.err})` : ''}`;
+  const actor = `smsc:${receipt.account ?? ''}`.slice(0, 64);
+  if (message.status !== 'sent') return message.status;
+  if (receipt.state === 'other') {
+    // An intermediate report (ENROUTE, ACCEPTD ...): history only, the message stays sent.
+    await trx('kmc_message_events').insert({ message_id: message.id, at: now, status: 'sent', detail: `delivery report: ${words}`, actor });
+    return 'sent';
+  }
+  const status: MessageStatus = receipt.state === 'delivered' ? 'delivered' : 'failed';
+  const reason = status === 'failed' ? `SMS_NOT_DELIVERED: the SMSC reports ${words}`.slice(0, 255) : null;
+  await trx('kmc_messages').where({ id: message.id, status: 'sent' }).update({ status, status_reason: reason, updated_at: now });
+  await trx('kmc_message_events').insert({ message_id: message.id, at: now, status, detail: `delivery receipt: ${words}`, actor });
+  return status;
+}
+
+const LOCK_ERRORS = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+
+/** InnoDB may pick one of two crossing transactions as a deadlock victim; trying again is the cure. */
+async function withLockRetry<T>(fn: () => Promise<T>, tries = 4): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= tries || !LOCK_ERRORS.has((err as { code?: string }).code ?? '')) throw err;
+      await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));
+    }
+  }
 }
 
 export class MessageStore {
@@ -226,86 +329,258 @@ export class MessageStore {
   /**
    * Claims due messages for one worker: locked rows of other workers are
    * skipped, claimed rows get a lease; an expired lease puts them back.
+   * Read committed: only the rows taken are locked, no ranges, so a claim
+   * does not block workers recording outcomes at the same time.
    */
   async claimDue(opts: { channels: ChannelName[]; limit: number; workerId: string; leaseMs: number; now: Date }): Promise<MessageRow[]> {
     if (!opts.channels.length) return [];
     const now = toDbTime(opts.now);
     const leaseUntil = toDbTime(new Date(opts.now.getTime() + opts.leaseMs));
-    return this.knex.transaction(async (trx) => {
-      const ids = (await trx('kmc_messages')
-        .where('status', 'pending')
-        .whereIn('channel', opts.channels)
-        .where((q) => q.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now))
-        .orderBy('id')
-        .limit(opts.limit)
-        .forUpdate()
-        .skipLocked()
-        .pluck('id')) as number[];
-      if (!ids.length) return [];
-      await trx('kmc_messages')
-        .whereIn('id', ids)
-        .update({ status: 'sending', lease_until: leaseUntil, claimed_by: opts.workerId, updated_at: now, attempts: trx.raw('attempts + 1') });
-      await trx('kmc_message_events').insert(ids.map((id) => ({ message_id: id, at: now, status: 'sending', detail: null, actor: opts.workerId })));
-      return trx('kmc_messages').whereIn('id', ids).orderBy('id').select();
-    });
+    return withLockRetry(() =>
+      this.knex.transaction(
+        async (trx) => {
+          // The claim index gives rows in due order, so the scan stops (and locks) after the batch.
+          const ids = (await trx
+            .from(trx.raw('?? FORCE INDEX (kmc_messages_claim)', ['kmc_messages']))
+            .where('status', 'pending')
+            .whereIn('channel', opts.channels)
+            .where((q) => q.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now))
+            .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
+            .limit(opts.limit)
+            .forUpdate()
+            .skipLocked()
+            .pluck('id')) as number[];
+          if (!ids.length) return [];
+          await trx('kmc_messages')
+            .whereIn('id', ids)
+            .update({ status: 'sending', lease_until: leaseUntil, claimed_by: opts.workerId, updated_at: now, attempts: trx.raw('attempts + 1') });
+          await trx('kmc_message_events').insert(ids.map((id) => ({ message_id: id, at: now, status: 'sending', detail: null, actor: opts.workerId })));
+          return trx('kmc_messages').whereIn('id', ids).orderBy('id').select();
+        },
+        { isolationLevel: 'read committed' },
+      ),
+    );
+  }
+
+  /**
+   * Renews the lease of messages a live worker still holds, so a slow send
+   * never loses its claim; only a worker that died stops renewing.
+   */
+  async extendLeases(ids: number[], workerId: string, leaseUntil: Date): Promise<number> {
+    if (!ids.length) return 0;
+    let n = 0;
+    for (const part of chunk(ids, 1000)) {
+      n += await this.knex('kmc_messages').whereIn('id', part).where({ status: 'sending', claimed_by: workerId }).update({ lease_until: toDbTime(leaseUntil) });
+    }
+    return n;
   }
 
   /** Messages left in `sending` by a worker that died go back to the queue. */
   async releaseExpiredLeases(now: Date, actor: string): Promise<number> {
     const at = toDbTime(now);
-    return this.knex.transaction(async (trx) => {
-      const ids = (await trx('kmc_messages')
-        .where('status', 'sending')
-        .where('lease_until', '<', at)
-        .forUpdate()
-        .skipLocked()
-        .pluck('id')) as number[];
-      if (!ids.length) return 0;
-      await trx('kmc_messages').whereIn('id', ids).update({ status: 'pending', claimed_by: null, lease_until: null, next_attempt_at: at, updated_at: at });
-      await trx('kmc_message_events').insert(
-        ids.map((id) => ({ message_id: id, at, status: 'pending', detail: 'lease expired: the worker stopped before it finished', actor })),
-      );
-      return ids.length;
-    });
+    return withLockRetry(() =>
+      this.knex.transaction(
+        async (trx) => {
+          const ids = (await trx('kmc_messages')
+            .where('status', 'sending')
+            .where('lease_until', '<', at)
+            .forUpdate()
+            .skipLocked()
+            .pluck('id')) as number[];
+          if (!ids.length) return 0;
+          await trx('kmc_messages').whereIn('id', ids).update({ status: 'pending', claimed_by: null, lease_until: null, next_attempt_at: at, updated_at: at });
+          await trx('kmc_message_events').insert(
+            ids.map((id) => ({
+              message_id: id,
+              at,
+              status: 'pending',
+              detail: 'lease expired: the worker stopped before it finished (if it had been handed over, it goes out again)',
+              actor,
+            })),
+          );
+          return ids.length;
+        },
+        { isolationLevel: 'read committed' },
+      ),
+    );
+  }
+
+  /**
+   * Puts messages this worker claimed but never handed to a channel back in
+   * the queue at once (a stopping worker), without waiting for the lease.
+   * The claim's attempt is given back, since nothing was tried.
+   */
+  async releaseClaimed(ids: number[], workerId: string, at: Date, reason: string): Promise<number> {
+    if (!ids.length) return 0;
+    const now = toDbTime(at);
+    return withLockRetry(() =>
+      this.knex.transaction(async (trx) => {
+        const mine = (await trx('kmc_messages').whereIn('id', ids).where({ status: 'sending', claimed_by: workerId }).forUpdate().pluck('id')) as number[];
+        if (!mine.length) return 0;
+        await trx('kmc_messages')
+          .whereIn('id', mine)
+          .update({ status: 'pending', claimed_by: null, lease_until: null, next_attempt_at: now, updated_at: now, attempts: trx.raw('GREATEST(attempts - 1, 0)') });
+        await trx('kmc_message_events').insert(mine.map((id) => ({ message_id: id, at: now, status: 'pending', detail: reason, actor: workerId })));
+        return mine.length;
+      }),
+    );
   }
 
   /**
    * Moves a claimed message on. Guarded by the claim: a worker whose lease ran
    * out and whose message was claimed again cannot overwrite the newer state.
    */
-  async complete(
-    id: number,
-    workerId: string,
-    change: {
-      status: Extract<MessageStatus, 'sent' | 'pending' | 'failed'>;
-      detail: string;
-      at: Date;
-      providerId?: string | null;
-      reply?: string | null;
-      messageIdHeader?: string | null;
-      nextAttemptAt?: Date | null;
-      reason?: string | null;
-    },
-  ): Promise<boolean> {
-    const at = toDbTime(change.at);
-    return this.knex.transaction(async (trx) => {
-      const update: Record<string, unknown> = {
-        status: change.status,
-        status_reason: change.reason ?? null,
-        updated_at: at,
-        lease_until: null,
-        claimed_by: null,
-        last_reply: change.reply ?? null,
-        next_attempt_at: change.nextAttemptAt ? toDbTime(change.nextAttemptAt) : null,
-      };
-      if (change.providerId !== undefined) update.provider_id = change.providerId;
-      if (change.messageIdHeader !== undefined) update.message_id_header = change.messageIdHeader;
-      if (change.status === 'sent') update.first_sent_at = trx.raw('COALESCE(first_sent_at, ?)', [at]);
-      const n = await trx('kmc_messages').where({ id, status: 'sending', claimed_by: workerId }).update(update);
-      if (!n) return false;
-      await trx('kmc_message_events').insert({ message_id: id, at, status: change.status, detail: change.detail, actor: workerId });
-      return true;
-    });
+  async complete(id: number, workerId: string, change: CompletionChange): Promise<boolean> {
+    const [done] = await this.completeMany(workerId, [{ id, ...change }]);
+    return done;
+  }
+
+  /**
+   * Records the outcomes of many claimed messages in one transaction (one
+   * commit for the lot), each guarded by the claim as in complete(). A
+   * receipt that arrived before `sent` was stored is applied here. Returns,
+   * per change, whether it was recorded.
+   */
+  async completeMany(workerId: string, changes: Array<CompletionChange & { id: number }>): Promise<boolean[]> {
+    if (!changes.length) return [];
+    return withLockRetry(() =>
+      this.knex.transaction(async (trx) => {
+        // Lock the rows still ours; a message whose lease ran out and was claimed again is left alone.
+        const owned = new Set(
+          ((await trx('kmc_messages')
+            .whereIn('id', changes.map((c) => c.id))
+            .where({ status: 'sending', claimed_by: workerId })
+            .forUpdate()
+            .pluck('id')) as number[]).map(Number),
+        );
+        const mine = changes.filter((c) => owned.has(c.id));
+        if (mine.length) {
+          // One statement for the whole group: each row takes its own values from a derived table.
+          const cols = '? AS id, ? AS status, ? AS status_reason, ? AS updated_at, ? AS last_reply, ? AS next_attempt_at, ? AS has_provider, ? AS provider_id, ? AS has_account, ? AS provider_account, ? AS has_header, ? AS message_id_header';
+          const rows = mine.map((_, i) => (i === 0 ? `SELECT ${cols}` : 'SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?')).join(' UNION ALL ');
+          const bindings = mine.flatMap((c) => [
+            c.id,
+            c.status,
+            c.reason ?? null,
+            toDbTime(c.at),
+            c.reply ?? null,
+            c.nextAttemptAt ? toDbTime(c.nextAttemptAt) : null,
+            c.providerId !== undefined ? 1 : 0,
+            c.providerId ?? null,
+            c.providerAccount !== undefined ? 1 : 0,
+            c.providerAccount ?? null,
+            c.messageIdHeader !== undefined ? 1 : 0,
+            c.messageIdHeader ?? null,
+          ]);
+          await trx.raw(
+            `UPDATE kmc_messages m JOIN (${rows}) v ON m.id = v.id
+             SET m.status = v.status, m.status_reason = v.status_reason, m.updated_at = v.updated_at,
+                 m.lease_until = NULL, m.claimed_by = NULL, m.last_reply = v.last_reply, m.next_attempt_at = v.next_attempt_at,
+                 m.provider_id = IF(v.has_provider = 1, v.provider_id, m.provider_id),
+                 m.provider_account = IF(v.has_account = 1, v.provider_account, m.provider_account),
+                 m.message_id_header = IF(v.has_header = 1, v.message_id_header, m.message_id_header),
+                 m.first_sent_at = IF(v.status = 'sent', COALESCE(m.first_sent_at, v.updated_at), m.first_sent_at)
+             WHERE m.status = 'sending' AND m.claimed_by = ?`,
+            [...bindings, workerId],
+          );
+          await trx('kmc_message_events').insert(
+            mine.map((c) => ({ message_id: c.id, at: toDbTime(c.at), status: c.status, detail: c.detail, actor: workerId })),
+          );
+          const sentWithId = mine
+            .filter((c) => c.status === 'sent' && c.providerId && (c.channel === undefined || c.channel === 'sms'))
+            .map((c) => ({ id: c.id, providerId: c.providerId as string, account: c.providerAccount ?? '' }));
+          if (sentWithId.length) await this.applyWaitingReceipts(trx, sentWithId, mine[0].at);
+        }
+        return changes.map((c) => owned.has(c.id));
+      }),
+    );
+  }
+
+  /** Receipts that came before their message was stored as sent are applied now, oldest first. */
+  private async applyWaitingReceipts(trx: Knex.Transaction, sent: Array<{ id: number; providerId: string; account: string }>, at: Date): Promise<void> {
+    const waiting: SmsReceiptRow[] = await trx('kmc_sms_receipts')
+      .whereIn('provider_id', sent.map((s) => s.providerId))
+      .whereNull('applied_at')
+      .orderBy('id')
+      .forUpdate()
+      .select();
+    if (!waiting.length) return;
+    const status = new Map<number, MessageStatus>();
+    for (const r of waiting) {
+      const message = sent.find((s) => s.providerId === r.provider_id && s.account === r.provider_account);
+      if (!message) continue;
+      const current = status.get(message.id) ?? 'sent';
+      status.set(message.id, await applyReceipt(trx, { id: message.id, status: current }, toReceipt(r), at));
+      await trx('kmc_sms_receipts').where({ id: r.id }).update({ applied_at: toDbTime(at), message_id: message.id });
+    }
+  }
+
+  /**
+   * A delivery receipt from the SMSC: moves the sent message it names to
+   * `delivered` or `failed` (an intermediate one is only written to its
+   * history). A receipt for a message not yet stored as sent is kept and
+   * applied when it is; nothing is dropped. Safe to call again with the same
+   * receipt (an SMSC may offer it twice).
+   */
+  async recordReceipt(receipt: SmsReceipt, at: Date): Promise<'applied' | 'kept' | 'duplicate'> {
+    const account = receipt.account ?? '';
+    return withLockRetry(() =>
+      this.knex.transaction(async (trx) => {
+        // A locking read: it waits for (or holds off) a worker storing `sent` with this id right now.
+        const rows: Array<{ id: number; status: MessageStatus; provider_account: string | null }> = await trx('kmc_messages')
+          .where({ provider_id: receipt.providerId, channel: 'sms' })
+          .forUpdate()
+          .select('id', 'status', 'provider_account');
+        const match = rows.find((r) => (r.provider_account ?? '') === account) ?? rows.find((r) => r.provider_account === null);
+        if (!match) {
+          await trx('kmc_sms_receipts').insert({
+            provider_id: receipt.providerId,
+            provider_account: account,
+            state: receipt.state,
+            stat: receipt.stat.slice(0, 32),
+            err: receipt.err?.slice(0, 16) ?? null,
+            received_at: toDbTime(at),
+          });
+          return 'kept';
+        }
+        if (match.status !== 'sent') return 'duplicate';
+        await applyReceipt(trx, { id: Number(match.id), status: match.status }, receipt, at);
+        return 'applied';
+      }),
+    );
+  }
+
+  /** Receipts still waiting for their message (for the staff pages and tests). */
+  async waitingReceipts(limit = 100): Promise<SmsReceiptRow[]> {
+    return this.knex('kmc_sms_receipts').whereNull('applied_at').orderBy('id').limit(limit);
+  }
+
+  /**
+   * The queue for staff: messages in the given statuses (typically `failed`
+   * and `missing_contact`), newest first, a page at a time. Pass the page's
+   * `nextBeforeId` as `beforeId` to read on.
+   */
+  async queue(query: QueueQuery): Promise<QueuePage> {
+    if (!query.statuses.length) return { messages: [], total: 0, nextBeforeId: null };
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 500);
+    const filtered = () => {
+      const q = this.knex('kmc_messages').whereIn('status', query.statuses);
+      if (query.channel) q.where('channel', query.channel);
+      if (query.branchcode) q.where('branchcode', query.branchcode);
+      if (query.messageType) q.where('message_type', query.messageType);
+      if (query.borrowernumber) q.where('borrowernumber', query.borrowernumber);
+      return q;
+    };
+    const page = filtered().orderBy('id', 'desc').limit(limit + 1);
+    if (query.beforeId) page.where('id', '<', query.beforeId);
+    const rows: MessageRow[] = await page.select();
+    const counted = (await filtered().count({ n: '*' }).first()) as { n: number | string } | undefined;
+    const messages = rows.slice(0, limit);
+    return {
+      messages,
+      total: Number(counted?.n ?? 0),
+      nextBeforeId: rows.length > limit ? Number(messages[messages.length - 1].id) : null,
+    };
   }
 
   async get(id: number): Promise<MessageRow | null> {

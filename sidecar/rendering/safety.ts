@@ -658,13 +658,30 @@ const environments = new Map<boolean, nunjucks.Environment>();
  * data. Any failure is a TemplateError that names the template.
  */
 export function renderNoticeTemplate(source: string, data: unknown, opts: RenderNoticeOptions): string {
-  checkNoticeTemplate(source, opts.name);
+  checkOnce(source, opts.name);
   const context = noticeContext(data, opts.name);
   const template = compiledTemplate(source, opts);
   try {
     return template.render(context);
   } catch (err) {
     throw renderFailure(opts.name, err);
+  }
+}
+
+/**
+ * The check is a pure function of the source, so a source that passed
+ * passes again: its verdict is kept (by the exact text, so any change is
+ * checked afresh). A run of 100,000 notices would otherwise parse the same
+ * few templates hundreds of thousands of times.
+ */
+const passedSources = new Set<string>();
+function checkOnce(source: string, name: string): void {
+  if (passedSources.has(source)) return;
+  checkNoticeTemplate(source, name);
+  passedSources.add(source);
+  if (passedSources.size > CACHE_LIMIT) {
+    const oldest = passedSources.values().next().value;
+    if (oldest !== undefined) passedSources.delete(oldest);
   }
 }
 

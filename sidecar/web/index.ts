@@ -1,49 +1,181 @@
 /**
  * The staff pages and JSON API. Pages are rendered on the server from the
- * trusted templates in templates/pages, with autoescape on.
+ * trusted templates in templates/pages, with autoescape on, every word from
+ * the message catalogue, and sit behind the staff sign-in: a launch token
+ * from the Koha plugin or a Koha user name and password.
+ *
+ * Order matters: security headers, static assets, /healthz and the public
+ * routers (e-mail verification) come before the sign-in; everything after
+ * needs a signed-in staff member, and every state-changing request after it
+ * must carry the session's CSRF token.
  */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Request, type Response, type NextFunction } from 'express';
+import cookieParser from 'cookie-parser';
 import nunjucks from 'nunjucks';
-import type { Knex } from 'knex';
 import { migrationStatus } from '../db';
-import type { MessageStore } from '../queue';
-import type { Logger } from '../logging';
-import type { HostReader } from '../host';
+import { KmcError } from '../errors';
+import { createStaffReader } from '../host';
+import { systemClock } from '../notices';
+import { createNoticeRouter } from '../notices/routes';
+import { AuditLog } from './audit';
+import { authRoutes, createAuthParts, csrfGuard, loadStaff, requireSignIn, sessionRoutes } from './auth';
+import { translator, isMessageKey, type MessageKey } from './i18n';
+import { PAGE_TEMPLATE_DIR, staffOf, type NavEntry, type PageKit, type StaffPage, type WebDeps } from './kit';
+import { routinePages } from './pages/routines';
+import { runPages } from './pages/runs';
+import { archivePages } from './pages/archive';
+import { patronPages } from './pages/patron';
+import { queuePages } from './pages/queue';
+import { auditPages } from './pages/audit';
+import { readVerificationState } from '../verification';
 
-export const PAGE_TEMPLATE_DIR = path.resolve(__dirname, '..', '..', 'templates', 'pages');
+export { PAGE_TEMPLATE_DIR } from './kit';
+export type { WebDeps, StaffPage, PageKit, NavEntry, StaffContext } from './kit';
 
-export interface WebDeps {
-  knex: Knex;
-  store: MessageStore;
-  host: HostReader;
-  logger: Logger;
-  /** Extra pages, e.g. the demo's captured mail. */
-  extend?: (app: express.Express, pages: nunjucks.Environment) => void;
+export const ASSET_DIR = path.resolve(__dirname, 'assets');
+
+/** The pages of this part of the staff interface; later parts add theirs to this list. */
+export const STAFF_PAGES: StaffPage[] = [routinePages, runPages, archivePages, queuePages, patronPages, auditPages];
+
+/** Local time in the library's zone, from the sidecar's UTC DATETIME strings. */
+export function localTimeFormatter(timeZone: string): (v: string | null | undefined) => string {
+  const fmt = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+  return (v) => {
+    if (!v) return '';
+    const d = new Date(String(v).replace(' ', 'T') + (String(v).endsWith('Z') ? '' : 'Z'));
+    return Number.isNaN(d.getTime()) ? String(v) : fmt.format(d);
+  };
 }
 
-export function createPageEnvironment(): nunjucks.Environment {
+export function createPageEnvironment(timeZone = 'Europe/Stockholm'): nunjucks.Environment {
   const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(PAGE_TEMPLATE_DIR, { noCache: false }), {
     autoescape: true,
     throwOnUndefined: false,
   });
   env.addFilter('when', (v: string | null) => (v ? v.replace(/\.\d{3}$/, '') + ' UTC' : ''));
+  env.addFilter('localtime', localTimeFormatter(timeZone));
   return env;
 }
 
-export function createWebApp(deps: WebDeps): express.Express {
+/**
+ * Hashes of the static <style> blocks in the page templates, for the CSP:
+ * those blocks may stay inline, and no other inline style can run.
+ */
+export function inlineStyleHashes(dir = PAGE_TEMPLATE_DIR): string[] {
+  const hashes = new Set<string>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.njk'))) {
+    const text = readFileSync(path.join(dir, file), 'utf8');
+    for (const m of text.matchAll(/<style>([\s\S]*?)<\/style>/g)) {
+      if (/\{[{%#]/.test(m[1])) continue;
+      hashes.add(`'sha256-${createHash('sha256').update(m[1], 'utf8').digest('base64')}'`);
+    }
+  }
+  return [...hashes].sort();
+}
+
+export function contentSecurityPolicy(kohaStaffOrigins: string[]): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    `style-src 'self' ${inlineStyleHashes().join(' ')}`.trim(),
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    `frame-ancestors 'self'${kohaStaffOrigins.map((o) => ` ${o}`).join('')}`,
+  ].join('; ');
+}
+
+const DEFAULT_SETTINGS: PageKit['deps']['settings'] = {
+  secret: 'kmc-development-secret-change-me',
+  publicUrl: 'http://127.0.0.1:8480',
+  timezone: 'Europe/Stockholm',
+  kohaStaffOrigins: [],
+  sessionIdleMinutes: 60,
+  sessionMaxHours: 12,
+  defaultCountry: 'SE',
+  pluginClass: 'Koha::Plugin::Org::KohaMessageCenter',
+  retentionDays: 365,
+  mailFrom: 'library@example.org',
+};
+
+export function createWebApp(input: WebDeps): express.Express {
+  const deps: PageKit['deps'] = {
+    ...input,
+    clock: input.clock ?? systemClock,
+    settings: input.settings ?? DEFAULT_SETTINGS,
+    staff: input.staff ?? createStaffReader(input.knex),
+  };
   const app = express();
-  const pages = createPageEnvironment();
+  const pages = createPageEnvironment(deps.settings.timezone);
+  const audit = new AuditLog(deps.knex, deps.clock, deps.logger);
+  const csp = contentSecurityPolicy(deps.settings.kohaStaffOrigins);
+  const nav: NavEntry[] = STAFF_PAGES.flatMap((p) => p.nav ?? []).sort((a, b) => a.order - b.order);
+
+  const kit: PageKit = {
+    deps,
+    audit,
+    pages,
+    staff(res) {
+      const staff = staffOf(res);
+      if (!staff) throw new KmcError('KMC_SIGN_IN_REQUIRED', 'this page needs a signed-in staff member');
+      return staff;
+    },
+    ip(req) {
+      return req.ip ?? req.socket.remoteAddress ?? null;
+    },
+    render(req, res, template, ctx, opts = {}) {
+      const staff = staffOf(res);
+      const t = staff?.t ?? translator('en');
+      const here = req.path;
+      const done = isMessageKey(req.query.done) ? req.query.done : null;
+      const html = pages.render(template, {
+        t,
+        lang: staff?.lang ?? 'en',
+        otherLang: staff?.lang === 'sv' ? 'en' : 'sv',
+        staff: staff?.account ?? null,
+        staffName: staff ? [staff.account.firstname, staff.account.surname].filter(Boolean).join(' ') || staff.account.userid : '',
+        csrf: staff?.session.csrfToken ?? '',
+        can: (p: string) => !!staff?.permissions.has(p as never),
+        nav: nav
+          .filter((n) => staff?.permissions.has(n.permission))
+          .map((n) => ({ ...n, active: [n.path, ...(n.also ?? [])].some((p) => here === p || here.startsWith(`${p}/`)) })),
+        here: req.originalUrl,
+        notice: done ? { kind: 'success', text: t(done, { n: typeof req.query.n === 'string' ? req.query.n.slice(0, 12) : '' }) } : null,
+        ...ctx,
+      });
+      res.status(opts.status ?? 200).type('html').send(html);
+    },
+    requirePermission(p) {
+      return (req: Request, res: Response, next: NextFunction) => {
+        const staff = staffOf(res);
+        if (staff?.permissions.has(p)) return next();
+        deps.logger.info('web.forbidden', { staff: staff?.account.borrowernumber ?? null, permission: p, path: req.path });
+        if (req.path.startsWith('/api/') || req.baseUrl.startsWith('/api')) {
+          res.status(403).json({ error: 'KMC_FORBIDDEN', message: `this needs the ${p} permission` });
+          return;
+        }
+        kit.fail(req, res, 403, 'error.forbidden');
+      };
+    },
+    fail(req, res, status, text, params) {
+      const t = staffOf(res)?.t ?? translator('en');
+      kit.render(req, res, 'staff-error.njk', { title: t(status === 403 ? 'error.forbidden_title' : status === 404 ? 'error.not_found_title' : 'error.title'), text: t(text, params) }, { status });
+    },
+  };
+
   app.disable('x-powered-by');
+  if (deps.settings.trustProxy !== undefined && deps.settings.trustProxy !== false) app.set('trust proxy', deps.settings.trustProxy);
   app.use((_req, res, next) => {
-    res.setHeader('Content-Security-Policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'");
+    res.setHeader('Content-Security-Policy', csp);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'same-origin');
     next();
   });
-  const render = (res: Response, name: string, ctx: Record<string, unknown>) => {
-    res.type('html').send(pages.render(name, ctx));
-  };
+  app.use('/assets', express.static(ASSET_DIR, { maxAge: '1h', index: false, fallthrough: false }));
 
   app.get('/healthz', async (_req, res) => {
     try {
@@ -56,36 +188,79 @@ export function createWebApp(deps: WebDeps): express.Express {
     }
   });
 
-  app.get('/', async (_req, res) => {
-    const [messages, counts] = await Promise.all([deps.store.recent(100), deps.store.countByStatus()]);
-    const patrons = Object.fromEntries(await deps.host.patronNames(messages.map((m) => m.borrowernumber)));
-    render(res, 'messages.njk', { messages, counts, patrons, title: 'Recent messages' });
+  app.use(cookieParser());
+  app.use(express.urlencoded({ extended: false, limit: '2mb', parameterLimit: 50_000 }));
+  app.use(express.json({ limit: '256kb' }));
+
+  // Public: no sign-in (the patrons' verification page).
+  for (const make of deps.routers?.public ?? []) app.use(make(pages));
+
+  const parts = createAuthParts(kit);
+  app.use(loadStaff(kit, parts));
+  app.use(authRoutes(kit, parts));
+
+  // Everything below needs a signed-in staff member, and CSRF tokens on every change.
+  app.use(requireSignIn(kit));
+  app.use(csrfGuard(kit));
+  app.use(sessionRoutes(kit, parts));
+
+  app.get('/', (req, res) => {
+    const first = nav.find((n) => kit.staff(res).permissions.has(n.permission));
+    if (first) res.redirect(303, first.path);
+    else kit.fail(req, res, 403, 'error.no_pages');
   });
 
-  app.get('/messages/:id', async (req, res) => {
-    const id = Number(req.params.id);
-    const message = Number.isInteger(id) ? await deps.store.get(id) : null;
-    if (!message) {
-      res.status(404);
-      render(res, 'error.njk', { title: 'Not found', text: 'There is no message with that number.' });
-      return;
-    }
-    const [items, events, patrons] = await Promise.all([deps.store.items([id]), deps.store.events(id), deps.host.patronNames([message.borrowernumber])]);
-    render(res, 'message.njk', { message, items, events, patron: patrons.get(message.borrowernumber) ?? null, title: `Message ${id}` });
-  });
+  // The first page's message links, kept working.
+  app.get('/messages/:id', (req, res) => res.redirect(301, `/archive/${encodeURIComponent(req.params.id)}`));
 
-  app.get('/api/messages', async (req, res) => {
+  const api = express.Router();
+  api.get('/messages', kit.requirePermission('patron_messages'), async (req, res) => {
     const borrower = Number(req.query.borrower);
     const list = Number.isInteger(borrower) && borrower > 0 ? await deps.store.forBorrower(borrower) : await deps.store.recent(100);
-    res.json({ messages: list });
+    const emailVerification = Number.isInteger(borrower) && borrower > 0 ? await readVerificationState(deps, borrower) : undefined;
+    res.json({ messages: list, ...(emailVerification ? { emailVerification } : {}) });
   });
+  for (const r of deps.routers?.api ?? []) api.use(r);
+  // Messages from staff to one patron: the notice engine's router.
+  if (deps.notices) {
+    const notices = deps.notices;
+    api.use(createNoticeRouter({ notices, guard: kit.requirePermission('patron_messages'), actorOf: (_req, res) => String(kit.staff(res).account.borrowernumber) }));
+  }
+  app.use('/api', api);
+
+  for (const page of STAFF_PAGES) {
+    const router = express.Router();
+    page.mount(router, kit);
+    app.use(router);
+  }
 
   deps.extend?.(app, pages);
 
-  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
-    deps.logger.error('web.error', { error: err.message });
-    res.status(500);
-    render(res, 'error.njk', { title: 'Something went wrong', text: 'The page could not be shown. The error is in the log.' });
+  app.use((req: Request, res: Response) => {
+    if (req.path.startsWith('/api/')) {
+      res.status(404).json({ error: 'KMC_NOT_FOUND', message: 'no such resource' });
+      return;
+    }
+    kit.fail(req, res, 404, 'error.not_found');
+  });
+
+  app.use((err: Error, req: Request, res: Response, _next: NextFunction) => {
+    // A request the client got wrong (no such asset, a body that is not JSON, one too large): its status, no alarm.
+    const status = (err as { status?: number }).status;
+    if (status && status >= 400 && status < 500 && !res.headersSent) {
+      deps.logger.info('web.bad_request', { status, path: req.path });
+      res.status(status).type('text').send(status === 404 ? 'Not found' : 'Bad request');
+      return;
+    }
+    const code = err instanceof KmcError ? err.code : 'KMC_INTERNAL';
+    deps.logger.error('web.error', { code, path: req.path, error: err.message });
+    if (res.headersSent) return;
+    if (req.path.startsWith('/api/')) {
+      res.status(500).json({ error: code, message: 'the request failed; the error is in the log' });
+      return;
+    }
+    const t = staffOf(res)?.t ?? translator('en');
+    kit.render(req, res, 'staff-error.njk', { title: t('error.title'), text: t('error.internal' as MessageKey) }, { status: 500 });
   });
   return app;
 }

@@ -8,11 +8,13 @@ import { migrate } from '../../sidecar/db';
 import { runNotices } from '../../sidecar/notices';
 import { startServer, type Running } from '../../sidecar/serve';
 import { createMemoryLogger } from '../../sidecar/logging';
+import { addStaff, StaffSession } from './web-support';
 
 describe(`the first staff page and the health check (${kohaSchemaKind()} Koha schema)`, () => {
   let db: ScratchDatabase;
   let lib: SmallLibrary;
   let running: Running;
+  let staff: StaffSession;
 
   before(async () => {
     db = await createKohaDatabase('web');
@@ -25,6 +27,8 @@ describe(`the first staff page and the health check (${kohaSchemaKind()} Koha sc
       deliverEveryMs: 3_600_000,
     });
     await runNotices(running.services.notices, { type: 'overdue', date: RUN_DAY, startedBy: 'test' });
+    const admin = await addStaff(lib.builder, { userid: 'admin', surname: 'Lindqvist', modules: ['superlibrarian'], branchcode: 'CPL', categorycode: 'PT' });
+    staff = await StaffSession.launch(running.server, running.services.settings.secret, admin, Math.floor(running.services.clock.now().getTime() / 1000));
   });
 
   after(async () => {
@@ -32,7 +36,7 @@ describe(`the first staff page and the health check (${kohaSchemaKind()} Koha sc
     await db.drop();
   });
 
-  it('listens on loopback only until sign-in exists', () => {
+  it('listens on loopback unless told otherwise', () => {
     const addr = running.server.address();
     expect(typeof addr === 'object' && addr?.address).to.equal('127.0.0.1');
   });
@@ -55,19 +59,28 @@ describe(`the first staff page and the health check (${kohaSchemaKind()} Koha sc
     }
   });
 
-  it('lists recent messages, and escapes what patrons typed', async () => {
-    const res = await request(running.server).get('/');
+  it('sends a visitor who is not signed in to the sign-in page', async () => {
+    const res = await request(running.server).get('/archive');
+    expect(res.status).to.equal(303);
+    expect(res.headers.location).to.equal('/signin?next=%2Farchive');
+  });
+
+  it('lists recent messages in the archive, and escapes what patrons typed', async () => {
+    const res = await staff.get('/archive');
     expect(res.status).to.equal(200);
     expect(res.headers['content-security-policy']).to.contain("default-src 'self'");
-    expect(res.text).to.contain('Recent messages');
+    expect(res.text).to.contain('Archive');
     const ids = await db.knex('kmc_messages').pluck('id');
-    for (const id of ids) expect(res.text).to.contain(`href="/messages/${id}"`);
+    for (const id of ids) expect(res.text).to.contain(`href="/archive/${id}"`);
     expect(res.text).to.contain('Jürgen Müller');
     expect(res.text).not.to.contain('<script>alert(1)</script>');
     expect(res.text).to.contain('&lt;script&gt;alert(1)&lt;/script&gt; Öberg');
 
     const asa = await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.asa }).first();
-    const page = await request(running.server).get(`/messages/${asa.id}`);
+    const old = await staff.get(`/messages/${asa.id}`);
+    expect(old.status).to.equal(301);
+    expect(old.headers.location).to.equal(`/archive/${asa.id}`);
+    const page = await staff.get(`/archive/${asa.id}`);
     expect(page.status).to.equal(200);
     expect(page.text).not.to.contain('<script>alert(1)</script>');
     expect(page.text).to.contain('&lt;script&gt;alert(1)&lt;/script&gt;');
@@ -75,13 +88,14 @@ describe(`the first staff page and the health check (${kohaSchemaKind()} Koha sc
   });
 
   it('answers 404 for a message that does not exist', async () => {
-    const res = await request(running.server).get('/messages/999999');
+    const res = await staff.get('/archive/999999');
     expect(res.status).to.equal(404);
     expect(res.text).to.contain('There is no message with that number.');
   });
 
   it('the JSON API lists one patron’s messages', async () => {
-    const res = await request(running.server).get(`/api/messages?borrower=${lib.patrons.jurgen}`);
+    expect((await request(running.server).get(`/api/messages?borrower=${lib.patrons.jurgen}`)).status).to.equal(401);
+    const res = await staff.get(`/api/messages?borrower=${lib.patrons.jurgen}`);
     expect(res.status).to.equal(200);
     expect(res.body.messages).to.have.length(1);
     expect(res.body.messages[0]).to.include({ borrowernumber: lib.patrons.jurgen, message_type: 'overdue' });

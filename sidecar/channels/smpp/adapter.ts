@@ -100,6 +100,11 @@ export class SmppAdapter implements ChannelAdapter {
     this.client.onDeliver = (deliver) => this.handleDeliver(deliver);
   }
 
+  /** The SMPP window: submits the SMSC lets us have in flight at once. */
+  get maxInFlight(): number {
+    return this.client.windowSize;
+  }
+
   /** Binds to the SMSC; rejects with SMPP_BIND_REJECTED (wrong credentials), SMPP_TLS_FAILED or SMPP_CONNECT_FAILED. */
   async start(): Promise<void> {
     if (this.state === 'started') return;
@@ -170,8 +175,9 @@ export class SmppAdapter implements ChannelAdapter {
     const text = message.text ?? '';
     if (text.length === 0) return { kind: 'failed', code: 'SMPP_EMPTY_MESSAGE', reason: `message ${message.id} has no text to send` };
 
-    const fingerprint = createHash('sha256').update(`${destination.addr}\u0000${source.addr}\u0000${text}`).digest('hex');
+    // Only a message with progress kept (a long one cut off half-way) needs its fingerprint checked.
     let progress = this.progress.get(message.id);
+    const fingerprint = progress ? fingerprintOf(destination.addr, source.addr, text) : '';
     if (progress && (progress.fingerprint !== fingerprint || Date.now() - progress.at > PROGRESS_TTL_MS)) {
       this.progress.delete(message.id);
       progress = undefined;
@@ -219,7 +225,7 @@ export class SmppAdapter implements ChannelAdapter {
             shortMessage: plan.parts[i],
           }));
         } catch (err) {
-          this.remember(message.id, fingerprint, reference, ids);
+          this.remember(message.id, fingerprint || fingerprintOf(destination.addr, source.addr, text), reference, ids);
           return this.transportOutcome(err, where);
         }
         if (status === Status.ROK) {
@@ -237,7 +243,7 @@ export class SmppAdapter implements ChannelAdapter {
           this.progress.delete(message.id);
           return { kind: 'failed', code: verdict.code, reason };
         }
-        this.remember(message.id, fingerprint, reference, ids);
+        this.remember(message.id, fingerprint || fingerprintOf(destination.addr, source.addr, text), reference, ids);
         return { kind: 'retry', code: verdict.code, reason, ...this.retryHint(verdict.code) };
       }
     }
@@ -300,6 +306,10 @@ export class SmppAdapter implements ChannelAdapter {
     if (this.onReceipt) await this.onReceipt(receipt);
     return Status.ROK;
   }
+}
+
+function fingerprintOf(destination: string, source: string, text: string): string {
+  return createHash('sha256').update(`${destination}\u0000${source}\u0000${text}`).digest('hex');
 }
 
 function failedFrom(err: unknown, fallbackCode: string, rename: Record<string, string> = {}): SendOutcome {

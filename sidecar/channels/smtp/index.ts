@@ -50,6 +50,11 @@ export class SmtpAdapter implements ChannelAdapter {
 
   constructor(private readonly opts: SmtpOptions) {}
 
+  /** Two per pooled connection: the next message is ready the moment a connection is free. */
+  get maxInFlight(): number {
+    return (this.opts.maxConnections ?? 5) * 2;
+  }
+
   async start(): Promise<void> {
     const url = new URL(this.opts.url);
     const timeout = this.opts.timeoutMs ?? 30_000;
@@ -78,12 +83,19 @@ export class SmtpAdapter implements ChannelAdapter {
     this.transport = null;
   }
 
-  async send(message: OutgoingMessage): Promise<SendOutcome> {
-    if (this.stopping || !this.transport) return { kind: 'retry', code: 'SMTP_STOPPED', reason: 'the e-mail channel is stopping' };
+  send(message: OutgoingMessage): Promise<SendOutcome> {
+    if (this.stopping || !this.transport) return Promise.resolve({ kind: 'retry', code: 'SMTP_STOPPED', reason: 'the e-mail channel is stopping' });
+    // The promise handed back is the one stop() waits for, so a caller sees its outcome first.
+    const job: Promise<SendOutcome> = this.sendNow(message, this.transport).finally(() => this.inFlight.delete(job));
+    this.inFlight.add(job);
+    return job;
+  }
+
+  private async sendNow(message: OutgoingMessage, transport: Transporter): Promise<SendOutcome> {
     // A malformed address is never handed to the server.
     if (!isUsableEmail(message.to)) return { kind: 'failed', code: 'EMAIL_INVALID_ADDRESS', reason: 'the e-mail address is not valid' };
     const messageId = message.messageIdHeader ?? messageIdFor(message.id, message.from);
-    const job = this.transport.sendMail({
+    const job = transport.sendMail({
       from: message.from,
       to: message.to,
       replyTo: message.replyTo ?? undefined,
@@ -94,14 +106,11 @@ export class SmtpAdapter implements ChannelAdapter {
       messageId,
       headers: { 'X-KMC-Message': String(message.id) },
     });
-    this.inFlight.add(job);
     try {
       const info = await job;
       return { kind: 'accepted', providerId: info.messageId ?? messageId, reply: String(info.response ?? '') };
     } catch (err) {
       return classifySmtpError(err as SmtpError);
-    } finally {
-      this.inFlight.delete(job);
     }
   }
 }

@@ -1,0 +1,235 @@
+/**
+ * What the notice engine reads from Koha: one streaming query per message
+ * type (loans, waiting holds, new patrons), the patrons' messaging choices
+ * for a batch of patrons at a time, Koha's overdue triggers for the rule
+ * import, and the active currency. Read-only, like everything in host/.
+ */
+import type { Knex } from 'knex';
+import type { OverdueLoan, PatronContact } from './index';
+
+const PATRON_COLUMNS = [
+  'b.borrowernumber', 'b.cardnumber', 'b.surname', 'b.firstname', 'b.title', 'b.email', 'b.emailpro', 'b.B_email',
+  'b.mobile', 'b.smsalertnumber', 'b.phone', 'b.lang', 'b.branchcode', 'b.categorycode', 'b.address', 'b.address2',
+  'b.zipcode', 'b.city', 'b.country',
+];
+
+/** A loan with what every loan notice needs, including the item type's default replacement cost. */
+export interface LoanCandidate extends OverdueLoan {
+  defaultreplacecost: string | null;
+}
+
+/** A hold on the hold shelf (reserves.found = 'W') with its patron, record and item. */
+export interface WaitingHold extends PatronContact {
+  reserve_id: number;
+  biblionumber: number;
+  itemnumber: number | null;
+  pickup_branchcode: string;
+  waitingdate: string | null;
+  expirationdate: string | null;
+  biblio_title: string | null;
+  author: string | null;
+  barcode: string | null;
+  homebranch: string | null;
+  itype: string | null;
+  itemcallnumber: string | null;
+}
+
+export interface NewPatron extends PatronContact {
+  dateenrolled: string | null;
+}
+
+/** One messaging choice of a patron (borrower_message_preferences with its transports). */
+export interface MessagingChoice {
+  daysInAdvance: number | null;
+  wantsDigest: boolean;
+  transports: string[];
+}
+
+/** Koha's overdue triggers as kept in overduerules, one row per branch and category. */
+export interface KohaOverdueTrigger {
+  branchcode: string;
+  categorycode: string;
+  levels: Array<{ level: number; delay: number | null; letter: string | null; transports: string[] }>;
+}
+
+/** Koha's newer overdue triggers in circulation_rules (overdue_N_delay, _notice, _mtt). */
+export interface KohaCirculationTrigger {
+  branchcode: string | null;
+  categorycode: string | null;
+  itemtype: string | null;
+  level: number;
+  delay: number | null;
+  letter: string | null;
+  transports: string[];
+}
+
+export interface KohaCurrency {
+  currency: string;
+  symbol: string | null;
+  isocode: string | null;
+}
+
+export interface NoticeReader {
+  /**
+   * Active loans due in [dueFrom, dueBefore) (local times as Koha keeps them),
+   * ordered by patron so callers can group while streaming.
+   */
+  streamLoans(opts: { dueBefore: string; dueFrom?: string | null }): AsyncIterable<LoanCandidate>;
+  /** Holds waiting on the shelf that have not expired before `expiresFrom` (YYYY-MM-DD), ordered by patron. */
+  streamWaitingHolds(opts: { expiresFrom: string }): AsyncIterable<WaitingHold>;
+  /** Patrons enrolled on a day in [from, to] (YYYY-MM-DD), ordered by patron. */
+  streamNewPatrons(opts: { from: string; to: string }): AsyncIterable<NewPatron>;
+  /** The patrons' own messaging choices for the given message names (Koha's message_attributes.message_name). */
+  messagingChoices(borrowernumbers: number[], names: string[]): Promise<Map<number, Map<string, MessagingChoice>>>;
+  /** The largest days_in_advance any patron chose for a message name, or null. */
+  maxDaysInAdvance(name: string): Promise<number | null>;
+  /** The active currency, or null when Koha keeps none (or the table is not there). */
+  activeCurrency(): Promise<KohaCurrency | null>;
+  overdueTriggers(): Promise<KohaOverdueTrigger[]>;
+  /** Empty when this Koha version keeps no overdue triggers in circulation_rules. */
+  circulationOverdueTriggers(): Promise<KohaCirculationTrigger[]>;
+  categoryCodes(): Promise<string[]>;
+}
+
+function isMissingTable(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_FIELD_ERROR';
+}
+
+function toInt(v: unknown): number | null {
+  if (v === null || v === undefined || String(v).trim() === '') return null;
+  const n = Number(v);
+  return Number.isInteger(n) ? n : null;
+}
+
+export function createNoticeReader(knex: Knex): NoticeReader {
+  return {
+    streamLoans({ dueBefore, dueFrom }) {
+      const q = knex({ i: 'issues' })
+        .join({ b: 'borrowers' }, 'b.borrowernumber', 'i.borrowernumber')
+        .join({ it: 'items' }, 'it.itemnumber', 'i.itemnumber')
+        .join({ bi: 'biblio' }, 'bi.biblionumber', 'it.biblionumber')
+        .leftJoin({ c: 'categories' }, 'c.categorycode', 'b.categorycode')
+        .leftJoin({ t: 'itemtypes' }, 't.itemtype', 'it.itype')
+        .where('i.date_due', '<', dueBefore)
+        .select([
+          ...PATRON_COLUMNS,
+          'i.issue_id', 'i.itemnumber', 'i.date_due', 'i.branchcode as issue_branchcode',
+          'it.barcode', 'it.homebranch', 'it.itype', 'it.itemcallnumber', 'it.replacementprice',
+          'bi.biblionumber', 'bi.title as biblio_title', 'bi.author', 'c.overduenoticerequired', 't.defaultreplacecost',
+        ])
+        .orderBy([{ column: 'i.borrowernumber' }, { column: 'i.date_due' }, { column: 'i.issue_id' }]);
+      if (dueFrom) q.where('i.date_due', '>=', dueFrom);
+      return q.stream() as unknown as AsyncIterable<LoanCandidate>;
+    },
+
+    streamWaitingHolds({ expiresFrom }) {
+      return knex({ r: 'reserves' })
+        .join({ b: 'borrowers' }, 'b.borrowernumber', 'r.borrowernumber')
+        .join({ bi: 'biblio' }, 'bi.biblionumber', 'r.biblionumber')
+        .leftJoin({ it: 'items' }, 'it.itemnumber', 'r.itemnumber')
+        .where('r.found', 'W')
+        .where((w) => w.whereNull('r.expirationdate').orWhere('r.expirationdate', '>=', expiresFrom))
+        .select([
+          ...PATRON_COLUMNS,
+          'r.reserve_id', 'r.biblionumber', 'r.itemnumber', 'r.branchcode as pickup_branchcode', 'r.waitingdate', 'r.expirationdate',
+          'bi.title as biblio_title', 'bi.author', 'it.barcode', 'it.homebranch', 'it.itemcallnumber',
+          knex.raw('COALESCE(it.itype, r.itemtype) AS itype'),
+        ])
+        .orderBy([{ column: 'r.borrowernumber' }, { column: 'r.reserve_id' }])
+        .stream() as unknown as AsyncIterable<WaitingHold>;
+    },
+
+    streamNewPatrons({ from, to }) {
+      return knex({ b: 'borrowers' })
+        .whereBetween('b.dateenrolled', [from, to])
+        .select([...PATRON_COLUMNS, 'b.dateenrolled'])
+        .orderBy('b.borrowernumber')
+        .stream() as unknown as AsyncIterable<NewPatron>;
+    },
+
+    async messagingChoices(borrowernumbers, names) {
+      const out = new Map<number, Map<string, MessagingChoice>>();
+      const ids = [...new Set(borrowernumbers)];
+      for (let i = 0; i < ids.length; i += 1000) {
+        const rows: Array<{ borrowernumber: number; message_name: string; days_in_advance: number | null; wants_digest: number; message_transport_type: string | null }> =
+          await knex({ p: 'borrower_message_preferences' })
+            .join({ a: 'message_attributes' }, 'a.message_attribute_id', 'p.message_attribute_id')
+            .leftJoin({ t: 'borrower_message_transport_preferences' }, 't.borrower_message_preference_id', 'p.borrower_message_preference_id')
+            .whereIn('p.borrowernumber', ids.slice(i, i + 1000))
+            .whereIn('a.message_name', names)
+            .select('p.borrowernumber', 'a.message_name', 'p.days_in_advance', 'p.wants_digest', 't.message_transport_type');
+        for (const r of rows) {
+          let byName = out.get(r.borrowernumber);
+          if (!byName) out.set(r.borrowernumber, (byName = new Map()));
+          let choice = byName.get(r.message_name);
+          if (!choice) byName.set(r.message_name, (choice = { daysInAdvance: toInt(r.days_in_advance), wantsDigest: !!Number(r.wants_digest), transports: [] }));
+          if (r.message_transport_type && !choice.transports.includes(r.message_transport_type)) choice.transports.push(r.message_transport_type);
+        }
+      }
+      return out;
+    },
+
+    async maxDaysInAdvance(name) {
+      const row = (await knex({ p: 'borrower_message_preferences' })
+        .join({ a: 'message_attributes' }, 'a.message_attribute_id', 'p.message_attribute_id')
+        .where('a.message_name', name)
+        .whereNotNull('p.borrowernumber')
+        .max({ m: 'p.days_in_advance' })
+        .first()) as { m: number | null } | undefined;
+      return toInt(row?.m);
+    },
+
+    async activeCurrency() {
+      try {
+        const row = (await knex('currency').where('active', 1).first('currency', 'symbol', 'isocode')) as KohaCurrency | undefined;
+        return row ?? null;
+      } catch (err) {
+        // Not every Koha database we are pointed at has the table; the caller falls back.
+        if (isMissingTable(err)) return null;
+        throw err;
+      }
+    },
+
+    async overdueTriggers() {
+      const rules: Array<Record<string, unknown>> = await knex('overduerules').orderBy('overduerules_id').select();
+      const transports: Array<{ overduerules_id: number; letternumber: number; message_transport_type: string }> = await knex('overduerules_transport_types')
+        .orderBy('id')
+        .select('overduerules_id', 'letternumber', 'message_transport_type');
+      return rules.map((r) => ({
+        branchcode: String(r.branchcode ?? ''),
+        categorycode: String(r.categorycode ?? ''),
+        levels: [1, 2, 3].map((level) => ({
+          level,
+          delay: toInt(r[`delay${level}`]),
+          letter: (r[`letter${level}`] as string | null) || null,
+          transports: transports
+            .filter((t) => t.overduerules_id === r.overduerules_id && Number(t.letternumber) === level)
+            .map((t) => t.message_transport_type),
+        })),
+      }));
+    },
+
+    async circulationOverdueTriggers() {
+      const rows: Array<{ branchcode: string | null; categorycode: string | null; itemtype: string | null; rule_name: string; rule_value: string }> =
+        await knex('circulation_rules').where('rule_name', 'like', 'overdue\\_%').select('branchcode', 'categorycode', 'itemtype', 'rule_name', 'rule_value');
+      const out = new Map<string, KohaCirculationTrigger>();
+      for (const r of rows) {
+        const m = /^overdue_(\d)_(delay|notice|mtt)$/.exec(r.rule_name);
+        if (!m) continue;
+        const level = Number(m[1]);
+        const key = [r.branchcode ?? '*', r.categorycode ?? '*', r.itemtype ?? '*', level].join('|');
+        let t = out.get(key);
+        if (!t) out.set(key, (t = { branchcode: r.branchcode, categorycode: r.categorycode, itemtype: r.itemtype, level, delay: null, letter: null, transports: [] }));
+        if (m[2] === 'delay') t.delay = toInt(r.rule_value);
+        else if (m[2] === 'notice') t.letter = r.rule_value || null;
+        else t.transports = r.rule_value.split(',').map((s) => s.trim()).filter(Boolean);
+      }
+      return [...out.values()];
+    },
+
+    async categoryCodes() {
+      return (await knex('categories').orderBy('categorycode').pluck('categorycode')) as string[];
+    },
+  };
+}

@@ -1,0 +1,461 @@
+/**
+ * What every generator shares: the run's context (read once per run), the
+ * batch pipeline over a streaming query, and the composer that turns what a
+ * generator decided (one unit per loan, hold or patron) into stored
+ * messages: exactly one channel each (unless the rule says all), the e-mail
+ * gate, SMS quiet hours, approval, the patron's language, and the plain data
+ * each message was rendered from.
+ */
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { PatronContact } from '../host';
+import { loadEngineSettings, resolveRule, type EngineSettings, type MessageType, type Rule, type RuleSubject } from '../rules';
+import { chooseAllChannels, chooseChannel, patronEmail, type ChannelChoice } from '../contact';
+import type { ChannelName } from '../channels/contract';
+import type { NewMessage, NewMessageItem } from '../queue';
+import { fromDbTime } from '../db';
+import { asKohaDateFormat, formatKohaDate, libraryDay, type KohaDateFormat } from '../rendering/dates';
+import { TemplateError, KmcError } from '../errors';
+import { BranchDirectory, patronTemplateData, type EmailGateState, type NoticeDeps } from './context';
+import { asCurrencyFormat, formatMoney, type MoneyStyle } from './format';
+import { QuietHours } from './quiet-hours';
+import { countInto, type RunStats } from './runs';
+
+/** A routine's criteria: an empty (or absent) list means every branch, category or item type. */
+export interface RoutineCriteria {
+  branches?: string[];
+  categories?: string[];
+  itemtypes?: string[];
+}
+
+export interface GenerateArgs {
+  runId: number | null;
+  runDate: string;
+  branchcode: string | null;
+  dryRun: boolean;
+  automated: boolean;
+  actor: string;
+  /** A general text for patrons that goes into every message except SMS. */
+  messageToPatrons?: string | null;
+  /** Overdue: only this level (a routine for one level); absent = whichever level is due. */
+  level?: number | null;
+  criteria?: RoutineCriteria | null;
+  /** Messages wait for staff (`proposed`) instead of going to the queue. */
+  needsApproval?: boolean;
+  routineId?: number | null;
+  routineName?: string | null;
+}
+
+/** Receives each batch of new messages as it is made, so a large run never holds them all. */
+export type MessageSink = (messages: NewMessage[]) => Promise<void>;
+
+export type CoverageKind = 'issue' | 'hold' | 'patron';
+
+export function coverageKey(type: string, level: number, kind: CoverageKind, id: number): string {
+  return `${type}:${level}:${kind}:${id}`;
+}
+
+export function idempotencyKey(type: string, level: number, borrowernumber: number, coverage: string[]): string {
+  const digest = createHash('sha256').update([...coverage].sort().join(',')).digest('hex').slice(0, 24);
+  return `${type}:${level}:${borrowernumber}:${digest}`;
+}
+
+export const PATRONS_PER_BATCH = 500;
+/** Batches read ahead of the one being decided, so the query is never held up by writing. */
+export const READ_AHEAD_BATCHES = 4;
+
+/** Everything a run needs that does not change while it runs: read once, used in memory. */
+export class RunContext {
+  private constructor(
+    readonly deps: NoticeDeps,
+    readonly args: GenerateArgs,
+    readonly directory: BranchDirectory,
+    readonly dateFormat: KohaDateFormat,
+    readonly money: MoneyStyle,
+    readonly engine: EngineSettings,
+    readonly quiet: QuietHours,
+    readonly now: Date,
+    private readonly smsBranches: { canSend(branchcode: string | null): boolean } | null,
+  ) {}
+
+  static async load(deps: NoticeDeps, args: GenerateArgs): Promise<RunContext> {
+    const [directory, prefs, engine, quiet, currency, sms] = await Promise.all([
+      BranchDirectory.load(deps),
+      deps.host.systemPreferences(['dateformat', 'CurrencyFormat']),
+      loadEngineSettings(deps.knex),
+      QuietHours.load(deps.knex, deps.settings.timezone),
+      deps.host.activeCurrency(),
+      deps.smsAvailability ? deps.smsAvailability() : Promise.resolve(null),
+      deps.renderer.refresh(),
+    ]);
+    const unit = currency?.symbol || currency?.isocode || currency?.currency || engine.currency || '';
+    return new RunContext(
+      deps,
+      args,
+      directory,
+      asKohaDateFormat(prefs.dateformat),
+      { format: asCurrencyFormat(prefs.CurrencyFormat), unit },
+      engine,
+      quiet,
+      deps.clock.now(),
+      sms,
+    );
+  }
+
+  /** The channels set up for messages from this branch: SMS only where the branch has an account. */
+  availableFrom(branchcode: string | null): ChannelName[] {
+    const all = this.deps.availableChannels;
+    if (!this.smsBranches || !all.includes('sms') || this.smsBranches.canSend(branchcode)) return all;
+    return all.filter((c) => c !== 'sms');
+  }
+
+  date(value: string | null | undefined): string {
+    return formatKohaDate(value, this.dateFormat);
+  }
+
+  amount(n: number): string {
+    return formatMoney(n, this.money);
+  }
+
+  /** Whose branch picks the rules for a loan, as the rules_branch setting says. */
+  loanRuleBranch(loan: { issue_branchcode: string | null; homebranch: string | null; branchcode: string }): string | null {
+    switch (this.engine.rulesBranch) {
+      case 'item_home':
+        return loan.homebranch ?? loan.issue_branchcode;
+      case 'patron':
+        return loan.branchcode;
+      default:
+        return loan.issue_branchcode ?? loan.homebranch;
+    }
+  }
+
+  /** A hold has no issuing branch: its pickup branch stands in for it. */
+  holdRuleBranch(hold: { pickup_branchcode: string; homebranch: string | null; branchcode: string }): string | null {
+    switch (this.engine.rulesBranch) {
+      case 'item_home':
+        return hold.homebranch ?? hold.pickup_branchcode;
+      case 'patron':
+        return hold.branchcode;
+      default:
+        return hold.pickup_branchcode;
+    }
+  }
+
+  subject(branchcode: string | null, categorycode: string | null, itemtype: string | null): RuleSubject {
+    return { branchcode, categorycode, itemtype, date: this.args.runDate };
+  }
+
+  /**
+   * Why a candidate is outside this run, or null when it is in: the branch
+   * asked for, the routine's criteria, and branches excluded from automated runs.
+   */
+  outOfScope(s: { branchcode: string | null; categorycode: string | null; itemtype: string | null }): string | null {
+    const c = this.args.criteria;
+    if (this.args.branchcode && s.branchcode !== this.args.branchcode) return 'other_branch';
+    if (c?.branches?.length && !c.branches.includes(s.branchcode ?? '')) return 'outside_routine_criteria';
+    if (c?.categories?.length && !c.categories.includes(s.categorycode ?? '')) return 'outside_routine_criteria';
+    if (c?.itemtypes?.length && s.itemtype !== null && !c.itemtypes.includes(s.itemtype)) return 'outside_routine_criteria';
+    if (this.args.automated && this.directory.excludedFromAutomatedRuns(s.branchcode)) return 'branch_excluded_from_automated_runs';
+    return null;
+  }
+}
+
+/** Counts one skipped candidate under its reason. */
+export function skip(stats: RunStats, reason: string, n = 1): void {
+  stats.skipped += n;
+  countInto(stats.skippedBy, reason, n);
+}
+
+/** The rules of one type and level, refusing to run without the baseline that must cover everything. */
+export async function rulesWithBaseline(deps: NoticeDeps, type: MessageType, level = 0): Promise<Rule[]> {
+  const rules = await deps.rules.forType(type, level);
+  if (!rules.some((r) => r.is_baseline)) {
+    throw new KmcError('KMC_NO_BASELINE_RULE', `no baseline rule for ${type}${level ? ` level ${level}` : ''}; run \`kmc migrate\` to restore it`);
+  }
+  return rules;
+}
+
+/** The smallest delay of the used rules that can apply on the run day, or null when none is used. */
+export function smallestDelay(rules: Rule[], runDate: string): number | null {
+  const used = rules.filter((r) => r.is_used && (!r.valid_from || r.valid_from <= runDate) && (!r.valid_to || r.valid_to >= runDate));
+  return used.length ? Math.min(...used.map((r) => r.delay_days)) : null;
+}
+
+export { resolveRule };
+
+/**
+ * Reads a streaming query ordered by patron and hands the rows over in
+ * batches of whole patrons. Reading runs ahead of deciding and writing (up
+ * to `readAhead` batches wait), and one batch is written while the next is
+ * decided, so the query, the rendering and the writes overlap instead of
+ * taking turns; memory stays bounded by the read-ahead. A failure anywhere
+ * stops the run and closes the query.
+ */
+export async function runBatches<T extends { borrowernumber: number }>(
+  rows: AsyncIterable<T>,
+  handle: (patrons: T[][]) => Promise<NewMessage[]>,
+  sink: MessageSink,
+  patronsPerBatch = PATRONS_PER_BATCH,
+  readAhead = READ_AHEAD_BATCHES,
+): Promise<void> {
+  const queue: T[][][] = [];
+  let finished = false;
+  let failure: { error: unknown } | null = null;
+  // One waiter on each side: the reader when the queue is full, the worker when it is empty.
+  let wakeWorker: (() => void) | null = null;
+  let wakeReader: (() => void) | null = null;
+  const signal = (which: 'worker' | 'reader') => {
+    const wake = which === 'worker' ? wakeWorker : wakeReader;
+    if (which === 'worker') wakeWorker = null;
+    else wakeReader = null;
+    wake?.();
+  };
+  const fail = (error: unknown) => {
+    failure ??= { error };
+    signal('worker');
+    signal('reader');
+  };
+
+  const worker = (async () => {
+    let writing: Promise<void> | null = null;
+    for (;;) {
+      while (!queue.length && !finished && !failure) await new Promise<void>((r) => (wakeWorker = r));
+      if (failure || (!queue.length && finished)) break;
+      const batch = queue.shift()!;
+      signal('reader');
+      const made = await handle(batch);
+      if (writing) await writing;
+      writing = made.length ? sink(made) : null;
+    }
+    if (writing) await writing;
+  })().catch(fail);
+
+  let group: T[] = [];
+  let pending: T[][] = [];
+  const enqueue = async () => {
+    queue.push(pending);
+    pending = [];
+    signal('worker');
+    while (queue.length >= readAhead && !failure) await new Promise<void>((r) => (wakeReader = r));
+  };
+  try {
+    for await (const row of rows) {
+      if (failure) break;
+      if (group.length && group[0].borrowernumber !== row.borrowernumber) {
+        pending.push(group);
+        group = [];
+        if (pending.length >= patronsPerBatch) await enqueue();
+      }
+      group.push(row);
+    }
+    if (group.length) pending.push(group);
+    if (pending.length && !failure) queue.push(pending);
+  } catch (err) {
+    fail(err);
+  } finally {
+    finished = true;
+    signal('worker');
+  }
+  await worker;
+  if (failure) throw (failure as { error: unknown }).error;
+}
+
+/** One thing a notice covers (a loan, a hold, a new patron), as its generator decided it. */
+export interface Unit {
+  patron: PatronContact;
+  rule: Rule;
+  level: number;
+  coverage: string;
+  /** Channels the notice may use, in order, after the patron's own choices. */
+  channels: ChannelName[];
+  /** Units of one patron with the same key share a message (digest); null = a message of its own. */
+  digestKey: string | null;
+  /** The branch the message comes from and speaks for. */
+  sendingBranch: string | null;
+  /** What kmc_message_items keeps about it (the coverage key is added by the composer). */
+  item: Omit<NewMessageItem, 'coverageKey'>;
+  /** Its line in the template's `items` list; null for notices about no item (welcome). */
+  line: Record<string, string | number> | null;
+  /** An amount billed for it (replacement price). */
+  amount?: number;
+}
+
+/** Extra top-level template values a type adds for one message (e.g. the pickup deadline). */
+export type Extras = (units: Unit[], ctx: RunContext) => Record<string, string | number>;
+
+/** Asks the e-mail gate, once per batch, about the patrons that have a usable address. */
+export async function emailStates(deps: NoticeDeps, patrons: PatronContact[]): Promise<Map<number, EmailGateState>> {
+  if (!deps.emailGate) return new Map();
+  const ask: Array<{ borrowernumber: number; email: string }> = [];
+  const seen = new Set<number>();
+  for (const p of patrons) {
+    if (seen.has(p.borrowernumber)) continue;
+    seen.add(p.borrowernumber);
+    const email = patronEmail(p);
+    if (email) ask.push({ borrowernumber: p.borrowernumber, email });
+  }
+  return ask.length ? deps.emailGate.check(ask) : new Map();
+}
+
+export class Composer {
+  /** Template codes of rules that turned out to have no templates: the type's own are used. */
+  private missingTemplates = new Set<string>();
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly type: MessageType,
+    private readonly extras?: Extras,
+  ) {}
+
+  /**
+   * Messages for these units. Units already covered by a stored message are
+   * skipped as already notified, unless the generator knows (`coverageKnown`).
+   */
+  async compose(units: Unit[], stats: RunStats, opts: { coverageKnown?: boolean } = {}): Promise<NewMessage[]> {
+    const { deps } = this.ctx;
+    let open = units;
+    if (!opts.coverageKnown && units.length) {
+      const covered = await deps.store.coveredKeys(units.map((u) => u.coverage));
+      open = units.filter((u) => !covered.has(u.coverage));
+      if (units.length - open.length) skip(stats, 'already_notified', units.length - open.length);
+    }
+    if (!open.length) return [];
+    const gate = await emailStates(deps, open.map((u) => u.patron));
+    const groups = new Map<string, Unit[]>();
+    for (const u of open) {
+      const key = `${u.patron.borrowernumber}|${u.level}|${u.sendingBranch ?? ''}|${u.digestKey ?? `unit:${u.coverage}`}`;
+      const list = groups.get(key);
+      if (list) list.push(u);
+      else groups.set(key, [u]);
+    }
+    const out: NewMessage[] = [];
+    for (const list of groups.values()) out.push(...this.messagesFor(list, gate.get(list[0].patron.borrowernumber)));
+    return out;
+  }
+
+  private messagesFor(units: Unit[], emailState: EmailGateState | undefined): NewMessage[] {
+    const { ctx } = this;
+    const { deps, args } = ctx;
+    const first = units[0];
+    const { rule, patron, level, sendingBranch } = first;
+    const choiceOpts = { defaultCountry: deps.settings.defaultCountry, available: ctx.availableFrom(sendingBranch), emailState };
+    const choices: ChannelChoice[] = rule.send_all_channels
+      ? chooseAllChannels(first.channels, patron, choiceOpts)
+      : [chooseChannel(first.channels, patron, choiceOpts)];
+    const amounts = units.reduce((sum, u) => sum + (u.amount ?? 0), 0);
+    const notices = rule.fee_per_notice + rule.fee_per_item * units.length;
+    const fee = Math.round((notices + amounts) * 100) / 100;
+    const base: Record<string, unknown> = {
+      patron: patronTemplateData(patron),
+      branch: ctx.directory.templateData(sendingBranch),
+      address: '',
+      items: units.filter((u) => u.line).map((u) => u.line),
+      level,
+      fee,
+      fee_text: ctx.amount(fee),
+      today: ctx.date(args.runDate),
+      message: args.messageToPatrons ?? '',
+      ...(this.extras ? this.extras(units, ctx) : {}),
+    };
+    const langs = ctx.directory.langsFor(patron);
+    const out: NewMessage[] = [];
+    choices.forEach((choice, index) => {
+      const channel: ChannelName = choice.ok ? choice.channel : first.channels[0] ?? 'print';
+      let status: NewMessage['status'] = 'pending';
+      let reason: string | null = null;
+      if (!choice.ok) {
+        status = 'missing_contact';
+        reason = choice.reason;
+      } else if (choice.held) {
+        status = 'held';
+        reason = choice.held;
+      } else if (channel === 'sms' && ctx.quiet.isQuiet(sendingBranch, ctx.now)) {
+        status = 'held';
+        reason = ctx.quiet.reason(sendingBranch);
+      }
+      if (args.needsApproval && status !== 'missing_contact') {
+        reason = `waiting for staff approval${args.routineName ? ` (routine "${args.routineName}")` : ''}${reason ? `; then ${reason}` : ''}`;
+        status = 'proposed';
+      }
+      const data = { ...base, address: choice.ok && channel === 'print' ? choice.to : '', message: channel === 'sms' ? '' : base.message };
+      const rendered = this.render(rule, channel, langs, sendingBranch, data);
+      // A second channel of an "all channels" rule covers the same loans under keys of its own.
+      const coverage = units.map((u) => (index === 0 ? u.coverage : `${u.coverage}:${channel}`));
+      out.push({
+        idempotencyKey: idempotencyKey(this.type, level, patron.borrowernumber, coverage),
+        messageType: this.type,
+        level,
+        borrowernumber: patron.borrowernumber,
+        branchcode: sendingBranch,
+        channel,
+        status,
+        statusReason: reason ? reason.slice(0, 255) : null,
+        to: choice.ok ? choice.to : null,
+        from: channel === 'email' ? ctx.directory.senderEmail(sendingBranch) : ctx.directory.branch(sendingBranch)?.branchname ?? null,
+        replyTo: channel === 'email' ? ctx.directory.replyTo(sendingBranch) : null,
+        lang: rendered.lang,
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        fee,
+        runId: args.runId,
+        ruleId: rule.id,
+        routineId: args.routineId ?? null,
+        noticeDate: args.runDate,
+        // The plain data, with the routine's text kept, so another channel can be rendered from it.
+        renderData: { ...base, address: '' },
+        items: units.map((u, i) => ({ ...u.item, coverageKey: coverage[i] })),
+      });
+    });
+    return out;
+  }
+
+  private render(rule: Rule, channel: ChannelName, langs: string[], branchcode: string | null, data: Record<string, unknown>) {
+    const renderer = this.ctx.deps.renderer;
+    const code = rule.template_code;
+    if (code && code !== this.type && !this.missingTemplates.has(`${code}|${channel}`)) {
+      try {
+        return renderer.render({ type: code, channel, langs, branchcode, data });
+      } catch (err) {
+        if (!(err instanceof TemplateError) || err.details.reason !== 'missing') throw err;
+        this.missingTemplates.add(`${code}|${channel}`);
+      }
+    }
+    return renderer.render({ type: this.type, channel, langs, branchcode, data });
+  }
+}
+
+/** What the sidecar already sent about some loans: per loan, the overdue levels with their notice days, and the other types. */
+export interface LoanHistory {
+  levels: Map<number, string>;
+  types: Set<string>;
+}
+
+const COVERAGE = /^([a-z_]+):(\d):issue:\d+$/;
+
+/**
+ * One query per batch: the notices that cover these loans, with the library
+ * day each was made for. Later overdue levels and bills count from these.
+ */
+export async function loanHistory(knex: Knex, issueIds: number[], timeZone: string): Promise<Map<number, LoanHistory>> {
+  const out = new Map<number, LoanHistory>();
+  for (let i = 0; i < issueIds.length; i += 1000) {
+    const rows: Array<{ issue_id: number; coverage_key: string; notice_date: string | null; created_at: string }> = await knex({ mi: 'kmc_message_items' })
+      .join({ m: 'kmc_messages' }, 'm.id', 'mi.message_id')
+      .whereIn('mi.issue_id', issueIds.slice(i, i + 1000))
+      .whereNotNull('mi.coverage_key')
+      .select('mi.issue_id', 'mi.coverage_key', 'm.notice_date', 'm.created_at');
+    for (const r of rows) {
+      const m = COVERAGE.exec(r.coverage_key);
+      if (!m) continue;
+      let h = out.get(r.issue_id);
+      if (!h) out.set(r.issue_id, (h = { levels: new Map(), types: new Set() }));
+      h.types.add(m[1]);
+      if (m[1] === 'overdue') {
+        const day = r.notice_date ? String(r.notice_date).slice(0, 10) : libraryDay(fromDbTime(r.created_at)!, timeZone);
+        h.levels.set(Number(m[2]), day);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,206 @@
+/**
+ * The scheduler: node-schedule fires each enabled routine at its times in
+ * the library's time zone. Every fire goes through the run log, where
+ * (job, fire time) is unique, so when several sidecars share a database one
+ * of them runs it and the others step aside. At start, the last fire a
+ * routine missed while the sidecar was down is run once (under its own fire
+ * time, so a second start does not run it again). SMS held for quiet hours
+ * are released every minute. Routines are read again every few minutes, so
+ * changes made on the staff pages take effect without a restart.
+ */
+import schedule from 'node-schedule';
+import { toDbTime } from '../db';
+import { KmcError } from '../errors';
+import type { Logger } from '../logging';
+import { libraryDay } from '../rendering/dates';
+import { runNotices, type RunResult } from '../notices';
+import type { Clock, NoticeDeps } from '../notices/context';
+import { releaseQuietHours } from '../notices/quiet-hours';
+import { nextFire, parseCron, previousFire } from './cron';
+import type { Routine, RoutineStore } from './routines';
+
+export interface SchedulerDeps {
+  notices: NoticeDeps;
+  routines: RoutineStore;
+  logger: Logger;
+  clock: Clock;
+  timezone: string;
+  /** Called when a run or a release put messages in the queue (wakes the delivery worker). */
+  onMessages?: () => void;
+  /** How often routines are read again (default 5 minutes). */
+  reloadEveryMs?: number;
+}
+
+/** The run log's job name for a routine's fires. */
+export function routineJob(routine: Pick<Routine, 'id'>): string {
+  return `routine:${routine.id}`;
+}
+
+function createdAt(routine: Routine): Date {
+  return new Date(String(routine.created_at).replace(' ', 'T') + 'Z');
+}
+
+interface Armed {
+  routine: Routine;
+  at: Date;
+  job: schedule.Job;
+}
+
+export class Scheduler {
+  private armed = new Map<number, Armed>();
+  private inFlight = new Set<Promise<unknown>>();
+  private housekeeping: schedule.Job[] = [];
+  private reloadTimer: NodeJS.Timeout | null = null;
+  private started = false;
+
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  /** Runs one fire of a routine, as the schedule would; another instance may already have taken it. */
+  async fire(routine: Routine, fireTime: Date): Promise<RunResult> {
+    const result = await runNotices(this.deps.notices, {
+      type: routine.message_type,
+      date: libraryDay(fireTime, this.deps.timezone),
+      startedBy: 'scheduler',
+      job: routineJob(routine),
+      fireTime,
+      automated: true,
+      messageToPatrons: routine.message_to_patrons,
+      level: routine.level,
+      criteria: routine.criteria,
+      needsApproval: routine.needs_approval,
+      routineId: routine.id,
+      routineName: routine.name,
+    });
+    this.deps.logger.info('schedule.fired', { routineId: routine.id, job: routineJob(routine), fireTime: fireTime.toISOString(), runId: result.runId, created: result.created, notRun: result.notRun ?? null });
+    if (result.created && !result.dryRun) this.deps.onMessages?.();
+    return result;
+  }
+
+  /**
+   * For each enabled routine: its last fire before now, if that fire came
+   * after the routine was made and the run log has no run for it, is run now.
+   */
+  async catchUp(): Promise<RunResult[]> {
+    const now = this.deps.clock.now();
+    const out: RunResult[] = [];
+    for (const routine of await this.deps.routines.list({ enabledOnly: true })) {
+      if (!routine.schedule) continue;
+      let prev: Date | null;
+      try {
+        prev = previousFire(parseCron(routine.schedule), now, this.deps.timezone);
+      } catch (err) {
+        this.deps.logger.error('schedule.invalid', { routineId: routine.id, error: (err as Error).message });
+        continue;
+      }
+      if (!prev || prev.getTime() <= createdAt(routine).getTime()) continue;
+      const taken = await this.deps.notices.knex('kmc_runs').where({ job: routineJob(routine), fire_time: toDbTime(prev).slice(0, 19) }).first('id');
+      if (taken) continue;
+      this.deps.logger.info('schedule.catch_up', { routineId: routine.id, fireTime: prev.toISOString() });
+      try {
+        out.push(await this.fire(routine, prev));
+      } catch (err) {
+        this.logFailure(routine, prev, err);
+      }
+    }
+    return out;
+  }
+
+  /** Catches up, arms every enabled routine, and starts the minute-by-minute housekeeping. */
+  async start(): Promise<{ caughtUp: RunResult[] }> {
+    if (this.started) return { caughtUp: [] };
+    this.started = true;
+    const caughtUp = await this.catchUp();
+    await this.reload();
+    this.housekeeping.push(schedule.scheduleJob('kmc:quiet-hours', '* * * * *', () => void this.track(this.releaseQuietHours())));
+    const every = this.deps.reloadEveryMs ?? 5 * 60_000;
+    if (every > 0) {
+      this.reloadTimer = setInterval(() => void this.track(this.reload().catch((err: Error) => this.deps.logger.error('schedule.reload_failed', { error: err.message }))), every);
+    }
+    this.deps.logger.info('schedule.started', { routines: this.armed.size, caughtUp: caughtUp.length });
+    return { caughtUp };
+  }
+
+  /** Reads the routines again: new and changed ones are armed, removed and disabled ones disarmed. */
+  async reload(): Promise<void> {
+    const routines = (await this.deps.routines.list({ enabledOnly: true })).filter((r) => r.schedule);
+    const keep = new Set(routines.map((r) => r.id));
+    for (const [id, a] of this.armed) {
+      const now = routines.find((r) => r.id === id);
+      if (!keep.has(id) || !now || now.updated_at !== a.routine.updated_at || now.schedule !== a.routine.schedule) {
+        a.job.cancel();
+        this.armed.delete(id);
+      }
+    }
+    for (const r of routines) if (!this.armed.has(r.id)) this.arm(r, this.deps.clock.now());
+  }
+
+  /** What is armed: each routine's next fire. */
+  scheduled(): Array<{ routineId: number; name: string; next: Date; nodeScheduleNext: Date | null }> {
+    return [...this.armed.values()].map((a) => {
+      const n = a.job.nextInvocation() as unknown as { toDate?: () => Date } | Date | null;
+      const nodeNext = n ? (n instanceof Date ? n : n.toDate ? n.toDate() : new Date(String(n))) : null;
+      return { routineId: a.routine.id, name: a.routine.name, next: a.at, nodeScheduleNext: nodeNext };
+    });
+  }
+
+  async releaseQuietHours(): Promise<number> {
+    try {
+      const n = await releaseQuietHours({ knex: this.deps.notices.knex, clock: this.deps.clock, timezone: this.deps.timezone, logger: this.deps.logger }, 'scheduler');
+      if (n) this.deps.onMessages?.();
+      return n;
+    } catch (err) {
+      this.deps.logger.error('quiet_hours.release_failed', { error: (err as Error).message });
+      return 0;
+    }
+  }
+
+  /** Stops firing; runs in progress finish. */
+  async stop(): Promise<void> {
+    this.started = false;
+    for (const a of this.armed.values()) a.job.cancel();
+    this.armed.clear();
+    for (const j of this.housekeeping) j.cancel();
+    this.housekeeping = [];
+    if (this.reloadTimer) clearInterval(this.reloadTimer);
+    this.reloadTimer = null;
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private arm(routine: Routine, after: Date): void {
+    let at: Date | null;
+    try {
+      at = nextFire(parseCron(routine.schedule!), after, this.deps.timezone);
+    } catch (err) {
+      this.deps.logger.error('schedule.invalid', { routineId: routine.id, error: (err as Error).message });
+      return;
+    }
+    if (!at) return;
+    const job = schedule.scheduleJob(`routine:${routine.id}:${at.toISOString()}`, at, () => {
+      this.armed.delete(routine.id);
+      const run = this.fire(routine, at!)
+        .catch((err) => this.logFailure(routine, at!, err))
+        .finally(() => {
+          // The next fire counts from this one (or from now, if a long run passed it).
+          if (this.started && !this.armed.has(routine.id)) this.arm(routine, new Date(Math.max(at!.getTime(), this.deps.clock.now().getTime())));
+        });
+      void this.track(run);
+    });
+    // node-schedule gives no job for an instant already past (a clock behind the wall clock): nothing to arm.
+    if (job) this.armed.set(routine.id, { routine, at, job });
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  private logFailure(routine: Routine, fireTime: Date, err: unknown): void {
+    this.deps.logger.error('schedule.run_failed', {
+      routineId: routine.id,
+      fireTime: fireTime.toISOString(),
+      code: err instanceof KmcError ? err.code : (err as { code?: string }).code ?? 'KMC_INTERNAL',
+      error: (err as Error).message,
+    });
+  }
+}

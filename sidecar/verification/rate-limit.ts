@@ -1,0 +1,124 @@
+/**
+ * Slows down guessing on the public verification page, per client address:
+ *
+ * - every request counts in a short sliding window (a flood is refused);
+ * - every wrong link counts in a longer one; past the limit the client gets
+ *   429 for anything under /verify until old failures slide out, whatever
+ *   link it brings, so guesses during the pause tell it nothing.
+ *
+ * The windows live in memory; failures are also written to
+ * kmc_verification_failures (client as an HMAC, never in clear), so a
+ * restart or a second sidecar behind the same address does not reset them.
+ */
+import type { Knex } from 'knex';
+import { toDbTime } from '../db';
+import type { Clock } from '../notices/context';
+import { clientHash } from './tokens';
+
+export interface RateLimitOptions {
+  /** Wrong links allowed per client in failureWindowMs. */
+  maxFailures: number;
+  failureWindowMs: number;
+  /** Requests allowed per client in requestWindowMs. */
+  maxRequests: number;
+  requestWindowMs: number;
+  /** Clients remembered in memory at most; the oldest are forgotten first. */
+  maxClients: number;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimitOptions = {
+  maxFailures: 10,
+  failureWindowMs: 15 * 60_000,
+  maxRequests: 30,
+  requestWindowMs: 60_000,
+  maxClients: 50_000,
+};
+
+export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number; why: 'requests' | 'failures' };
+
+class Windows {
+  private readonly byClient = new Map<string, number[]>();
+  constructor(private readonly maxClients: number) {}
+
+  /** Timestamps still inside the window, oldest first (older ones are dropped). */
+  recent(client: string, since: number): number[] {
+    const list = this.byClient.get(client);
+    if (!list) return [];
+    while (list.length && list[0] <= since) list.shift();
+    if (!list.length) this.byClient.delete(client);
+    return list;
+  }
+
+  add(client: string, at: number): void {
+    let list = this.byClient.get(client);
+    if (!list) {
+      if (this.byClient.size >= this.maxClients) {
+        const oldest = this.byClient.keys().next().value;
+        if (oldest !== undefined) this.byClient.delete(oldest);
+      }
+      list = [];
+      this.byClient.set(client, list);
+    }
+    list.push(at);
+  }
+}
+
+export class VerificationRateLimiter {
+  private readonly requests: Windows;
+  private readonly failures: Windows;
+  readonly limits: RateLimitOptions;
+
+  constructor(
+    private readonly deps: { knex: Knex; secret: string; clock: Clock },
+    limits: Partial<RateLimitOptions> = {},
+  ) {
+    this.limits = { ...DEFAULT_RATE_LIMITS, ...limits };
+    this.requests = new Windows(this.limits.maxClients);
+    this.failures = new Windows(this.limits.maxClients);
+  }
+
+  /** Counts this request and says whether it may go on. */
+  async admit(client: string): Promise<RateDecision> {
+    const key = clientHash(this.deps.secret, client);
+    const now = this.deps.clock.now().getTime();
+    const requests = this.requests.recent(key, now - this.limits.requestWindowMs);
+    if (requests.length >= this.limits.maxRequests) {
+      return { ok: false, why: 'requests', retryAfterSeconds: seconds(requests[0] + this.limits.requestWindowMs - now) };
+    }
+    this.requests.add(key, now);
+
+    const since = now - this.limits.failureWindowMs;
+    const memory = this.failures.recent(key, since);
+    let oldest = memory[0];
+    let count = memory.length;
+    if (count < this.limits.maxFailures) {
+      const row = (await this.deps.knex('kmc_verification_failures')
+        .where({ client_hash: key })
+        .where('at', '>', toDbTime(new Date(since)))
+        .count({ n: '*' })
+        .min({ first: 'at' })
+        .first()) as { n: number | string; first: string | null } | undefined;
+      const stored = Number(row?.n ?? 0);
+      if (stored > count) {
+        count = stored;
+        oldest = row?.first ? Date.parse(row.first.replace(' ', 'T') + 'Z') : now;
+      }
+    }
+    if (count >= this.limits.maxFailures) {
+      return { ok: false, why: 'failures', retryAfterSeconds: seconds((oldest ?? now) + this.limits.failureWindowMs - now) };
+    }
+    return { ok: true };
+  }
+
+  /** A wrong link from this client. */
+  async fail(client: string): Promise<void> {
+    const key = clientHash(this.deps.secret, client);
+    const at = this.deps.clock.now();
+    this.failures.add(key, at.getTime());
+    await this.deps.knex('kmc_verification_failures').insert({ client_hash: key, at: toDbTime(at) });
+  }
+}
+
+function seconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}

@@ -1,0 +1,128 @@
+/**
+ * Routines: the list (filterable by message type and branch), one routine's
+ * settings, and "run now", which makes the run's messages as proposals for
+ * staff to look through before anything is sent.
+ */
+import type { Request, Response } from 'express';
+import { ROUTINE_TYPES, RoutinePagesStore, routineFromForm, type FieldError, type RoutineInput } from '../routines';
+import { RunService } from '../runs';
+import { CHANNELS } from '../messages';
+import { idParam, type PageKit, type StaffPage } from '../kit';
+
+const EMPTY: RoutineInput = {
+  name: '',
+  message_type: 'overdue',
+  level: null,
+  criteria: { branches: [], categories: [], itemtypes: [] },
+  schedule: null,
+  needs_approval: true,
+  message_to_patrons: null,
+  enabled: true,
+};
+
+async function formChoices(kit: PageKit) {
+  const [branches, categories, itemtypes] = await Promise.all([kit.deps.host.branches(), kit.deps.staff.patronCategories(), kit.deps.staff.itemTypes()]);
+  return {
+    branches: [...branches.values()].map((b) => ({ code: b.branchcode, name: b.branchname })).sort((a, b) => a.name.localeCompare(b.name)),
+    categories,
+    itemtypes,
+    types: ROUTINE_TYPES,
+  };
+}
+
+/** Per channel, the languages in which staff have edited this type's template (else the shipped texts are used). */
+async function templatesInUse(kit: PageKit, type: string): Promise<Array<{ channel: string; edited: string[] }>> {
+  const rows: Array<{ channel: string; lang: string; branchcode: string }> = await kit.deps.knex('kmc_templates').where({ message_type: type }).select('channel', 'lang', 'branchcode');
+  return CHANNELS.map((channel) => ({
+    channel,
+    edited: rows.filter((r) => r.channel === channel).map((r) => (r.branchcode ? `${r.lang} (${r.branchcode})` : r.lang)),
+  }));
+}
+
+export const routinePages: StaffPage = {
+  nav: [{ id: 'routines', path: '/routines', label: 'nav.routines', permission: 'routines', order: 10, also: ['/runs'] }],
+  mount(router, kit) {
+    const { deps } = kit;
+    const store = new RoutinePagesStore(deps.knex);
+    const runs = new RunService({ knex: deps.knex, clock: deps.clock, logger: deps.logger, notices: deps.notices });
+    const allowed = kit.requirePermission('routines');
+
+    router.get('/routines', allowed, async (req, res) => {
+      const type = typeof req.query.type === 'string' && (ROUTINE_TYPES as readonly string[]).includes(req.query.type) ? req.query.type : '';
+      const branch = typeof req.query.branch === 'string' ? req.query.branch.slice(0, 10) : '';
+      const [routines, choices, waiting] = await Promise.all([store.list({ type, branch }), formChoices(kit), runs.recent({ limit: 20, waiting: true })]);
+      kit.render(req, res, 'routines.njk', { title: kit.staff(res).t('routines.title'), routines, filter: { type, branch }, waiting, ...choices });
+    });
+
+    const showForm = async (req: Request, res: Response, routineId: number | null, input: RoutineInput, errors: FieldError[], status = 200) => {
+      const t = kit.staff(res).t;
+      const [choices, templates, recent] = await Promise.all([
+        formChoices(kit),
+        templatesInUse(kit, input.message_type),
+        routineId ? runs.recent({ limit: 10, routineId }) : Promise.resolve([]),
+      ]);
+      kit.render(
+        req,
+        res,
+        'routine.njk',
+        {
+          title: routineId ? t('routine.title', { name: input.name }) : t('routine.new'),
+          routineId,
+          routine: input,
+          errors,
+          errorFor: Object.fromEntries(errors.map((e) => [e.field, t(e.text)])),
+          templates,
+          recent,
+          canRun: !!deps.notices,
+          ...choices,
+        },
+        { status },
+      );
+    };
+
+    router.get('/routines/new', allowed, (req, res) => showForm(req, res, null, EMPTY, []));
+
+    router.post('/routines/new', allowed, async (req, res) => {
+      const { input, errors } = routineFromForm(req.body ?? {});
+      if (errors.length) return showForm(req, res, null, input, errors, 400);
+      const id = await store.create(input);
+      if (!id) return showForm(req, res, null, input, [{ field: 'name', text: 'routine.error.name_taken' }], 409);
+      await kit.audit.record({ borrowernumber: kit.staff(res).account.borrowernumber, action: 'routine.create', objectType: 'routine', objectId: id, detail: { name: input.name, type: input.message_type }, ip: kit.ip(req) });
+      res.redirect(303, `/routines/${id}?done=routine.saved`);
+    });
+
+    router.get('/routines/:id', allowed, async (req, res) => {
+      const id = idParam(req.params.id);
+      const routine = id ? await store.get(id) : null;
+      if (!routine) return kit.fail(req, res, 404, 'routine.not_found');
+      await showForm(req, res, routine.id, routine, []);
+    });
+
+    router.post('/routines/:id', allowed, async (req, res) => {
+      const id = idParam(req.params.id);
+      const routine = id ? await store.get(id) : null;
+      if (!routine) return kit.fail(req, res, 404, 'routine.not_found');
+      const { input, errors } = routineFromForm(req.body ?? {});
+      if (errors.length) return showForm(req, res, routine.id, input, errors, 400);
+      if (!(await store.update(routine.id, input))) return showForm(req, res, routine.id, input, [{ field: 'name', text: 'routine.error.name_taken' }], 409);
+      await kit.audit.record({ borrowernumber: kit.staff(res).account.borrowernumber, action: 'routine.update', objectType: 'routine', objectId: routine.id, detail: { name: input.name }, ip: kit.ip(req) });
+      res.redirect(303, `/routines/${routine.id}?done=routine.saved`);
+    });
+
+    router.post('/routines/:id/run', allowed, async (req, res) => {
+      const id = idParam(req.params.id);
+      const routine = id ? await store.get(id) : null;
+      if (!routine) return kit.fail(req, res, 404, 'routine.not_found');
+      if (!deps.notices) return kit.fail(req, res, 503, 'routine.cannot_run');
+      const staff = kit.staff(res).account.borrowernumber;
+      const started = await runs.startRoutine(routine, staff);
+      if ('runId' in started) {
+        await kit.audit.record({ borrowernumber: staff, action: 'routine.run', objectType: 'run', objectId: started.runId, detail: { routineId: routine.id }, ip: kit.ip(req) });
+        res.redirect(303, `/runs/${started.runId}`);
+        return;
+      }
+      await kit.audit.record({ borrowernumber: staff, action: 'routine.run_refused', objectType: 'routine', objectId: routine.id, detail: { why: started.notRun }, ip: kit.ip(req) });
+      kit.fail(req, res, started.notRun === 'disabled' ? 409 : 500, started.notRun === 'disabled' ? 'routine.disabled' : 'routine.run_failed', { error: started.error ?? '' });
+    });
+  },
+};

@@ -1,0 +1,169 @@
+/**
+ * A run of a routine: its progress while it works, then the review before
+ * anything is sent (patrons view and items view; untick a patron or an item,
+ * send one message by another channel), the approval that queues the rest,
+ * and the run's outputs (letters, every message as a letter, the pick list
+ * of held titles, the SMS error report).
+ */
+import type { Request, Response } from 'express';
+import type { ChannelName } from '../../channels/contract';
+import { KmcError } from '../../errors';
+import { CHANNELS } from '../messages';
+import { RunService, type RunSummary } from '../runs';
+import { lettersPdf, pickList, runLetters, smsErrors } from '../outputs/letters';
+import { idParam, listParam, type PageKit, type StaffPage } from '../kit';
+
+const PAGE_SIZE = 100;
+const HOLD_TYPES = ['hold_waiting', 'hold_reminder'];
+
+function ids(values: unknown): number[] {
+  return listParam(values).map((v) => idParam(v)).filter((n): n is number => n !== null);
+}
+
+export const runPages: StaffPage = {
+  mount(router, kit: PageKit) {
+    const { deps } = kit;
+    const runs = new RunService({ knex: deps.knex, clock: deps.clock, logger: deps.logger, notices: deps.notices });
+    const allowed = kit.requirePermission('routines');
+
+    const loadRun = async (req: Request, res: Response): Promise<RunSummary | null> => {
+      const id = idParam(req.params.id);
+      const run = id ? await runs.get(id) : null;
+      if (!run) kit.fail(req, res, 404, 'run.not_found');
+      return run;
+    };
+
+    router.get('/runs', allowed, async (req, res) => {
+      const waiting = req.query.waiting === '1';
+      const list = await runs.recent({ limit: 100, waiting });
+      kit.render(req, res, 'runs.njk', { title: kit.staff(res).t('runs.title'), runs: list, waiting });
+    });
+
+    router.get('/runs/:id/status', allowed, async (req, res) => {
+      const id = idParam(req.params.id);
+      const progress = id ? await runs.progress(id) : null;
+      if (!progress) {
+        res.status(404).json({ error: 'KMC_NOT_FOUND' });
+        return;
+      }
+      const t = kit.staff(res).t;
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ ...progress, text: t(progress.status === 'running' ? 'run.progress' : 'run.done', { n: progress.made }) });
+    });
+
+    const showRun = (view: 'patrons' | 'items') => async (req: Request, res: Response) => {
+      const run = await loadRun(req, res);
+      if (!run) return;
+      const t = kit.staff(res).t;
+      const page = typeof req.query.page === 'string' && /^\d{1,6}$/.test(req.query.page) ? Math.max(1, Number(req.query.page)) : 1;
+      const approved = run.approved_by !== null;
+      const counts: Array<{ status: string; n: number }> = await deps.knex('kmc_messages').where({ run_id: run.id }).groupBy('status').select('status').count({ n: '*' });
+      const byChannel: Array<{ channel: string; n: number }> = await deps.knex('kmc_messages').where({ run_id: run.id }).whereNot('status', 'cancelled').groupBy('channel').select('channel').count({ n: '*' });
+      let review: { messages?: Awaited<ReturnType<RunService['reviewMessages']>>['messages']; items?: Awaited<ReturnType<RunService['reviewItems']>>['items']; total: number } = { total: 0 };
+      if (run.status !== 'running') {
+        review = view === 'items' ? await runs.reviewItems(run.id, page, PAGE_SIZE) : await runs.reviewMessages(run.id, page, PAGE_SIZE);
+      }
+      const borrowers = [...(review.messages ?? []), ...(review.items ?? [])].map((m) => m.borrowernumber);
+      const patrons = Object.fromEntries(await deps.host.patronNames(borrowers));
+      const pages = Math.max(1, Math.ceil(review.total / PAGE_SIZE));
+      const progress = run.status === 'running' ? await runs.progress(run.id) : null;
+      const approver = run.approved_by ? await deps.staff.staffAccount(run.approved_by) : null;
+      kit.render(req, res, 'run.njk', {
+        title: t('run.title', { name: run.routine_name ?? t(`type.${run.message_type ?? 'overdue'}`), id: run.id }),
+        run,
+        view,
+        page,
+        pages,
+        review,
+        patrons,
+        counts: Object.fromEntries(counts.map((c) => [c.status, Number(c.n)])),
+        channelCounts: Object.fromEntries(byChannel.map((c) => [c.channel, Number(c.n)])),
+        approved,
+        approver: approver ? [approver.firstname, approver.surname].filter(Boolean).join(' ') : null,
+        editable: !approved && run.status === 'finished' && !!deps.notices,
+        progress,
+        channels: CHANNELS,
+        holdRun: HOLD_TYPES.includes(run.message_type ?? ''),
+        base: `/runs/${run.id}`,
+      });
+    };
+    router.get('/runs/:id', allowed, showRun('patrons'));
+    router.get('/runs/:id/items', allowed, showRun('items'));
+
+    router.post('/runs/:id/review', allowed, async (req, res) => {
+      const run = await loadRun(req, res);
+      if (!run) return;
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const staff = kit.staff(res).account.borrowernumber;
+      const view = body.view === 'items' ? 'items' : 'patrons';
+      const page = typeof body.page === 'string' && /^\d{1,6}$/.test(body.page) ? body.page : '1';
+      const shownMessages = ids(body.shown);
+      const sendAs = new Map<number, ChannelName | null>();
+      for (const id of shownMessages) {
+        const v = body[`send_as_${id}`];
+        sendAs.set(id, typeof v === 'string' && (CHANNELS as readonly string[]).includes(v) ? (v as ChannelName) : null);
+      }
+      const saved = await runs.saveReview(run.id, staff, {
+        shownMessages,
+        keepMessages: new Set(ids(body.keep)),
+        sendAs,
+        shownItems: ids(body.shown_item),
+        keepItems: new Set(ids(body.keep_item)),
+      });
+      if (saved.changed) await kit.audit.record({ borrowernumber: staff, action: 'run.review', objectType: 'run', objectId: run.id, detail: { changed: saved.changed, view }, ip: kit.ip(req) });
+      const back = `/runs/${run.id}${view === 'items' ? '/items' : ''}?page=${page}`;
+      if (body.do !== 'approve') {
+        res.redirect(303, `${back}&done=run.saved`);
+        return;
+      }
+      let result;
+      try {
+        result = await runs.approve(run.id, staff);
+      } catch (err) {
+        if (err instanceof KmcError && err.code === 'KMC_RUN_NOT_DONE') return kit.fail(req, res, 409, 'run.still_running');
+        throw err;
+      }
+      if (!result) {
+        res.redirect(303, `/runs/${run.id}?done=run.already_approved`);
+        return;
+      }
+      await kit.audit.record({ borrowernumber: staff, action: 'run.approve', objectType: 'run', objectId: run.id, detail: { ...result }, ip: kit.ip(req) });
+      res.redirect(303, `/runs/${run.id}?done=run.approved&n=${result.queued + result.held}`);
+    });
+
+    const sendPdf = (which: 'print' | 'all') => async (req: Request, res: Response) => {
+      const run = await loadRun(req, res);
+      if (!run) return;
+      const t = kit.staff(res).t;
+      const letters = await runLetters({ knex: deps.knex, host: deps.host, settings: deps.settings }, run.id, which);
+      const pdf = lettersPdf(letters, t, t(which === 'print' ? 'run.letters' : 'run.all_letters'));
+      await kit.audit.record({ borrowernumber: kit.staff(res).account.borrowernumber, action: which === 'print' ? 'run.letters' : 'run.all_letters', objectType: 'run', objectId: run.id, detail: { letters: letters.length }, ip: kit.ip(req) });
+      res.setHeader('Content-Disposition', `inline; filename="run-${run.id}-${which === 'print' ? 'letters' : 'all-messages'}.pdf"`);
+      res.setHeader('Cache-Control', 'no-store');
+      res.type('application/pdf').send(pdf);
+    };
+    router.get('/runs/:id/letters.pdf', allowed, sendPdf('print'));
+    router.get('/runs/:id/all-messages.pdf', allowed, sendPdf('all'));
+
+    router.get('/runs/:id/pick-list', allowed, async (req, res) => {
+      const run = await loadRun(req, res);
+      if (!run) return;
+      const lines = await pickList({ knex: deps.knex, host: deps.host, staff: deps.staff }, run.id);
+      const branches = await deps.host.branches();
+      kit.render(req, res, 'pick-list.njk', {
+        title: kit.staff(res).t('picklist.title', { id: run.id }),
+        run,
+        lines,
+        branchNames: Object.fromEntries([...branches.values()].map((b) => [b.branchcode, b.branchname])),
+      });
+    });
+
+    router.get('/runs/:id/sms-errors', allowed, async (req, res) => {
+      const run = await loadRun(req, res);
+      if (!run) return;
+      const lines = await smsErrors(deps.knex, run.id);
+      const patrons = Object.fromEntries(await deps.host.patronNames(lines.map((l) => l.borrowernumber)));
+      kit.render(req, res, 'sms-errors.njk', { title: kit.staff(res).t('smserrors.title', { id: run.id }), run, lines, patrons });
+    });
+  },
+};

@@ -1,0 +1,235 @@
+/**
+ * The delivery worker against a real database, SMTP server and SMSC: two
+ * workers sharing one queue, a graceful stop, leases that run out, and the
+ * queue for staff.
+ */
+import { expect } from 'chai';
+import { createKohaDatabase, kohaSchemaKind } from '../support/koha';
+import type { ScratchDatabase } from '../support/db';
+import { TestClock, testServices, testSettings } from '../support/sidecar';
+import { TestSmsc } from '../support/smsc';
+import { migrate } from '../../sidecar/db';
+import { MailCapture } from '../../sidecar/demo/capture-smtp';
+import type { Services } from '../../sidecar/main';
+import type { NewMessage } from '../../sidecar/queue';
+
+let serial = 0;
+
+function message(channel: 'sms' | 'email' | 'print', over: Partial<NewMessage> = {}): NewMessage {
+  serial += 1;
+  const to = channel === 'sms' ? `+4670${String(2_000_000 + serial)}` : channel === 'email' ? `patron${serial}@example.org` : `Patron ${serial}\nStorgatan ${serial}`;
+  return {
+    idempotencyKey: `test:workers:${serial}:${Math.random().toString(36).slice(2)}`,
+    messageType: 'overdue',
+    level: 1,
+    borrowernumber: 5000 + serial,
+    branchcode: 'CPL',
+    channel,
+    status: 'pending',
+    to,
+    from: channel === 'email' ? 'library@example.org' : 'Library',
+    lang: 'en',
+    subject: `Notice ${serial}`,
+    text: `Notice ${serial} for ${channel}`,
+    html: null,
+    fee: 0,
+    runId: null,
+    ruleId: null,
+    items: [],
+    ...over,
+  };
+}
+
+describe(`the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
+  this.timeout(30_000);
+  let db: ScratchDatabase;
+  let smsc: TestSmsc;
+  let smtp: MailCapture;
+  let clock: TestClock;
+  const open: Services[] = [];
+
+  const services = async (over: Record<string, string> = {}, workerId?: string): Promise<Services> => {
+    const s = testServices(
+      testSettings(db.url, {
+        KMC_SMTP_URL: smtp.url,
+        KMC_SMPP_URL: smsc.url,
+        KMC_SMPP_PDU_TIMEOUT_MS: '2000',
+        KMC_SMPP_ENQUIRE_LINK_SECONDS: '0',
+        ...over,
+      }),
+      clock,
+      workerId ? { workerId } : {},
+    );
+    open.push(s);
+    await s.startChannels();
+    return s;
+  };
+
+  before(async () => {
+    db = await createKohaDatabase('delivworkers');
+    await migrate(db.knex);
+    smsc = await TestSmsc.start();
+    smtp = new MailCapture();
+    await smtp.start();
+  });
+
+  beforeEach(async () => {
+    await db.knex('kmc_message_events').del();
+    await db.knex('kmc_messages').del();
+    smsc.reset();
+    smtp.messages.length = 0;
+    clock = new TestClock(new Date('2026-11-24T08:00:00Z'));
+  });
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+
+  after(async () => {
+    await smtp.stop();
+    await smsc.close();
+    await db.drop();
+  });
+
+  it('two workers on one queue send each message once', async () => {
+    const a = await services({ KMC_DELIVERY_BATCH: '20' }, 'worker-a');
+    const b = await services({ KMC_DELIVERY_BATCH: '20' }, 'worker-b');
+    const messages = [...Array.from({ length: 120 }, () => message('sms')), ...Array.from({ length: 60 }, () => message('email'))];
+    await a.store.insertMessages(messages, clock.now(), 'test');
+    const [sa, sb] = await Promise.all([a.worker.deliverOnce(), b.worker.deliverOnce()]);
+
+    expect(sa.sent + sb.sent, JSON.stringify({ sa, sb })).to.equal(messages.length);
+    expect(sa.claimed + sb.claimed).to.equal(messages.length);
+    expect(sa.claimed, 'worker a had a share').to.be.greaterThan(0);
+    expect(sb.claimed, `worker b had a share: ${JSON.stringify({ sa, sb })}`).to.be.greaterThan(0);
+    for (const m of messages.filter((x) => x.channel === 'sms')) expect(smsc.messagesWithText(m.text), m.text).to.have.length(1);
+    for (const m of messages.filter((x) => x.channel === 'email')) {
+      expect(smtp.messages.filter((c) => c.envelopeTo.includes(m.to!)), m.to!).to.have.length(1);
+    }
+    const sentEvents: Array<{ message_id: number; n: number }> = await db.knex('kmc_message_events').where({ status: 'sent' }).groupBy('message_id').select('message_id').count({ n: '*' });
+    expect(sentEvents).to.have.length(messages.length);
+    expect(sentEvents.every((e) => Number(e.n) === 1)).to.equal(true);
+    const actors = new Set<string>(await db.knex('kmc_message_events').where({ status: 'sent' }).distinct().pluck('actor'));
+    expect([...actors].sort()).to.deep.equal(['worker-a', 'worker-b']);
+    expect(await db.knex('kmc_messages').whereNot('status', 'sent').count({ n: '*' }).first()).to.deep.equal({ n: 0 });
+  });
+
+  it('keeps the SMPP window full: ten submits in flight at once', async () => {
+    const s = await services();
+    smsc.setResponseDelay(200);
+    await s.store.insertMessages(Array.from({ length: 30 }, () => message('sms')), clock.now(), 'test');
+    const started = Date.now();
+    const stats = await s.worker.deliverOnce();
+    const elapsed = Date.now() - started;
+    expect(stats.sent).to.equal(30);
+    // One at a time would take 30 × 200 ms; a full window of 10 takes three rounds.
+    expect(elapsed).to.be.below(1_500);
+    const times = smsc.submits.map((x) => x.at);
+    expect(times[9] - times[0], 'the first ten leave together').to.be.below(150);
+    expect(times[10] - times[0], 'the eleventh waits for a free slot').to.be.at.least(150);
+  });
+
+  it('a graceful stop sends nothing new, finishes what is in flight, and puts the rest back at once', async () => {
+    const s = await services({ KMC_DELIVERY_BATCH: '50' });
+    smsc.setResponseDelay(300);
+    const messages = Array.from({ length: 40 }, () => message('sms'));
+    const ids = (await s.store.insertMessages(messages, clock.now(), 'test')).ids;
+    const delivering = s.worker.deliverOnce();
+    await smsc.waitFor(() => smsc.submits.length >= 10, 5_000, 'a full window in flight');
+    const stopAt = smsc.submits.length;
+    await s.worker.stop();
+    const stats = await delivering;
+
+    const rows = await db.knex('kmc_messages').whereIn('id', ids).select('id', 'status', 'attempts', 'body_text');
+    const byStatus = (st: string) => rows.filter((r) => r.status === st);
+    expect(byStatus('sending'), 'nothing is left in sending').to.have.length(0);
+    expect(byStatus('sent').length).to.equal(stopAt);
+    expect(stats.sent).to.equal(stopAt);
+    expect(byStatus('pending').length).to.equal(messages.length - stopAt).and.to.be.greaterThan(0);
+    expect(smsc.submits, 'nothing new left after stop').to.have.length(stopAt);
+    for (const r of byStatus('sent')) expect(smsc.messagesWithText(r.body_text), r.body_text).to.have.length(1);
+    for (const r of byStatus('pending')) {
+      expect(smsc.messagesWithText(r.body_text)).to.have.length(0);
+      expect(r.attempts, 'the unused claim is not counted as an attempt').to.equal(0);
+      const last = await db.knex('kmc_message_events').where({ message_id: r.id }).orderBy('id', 'desc').first();
+      expect(last).to.include({ status: 'pending', detail: 'returned to the queue unsent: the worker is stopping' });
+    }
+
+    // Another worker takes the rest straight away, without waiting for a lease.
+    const next = await services();
+    smsc.setResponseDelay(0);
+    expect(await next.worker.deliverOnce()).to.include({ sent: messages.length - stopAt });
+    for (const m of messages) expect(smsc.messagesWithText(m.text), m.text).to.have.length(1);
+  });
+
+  it('messages a dead worker left in sending come back once their lease has run out', async () => {
+    const s = await services();
+    const ids = (await s.store.insertMessages([message('sms'), message('email'), message('print')], clock.now(), 'test')).ids;
+    const claimed = await s.store.claimDue({ channels: ['sms', 'email', 'print'], limit: 10, workerId: 'dead-worker', leaseMs: 5 * 60_000, now: clock.now() });
+    expect(claimed).to.have.length(3);
+
+    expect(await s.worker.deliverOnce(), 'the lease still holds').to.include({ claimed: 0 });
+    clock.advance(5 * 60_000 + 1);
+    const stats = await s.worker.deliverOnce();
+    expect(stats).to.include({ claimed: 3, sent: 3 });
+    for (const id of ids) {
+      const history = await s.store.events(id);
+      expect(history.map((e) => e.status)).to.deep.equal(['pending', 'sending', 'pending', 'sending', 'sent']);
+      expect(history[2].detail).to.match(/^lease expired/);
+    }
+    // The dead worker's late answer cannot overwrite what happened since.
+    expect(await s.store.complete(ids[0], 'dead-worker', { status: 'failed', detail: 'too late', at: clock.now() })).to.equal(false);
+    expect((await s.store.get(ids[0]))!.status).to.equal('sent');
+  });
+
+  it('retry budgets are settings per channel', async () => {
+    const s = await services({ KMC_RETRY_EMAIL_ATTEMPTS: '2', KMC_RETRY_FIRST_SECONDS: '10' });
+    smtp.respond = () => ({ action: 'reply', code: 451, message: '4.3.0 busy' });
+    try {
+      const [id] = (await s.store.insertMessages([message('email')], clock.now(), 'test')).ids;
+      expect(await s.worker.deliverOnce()).to.include({ retried: 1 });
+      const waiting = (await s.store.get(id))!;
+      const wait = new Date(waiting.next_attempt_at!.replace(' ', 'T') + 'Z').getTime() - clock.now().getTime();
+      expect(wait).to.be.within(7_500, 12_500);
+      clock.advance(60_000);
+      expect(await s.worker.deliverOnce()).to.include({ failed: 1 });
+      expect((await s.store.get(id))!.status_reason).to.match(/^SMTP_451: retry budget of 2 attempts spent; last: 451/);
+    } finally {
+      smtp.respond = undefined;
+    }
+  });
+
+  it('the queue for staff lists failed and missing-contact messages, newest first, a page at a time', async () => {
+    const s = await services();
+    const made = await s.store.insertMessages(
+      [
+        message('email', { status: 'missing_contact', statusReason: 'email: no e-mail address', to: null, branchcode: 'CPL' }),
+        message('sms', { to: '+46709990001', branchcode: 'HAF' }),
+        message('email', { status: 'missing_contact', statusReason: 'email: no e-mail address', to: null, branchcode: 'HAF' }),
+        message('sms', { to: '+46709990002', branchcode: 'CPL' }),
+        message('email'),
+      ],
+      clock.now(),
+      'test',
+    );
+    smsc.refuseDestination('+46709990001');
+    smsc.refuseDestination('+46709990002');
+    await s.worker.deliverOnce();
+    const [miss1, fail1, miss2, fail2, ok] = made.ids;
+
+    const first = await s.store.queue({ statuses: ['failed', 'missing_contact'], limit: 3 });
+    expect(first.total).to.equal(4);
+    expect(first.messages.map((m) => m.id)).to.deep.equal([fail2, miss2, fail1]);
+    const second = await s.store.queue({ statuses: ['failed', 'missing_contact'], limit: 3, beforeId: first.nextBeforeId });
+    expect(second.messages.map((m) => m.id)).to.deep.equal([miss1]);
+    expect(second.nextBeforeId).to.equal(null);
+
+    const haf = await s.store.queue({ statuses: ['failed', 'missing_contact'], branchcode: 'HAF' });
+    expect(haf.messages.map((m) => m.id)).to.deep.equal([miss2, fail1]);
+    const failedSms = await s.store.queue({ statuses: ['failed'], channel: 'sms' });
+    expect(failedSms.messages.map((m) => m.id)).to.deep.equal([fail2, fail1]);
+    expect(failedSms.messages[0].status_reason).to.match(/^SMPP_INVALID_DESTINATION/);
+    expect((await s.store.get(ok))!.status).to.equal('sent');
+    expect(await s.store.queue({ statuses: [] })).to.deep.equal({ messages: [], total: 0, nextBeforeId: null });
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * The staff pages' parts that need no database: the message catalogues
+ * (every word on a page is in English and Swedish, with the same
+ * placeholders), the PDF writer for letters, and the CSP's inline styles.
+ */
+import { expect } from 'chai';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { en } from '../../sidecar/web/i18n/en';
+import { sv } from '../../sidecar/web/i18n/sv';
+import { pickPageLang, translator } from '../../sidecar/web/i18n';
+import { PAGE_TEMPLATE_DIR, inlineStyleHashes } from '../../sidecar/web';
+import { PdfDocument, textWidth, toWinAnsi, wrapText } from '../../sidecar/web/outputs/pdf';
+import { lettersPdf } from '../../sidecar/web/outputs/letters';
+import { MESSAGE_STATUSES } from '../../sidecar/queue';
+import { MESSAGE_TYPES } from '../../sidecar/rules';
+import { loadSettings } from '../../sidecar/config';
+
+const WEB_DIR = path.resolve(__dirname, '../../sidecar/web');
+
+function filesUnder(dir: string, ext: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name), ext) : e.name.endsWith(ext) ? [path.join(dir, e.name)] : []));
+}
+
+describe('the staff pages\' message catalogues', () => {
+  const keys = Object.keys(en);
+
+  it('has every key a page template or a page module asks for', () => {
+    const used = new Set<string>();
+    for (const f of [...filesUnder(PAGE_TEMPLATE_DIR, '.njk'), ...filesUnder(WEB_DIR, '.ts')]) {
+      const text = readFileSync(f, 'utf8');
+      // Whole keys only: t('status.' + s) is a prefix, checked below with the values it takes.
+      for (const m of text.matchAll(/\bt\('([a-z_]+(?:\.[a-z_]+)+)'/g)) used.add(m[1]);
+      for (const m of text.matchAll(/(?:label|text): '([a-z_]+(?:\.[a-z_]+)+)'/g)) used.add(m[1]);
+      for (const m of text.matchAll(/fail\(req, res, \d+, '([a-z_]+(?:\.[a-z_]+)+)'/g)) used.add(m[1]);
+      for (const m of text.matchAll(/done=([a-z_]+\.[a-z_]+)/g)) used.add(m[1]);
+    }
+    expect(used.size).to.be.greaterThan(150);
+    const missing = [...used].filter((k) => !(k in en));
+    expect(missing).to.deep.equal([]);
+  });
+
+  it('names every status, message type and channel in both languages', () => {
+    const wanted = [
+      ...MESSAGE_STATUSES.map((s) => `status.${s}`),
+      ...MESSAGE_TYPES.map((t) => `type.${t}`),
+      ...['email', 'sms', 'print'].map((c) => `channel.${c}`),
+      ...['running', 'finished', 'failed'].map((s) => `run.status.${s}`),
+      ...['verified', 'pending', 'expired', 'exempt', 'none'].map((s) => `verification.${s}`),
+      ...['format', 'signature', 'expired', 'too_far_ahead', 'used', 'not_staff'].map((r) => `launch.refused.${r}`),
+    ];
+    for (const k of wanted) {
+      expect(en, k).to.have.property(k);
+      expect(sv, k).to.have.property(k);
+    }
+  });
+
+  it('Swedish has exactly the English keys, is written in Swedish, and keeps every placeholder', () => {
+    expect(Object.keys(sv).sort()).to.deep.equal([...keys].sort());
+    const same = keys.filter((k) => (sv as Record<string, string>)[k] === (en as Record<string, string>)[k]);
+    // Words that are the same in both: SMS, Status, Message-ID, and the language names.
+    expect(same.sort()).to.deep.equal(['channel.sms', 'field.status', 'lang.en', 'lang.sv', 'message.message_id']);
+    for (const k of keys) {
+      const params = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+      expect(params((sv as Record<string, string>)[k]), k).to.deep.equal(params((en as Record<string, string>)[k]));
+    }
+  });
+
+  it('fills in values, and picks the language from Koha\'s codes', () => {
+    expect(translator('sv')('run.approved', { n: 3 })).to.equal('Körningen godkändes: 3 meddelande(n) köades.');
+    expect(translator('en')('no.such.key')).to.equal('no.such.key');
+    expect(pickPageLang('sv-SE')).to.equal('sv');
+    expect(pickPageLang(null, 'da-DK,sv;q=0.8')).to.equal('sv');
+    expect(pickPageLang('de-DE', 'fr')).to.equal('en');
+  });
+});
+
+describe('the PDF writer for letters', () => {
+  it('encodes the libraries\' letters in WinAnsi and marks what it cannot say', () => {
+    expect(toWinAnsi('åäöÅÄÖüøØéæß€–')).to.deep.equal([0xe5, 0xe4, 0xf6, 0xc5, 0xc4, 0xd6, 0xfc, 0xf8, 0xd8, 0xe9, 0xe6, 0xdf, 0x80, 0x96]);
+    // Decomposed letters are composed first; what WinAnsi lacks becomes "?".
+    expect(toWinAnsi('a\u0308')).to.deep.equal([0xe4]);
+    expect(toWinAnsi('Ж😀')).to.deep.equal([0x3f, 0x3f]);
+  });
+
+  it('wraps text inside the width, breaking an over-long word where it must', () => {
+    const lines = wrapText('Det här är en lång mening om böcker som ska lämnas tillbaka till biblioteket.\n\nNytt stycke.', 150, 11);
+    expect(lines.length).to.be.greaterThan(3);
+    for (const l of lines) expect(textWidth(l, 11)).to.be.at.most(150);
+    expect(lines).to.include('');
+    const long = wrapText('x'.repeat(200), 100, 11);
+    expect(long.join('')).to.equal('x'.repeat(200));
+    for (const l of long) expect(textWidth(l, 11)).to.be.at.most(100);
+  });
+
+  it('writes a well-formed PDF: every cross-reference points at its object, one page per letter', () => {
+    const t = translator('sv');
+    const letter = (n: number) => ({
+      messageId: n,
+      branchLines: ['Centralbiblioteket', 'Storgatan 1', '111 22 Stockholm'],
+      recipientLines: ['Åsa Öberg', 'Ängsvägen 3', '123 45 Solna'],
+      date: '2026-11-24',
+      subject: 'Påminnelse (krav) \\ 1',
+      body: 'Hej Åsa!\n\nRöda rummet (Strindberg) ska lämnas tillbaka.',
+    });
+    const pdf = lettersPdf([letter(1), letter(2), letter(3)], t, 'Brev');
+    const text = pdf.toString('latin1');
+    expect(text.startsWith('%PDF-1.4\n')).to.equal(true);
+    expect(text.trimEnd().endsWith('%%EOF')).to.equal(true);
+    const startxref = Number(/startxref\n(\d+)\n%%EOF/.exec(text)![1]);
+    expect(text.slice(startxref, startxref + 4)).to.equal('xref');
+    const entries = [...text.slice(startxref).matchAll(/^(\d{10}) 00000 n $/gm)].map((m) => Number(m[1]));
+    entries.forEach((offset, i) => expect(text.slice(offset, offset + `${i + 1} 0 obj`.length)).to.equal(`${i + 1} 0 obj`));
+    expect(/\/Count (\d+)/.exec(text)![1]).to.equal('3');
+    // Each stream's /Length is its true length.
+    for (const m of text.matchAll(/<< \/Length (\d+) >>\nstream\n/g)) {
+      const start = m.index! + m[0].length;
+      expect(text.slice(start + Number(m[1]), start + Number(m[1]) + 10)).to.equal('\nendstream');
+    }
+    expect(text).to.contain('(\\305sa \\326berg)');
+    expect(text).to.contain('(P\\345minnelse \\(krav\\) \\\\ 1)');
+    expect(text).to.contain('/BaseFont /Helvetica /Encoding /WinAnsiEncoding');
+    expect(text).to.contain('(Meddelande 2)');
+  });
+
+  it('continues a letter too long for one page on the next', () => {
+    const body = Array.from({ length: 80 }, (_, i) => `Rad ${i + 1}`).join('\n');
+    const pdf = lettersPdf([{ messageId: 9, branchLines: ['B'], recipientLines: ['R'], date: 'd', subject: 'Långt brev', body }], translator('en'), 'x');
+    expect(/\/Count (\d+)/.exec(pdf.toString('latin1'))![1]).to.equal('2');
+    expect(pdf.toString('latin1')).to.contain('(L\\345ngt brev \\(continued\\))');
+  });
+
+  it('makes a one-page document even with nothing in it', () => {
+    expect(/\/Count (\d+)/.exec(new PdfDocument().toBuffer().toString('latin1'))![1]).to.equal('1');
+  });
+});
+
+describe('the content security policy', () => {
+  it('allows exactly the static <style> blocks of the page templates, by hash', () => {
+    const verify = readFileSync(path.join(PAGE_TEMPLATE_DIR, 'verify.njk'), 'utf8');
+    const block = /<style>([\s\S]*?)<\/style>/.exec(verify)![1];
+    const hash = `'sha256-${createHash('sha256').update(block, 'utf8').digest('base64')}'`;
+    expect(inlineStyleHashes()).to.include(hash);
+  });
+});
+
+describe('the staff pages\' settings', () => {
+  const base = { KMC_DATABASE_URL: 'mysql://root@127.0.0.1:3306/koha' };
+  const refused = (env: Record<string, string>, setting: string) => {
+    expect(() => loadSettings({ ...base, ...env })).to.throw(new RegExp(`^${setting}: `)).with.property('code', 'KMC_SETTINGS_INVALID');
+  };
+
+  it('reads the Koha staff origins, the session times, the retention and the proxy', () => {
+    const s = loadSettings({
+      ...base,
+      KMC_KOHA_STAFF_ORIGIN: 'https://staff.library.example, http://intra.library.example:8080/',
+      KMC_SESSION_IDLE_MINUTES: '20',
+      KMC_SESSION_MAX_HOURS: '9',
+      KMC_RETENTION_DAYS: '90',
+      KMC_ANONYMISE_AT: '02:15',
+      KMC_TRUST_PROXY: 'loopback, 10.0.0.0/8',
+    });
+    expect(s.kohaStaffOrigins).to.deep.equal(['https://staff.library.example', 'http://intra.library.example:8080']);
+    expect(s).to.include({ sessionIdleMinutes: 20, sessionMaxHours: 9, retentionDays: 90, anonymiseAt: '02:15', trustProxy: 'loopback, 10.0.0.0/8' });
+    const d = loadSettings(base);
+    expect(d).to.include({ sessionIdleMinutes: 60, sessionMaxHours: 12, retentionDays: 365, anonymiseAt: '03:30', trustProxy: false });
+    expect(d.kohaStaffOrigins).to.deep.equal([]);
+    expect(loadSettings({ ...base, KMC_TRUST_PROXY: '1' }).trustProxy).to.equal(1);
+  });
+
+  it('refuses bad values, naming the setting', () => {
+    refused({ KMC_KOHA_STAFF_ORIGIN: 'https://staff.library.example/cgi-bin/koha' }, 'KMC_KOHA_STAFF_ORIGIN');
+    refused({ KMC_KOHA_STAFF_ORIGIN: 'staff.library.example' }, 'KMC_KOHA_STAFF_ORIGIN');
+    refused({ KMC_KOHA_STAFF_ORIGIN: "https://x.example; script-src 'unsafe-inline'" }, 'KMC_KOHA_STAFF_ORIGIN');
+    refused({ KMC_RETENTION_DAYS: '0' }, 'KMC_RETENTION_DAYS');
+    refused({ KMC_RETENTION_DAYS: 'a year' }, 'KMC_RETENTION_DAYS');
+    refused({ KMC_ANONYMISE_AT: '25:00' }, 'KMC_ANONYMISE_AT');
+    refused({ KMC_SESSION_IDLE_MINUTES: '600', KMC_SESSION_MAX_HOURS: '2' }, 'KMC_SESSION_IDLE_MINUTES');
+    refused({ KMC_TRUST_PROXY: 'everyone!' }, 'KMC_TRUST_PROXY');
+  });
+});

@@ -1,0 +1,111 @@
+import { expect } from 'chai';
+import { runBatches } from '../../sidecar/notices/engine';
+import type { NewMessage } from '../../sidecar/queue';
+
+interface Row {
+  borrowernumber: number;
+  n: number;
+}
+
+async function* rowsOf(list: Row[], opts: { failAt?: number; onRead?: (i: number) => void } = {}): AsyncIterable<Row> {
+  for (const [i, r] of list.entries()) {
+    if (opts.failAt === i) throw new Error('the query broke');
+    opts.onRead?.(i);
+    await Promise.resolve();
+    yield r;
+  }
+}
+
+const fake = (n: number) => ({ idempotencyKey: `k${n}` }) as unknown as NewMessage;
+const tick = (ms = 1) => new Promise((r) => setTimeout(r, ms));
+
+describe('engine: the batch pipeline', () => {
+  // Patrons 1..7 with 1 to 3 rows each, ordered by patron as the queries return them.
+  const rows: Row[] = [];
+  for (let p = 1; p <= 7; p += 1) for (let i = 0; i < (p % 3) + 1; i += 1) rows.push({ borrowernumber: p, n: rows.length });
+
+  it('hands over whole patrons in batches, in order, and writes every batch once, in order', async () => {
+    const seen: number[][][] = [];
+    const written: string[][] = [];
+    await runBatches(
+      rowsOf(rows),
+      async (patrons) => {
+        seen.push(patrons.map((g) => g.map((r) => r.borrowernumber)));
+        await tick();
+        return patrons.map((g) => fake(g[0].borrowernumber));
+      },
+      async (messages) => {
+        await tick(3);
+        written.push(messages.map((m) => m.idempotencyKey));
+      },
+      3,
+    );
+    expect(seen.map((b) => b.map((g) => g[0]))).to.deep.equal([[1, 2, 3], [4, 5, 6], [7]]);
+    for (const batch of seen) for (const g of batch) expect(new Set(g).size).to.equal(1);
+    expect(seen.flat(2)).to.have.length(rows.length);
+    expect(written).to.deep.equal([['k1', 'k2', 'k3'], ['k4', 'k5', 'k6'], ['k7']]);
+  });
+
+  it('reads ahead while a batch is written, but no further than the read-ahead allows', async () => {
+    let read = 0;
+    let maxAhead = 0;
+    let handled = 0;
+    const many: Row[] = Array.from({ length: 40 }, (_, i) => ({ borrowernumber: i + 1, n: i }));
+    await runBatches(
+      rowsOf(many, { onRead: () => (read += 1) }),
+      async (patrons) => {
+        handled += patrons.length;
+        maxAhead = Math.max(maxAhead, read - handled);
+        return [fake(handled)];
+      },
+      async () => {
+        await tick(5);
+      },
+      2,
+      3,
+    );
+    expect(handled).to.equal(40);
+    // Three batches of two waiting, one being made, the current group and the row that closed it.
+    expect(maxAhead).to.be.greaterThan(2).and.at.most(2 * 3 + 2 + 2);
+  });
+
+  it('a failed write stops the run with that error and reads no further', async () => {
+    let read = 0;
+    const many: Row[] = Array.from({ length: 100 }, (_, i) => ({ borrowernumber: i + 1, n: i }));
+    const err = await runBatches(
+      rowsOf(many, { onRead: () => (read += 1) }),
+      async (patrons) => [fake(patrons[0][0].borrowernumber)],
+      async (messages) => {
+        if (messages[0].idempotencyKey === 'k3') throw new Error('the database went away');
+        await tick();
+      },
+      1,
+      2,
+    ).then(() => null, (e: Error) => e.message);
+    expect(err).to.equal('the database went away');
+    expect(read).to.be.lessThan(20);
+  });
+
+  it('a failed query stops the run with that error', async () => {
+    const err = await runBatches(
+      rowsOf(rows, { failAt: 5 }),
+      async (patrons) => patrons.map((g) => fake(g[0].borrowernumber)),
+      async () => undefined,
+      1,
+    ).then(() => null, (e: Error) => e.message);
+    expect(err).to.equal('the query broke');
+  });
+
+  it('a failed decision stops the run with that error', async () => {
+    const err = await runBatches(
+      rowsOf(rows),
+      async (patrons) => {
+        if (patrons[0][0].borrowernumber === 2) throw new Error('a template is broken');
+        return [];
+      },
+      async () => undefined,
+      1,
+    ).then(() => null, (e: Error) => e.message);
+    expect(err).to.equal('a template is broken');
+  });
+});
