@@ -12,13 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import knexFactory from 'knex';
 import { createTransport, type TransportOptions } from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import * as smpp from 'smpp';
 import { loadSettings } from '../sidecar/config';
-import { createKnex, migrate } from '../sidecar/db';
-import { KmcError } from '../sidecar/errors';
+import { createKnex, dropDatabase, migrate, recreateDatabase } from '../sidecar/db';
 import { createKohaFixtureSchema } from '../sidecar/fixture';
 import { createLogger } from '../sidecar/logging';
 import { createServices } from '../sidecar/main';
@@ -91,34 +89,6 @@ async function startSink(): Promise<{ url: string; port: number; count: () => nu
     count: () => n,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-async function recreateDatabase(url: string): Promise<void> {
-  const u = new URL(url);
-  const name = u.pathname.slice(1);
-  if (!/^kmc_bench[a-z0-9_]*$/.test(name)) {
-    throw new KmcError('KMC_BENCH_REFUSED', `the benchmark only rebuilds a database named kmc_bench…, not "${name}"`);
-  }
-  u.pathname = '/';
-  const server = knexFactory({ client: 'mysql2', connection: u.toString(), pool: { min: 0, max: 1 } });
-  try {
-    await server.raw(`DROP DATABASE IF EXISTS \`${name}\``);
-    await server.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  } finally {
-    await server.destroy();
-  }
-}
-
-async function dropDatabase(url: string): Promise<void> {
-  const u = new URL(url);
-  const name = u.pathname.slice(1);
-  u.pathname = '/';
-  const server = knexFactory({ client: 'mysql2', connection: u.toString(), pool: { min: 0, max: 1 } });
-  try {
-    await server.raw(`DROP DATABASE IF EXISTS \`${name}\``);
-  } finally {
-    await server.destroy();
-  }
 }
 
 function rate(n: number, ms: number): number {
@@ -222,7 +192,7 @@ export async function runDeliveryBench(opts: DeliveryBenchOptions = {}): Promise
   const rounds = opts.rounds ?? 3;
   const latency = opts.smscLatencyMs ?? 2;
 
-  await recreateDatabase(databaseUrl);
+  await recreateDatabase(databaseUrl, { prefix: 'kmc_bench', code: 'KMC_BENCH_REFUSED', what: 'the benchmark' });
   const setup = createKnex(databaseUrl);
   try {
     await createKohaFixtureSchema(setup);

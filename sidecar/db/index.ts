@@ -4,6 +4,7 @@
  * the driver guessing a zone.
  */
 import knexFactory, { Knex } from 'knex';
+import { KmcError } from '../errors';
 
 export type { Knex };
 
@@ -41,6 +42,42 @@ export function fromDbTime(s: string | null): Date | null {
 /** True when the error is MariaDB's duplicate-key refusal. */
 export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: string }).code === 'ER_DUP_ENTRY';
+}
+
+/** A connection to the server of a database URL, without the database: for creating and dropping it. */
+function serverOf(url: string): { server: Knex; name: string } {
+  const u = new URL(url);
+  const name = u.pathname.slice(1);
+  u.pathname = '/';
+  return { server: knexFactory({ client: 'mysql2', connection: u.toString(), pool: { min: 0, max: 1 } }), name };
+}
+
+/**
+ * Drops and creates a scratch database (the demo's, the benchmark's). Only a
+ * database whose name starts with the given prefix is ever dropped, so a
+ * mistyped URL cannot reach a library's real data.
+ */
+export async function recreateDatabase(url: string, guard: { prefix: string; code: string; what: string }): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  if (!new RegExp(`^${guard.prefix}[a-z0-9_]*$`).test(name)) {
+    throw new KmcError(guard.code, `${guard.what} only rebuilds a database named ${guard.prefix}…, not "${name}"`);
+  }
+  const { server } = serverOf(url);
+  try {
+    await server.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+    await server.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await server.destroy();
+  }
+}
+
+export async function dropDatabase(url: string): Promise<void> {
+  const { server, name } = serverOf(url);
+  try {
+    await server.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+  } finally {
+    await server.destroy();
+  }
 }
 
 export { migrate, migrationStatus, ownTables, type MigrationStatus } from './migrations';

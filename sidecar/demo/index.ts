@@ -5,12 +5,10 @@
  */
 import path from 'node:path';
 import { rmSync } from 'node:fs';
-import knexFactory from 'knex';
 import type express from 'express';
 import type nunjucks from 'nunjucks';
 import { loadSettings, redact } from '../config';
-import { createKnex, migrate } from '../db';
-import { KmcError } from '../errors';
+import { createKnex, migrate, recreateDatabase } from '../db';
 import { createKohaFixtureSchema, seedLibrary } from '../fixture';
 import { runNotices } from '../notices';
 import { libraryDay } from '../rendering/dates';
@@ -28,23 +26,6 @@ export interface Demo {
   /** The demo's SMS centre: takes every SMS and answers each with a delivery receipt. */
   smsc: CaptureSmsc;
   stop(): Promise<void>;
-}
-
-/** Recreates the demo database. Only a database whose name starts with kmc_demo is ever dropped. */
-async function recreateDemoDatabase(url: string): Promise<void> {
-  const u = new URL(url);
-  const name = u.pathname.slice(1);
-  if (!/^kmc_demo[a-z0-9_]*$/.test(name)) {
-    throw new KmcError('KMC_DEMO_REFUSED', `the demo only rebuilds a database named kmc_demo…, not "${name}"`);
-  }
-  u.pathname = '/';
-  const server = knexFactory({ client: 'mysql2', connection: u.toString(), pool: { min: 0, max: 1 } });
-  try {
-    await server.raw(`DROP DATABASE IF EXISTS \`${name}\``);
-    await server.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  } finally {
-    await server.destroy();
-  }
 }
 
 function outboxPages(mail: MailCapture, smsc: CaptureSmsc) {
@@ -70,7 +51,7 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
   const databaseUrl = env.KMC_DEMO_DATABASE_URL || DEMO_DATABASE_URL;
   const smtpPort = Number(env.KMC_DEMO_SMTP_PORT ?? 2525);
   out.stdout(`Building the demo library in ${redact(databaseUrl)} …`);
-  await recreateDemoDatabase(databaseUrl);
+  await recreateDatabase(databaseUrl, { prefix: 'kmc_demo', code: 'KMC_DEMO_REFUSED', what: 'the demo' });
 
   const mail = new MailCapture({ port: smtpPort });
   await mail.start();

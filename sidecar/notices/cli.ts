@@ -13,7 +13,7 @@ import { UsageError } from '../errors';
 import type { Services } from '../main';
 import { MESSAGE_TYPES, type MessageType, type Rule } from '../rules';
 import { importKohaRules } from '../rules/import-koha';
-import { nextFire, parseCron } from '../scheduling';
+import { nextFire, parseCron, routineRunFields } from '../scheduling';
 import { libraryDay } from '../rendering/dates';
 import { runNotices } from './index';
 import { sendStaffMessage } from './staff';
@@ -88,16 +88,10 @@ export async function routinesCommand(rest: string[], open: OpenServices, out: O
       const routine = await s.routines.byName(positionals[0]);
       if (!routine) throw new UsageError(`there is no routine named "${positionals[0]}"; kmc routines lists them`);
       const result = await runNotices(s.notices, {
-        type: routine.message_type,
+        ...routineRunFields(routine),
         date: values.date ?? libraryDay(s.clock.now(), s.settings.timezone),
         dryRun: !!values['dry-run'],
         startedBy: 'cli',
-        messageToPatrons: routine.message_to_patrons,
-        level: routine.level,
-        criteria: routine.criteria,
-        needsApproval: routine.needs_approval,
-        routineId: routine.id,
-        routineName: routine.name,
       });
       if (values.json) out.stdout(JSON.stringify(result));
       else if (result.notRun === 'disabled') out.stdout('Nothing generated: the Message Center is switched off in Koha.');

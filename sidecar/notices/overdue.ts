@@ -93,19 +93,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
   const dueBefore = `${addDays(args.runDate, -minDelay + 1)} 00:00:00`;
 
   await runBatches(deps.host.streamLoans({ dueBefore }), async (patrons) => {
-    const loans: LoanCandidate[] = [];
-    for (const loan of patrons.flat()) {
-      if (categoryWantsNoNotices(loan)) {
-        skip(stats, 'category_gets_no_overdue_notices');
-        continue;
-      }
-      const outside = ctx.outOfScope({ branchcode: ctx.loanRuleBranch(loan), categorycode: loan.categorycode, itemtype: loan.itype });
-      if (outside) {
-        skip(stats, outside);
-        continue;
-      }
-      loans.push(loan);
-    }
+    const loans = loansInScope(ctx, patrons, stats);
     const history = await loanHistory(deps.knex, loans.map((l) => l.issue_id), deps.settings.timezone);
     const units: Unit[] = [];
     for (const loan of loans) {
@@ -160,19 +148,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
   const dueBefore = `${addDays(args.runDate, -minDelay + 1)} 00:00:00`;
 
   await runBatches(deps.host.streamLoans({ dueBefore }), async (patrons) => {
-    const loans: LoanCandidate[] = [];
-    for (const loan of patrons.flat()) {
-      if (categoryWantsNoNotices(loan)) {
-        skip(stats, 'category_gets_no_overdue_notices');
-        continue;
-      }
-      const outside = ctx.outOfScope({ branchcode: ctx.loanRuleBranch(loan), categorycode: loan.categorycode, itemtype: loan.itype });
-      if (outside) {
-        skip(stats, outside);
-        continue;
-      }
-      loans.push(loan);
-    }
+    const loans = loansInScope(ctx, patrons, stats);
     const history = await loanHistory(deps.knex, loans.map((l) => l.issue_id), deps.settings.timezone);
     const units: Unit[] = [];
     for (const loan of loans) {
@@ -203,4 +179,22 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
     }
     return composer.compose(units, stats, { coverageKnown: true });
   }, sink);
+}
+
+/** Overdue loans whose patron category takes overdue notices and that fall inside the run's routine criteria. */
+function loansInScope(ctx: RunContext, patrons: LoanCandidate[][], stats: RunStats): LoanCandidate[] {
+  const loans: LoanCandidate[] = [];
+  for (const loan of patrons.flat()) {
+    if (categoryWantsNoNotices(loan)) {
+      skip(stats, 'category_gets_no_overdue_notices');
+      continue;
+    }
+    const outside = ctx.outOfScope({ branchcode: ctx.loanRuleBranch(loan), categorycode: loan.categorycode, itemtype: loan.itype });
+    if (outside) {
+      skip(stats, outside);
+      continue;
+    }
+    loans.push(loan);
+  }
+  return loans;
 }

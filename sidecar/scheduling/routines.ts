@@ -96,6 +96,19 @@ export function validateRoutine(input: RoutineInput): void {
   if (input.message_to_patrons && input.message_to_patrons.length > 2000) invalid(`routine "${input.name}": the message to patrons takes at most 2000 characters`);
 }
 
+/** What every run of a routine carries, whoever starts it: the scheduler, the command line or staff. */
+export function routineRunFields(routine: Routine) {
+  return {
+    type: routine.message_type,
+    level: routine.level,
+    criteria: routine.criteria,
+    messageToPatrons: routine.message_to_patrons,
+    needsApproval: routine.needs_approval,
+    routineId: routine.id,
+    routineName: routine.name,
+  };
+}
+
 export class RoutineStore {
   constructor(private readonly knex: Knex) {}
 

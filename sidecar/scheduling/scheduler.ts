@@ -17,7 +17,7 @@ import { runNotices, type RunResult } from '../notices';
 import type { Clock, NoticeDeps } from '../notices/context';
 import { releaseQuietHours } from '../notices/quiet-hours';
 import { nextFire, parseCron, previousFire } from './cron';
-import type { Routine, RoutineStore } from './routines';
+import { routineRunFields, type Routine, type RoutineStore } from './routines';
 
 export interface SchedulerDeps {
   notices: NoticeDeps;
@@ -58,18 +58,12 @@ export class Scheduler {
   /** Runs one fire of a routine, as the schedule would; another instance may already have taken it. */
   async fire(routine: Routine, fireTime: Date): Promise<RunResult> {
     const result = await runNotices(this.deps.notices, {
-      type: routine.message_type,
+      ...routineRunFields(routine),
       date: libraryDay(fireTime, this.deps.timezone),
       startedBy: 'scheduler',
       job: routineJob(routine),
       fireTime,
       automated: true,
-      messageToPatrons: routine.message_to_patrons,
-      level: routine.level,
-      criteria: routine.criteria,
-      needsApproval: routine.needs_approval,
-      routineId: routine.id,
-      routineName: routine.name,
     });
     this.deps.logger.info('schedule.fired', { routineId: routine.id, job: routineJob(routine), fireTime: fireTime.toISOString(), runId: result.runId, created: result.created, notRun: result.notRun ?? null });
     if (result.created && !result.dryRun) this.deps.onMessages?.();

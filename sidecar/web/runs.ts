@@ -20,6 +20,7 @@ import { BranchDirectory, QuietHours, renderAgain, runNotices, type Clock, type 
 import { RunContext } from '../notices/engine';
 import { libraryDay } from '../rendering/dates';
 import type { Routine } from './routines';
+import { routineRunFields } from '../scheduling';
 import { CHANNELS } from './messages';
 
 export interface RunRow {
@@ -122,13 +123,9 @@ export class RunService {
     const notices = this.notices;
     const job = `routine:${routine.id}:manual:${randomUUID().slice(0, 12)}`;
     const running = runNotices(notices, {
-      type: routine.message_type,
-      level: routine.level,
-      criteria: routine.criteria,
-      messageToPatrons: routine.message_to_patrons,
+      ...routineRunFields(routine),
+      // Run now always shows the notices to staff before anything goes out.
       needsApproval: true,
-      routineId: routine.id,
-      routineName: routine.name,
       startedBy: `staff:${staffNumber}`,
       job,
       fireTime: this.deps.clock.now(),
