@@ -37,7 +37,7 @@ export async function startServer(
   });
   await services.startChannels();
   services.worker.start(opts.deliverEveryMs ?? 15_000);
-  const app = createWebApp({ knex: services.knex, store: services.store, host: services.host, logger: services.logger, clock: services.clock, settings, extend: opts.extend, notices: services.notices,
+  const app = createWebApp({ knex: services.knex, store: services.store, host: services.host, logger: services.logger, clock: services.clock, settings, extend: opts.extend, notices: services.notices, channels: services.adapters,
     routers: verificationRouters({ service: services.verification, limiter: services.verificationLimiter, logger: services.logger }) });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(settings.port, settings.host, () => resolve(s));

@@ -7,6 +7,7 @@
 import type { Knex } from 'knex';
 import { fromDbTime, isDuplicateKey, toDbTime } from '../db';
 import type { ChannelName } from '../channels/contract';
+import { EVENT_COLUMNS, ITEM_COLUMNS, MESSAGE_COLUMNS, idsAreConsecutive, inWriteTransaction } from './insert';
 
 export const MESSAGE_STATUSES = [
   'proposed', 'held', 'pending', 'sending', 'sent', 'delivered', 'failed', 'missing_contact', 'cancelled',
@@ -118,34 +119,52 @@ const chunk = <T>(list: T[], size: number): T[][] => {
   return out;
 };
 
-function messageRow(m: NewMessage, now: string) {
-  return {
-    idempotency_key: m.idempotencyKey,
-    message_type: m.messageType,
-    level: m.level,
-    borrowernumber: m.borrowernumber,
-    branchcode: m.branchcode,
-    channel: m.channel,
-    status: m.status,
-    status_reason: m.statusReason ?? null,
-    to_address: m.to,
-    from_address: m.from,
-    reply_to: m.replyTo ?? null,
-    lang: m.lang,
-    subject: m.subject.slice(0, 255),
-    body_text: m.text,
-    body_html: m.html,
-    fee: m.fee,
-    run_id: m.runId,
-    rule_id: m.ruleId,
-    render_data: m.renderData === undefined ? null : JSON.stringify(m.renderData),
-    notice_date: m.noticeDate ?? null,
-    routine_id: m.routineId ?? null,
-    attempts: 0,
-    next_attempt_at: m.status === 'pending' ? now : null,
-    created_at: now,
-    updated_at: now,
-  };
+/** A new message as a row of MESSAGE_COLUMNS, in their order. */
+function messageValues(m: NewMessage, now: string): Array<string | number | null> {
+  return [
+    m.idempotencyKey,
+    m.messageType,
+    m.level,
+    m.borrowernumber,
+    m.branchcode ?? null,
+    m.channel,
+    m.status,
+    m.statusReason ?? null,
+    m.to ?? null,
+    m.from ?? null,
+    m.replyTo ?? null,
+    m.lang ?? null,
+    m.subject.slice(0, 255),
+    m.text,
+    m.html ?? null,
+    m.fee,
+    m.runId ?? null,
+    m.ruleId ?? null,
+    m.renderData === undefined ? null : JSON.stringify(m.renderData),
+    m.noticeDate ?? null,
+    m.routineId ?? null,
+    0,
+    m.status === 'pending' ? now : null,
+    now,
+    now,
+  ];
+}
+
+/** One item of a stored message as a row of ITEM_COLUMNS. */
+function itemValues(messageId: number, it: NewMessageItem): Array<string | number | null> {
+  return [
+    messageId,
+    it.coverageKey ?? null,
+    it.issueId ?? null,
+    it.reserveId ?? null,
+    it.itemnumber ?? null,
+    it.biblionumber ?? null,
+    it.barcode ?? null,
+    it.title ?? null,
+    it.author ?? null,
+    it.dateDue ?? null,
+    it.fee ?? 0,
+  ];
 }
 
 /** How a claimed message moves on after one attempt. */
@@ -230,36 +249,56 @@ async function applyReceipt(trx: Knex.Transaction, message: { id: number; status
 const LOCK_ERRORS = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 
 /** InnoDB may pick one of two crossing transactions as a deadlock victim; trying again is the cure. */
-async function withLockRetry<T>(fn: () => Promise<T>, tries = 4): Promise<T> {
+async function withLockRetry<T>(fn: () => Promise<T>, tries = 4, codes: ReadonlySet<string> = LOCK_ERRORS): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await fn();
     } catch (err) {
-      if (attempt >= tries || !LOCK_ERRORS.has((err as { code?: string }).code ?? '')) throw err;
+      if (attempt >= tries || !codes.has((err as { code?: string }).code ?? '')) throw err;
       await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));
     }
   }
 }
 
+/**
+ * Tries for one batch of new messages: a deadlock victim is written again
+ * after a short jittered wait. A lock wait timeout is not retried here: it
+ * already waited innodb_lock_wait_timeout and says something holds the rows.
+ */
+const INSERT_TRIES = 8;
+const DEADLOCK = new Set(['ER_LOCK_DEADLOCK']);
+
 export class MessageStore {
+  /** Whether the server gives a multi-row INSERT consecutive ids (asked once). */
+  private consecutiveIds: Promise<boolean> | null = null;
+
   constructor(private readonly knex: Knex) {}
 
   /**
    * Stores new messages with what they cover. A message whose key exists is
    * a duplicate and is skipped; a loan already covered at the same level makes
-   * its message a duplicate too, whichever instance got there first.
+   * its message a duplicate too, whichever instance got there first. A batch
+   * chosen as a deadlock victim (two sidecars writing the same loans) is
+   * rolled back whole by the database and written again.
    */
   async insertMessages(messages: NewMessage[], at: Date, actor: string): Promise<InsertResult> {
     const result: InsertResult = { created: 0, duplicates: 0, ids: [] };
     for (const batch of chunk(messages, 500)) {
+      // The usual case first: the generators leave out what is covered, so every message is new.
       try {
-        await this.knex.transaction((trx) => this.insertBatch(trx, batch, at, actor, result));
+        await withLockRetry(() => this.insertBatch(batch, at, actor, result, false), INSERT_TRIES, DEADLOCK);
+        continue;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+      try {
+        await withLockRetry(() => this.insertBatch(batch, at, actor, result, true), INSERT_TRIES, DEADLOCK);
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         // Another instance raced us inside this batch: settle message by message.
         for (const m of batch) {
           try {
-            await this.knex.transaction((trx) => this.insertBatch(trx, [m], at, actor, result));
+            await withLockRetry(() => this.insertBatch([m], at, actor, result, true), INSERT_TRIES, DEADLOCK);
           } catch (inner) {
             if (!isDuplicateKey(inner)) throw inner;
             result.duplicates += 1;
@@ -270,47 +309,45 @@ export class MessageStore {
     return result;
   }
 
-  private async insertBatch(trx: Knex.Transaction, batch: NewMessage[], at: Date, actor: string, result: InsertResult) {
+  /** One transaction for a batch: its messages, their items and their first events. */
+  private async insertBatch(batch: NewMessage[], at: Date, actor: string, result: InsertResult, skipStored: boolean): Promise<void> {
+    const consecutive = await (this.consecutiveIds ??= idsAreConsecutive(this.knex));
     const now = toDbTime(at);
-    const existing = new Set<string>(
-      (await trx('kmc_messages').whereIn('idempotency_key', batch.map((m) => m.idempotencyKey)).pluck('idempotency_key')) as string[],
-    );
-    const fresh = batch.filter((m) => !existing.has(m.idempotencyKey));
-    const local = { created: 0, duplicates: batch.length - fresh.length, ids: [] as number[] };
-    if (fresh.length) {
-      await trx('kmc_messages').insert(fresh.map((m) => messageRow(m, now)));
-      const idRows: Array<{ id: number; idempotency_key: string }> = await trx('kmc_messages')
-        .whereIn('idempotency_key', fresh.map((m) => m.idempotencyKey))
-        .select('id', 'idempotency_key');
-      const idByKey = new Map(idRows.map((r) => [r.idempotency_key, Number(r.id)]));
-      const items = fresh.flatMap((m) =>
-        m.items.map((it) => ({
-          message_id: idByKey.get(m.idempotencyKey)!,
-          coverage_key: it.coverageKey,
-          issue_id: it.issueId ?? null,
-          reserve_id: it.reserveId ?? null,
-          itemnumber: it.itemnumber ?? null,
-          biblionumber: it.biblionumber ?? null,
-          barcode: it.barcode ?? null,
-          title: it.title ?? null,
-          author: it.author ?? null,
-          date_due: it.dateDue ?? null,
-          fee: it.fee ?? 0,
-        })),
-      );
-      for (const part of chunk(items, 1000)) await trx('kmc_message_items').insert(part);
-      const events = fresh.map((m) => ({
-        message_id: idByKey.get(m.idempotencyKey)!,
-        at: now,
-        status: m.status,
-        detail: m.statusReason ?? 'created',
-        actor,
-      }));
-      for (const part of chunk(events, 1000)) await trx('kmc_message_events').insert(part);
-      local.created = fresh.length;
-      local.ids = fresh.map((m) => idByKey.get(m.idempotencyKey)!);
-    }
-    // Only count once the transaction is sure to commit.
+    const local = await inWriteTransaction(this.knex, async (tx) => {
+      let fresh = batch;
+      if (skipStored) {
+        const stored = await tx.query<Array<{ idempotency_key: string }>>(
+          'SELECT idempotency_key FROM kmc_messages WHERE idempotency_key IN (?)',
+          [batch.map((m) => m.idempotencyKey)],
+        );
+        const storedKeys = new Set(stored.map((r) => r.idempotency_key));
+        fresh = batch.filter((m) => !storedKeys.has(m.idempotencyKey));
+      }
+      if (!fresh.length) return { created: 0, duplicates: batch.length, ids: [] as number[] };
+      const statements = await tx.insert('kmc_messages', MESSAGE_COLUMNS, fresh.map((m) => messageValues(m, now)));
+      let ids: number[];
+      if (consecutive) {
+        ids = [];
+        for (const s of statements) for (let i = 0; i < s.rows; i += 1) ids.push(s.firstId + i);
+      } else {
+        const rows = await tx.query<Array<{ id: number; idempotency_key: string }>>(
+          'SELECT id, idempotency_key FROM kmc_messages WHERE idempotency_key IN (?)',
+          [fresh.map((m) => m.idempotencyKey)],
+        );
+        const idByKey = new Map(rows.map((r) => [r.idempotency_key, Number(r.id)]));
+        ids = fresh.map((m) => idByKey.get(m.idempotencyKey)!);
+      }
+      const items: Array<Array<string | number | null>> = [];
+      const events: Array<Array<string | number | null>> = [];
+      fresh.forEach((m, i) => {
+        for (const it of m.items) items.push(itemValues(ids[i], it));
+        events.push([ids[i], now, m.status, m.statusReason ?? 'created', actor]);
+      });
+      if (items.length) await tx.insert('kmc_message_items', ITEM_COLUMNS, items);
+      await tx.insert('kmc_message_events', EVENT_COLUMNS, events);
+      return { created: fresh.length, duplicates: batch.length - fresh.length, ids };
+    });
+    // Counted only once the transaction has committed.
     result.created += local.created;
     result.duplicates += local.duplicates;
     result.ids.push(...local.ids);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import { TemplateError } from '../errors';
 import type { ChannelName } from '../channels/contract';
-import { renderNoticeTemplate } from './safety';
+import { NoticeData, renderNoticeTemplate } from './safety';
 
 export const NOTICE_TEMPLATE_DIR = path.resolve(__dirname, '..', '..', 'templates', 'notices');
 export const LIBRARY_DEFAULT_LANG = 'en';
@@ -68,9 +68,10 @@ export class NoticeRenderer {
 
   /** Loads staff-edited templates once per run, so rendering needs no query per message. */
   async refresh(): Promise<void> {
+    const rows: EditedRow[] = this.opts.knex ? await this.opts.knex('kmc_templates').select() : [];
+    // Swapped in at once, with the sets found from the old ones forgotten, so a render meanwhile never keeps a stale answer.
     this.edited.clear();
-    if (!this.opts.knex) return;
-    const rows: EditedRow[] = await this.opts.knex('kmc_templates').select();
+    this.sets.clear();
     for (const r of rows) this.edited.set(`${r.message_type}|${r.channel}|${r.lang}|${r.branchcode}`, r);
   }
 
@@ -83,7 +84,20 @@ export class NoticeRenderer {
     return this.fileCache.get(rel)!;
   }
 
+  /** Which set answers a type, channel, language and branch: found once per run, not once per message. */
+  private sets = new Map<string, TemplateSet | null>();
+
   private findSet(type: string, channel: ChannelName, lang: string, branchcode: string | null): TemplateSet | null {
+    const key = `${type}|${channel}|${lang}|${branchcode ?? ''}`;
+    let set = this.sets.get(key);
+    if (set === undefined) {
+      set = this.lookUpSet(type, channel, lang, branchcode);
+      this.sets.set(key, set);
+    }
+    return set;
+  }
+
+  private lookUpSet(type: string, channel: ChannelName, lang: string, branchcode: string | null): TemplateSet | null {
     for (const b of [branchcode ?? '', '']) {
       const row = this.edited.get(`${type}|${channel}|${lang}|${b}`);
       if (row) return { subject: row.subject, text: row.body_text, html: row.body_html, name: `${type}/${channel}/${lang}${b ? `/${b}` : ''} (edited)` };
@@ -113,16 +127,18 @@ export class NoticeRenderer {
     for (const lang of args.langs) {
       const set = this.findSet(args.type, args.channel, lang, args.branchcode);
       if (!set) continue;
+      // One plain copy for every part; a failure names the part that would have read it first.
+      const data = NoticeData.from(args.data, `${set.name}.${set.subject ? 'subject' : 'text'}`);
       const subject = set.subject
-        ? renderNoticeTemplate(set.subject, args.data, { name: `${set.name}.subject`, autoescape: false }).replace(/\s+/g, ' ').trim()
+        ? renderNoticeTemplate(set.subject, data, { name: `${set.name}.subject`, autoescape: false }).replace(/\s+/g, ' ').trim()
         : '';
-      const text = renderNoticeTemplate(set.text, args.data, { name: `${set.name}.text`, autoescape: false })
+      const text = renderNoticeTemplate(set.text, data, { name: `${set.name}.text`, autoescape: false })
         .replace(/\n{3,}/g, '\n\n')
         .trim() + '\n';
       let html: string | null = null;
       if (args.channel === 'email') {
         html = set.html
-          ? renderNoticeTemplate(set.html, args.data, { name: `${set.name}.html`, autoescape: true })
+          ? renderNoticeTemplate(set.html, data, { name: `${set.name}.html`, autoescape: true })
           : htmlFromText(text);
       }
       return { subject, text, html, lang };

@@ -648,18 +648,41 @@ export interface RenderNoticeOptions {
   autoescape: boolean;
 }
 
-/** Compiled templates kept, per escaping mode together. */
+/** Compiled templates kept: up to CACHE_LIMIT per escaping mode. */
 const CACHE_LIMIT = 200;
-const compiledTemplates = new Map<string, nunjucks.Template>();
+/** By escaping mode, then by the exact source: no key is built per call. */
+const compiledTemplates = new Map<boolean, Map<string, nunjucks.Template>>([[false, new Map()], [true, new Map()]]);
 const environments = new Map<boolean, nunjucks.Environment>();
 
 /**
- * Checks `source` (every time) and renders it with `data` made into plain
- * data. Any failure is a TemplateError that names the template.
+ * Notice data made plain once, for rendering several parts of one notice
+ * (subject, text, HTML) without copying it again for each. Only
+ * `NoticeData.from` makes one, so what it holds has always been through the
+ * plain-data copy. Sharing it is safe: nunjucks renders from a copy of the
+ * top level, and a template has no way to assign into a nested value.
+ */
+export class NoticeData {
+  private constructor() {}
+
+  /** `name` is the template named in the error when the data cannot be used. */
+  static from(data: unknown, name: string): NoticeData {
+    const made = new NoticeData();
+    plainCopies.set(made, noticeContext(data, name));
+    return made;
+  }
+}
+
+/** The plain copy behind each NoticeData: reachable from this module only. */
+const plainCopies = new WeakMap<NoticeData, object>();
+
+/**
+ * Checks `source` (its verdict is kept per exact text) and renders it with
+ * `data` made into plain data (or data already made plain, a NoticeData).
+ * Any failure is a TemplateError that names the template.
  */
 export function renderNoticeTemplate(source: string, data: unknown, opts: RenderNoticeOptions): string {
   checkOnce(source, opts.name);
-  const context = noticeContext(data, opts.name);
+  const context = (data instanceof NoticeData ? plainCopies.get(data) : undefined) ?? noticeContext(data, opts.name);
   const template = compiledTemplate(source, opts);
   try {
     return template.render(context);
@@ -742,12 +765,12 @@ function onlyThese(all: Record<string, unknown>, names: readonly string[]): Reco
 }
 
 function compiledTemplate(source: string, opts: RenderNoticeOptions): nunjucks.Template {
-  const key = `${opts.autoescape ? 'html' : 'text'}\u0000${source}`;
-  const cached = compiledTemplates.get(key);
+  const cache = compiledTemplates.get(opts.autoescape)!;
+  const cached = cache.get(source);
   if (cached) {
     // Re-inserting keeps the map in least-recently-used order.
-    compiledTemplates.delete(key);
-    compiledTemplates.set(key, cached);
+    cache.delete(source);
+    cache.set(source, cached);
     return cached;
   }
   let template: nunjucks.Template;
@@ -756,10 +779,10 @@ function compiledTemplate(source: string, opts: RenderNoticeOptions): nunjucks.T
   } catch (err) {
     throw renderFailure(opts.name, err);
   }
-  compiledTemplates.set(key, template);
-  if (compiledTemplates.size > CACHE_LIMIT) {
-    const oldest = compiledTemplates.keys().next().value;
-    if (oldest !== undefined) compiledTemplates.delete(oldest);
+  cache.set(source, template);
+  if (cache.size > CACHE_LIMIT) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
   }
   return template;
 }

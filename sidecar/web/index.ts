@@ -30,6 +30,10 @@ import { archivePages } from './pages/archive';
 import { patronPages } from './pages/patron';
 import { queuePages } from './pages/queue';
 import { auditPages } from './pages/audit';
+import { rulePages } from './pages/rules';
+import { templatePages } from './pages/templates';
+import { settingsPages } from './pages/settings';
+import { dashboardPages } from './pages/dashboard';
 import { readVerificationState } from '../verification';
 
 export { PAGE_TEMPLATE_DIR } from './kit';
@@ -38,7 +42,7 @@ export type { WebDeps, StaffPage, PageKit, NavEntry, StaffContext } from './kit'
 export const ASSET_DIR = path.resolve(__dirname, 'assets');
 
 /** The pages of this part of the staff interface; later parts add theirs to this list. */
-export const STAFF_PAGES: StaffPage[] = [routinePages, runPages, archivePages, queuePages, patronPages, auditPages];
+export const STAFF_PAGES: StaffPage[] = [routinePages, runPages, archivePages, queuePages, patronPages, auditPages, rulePages, templatePages, settingsPages, dashboardPages];
 
 /** Local time in the library's zone, from the sidecar's UTC DATETIME strings. */
 export function localTimeFormatter(timeZone: string): (v: string | null | undefined) => string {

@@ -14,6 +14,7 @@ import type { HostReader, StaffAccount, StaffReader } from '../host';
 import type { MessageStore } from '../queue';
 import type { Logger } from '../logging';
 import type { Clock, NoticeDeps } from '../notices';
+import type { ChannelAdapter, ChannelName } from '../channels/contract';
 import type { AuditLog } from './audit';
 import type { Session } from './auth/sessions';
 import type { Permission } from './auth/permissions';
@@ -32,6 +33,8 @@ export interface WebDeps {
   /** What a run of a routine needs (generators, renderer, rules); without it routines cannot be run from the pages. */
   notices?: NoticeDeps;
   staff?: StaffReader;
+  /** The channel adapters, for the settings page's test buttons (one e-mail, one SMS); without them the buttons say so. */
+  channels?: Partial<Record<ChannelName, ChannelAdapter>>;
   /** Extra pages, e.g. the demo's captured mail (behind the sign-in). */
   extend?: (app: express.Express, pages: nunjucks.Environment) => void;
   /**

@@ -23,15 +23,15 @@ describe('the permission mapping from Koha', () => {
   const cases: Array<[string, number, Array<{ module_bit: number; code: string }>, string[]]> = [
     ['superlibrarian: everything', bits('superlibrarian'), [], [...PERMISSIONS]],
     ['catalogue only: signs in, sees nothing', bits('catalogue'), [], []],
-    ['tools: routines, templates, the queue, patrons\' messages', bits('catalogue', 'tools'), [], ['routines', 'templates', 'queue', 'patron_messages']],
-    ['parameters: rules, templates, settings', bits('catalogue', 'parameters'), [], ['templates', 'rules', 'settings']],
-    ['circulate: the queue and patrons\' messages', bits('catalogue', 'circulate'), [], ['queue', 'patron_messages']],
+    ['tools: routines, templates, the queue, patrons\' messages', bits('catalogue', 'tools'), [], ['routines', 'templates', 'queue', 'patron_messages', 'dashboard']],
+    ['parameters: rules, templates, settings', bits('catalogue', 'parameters'), [], ['templates', 'rules', 'settings', 'rules_add', 'rules_change', 'rules_remove', 'templates_edit']],
+    ['circulate: the queue and patrons\' messages', bits('catalogue', 'circulate'), [], ['queue', 'patron_messages', 'dashboard']],
     ['borrowers: patrons\' messages', bits('catalogue', 'borrowers'), [], ['patron_messages']],
-    ['tools › edit_notices: templates only', bits('catalogue'), [sub('tools', 'edit_notices')], ['templates']],
-    ['tools › edit_notice_status_triggers: routines and rules', bits('catalogue'), [sub('tools', 'edit_notice_status_triggers')], ['routines', 'rules']],
-    ['parameters › manage_circ_rules: rules', bits('catalogue'), [sub('parameters', 'manage_circ_rules')], ['rules']],
+    ['tools › edit_notices: templates only', bits('catalogue'), [sub('tools', 'edit_notices')], ['templates', 'templates_edit']],
+    ['tools › edit_notice_status_triggers: routines and rules', bits('catalogue'), [sub('tools', 'edit_notice_status_triggers')], ['routines', 'rules', 'rules_change']],
+    ['parameters › manage_circ_rules: rules', bits('catalogue'), [sub('parameters', 'manage_circ_rules')], ['rules', 'rules_add', 'rules_change']],
     ['parameters › manage_sysprefs: settings', bits('catalogue'), [sub('parameters', 'manage_sysprefs')], ['settings']],
-    ['circulate › circulate_remaining_permissions: queue and messages', bits('catalogue'), [sub('circulate', 'circulate_remaining_permissions')], ['queue', 'patron_messages']],
+    ['circulate › circulate_remaining_permissions: queue and messages', bits('catalogue'), [sub('circulate', 'circulate_remaining_permissions')], ['queue', 'patron_messages', 'dashboard']],
     ['borrowers › edit_borrowers: messages', bits('catalogue'), [sub('borrowers', 'edit_borrowers')], ['patron_messages']],
     ['a sub-permission of another module does not count', bits('catalogue'), [{ module_bit: USER_FLAGS.plugins, code: 'edit_notices' }], []],
     ['no catalogue: nothing, whatever else', bits('tools', 'parameters', 'circulate'), [sub('tools', 'edit_notices')], []],
@@ -138,9 +138,9 @@ describe(`what each staff member may see and open (${kohaSchemaKind()} Koha sche
       const bar = html.slice(html.indexOf('<nav'), html.indexOf('</nav>'));
       return [...bar.matchAll(/<a href="([^"]+)"/g)].map((m) => m[1]);
     };
-    expect(await nav('superlibrarian', '/archive')).to.deep.equal(['/routines', '/archive', '/queue', '/audit']);
-    expect(await nav('tools', '/archive')).to.deep.equal(['/routines', '/archive', '/queue']);
-    expect(await nav('desk', '/archive')).to.deep.equal(['/archive', '/queue']);
+    expect(await nav('superlibrarian', '/archive')).to.deep.equal(['/routines', '/archive', '/queue', '/dashboard', '/rules', '/templates', '/settings', '/audit']);
+    expect(await nav('tools', '/archive')).to.deep.equal(['/routines', '/archive', '/queue', '/dashboard', '/templates']);
+    expect(await nav('desk', '/archive')).to.deep.equal(['/archive', '/queue', '/dashboard']);
     expect(await nav('patrons', '/archive')).to.deep.equal(['/archive']);
     // No page at all: no navigation, and the start page says why.
     const start = await logins.cataloguer.get('/');

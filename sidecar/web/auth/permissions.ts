@@ -17,6 +17,20 @@
  *    tab)            circulate › circulate_remaining_permissions
  *   audit            superlibrarian only
  *
+ * Staff pages part 2 split the rule and template pages into what may be
+ * seen and what may be changed (the wider the Koha grant, the more):
+ *
+ *   rules_change     parameters, parameters › manage_circ_rules,
+ *                    tools › edit_notice_status_triggers
+ *   rules_add        parameters, or parameters › manage_circ_rules
+ *   rules_remove     parameters (the whole module) only
+ *   templates_edit   parameters, or tools › edit_notices (the tools module
+ *                    alone lets staff read templates and preview them)
+ *   dashboard        tools, circulate, or circulate › circulate_remaining_permissions
+ *
+ * With kmc_settings `rules_own_branch_only` = 1, changing, adding and
+ * removing rules is further limited to the staff member's own Koha branch.
+ *
  * A superlibrarian may do everything.
  */
 
@@ -33,7 +47,10 @@ export const KOHA_MODULE_BITS = {
 } as const;
 export type KohaModule = keyof typeof KOHA_MODULE_BITS;
 
-export const PERMISSIONS = ['routines', 'templates', 'rules', 'settings', 'queue', 'patron_messages', 'audit'] as const;
+export const PERMISSIONS = [
+  'routines', 'templates', 'rules', 'settings', 'queue', 'patron_messages', 'audit',
+  'rules_add', 'rules_change', 'rules_remove', 'templates_edit', 'dashboard',
+] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** A grant: a whole module, or one sub-permission of it. */
@@ -54,6 +71,11 @@ export const PERMISSION_GRANTS: Record<Permission, readonly Grant[]> = {
     { module: 'circulate', code: 'circulate_remaining_permissions' },
   ],
   audit: [],
+  rules_change: [{ module: 'parameters' }, { module: 'parameters', code: 'manage_circ_rules' }, { module: 'tools', code: 'edit_notice_status_triggers' }],
+  rules_add: [{ module: 'parameters' }, { module: 'parameters', code: 'manage_circ_rules' }],
+  rules_remove: [{ module: 'parameters' }],
+  templates_edit: [{ module: 'parameters' }, { module: 'tools', code: 'edit_notices' }],
+  dashboard: [{ module: 'tools' }, { module: 'circulate' }, { module: 'circulate', code: 'circulate_remaining_permissions' }],
 };
 
 /**

@@ -1,0 +1,150 @@
+/**
+ * Writing new messages in bulk. A notice run stores tens of thousands of
+ * messages, each with its text, HTML and template data: built as SQL text
+ * (escaped string by string) that costs more than everything else the run
+ * does, and the server then parses it all again. Here the rows go as
+ * prepared multi-row INSERTs on the driver's own connection: values travel
+ * in the binary protocol, nothing is escaped or parsed.
+ *
+ * A prepared statement is kept per connection and per text, so the number of
+ * rows per statement comes from a few fixed sizes (whole statements of the
+ * largest size, the rest in halving sizes): a connection prepares at most a
+ * handful of shapes per table, whatever the batch sizes.
+ */
+import type { Knex } from 'knex';
+
+type Value = string | number | null;
+type Row = Value[];
+
+/** The part of the mysql2 connection (callback style, as knex holds it) used here. */
+interface DriverConnection {
+  query(sql: string, values: unknown[], cb: (err: Error | null, result: unknown) => void): void;
+  execute(sql: string, values: Value[], cb: (err: Error | null, result: unknown) => void): void;
+}
+
+interface KnexPool {
+  acquireConnection(): Promise<DriverConnection>;
+  releaseConnection(conn: DriverConnection): unknown;
+}
+
+interface OkPacket {
+  insertId: number;
+  affectedRows: number;
+}
+
+export const MESSAGE_COLUMNS = [
+  'idempotency_key', 'message_type', 'level', 'borrowernumber', 'branchcode', 'channel', 'status', 'status_reason',
+  'to_address', 'from_address', 'reply_to', 'lang', 'subject', 'body_text', 'body_html', 'fee', 'run_id', 'rule_id',
+  'render_data', 'notice_date', 'routine_id', 'attempts', 'next_attempt_at', 'created_at', 'updated_at',
+] as const;
+
+export const ITEM_COLUMNS = [
+  'message_id', 'coverage_key', 'issue_id', 'reserve_id', 'itemnumber', 'biblionumber', 'barcode', 'title', 'author', 'date_due', 'fee',
+] as const;
+
+export const EVENT_COLUMNS = ['message_id', 'at', 'status', 'detail', 'actor'] as const;
+
+/** Rows in the largest statement; 256 rows of the widest table stay far below the 65,535 placeholders a statement may have. */
+const LARGEST_STATEMENT = 256;
+
+/** How many rows each statement takes: at most one statement of each size below the largest. */
+export function statementSizes(rows: number, largest = LARGEST_STATEMENT): number[] {
+  const out: number[] = [];
+  let left = rows;
+  while (left >= largest) {
+    out.push(largest);
+    left -= largest;
+  }
+  for (let size = largest >> 1; size >= 1; size >>= 1) {
+    if (left >= size) {
+      out.push(size);
+      left -= size;
+    }
+  }
+  return out;
+}
+
+const statementText = new Map<string, string>();
+function insertStatement(table: string, columns: readonly string[], rows: number): string {
+  const key = `${table}|${rows}`;
+  let sql = statementText.get(key);
+  if (!sql) {
+    const one = `(${columns.map(() => '?').join(',')})`;
+    sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array.from({ length: rows }, () => one).join(',')}`;
+    statementText.set(key, sql);
+  }
+  return sql;
+}
+
+/** One transaction on one connection of knex's pool. */
+export class WriteTransaction {
+  constructor(private readonly conn: DriverConnection) {}
+
+  query<T>(sql: string, values: unknown[] = []): Promise<T> {
+    return new Promise((resolve, reject) => this.conn.query(sql, values, (err, result) => (err ? reject(err) : resolve(result as T))));
+  }
+
+  private execute(sql: string, values: Value[]): Promise<OkPacket> {
+    return new Promise((resolve, reject) => this.conn.execute(sql, values, (err, result) => (err ? reject(err) : resolve(result as OkPacket))));
+  }
+
+  /**
+   * Inserts rows in fixed-size statements; returns, per statement, the first
+   * id it was given and how many rows it took (in the order of `rows`).
+   */
+  async insert(table: string, columns: readonly string[], rows: Row[]): Promise<Array<{ firstId: number; rows: number }>> {
+    const out: Array<{ firstId: number; rows: number }> = [];
+    let at = 0;
+    for (const size of statementSizes(rows.length)) {
+      const values: Value[] = [];
+      for (let r = at; r < at + size; r += 1) {
+        const row = rows[r];
+        for (let c = 0; c < row.length; c += 1) values.push(row[c]);
+      }
+      const ok = await this.execute(insertStatement(table, columns, size), values);
+      out.push({ firstId: Number(ok.insertId), rows: size });
+      at += size;
+    }
+    return out;
+  }
+}
+
+/**
+ * Runs `work` in a transaction on a connection taken from knex's pool (and
+ * given back after); any failure rolls the whole transaction back.
+ */
+export async function inWriteTransaction<T>(knex: Knex, work: (tx: WriteTransaction) => Promise<T>): Promise<T> {
+  const pool = knex.client as unknown as KnexPool;
+  const conn = await pool.acquireConnection();
+  const tx = new WriteTransaction(conn);
+  try {
+    await tx.query('START TRANSACTION');
+    let out: T;
+    try {
+      out = await work(tx);
+    } catch (err) {
+      await tx.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    await tx.query('COMMIT');
+    return out;
+  } finally {
+    await pool.releaseConnection(conn);
+  }
+}
+
+/**
+ * Whether one multi-row INSERT gets consecutive ids from the first one on,
+ * so they need not be read back: InnoDB promises it for a plain INSERT with
+ * a known row count unless innodb_autoinc_lock_mode is 2 ("interleaved",
+ * MySQL 8's default), and only with auto_increment_increment 1.
+ */
+export async function idsAreConsecutive(knex: Knex): Promise<boolean> {
+  try {
+    const [rows] = (await knex.raw('SELECT @@innodb_autoinc_lock_mode AS lock_mode, @@auto_increment_increment AS step')) as [Array<{ lock_mode: unknown; step: unknown }>];
+    const row = rows[0];
+    return !!row && Number(row.step) === 1 && (Number(row.lock_mode) === 0 || Number(row.lock_mode) === 1);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The dashboard: messages per day for the last 30 days by channel and by
+ * status (an inline SVG chart drawn on the server, with the same figures in a
+ * table for screen readers), the delivery rate, failures by reason, the
+ * queue's depth and the next scheduled runs.
+ */
+import type { Knex } from 'knex';
+import { toDbTime } from '../../db';
+import { RoutineStore } from '../../scheduling/routines';
+import { nextFire, parseCron } from '../../scheduling/cron';
+import { CHANNELS } from '../messages';
+import type { StaffPage } from '../kit';
+
+export const DASHBOARD_DAYS = 30;
+const QUEUED = ['proposed', 'held', 'pending', 'sending'];
+const STATUSES = ['proposed', 'held', 'pending', 'sending', 'sent', 'delivered', 'failed', 'missing_contact', 'cancelled'];
+
+export interface DayCount {
+  day: string;
+  byChannel: Record<string, number>;
+  byStatus: Record<string, number>;
+  total: number;
+}
+
+export interface DashboardFigures {
+  days: DayCount[];
+  deliveryRate: number | null;
+  done: number;
+  failed: number;
+  failures: Array<{ reason: string; n: number }>;
+  queue: Array<{ status: string; n: number }>;
+  queueTotal: number;
+}
+
+/** The figures of the last `DASHBOARD_DAYS` days up to `now` (UTC days, as the message table stores times). */
+export async function dashboardFigures(knex: Knex, now: Date): Promise<DashboardFigures> {
+  const first = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - (DASHBOARD_DAYS - 1)));
+  const rows: Array<{ day: string | Date; channel: string; status: string; n: number | string }> = await knex('kmc_messages')
+    .where('created_at', '>=', toDbTime(first))
+    .select(knex.raw('DATE(created_at) AS day'), 'channel', 'status')
+    .count({ n: '*' })
+    .groupByRaw('DATE(created_at), channel, status');
+  const days: DayCount[] = [];
+  for (let i = 0; i < DASHBOARD_DAYS; i += 1) {
+    const d = new Date(first.getTime() + i * 86_400_000).toISOString().slice(0, 10);
+    days.push({ day: d, byChannel: Object.fromEntries(CHANNELS.map((c) => [c, 0])), byStatus: {}, total: 0 });
+  }
+  let done = 0;
+  let failed = 0;
+  for (const r of rows) {
+    const day = r.day instanceof Date ? `${r.day.getFullYear()}-${String(r.day.getMonth() + 1).padStart(2, '0')}-${String(r.day.getDate()).padStart(2, '0')}` : String(r.day).slice(0, 10);
+    const slot = days.find((d) => d.day === day);
+    const n = Number(r.n);
+    if (slot) {
+      slot.byChannel[r.channel] = (slot.byChannel[r.channel] ?? 0) + n;
+      slot.byStatus[r.status] = (slot.byStatus[r.status] ?? 0) + n;
+      slot.total += n;
+    }
+    if (r.status === 'sent' || r.status === 'delivered') done += n;
+    if (r.status === 'failed') failed += n;
+  }
+  const failures = (await knex('kmc_messages')
+    .where({ status: 'failed' })
+    .where('created_at', '>=', toDbTime(first))
+    .select('status_reason as reason')
+    .count({ n: '*' })
+    .groupBy('status_reason')
+    .orderBy('n', 'desc')
+    .limit(10)) as unknown as Array<{ reason: string | null; n: number | string }>;
+  const queue: Array<{ status: string; n: number | string }> = await knex('kmc_messages').whereIn('status', QUEUED).select('status').count({ n: '*' }).groupBy('status');
+  return {
+    days,
+    deliveryRate: done + failed ? done / (done + failed) : null,
+    done,
+    failed,
+    failures: failures.map((f) => ({ reason: f.reason ?? '', n: Number(f.n) })),
+    queue: QUEUED.map((s) => ({ status: s, n: Number(queue.find((q) => q.status === s)?.n ?? 0) })),
+    queueTotal: queue.reduce((s, q) => s + Number(q.n), 0),
+  };
+}
+
+export interface ChartBar {
+  x: number;
+  y: number;
+  height: number;
+  channel: string;
+  day: string;
+  n: number;
+}
+
+/** Stacked bars per day by channel, in SVG units (the template draws them). */
+export function chartBars(days: DayCount[], height = 160, barWidth = 16, gap = 4): { bars: ChartBar[]; width: number; height: number; max: number } {
+  const max = Math.max(1, ...days.map((d) => d.total));
+  const bars: ChartBar[] = [];
+  days.forEach((d, i) => {
+    let y = height;
+    for (const channel of CHANNELS) {
+      const n = d.byChannel[channel] ?? 0;
+      if (!n) continue;
+      const h = Math.max(1, Math.round((n / max) * height));
+      y -= h;
+      bars.push({ x: i * (barWidth + gap), y, height: h, channel, day: d.day, n });
+    }
+  });
+  return { bars, width: days.length * (barWidth + gap), height, max };
+}
+
+export const dashboardPages: StaffPage = {
+  nav: [{ id: 'dashboard', path: '/dashboard', label: 'nav.dashboard', permission: 'dashboard', order: 45 }],
+  mount(router, kit) {
+    const { deps } = kit;
+    const routines = new RoutineStore(deps.knex);
+    router.get('/dashboard', kit.requirePermission('dashboard'), async (req, res) => {
+      const t = kit.staff(res).t;
+      const now = deps.clock.now();
+      const figures = await dashboardFigures(deps.knex, now);
+      const next = (await routines.list({ enabledOnly: true }))
+        .filter((r) => r.schedule)
+        .map((r) => {
+          let at: Date | null = null;
+          try {
+            at = nextFire(parseCron(r.schedule!), now, deps.settings.timezone);
+          } catch {
+            at = null;
+          }
+          return { id: r.id, name: r.name, type: r.message_type, at: at ? toDbTime(at) : null };
+        })
+        .filter((r) => r.at)
+        .sort((a, b) => String(a.at).localeCompare(String(b.at)))
+        .slice(0, 10);
+      kit.render(req, res, 'dashboard.njk', {
+        title: t('dashboard.title'),
+        figures,
+        chart: chartBars(figures.days),
+        channels: CHANNELS,
+        statuses: STATUSES.filter((s) => figures.days.some((d) => d.byStatus[s])),
+        rate: figures.deliveryRate === null ? null : (Math.round(figures.deliveryRate * 1000) / 10).toFixed(1),
+        next,
+      });
+    });
+  },
+};

@@ -1,0 +1,271 @@
+/**
+ * Settings per branch (kmc_branch_settings): sender and reply-to addresses,
+ * the address printed on letters, the SMS account and sender, SMS quiet
+ * hours and the default language; plus two test buttons that send one
+ * e-mail through the SMTP adapter and one SMS through the branch's SMS route.
+ *
+ * The SMS account is an smpp:// URL whose password is never shown back: the
+ * page shows the URL without it, and an empty password field keeps the one
+ * stored.
+ */
+import type { Request, Response } from 'express';
+import type { Knex } from 'knex';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { parseSmppUrl } from '../../channels/smpp/client';
+import { sourceAddress } from '../../channels/smpp/addresses';
+import type { OutgoingMessage, SendOutcome } from '../../channels/contract';
+import { textParam, type PageKit, type StaffPage } from '../kit';
+import type { Translate } from '../i18n';
+import { libraryDay } from '../../rendering/dates';
+import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
+import type { ChannelName } from '../../channels/contract';
+
+export interface BranchSettingsInput {
+  sender_email: string | null;
+  reply_to: string | null;
+  letter_address: string | null;
+  default_lang: string | null;
+  sms_enabled: boolean;
+  sms_url: string | null;
+  sms_sender: string | null;
+  quiet_from: string | null;
+  quiet_to: string | null;
+}
+
+const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
+const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
+const LANG = /^[a-z]{2}(-[A-Z]{2})?$/;
+
+/** The URL with its password taken out, for showing on the page. */
+export function withoutPassword(url: string | null): string {
+  if (!url) return '';
+  try {
+    const u = new URL(url);
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '';
+  }
+}
+
+/** The URL with a password put in: the one typed, else the one stored (an empty field keeps it). */
+export function withPassword(shownUrl: string, typed: string, storedUrl: string | null): string {
+  const u = new URL(shownUrl);
+  let password = typed;
+  if (!password && storedUrl) {
+    try {
+      const stored = new URL(storedUrl);
+      // Keep the stored password only for the same account: a new host or user needs its own.
+      if (stored.host === u.host && stored.username === u.username) password = decodeURIComponent(stored.password);
+    } catch {
+      password = '';
+    }
+  }
+  u.password = password ? encodeURIComponent(password) : '';
+  return u.toString();
+}
+
+/** Settings from the form, each error naming its field. */
+export function branchSettingsFromForm(body: Record<string, unknown>, stored: { sms_url: string | null } | null, t: Translate): { input: BranchSettingsInput; errors: Record<string, string> } {
+  const errors: Record<string, string> = {};
+  const err = (field: string, key: string) => (errors[field] = t(key, { field: t(`settings.field.${field}`) }));
+  const email = (name: 'sender_email' | 'reply_to') => {
+    const v = textParam(body[name], 320);
+    if (v && !EMAIL.test(v)) err(name, 'settings.error.email');
+    return v || null;
+  };
+  const time = (name: 'quiet_from' | 'quiet_to') => {
+    const v = textParam(body[name], 8).slice(0, 5);
+    if (v && !TIME.test(v)) err(name, 'settings.error.time');
+    return v || null;
+  };
+  const input: BranchSettingsInput = {
+    sender_email: email('sender_email'),
+    reply_to: email('reply_to'),
+    letter_address: (typeof body.letter_address === 'string' ? body.letter_address.replace(/\r\n/g, '\n').trim().slice(0, 2000) : '') || null,
+    default_lang: textParam(body.default_lang, 8) || null,
+    sms_enabled: body.sms_enabled === '1',
+    sms_url: null,
+    sms_sender: textParam(body.sms_sender, 20) || null,
+    quiet_from: time('quiet_from'),
+    quiet_to: time('quiet_to'),
+  };
+  if (input.default_lang && !LANG.test(input.default_lang)) err('default_lang', 'settings.error.lang');
+  const url = textParam(body.sms_url, 255);
+  if (url) {
+    try {
+      input.sms_url = withPassword(url, typeof body.sms_password === 'string' ? body.sms_password.slice(0, 64) : '', stored?.sms_url ?? null);
+      parseSmppUrl(input.sms_url);
+    } catch {
+      err('sms_url', 'settings.error.sms_url');
+      input.sms_url = null;
+    }
+  }
+  if (input.sms_sender) {
+    try {
+      sourceAddress(input.sms_sender);
+    } catch {
+      err('sms_sender', 'settings.error.sms_sender');
+    }
+  }
+  if (!!input.quiet_from !== !!input.quiet_to && !errors.quiet_from && !errors.quiet_to) err('quiet_to', 'settings.error.quiet_pair');
+  return { input, errors };
+}
+
+export async function saveBranchSettings(knex: Knex, branchcode: string, input: BranchSettingsInput): Promise<void> {
+  const row = { ...input, sms_enabled: input.sms_enabled ? 1 : 0, quiet_from: input.quiet_from ? `${input.quiet_from}:00` : null, quiet_to: input.quiet_to ? `${input.quiet_to}:00` : null };
+  await knex('kmc_branch_settings').insert({ branchcode, ...row }).onConflict('branchcode').merge(Object.keys(row));
+}
+
+type StoredRow = BranchSettingsInput & { branchcode: string; sms_enabled: number | boolean };
+
+function outcomeText(t: Translate, o: SendOutcome): { kind: string; text: string } {
+  if (o.kind === 'accepted') return { kind: 'success', text: t('settings.test.accepted', { reply: o.reply }) };
+  return { kind: 'danger', text: t('settings.test.failed', { reason: o.reason }) };
+}
+
+export const settingsPages: StaffPage = {
+  nav: [{ id: 'settings', path: '/settings', label: 'nav.settings', permission: 'settings', order: 60 }],
+  mount(router, kit: PageKit) {
+    const { deps } = kit;
+    const allowed = kit.requirePermission('settings');
+
+    const branchOf = async (req: Request): Promise<{ code: string; branches: Array<{ code: string; name: string }> }> => {
+      const branches = [...(await deps.host.branches()).values()].map((b) => ({ code: b.branchcode, name: b.branchname })).sort((a, b) => a.name.localeCompare(b.name));
+      const asked = textParam((req.method === 'GET' ? req.query.branch : (req.body as Record<string, unknown>)?.branch) ?? '', 10);
+      return { code: branches.some((b) => b.code === asked) ? asked : '', branches };
+    };
+    const today = () => libraryDay(deps.clock.now(), deps.settings.timezone);
+    const stored = async (branchcode: string): Promise<StoredRow | null> => ((await deps.knex('kmc_branch_settings').where({ branchcode }).first()) as StoredRow | undefined) ?? null;
+
+    const show = async (req: Request, res: Response, branchcode: string, branches: Array<{ code: string; name: string }>, values: Partial<BranchSettingsInput> | null, extra: Record<string, unknown> = {}, status = 200) => {
+      const t = kit.staff(res).t;
+      const row = branchcode ? await stored(branchcode) : null;
+      const v = values ?? row ?? {};
+      const channelRows = branchcode ? await branchChannels(deps.knex, branchcode, today()) : [];
+      kit.render(
+        req,
+        res,
+        'settings.njk',
+        {
+          title: t('settings.title'),
+          branches,
+          branchcode,
+          values: {
+            ...v,
+            sms_enabled: !!v.sms_enabled,
+            sms_url: withoutPassword(v.sms_url ?? null),
+            quiet_from: v.quiet_from ? String(v.quiet_from).slice(0, 5) : '',
+            quiet_to: v.quiet_to ? String(v.quiet_to).slice(0, 5) : '',
+          },
+          hasPassword: !!row?.sms_url && !!new URL(row.sms_url).password,
+          errors: {},
+          errorList: [],
+          canTestEmail: !!deps.channels?.email,
+          canTestSms: !!deps.channels?.sms,
+          channelRows,
+          channelChoices: CHANNEL_CHOICES,
+          ...extra,
+        },
+        { status },
+      );
+    };
+
+    router.get('/settings', allowed, async (req, res) => {
+      const { code, branches } = await branchOf(req);
+      await show(req, res, code, branches, null);
+    });
+
+    router.post('/settings', allowed, async (req, res) => {
+      const staff = kit.staff(res);
+      const { code, branches } = await branchOf(req);
+      if (!code) return kit.fail(req, res, 400, 'settings.error.branch');
+      const { input, errors } = branchSettingsFromForm(req.body ?? {}, await stored(code), staff.t);
+      if (Object.keys(errors).length) {
+        return show(req, res, code, branches, input, { errors, errorList: Object.values(errors) }, 400);
+      }
+      await saveBranchSettings(deps.knex, code, input);
+      // Ids and which fields, never addresses: the audit detail holds no contact data.
+      await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: 'settings.save', objectType: 'branch', objectId: code, detail: { fields: Object.keys(input) }, ip: kit.ip(req) });
+      deps.logger.info('web.settings.saved', { staff: staff.account.borrowernumber, branch: code });
+      res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.saved`);
+    });
+
+    router.post('/settings/channels', allowed, async (req, res) => {
+      const staff = kit.staff(res);
+      const { code, branches } = await branchOf(req);
+      if (!code) return kit.fail(req, res, 400, 'settings.error.branch');
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const wanted = new Map<string, ChannelName[]>();
+      try {
+        for (const { type, level } of BRANCH_CHANNEL_TYPES) {
+          const channels = channelsFromForm(body, `${type}_${level}`);
+          if (channels) wanted.set(`${type}_${level}`, channels);
+        }
+      } catch {
+        return kit.fail(req, res, 400, 'settings.error.channels_unknown');
+      }
+      const { changed, empty } = await saveBranchChannels(deps.knex, code, today(), wanted);
+      if (empty.length) {
+        const t = staff.t;
+        const label = (key: string) => {
+          const row = BRANCH_CHANNEL_TYPES.find((r) => `${r.type}_${r.level}` === key)!;
+          return t(`type.${row.type}` as Parameters<Translate>[0]) + (row.level ? ` ${t('message.level', { n: row.level })}` : '');
+        };
+        const list = empty.map((k) => t('settings.error.channels_empty', { type: label(k) }));
+        return show(req, res, code, branches, null, { errors: {}, errorList: list }, 400);
+      }
+      if (changed.length) {
+        await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: 'settings.channels', objectType: 'branch', objectId: code, detail: { changed }, ip: kit.ip(req) });
+        deps.logger.info('web.settings.channels_saved', { staff: staff.account.borrowernumber, branch: code, changed });
+      }
+      res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.channels_saved`);
+    });
+
+    router.post('/settings/test', allowed, async (req, res) => {
+      const staff = kit.staff(res);
+      const t = staff.t;
+      const { code, branches } = await branchOf(req);
+      if (!code) return kit.fail(req, res, 400, 'settings.error.branch');
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const which = body.which === 'sms' ? 'sms' : 'email';
+      const row = await stored(code);
+      const branch = (await deps.host.branches()).get(code);
+      let to = textParam(which === 'sms' ? body.test_phone : body.test_email, 320);
+      let result: { kind: string; text: string };
+      const adapter = deps.channels?.[which];
+      if (!adapter) {
+        result = { kind: 'danger', text: t(which === 'sms' ? 'settings.test.no_sms' : 'settings.test.no_email') };
+      } else if (which === 'email' && !EMAIL.test(to)) {
+        result = { kind: 'danger', text: t('settings.error.email', { field: t('settings.field.test_email') }) };
+      } else {
+        if (which === 'sms') {
+          const phone = parsePhoneNumberFromString(to, deps.settings.defaultCountry as CountryCode);
+          to = phone?.isValid() ? phone.number : '';
+        }
+        if (!to) {
+          result = { kind: 'danger', text: t('settings.error.phone', { field: t('settings.field.test_phone') }) };
+        } else {
+          const message: OutgoingMessage = {
+            id: 0,
+            channel: which,
+            to,
+            from: which === 'sms' ? row?.sms_sender ?? '' : row?.sender_email || deps.settings.mailFrom,
+            replyTo: which === 'email' ? row?.reply_to ?? null : null,
+            subject: t('settings.test.subject', { branch: branch?.branchname ?? code }),
+            text: t('settings.test.text', { branch: branch?.branchname ?? code }),
+            branchcode: code,
+          };
+          try {
+            result = outcomeText(t, await adapter.send(message));
+          } catch (err) {
+            result = { kind: 'danger', text: t('settings.test.failed', { reason: (err as Error).message }) };
+          }
+        }
+      }
+      await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: `settings.test_${which}`, objectType: 'branch', objectId: code, detail: { outcome: result.kind }, ip: kit.ip(req) });
+      deps.logger.info('web.settings.test', { staff: staff.account.borrowernumber, branch: code, channel: which, outcome: result.kind });
+      await show(req, res, code, branches, null, { testResult: result, testEmail: which === 'email' ? to : '', testPhone: which === 'sms' ? textParam(body.test_phone, 32) : '' });
+    });
+  },
+};

@@ -1,0 +1,102 @@
+/**
+ * The dashboard against a real MariaDB: messages made through the message
+ * store, then moved to their outcomes, show per day by channel and status in
+ * the chart and its table, with the delivery rate, failures by reason, the
+ * queue's depth and the next scheduled runs.
+ */
+import { expect } from 'chai';
+import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import { buildSmallLibrary, type SmallLibrary } from '../support/library';
+import { TestClock, testSettings } from '../support/sidecar';
+import { migrate, toDbTime } from '../../sidecar/db';
+import { startServer, type Running } from '../../sidecar/serve';
+import { createMemoryLogger } from '../../sidecar/logging';
+import { MailCapture } from '../../sidecar/demo/capture-smtp';
+import { chartBars, dashboardFigures } from '../../sidecar/web/pages/dashboard';
+import type { NewMessage } from '../../sidecar/queue';
+import { addStaff, StaffSession } from './web-support';
+
+describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
+  this.timeout(60_000);
+  let db: KohaDatabase;
+  let lib: SmallLibrary;
+  let running: Running;
+  let mail: MailCapture;
+  let clock: TestClock;
+  const n: Record<string, number> = {};
+  const now = () => Math.floor(clock.now().getTime() / 1000);
+  const as = (who: string) => StaffSession.launch(running.server, running.services.settings.secret, n[who], now());
+
+  before(async () => {
+    db = await createKohaDatabase('web_dashboard');
+    await migrate(db.knex);
+    lib = await buildSmallLibrary(db.knex);
+    n.desk = await addStaff(lib.builder, { userid: 'desk', surname: 'Disk', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' });
+    n.rules = await addStaff(lib.builder, { userid: 'rules', surname: 'Regler', modules: ['catalogue', 'parameters'], branchcode: 'CPL', categorycode: 'PT' });
+    mail = new MailCapture();
+    await mail.start();
+    clock = new TestClock(new Date('2026-11-24T09:00:00Z'));
+    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url }), { logger: createMemoryLogger(), clock, deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
+    // Ten messages: made through the store, then given their outcome and day.
+    const plan: Array<[string, 'email' | 'sms' | 'print', string, string | null]> = [
+      ['2026-11-24', 'email', 'sent', null], ['2026-11-24', 'email', 'delivered', null], ['2026-11-24', 'sms', 'failed', 'SMSC: invalid destination'],
+      ['2026-11-23', 'sms', 'failed', 'SMSC: invalid destination'], ['2026-11-23', 'email', 'failed', '550 mailbox unavailable'], ['2026-11-23', 'print', 'sent', null],
+      ['2026-11-20', 'email', 'pending', null], ['2026-11-20', 'sms', 'held', null], ['2026-10-01', 'email', 'sent', null], ['2026-11-24', 'email', 'proposed', null],
+    ];
+    const messages: NewMessage[] = plan.map(([, channel], i) => ({
+      idempotencyKey: `dash-${i}`, messageType: 'overdue', level: 1, borrowernumber: lib.patrons.asa, branchcode: 'CPL', channel, status: 'pending',
+      to: channel === 'email' ? 'asa.oberg@example.org' : channel === 'sms' ? '+46701234567' : 'Ängsvägen 3', from: 'central@bibliotek.example.org', lang: 'sv',
+      subject: 'Försenat', text: 'Hej', html: null, fee: 0, runId: null, ruleId: null, items: [],
+    }));
+    await running.services.store.insertMessages(messages, clock.now(), 'test');
+    for (const [i, [day, , status, reason]] of plan.entries()) {
+      await db.knex('kmc_messages').where({ idempotency_key: `dash-${i}` }).update({ status, status_reason: reason, created_at: `${day} 10:00:00.000` });
+    }
+  });
+
+  after(async () => {
+    await running?.stop();
+    await mail?.stop();
+    await db?.drop();
+  });
+
+  it('counts per day by channel and status, the rate, failures and the queue', async () => {
+    const f = await dashboardFigures(db.knex, clock.now());
+    expect(f.days).to.have.length(30);
+    expect(f.days[29]).to.deep.include({ day: '2026-11-24', total: 4 });
+    expect(f.days[29].byChannel).to.deep.equal({ email: 3, sms: 1, print: 0 });
+    expect(f.days[28].byStatus).to.deep.equal({ failed: 2, sent: 1 });
+    expect(f.days.reduce((s, d) => s + d.total, 0)).to.equal(9); // the October message is older than 30 days
+    expect([f.done, f.failed]).to.deep.equal([3, 3]); // the October "sent" is out of range
+    expect(f.failures).to.deep.equal([{ reason: 'SMSC: invalid destination', n: 2 }, { reason: '550 mailbox unavailable', n: 1 }]);
+    expect(f.queueTotal).to.equal(3);
+    const chart = chartBars(f.days);
+    expect(chart.max).to.equal(4);
+    expect(chart.bars.filter((b) => b.day === '2026-11-24').map((b) => [b.channel, b.height])).to.deep.equal([['email', 120], ['sms', 40]]);
+  });
+
+  it('shows the page with the chart, its table, the rate, failures and the next runs', async () => {
+    const desk = await as('desk');
+    const page = await desk.get('/dashboard');
+    expect(page.status).to.equal(200);
+    expect(page.text).to.contain('<svg role="img"');
+    expect(page.text).to.match(/<th scope="row">2026-11-24<\/th><td>3<\/td><td>1<\/td><td>0<\/td>/);
+    expect(page.text).to.contain('<strong>50.0 %</strong>');
+    expect(page.text).to.contain('<td>SMSC: invalid destination</td><td>2</td>');
+    expect(page.text).to.match(/id="queue-depth"><strong>3<\/strong>/);
+    // Staff without the routines permission see no link. The shipped overdue routine runs "30 6 * * *" in Stockholm: 10:00 UTC on the 24th is past it, so the 25th.
+    expect(page.text).to.match(/<td>Overdue notices<\/td><td>Overdue notice<\/td><td>2026-11-25 06:30<\/td>/);
+  });
+
+  it('answers 403 without the dashboard permission', async () => {
+    const rules = await as('rules');
+    expect((await rules.get('/dashboard')).status).to.equal(403);
+  });
+
+  it('shows a failure reason as text', async () => {
+    await db.knex('kmc_messages').where({ idempotency_key: 'dash-4' }).update({ status_reason: '<img src=x onerror=alert(1)>', created_at: toDbTime(clock.now()) });
+    const page = await (await as('desk')).get('/dashboard');
+    expect(page.text).to.not.contain('<img src=x');
+    expect(page.text).to.contain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+});

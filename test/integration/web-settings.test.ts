@@ -1,0 +1,169 @@
+/**
+ * The branch settings page against a real MariaDB, a real SMTP server and a
+ * real SMSC: saving with validation that names the field, the SMS password
+ * never shown back and kept when left empty, test buttons that send through
+ * the real adapters, permissions, CSRF and escaping.
+ */
+import { expect } from 'chai';
+import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import { buildSmallLibrary, type SmallLibrary } from '../support/library';
+import { TestClock, testSettings } from '../support/sidecar';
+import { TestSmsc } from '../support/smsc';
+import { migrate } from '../../sidecar/db';
+import { startServer, type Running } from '../../sidecar/serve';
+import { createMemoryLogger } from '../../sidecar/logging';
+import { MailCapture } from '../../sidecar/demo/capture-smtp';
+import { withPassword, withoutPassword } from '../../sidecar/web/pages/settings';
+import { addStaff, StaffSession } from './web-support';
+import { runNotices } from '../../sidecar/notices';
+
+describe('SMS account URLs on the settings page', () => {
+  it('never shows the password, and keeps it for the same account when the field is empty', () => {
+    expect(withoutPassword('smpp://kmc:s3cret@sms.example.org:2775')).to.equal('smpp://kmc@sms.example.org:2775');
+    expect(withPassword('smpp://kmc@sms.example.org:2775', '', 'smpp://kmc:s3cret@sms.example.org:2775')).to.equal('smpp://kmc:s3cret@sms.example.org:2775');
+    expect(withPassword('smpp://kmc@other.example.org:2775', '', 'smpp://kmc:s3cret@sms.example.org:2775')).to.equal('smpp://kmc@other.example.org:2775');
+    expect(withPassword('smpp://kmc@sms.example.org:2775', 'n3w:@', 'smpp://kmc:s3cret@sms.example.org:2775')).to.equal('smpp://kmc:n3w%3A%40@sms.example.org:2775');
+  });
+});
+
+describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
+  this.timeout(60_000);
+  let db: KohaDatabase;
+  let lib: SmallLibrary;
+  let running: Running;
+  let mail: MailCapture;
+  let smsc: TestSmsc;
+  let clock: TestClock;
+  let admin: StaffSession;
+  const n: Record<string, number> = {};
+  const now = () => Math.floor(clock.now().getTime() / 1000);
+  const as = (who: string) => StaffSession.launch(running.server, running.services.settings.secret, n[who], now());
+
+  before(async () => {
+    db = await createKohaDatabase('web_settings');
+    await migrate(db.knex);
+    lib = await buildSmallLibrary(db.knex);
+    n.admin = await addStaff(lib.builder, { userid: 'admin', surname: 'Admin', modules: ['catalogue'], subs: [['parameters', 'manage_sysprefs']], branchcode: 'CPL', categorycode: 'PT' });
+    n.tools = await addStaff(lib.builder, { userid: 'tools', surname: 'Verktyg', modules: ['catalogue', 'tools'], branchcode: 'CPL', categorycode: 'PT' });
+    mail = new MailCapture();
+    await mail.start();
+    smsc = await TestSmsc.start({ password: 'pw-Secret-9' });
+    clock = new TestClock(new Date('2026-11-24T09:00:00Z'));
+    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url, KMC_SMPP_URL: smsc.url }), { logger: createMemoryLogger(), clock, deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
+    admin = await as('admin');
+  });
+
+  after(async () => {
+    await running?.stop();
+    await smsc?.close();
+    await mail?.stop();
+    await db?.drop();
+  });
+
+  it('saves a branch\'s settings; the password is stored but never shown back, and kept when left empty', async () => {
+    const fields = { branch: 'CPL', sender_email: 'central@bibliotek.example.org', reply_to: 'svar@bibliotek.example.org', letter_address: 'Storgatan 1\n111 22 Stockholm', default_lang: 'sv', sms_enabled: '1', sms_url: smsc.urlWith('kmc', 'unused').replace(/:unused@/, '@'), sms_password: 'pw-Secret-9', sms_sender: 'Biblioteket', quiet_from: '21:00', quiet_to: '08:00' };
+    const res = await admin.post('/settings', fields);
+    expect(res.status, res.text).to.equal(303);
+    const row = await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first();
+    expect(row).to.include({ sender_email: 'central@bibliotek.example.org', sms_enabled: 1, sms_sender: 'Biblioteket', quiet_from: '21:00:00', default_lang: 'sv' });
+    expect(row.sms_url).to.contain(':pw-Secret-9@');
+    const page = await admin.get('/settings?branch=CPL');
+    expect(page.text).to.not.contain('pw-Secret-9');
+    expect(page.text).to.contain('A password is stored; leave this empty to keep it.');
+    const again = await admin.post('/settings', { ...fields, sms_password: '', sender_email: 'ny@bibliotek.example.org' });
+    expect(again.status).to.equal(303);
+    const after = await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first();
+    expect(after.sms_url).to.contain(':pw-Secret-9@');
+    expect(after.sender_email).to.equal('ny@bibliotek.example.org');
+    const audit = await db.knex('kmc_audit').where({ action: 'settings.save', object_id: 'CPL' });
+    expect(audit).to.have.length(2);
+    expect(audit[0].detail).to.not.contain('pw-Secret-9');
+    expect(audit[0].detail).to.not.contain('bibliotek.example.org');
+  });
+
+  it('refuses bad values with messages naming the field, changing nothing', async () => {
+    const before = await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first();
+    const res = await admin.post('/settings', { branch: 'CPL', sender_email: 'not an address', quiet_from: '25:00', quiet_to: '', sms_url: 'http://nope', sms_sender: 'A sender name that is far too long' });
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('Sender address: an e-mail address such as library@example.org.');
+    expect(res.text).to.contain('No SMS from: a time as HH:MM.');
+    expect(res.text).to.contain('SMS account (smpp://user@host:port): an address such as');
+    expect(res.text).to.contain('SMS sender: up to 11 letters and digits, or a phone number.');
+    expect(await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first()).to.deep.equal(before);
+  });
+
+  it('sends a test e-mail through the SMTP adapter, from the branch\'s sender address', async () => {
+    const res = await admin.post('/settings/test', { branch: 'CPL', which: 'email', test_email: 'kontroll@example.org' });
+    expect(res.status).to.equal(200);
+    expect(res.text).to.contain('Sent: the server took it');
+    const got = mail.messages.find((m) => m.envelopeTo.includes('kontroll@example.org'));
+    expect(got, 'the SMTP server got the test').to.not.equal(undefined);
+    expect(got!.envelopeFrom).to.equal('ny@bibliotek.example.org');
+    expect(got!.parsed.subject).to.equal('A test from the Message Center of Centralbiblioteket');
+  });
+
+  it('sends a test SMS through the branch\'s own SMS account, and says why when it cannot', async () => {
+    const res = await admin.post('/settings/test', { branch: 'CPL', which: 'sms', test_phone: '070-123 45 67' });
+    expect(res.status).to.equal(200);
+    expect(res.text, res.text).to.contain('Sent: the server took it');
+    await smsc.waitFor(() => smsc.messages.length > 0);
+    expect(smsc.messages[0]).to.include({ to: '46701234567', from: 'Biblioteket' });
+    const bad = await admin.post('/settings/test', { branch: 'CPL', which: 'sms', test_phone: '12' });
+    expect(bad.text).to.contain('Send a test SMS to: a mobile number');
+    const badMail = await admin.post('/settings/test', { branch: 'CPL', which: 'email', test_email: '<script>x</script>' });
+    expect(badMail.text).to.contain('Send a test e-mail to: an e-mail address');
+    expect(badMail.text).to.not.contain('<script>x');
+  });
+
+  it('answers 403 without the settings permission, and refuses a change without the CSRF token', async () => {
+    const tools = await as('tools');
+    expect((await tools.get('/settings')).status).to.equal(403);
+    expect((await tools.post('/settings', { branch: 'HAF', sender_email: 'x@example.org' })).status).to.equal(403);
+    expect((await tools.post('/settings/test', { branch: 'HAF', which: 'email', test_email: 'x@example.org' })).status).to.equal(403);
+    const res = await admin.agent.post('/settings').type('form').send({ branch: 'HAF', sender_email: 'x@example.org' });
+    expect(res.status).to.equal(403);
+    expect(await db.knex('kmc_branch_settings').where({ branchcode: 'HAF' }).first()).to.equal(undefined);
+  });
+
+  it('chooses the channels per message type for one branch, and the notice engine follows them', async () => {
+    const page = await admin.get('/settings?branch=HAF');
+    expect(page.text).to.contain('Channels per message type');
+    const choices: Record<string, string> = { branch: 'HAF', ch_overdue_1_1: 'sms', ch_overdue_1_2: 'print', ch_overdue_1_3: 'none' };
+    const res = await admin.post('/settings/channels', choices);
+    expect(res.status, res.text).to.equal(303);
+    const rules = await db.knex('kmc_rules').where({ message_type: 'overdue', level: 1, branchcode: 'HAF' });
+    expect(rules).to.have.length(1);
+    const baseline = await db.knex('kmc_rules').where({ message_type: 'overdue', level: 1, is_baseline: 1 }).first();
+    expect(rules[0]).to.include({ channels: 'sms,print', categorycode: null, itemtype: null, delay_days: baseline.delay_days });
+    // Other types and branches are untouched.
+    expect(await db.knex('kmc_rules').where({ branchcode: 'HAF' }).whereNot({ message_type: 'overdue' })).to.have.length(0);
+    expect(await db.knex('kmc_audit').where({ action: 'settings.channels', object_id: 'HAF' })).to.have.length(1);
+
+    // Saving the same choice again changes nothing.
+    await admin.post('/settings/channels', choices);
+    expect(await db.knex('kmc_rules').where({ message_type: 'overdue', level: 1, branchcode: 'HAF' })).to.have.length(1);
+    expect((await admin.get('/settings?branch=HAF')).text).to.contain(`href="/rules/${rules[0].id}"`);
+
+    // Jürgen borrowed at HAF and has no mobile number: SMS first, then a letter, never e-mail.
+    const result = await runNotices(running.services.notices, { type: 'overdue', date: '2026-11-24', startedBy: 'test' });
+    expect(result.created).to.be.greaterThan(0);
+    const jurgen = await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.jurgen, message_type: 'overdue' }).first();
+    expect(jurgen.channel).to.equal('print');
+    const asa = await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.asa, message_type: 'overdue' }).first();
+    expect(asa.channel).to.equal('email');
+
+    const none = await admin.post('/settings/channels', { branch: 'HAF', ch_welcome_0_1: 'none', ch_welcome_0_2: 'none', ch_welcome_0_3: 'none' });
+    expect(none.status).to.equal(400);
+    expect(none.text).to.contain('Welcome message: choose at least one channel.');
+    expect(await db.knex('kmc_rules').where({ message_type: 'welcome', branchcode: 'HAF' })).to.have.length(0);
+    const tools = await as('tools');
+    expect((await tools.post('/settings/channels', choices)).status).to.equal(403);
+  });
+
+  it('shows stored values as text', async () => {
+    await db.knex('kmc_branch_settings').insert({ branchcode: 'HAF', letter_address: '</textarea><script>alert(1)</script>' });
+    const page = await admin.get('/settings?branch=HAF');
+    expect(page.text).to.not.contain('<script>alert(1)');
+    expect(page.text).to.contain('&lt;/textarea&gt;&lt;script&gt;');
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * The template pages against a real MariaDB: open a shipped template, preview
+ * a draft on sample data (with the SMS segment counter), save an edit that
+ * the engine then uses, refuse syntax errors and the escape corpus with the
+ * line and the reason while storing nothing, permissions, CSRF and escaping.
+ */
+import { expect } from 'chai';
+import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import { buildSmallLibrary, type SmallLibrary } from '../support/library';
+import { TestClock, testSettings } from '../support/sidecar';
+import { migrate } from '../../sidecar/db';
+import { startServer, type Running } from '../../sidecar/serve';
+import { createMemoryLogger } from '../../sidecar/logging';
+import { MailCapture } from '../../sidecar/demo/capture-smtp';
+import { NoticeRenderer } from '../../sidecar/rendering/notices';
+import { TemplateError } from '../../sidecar/errors';
+import { saveTemplate, type TemplateKey } from '../../sidecar/web/pages/templates';
+import { ESCAPES } from '../unit/escape-corpus';
+import { addStaff, StaffSession } from './web-support';
+
+describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
+  this.timeout(60_000);
+  let db: KohaDatabase;
+  let lib: SmallLibrary;
+  let running: Running;
+  let mail: MailCapture;
+  let clock: TestClock;
+  let editor: StaffSession;
+  const n: Record<string, number> = {};
+  const now = () => Math.floor(clock.now().getTime() / 1000);
+  const as = (who: string) => StaffSession.launch(running.server, running.services.settings.secret, n[who], now());
+  const key = { type: 'overdue', channel: 'email', lang: 'en', branch: '' };
+  const count = async () => Number((await db.knex('kmc_templates').count({ c: '*' }))[0].c);
+
+  before(async () => {
+    db = await createKohaDatabase('web_templates');
+    await migrate(db.knex);
+    lib = await buildSmallLibrary(db.knex);
+    n.editor = await addStaff(lib.builder, { userid: 'editor', surname: 'Mall', modules: ['catalogue'], subs: [['tools', 'edit_notices']], branchcode: 'CPL', categorycode: 'PT' });
+    n.reader = await addStaff(lib.builder, { userid: 'reader', surname: 'Läsare', modules: ['catalogue', 'tools'], branchcode: 'CPL', categorycode: 'PT' });
+    n.none = await addStaff(lib.builder, { userid: 'none', surname: 'Ingen', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' });
+    mail = new MailCapture();
+    await mail.start();
+    clock = new TestClock(new Date('2026-11-24T09:00:00Z'));
+    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url }), { logger: createMemoryLogger(), clock, deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
+    editor = await as('editor');
+  });
+
+  after(async () => {
+    await running?.stop();
+    await mail?.stop();
+    await db?.drop();
+  });
+
+  it('opens the shipped template with its variables and a preview on sample data', async () => {
+    const page = await editor.get('/templates/edit?type=overdue&channel=email&lang=en');
+    expect(page.status).to.equal(200);
+    expect(page.text).to.contain('The shipped text');
+    expect(page.text).to.contain('<code>fee_text</code>');
+    expect(page.text).to.contain('Dear Åsa Öberg');
+    expect(page.text).to.contain('Röda rummet');
+  });
+
+  it('previews a draft without storing it, with the page and with the endpoint', async () => {
+    const res = await editor.post('/templates/edit', { ...key, action: 'preview', subject: 'Late: {{ items | length }}', text: 'Hello {{ patron.firstname }}!', html: '' });
+    expect(res.status).to.equal(200);
+    expect(res.text).to.contain('Hello Åsa!');
+    expect(res.text).to.contain('Late: 2');
+    const json = await editor.post('/templates/preview', { type: 'overdue', channel: 'sms', lang: 'en', branch: '', text: 'Hej {{ patron.firstname }}, återlämna {{ items | length }} böcker.' });
+    expect(json.status).to.equal(200);
+    expect(json.body).to.include({ ok: true, text: 'Hej Åsa, återlämna 2 böcker.' });
+    expect(json.body.sms).to.include({ encoding: 'gsm7', parts: 1, remaining: 160 - 'Hej Åsa, återlämna 2 böcker.'.length });
+    const ucs = await editor.post('/templates/preview', { type: 'overdue', channel: 'sms', lang: 'en', branch: '', text: 'Łódź '.repeat(20) });
+    expect(ucs.body.sms).to.include({ encoding: 'ucs2', parts: 2 });
+    expect(ucs.body.smsText).to.equal('UCS-2: 2 SMS, 35 characters left in the last one'); // 99 characters once trimmed: 67 + 32
+    expect(await count()).to.equal(0);
+  });
+
+  it('shows the SMS counter on the server-rendered preview too', async () => {
+    const res = await editor.post('/templates/edit', { type: 'hold_waiting', channel: 'sms', lang: 'sv', branch: 'CPL', action: 'preview', text: 'x'.repeat(170) });
+    expect(res.text).to.contain('GSM-7: 2 SMS, 136 characters left in the last one');
+  });
+
+  it('saves an edit for one branch, audited, and the engine renders it', async () => {
+    const res = await editor.post('/templates/edit', { type: 'overdue', channel: 'email', lang: 'en', branch: 'CPL', action: 'save', subject: 'Overdue at {{ branch.name }}', text: 'Please, {{ patron.firstname }}, bring back {{ items | length }} items.', html: '' });
+    expect(res.status, res.text).to.equal(303);
+    const row = await db.knex('kmc_templates').where({ message_type: 'overdue', channel: 'email', lang: 'en', branchcode: 'CPL' }).first();
+    expect(row).to.include({ subject: 'Overdue at {{ branch.name }}', updated_by: n.editor });
+    expect(row.body_html).to.equal(null);
+    const renderer = new NoticeRenderer({ knex: db.knex });
+    await renderer.refresh();
+    const out = renderer.render({ type: 'overdue', channel: 'email', langs: ['en'], branchcode: 'CPL', data: { patron: { firstname: 'Sven' }, items: [1, 2, 3], branch: { name: 'CPL' } } });
+    expect(out.text).to.equal('Please, Sven, bring back 3 items.\n');
+    expect(await db.knex('kmc_audit').where({ action: 'template.save' })).to.have.length(1);
+  });
+
+  it('refuses a syntax error with its line and reason, storing nothing', async () => {
+    const before = await count();
+    const res = await editor.post('/templates/edit', { ...key, action: 'save', subject: 'x', text: 'Line one\nLine two {% if patron %}\nno end', html: '' });
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('The template was not saved:');
+    expect(res.text).to.match(/Text, line \d+: /);
+    expect(await count()).to.equal(before);
+  });
+
+  it('refuses an escape from the corpus through the page, with the line', async () => {
+    const sample = ESCAPES.find((e) => e.line > 1) ?? ESCAPES[0];
+    const before = await count();
+    const res = await editor.post('/templates/edit', { ...key, action: 'save', subject: 'x', text: sample.source, html: '' });
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain(`Text, line ${sample.line}: `);
+    expect(await count()).to.equal(before);
+  });
+
+  it('refuses every escape of the corpus in the save function, in every part, storing nothing', async () => {
+    const k: TemplateKey = { message_type: 'overdue', channel: 'email', lang: 'en', branchcode: 'HAF' };
+    for (const e of ESCAPES) {
+      for (const part of ['subject', 'text', 'html'] as const) {
+        const draft = { subject: 'ok', text: 'ok', html: '<p>ok</p>', [part]: e.source };
+        let refused: unknown = null;
+        try {
+          await saveTemplate(db.knex, k, draft, n.editor);
+        } catch (err) {
+          refused = err;
+        }
+        expect(refused, `${e.name} in ${part}`).to.be.instanceOf(TemplateError);
+        expect((refused as TemplateError).details, e.name).to.include({ line: e.line });
+        expect(String((refused as TemplateError).details.reason), e.name).to.contain(e.reason);
+      }
+    }
+    expect(await db.knex('kmc_templates').where({ branchcode: 'HAF' })).to.have.length(0);
+  });
+
+  it('lets tools staff read and preview but not save; others not even read', async () => {
+    const reader = await as('reader');
+    expect((await reader.get('/templates/edit?type=welcome&channel=email&lang=sv')).status).to.equal(200);
+    expect((await reader.post('/templates/edit', { type: 'welcome', channel: 'email', lang: 'sv', branch: '', action: 'preview', text: 'x' })).status).to.equal(200);
+    expect((await reader.post('/templates/edit', { type: 'welcome', channel: 'email', lang: 'sv', branch: '', action: 'save', text: 'x' })).status).to.equal(403);
+    expect((await reader.post('/templates/reset', { type: 'overdue', channel: 'email', lang: 'en', branch: 'CPL' })).status).to.equal(403);
+    const none = await as('none');
+    expect((await none.get('/templates')).status).to.equal(403);
+    expect((await none.post('/templates/preview', { type: 'welcome', channel: 'sms', lang: 'en', text: 'x' })).status).to.equal(403);
+    expect(await db.knex('kmc_templates').where({ message_type: 'welcome' })).to.have.length(0);
+  });
+
+  it('refuses a save without the CSRF token', async () => {
+    const res = await editor.agent.post('/templates/edit').type('form').send({ ...key, action: 'save', text: 'sneaky' });
+    expect(res.status).to.equal(403);
+    expect(await db.knex('kmc_templates').where({ body_text: 'sneaky' })).to.have.length(0);
+  });
+
+  it('shows template text and previews as text: markup in a draft is escaped on the page', async () => {
+    const res = await editor.post('/templates/edit', { ...key, action: 'preview', subject: '</textarea><script>alert(1)</script>', text: '<script>alert(2)</script>', html: '<b>{{ patron.firstname }}</b>' });
+    expect(res.text).to.not.contain('<script>alert');
+    expect(res.text).to.contain('&lt;script&gt;alert(2)');
+    expect(res.text).to.contain('srcdoc="&lt;b&gt;Åsa&lt;/b&gt;"');
+  });
+});
