@@ -8,10 +8,8 @@
  * any of these pages.
  */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { openBrowser, seriousAxeProblems, type OpenBrowser } from '../support/browser';
 import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
 import { buildSmallLibrary, type SmallLibrary } from '../support/library';
 import { TestClock, testSettings } from '../support/sidecar';
@@ -21,30 +19,16 @@ import { createMemoryLogger } from '../../sidecar/logging';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { DEMO_PASSWORD_HASH, DEMO_PASSWORD, USER_FLAGS } from '../../sidecar/fixture';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: string[] }>;
-}
-
 describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(120_000);
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
   let mail: MailCapture;
-  let userDataDir: string;
+  let browser: OpenBrowser;
   let context: BrowserContext;
   let page: Page;
-  const dialogs: string[] = [];
+  let dialogs: string[] = [];
 
   before(async () => {
     db = await createKohaDatabase('browser_2');
@@ -63,18 +47,12 @@ describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha sche
       deliverEveryMs: 3_600_000,
       verifyEveryMs: 0,
     });
-    userDataDir = mkdtempSync(path.join(os.tmpdir(), 'kmc-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('dialog', (d) => {
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
+    browser = await openBrowser();
+    ({ context, page, dialogs } = browser);
   });
 
   after(async () => {
-    await context?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await running?.stop();
     await mail?.stop();
     await db?.drop();
@@ -83,14 +61,7 @@ describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha sche
   const url = (p: string) => `${running.url}${p}`;
 
   async function expectAccessible(p: Page): Promise<void> {
-    await p.evaluate(AXE);
-    const result = (await p.evaluate(() =>
-      (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: AxeViolation[] }> } }).axe.run(document, {
-        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-      }),
-    )) as { violations: AxeViolation[] };
-    const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    expect(bad.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), p.url()).to.deep.equal([]);
+    expect(await seriousAxeProblems(p), p.url()).to.deep.equal([]);
   }
 
   async function signIn(userid: string): Promise<void> {
