@@ -81,14 +81,21 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
   }
 
   const running = await startServer(settings, { extend: outboxPages(mail, smsc), deliverEveryMs: 5_000 });
-  const result = await runNotices(running.services.notices, { type: 'overdue', date: today, startedBy: 'demo' });
+  // Every daily type once, so a newcomer sees holds, reminders and overdues by each channel.
+  const runs: string[] = [];
+  for (const type of ['hold_waiting', 'hold_reminder', 'predue', 'overdue', 'welcome']) {
+    const result = await runNotices(running.services.notices, { type, date: today, startedBy: 'demo' });
+    const channels = Object.entries(result.byChannel).map(([c, n]) => `${c} ${n}`).join(', ');
+    runs.push(`  ${type.padEnd(14)} created ${result.created}${channels ? ` (${channels})` : ''}`);
+  }
   const delivered = await running.services.worker.deliverOnce();
 
   out.stdout('');
-  out.stdout(`Overdue notices for ${today}: created ${result.created} (${Object.entries(result.byChannel).map(([c, n]) => `${c} ${n}`).join(', ')}), skipped ${result.skipped} loan(s).`);
-  out.stdout(`Delivered: ${delivered.sent} sent, ${delivered.failed} failed, ${delivered.retried} to retry.`);
+  out.stdout(`Notices for ${today}:`);
+  for (const line of runs) out.stdout(line);
+  out.stdout(`Delivered: ${delivered.sent} sent, ${delivered.failed} failed, ${delivered.retried} to retry, ${delivered.held} held.`);
   out.stdout('');
-  out.stdout(`  Staff pages         ${running.url}/`);
+  out.stdout(`  Staff pages         ${running.url}/   (sign in as admin, password koha-demo)`);
   out.stdout(`  Captured e-mail     ${running.url}/demo/outbox   (SMTP capture on 127.0.0.1:${mail.port})`);
   out.stdout(`  Captured SMS        ${running.url}/demo/sms      (SMSC on 127.0.0.1:${smsc.port}, a delivery receipt for each)`);
   out.stdout(`  Print letters       ${printDir}`);
