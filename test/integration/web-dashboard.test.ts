@@ -5,19 +5,19 @@
  * queue's depth and the next scheduled runs.
  */
 import { expect } from 'chai';
-import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
-import { buildSmallLibrary, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
-import { migrate, toDbTime } from '../../sidecar/db';
-import { startServer, type Running } from '../../sidecar/serve';
-import { createMemoryLogger } from '../../sidecar/logging';
-import { MailCapture } from '../../sidecar/demo/capture-smtp';
+import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import type { SmallLibrary } from '../support/library';
+import type { TestClock } from '../support/sidecar';
+import { toDbTime } from '../../sidecar/db';
+import type { Running } from '../../sidecar/serve';
+import type { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { chartBars, dashboardFigures } from '../../sidecar/web/pages/dashboard';
 import type { NewMessage } from '../../sidecar/queue';
-import { addStaff, StaffSession } from './web-support';
+import { startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
 describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(60_000);
+  let sidecar: StaffSidecar;
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
@@ -28,15 +28,12 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
   const as = (who: string) => StaffSession.launch(running.server, running.services.settings.secret, n[who], now());
 
   before(async () => {
-    db = await createKohaDatabase('web_dashboard');
-    await migrate(db.knex);
-    lib = await buildSmallLibrary(db.knex);
-    n.desk = await addStaff(lib.builder, { userid: 'desk', surname: 'Disk', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' });
-    n.rules = await addStaff(lib.builder, { userid: 'rules', surname: 'Regler', modules: ['catalogue', 'parameters'], branchcode: 'CPL', categorycode: 'PT' });
-    mail = new MailCapture();
-    await mail.start();
-    clock = new TestClock(new Date('2026-11-24T09:00:00Z'));
-    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url }), { logger: createMemoryLogger(), clock, deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
+    sidecar = await startStaffSidecar('web_dashboard', {
+      desk: { userid: 'desk', surname: 'Disk', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' },
+      rules: { userid: 'rules', surname: 'Regler', modules: ['catalogue', 'parameters'], branchcode: 'CPL', categorycode: 'PT' },
+    });
+    ({ db, lib, running, mail, clock } = sidecar);
+    Object.assign(n, sidecar.n);
     // Ten messages: made through the store, then given their outcome and day.
     const plan: Array<[string, 'email' | 'sms' | 'print', string, string | null]> = [
       ['2026-11-24', 'email', 'sent', null], ['2026-11-24', 'email', 'delivered', null], ['2026-11-24', 'sms', 'failed', 'SMSC: invalid destination'],
@@ -55,9 +52,7 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   after(async () => {
-    await running?.stop();
-    await mail?.stop();
-    await db?.drop();
+    await sidecar?.stop();
   });
 
   it('counts per day by channel and status, the rate, failures and the queue', async () => {

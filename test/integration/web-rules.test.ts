@@ -5,16 +5,14 @@
  * CSRF, escaping and the audit record.
  */
 import { expect } from 'chai';
-import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
-import { buildSmallLibrary, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
-import { migrate } from '../../sidecar/db';
-import { startServer, type Running } from '../../sidecar/serve';
-import { createMemoryLogger } from '../../sidecar/logging';
-import { MailCapture } from '../../sidecar/demo/capture-smtp';
+import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import type { SmallLibrary } from '../support/library';
+import type { TestClock } from '../support/sidecar';
+import type { Running } from '../../sidecar/serve';
+import type { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { explainRule } from '../../sidecar/web/pages/rules';
 import type { Rule } from '../../sidecar/rules';
-import { addStaff, StaffSession } from './web-support';
+import { startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
 const rule = (id: number, over: Partial<Rule>): Rule => ({
   id, message_type: 'overdue', level: 1, branchcode: null, categorycode: null, itemtype: null, valid_from: null, valid_to: null,
@@ -43,6 +41,7 @@ describe('explainRule: the winner and why', () => {
 
 describe(`the rules page (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(60_000);
+  let sidecar: StaffSidecar;
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
@@ -54,25 +53,20 @@ describe(`the rules page (${kohaSchemaKind()} Koha schema)`, function () {
   const as = (who: string) => StaffSession.launch(running.server, running.services.settings.secret, n[who], now());
 
   before(async () => {
-    db = await createKohaDatabase('web_rules');
-    await migrate(db.knex);
-    lib = await buildSmallLibrary(db.knex);
-    n.boss = await addStaff(lib.builder, { userid: 'boss', surname: 'Chef', modules: ['catalogue', 'parameters'], branchcode: 'CPL', categorycode: 'PT' });
-    n.circ = await addStaff(lib.builder, { userid: 'circ', surname: 'Regler', modules: ['catalogue'], subs: [['parameters', 'manage_circ_rules']], branchcode: 'CPL', categorycode: 'PT' });
-    n.trig = await addStaff(lib.builder, { userid: 'trig', surname: 'Trigger', modules: ['catalogue'], subs: [['tools', 'edit_notice_status_triggers']], branchcode: 'CPL', categorycode: 'PT' });
-    n.none = await addStaff(lib.builder, { userid: 'none', surname: 'Ingen', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' });
-    n.haf = await addStaff(lib.builder, { userid: 'hafen', surname: 'Hafen', modules: ['catalogue', 'parameters'], branchcode: 'HAF', categorycode: 'PT' });
-    mail = new MailCapture();
-    await mail.start();
-    clock = new TestClock(new Date('2026-11-24T09:00:00Z'));
-    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url }), { logger: createMemoryLogger(), clock, deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
+    sidecar = await startStaffSidecar('web_rules', {
+      boss: { userid: 'boss', surname: 'Chef', modules: ['catalogue', 'parameters'], branchcode: 'CPL', categorycode: 'PT' },
+      circ: { userid: 'circ', surname: 'Regler', modules: ['catalogue'], subs: [['parameters', 'manage_circ_rules']], branchcode: 'CPL', categorycode: 'PT' },
+      trig: { userid: 'trig', surname: 'Trigger', modules: ['catalogue'], subs: [['tools', 'edit_notice_status_triggers']], branchcode: 'CPL', categorycode: 'PT' },
+      none: { userid: 'none', surname: 'Ingen', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' },
+      haf: { userid: 'hafen', surname: 'Hafen', modules: ['catalogue', 'parameters'], branchcode: 'HAF', categorycode: 'PT' },
+    });
+    ({ db, lib, running, mail, clock } = sidecar);
+    Object.assign(n, sidecar.n);
     boss = await as('boss');
   });
 
   after(async () => {
-    await running?.stop();
-    await mail?.stop();
-    await db?.drop();
+    await sidecar?.stop();
   });
 
   const baseline = async () => Number((await db.knex('kmc_rules').where({ message_type: 'overdue', level: 1, is_baseline: 1 }).first('id')).id);

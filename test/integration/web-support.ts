@@ -9,6 +9,13 @@ import request from 'supertest';
 import { expect } from 'chai';
 import { DEMO_PASSWORD_HASH, USER_FLAGS, type KohaBuilder, type UserFlag } from '../../sidecar/fixture';
 import { signLaunchToken } from '../../sidecar/web/auth/launch-token';
+import { createKohaDatabase, type KohaDatabase } from '../support/koha';
+import { buildSmallLibrary, type SmallLibrary } from '../support/library';
+import { TestClock, testSettings } from '../support/sidecar';
+import { migrate } from '../../sidecar/db';
+import { startServer, type Running } from '../../sidecar/serve';
+import { createMemoryLogger } from '../../sidecar/logging';
+import { MailCapture } from '../../sidecar/demo/capture-smtp';
 
 export { DEMO_PASSWORD } from '../../sidecar/fixture';
 
@@ -91,4 +98,49 @@ export class StaffSession {
   async post(path: string, fields: Record<string, string | string[]>) {
     return this.agent.post(path).type('form').send({ ...fields, _csrf: await this.token() });
   }
+}
+
+/**
+ * A sidecar serving the staff pages for one test file: a scratch Koha
+ * database with the small library, these staff logins, a real SMTP capture
+ * server and a clock the test moves. Delivery and scans wait for the test.
+ */
+export interface StaffSidecar {
+  db: KohaDatabase;
+  lib: SmallLibrary;
+  running: Running;
+  mail: MailCapture;
+  clock: TestClock;
+  /** Borrowernumbers of the staff logins, by the names given. */
+  n: Record<string, number>;
+  stop(): Promise<void>;
+}
+
+export async function startStaffSidecar(
+  label: string,
+  staff: Record<string, StaffInput>,
+  opts: { env?: Record<string, string>; at?: string } = {},
+): Promise<StaffSidecar> {
+  const db = await createKohaDatabase(label);
+  await migrate(db.knex);
+  const lib = await buildSmallLibrary(db.knex);
+  const n: Record<string, number> = {};
+  for (const [name, s] of Object.entries(staff)) n[name] = await addStaff(lib.builder, s);
+  const mail = new MailCapture();
+  await mail.start();
+  const clock = new TestClock(new Date(opts.at ?? '2026-11-24T09:00:00Z'));
+  const running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url, ...opts.env }), {
+    logger: createMemoryLogger(),
+    clock,
+    deliverEveryMs: 3_600_000,
+    verifyEveryMs: 0,
+  });
+  return {
+    db, lib, running, mail, clock, n,
+    async stop() {
+      await running.stop();
+      await mail.stop();
+      await db.drop();
+    },
+  };
 }

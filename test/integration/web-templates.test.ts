@@ -5,21 +5,20 @@
  * line and the reason while storing nothing, permissions, CSRF and escaping.
  */
 import { expect } from 'chai';
-import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
-import { buildSmallLibrary, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
-import { migrate } from '../../sidecar/db';
-import { startServer, type Running } from '../../sidecar/serve';
-import { createMemoryLogger } from '../../sidecar/logging';
-import { MailCapture } from '../../sidecar/demo/capture-smtp';
+import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import type { SmallLibrary } from '../support/library';
+import type { TestClock } from '../support/sidecar';
+import type { Running } from '../../sidecar/serve';
+import type { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { NoticeRenderer } from '../../sidecar/rendering/notices';
 import { TemplateError } from '../../sidecar/errors';
 import { saveTemplate, type TemplateKey } from '../../sidecar/web/pages/templates';
 import { ESCAPES } from '../unit/escape-corpus';
-import { addStaff, StaffSession } from './web-support';
+import { startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
 describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(60_000);
+  let sidecar: StaffSidecar;
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
@@ -33,23 +32,18 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
   const count = async () => Number((await db.knex('kmc_templates').count({ c: '*' }))[0].c);
 
   before(async () => {
-    db = await createKohaDatabase('web_templates');
-    await migrate(db.knex);
-    lib = await buildSmallLibrary(db.knex);
-    n.editor = await addStaff(lib.builder, { userid: 'editor', surname: 'Mall', modules: ['catalogue'], subs: [['tools', 'edit_notices']], branchcode: 'CPL', categorycode: 'PT' });
-    n.reader = await addStaff(lib.builder, { userid: 'reader', surname: 'Läsare', modules: ['catalogue', 'tools'], branchcode: 'CPL', categorycode: 'PT' });
-    n.none = await addStaff(lib.builder, { userid: 'none', surname: 'Ingen', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' });
-    mail = new MailCapture();
-    await mail.start();
-    clock = new TestClock(new Date('2026-11-24T09:00:00Z'));
-    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url }), { logger: createMemoryLogger(), clock, deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
+    sidecar = await startStaffSidecar('web_templates', {
+      editor: { userid: 'editor', surname: 'Mall', modules: ['catalogue'], subs: [['tools', 'edit_notices']], branchcode: 'CPL', categorycode: 'PT' },
+      reader: { userid: 'reader', surname: 'Läsare', modules: ['catalogue', 'tools'], branchcode: 'CPL', categorycode: 'PT' },
+      none: { userid: 'none', surname: 'Ingen', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' },
+    });
+    ({ db, lib, running, mail, clock } = sidecar);
+    Object.assign(n, sidecar.n);
     editor = await as('editor');
   });
 
   after(async () => {
-    await running?.stop();
-    await mail?.stop();
-    await db?.drop();
+    await sidecar?.stop();
   });
 
   it('opens the shipped template with its variables and a preview on sample data', async () => {

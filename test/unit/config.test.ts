@@ -1,16 +1,8 @@
 import { expect } from 'chai';
 import { loadSettings, redact } from '../../sidecar/config';
-import { SettingsError } from '../../sidecar/errors';
+import { settingsRefusal } from '../support/settings';
 
-function refusal(env: Record<string, string>): SettingsError {
-  try {
-    loadSettings(env);
-  } catch (err) {
-    expect(err).to.be.instanceOf(SettingsError);
-    return err as SettingsError;
-  }
-  throw new Error('the settings were accepted');
-}
+const refusal = settingsRefusal;
 
 describe('settings', () => {
   it('works with no environment at all, against the local MariaDB', () => {

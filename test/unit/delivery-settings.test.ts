@@ -7,19 +7,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadSettings } from '../../sidecar/config';
-import { SettingsError } from '../../sidecar/errors';
+import { settingsRefusal } from '../support/settings';
 import { backoffMs, DEFAULT_RETRY_POLICY } from '../../sidecar/delivery';
 import { availabilityOf, routeFor, type SmsBranchAccount } from '../../sidecar/channels/sms';
 
-function refusal(env: Record<string, string>): SettingsError {
-  try {
-    loadSettings(env);
-  } catch (err) {
-    expect(err).to.be.instanceOf(SettingsError);
-    return err as SettingsError;
-  }
-  throw new Error('the settings were accepted');
-}
+const refusal = settingsRefusal;
 
 describe('delivery and SMS settings', () => {
   it('have working defaults', () => {
