@@ -10,17 +10,16 @@
 import { expect } from 'chai';
 import type { BrowserContext, Page } from 'playwright-core';
 import { openBrowser, seriousAxeProblems, type OpenBrowser } from '../support/browser';
-import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
-import { buildSmallLibrary, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
-import { migrate } from '../../sidecar/db';
-import { startServer, type Running } from '../../sidecar/serve';
-import { createMemoryLogger } from '../../sidecar/logging';
-import { MailCapture } from '../../sidecar/demo/capture-smtp';
-import { DEMO_PASSWORD_HASH, DEMO_PASSWORD, USER_FLAGS } from '../../sidecar/fixture';
+import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import { startStaffSidecar, type StaffSidecar } from '../integration/web-support';
+import type { SmallLibrary } from '../support/library';
+import type { Running } from '../../sidecar/serve';
+import type { MailCapture } from '../../sidecar/demo/capture-smtp';
+import { DEMO_PASSWORD } from '../../sidecar/fixture';
 
 describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(120_000);
+  let sidecar: StaffSidecar;
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
@@ -31,31 +30,18 @@ describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha sche
   let dialogs: string[] = [];
 
   before(async () => {
-    db = await createKohaDatabase('browser_2');
-    await migrate(db.knex);
-    lib = await buildSmallLibrary(db.knex);
-    const k = lib.builder;
-    const staff = (userid: string, flags: number, branchcode: string) =>
-      k.patron({ surname: userid, firstname: 'Test', userid, password: DEMO_PASSWORD_HASH, flags, branchcode, categorycode: 'PT' });
-    await staff('admin', 2 ** USER_FLAGS.superlibrarian, 'CPL');
-    await staff('hafen', 2 ** USER_FLAGS.catalogue + 2 ** USER_FLAGS.parameters, 'HAF');
-    mail = new MailCapture();
-    await mail.start();
-    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url }), {
-      logger: createMemoryLogger(),
-      clock: new TestClock(new Date('2026-11-24T09:00:00Z')),
-      deliverEveryMs: 3_600_000,
-      verifyEveryMs: 0,
+    sidecar = await startStaffSidecar('browser_2', {
+      admin: { userid: 'admin', surname: 'admin', firstname: 'Test', modules: ['superlibrarian'], branchcode: 'CPL', categorycode: 'PT' },
+      hafen: { userid: 'hafen', surname: 'hafen', firstname: 'Test', modules: ['catalogue', 'parameters'], branchcode: 'HAF', categorycode: 'PT' },
     });
+    ({ db, lib, running, mail } = sidecar);
     browser = await openBrowser();
     ({ context, page, dialogs } = browser);
   });
 
   after(async () => {
     await browser?.close();
-    await running?.stop();
-    await mail?.stop();
-    await db?.drop();
+    await sidecar?.stop();
   });
 
   const url = (p: string) => `${running.url}${p}`;

@@ -9,17 +9,16 @@
 import { expect } from 'chai';
 import type { BrowserContext, Page } from 'playwright-core';
 import { openBrowser, seriousAxeProblems, type OpenBrowser } from '../support/browser';
-import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
-import { buildSmallLibrary, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
-import { migrate } from '../../sidecar/db';
-import { startServer, type Running } from '../../sidecar/serve';
-import { createMemoryLogger } from '../../sidecar/logging';
-import { MailCapture } from '../../sidecar/demo/capture-smtp';
-import { DEMO_PASSWORD_HASH, DEMO_PASSWORD, USER_FLAGS } from '../../sidecar/fixture';
+import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import { startStaffSidecar, type StaffSidecar } from '../integration/web-support';
+import type { SmallLibrary } from '../support/library';
+import type { Running } from '../../sidecar/serve';
+import type { MailCapture } from '../../sidecar/demo/capture-smtp';
+import { DEMO_PASSWORD } from '../../sidecar/fixture';
 
 describe(`the staff pages in headless Chromium (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(120_000);
+  let sidecar: StaffSidecar;
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
@@ -31,34 +30,21 @@ describe(`the staff pages in headless Chromium (${kohaSchemaKind()} Koha schema)
   const visited = new Set<string>();
 
   before(async () => {
-    db = await createKohaDatabase('browser');
-    await migrate(db.knex);
-    lib = await buildSmallLibrary(db.knex);
+    sidecar = await startStaffSidecar('browser', {
+      karin: { userid: 'karin', surname: 'Lindqvist', firstname: 'Test', modules: ['catalogue', 'tools'], branchcode: 'CPL', categorycode: 'PT' },
+      mads: { userid: 'mads', surname: 'Sørensen', firstname: 'Test', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' },
+      admin: { userid: 'admin', surname: 'Admin', firstname: 'Test', modules: ['superlibrarian'], branchcode: 'CPL', categorycode: 'PT' },
+    }, { at: '2026-11-24T05:00:00Z' });
+    ({ db, lib, running, mail } = sidecar);
     // A patron whose name is a script: a dialog would mean it ran.
     await db.knex('borrowers').where({ borrowernumber: lib.patrons.jurgen }).update({ firstname: '<script>alert(1)</script>' });
-    const k = lib.builder;
-    const staff = (userid: string, surname: string, flags: number) =>
-      k.patron({ surname, firstname: 'Test', userid, password: DEMO_PASSWORD_HASH, flags, branchcode: 'CPL', categorycode: 'PT' });
-    await staff('karin', 'Lindqvist', 2 ** USER_FLAGS.catalogue + 2 ** USER_FLAGS.tools);
-    await staff('mads', 'Sørensen', 2 ** USER_FLAGS.catalogue + 2 ** USER_FLAGS.circulate);
-    await staff('admin', 'Admin', 2 ** USER_FLAGS.superlibrarian);
-    mail = new MailCapture();
-    await mail.start();
-    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url }), {
-      logger: createMemoryLogger(),
-      clock: new TestClock(new Date('2026-11-24T05:00:00Z')),
-      deliverEveryMs: 3_600_000,
-      verifyEveryMs: 0,
-    });
     browser = await openBrowser();
     ({ context, page, dialogs } = browser);
   });
 
   after(async () => {
     await browser?.close();
-    await running?.stop();
-    await mail?.stop();
-    await db?.drop();
+    await sidecar?.stop();
   });
 
   const url = (p: string) => `${running.url}${p}`;

@@ -6,21 +6,21 @@
  * messages losing their contact data and text while the counts stay.
  */
 import { expect } from 'chai';
-import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
-import { buildSmallLibrary, RUN_DAY, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
-import { migrate } from '../../sidecar/db';
+import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import { RUN_DAY, type SmallLibrary } from '../support/library';
+import type { TestClock } from '../support/sidecar';
 import { runNotices } from '../../sidecar/notices';
-import { startServer, type Running } from '../../sidecar/serve';
-import { createMemoryLogger } from '../../sidecar/logging';
+import type { Running } from '../../sidecar/serve';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
+import { createMemoryLogger } from '../../sidecar/logging';
 import { anonymiseOldMessages } from '../../sidecar/archive';
 import { anonymiseForFire, ANONYMISE_JOB } from '../../sidecar/archive/nightly';
 import { main } from '../../sidecar/cli';
-import { addStaff, StaffSession } from './web-support';
+import { addStaff, overdueMessageIds, startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
 describe(`the archive, the patron tab and anonymisation (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(60_000);
+  let sidecar: StaffSidecar;
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
@@ -32,26 +32,18 @@ describe(`the archive, the patron tab and anonymisation (${kohaSchemaKind()} Koh
   const ids$ = (html: string) => [...html.matchAll(/<td><a href="\/archive\/(\d+)">/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
 
   before(async () => {
-    db = await createKohaDatabase('web_archive');
-    await migrate(db.knex);
-    lib = await buildSmallLibrary(db.knex);
-    mail = new MailCapture();
-    await mail.start();
-    clock = new TestClock(new Date('2026-11-24T05:00:00Z'));
-    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url }), { logger: createMemoryLogger(), clock, deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
+    sidecar = await startStaffSidecar('web_archive', {}, { at: '2026-11-24T05:00:00Z' });
+    ({ db, lib, running, mail, clock } = sidecar);
     await runNotices(running.services.notices, { type: 'overdue', date: RUN_DAY, startedBy: 'test' });
     clock.advance(60_000);
     await running.services.worker.deliverOnce();
-    const byPatron = async (n: number) => Number((await db.knex('kmc_messages').where({ borrowernumber: n }).first('id')).id);
-    ids = { asa: await byPatron(lib.patrons.asa), jurgen: await byPatron(lib.patrons.jurgen), soren: await byPatron(lib.patrons.soren), anna: await byPatron(lib.patrons.anna) };
+    ids = await overdueMessageIds(sidecar);
     const n = await addStaff(lib.builder, { userid: 'desk', surname: 'Desk', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' });
     staff = await StaffSession.launch(running.server, running.services.settings.secret, n, Math.floor(clock.now().getTime() / 1000));
   });
 
   after(async () => {
-    await running?.stop();
-    await mail?.stop();
-    await db?.drop();
+    await sidecar?.stop();
   });
 
   it('finds messages by patron name or card number', async () => {

@@ -5,18 +5,17 @@
  * change in the message's history and in the audit record.
  */
 import { expect } from 'chai';
-import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
-import { buildSmallLibrary, RUN_DAY, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
-import { migrate } from '../../sidecar/db';
+import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import { RUN_DAY, type SmallLibrary } from '../support/library';
+import type { TestClock } from '../support/sidecar';
 import { runNotices } from '../../sidecar/notices';
-import { startServer, type Running } from '../../sidecar/serve';
-import { createMemoryLogger } from '../../sidecar/logging';
+import type { Running } from '../../sidecar/serve';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
-import { addStaff, StaffSession } from './web-support';
+import { addStaff, overdueMessageIds, startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
 describe(`the message queue (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(60_000);
+  let sidecar: StaffSidecar;
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
@@ -30,16 +29,10 @@ describe(`the message queue (${kohaSchemaKind()} Koha schema)`, function () {
   const message = (id: number) => db.knex('kmc_messages').where({ id }).first();
 
   before(async () => {
-    db = await createKohaDatabase('web_queue');
-    await migrate(db.knex);
-    lib = await buildSmallLibrary(db.knex);
-    mail = new MailCapture();
-    await mail.start();
-    clock = new TestClock(new Date('2026-11-24T05:00:00Z'));
-    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url }), { logger: createMemoryLogger(), clock, deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
+    sidecar = await startStaffSidecar('web_queue', {}, { at: '2026-11-24T05:00:00Z' });
+    ({ db, lib, running, mail, clock } = sidecar);
     await runNotices(running.services.notices, { type: 'overdue', date: RUN_DAY, startedBy: 'test' });
-    const byPatron = async (n: number) => Number((await db.knex('kmc_messages').where({ borrowernumber: n }).first('id')).id);
-    ids = { asa: await byPatron(lib.patrons.asa), jurgen: await byPatron(lib.patrons.jurgen), soren: await byPatron(lib.patrons.soren), anna: await byPatron(lib.patrons.anna) };
+    ids = await overdueMessageIds(sidecar);
     // Two e-mails the server refused, a letter that could not be written, and Søren missing an e-mail address.
     await db.knex('kmc_messages').whereIn('id', [ids.asa, ids.jurgen]).update({ status: 'failed', status_reason: 'SMTP_REJECTED: 550 mailbox unavailable', attempts: 8 });
     await db.knex('kmc_messages').where({ id: ids.anna }).update({ status: 'failed', status_reason: 'PRINT_WRITE_FAILED' });
@@ -49,9 +42,7 @@ describe(`the message queue (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   after(async () => {
-    await running?.stop();
-    await mail?.stop();
-    await db?.drop();
+    await sidecar?.stop();
   });
 
   it('lists failed and missing-contact messages with their reasons, filterable', async () => {

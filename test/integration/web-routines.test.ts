@@ -6,15 +6,13 @@
  * error report) and a scheduled run that waits for approval.
  */
 import { expect } from 'chai';
-import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
-import { buildSmallLibrary, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
-import { migrate } from '../../sidecar/db';
-import { startServer, type Running } from '../../sidecar/serve';
-import { createMemoryLogger } from '../../sidecar/logging';
+import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import type { SmallLibrary } from '../support/library';
+import type { TestClock } from '../support/sidecar';
+import type { Running } from '../../sidecar/serve';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { runNotices } from '../../sidecar/notices';
-import { addStaff, StaffSession } from './web-support';
+import { addStaff, startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
 /** The page count a PDF's page tree declares, and its text as bytes (for looking up WinAnsi text). */
 function pdfFacts(body: Buffer): { pages: number; text: string } {
@@ -25,6 +23,7 @@ function pdfFacts(body: Buffer): { pages: number; text: string } {
 
 describe(`routines on the staff pages: run, review, approve, outputs (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(60_000);
+  let sidecar: StaffSidecar;
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
@@ -37,24 +36,17 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
   const now = () => Math.floor(clock.now().getTime() / 1000);
 
   before(async () => {
-    db = await createKohaDatabase('web_routines');
-    await migrate(db.knex);
-    lib = await buildSmallLibrary(db.knex);
+    sidecar = await startStaffSidecar('web_routines', {}, { at: '2026-11-24T05:00:00Z' });
+    ({ db, lib, running, mail, clock } = sidecar);
     // A patron whose name is markup: every page must show it as text.
     await db.knex('borrowers').where({ borrowernumber: lib.patrons.jurgen }).update({ firstname: '<script>alert(1)</script>' });
     staffNumber = await addStaff(lib.builder, { userid: 'karin', surname: 'Lindqvist', firstname: 'Karin', modules: ['catalogue', 'tools'], branchcode: 'CPL', categorycode: 'PT' });
-    mail = new MailCapture();
-    await mail.start();
-    clock = new TestClock(new Date('2026-11-24T05:00:00Z'));
-    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url }), { logger: createMemoryLogger(), clock, deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
     staff = await StaffSession.launch(running.server, running.services.settings.secret, staffNumber, now());
     overdueRoutine = Number((await db.knex('kmc_routines').where({ message_type: 'overdue' }).first('id')).id);
   });
 
   after(async () => {
-    await running?.stop();
-    await mail?.stop();
-    await db?.drop();
+    await sidecar?.stop();
   });
 
   /** Starts a run of a routine from its page and waits, as the page does, until it is done. */

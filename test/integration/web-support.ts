@@ -144,3 +144,10 @@ export async function startStaffSidecar(
     },
   };
 }
+
+/** The id of the one message each overdue patron of the small library got. */
+export async function overdueMessageIds(sidecar: Pick<StaffSidecar, 'db' | 'lib'>): Promise<Record<'asa' | 'jurgen' | 'soren' | 'anna', number>> {
+  const byPatron = async (n: number) => Number((await sidecar.db.knex('kmc_messages').where({ borrowernumber: n }).first('id')).id);
+  const p = sidecar.lib.patrons;
+  return { asa: await byPatron(p.asa), jurgen: await byPatron(p.jurgen), soren: await byPatron(p.soren), anna: await byPatron(p.anna) };
+}
