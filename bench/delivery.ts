@@ -60,7 +60,8 @@ export interface DeliveryBenchResult {
 
 const DEFAULT_DATABASE_URL = 'mysql://root@127.0.0.1:3306/kmc_bench_delivery';
 
-const MAIL_TEXT = 'Dear patron,\n\nThe following loans are overdue:\n\n- Röda rummet (Strindberg, August), due 2026-11-10\n- Gösta Berlings saga (Lagerlöf, Selma), due 2026-11-15\n\nPlease return or renew them.\n\nCentralbiblioteket\n';
+const MAIL_TEXT =
+  'Dear patron,\n\nThe following loans are overdue:\n\n- Röda rummet (Strindberg, August), due 2026-11-10\n- Gösta Berlings saga (Lagerlöf, Selma), due 2026-11-15\n\nPlease return or renew them.\n\nCentralbiblioteket\n';
 const MAIL_HTML = `<p>Dear patron,</p><p>The following loans are overdue:</p><ul><li>Röda rummet</li><li>Gösta Berlings saga</li></ul><p>Centralbiblioteket</p>`;
 const SMS_TEXT = 'Centralbiblioteket: 2 loans are overdue (Röda rummet, Gösta Berlings saga). Please return or renew them.';
 
@@ -98,12 +99,26 @@ function rate(n: number, ms: number): number {
 /** Bare nodemailer: the same pooled transport settings, every message handed to the pool at once. */
 async function bareMail(url: string, n: number, tag: string): Promise<number> {
   const u = new URL(url);
-  const transport = createTransport({ pool: true, host: u.hostname, port: Number(u.port), secure: false, ignoreTLS: true, maxConnections: 5, maxMessages: 500 } as TransportOptions);
+  const transport = createTransport({
+    pool: true,
+    host: u.hostname,
+    port: Number(u.port),
+    secure: false,
+    ignoreTLS: true,
+    maxConnections: 5,
+    maxMessages: 500,
+  } as TransportOptions);
   const started = performance.now();
   try {
     await Promise.all(
       Array.from({ length: n }, (_, i) =>
-        transport.sendMail({ from: 'central@bibliotek.example.org', to: `patron${i}@example.org`, subject: `Overdue ${tag} ${i}`, text: MAIL_TEXT, html: MAIL_HTML }),
+        transport.sendMail({
+          from: 'central@bibliotek.example.org',
+          to: `patron${i}@example.org`,
+          subject: `Overdue ${tag} ${i}`,
+          text: MAIL_TEXT,
+          html: MAIL_HTML,
+        }),
       ),
     );
     return performance.now() - started;
@@ -251,22 +266,42 @@ export async function runDeliveryBench(opts: DeliveryBenchOptions = {}): Promise
     };
 
     const mailBefore = sink.count();
-    const email = await compare(emails, () => bareMail(sink.url, emails, 'bare'), (r) => pipeline('email', emails, `pipe${r}`));
-    if (sink.count() - mailBefore !== 2 * rounds * emails) throw new Error(`the SMTP server got ${sink.count() - mailBefore} messages, expected ${2 * rounds * emails}`);
-    out(`  e-mail  ${emails} messages: pipeline ${email.pipeline}/s, bare nodemailer pool ${email.bare}/s (${Math.round(email.ratio * 100)}%)`);
+    const email = await compare(
+      emails,
+      () => bareMail(sink.url, emails, 'bare'),
+      (r) => pipeline('email', emails, `pipe${r}`),
+    );
+    if (sink.count() - mailBefore !== 2 * rounds * emails)
+      throw new Error(`the SMTP server got ${sink.count() - mailBefore} messages, expected ${2 * rounds * emails}`);
+    out(
+      `  e-mail  ${emails} messages: pipeline ${email.pipeline}/s, bare nodemailer pool ${email.bare}/s (${Math.round(email.ratio * 100)}%)`,
+    );
 
     const smsBefore = smsc.messages.length;
-    const sms = await compare(smsCount, () => bareSms(smsc.port, smsCount, window), (r) => pipeline('sms', smsCount, `pipe${r}`));
-    if (smsc.messages.length - smsBefore !== 2 * rounds * smsCount) throw new Error(`the SMSC got ${smsc.messages.length - smsBefore} messages, expected ${2 * rounds * smsCount}`);
-    out(`  SMS     ${smsCount} messages, SMSC answers at once: pipeline ${sms.pipeline}/s, bare smpp loop ${sms.bare}/s (${Math.round(sms.ratio * 100)}%), window ${window}`);
+    const sms = await compare(
+      smsCount,
+      () => bareSms(smsc.port, smsCount, window),
+      (r) => pipeline('sms', smsCount, `pipe${r}`),
+    );
+    if (smsc.messages.length - smsBefore !== 2 * rounds * smsCount)
+      throw new Error(`the SMSC got ${smsc.messages.length - smsBefore} messages, expected ${2 * rounds * smsCount}`);
+    out(
+      `  SMS     ${smsCount} messages, SMSC answers at once: pipeline ${sms.pipeline}/s, bare smpp loop ${sms.bare}/s (${Math.round(sms.ratio * 100)}%), window ${window}`,
+    );
     const result: DeliveryBenchResult = { email, sms };
 
     if (latency > 0) {
       smsc.setResponseDelay(latency);
-      const slow = await compare(smsCount, () => bareSms(smsc.port, smsCount, window), (r) => pipeline('sms', smsCount, `slow${r}`));
+      const slow = await compare(
+        smsCount,
+        () => bareSms(smsc.port, smsCount, window),
+        (r) => pipeline('sms', smsCount, `slow${r}`),
+      );
       smsc.setResponseDelay(0);
       result.smsWithLatency = { ...slow, latencyMs: latency };
-      out(`  SMS     ${smsCount} messages, SMSC answers after ${latency} ms: pipeline ${slow.pipeline}/s, bare smpp loop ${slow.bare}/s (${Math.round(slow.ratio * 100)}%), window ${window}`);
+      out(
+        `  SMS     ${smsCount} messages, SMSC answers after ${latency} ms: pipeline ${slow.pipeline}/s, bare smpp loop ${slow.bare}/s (${Math.round(slow.ratio * 100)}%), window ${window}`,
+      );
     }
     return result;
   } finally {
@@ -293,7 +328,13 @@ export function printDeliveryBench(f: Record<string, unknown>, out: (line: strin
 
 if (require.main === module) {
   const { values } = parseArgs({
-    options: { emails: { type: 'string' }, sms: { type: 'string' }, window: { type: 'string' }, rounds: { type: 'string' }, latency: { type: 'string' } },
+    options: {
+      emails: { type: 'string' },
+      sms: { type: 'string' },
+      window: { type: 'string' },
+      rounds: { type: 'string' },
+      latency: { type: 'string' },
+    },
   });
   process.stdout.write('== delivery\n');
   runDeliveryBench({

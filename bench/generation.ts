@@ -44,7 +44,9 @@ async function settled(knex: Knex, log: (line: string) => void): Promise<void> {
   for (let i = 0; i < 40; i += 1) {
     const [status] = (await knex.raw('SHOW ENGINE INNODB STATUS').catch(() => [[]])) as [Array<{ Status: string }>];
     const undo = Number(/History list length (\d+)/.exec(status[0]?.Status ?? '')?.[1] ?? 0);
-    const [dirtyRows] = (await knex.raw("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'").catch(() => [[]])) as [Array<{ Value: string }>];
+    const [dirtyRows] = (await knex.raw("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'").catch(() => [[]])) as [
+      Array<{ Value: string }>,
+    ];
     const dirty = Number(dirtyRows[0]?.Value ?? 0);
     if (undo < 1000 && dirty < 1000) break;
     await new Promise((r) => setTimeout(r, 500));
@@ -53,7 +55,12 @@ async function settled(knex: Knex, log: (line: string) => void): Promise<void> {
   if (waited > 1000) log(`waited ${(waited / 1000).toFixed(1)} s for InnoDB to purge and flush earlier writes`);
 }
 
-export async function generationSection(services: Services, knex: Knex, today: string, log: (line: string) => void): Promise<GenerationFigures> {
+export async function generationSection(
+  services: Services,
+  knex: Knex,
+  today: string,
+  log: (line: string) => void,
+): Promise<GenerationFigures> {
   const level1 = (await services.rules.forType('overdue', 1)).filter((r) => r.is_used);
   const minDelay = Math.min(...level1.map((r) => r.delay_days));
   const dueBefore = `${addDays(today, -minDelay + 1)} 00:00:00`;

@@ -47,9 +47,18 @@ export interface BenchSection {
 
 /** The sections, in the order they run. A new one is a file of its own and a line here. */
 export const SECTIONS: BenchSection[] = [
-  { name: 'generation', run: (ctx) => generationSection(ctx.services, ctx.knex, ctx.today, ctx.log) as unknown as Promise<Record<string, unknown>> },
+  {
+    name: 'generation',
+    run: (ctx) => generationSection(ctx.services, ctx.knex, ctx.today, ctx.log) as unknown as Promise<Record<string, unknown>>,
+  },
   // Its own small database (kmc_bench_delivery), SMTP server and SMSC: delivery does not depend on the library's size.
-  { name: 'delivery', run: (ctx) => runDeliveryBench({ emails: ctx.small ? 1000 : 3000, sms: ctx.small ? 2000 : 5000, out: ctx.log }) as unknown as Promise<Record<string, unknown>> },
+  {
+    name: 'delivery',
+    run: (ctx) =>
+      runDeliveryBench({ emails: ctx.small ? 1000 : 3000, sms: ctx.small ? 2000 : 5000, out: ctx.log }) as unknown as Promise<
+        Record<string, unknown>
+      >,
+  },
 ];
 
 const TODAY = '2026-11-24';
@@ -62,7 +71,8 @@ function databaseUrl(): { url: string; name: string; server: string } {
   const url = process.env.KMC_BENCH_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/kmc_bench';
   const u = new URL(url);
   const name = u.pathname.replace(/^\//, '');
-  if (!/^kmc_bench[a-z0-9_]*$/.test(name)) throw new Error(`KMC_BENCH_DATABASE_URL: the bench only builds a database named kmc_bench…, not "${name}"`);
+  if (!/^kmc_bench[a-z0-9_]*$/.test(name))
+    throw new Error(`KMC_BENCH_DATABASE_URL: the bench only builds a database named kmc_bench…, not "${name}"`);
   u.pathname = '/';
   return { url, name, server: u.toString() };
 }
@@ -83,7 +93,9 @@ async function buildDataSet(small: boolean, log: (s: string) => void): Promise<v
     const size = small ? SIZES.small : SIZES.full;
     log(`seeding ${size.patrons} patrons, ${size.biblios * size.itemsPerBiblio} items, ${size.loans} loans …`);
     const summary = await seedLibrary(knex, { today: TODAY, ...size, onProgress: (m) => log(`  ${m}`) });
-    log(`seeded in ${(summary.elapsedMs / 1000).toFixed(1)} s: ${summary.patrons} patrons, ${summary.items} items, ${summary.loans} loans, ${summary.overdueLoans} overdue, ${summary.holdsWaiting} holds waiting`);
+    log(
+      `seeded in ${(summary.elapsedMs / 1000).toFixed(1)} s: ${summary.patrons} patrons, ${summary.items} items, ${summary.loans} loans, ${summary.overdueLoans} overdue, ${summary.holdsWaiting} holds waiting`,
+    );
   } finally {
     await knex.destroy();
   }
@@ -125,8 +137,12 @@ function printGeneration(f: Record<string, unknown>, out: (s: string) => void): 
   out('  overdue notices, from the same run          ');
   out('  ------------------------------------------------------------');
   out(`  candidates (loans overdue >= level-1 delay)  ${n('candidates').toLocaleString('en')}`);
-  out(`  bare SELECT, cold / warm                     ${(n('selectColdMs') / 1000).toFixed(2)} s / ${(n('selectWarmMs') / 1000).toFixed(2)} s`);
-  out(`  generate and queue all notices               ${(n('generateMs') / 1000).toFixed(2)} s  (${n('ratio')} x the warm SELECT; aim <= 2)`);
+  out(
+    `  bare SELECT, cold / warm                     ${(n('selectColdMs') / 1000).toFixed(2)} s / ${(n('selectWarmMs') / 1000).toFixed(2)} s`,
+  );
+  out(
+    `  generate and queue all notices               ${(n('generateMs') / 1000).toFixed(2)} s  (${n('ratio')} x the warm SELECT; aim <= 2)`,
+  );
   out(`  notices made                                 ${n('notices').toLocaleString('en')}  (${JSON.stringify(f.byChannel)})`);
   out(`  notices per second                           ${n('noticesPerSecond').toLocaleString('en')}`);
   out(`  peak RSS of the measuring process            ${n('peakRssMb')} MB  (aim < 300 MB)`);
@@ -134,7 +150,13 @@ function printGeneration(f: Record<string, unknown>, out: (s: string) => void): 
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { small: { type: 'boolean' }, keep: { type: 'boolean' }, reuse: { type: 'boolean' }, only: { type: 'string' }, measure: { type: 'boolean' } },
+    options: {
+      small: { type: 'boolean' },
+      keep: { type: 'boolean' },
+      reuse: { type: 'boolean' },
+      only: { type: 'string' },
+      measure: { type: 'boolean' },
+    },
   });
   const small = !!values.small;
   if (values.measure) return measure(small, values.only);

@@ -92,16 +92,19 @@ export function validateManifest(raw: unknown): Manifest {
   if (baseUrl.endsWith('/')) throw new ManifestError('baseUrl must not end with /');
   const launch = object(m.launch, 'launch');
   const launchPath = text(launch, 'path', 'launch.', /^\/[A-Za-z0-9_\-/]*$/);
-  if (launch.tokenLifetimeSeconds !== 120) throw new ManifestError('launch.tokenLifetimeSeconds must be 120, as the launch token contract says');
+  if (launch.tokenLifetimeSeconds !== 120)
+    throw new ManifestError('launch.tokenLifetimeSeconds must be 120, as the launch token contract says');
   const toggle = object(m.toggle, 'toggle');
-  if (toggle.table !== 'plugin_data' || toggle.key !== '__ENABLED__') throw new ManifestError('toggle must name plugin_data and the key __ENABLED__ (Koha\'s own plugin toggle)');
+  if (toggle.table !== 'plugin_data' || toggle.key !== '__ENABLED__')
+    throw new ManifestError("toggle must name plugin_data and the key __ENABLED__ (Koha's own plugin toggle)");
   const plugin = object(m.plugin, 'plugin');
   const pluginClass = text(plugin, 'class', 'plugin.');
   if (pluginClass !== PLUGIN_CLASS || toggle.pluginClass !== PLUGIN_CLASS) {
     throw new ManifestError(`plugin.class and toggle.pluginClass must both be ${PLUGIN_CLASS} (the Perl module's package name)`);
   }
   const max = plugin.maximumKohaVersion;
-  if (max !== null && (typeof max !== 'string' || !KOHA_VERSION.test(max))) throw new ManifestError('plugin.maximumKohaVersion must be null or like 24.11.00.000');
+  if (max !== null && (typeof max !== 'string' || !KOHA_VERSION.test(max)))
+    throw new ManifestError('plugin.maximumKohaVersion must be null or like 24.11.00.000');
   if (!Array.isArray(m.pages) || m.pages.length === 0) throw new ManifestError('pages must be a non-empty list');
 
   const seen = new Set<string>();
@@ -127,7 +130,9 @@ export function validateManifest(raw: unknown): Manifest {
       const entries = Object.entries(object(alternative, `${where}permission[${k}]`));
       const [module, code] = entries[0] ?? [];
       if (entries.length !== 1 || !/^[a-z_]+$/.test(module) || !(code === 1 || (typeof code === 'string' && /^(\*|[a-z_]+)$/.test(code)))) {
-        throw new ManifestError(`${where}permission[${k}] must be one Koha permission, e.g. { "tools": "edit_notices" }, { "tools": "*" } or { "tools": 1 }`);
+        throw new ManifestError(
+          `${where}permission[${k}] must be one Koha permission, e.g. { "tools": "edit_notices" }, { "tools": "*" } or { "tools": 1 }`,
+        );
       }
       return { [module]: code as string | 1 };
     });
@@ -344,7 +349,10 @@ export function fillPluginModule(source: string, manifest: Manifest, version: st
     MINIMUM_VERSION: manifest.plugin.minimumKohaVersion,
   };
   // No upper limit is Perl's undef, not a text.
-  let out = source.replace(/'\{MAXIMUM_VERSION\}'/g, manifest.plugin.maximumKohaVersion === null ? 'undef' : `'${manifest.plugin.maximumKohaVersion}'`);
+  let out = source.replace(
+    /'\{MAXIMUM_VERSION\}'/g,
+    manifest.plugin.maximumKohaVersion === null ? 'undef' : `'${manifest.plugin.maximumKohaVersion}'`,
+  );
   out = out.replace(/'\{([A-Z][A-Z_]*)\}'/g, (whole, key: string) => (key in values ? `'${perlSingleQuoted(values[key])}'` : whole));
   const left = out.match(/'\{[A-Z][A-Z_]*\}'/);
   if (left) throw new PackageError(`${PLUGIN_FILE}: no value for the placeholder ${left[0]}`);
@@ -381,7 +389,8 @@ export function buildKpz(options: BuildOptions = {}): BuildResult {
   const built = options.built ?? buildDate();
   const manifest = readManifest(path.join(root, 'plugin-manifest', 'manifest.json'));
   const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: unknown }).version;
-  if (typeof version !== 'string' || !/^\d+\.\d+\.\d+$/.test(version)) throw new PackageError(`package.json: version must be like 1.2.3, got ${String(version)}`);
+  if (typeof version !== 'string' || !/^\d+\.\d+\.\d+$/.test(version))
+    throw new PackageError(`package.json: version must be like 1.2.3, got ${String(version)}`);
 
   const sourceDir = path.join(root, 'plugin-manifest', 'koha-plugin');
   const files = listFiles(sourceDir).filter((f) => f !== PLUGIN_FOLDER + 'manifest.json');

@@ -58,10 +58,14 @@ function positiveInt(name: string, value: string | undefined): number | undefine
   return Number(value);
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, out: Out = {
-  stdout: (s) => process.stdout.write(s + '\n'),
-  stderr: (s) => process.stderr.write(s + '\n'),
-}): Promise<number> {
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  out: Out = {
+    stdout: (s) => process.stdout.write(s + '\n'),
+    stderr: (s) => process.stderr.write(s + '\n'),
+  },
+): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     out.stdout(USAGE);
@@ -73,7 +77,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       const settings = loadSettings(env);
       return withServices(settings, async ({ knex }) => {
         const { applied } = await migrate(knex);
-        out.stdout(applied.length ? `applied: ${applied.join(', ')}` : 'the sidecar\'s tables are up to date');
+        out.stdout(applied.length ? `applied: ${applied.join(', ')}` : "the sidecar's tables are up to date");
         return 0;
       });
     }
@@ -82,7 +86,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { date: { type: 'string' }, branch: { type: 'string' }, level: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+        options: {
+          date: { type: 'string' },
+          branch: { type: 'string' },
+          level: { type: 'string' },
+          'dry-run': { type: 'boolean' },
+          json: { type: 'boolean' },
+        },
       });
       if (positionals.length !== 1) throw new UsageError('kmc run takes one message type, e.g. `kmc run overdue`');
       const level = positiveInt('level', values.level);
@@ -99,7 +109,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         if (values.json) out.stdout(JSON.stringify(result));
         else if (result.notRun === 'disabled') out.stdout('Nothing generated: the Message Center is switched off in Koha.');
         else {
-          out.stdout(`${result.dryRun ? 'Would create' : 'Created'} ${result.created} ${result.type} notice(s) for ${result.date}; skipped ${result.skipped} loan(s), ${result.duplicates} duplicate(s).`);
+          out.stdout(
+            `${result.dryRun ? 'Would create' : 'Created'} ${result.created} ${result.type} notice(s) for ${result.date}; skipped ${result.skipped} loan(s), ${result.duplicates} duplicate(s).`,
+          );
           for (const [channel, n] of Object.entries(result.byChannel)) out.stdout(`  ${channel}: ${n}`);
           for (const [status, n] of Object.entries(result.byStatus)) out.stdout(`  ${status}: ${n}`);
         }
@@ -138,18 +150,22 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         const items = await s.store.items(messages.map((m) => m.id));
         const emailVerification = await s.verification.stateOf(borrower);
         if (values.json) {
-          out.stdout(JSON.stringify({
-            borrowernumber: borrower,
-            emailVerification,
-            messages: messages.map((m) => ({ ...m, items: items.filter((i) => i.message_id === m.id) })),
-          }));
+          out.stdout(
+            JSON.stringify({
+              borrowernumber: borrower,
+              emailVerification,
+              messages: messages.map((m) => ({ ...m, items: items.filter((i) => i.message_id === m.id) })),
+            }),
+          );
         } else if (!messages.length) {
           out.stdout(describeState(emailVerification));
           out.stdout(`No messages for patron ${borrower}.`);
         } else {
           out.stdout(describeState(emailVerification));
           for (const m of messages) {
-            out.stdout(`#${m.id}  ${m.created_at}  ${m.message_type}${m.level ? ` ${m.level}` : ''}  ${m.channel}  ${m.status}${m.status_reason ? ` (${m.status_reason})` : ''}  ${m.subject ?? ''}`);
+            out.stdout(
+              `#${m.id}  ${m.created_at}  ${m.message_type}${m.level ? ` ${m.level}` : ''}  ${m.channel}  ${m.status}${m.status_reason ? ` (${m.status_reason})` : ''}  ${m.subject ?? ''}`,
+            );
           }
         }
         return 0;
@@ -170,8 +186,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       return messageCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
 
     case 'grants': {
-      const { values } = parseArgs({ args: rest, options: { user: { type: 'string' }, host: { type: 'string' }, database: { type: 'string' } } });
-      if (!values.user || !/^[A-Za-z0-9_]{1,32}$/.test(values.user)) throw new UsageError('kmc grants needs --user NAME (letters, digits, _)');
+      const { values } = parseArgs({
+        args: rest,
+        options: { user: { type: 'string' }, host: { type: 'string' }, database: { type: 'string' } },
+      });
+      if (!values.user || !/^[A-Za-z0-9_]{1,32}$/.test(values.user))
+        throw new UsageError('kmc grants needs --user NAME (letters, digits, _)');
       const host = values.host ?? 'localhost';
       if (!/^[A-Za-z0-9_.%:-]{1,255}$/.test(host)) throw new UsageError('--host takes a host name, an address or %');
       const database = values.database ?? new URL(loadSettings(env).databaseUrl).pathname.slice(1);
@@ -182,7 +202,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     case 'seed': {
       const { values } = parseArgs({
         args: rest,
-        options: { patrons: { type: 'string' }, loans: { type: 'string' }, biblios: { type: 'string' }, holds: { type: 'string' }, date: { type: 'string' }, seed: { type: 'string' } },
+        options: {
+          patrons: { type: 'string' },
+          loans: { type: 'string' },
+          biblios: { type: 'string' },
+          holds: { type: 'string' },
+          date: { type: 'string' },
+          seed: { type: 'string' },
+        },
       });
       const settings = loadSettings(env);
       const summary = await seedDemoDatabase(settings, {

@@ -13,7 +13,15 @@ import { createRuleStore, type RuleStore } from './rules';
 import { NoticeRenderer } from './rendering/notices';
 import { createLogger, type Logger } from './logging';
 import { systemClock, type Clock, type NoticeDeps } from './notices';
-import { SmtpAdapter, PrintAdapter, SmsRouter, branchSettingsSource, type ChannelAdapter, type ChannelName, type SmsAvailability } from './channels';
+import {
+  SmtpAdapter,
+  PrintAdapter,
+  SmsRouter,
+  branchSettingsSource,
+  type ChannelAdapter,
+  type ChannelName,
+  type SmsAvailability,
+} from './channels';
 import { DeliveryWorker, type RetryPolicy } from './delivery';
 import { VerificationService, VerificationRateLimiter } from './verification';
 import { releaseQuietHours } from './notices/quiet-hours';
@@ -106,7 +114,16 @@ export function createServices(settings: Settings, opts: ServiceOptions = {}): S
   // SMS go only from branches that have an account; the generators ask once per run.
   if (adapters.sms instanceof SmsRouter) notices.smsAvailability = () => (adapters.sms as SmsRouter).availability();
   const verification = new VerificationService({
-    knex, host, store, rules, renderer, logger, clock, settings, availableChannels: notices.availableChannels, smsAvailability: notices.smsAvailability,
+    knex,
+    host,
+    store,
+    rules,
+    renderer,
+    logger,
+    clock,
+    settings,
+    availableChannels: notices.availableChannels,
+    smsAvailability: notices.smsAvailability,
   });
   // No notice goes to an address the patron has not confirmed: the generators ask this gate.
   notices.emailGate = verification.gate;
@@ -130,7 +147,21 @@ export function createServices(settings: Settings, opts: ServiceOptions = {}): S
   const noSms: SmsAvailability = { canSend: () => false, whyNot: () => 'SMS is not set up (KMC_SMPP_URL)' };
   let started = false;
   return {
-    settings, knex, host, store, rules, renderer, logger, clock, adapters, notices, worker, verification, verificationLimiter, routines, scheduler,
+    settings,
+    knex,
+    host,
+    store,
+    rules,
+    renderer,
+    logger,
+    clock,
+    adapters,
+    notices,
+    worker,
+    verification,
+    verificationLimiter,
+    routines,
+    scheduler,
     sms: adapters.sms instanceof SmsRouter ? adapters.sms : null,
     smsAvailability: () => (adapters.sms instanceof SmsRouter ? adapters.sms.availability() : Promise.resolve(noSms)),
     async startChannels() {

@@ -22,13 +22,20 @@ export interface Running {
 
 export async function startServer(
   settings: Settings,
-  opts: ServiceOptions & { extend?: (app: express.Express, pages: nunjucks.Environment) => void; deliverEveryMs?: number; verifyEveryMs?: number } = {},
+  opts: ServiceOptions & {
+    extend?: (app: express.Express, pages: nunjucks.Environment) => void;
+    deliverEveryMs?: number;
+    verifyEveryMs?: number;
+  } = {},
 ): Promise<Running> {
   const services = createServices(settings, opts);
   const status = await migrationStatus(services.knex);
   if (!status.current) {
     await services.close();
-    throw new KmcError('KMC_MIGRATIONS_PENDING', `the sidecar's tables are not up to date (pending: ${status.pending.join(', ') || 'none'}); run kmc migrate`);
+    throw new KmcError(
+      'KMC_MIGRATIONS_PENDING',
+      `the sidecar's tables are not up to date (pending: ${status.pending.join(', ') || 'none'}); run kmc migrate`,
+    );
   }
   // The e-mail verification scan every few minutes (0 = only by `kmc verification scan`).
   const verificationSchedule = await startVerificationSchedule(services, { everyMs: opts.verifyEveryMs }).catch(async (err) => {
@@ -37,8 +44,18 @@ export async function startServer(
   });
   await services.startChannels();
   services.worker.start(opts.deliverEveryMs ?? 15_000);
-  const app = createWebApp({ knex: services.knex, store: services.store, host: services.host, logger: services.logger, clock: services.clock, settings, extend: opts.extend, notices: services.notices, channels: services.adapters,
-    routers: verificationRouters({ service: services.verification, limiter: services.verificationLimiter, logger: services.logger }) });
+  const app = createWebApp({
+    knex: services.knex,
+    store: services.store,
+    host: services.host,
+    logger: services.logger,
+    clock: services.clock,
+    settings,
+    extend: opts.extend,
+    notices: services.notices,
+    channels: services.adapters,
+    routers: verificationRouters({ service: services.verification, limiter: services.verificationLimiter, logger: services.logger }),
+  });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(settings.port, settings.host, () => resolve(s));
     s.on('error', reject);
@@ -68,7 +85,12 @@ export async function serve(settings: Settings, { out }: { out: { stdout: (s: st
   // Routines run on their schedules only in the long-running server (tests and the demo run them by hand).
   await running.services.scheduler.start();
   // Messages past the retention period lose their contact data and text at night.
-  const anonymiser = startNightlyAnonymiser({ knex: running.services.knex, clock: running.services.clock, logger: running.services.logger, settings });
+  const anonymiser = startNightlyAnonymiser({
+    knex: running.services.knex,
+    clock: running.services.clock,
+    logger: running.services.logger,
+    settings,
+  });
   const shutdown = async (signal: string) => {
     running.services.logger.info('server.stopping', { signal });
     anonymiser.stop();

@@ -7,22 +7,32 @@ import type { Services } from '../main';
 import { UsageError } from '../errors';
 import { anonymiseOldMessages } from '.';
 
-export const ARCHIVE_USAGE = '  kmc archive anonymise [--days N] [--json]   remove contact data and text from messages older than the retention period';
+export const ARCHIVE_USAGE =
+  '  kmc archive anonymise [--days N] [--json]   remove contact data and text from messages older than the retention period';
 
 export async function archiveCommand(
   args: string[],
   services: Pick<Services, 'knex' | 'clock' | 'logger' | 'settings'>,
   out: { stdout: (s: string) => void },
 ): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { days: { type: 'string' }, json: { type: 'boolean' } } });
-  if (positionals[0] !== 'anonymise' || positionals.length !== 1) throw new UsageError(`kmc archive takes one action: anonymise\n${ARCHIVE_USAGE}`);
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { days: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  if (positionals[0] !== 'anonymise' || positionals.length !== 1)
+    throw new UsageError(`kmc archive takes one action: anonymise\n${ARCHIVE_USAGE}`);
   let days = services.settings.retentionDays;
   if (values.days !== undefined) {
-    if (!/^\d+$/.test(values.days) || Number(values.days) < 1) throw new UsageError(`--days takes a whole number of days, at least 1, got "${values.days}"`);
+    if (!/^\d+$/.test(values.days) || Number(values.days) < 1)
+      throw new UsageError(`--days takes a whole number of days, at least 1, got "${values.days}"`);
     days = Number(values.days);
   }
   const result = await anonymiseOldMessages(services, { retentionDays: days, actor: 'cli' });
   if (values.json) out.stdout(JSON.stringify({ ...result, retentionDays: days }));
-  else out.stdout(`Anonymised ${result.messages} message(s) older than ${days} day(s) (created before ${result.before} UTC); ${result.items} item line(s) cleared.`);
+  else
+    out.stdout(
+      `Anonymised ${result.messages} message(s) older than ${days} day(s) (created before ${result.before} UTC); ${result.items} item line(s) cleared.`,
+    );
   return 0;
 }

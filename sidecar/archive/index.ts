@@ -60,13 +60,25 @@ export async function anonymiseOldMessages(
       if (!rows.length) return 0;
       const ids = rows.map((r) => Number(r.id));
       const at = toDbTime(clock.now());
-      const cleared: Record<string, null> = { to_address: null, reply_to: null, subject: null, body_text: null, body_html: null, last_reply: null, status_reason: null };
+      const cleared: Record<string, null> = {
+        to_address: null,
+        reply_to: null,
+        subject: null,
+        body_text: null,
+        body_html: null,
+        last_reply: null,
+        status_reason: null,
+      };
       for (const c of optional) cleared[c] = null;
-      await trx('kmc_messages').whereIn('id', ids).update({ ...cleared, anonymised_at: at, updated_at: at });
+      await trx('kmc_messages')
+        .whereIn('id', ids)
+        .update({ ...cleared, anonymised_at: at, updated_at: at });
       result.items += await trx('kmc_message_items').whereIn('message_id', ids).update({ title: null, author: null, barcode: null });
       // Server replies and reasons in the history can name an address.
       await trx('kmc_message_events').whereIn('message_id', ids).update({ detail: null });
-      await trx('kmc_message_events').insert(rows.map((r) => ({ message_id: r.id, at, status: r.status, detail: `anonymised after ${opts.retentionDays} days`, actor })));
+      await trx('kmc_message_events').insert(
+        rows.map((r) => ({ message_id: r.id, at, status: r.status, detail: `anonymised after ${opts.retentionDays} days`, actor })),
+      );
       return ids.length;
     });
     result.messages += done;

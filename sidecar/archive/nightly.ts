@@ -43,10 +43,16 @@ export async function anonymiseForFire(deps: NightlyDeps, fireTime: Date): Promi
   }
   try {
     const result = await anonymiseOldMessages(deps, { retentionDays: deps.settings.retentionDays });
-    await deps.knex('kmc_runs').where({ id: runId }).update({ status: 'finished', finished_at: toDbTime(deps.clock.now()), stats: JSON.stringify(result) });
+    await deps
+      .knex('kmc_runs')
+      .where({ id: runId })
+      .update({ status: 'finished', finished_at: toDbTime(deps.clock.now()), stats: JSON.stringify(result) });
     return result;
   } catch (err) {
-    await deps.knex('kmc_runs').where({ id: runId }).update({ status: 'failed', finished_at: toDbTime(deps.clock.now()), error: (err as Error).message.slice(0, 2000) });
+    await deps
+      .knex('kmc_runs')
+      .where({ id: runId })
+      .update({ status: 'failed', finished_at: toDbTime(deps.clock.now()), error: (err as Error).message.slice(0, 2000) });
     throw err;
   }
 }

@@ -137,7 +137,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const delivery = loadDeliverySettings(env);
   if (delivery.leaseMs < 3 * sms.pduTimeoutMs) {
     // A lease shorter than a slow send would let another worker send the message again.
-    throw new SettingsError('KMC_DELIVERY_LEASE_SECONDS', `(${delivery.leaseMs / 1000} s) must be at least three times KMC_SMPP_PDU_TIMEOUT_MS (${sms.pduTimeoutMs} ms)`);
+    throw new SettingsError(
+      'KMC_DELIVERY_LEASE_SECONDS',
+      `(${delivery.leaseMs / 1000} s) must be at least three times KMC_SMPP_PDU_TIMEOUT_MS (${sms.pduTimeoutMs} ms)`,
+    );
   }
 
   const mailFrom = get('KMC_MAIL_FROM');
@@ -168,12 +171,15 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const text = env[name]?.trim() || String(fallback);
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) throw new SettingsError(name, `must be a whole number from ${min} to ${max}, got "${text}"`);
+  if (!/^\d+$/.test(text) || n < min || n > max)
+    throw new SettingsError(name, `must be a whole number from ${min} to ${max}, got "${text}"`);
   return n;
 }
 
 /** Settings of the staff pages: framing by Koha, sessions, and the archive's retention. */
-function staffPageSettings(env: NodeJS.ProcessEnv): Pick<Settings, 'kohaStaffOrigins' | 'retentionDays' | 'anonymiseAt' | 'sessionIdleMinutes' | 'sessionMaxHours' | 'trustProxy'> {
+function staffPageSettings(
+  env: NodeJS.ProcessEnv,
+): Pick<Settings, 'kohaStaffOrigins' | 'retentionDays' | 'anonymiseAt' | 'sessionIdleMinutes' | 'sessionMaxHours' | 'trustProxy'> {
   const kohaStaffOrigins: string[] = [];
   for (const part of (env.KMC_KOHA_STAFF_ORIGIN ?? '').split(/[\s,]+/).filter(Boolean)) {
     let url: URL;
@@ -182,13 +188,21 @@ function staffPageSettings(env: NodeJS.ProcessEnv): Pick<Settings, 'kohaStaffOri
     } catch {
       throw new SettingsError('KMC_KOHA_STAFF_ORIGIN', `"${part}" is not an origin such as https://staff.library.example`);
     }
-    if (!['http:', 'https:'].includes(url.protocol) || url.pathname !== '/' || url.search || url.hash || url.username || part.replace(/\/$/, '').endsWith('/')) {
+    if (
+      !['http:', 'https:'].includes(url.protocol) ||
+      url.pathname !== '/' ||
+      url.search ||
+      url.hash ||
+      url.username ||
+      part.replace(/\/$/, '').endsWith('/')
+    ) {
       throw new SettingsError('KMC_KOHA_STAFF_ORIGIN', `"${part}" must be a scheme and host only, such as https://staff.library.example`);
     }
     kohaStaffOrigins.push(url.origin);
   }
   const anonymiseAt = env.KMC_ANONYMISE_AT?.trim() || '03:30';
-  if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(anonymiseAt)) throw new SettingsError('KMC_ANONYMISE_AT', `must be a time HH:MM, got "${anonymiseAt}"`);
+  if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(anonymiseAt))
+    throw new SettingsError('KMC_ANONYMISE_AT', `must be a time HH:MM, got "${anonymiseAt}"`);
   const sessionIdleMinutes = wholeNumber(env, 'KMC_SESSION_IDLE_MINUTES', 60, 1, 24 * 60);
   const sessionMaxHours = wholeNumber(env, 'KMC_SESSION_MAX_HOURS', 12, 1, 24 * 7);
   if (sessionIdleMinutes > sessionMaxHours * 60) {
@@ -198,9 +212,17 @@ function staffPageSettings(env: NodeJS.ProcessEnv): Pick<Settings, 'kohaStaffOri
   const proxyText = env.KMC_TRUST_PROXY?.trim() ?? '';
   let trustProxy: string | number | false = false;
   if (/^\d{1,2}$/.test(proxyText)) trustProxy = Number(proxyText);
-  else if (/^(loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(\/\d{1,3})?)(\s*,\s*(loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(\/\d{1,3})?))*$/.test(proxyText)) trustProxy = proxyText;
+  else if (
+    /^(loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(\/\d{1,3})?)(\s*,\s*(loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(\/\d{1,3})?))*$/.test(
+      proxyText,
+    )
+  )
+    trustProxy = proxyText;
   else if (proxyText) {
-    throw new SettingsError('KMC_TRUST_PROXY', `must be a number of proxies, loopback, or the proxies' addresses (CIDR allowed), got "${proxyText}"`);
+    throw new SettingsError(
+      'KMC_TRUST_PROXY',
+      `must be a number of proxies, loopback, or the proxies' addresses (CIDR allowed), got "${proxyText}"`,
+    );
   }
   return {
     kohaStaffOrigins,

@@ -52,9 +52,7 @@ export function postalAddress(p: PatronContact): string {
   return [name, p.address, p.address2, cityLine, p.country].filter((l) => l && String(l).trim()).join('\n');
 }
 
-export type ChannelChoice =
-  | { ok: true; channel: ChannelName; to: string; held?: string }
-  | { ok: false; reason: string };
+export type ChannelChoice = { ok: true; channel: ChannelName; to: string; held?: string } | { ok: false; reason: string };
 
 /** Why a channel was passed over, in words staff can act on. */
 function whyNot(channel: ChannelName, p: PatronContact): string {

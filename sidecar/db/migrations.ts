@@ -81,7 +81,10 @@ export async function migrate(knex: Knex, dir = SQL_DIR): Promise<{ applied: str
   await ensureLedger(knex);
   const status = await migrationStatus(knex, dir);
   if (status.changed.length) {
-    throw new KmcError('KMC_MIGRATION_CHANGED', `applied migrations were edited afterwards: ${status.changed.join(', ')}; add a new file instead`);
+    throw new KmcError(
+      'KMC_MIGRATION_CHANGED',
+      `applied migrations were edited afterwards: ${status.changed.join(', ')}; add a new file instead`,
+    );
   }
   const applied: string[] = [];
   for (const file of readMigrationFiles(dir)) {

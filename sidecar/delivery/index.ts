@@ -150,7 +150,12 @@ class OutcomeWriter {
         return await this.store.completeMany(this.workerId, changes);
       } catch (err) {
         if (attempt >= 6) throw err;
-        this.logger.warn('delivery.record_retry', { worker: this.workerId, messages: changes.length, attempt, error: (err as Error).message });
+        this.logger.warn('delivery.record_retry', {
+          worker: this.workerId,
+          messages: changes.length,
+          attempt,
+          error: (err as Error).message,
+        });
         await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
       }
     }
@@ -228,7 +233,12 @@ export class DeliveryWorker {
               stored
                 .catch((err: Error) => {
                   // The outcome could not be stored: the message stays `sending` and its lease brings it back.
-                  this.deps.logger.error('delivery.record_failed', { messageId: row.id, channel, worker: this.workerId, error: err.message });
+                  this.deps.logger.error('delivery.record_failed', {
+                    messageId: row.id,
+                    channel,
+                    worker: this.workerId,
+                    error: err.message,
+                  });
                 })
                 .finally(() => held.delete(row.id));
             },
@@ -250,12 +260,17 @@ export class DeliveryWorker {
     // Claimed and not yet recorded: their leases are renewed while this worker lives.
     const held = new Set<number>();
     const leaseMs = this.deps.leaseMs ?? 5 * 60_000;
-    const heartbeat = setInterval(() => {
-      if (!held.size) return;
-      this.deps.store
-        .extendLeases([...held], this.workerId, new Date(this.deps.clock.now().getTime() + leaseMs))
-        .catch((err: Error) => this.deps.logger.warn('delivery.lease_renewal_failed', { worker: this.workerId, messages: held.size, error: err.message }));
-    }, Math.max(500, Math.floor(leaseMs / 3)));
+    const heartbeat = setInterval(
+      () => {
+        if (!held.size) return;
+        this.deps.store
+          .extendLeases([...held], this.workerId, new Date(this.deps.clock.now().getTime() + leaseMs))
+          .catch((err: Error) =>
+            this.deps.logger.warn('delivery.lease_renewal_failed', { worker: this.workerId, messages: held.size, error: err.message }),
+          );
+      },
+      Math.max(500, Math.floor(leaseMs / 3)),
+    );
     heartbeat.unref();
 
     let nextLeaseCheck = 0;
@@ -298,8 +313,15 @@ export class DeliveryWorker {
       for (const r of leftover) held.delete(r.id);
       if (leftover.length) {
         await this.deps.store
-          .releaseClaimed(leftover.map((r) => r.id), this.workerId, this.deps.clock.now(), 'returned to the queue unsent: the worker is stopping')
-          .catch((err: Error) => this.deps.logger.error('delivery.release_failed', { worker: this.workerId, messages: leftover.length, error: err.message }));
+          .releaseClaimed(
+            leftover.map((r) => r.id),
+            this.workerId,
+            this.deps.clock.now(),
+            'returned to the queue unsent: the worker is stopping',
+          )
+          .catch((err: Error) =>
+            this.deps.logger.error('delivery.release_failed', { worker: this.workerId, messages: leftover.length, error: err.message }),
+          );
       }
       while (inFlight()) await nextChange();
       await writer.idle();
@@ -313,7 +335,7 @@ export class DeliveryWorker {
   /** Sends one message; resolves once the channel answered, with the write of the outcome under way. */
   private async deliver(row: MessageRow, stats: DeliveryStats, writer: OutcomeWriter): Promise<{ stored: Promise<void> }> {
     const adapter = this.deps.adapters[row.channel]!;
-    const messageIdHeader = row.channel === 'email' ? row.message_id_header ?? messageIdFor(row.id, row.from_address ?? '') : null;
+    const messageIdHeader = row.channel === 'email' ? (row.message_id_header ?? messageIdFor(row.id, row.from_address ?? '')) : null;
     const outgoing: OutgoingMessage = {
       id: row.id,
       channel: row.channel,

@@ -31,10 +31,21 @@ export interface Demo {
 function outboxPages(mail: MailCapture, smsc: CaptureSmsc) {
   return (app: express.Express, pages: nunjucks.Environment) => {
     app.get('/demo/sms', (_req, res) => {
-      res.json(smsc.messages.map((m) => ({ to: m.to, from: m.from, text: m.text, parts: m.parts.length, dataCoding: m.dataCoding, messageIds: m.messageIds })).reverse());
+      res.json(
+        smsc.messages
+          .map((m) => ({ to: m.to, from: m.from, text: m.text, parts: m.parts.length, dataCoding: m.dataCoding, messageIds: m.messageIds }))
+          .reverse(),
+      );
     });
     app.get('/demo/outbox', (_req, res) => {
-      res.type('html').send(pages.render('demo-outbox.njk', { title: 'Demo outbox: e-mail received by the capture server', mails: mail.messages.map((m, i) => ({ n: i, m })).reverse() }));
+      res
+        .type('html')
+        .send(
+          pages.render('demo-outbox.njk', {
+            title: 'Demo outbox: e-mail received by the capture server',
+            mails: mail.messages.map((m, i) => ({ n: i, m })).reverse(),
+          }),
+        );
     });
     app.get('/demo/outbox/:n', (req, res) => {
       const m = mail.messages[Number(req.params.n)];
@@ -55,7 +66,12 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
 
   const mail = new MailCapture({ port: smtpPort });
   await mail.start();
-  const smsc = await CaptureSmsc.start({ port: Number(env.KMC_DEMO_SMPP_PORT ?? 2775), systemId: 'kmc', password: 'demo', autoReceipt: { form: 'text', delayMs: 500 } });
+  const smsc = await CaptureSmsc.start({
+    port: Number(env.KMC_DEMO_SMPP_PORT ?? 2775),
+    systemId: 'kmc',
+    password: 'demo',
+    autoReceipt: { form: 'text', delayMs: 500 },
+  });
   const printDir = path.resolve('var', 'demo', 'print');
   rmSync(printDir, { recursive: true, force: true });
   const settings = loadSettings({
@@ -85,7 +101,9 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
   const runs: string[] = [];
   for (const type of ['hold_waiting', 'hold_reminder', 'predue', 'overdue', 'welcome']) {
     const result = await runNotices(running.services.notices, { type, date: today, startedBy: 'demo' });
-    const channels = Object.entries(result.byChannel).map(([c, n]) => `${c} ${n}`).join(', ');
+    const channels = Object.entries(result.byChannel)
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ');
     runs.push(`  ${type.padEnd(14)} created ${result.created}${channels ? ` (${channels})` : ''}`);
   }
   const delivered = await running.services.worker.deliverOnce();

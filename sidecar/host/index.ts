@@ -78,9 +78,25 @@ export interface EmailChangeRow {
 }
 
 const PATRON_COLUMNS = [
-  'b.borrowernumber', 'b.cardnumber', 'b.surname', 'b.firstname', 'b.title', 'b.email', 'b.emailpro', 'b.B_email',
-  'b.mobile', 'b.smsalertnumber', 'b.phone', 'b.lang', 'b.branchcode', 'b.categorycode', 'b.address', 'b.address2',
-  'b.zipcode', 'b.city', 'b.country',
+  'b.borrowernumber',
+  'b.cardnumber',
+  'b.surname',
+  'b.firstname',
+  'b.title',
+  'b.email',
+  'b.emailpro',
+  'b.B_email',
+  'b.mobile',
+  'b.smsalertnumber',
+  'b.phone',
+  'b.lang',
+  'b.branchcode',
+  'b.categorycode',
+  'b.address',
+  'b.address2',
+  'b.zipcode',
+  'b.city',
+  'b.country',
 ];
 
 export interface HostReader extends NoticeReader {
@@ -110,9 +126,7 @@ export function createHostReader(knex: Knex): HostReader {
     // The notice engine's queries: one streaming query per message type.
     ...createNoticeReader(knex),
     async isEnabled(pluginClass) {
-      const row = await knex('plugin_data')
-        .where({ plugin_class: pluginClass, plugin_key: '__ENABLED__' })
-        .first('plugin_value');
+      const row = await knex('plugin_data').where({ plugin_class: pluginClass, plugin_key: '__ENABLED__' }).first('plugin_value');
       if (!row) return true;
       return String(row.plugin_value).trim() !== '0';
     },
@@ -133,8 +147,16 @@ export function createHostReader(knex: Knex): HostReader {
 
     async branches() {
       const rows: Branch[] = await knex('branches').select(
-        'branchcode', 'branchname', 'branchemail', 'branchreplyto', 'branchphone', 'branchaddress1', 'branchaddress2',
-        'branchzip', 'branchcity', 'branchcountry',
+        'branchcode',
+        'branchname',
+        'branchemail',
+        'branchreplyto',
+        'branchphone',
+        'branchaddress1',
+        'branchaddress2',
+        'branchzip',
+        'branchcity',
+        'branchcountry',
       );
       return new Map(rows.map((r) => [r.branchcode, r]));
     },
@@ -150,7 +172,8 @@ export function createHostReader(knex: Knex): HostReader {
       if (!ids.length) return out;
       const rows: Array<{ borrowernumber: number; firstname: string | null; surname: string | null; cardnumber: string | null }> =
         await knex('borrowers').whereIn('borrowernumber', ids).select('borrowernumber', 'firstname', 'surname', 'cardnumber');
-      for (const r of rows) out.set(r.borrowernumber, { name: [r.firstname, r.surname].filter(Boolean).join(' '), cardnumber: r.cardnumber });
+      for (const r of rows)
+        out.set(r.borrowernumber, { name: [r.firstname, r.surname].filter(Boolean).join(' '), cardnumber: r.cardnumber });
       return out;
     },
 
@@ -163,9 +186,19 @@ export function createHostReader(knex: Knex): HostReader {
         .where('i.date_due', '<', dueBefore)
         .select([
           ...PATRON_COLUMNS,
-          'i.issue_id', 'i.itemnumber', 'i.date_due', 'i.branchcode as issue_branchcode',
-          'it.barcode', 'it.homebranch', 'it.itype', 'it.itemcallnumber', 'it.replacementprice',
-          'bi.biblionumber', 'bi.title as biblio_title', 'bi.author', 'c.overduenoticerequired',
+          'i.issue_id',
+          'i.itemnumber',
+          'i.date_due',
+          'i.branchcode as issue_branchcode',
+          'it.barcode',
+          'it.homebranch',
+          'it.itype',
+          'it.itemcallnumber',
+          'it.replacementprice',
+          'bi.biblionumber',
+          'bi.title as biblio_title',
+          'bi.author',
+          'c.overduenoticerequired',
         ])
         .orderBy([{ column: 'i.borrowernumber' }, { column: 'i.date_due' }, { column: 'i.issue_id' }]);
       if (branchcode) q.where('i.branchcode', branchcode);
@@ -176,7 +209,9 @@ export function createHostReader(knex: Knex): HostReader {
       const out = new Map<number, PatronContact>();
       const ids = [...new Set(borrowernumbers)];
       for (let i = 0; i < ids.length; i += 1000) {
-        const rows = (await knex({ b: 'borrowers' }).whereIn('b.borrowernumber', ids.slice(i, i + 1000)).select(PATRON_COLUMNS)) as PatronContact[];
+        const rows = (await knex({ b: 'borrowers' })
+          .whereIn('b.borrowernumber', ids.slice(i, i + 1000))
+          .select(PATRON_COLUMNS)) as PatronContact[];
         for (const r of rows) out.set(r.borrowernumber, r);
       }
       return out;
@@ -185,19 +220,38 @@ export function createHostReader(knex: Knex): HostReader {
     streamEmailChanges() {
       // The same text on both sides of the comparison, so what the database reports is what it compares.
       // The category is in it too: moving a patron into an exempt category counts as a change.
-      const fingerprint = "SHA2(CONCAT_WS(CHAR(10 USING utf8mb4), COALESCE(b.email, ''), COALESCE(b.emailpro, ''), COALESCE(b.B_email, ''), b.categorycode), 256)";
+      const fingerprint =
+        "SHA2(CONCAT_WS(CHAR(10 USING utf8mb4), COALESCE(b.email, ''), COALESCE(b.emailpro, ''), COALESCE(b.B_email, ''), b.categorycode), 256)";
       return knex({ b: 'borrowers' })
         .leftJoin({ v: 'kmc_email_verifications' }, 'v.borrowernumber', 'b.borrowernumber')
         .where((w) => {
-          w.where((n) => n.whereNull('v.borrowernumber').andWhere((a) => a.where('b.email', '<>', '').orWhere('b.emailpro', '<>', '').orWhere('b.B_email', '<>', '')))
-            .orWhere((c) => c.whereNotNull('v.borrowernumber').andWhere((d) => d.whereNull('v.source_hash').orWhereRaw(`v.source_hash <> ${fingerprint}`)))
+          w.where((n) =>
+            n
+              .whereNull('v.borrowernumber')
+              .andWhere((a) => a.where('b.email', '<>', '').orWhere('b.emailpro', '<>', '').orWhere('b.B_email', '<>', '')),
+          )
+            .orWhere((c) =>
+              c
+                .whereNotNull('v.borrowernumber')
+                .andWhere((d) => d.whereNull('v.source_hash').orWhereRaw(`v.source_hash <> ${fingerprint}`)),
+            )
             .orWhere((r) => r.where('v.state', 'pending').whereNull('v.message_id'));
         })
         .select([
-          'b.borrowernumber', 'b.email', 'b.emailpro', 'b.B_email', 'b.categorycode', 'b.branchcode', 'b.lang',
+          'b.borrowernumber',
+          'b.email',
+          'b.emailpro',
+          'b.B_email',
+          'b.categorycode',
+          'b.branchcode',
+          'b.lang',
           knex.raw(`${fingerprint} AS source_hash`),
-          'v.borrowernumber as v_borrowernumber', 'v.email as v_email', 'v.state as v_state', 'v.source_hash as v_source_hash',
-          'v.token_version as v_token_version', 'v.message_id as v_message_id',
+          'v.borrowernumber as v_borrowernumber',
+          'v.email as v_email',
+          'v.state as v_state',
+          'v.source_hash as v_source_hash',
+          'v.token_version as v_token_version',
+          'v.message_id as v_message_id',
         ])
         .orderBy('b.borrowernumber')
         .stream() as unknown as AsyncIterable<EmailChangeRow>;
@@ -214,4 +268,13 @@ export function createHostReader(knex: Knex): HostReader {
 }
 
 export { createStaffReader, type StaffReader, type StaffAccount, type StaffLogin, type SubPermission, type ItemShelving } from './staff';
-export type { LoanCandidate, WaitingHold, NewPatron, MessagingChoice, KohaOverdueTrigger, KohaCirculationTrigger, KohaCurrency, NoticeReader } from './notices';
+export type {
+  LoanCandidate,
+  WaitingHold,
+  NewPatron,
+  MessagingChoice,
+  KohaOverdueTrigger,
+  KohaCirculationTrigger,
+  KohaCurrency,
+  NoticeReader,
+} from './notices';

@@ -8,9 +8,25 @@ import type { Knex } from 'knex';
 import type { OverdueLoan, PatronContact } from './index';
 
 const PATRON_COLUMNS = [
-  'b.borrowernumber', 'b.cardnumber', 'b.surname', 'b.firstname', 'b.title', 'b.email', 'b.emailpro', 'b.B_email',
-  'b.mobile', 'b.smsalertnumber', 'b.phone', 'b.lang', 'b.branchcode', 'b.categorycode', 'b.address', 'b.address2',
-  'b.zipcode', 'b.city', 'b.country',
+  'b.borrowernumber',
+  'b.cardnumber',
+  'b.surname',
+  'b.firstname',
+  'b.title',
+  'b.email',
+  'b.emailpro',
+  'b.B_email',
+  'b.mobile',
+  'b.smsalertnumber',
+  'b.phone',
+  'b.lang',
+  'b.branchcode',
+  'b.categorycode',
+  'b.address',
+  'b.address2',
+  'b.zipcode',
+  'b.city',
+  'b.country',
 ];
 
 /** A loan with what every loan notice needs, including the item type's default replacement cost. */
@@ -114,9 +130,20 @@ export function createNoticeReader(knex: Knex): NoticeReader {
         .where('i.date_due', '<', dueBefore)
         .select([
           ...PATRON_COLUMNS,
-          'i.issue_id', 'i.itemnumber', 'i.date_due', 'i.branchcode as issue_branchcode',
-          'it.barcode', 'it.homebranch', 'it.itype', 'it.itemcallnumber', 'it.replacementprice',
-          'bi.biblionumber', 'bi.title as biblio_title', 'bi.author', 'c.overduenoticerequired', 't.defaultreplacecost',
+          'i.issue_id',
+          'i.itemnumber',
+          'i.date_due',
+          'i.branchcode as issue_branchcode',
+          'it.barcode',
+          'it.homebranch',
+          'it.itype',
+          'it.itemcallnumber',
+          'it.replacementprice',
+          'bi.biblionumber',
+          'bi.title as biblio_title',
+          'bi.author',
+          'c.overduenoticerequired',
+          't.defaultreplacecost',
         ])
         .orderBy([{ column: 'i.borrowernumber' }, { column: 'i.date_due' }, { column: 'i.issue_id' }]);
       if (dueFrom) q.where('i.date_due', '>=', dueFrom);
@@ -132,8 +159,17 @@ export function createNoticeReader(knex: Knex): NoticeReader {
         .where((w) => w.whereNull('r.expirationdate').orWhere('r.expirationdate', '>=', expiresFrom))
         .select([
           ...PATRON_COLUMNS,
-          'r.reserve_id', 'r.biblionumber', 'r.itemnumber', 'r.branchcode as pickup_branchcode', 'r.waitingdate', 'r.expirationdate',
-          'bi.title as biblio_title', 'bi.author', 'it.barcode', 'it.homebranch', 'it.itemcallnumber',
+          'r.reserve_id',
+          'r.biblionumber',
+          'r.itemnumber',
+          'r.branchcode as pickup_branchcode',
+          'r.waitingdate',
+          'r.expirationdate',
+          'bi.title as biblio_title',
+          'bi.author',
+          'it.barcode',
+          'it.homebranch',
+          'it.itemcallnumber',
           knex.raw('COALESCE(it.itype, r.itemtype) AS itype'),
         ])
         .orderBy([{ column: 'r.borrowernumber' }, { column: 'r.reserve_id' }])
@@ -152,19 +188,29 @@ export function createNoticeReader(knex: Knex): NoticeReader {
       const out = new Map<number, Map<string, MessagingChoice>>();
       const ids = [...new Set(borrowernumbers)];
       for (let i = 0; i < ids.length; i += 1000) {
-        const rows: Array<{ borrowernumber: number; message_name: string; days_in_advance: number | null; wants_digest: number; message_transport_type: string | null }> =
-          await knex({ p: 'borrower_message_preferences' })
-            .join({ a: 'message_attributes' }, 'a.message_attribute_id', 'p.message_attribute_id')
-            .leftJoin({ t: 'borrower_message_transport_preferences' }, 't.borrower_message_preference_id', 'p.borrower_message_preference_id')
-            .whereIn('p.borrowernumber', ids.slice(i, i + 1000))
-            .whereIn('a.message_name', names)
-            .select('p.borrowernumber', 'a.message_name', 'p.days_in_advance', 'p.wants_digest', 't.message_transport_type');
+        const rows: Array<{
+          borrowernumber: number;
+          message_name: string;
+          days_in_advance: number | null;
+          wants_digest: number;
+          message_transport_type: string | null;
+        }> = await knex({ p: 'borrower_message_preferences' })
+          .join({ a: 'message_attributes' }, 'a.message_attribute_id', 'p.message_attribute_id')
+          .leftJoin({ t: 'borrower_message_transport_preferences' }, 't.borrower_message_preference_id', 'p.borrower_message_preference_id')
+          .whereIn('p.borrowernumber', ids.slice(i, i + 1000))
+          .whereIn('a.message_name', names)
+          .select('p.borrowernumber', 'a.message_name', 'p.days_in_advance', 'p.wants_digest', 't.message_transport_type');
         for (const r of rows) {
           let byName = out.get(r.borrowernumber);
           if (!byName) out.set(r.borrowernumber, (byName = new Map()));
           let choice = byName.get(r.message_name);
-          if (!choice) byName.set(r.message_name, (choice = { daysInAdvance: toInt(r.days_in_advance), wantsDigest: !!Number(r.wants_digest), transports: [] }));
-          if (r.message_transport_type && !choice.transports.includes(r.message_transport_type)) choice.transports.push(r.message_transport_type);
+          if (!choice)
+            byName.set(
+              r.message_name,
+              (choice = { daysInAdvance: toInt(r.days_in_advance), wantsDigest: !!Number(r.wants_digest), transports: [] }),
+            );
+          if (r.message_transport_type && !choice.transports.includes(r.message_transport_type))
+            choice.transports.push(r.message_transport_type);
         }
       }
       return out;
@@ -193,7 +239,9 @@ export function createNoticeReader(knex: Knex): NoticeReader {
 
     async overdueTriggers() {
       const rules: Array<Record<string, unknown>> = await knex('overduerules').orderBy('overduerules_id').select();
-      const transports: Array<{ overduerules_id: number; letternumber: number; message_transport_type: string }> = await knex('overduerules_transport_types')
+      const transports: Array<{ overduerules_id: number; letternumber: number; message_transport_type: string }> = await knex(
+        'overduerules_transport_types',
+      )
         .orderBy('id')
         .select('overduerules_id', 'letternumber', 'message_transport_type');
       return rules.map((r) => ({
@@ -211,8 +259,15 @@ export function createNoticeReader(knex: Knex): NoticeReader {
     },
 
     async circulationOverdueTriggers() {
-      const rows: Array<{ branchcode: string | null; categorycode: string | null; itemtype: string | null; rule_name: string; rule_value: string }> =
-        await knex('circulation_rules').where('rule_name', 'like', 'overdue\\_%').select('branchcode', 'categorycode', 'itemtype', 'rule_name', 'rule_value');
+      const rows: Array<{
+        branchcode: string | null;
+        categorycode: string | null;
+        itemtype: string | null;
+        rule_name: string;
+        rule_value: string;
+      }> = await knex('circulation_rules')
+        .where('rule_name', 'like', 'overdue\\_%')
+        .select('branchcode', 'categorycode', 'itemtype', 'rule_name', 'rule_value');
       const out = new Map<string, KohaCirculationTrigger>();
       for (const r of rows) {
         const m = /^overdue_(\d)_(delay|notice|mtt)$/.exec(r.rule_name);
@@ -220,10 +275,26 @@ export function createNoticeReader(knex: Knex): NoticeReader {
         const level = Number(m[1]);
         const key = [r.branchcode ?? '*', r.categorycode ?? '*', r.itemtype ?? '*', level].join('|');
         let t = out.get(key);
-        if (!t) out.set(key, (t = { branchcode: r.branchcode, categorycode: r.categorycode, itemtype: r.itemtype, level, delay: null, letter: null, transports: [] }));
+        if (!t)
+          out.set(
+            key,
+            (t = {
+              branchcode: r.branchcode,
+              categorycode: r.categorycode,
+              itemtype: r.itemtype,
+              level,
+              delay: null,
+              letter: null,
+              transports: [],
+            }),
+          );
         if (m[2] === 'delay') t.delay = toInt(r.rule_value);
         else if (m[2] === 'notice') t.letter = r.rule_value || null;
-        else t.transports = r.rule_value.split(',').map((s) => s.trim()).filter(Boolean);
+        else
+          t.transports = r.rule_value
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
       }
       return [...out.values()];
     },

@@ -71,8 +71,14 @@ export function createStaffReader(knex: Knex): StaffReader {
     async staffLogin(userid) {
       const name = userid.trim();
       if (!name) return null;
-      const byUserid = await knex('borrowers').where({ userid: name }).first([...ACCOUNT_COLUMNS, 'password']);
-      const row = byUserid ?? (await knex('borrowers').where({ cardnumber: name }).first([...ACCOUNT_COLUMNS, 'password']));
+      const byUserid = await knex('borrowers')
+        .where({ userid: name })
+        .first([...ACCOUNT_COLUMNS, 'password']);
+      const row =
+        byUserid ??
+        (await knex('borrowers')
+          .where({ cardnumber: name })
+          .first([...ACCOUNT_COLUMNS, 'password']));
       if (!row) return null;
       const { password, ...rest } = row as AccountRow & { password: string | null };
       return { ...account(rest), passwordHash: password ?? null };
@@ -108,8 +114,13 @@ export function createStaffReader(knex: Knex): StaffReader {
       const ids = [...new Set(itemnumbers.filter((n) => Number.isInteger(n)))];
       const out = new Map<number, ItemShelving>();
       if (!ids.length) return out;
-      const rows: Array<{ itemnumber: number; location: string | null; itemcallnumber: string | null; homebranch: string | null; holdingbranch: string | null }> =
-        await knex('items').whereIn('itemnumber', ids).select('itemnumber', 'location', 'itemcallnumber', 'homebranch', 'holdingbranch');
+      const rows: Array<{
+        itemnumber: number;
+        location: string | null;
+        itemcallnumber: string | null;
+        homebranch: string | null;
+        holdingbranch: string | null;
+      }> = await knex('items').whereIn('itemnumber', ids).select('itemnumber', 'location', 'itemcallnumber', 'homebranch', 'holdingbranch');
       // Koha describes shelving locations in authorised_values (category LOC); a reduced schema may not have it.
       if (hasLocationNames === null) hasLocationNames = await knex.schema.hasTable('authorised_values');
       const names = new Map<string, string>();
@@ -125,7 +136,7 @@ export function createStaffReader(knex: Knex): StaffReader {
         out.set(Number(r.itemnumber), {
           itemnumber: Number(r.itemnumber),
           location: r.location,
-          locationName: r.location ? names.get(r.location) ?? null : null,
+          locationName: r.location ? (names.get(r.location) ?? null) : null,
           callnumber: r.itemcallnumber,
           homebranch: r.homebranch,
           holdingbranch: r.holdingbranch,
@@ -135,12 +146,16 @@ export function createStaffReader(knex: Knex): StaffReader {
     },
 
     async patronCategories() {
-      const rows: Array<{ code: string; description: string | null }> = await knex('categories').select('categorycode as code', 'description').orderBy('categorycode');
+      const rows: Array<{ code: string; description: string | null }> = await knex('categories')
+        .select('categorycode as code', 'description')
+        .orderBy('categorycode');
       return rows.map((r) => ({ code: r.code, description: r.description ?? r.code }));
     },
 
     async itemTypes() {
-      const rows: Array<{ code: string; description: string | null }> = await knex('itemtypes').select('itemtype as code', 'description').orderBy('itemtype');
+      const rows: Array<{ code: string; description: string | null }> = await knex('itemtypes')
+        .select('itemtype as code', 'description')
+        .orderBy('itemtype');
       return rows.map((r) => ({ code: r.code, description: r.description ?? r.code }));
     },
   };

@@ -38,8 +38,10 @@ export function createLogger(level: LogLevel, opts: { silent?: boolean; stream?:
 /** For tests and library use: records lines in memory so tests can assert on them. */
 export function createMemoryLogger(): Logger & { lines: Array<{ level: LogLevel; event: string; fields: Record<string, unknown> }> } {
   const lines: Array<{ level: LogLevel; event: string; fields: Record<string, unknown> }> = [];
-  const at = (level: LogLevel) => (event: string, fields: Record<string, unknown> = {}) => {
-    lines.push({ level, event, fields });
-  };
+  const at =
+    (level: LogLevel) =>
+    (event: string, fields: Record<string, unknown> = {}) => {
+      lines.push({ level, event, fields });
+    };
   return { lines, error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }

@@ -22,9 +22,18 @@ type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 export type OpenServices = <T>(fn: (s: Services) => Promise<T>) => Promise<T>;
 
 function ruleLine(r: Rule): string {
-  const scope = [r.branchcode ? `branch ${r.branchcode}` : null, r.categorycode ? `category ${r.categorycode}` : null, r.itemtype ? `item type ${r.itemtype}` : null].filter(Boolean).join(', ') || 'everything';
+  const scope =
+    [
+      r.branchcode ? `branch ${r.branchcode}` : null,
+      r.categorycode ? `category ${r.categorycode}` : null,
+      r.itemtype ? `item type ${r.itemtype}` : null,
+    ]
+      .filter(Boolean)
+      .join(', ') || 'everything';
   const window = r.valid_from || r.valid_to ? ` valid ${r.valid_from ?? '…'} to ${r.valid_to ?? '…'}` : '';
-  const what = r.is_used ? `delay ${r.delay_days}, ${r.channels.join(',')}${r.send_all_channels ? ' (all)' : ''}${r.digest ? ', digest' : ', per item'}${r.fee_per_notice || r.fee_per_item ? `, fees ${r.fee_per_notice}+${r.fee_per_item}/item` : ''}${r.payment_term_days ? `, pay in ${r.payment_term_days} days` : ''}` : 'not used';
+  const what = r.is_used
+    ? `delay ${r.delay_days}, ${r.channels.join(',')}${r.send_all_channels ? ' (all)' : ''}${r.digest ? ', digest' : ', per item'}${r.fee_per_notice || r.fee_per_item ? `, fees ${r.fee_per_notice}+${r.fee_per_item}/item` : ''}${r.payment_term_days ? `, pay in ${r.payment_term_days} days` : ''}`
+    : 'not used';
   return `#${r.id} ${r.message_type}${r.level ? ` ${r.level}` : ''}${r.is_baseline ? ' [baseline]' : ''} (${scope}${window}): ${what}`;
 }
 
@@ -46,7 +55,8 @@ export async function rulesCommand(rest: string[], open: OpenServices, out: Out)
   }
   if (sub === 'list') {
     const { values } = parseArgs({ args, options: { type: { type: 'string' }, json: { type: 'boolean' } } });
-    if (values.type && !(MESSAGE_TYPES as readonly string[]).includes(values.type)) throw new UsageError(`--type takes one of ${MESSAGE_TYPES.join(', ')}`);
+    if (values.type && !(MESSAGE_TYPES as readonly string[]).includes(values.type))
+      throw new UsageError(`--type takes one of ${MESSAGE_TYPES.join(', ')}`);
     return open(async (s) => {
       const rules = await s.rules.list({ messageType: values.type as MessageType | undefined });
       if (values.json) out.stdout(JSON.stringify({ rules }));
@@ -74,15 +84,23 @@ export async function routinesCommand(rest: string[], open: OpenServices, out: O
       const now = s.clock.now();
       const list = (await s.routines.list()).map((r) => ({
         ...r,
-        next: r.enabled && r.schedule ? nextFire(parseCron(r.schedule), now, s.settings.timezone)?.toISOString() ?? null : null,
+        next: r.enabled && r.schedule ? (nextFire(parseCron(r.schedule), now, s.settings.timezone)?.toISOString() ?? null) : null,
       }));
       if (json) out.stdout(JSON.stringify({ routines: list }));
-      else for (const r of list) out.stdout(`#${r.id} ${r.name}: ${r.message_type}${r.level ? ` level ${r.level}` : ''}, ${r.schedule ?? 'by hand'}${r.enabled ? '' : ' (disabled)'}${r.needs_approval ? ', needs approval' : ''}${r.next ? `, next ${r.next}` : ''}`);
+      else
+        for (const r of list)
+          out.stdout(
+            `#${r.id} ${r.name}: ${r.message_type}${r.level ? ` level ${r.level}` : ''}, ${r.schedule ?? 'by hand'}${r.enabled ? '' : ' (disabled)'}${r.needs_approval ? ', needs approval' : ''}${r.next ? `, next ${r.next}` : ''}`,
+          );
       return 0;
     });
   }
   if (sub === 'run') {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { date: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } } });
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { date: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+    });
     if (positionals.length !== 1) throw new UsageError('kmc routines run takes one routine name (in quotes if it has spaces)');
     return open(async (s) => {
       const routine = await s.routines.byName(positionals[0]);
@@ -95,7 +113,10 @@ export async function routinesCommand(rest: string[], open: OpenServices, out: O
       });
       if (values.json) out.stdout(JSON.stringify(result));
       else if (result.notRun === 'disabled') out.stdout('Nothing generated: the Message Center is switched off in Koha.');
-      else out.stdout(`${result.dryRun ? 'Would create' : 'Created'} ${result.created} ${result.type} notice(s) for ${result.date}; skipped ${result.skipped}, ${result.duplicates} duplicate(s).`);
+      else
+        out.stdout(
+          `${result.dryRun ? 'Would create' : 'Created'} ${result.created} ${result.type} notice(s) for ${result.date}; skipped ${result.skipped}, ${result.duplicates} duplicate(s).`,
+        );
       return 0;
     });
   }
@@ -105,7 +126,13 @@ export async function routinesCommand(rest: string[], open: OpenServices, out: O
 export async function messageCommand(rest: string[], open: OpenServices, out: Out): Promise<number> {
   const { values } = parseArgs({
     args: rest,
-    options: { borrower: { type: 'string' }, channel: { type: 'string' }, text: { type: 'string' }, subject: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      borrower: { type: 'string' },
+      channel: { type: 'string' },
+      text: { type: 'string' },
+      subject: { type: 'string' },
+      json: { type: 'boolean' },
+    },
   });
   if (!values.borrower || !/^\d+$/.test(values.borrower)) throw new UsageError('kmc message needs --borrower N');
   if (values.channel !== 'email' && values.channel !== 'sms') throw new UsageError('kmc message needs --channel email or --channel sms');
@@ -119,7 +146,10 @@ export async function messageCommand(rest: string[], open: OpenServices, out: Ou
       actor: 'cli',
     });
     if (values.json) out.stdout(JSON.stringify(result));
-    else out.stdout(`message #${result.id} to patron ${values.borrower} by ${result.channel}: ${result.status}${result.statusReason ? ` (${result.statusReason})` : ''}`);
+    else
+      out.stdout(
+        `message #${result.id} to patron ${values.borrower} by ${result.channel}: ${result.status}${result.statusReason ? ` (${result.statusReason})` : ''}`,
+      );
     return 0;
   });
 }

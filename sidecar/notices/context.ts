@@ -94,7 +94,9 @@ export class BranchDirectory {
     if (own) return own;
     const b = this.branch(code);
     if (!b) return '';
-    return [b.branchaddress1, b.branchaddress2, [b.branchzip, b.branchcity].filter(Boolean).join(' ')].filter((l) => l && l.trim()).join('\n');
+    return [b.branchaddress1, b.branchaddress2, [b.branchzip, b.branchcity].filter(Boolean).join(' ')]
+      .filter((l) => l && l.trim())
+      .join('\n');
   }
 
   /** Plain data about a branch for templates. */

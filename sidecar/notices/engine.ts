@@ -56,7 +56,10 @@ export function coverageKey(type: string, level: number, kind: CoverageKind, id:
 }
 
 export function idempotencyKey(type: string, level: number, borrowernumber: number, coverage: string[]): string {
-  const digest = createHash('sha256').update([...coverage].sort().join(',')).digest('hex').slice(0, 24);
+  const digest = createHash('sha256')
+    .update([...coverage].sort().join(','))
+    .digest('hex')
+    .slice(0, 24);
   return `${type}:${level}:${borrowernumber}:${digest}`;
 }
 
@@ -178,7 +181,10 @@ export function skip(stats: RunStats, reason: string, n = 1): void {
 export async function rulesWithBaseline(deps: NoticeDeps, type: MessageType, level = 0): Promise<Rule[]> {
   const rules = await deps.rules.forType(type, level);
   if (!rules.some((r) => r.is_baseline)) {
-    throw new KmcError('KMC_NO_BASELINE_RULE', `no baseline rule for ${type}${level ? ` level ${level}` : ''}; run \`kmc migrate\` to restore it`);
+    throw new KmcError(
+      'KMC_NO_BASELINE_RULE',
+      `no baseline rule for ${type}${level ? ` level ${level}` : ''}; run \`kmc migrate\` to restore it`,
+    );
   }
   return rules;
 }
@@ -347,7 +353,10 @@ export class Composer {
       if (units.length - open.length) skip(stats, 'already_notified', units.length - open.length);
     }
     if (!open.length) return [];
-    const gate = await emailStates(deps, open.map((u) => u.patron));
+    const gate = await emailStates(
+      deps,
+      open.map((u) => u.patron),
+    );
     const groups = new Map<string, Unit[]>();
     for (const u of open) {
       const key = `${u.patron.borrowernumber}|${u.level}|${u.sendingBranch ?? ''}|${u.digestKey ?? `unit:${u.coverage}`}`;
@@ -397,7 +406,7 @@ export class Composer {
     const langs = ctx.directory.langsFor(patron);
     const out: NewMessage[] = [];
     choices.forEach((choice, index) => {
-      const channel: ChannelName = choice.ok ? choice.channel : first.channels[0] ?? 'print';
+      const channel: ChannelName = choice.ok ? choice.channel : (first.channels[0] ?? 'print');
       let status: NewMessage['status'] = 'pending';
       let reason: string | null = null;
       if (!choice.ok) {
@@ -428,7 +437,7 @@ export class Composer {
         status,
         statusReason: reason ? reason.slice(0, 255) : null,
         to: choice.ok ? choice.to : null,
-        from: channel === 'email' ? ctx.directory.senderEmail(sendingBranch) : ctx.directory.branch(sendingBranch)?.branchname ?? null,
+        from: channel === 'email' ? ctx.directory.senderEmail(sendingBranch) : (ctx.directory.branch(sendingBranch)?.branchname ?? null),
         replyTo: channel === 'email' ? ctx.directory.replyTo(sendingBranch) : null,
         lang: rendered.lang,
         subject: rendered.subject,
@@ -477,7 +486,9 @@ const COVERAGE = /^([a-z_]+):(\d):issue:\d+$/;
 export async function loanHistory(knex: Knex, issueIds: number[], timeZone: string): Promise<Map<number, LoanHistory>> {
   const out = new Map<number, LoanHistory>();
   for (let i = 0; i < issueIds.length; i += 1000) {
-    const rows: Array<{ issue_id: number; coverage_key: string; notice_date: string | null; created_at: string }> = await knex({ mi: 'kmc_message_items' })
+    const rows: Array<{ issue_id: number; coverage_key: string; notice_date: string | null; created_at: string }> = await knex({
+      mi: 'kmc_message_items',
+    })
       .join({ m: 'kmc_messages' }, 'm.id', 'mi.message_id')
       .whereIn('mi.issue_id', issueIds.slice(i, i + 1000))
       .whereNotNull('mi.coverage_key')

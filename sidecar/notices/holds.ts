@@ -10,73 +10,103 @@ import { daysBetween } from '../rendering/dates';
 import { allowedChannels } from '../contact';
 import type { Rule } from '../rules';
 import type { NoticeDeps } from './context';
-import { Composer, RunContext, coverageKey, resolveRule, rulesWithBaseline, runBatches, skip, type GenerateArgs, type MessageSink, type Unit } from './engine';
+import {
+  Composer,
+  RunContext,
+  coverageKey,
+  resolveRule,
+  rulesWithBaseline,
+  runBatches,
+  skip,
+  type GenerateArgs,
+  type MessageSink,
+  type Unit,
+} from './engine';
 import type { RunStats } from './runs';
 
 type HoldType = 'hold_waiting' | 'hold_reminder';
 
 const KOHA_MESSAGE: Record<HoldType, string> = { hold_waiting: 'Hold_Filled', hold_reminder: 'Hold_Reminder' };
 
-export const generateHoldWaiting = (deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink) => generateHolds('hold_waiting', deps, args, stats, sink);
-export const generateHoldReminder = (deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink) => generateHolds('hold_reminder', deps, args, stats, sink);
+export const generateHoldWaiting = (deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink) =>
+  generateHolds('hold_waiting', deps, args, stats, sink);
+export const generateHoldReminder = (deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink) =>
+  generateHolds('hold_reminder', deps, args, stats, sink);
 
 async function generateHolds(type: HoldType, deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink): Promise<void> {
   const rules = await rulesWithBaseline(deps, type);
   if (!rules.some((r) => r.is_used)) return;
   const ctx = await RunContext.load(deps, args);
   const composer = new Composer(ctx, type, (units, c) => {
-    const days = units.map((u) => u.line?.pickup_by_day as string).filter(Boolean).sort();
+    const days = units
+      .map((u) => u.line?.pickup_by_day as string)
+      .filter(Boolean)
+      .sort();
     return {
       pickup_branch: c.directory.branch(units[0].sendingBranch)?.branchname ?? '',
       last_pickup_day: days.length ? c.date(days[0]) : '',
     };
   });
 
-  await runBatches(deps.host.streamWaitingHolds({ expiresFrom: args.runDate }), async (patrons) => {
-    const choices = await deps.host.messagingChoices(patrons.map((p) => p[0].borrowernumber), [KOHA_MESSAGE[type]]);
-    const units: Unit[] = [];
-    for (const hold of patrons.flat()) {
-      const ruleBranch = ctx.holdRuleBranch(hold);
-      const outside = ctx.outOfScope({ branchcode: ruleBranch, categorycode: hold.categorycode, itemtype: hold.itype });
-      if (outside) {
-        skip(stats, outside);
-        continue;
-      }
-      const rule = resolveRule(rules, ctx.subject(ruleBranch, hold.categorycode, hold.itype));
-      if (!rule || !rule.is_used) {
-        skip(stats, 'type_not_used');
-        continue;
-      }
-      const expires = hold.expirationdate ? String(hold.expirationdate).slice(0, 10) : null;
-      if (type === 'hold_waiting') {
-        const since = hold.waitingdate ? String(hold.waitingdate).slice(0, 10) : args.runDate;
-        if (daysBetween(since, args.runDate) < rule.delay_days) {
-          skip(stats, 'not_yet_due_for_notice');
+  await runBatches(
+    deps.host.streamWaitingHolds({ expiresFrom: args.runDate }),
+    async (patrons) => {
+      const choices = await deps.host.messagingChoices(
+        patrons.map((p) => p[0].borrowernumber),
+        [KOHA_MESSAGE[type]],
+      );
+      const units: Unit[] = [];
+      for (const hold of patrons.flat()) {
+        const ruleBranch = ctx.holdRuleBranch(hold);
+        const outside = ctx.outOfScope({ branchcode: ruleBranch, categorycode: hold.categorycode, itemtype: hold.itype });
+        if (outside) {
+          skip(stats, outside);
           continue;
         }
-      } else {
-        if (!expires) {
-          skip(stats, 'no_last_pickup_day');
+        const rule = resolveRule(rules, ctx.subject(ruleBranch, hold.categorycode, hold.itype));
+        if (!rule || !rule.is_used) {
+          skip(stats, 'type_not_used');
           continue;
         }
-        if (daysBetween(args.runDate, expires) > rule.delay_days) {
-          skip(stats, 'not_yet_due_for_notice');
+        const expires = hold.expirationdate ? String(hold.expirationdate).slice(0, 10) : null;
+        if (type === 'hold_waiting') {
+          const since = hold.waitingdate ? String(hold.waitingdate).slice(0, 10) : args.runDate;
+          if (daysBetween(since, args.runDate) < rule.delay_days) {
+            skip(stats, 'not_yet_due_for_notice');
+            continue;
+          }
+        } else {
+          if (!expires) {
+            skip(stats, 'no_last_pickup_day');
+            continue;
+          }
+          if (daysBetween(args.runDate, expires) > rule.delay_days) {
+            skip(stats, 'not_yet_due_for_notice');
+            continue;
+          }
+        }
+        const choice: MessagingChoice | undefined = choices.get(hold.borrowernumber)?.get(KOHA_MESSAGE[type]);
+        const channels = allowedChannels(rule.channels, choice ? choice.transports : null);
+        if (!channels.length) {
+          skip(stats, 'patron_channels_not_allowed');
           continue;
         }
+        units.push(holdUnit(ctx, type, hold, rule, channels, expires));
       }
-      const choice: MessagingChoice | undefined = choices.get(hold.borrowernumber)?.get(KOHA_MESSAGE[type]);
-      const channels = allowedChannels(rule.channels, choice ? choice.transports : null);
-      if (!channels.length) {
-        skip(stats, 'patron_channels_not_allowed');
-        continue;
-      }
-      units.push(holdUnit(ctx, type, hold, rule, channels, expires));
-    }
-    return composer.compose(units, stats);
-  }, sink);
+      return composer.compose(units, stats);
+    },
+    sink,
+  );
 }
 
-function holdUnit(ctx: RunContext, type: HoldType, hold: WaitingHold, rule: Rule, channels: Unit['channels'], expires: string | null): Unit {
+function holdUnit(
+  ctx: RunContext,
+  type: HoldType,
+  hold: WaitingHold,
+  rule: Rule,
+  channels: Unit['channels'],
+  expires: string | null,
+): Unit {
   return {
     patron: hold,
     rule,

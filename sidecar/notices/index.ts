@@ -119,23 +119,33 @@ export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<Run
   };
 
   try {
-    await generator(deps, {
-      runId,
-      runDate: date,
-      branchcode: req.branchcode ?? null,
-      dryRun: !!req.dryRun,
-      automated: !!req.automated,
-      actor: req.startedBy,
-      messageToPatrons: req.messageToPatrons,
-      level: req.level ?? null,
-      criteria: req.criteria ?? null,
-      needsApproval: !!req.needsApproval,
-      routineId: req.routineId ?? null,
-      routineName: req.routineName ?? null,
-    }, stats, sink);
+    await generator(
+      deps,
+      {
+        runId,
+        runDate: date,
+        branchcode: req.branchcode ?? null,
+        dryRun: !!req.dryRun,
+        automated: !!req.automated,
+        actor: req.startedBy,
+        messageToPatrons: req.messageToPatrons,
+        level: req.level ?? null,
+        criteria: req.criteria ?? null,
+        needsApproval: !!req.needsApproval,
+        routineId: req.routineId ?? null,
+        routineName: req.routineName ?? null,
+      },
+      stats,
+      sink,
+    );
   } catch (err) {
     await runLog.fail(runId, (err as Error).message, deps.clock.now());
-    deps.logger.error('run.failed', { runId, type: req.type, code: (err as KmcError).code ?? 'KMC_INTERNAL', error: (err as Error).message });
+    deps.logger.error('run.failed', {
+      runId,
+      type: req.type,
+      code: (err as KmcError).code ?? 'KMC_INTERNAL',
+      error: (err as Error).message,
+    });
     throw err;
   }
   await runLog.finish(runId, stats, deps.clock.now());

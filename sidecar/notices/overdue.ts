@@ -44,7 +44,14 @@ async function overdueChainWithBaselines(deps: NoticeDeps): Promise<OverdueRuleC
 }
 
 /** A loan as a unit of a notice: its template line and what kmc_message_items keeps. */
-export function loanUnit(ctx: RunContext, loan: LoanCandidate, rule: Rule, level: number, coverage: string, extra: { amount?: number } = {}): Unit {
+export function loanUnit(
+  ctx: RunContext,
+  loan: LoanCandidate,
+  rule: Rule,
+  level: number,
+  coverage: string,
+  extra: { amount?: number } = {},
+): Unit {
   const amount = extra.amount;
   return {
     patron: loan,
@@ -92,34 +99,42 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
   const composer = new Composer(ctx, 'overdue');
   const dueBefore = `${addDays(args.runDate, -minDelay + 1)} 00:00:00`;
 
-  await runBatches(deps.host.streamLoans({ dueBefore }), async (patrons) => {
-    const loans = loansInScope(ctx, patrons, stats);
-    const history = await loanHistory(deps.knex, loans.map((l) => l.issue_id), deps.settings.timezone);
-    const units: Unit[] = [];
-    for (const loan of loans) {
-      const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
-      const sent = history.get(loan.issue_id)?.levels ?? new Map<number, string>();
-      const current = sent.size ? Math.max(...sent.keys()) : 0;
-      const next = current + 1;
-      const rule = next <= 5 ? chain.levelRule(next, subject) : null;
-      if (!rule) {
-        skip(stats, current ? 'no_further_level' : 'level_not_used');
-        continue;
+  await runBatches(
+    deps.host.streamLoans({ dueBefore }),
+    async (patrons) => {
+      const loans = loansInScope(ctx, patrons, stats);
+      const history = await loanHistory(
+        deps.knex,
+        loans.map((l) => l.issue_id),
+        deps.settings.timezone,
+      );
+      const units: Unit[] = [];
+      for (const loan of loans) {
+        const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
+        const sent = history.get(loan.issue_id)?.levels ?? new Map<number, string>();
+        const current = sent.size ? Math.max(...sent.keys()) : 0;
+        const next = current + 1;
+        const rule = next <= 5 ? chain.levelRule(next, subject) : null;
+        if (!rule) {
+          skip(stats, current ? 'no_further_level' : 'level_not_used');
+          continue;
+        }
+        const from = current ? sent.get(current)! : loan.date_due.slice(0, 10);
+        if (daysBetween(from, args.runDate) < rule.delay_days) {
+          skip(stats, current ? 'already_notified' : 'not_yet_due_for_notice');
+          continue;
+        }
+        if (args.level != null && next !== args.level) {
+          skip(stats, 'other_level');
+          continue;
+        }
+        units.push(loanUnit(ctx, loan, rule, next, coverageKey('overdue', next, 'issue', loan.issue_id)));
       }
-      const from = current ? sent.get(current)! : loan.date_due.slice(0, 10);
-      if (daysBetween(from, args.runDate) < rule.delay_days) {
-        skip(stats, current ? 'already_notified' : 'not_yet_due_for_notice');
-        continue;
-      }
-      if (args.level != null && next !== args.level) {
-        skip(stats, 'other_level');
-        continue;
-      }
-      units.push(loanUnit(ctx, loan, rule, next, coverageKey('overdue', next, 'issue', loan.issue_id)));
-    }
-    // The history read above is what tells which level is next, so coverage is known here.
-    return composer.compose(units, stats, { coverageKnown: true });
-  }, sink);
+      // The history read above is what tells which level is next, so coverage is known here.
+      return composer.compose(units, stats, { coverageKnown: true });
+    },
+    sink,
+  );
 }
 
 /**
@@ -147,38 +162,46 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
   });
   const dueBefore = `${addDays(args.runDate, -minDelay + 1)} 00:00:00`;
 
-  await runBatches(deps.host.streamLoans({ dueBefore }), async (patrons) => {
-    const loans = loansInScope(ctx, patrons, stats);
-    const history = await loanHistory(deps.knex, loans.map((l) => l.issue_id), deps.settings.timezone);
-    const units: Unit[] = [];
-    for (const loan of loans) {
-      const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
-      const rule = resolveRule(billRules, subject);
-      if (!rule || !rule.is_used) {
-        skip(stats, 'type_not_used');
-        continue;
+  await runBatches(
+    deps.host.streamLoans({ dueBefore }),
+    async (patrons) => {
+      const loans = loansInScope(ctx, patrons, stats);
+      const history = await loanHistory(
+        deps.knex,
+        loans.map((l) => l.issue_id),
+        deps.settings.timezone,
+      );
+      const units: Unit[] = [];
+      for (const loan of loans) {
+        const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
+        const rule = resolveRule(billRules, subject);
+        if (!rule || !rule.is_used) {
+          skip(stats, 'type_not_used');
+          continue;
+        }
+        const h = history.get(loan.issue_id);
+        if (h?.types.has('replacement_bill')) {
+          skip(stats, 'already_notified');
+          continue;
+        }
+        const last = chain.lastUsedLevel(subject);
+        const from = last ? h?.levels.get(last) : loan.date_due.slice(0, 10);
+        if (!from) {
+          skip(stats, 'overdue_levels_not_yet_sent');
+          continue;
+        }
+        if (daysBetween(from, args.runDate) < rule.delay_days) {
+          skip(stats, 'not_yet_due_for_notice');
+          continue;
+        }
+        const own = Number(loan.replacementprice ?? 0);
+        const amount = own > 0 ? own : Number(loan.defaultreplacecost ?? 0);
+        units.push(loanUnit(ctx, loan, rule, 0, coverageKey('replacement_bill', 0, 'issue', loan.issue_id), { amount }));
       }
-      const h = history.get(loan.issue_id);
-      if (h?.types.has('replacement_bill')) {
-        skip(stats, 'already_notified');
-        continue;
-      }
-      const last = chain.lastUsedLevel(subject);
-      const from = last ? h?.levels.get(last) : loan.date_due.slice(0, 10);
-      if (!from) {
-        skip(stats, 'overdue_levels_not_yet_sent');
-        continue;
-      }
-      if (daysBetween(from, args.runDate) < rule.delay_days) {
-        skip(stats, 'not_yet_due_for_notice');
-        continue;
-      }
-      const own = Number(loan.replacementprice ?? 0);
-      const amount = own > 0 ? own : Number(loan.defaultreplacecost ?? 0);
-      units.push(loanUnit(ctx, loan, rule, 0, coverageKey('replacement_bill', 0, 'issue', loan.issue_id), { amount }));
-    }
-    return composer.compose(units, stats, { coverageKnown: true });
-  }, sink);
+      return composer.compose(units, stats, { coverageKnown: true });
+    },
+    sink,
+  );
 }
 
 /** Overdue loans whose patron category takes overdue notices and that fall inside the run's routine criteria. */

@@ -9,7 +9,18 @@ import type { LoanCandidate, MessagingChoice } from '../host';
 import { addDays, daysBetween } from '../rendering/dates';
 import { allowedChannels } from '../contact';
 import type { NoticeDeps } from './context';
-import { Composer, RunContext, coverageKey, resolveRule, rulesWithBaseline, runBatches, skip, type GenerateArgs, type MessageSink, type Unit } from './engine';
+import {
+  Composer,
+  RunContext,
+  coverageKey,
+  resolveRule,
+  rulesWithBaseline,
+  runBatches,
+  skip,
+  type GenerateArgs,
+  type MessageSink,
+  type Unit,
+} from './engine';
 import { loanUnit } from './overdue';
 import type { RunStats } from './runs';
 
@@ -22,43 +33,52 @@ export async function generatePredue(deps: NoticeDeps, args: GenerateArgs, stats
   const asked = (await deps.host.maxDaysInAdvance('Advance_Notice')) ?? 0;
   const ahead = Math.min(MAX_DAYS_AHEAD, Math.max(asked, ...used.map((r) => r.delay_days)));
   const ctx = await RunContext.load(deps, args);
-  const composer = new Composer(ctx, 'predue', (units, c) => ({ days_left: daysBetween(c.args.runDate, units[0].item.dateDue!.slice(0, 10)) }));
+  const composer = new Composer(ctx, 'predue', (units, c) => ({
+    days_left: daysBetween(c.args.runDate, units[0].item.dateDue!.slice(0, 10)),
+  }));
 
   const rows = deps.host.streamLoans({ dueFrom: `${args.runDate} 00:00:00`, dueBefore: `${addDays(args.runDate, ahead + 1)} 00:00:00` });
-  await runBatches(rows, async (patrons) => {
-    const choices = await deps.host.messagingChoices(patrons.map((p) => p[0].borrowernumber), ['Advance_Notice', 'Item_Due']);
-    const units: Unit[] = [];
-    for (const loan of patrons.flat()) {
-      const ruleBranch = ctx.loanRuleBranch(loan);
-      const outside = ctx.outOfScope({ branchcode: ruleBranch, categorycode: loan.categorycode, itemtype: loan.itype });
-      if (outside) {
-        skip(stats, outside);
-        continue;
+  await runBatches(
+    rows,
+    async (patrons) => {
+      const choices = await deps.host.messagingChoices(
+        patrons.map((p) => p[0].borrowernumber),
+        ['Advance_Notice', 'Item_Due'],
+      );
+      const units: Unit[] = [];
+      for (const loan of patrons.flat()) {
+        const ruleBranch = ctx.loanRuleBranch(loan);
+        const outside = ctx.outOfScope({ branchcode: ruleBranch, categorycode: loan.categorycode, itemtype: loan.itype });
+        if (outside) {
+          skip(stats, outside);
+          continue;
+        }
+        const rule = resolveRule(rules, ctx.subject(ruleBranch, loan.categorycode, loan.itype));
+        if (!rule || !rule.is_used) {
+          skip(stats, 'type_not_used');
+          continue;
+        }
+        const mine = choices.get(loan.borrowernumber);
+        const pick = choose(mine?.get('Advance_Notice'), mine?.get('Item_Due'), rule.delay_days);
+        if (!pick) {
+          skip(stats, 'patron_did_not_ask');
+          continue;
+        }
+        if (daysBetween(args.runDate, loan.date_due.slice(0, 10)) > pick.days) {
+          skip(stats, 'not_yet_due_for_notice');
+          continue;
+        }
+        const channels = allowedChannels(rule.channels, pick.transports);
+        if (!channels.length) {
+          skip(stats, 'patron_channels_not_allowed');
+          continue;
+        }
+        units.push(predueUnit(ctx, loan, rule, channels, pick.digest));
       }
-      const rule = resolveRule(rules, ctx.subject(ruleBranch, loan.categorycode, loan.itype));
-      if (!rule || !rule.is_used) {
-        skip(stats, 'type_not_used');
-        continue;
-      }
-      const mine = choices.get(loan.borrowernumber);
-      const pick = choose(mine?.get('Advance_Notice'), mine?.get('Item_Due'), rule.delay_days);
-      if (!pick) {
-        skip(stats, 'patron_did_not_ask');
-        continue;
-      }
-      if (daysBetween(args.runDate, loan.date_due.slice(0, 10)) > pick.days) {
-        skip(stats, 'not_yet_due_for_notice');
-        continue;
-      }
-      const channels = allowedChannels(rule.channels, pick.transports);
-      if (!channels.length) {
-        skip(stats, 'patron_channels_not_allowed');
-        continue;
-      }
-      units.push(predueUnit(ctx, loan, rule, channels, pick.digest));
-    }
-    return composer.compose(units, stats);
-  }, sink);
+      return composer.compose(units, stats);
+    },
+    sink,
+  );
 }
 
 /** Advance_Notice wins over Item_Due: one reminder per loan. A choice without transports is none. */
@@ -70,7 +90,13 @@ function choose(advance: MessagingChoice | undefined, due: MessagingChoice | und
   return null;
 }
 
-function predueUnit(ctx: RunContext, loan: LoanCandidate, rule: Parameters<typeof loanUnit>[2], channels: Unit['channels'], digest: boolean): Unit {
+function predueUnit(
+  ctx: RunContext,
+  loan: LoanCandidate,
+  rule: Parameters<typeof loanUnit>[2],
+  channels: Unit['channels'],
+  digest: boolean,
+): Unit {
   const unit = loanUnit(ctx, loan, rule, 0, coverageKey('predue', 0, 'issue', loan.issue_id));
   // The patron's wants_digest decides here, not the rule: it is the patron's reminder.
   return { ...unit, channels, digestKey: digest ? `rule:${rule.id}` : null };

@@ -103,8 +103,13 @@ export async function releaseQuietHours(deps: ReleaseDeps, actor = 'quiet-hours'
         .select('id', 'branchcode');
       const ids = rows.filter((r) => !quiet.isQuiet(r.branchcode, now)).map((r) => Number(r.id));
       if (ids.length) {
-        await trx('kmc_messages').whereIn('id', ids).where({ status: 'held' }).update({ status: 'pending', status_reason: null, next_attempt_at: at, updated_at: at });
-        await trx('kmc_message_events').insert(ids.map((id) => ({ message_id: id, at, status: 'pending', detail: 'SMS quiet hours are over', actor })));
+        await trx('kmc_messages')
+          .whereIn('id', ids)
+          .where({ status: 'held' })
+          .update({ status: 'pending', status_reason: null, next_attempt_at: at, updated_at: at });
+        await trx('kmc_message_events').insert(
+          ids.map((id) => ({ message_id: id, at, status: 'pending', detail: 'SMS quiet hours are over', actor })),
+        );
       }
       return { seen: rows.length, ids: ids.length };
     });

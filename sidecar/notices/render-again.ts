@@ -35,7 +35,10 @@ export async function renderAgain(deps: RenderAgainDeps, message: StoredMessage,
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a set of named values');
     data = parsed as Record<string, unknown>;
   } catch {
-    throw new KmcError('KMC_NO_RENDER_DATA', `message ${message.id} did not keep the data it was made from, so it cannot be rendered for another channel`);
+    throw new KmcError(
+      'KMC_NO_RENDER_DATA',
+      `message ${message.id} did not keep the data it was made from, so it cannot be rendered for another channel`,
+    );
   }
   const patron = await deps.host.patron(message.borrowernumber);
   const choice = patron
@@ -46,7 +49,7 @@ export async function renderAgain(deps: RenderAgainDeps, message: StoredMessage,
     ...data,
     address: choice.ok && channel === 'print' ? choice.to : '',
     // SMS carries no general text to patrons.
-    message: channel === 'sms' ? '' : data.message ?? '',
+    message: channel === 'sms' ? '' : (data.message ?? ''),
   };
   const langs = [...(message.lang ? [message.lang] : []), ...(patron ? directory.langsFor(patron) : [])];
   const rule = message.rule_id ? await deps.rules.get(Number(message.rule_id)) : null;
@@ -60,5 +63,10 @@ export async function renderAgain(deps: RenderAgainDeps, message: StoredMessage,
     }
   }
   rendered ??= deps.renderer.render({ ...args, type: message.message_type });
-  return { ...rendered, channel, to: choice.ok ? choice.to : null, reason: choice.ok ? null : choice.reason.replace(/; print: letters not allowed by the rule$/, '') };
+  return {
+    ...rendered,
+    channel,
+    to: choice.ok ? choice.to : null,
+    reason: choice.ok ? null : choice.reason.replace(/; print: letters not allowed by the rule$/, ''),
+  };
 }

@@ -41,12 +41,15 @@ export function createNoticeRouter(deps: NoticeRouterDeps): express.Router {
     const borrowernumber = /^\d{1,10}$/.test(String(req.params.borrowernumber)) ? Number(req.params.borrowernumber) : NaN;
     const body = (req.body ?? {}) as Record<string, unknown>;
     try {
-      if (!Number.isInteger(borrowernumber) || borrowernumber <= 0) throw new KmcError('KMC_STAFF_MESSAGE_INVALID', 'the patron number in the address must be a whole number');
-      if (typeof body !== 'object' || Array.isArray(body)) throw new KmcError('KMC_STAFF_MESSAGE_INVALID', 'send a JSON object: {"channel": "email" or "sms", "text": "..."}');
+      if (!Number.isInteger(borrowernumber) || borrowernumber <= 0)
+        throw new KmcError('KMC_STAFF_MESSAGE_INVALID', 'the patron number in the address must be a whole number');
+      if (typeof body !== 'object' || Array.isArray(body))
+        throw new KmcError('KMC_STAFF_MESSAGE_INVALID', 'send a JSON object: {"channel": "email" or "sms", "text": "..."}');
       for (const field of ['channel', 'text'] as const) {
         if (typeof body[field] !== 'string') throw new KmcError('KMC_STAFF_MESSAGE_INVALID', `"${field}" is missing or not text`);
       }
-      if (body.subject !== undefined && body.subject !== null && typeof body.subject !== 'string') throw new KmcError('KMC_STAFF_MESSAGE_INVALID', '"subject" must be text');
+      if (body.subject !== undefined && body.subject !== null && typeof body.subject !== 'string')
+        throw new KmcError('KMC_STAFF_MESSAGE_INVALID', '"subject" must be text');
       const key = req.get('Idempotency-Key') ?? null;
       const result = await sendStaffMessage(deps.notices, {
         borrowernumber,
@@ -63,7 +66,10 @@ export function createNoticeRouter(deps: NoticeRouterDeps): express.Router {
     } catch (err) {
       const status = err instanceof KmcError ? STATUS_OF[err.code] : undefined;
       if (!status) return next(err);
-      deps.notices.logger.info('staff_message.refused', { borrowernumber: Number.isFinite(borrowernumber) ? borrowernumber : null, code: (err as KmcError).code });
+      deps.notices.logger.info('staff_message.refused', {
+        borrowernumber: Number.isFinite(borrowernumber) ? borrowernumber : null,
+        code: (err as KmcError).code,
+      });
       res.status(status).json({ error: (err as KmcError).code, message: (err as Error).message });
     }
   });

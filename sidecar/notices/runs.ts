@@ -62,10 +62,14 @@ export class RunLog {
   }
 
   async finish(id: number, stats: RunStats, at: Date): Promise<void> {
-    await this.knex('kmc_runs').where({ id }).update({ status: 'finished', finished_at: toDbTime(at), stats: JSON.stringify(stats) });
+    await this.knex('kmc_runs')
+      .where({ id })
+      .update({ status: 'finished', finished_at: toDbTime(at), stats: JSON.stringify(stats) });
   }
 
   async fail(id: number, error: string, at: Date): Promise<void> {
-    await this.knex('kmc_runs').where({ id }).update({ status: 'failed', finished_at: toDbTime(at), error: error.slice(0, 2000) });
+    await this.knex('kmc_runs')
+      .where({ id })
+      .update({ status: 'failed', finished_at: toDbTime(at), error: error.slice(0, 2000) });
   }
 }

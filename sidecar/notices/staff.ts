@@ -43,32 +43,60 @@ function refuse(code: string, message: string): never {
 }
 
 export async function sendStaffMessage(deps: NoticeDeps, req: StaffMessageRequest): Promise<StaffMessageResult> {
-  if (!Number.isInteger(req.borrowernumber) || req.borrowernumber <= 0) refuse('KMC_STAFF_MESSAGE_INVALID', 'the patron must be given by borrowernumber, a whole number');
+  if (!Number.isInteger(req.borrowernumber) || req.borrowernumber <= 0)
+    refuse('KMC_STAFF_MESSAGE_INVALID', 'the patron must be given by borrowernumber, a whole number');
   if (!(STAFF_MESSAGE_CHANNELS as readonly string[]).includes(req.channel)) {
     refuse('KMC_STAFF_MESSAGE_INVALID', `channel must be email or sms, got "${req.channel}"`);
   }
   const channel = req.channel as (typeof STAFF_MESSAGE_CHANNELS)[number];
   const text = typeof req.text === 'string' ? req.text.replace(/\r\n/g, '\n').trim() : '';
   if (!text) refuse('KMC_STAFF_MESSAGE_INVALID', 'the message text is empty');
-  if (text.length > STAFF_TEXT_MAX[channel]) refuse('KMC_STAFF_MESSAGE_INVALID', `the text is ${text.length} characters; ${channel === 'sms' ? 'an SMS' : 'an e-mail'} from staff takes at most ${STAFF_TEXT_MAX[channel]}`);
+  if (text.length > STAFF_TEXT_MAX[channel])
+    refuse(
+      'KMC_STAFF_MESSAGE_INVALID',
+      `the text is ${text.length} characters; ${channel === 'sms' ? 'an SMS' : 'an e-mail'} from staff takes at most ${STAFF_TEXT_MAX[channel]}`,
+    );
   const subject = typeof req.subject === 'string' ? req.subject.replace(/\s+/g, ' ').trim() : '';
   if (subject.length > 200) refuse('KMC_STAFF_MESSAGE_INVALID', 'the subject takes at most 200 characters');
-  if (req.requestKey != null && !/^[\x21-\x7e]{8,128}$/.test(req.requestKey)) refuse('KMC_STAFF_MESSAGE_INVALID', 'the request key must be 8 to 128 printable characters');
+  if (req.requestKey != null && !/^[\x21-\x7e]{8,128}$/.test(req.requestKey))
+    refuse('KMC_STAFF_MESSAGE_INVALID', 'the request key must be 8 to 128 printable characters');
 
   const patron = await deps.host.patron(req.borrowernumber);
   if (!patron) refuse('KMC_PATRON_NOT_FOUND', `there is no patron ${req.borrowernumber} in Koha`);
   const now = deps.clock.now();
   const day = libraryDay(now, deps.settings.timezone);
-  const rule = resolveRule(await deps.rules.forType('staff_message'), { branchcode: patron.branchcode, categorycode: patron.categorycode, itemtype: null, date: day });
+  const rule = resolveRule(await deps.rules.forType('staff_message'), {
+    branchcode: patron.branchcode,
+    categorycode: patron.categorycode,
+    itemtype: null,
+    date: day,
+  });
   if (!rule || !rule.is_used) refuse('KMC_TYPE_NOT_USED', 'messages from staff are switched off by the rules for this patron');
-  if (!rule.channels.includes(channel)) refuse('KMC_CHANNEL_NOT_ALLOWED', `the rules do not allow messages from staff by ${channel} for this patron (allowed: ${rule.channels.join(', ') || 'none'})`);
-  if (!deps.availableChannels.includes(channel)) refuse('KMC_CHANNEL_UNAVAILABLE', `${channel === 'sms' ? 'SMS is' : 'e-mail is'} not set up on this sidecar`);
+  if (!rule.channels.includes(channel))
+    refuse(
+      'KMC_CHANNEL_NOT_ALLOWED',
+      `the rules do not allow messages from staff by ${channel} for this patron (allowed: ${rule.channels.join(', ') || 'none'})`,
+    );
+  if (!deps.availableChannels.includes(channel))
+    refuse('KMC_CHANNEL_UNAVAILABLE', `${channel === 'sms' ? 'SMS is' : 'e-mail is'} not set up on this sidecar`);
 
   const gate = await emailStates(deps, [patron]);
-  const choice = chooseChannel([channel], patron, { defaultCountry: deps.settings.defaultCountry, available: deps.availableChannels, emailState: gate.get(patron.borrowernumber) });
-  if (!choice.ok) refuse('KMC_NO_CONTACT', `the message cannot go by ${channel}: ${choice.reason.replace(/; print: letters not allowed by the rule$/, '')}`);
+  const choice = chooseChannel([channel], patron, {
+    defaultCountry: deps.settings.defaultCountry,
+    available: deps.availableChannels,
+    emailState: gate.get(patron.borrowernumber),
+  });
+  if (!choice.ok)
+    refuse(
+      'KMC_NO_CONTACT',
+      `the message cannot go by ${channel}: ${choice.reason.replace(/; print: letters not allowed by the rule$/, '')}`,
+    );
 
-  const [directory, quiet] = await Promise.all([BranchDirectory.load(deps), QuietHours.load(deps.knex, deps.settings.timezone), deps.renderer.refresh()]);
+  const [directory, quiet] = await Promise.all([
+    BranchDirectory.load(deps),
+    QuietHours.load(deps.knex, deps.settings.timezone),
+    deps.renderer.refresh(),
+  ]);
   const branchcode = patron.branchcode;
   let status: NewMessage['status'] = 'pending';
   let reason: string | null = null;
@@ -79,7 +107,19 @@ export async function sendStaffMessage(deps: NoticeDeps, req: StaffMessageReques
     status = 'held';
     reason = quiet.reason(branchcode);
   }
-  const data = { patron: patronTemplateData(patron), branch: directory.templateData(branchcode), text, subject, address: '', items: [], level: 0, fee: 0, fee_text: '', message: '', today: day };
+  const data = {
+    patron: patronTemplateData(patron),
+    branch: directory.templateData(branchcode),
+    text,
+    subject,
+    address: '',
+    items: [],
+    level: 0,
+    fee: 0,
+    fee_text: '',
+    message: '',
+    today: day,
+  };
   const rendered = deps.renderer.render({ type: 'staff_message', channel, langs: directory.langsFor(patron), branchcode, data });
   const key = req.requestKey
     ? `staff_message:0:${patron.borrowernumber}:${createHash('sha256').update(req.requestKey).digest('hex').slice(0, 32)}`
@@ -94,7 +134,7 @@ export async function sendStaffMessage(deps: NoticeDeps, req: StaffMessageReques
     status,
     statusReason: reason,
     to: choice.to,
-    from: channel === 'email' ? directory.senderEmail(branchcode) : directory.branch(branchcode)?.branchname ?? null,
+    from: channel === 'email' ? directory.senderEmail(branchcode) : (directory.branch(branchcode)?.branchname ?? null),
     replyTo: channel === 'email' ? directory.replyTo(branchcode) : null,
     lang: rendered.lang,
     subject: rendered.subject,
@@ -109,9 +149,15 @@ export async function sendStaffMessage(deps: NoticeDeps, req: StaffMessageReques
   };
   const stored = await deps.store.insertMessages([message], now, req.actor);
   const row = (await deps.knex('kmc_messages').where({ idempotency_key: key }).first('id', 'status', 'channel', 'status_reason')) as
-    | { id: number; status: string; channel: ChannelName; status_reason: string | null }
-    | undefined;
+    { id: number; status: string; channel: ChannelName; status_reason: string | null } | undefined;
   if (!row) throw new KmcError('KMC_INTERNAL', 'the message was stored but cannot be read back');
-  deps.logger.info('staff_message.created', { messageId: Number(row.id), borrowernumber: patron.borrowernumber, channel, status: row.status, actor: req.actor, duplicate: stored.created === 0 });
+  deps.logger.info('staff_message.created', {
+    messageId: Number(row.id),
+    borrowernumber: patron.borrowernumber,
+    channel,
+    status: row.status,
+    actor: req.actor,
+    duplicate: stored.created === 0,
+  });
   return { id: Number(row.id), status: row.status, channel: row.channel, statusReason: row.status_reason, duplicate: stored.created === 0 };
 }

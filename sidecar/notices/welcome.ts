@@ -7,12 +7,24 @@
 import type { NewPatron } from '../host';
 import type { Rule } from '../rules';
 import type { NoticeDeps } from './context';
-import { Composer, RunContext, coverageKey, resolveRule, rulesWithBaseline, runBatches, skip, type GenerateArgs, type MessageSink, type Unit } from './engine';
+import {
+  Composer,
+  RunContext,
+  coverageKey,
+  resolveRule,
+  rulesWithBaseline,
+  runBatches,
+  skip,
+  type GenerateArgs,
+  type MessageSink,
+  type Unit,
+} from './engine';
 import type { RunStats } from './runs';
 
 /** The day of the last finished welcome run that stored its messages, or null. */
 export async function lastWelcomeDay(deps: Pick<NoticeDeps, 'knex'>, before: string): Promise<string | null> {
-  const row = (await deps.knex('kmc_runs')
+  const row = (await deps
+    .knex('kmc_runs')
     .where({ message_type: 'welcome', status: 'finished', dry_run: 0 })
     .where('run_date', '<=', before)
     .max({ d: 'run_date' })
@@ -28,23 +40,27 @@ export async function generateWelcome(deps: NoticeDeps, args: GenerateArgs, stat
   // From the last run's day on (not after it): patrons enrolled later that same day are still new.
   const from = (await lastWelcomeDay(deps, args.runDate)) ?? args.runDate;
 
-  await runBatches(deps.host.streamNewPatrons({ from, to: args.runDate }), async (patrons) => {
-    const units: Unit[] = [];
-    for (const patron of patrons.flat()) {
-      const outside = ctx.outOfScope({ branchcode: patron.branchcode, categorycode: patron.categorycode, itemtype: null });
-      if (outside) {
-        skip(stats, outside);
-        continue;
+  await runBatches(
+    deps.host.streamNewPatrons({ from, to: args.runDate }),
+    async (patrons) => {
+      const units: Unit[] = [];
+      for (const patron of patrons.flat()) {
+        const outside = ctx.outOfScope({ branchcode: patron.branchcode, categorycode: patron.categorycode, itemtype: null });
+        if (outside) {
+          skip(stats, outside);
+          continue;
+        }
+        const rule = resolveRule(rules, ctx.subject(patron.branchcode, patron.categorycode, null));
+        if (!rule || !rule.is_used) {
+          skip(stats, 'type_not_used');
+          continue;
+        }
+        units.push(welcomeUnit(patron, rule));
       }
-      const rule = resolveRule(rules, ctx.subject(patron.branchcode, patron.categorycode, null));
-      if (!rule || !rule.is_used) {
-        skip(stats, 'type_not_used');
-        continue;
-      }
-      units.push(welcomeUnit(patron, rule));
-    }
-    return composer.compose(units, stats);
-  }, sink);
+      return composer.compose(units, stats);
+    },
+    sink,
+  );
 }
 
 function welcomeUnit(patron: NewPatron, rule: Rule): Unit {

@@ -10,7 +10,15 @@ import type { ChannelName } from '../channels/contract';
 import { EVENT_COLUMNS, ITEM_COLUMNS, MESSAGE_COLUMNS, idsAreConsecutive, inWriteTransaction } from './insert';
 
 export const MESSAGE_STATUSES = [
-  'proposed', 'held', 'pending', 'sending', 'sent', 'delivered', 'failed', 'missing_contact', 'cancelled',
+  'proposed',
+  'held',
+  'pending',
+  'sending',
+  'sent',
+  'delivered',
+  'failed',
+  'missing_contact',
+  'cancelled',
 ] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
@@ -229,7 +237,12 @@ function toReceipt(r: SmsReceiptRow): SmsReceipt {
 }
 
 /** Moves a sent message by its receipt and writes the event; returns the status it ends in. */
-async function applyReceipt(trx: Knex.Transaction, message: { id: number; status: MessageStatus }, receipt: SmsReceipt, at: Date): Promise<MessageStatus> {
+async function applyReceipt(
+  trx: Knex.Transaction,
+  message: { id: number; status: MessageStatus },
+  receipt: SmsReceipt,
+  at: Date,
+): Promise<MessageStatus> {
   const now = toDbTime(at);
   const words = `${receipt.stat}${receipt.err && receipt.err !== '000' ? ` (err ${receipt.err})` : ''}`;
   const actor = `smsc:${receipt.account ?? ''}`.slice(0, 64);
@@ -324,7 +337,11 @@ export class MessageStore {
         fresh = batch.filter((m) => !storedKeys.has(m.idempotencyKey));
       }
       if (!fresh.length) return { created: 0, duplicates: batch.length, ids: [] as number[] };
-      const statements = await tx.insert('kmc_messages', MESSAGE_COLUMNS, fresh.map((m) => messageValues(m, now)));
+      const statements = await tx.insert(
+        'kmc_messages',
+        MESSAGE_COLUMNS,
+        fresh.map((m) => messageValues(m, now)),
+      );
       let ids: number[];
       if (consecutive) {
         ids = [];
@@ -390,8 +407,16 @@ export class MessageStore {
           if (!ids.length) return [];
           await trx('kmc_messages')
             .whereIn('id', ids)
-            .update({ status: 'sending', lease_until: leaseUntil, claimed_by: opts.workerId, updated_at: now, attempts: trx.raw('attempts + 1') });
-          await trx('kmc_message_events').insert(ids.map((id) => ({ message_id: id, at: now, status: 'sending', detail: null, actor: opts.workerId })));
+            .update({
+              status: 'sending',
+              lease_until: leaseUntil,
+              claimed_by: opts.workerId,
+              updated_at: now,
+              attempts: trx.raw('attempts + 1'),
+            });
+          await trx('kmc_message_events').insert(
+            ids.map((id) => ({ message_id: id, at: now, status: 'sending', detail: null, actor: opts.workerId })),
+          );
           return trx('kmc_messages').whereIn('id', ids).orderBy('id').select();
         },
         { isolationLevel: 'read committed' },
@@ -407,7 +432,10 @@ export class MessageStore {
     if (!ids.length) return 0;
     let n = 0;
     for (const part of chunk(ids, 1000)) {
-      n += await this.knex('kmc_messages').whereIn('id', part).where({ status: 'sending', claimed_by: workerId }).update({ lease_until: toDbTime(leaseUntil) });
+      n += await this.knex('kmc_messages')
+        .whereIn('id', part)
+        .where({ status: 'sending', claimed_by: workerId })
+        .update({ lease_until: toDbTime(leaseUntil) });
     }
     return n;
   }
@@ -425,7 +453,9 @@ export class MessageStore {
             .skipLocked()
             .pluck('id')) as number[];
           if (!ids.length) return 0;
-          await trx('kmc_messages').whereIn('id', ids).update({ status: 'pending', claimed_by: null, lease_until: null, next_attempt_at: at, updated_at: at });
+          await trx('kmc_messages')
+            .whereIn('id', ids)
+            .update({ status: 'pending', claimed_by: null, lease_until: null, next_attempt_at: at, updated_at: at });
           await trx('kmc_message_events').insert(
             ids.map((id) => ({
               message_id: id,
@@ -452,12 +482,25 @@ export class MessageStore {
     const now = toDbTime(at);
     return withLockRetry(() =>
       this.knex.transaction(async (trx) => {
-        const mine = (await trx('kmc_messages').whereIn('id', ids).where({ status: 'sending', claimed_by: workerId }).forUpdate().pluck('id')) as number[];
+        const mine = (await trx('kmc_messages')
+          .whereIn('id', ids)
+          .where({ status: 'sending', claimed_by: workerId })
+          .forUpdate()
+          .pluck('id')) as number[];
         if (!mine.length) return 0;
         await trx('kmc_messages')
           .whereIn('id', mine)
-          .update({ status: 'pending', claimed_by: null, lease_until: null, next_attempt_at: now, updated_at: now, attempts: trx.raw('GREATEST(attempts - 1, 0)') });
-        await trx('kmc_message_events').insert(mine.map((id) => ({ message_id: id, at: now, status: 'pending', detail: reason, actor: workerId })));
+          .update({
+            status: 'pending',
+            claimed_by: null,
+            lease_until: null,
+            next_attempt_at: now,
+            updated_at: now,
+            attempts: trx.raw('GREATEST(attempts - 1, 0)'),
+          });
+        await trx('kmc_message_events').insert(
+          mine.map((id) => ({ message_id: id, at: now, status: 'pending', detail: reason, actor: workerId })),
+        );
         return mine.length;
       }),
     );
@@ -484,16 +527,22 @@ export class MessageStore {
       this.knex.transaction(async (trx) => {
         // Lock the rows still ours; a message whose lease ran out and was claimed again is left alone.
         const owned = new Set(
-          ((await trx('kmc_messages')
-            .whereIn('id', changes.map((c) => c.id))
-            .where({ status: 'sending', claimed_by: workerId })
-            .forUpdate()
-            .pluck('id')) as number[]).map(Number),
+          (
+            (await trx('kmc_messages')
+              .whereIn(
+                'id',
+                changes.map((c) => c.id),
+              )
+              .where({ status: 'sending', claimed_by: workerId })
+              .forUpdate()
+              .pluck('id')) as number[]
+          ).map(Number),
         );
         const mine = changes.filter((c) => owned.has(c.id));
         if (mine.length) {
           // One statement for the whole group: each row takes its own values from a derived table.
-          const cols = '? AS id, ? AS status, ? AS status_reason, ? AS updated_at, ? AS last_reply, ? AS next_attempt_at, ? AS has_provider, ? AS provider_id, ? AS has_account, ? AS provider_account, ? AS has_header, ? AS message_id_header';
+          const cols =
+            '? AS id, ? AS status, ? AS status_reason, ? AS updated_at, ? AS last_reply, ? AS next_attempt_at, ? AS has_provider, ? AS provider_id, ? AS has_account, ? AS provider_account, ? AS has_header, ? AS message_id_header';
           const rows = mine.map((_, i) => (i === 0 ? `SELECT ${cols}` : 'SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?')).join(' UNION ALL ');
           const bindings = mine.flatMap((c) => [
             c.id,
@@ -534,9 +583,16 @@ export class MessageStore {
   }
 
   /** Receipts that came before their message was stored as sent are applied now, oldest first. */
-  private async applyWaitingReceipts(trx: Knex.Transaction, sent: Array<{ id: number; providerId: string; account: string }>, at: Date): Promise<void> {
+  private async applyWaitingReceipts(
+    trx: Knex.Transaction,
+    sent: Array<{ id: number; providerId: string; account: string }>,
+    at: Date,
+  ): Promise<void> {
     const waiting: SmsReceiptRow[] = await trx('kmc_sms_receipts')
-      .whereIn('provider_id', sent.map((s) => s.providerId))
+      .whereIn(
+        'provider_id',
+        sent.map((s) => s.providerId),
+      )
       .whereNull('applied_at')
       .orderBy('id')
       .forUpdate()
@@ -548,7 +604,9 @@ export class MessageStore {
       if (!message) continue;
       const current = status.get(message.id) ?? 'sent';
       status.set(message.id, await applyReceipt(trx, { id: message.id, status: current }, toReceipt(r), at));
-      await trx('kmc_sms_receipts').where({ id: r.id }).update({ applied_at: toDbTime(at), message_id: message.id });
+      await trx('kmc_sms_receipts')
+        .where({ id: r.id })
+        .update({ applied_at: toDbTime(at), message_id: message.id });
     }
   }
 
@@ -608,7 +666,9 @@ export class MessageStore {
       if (query.borrowernumber) q.where('borrowernumber', query.borrowernumber);
       return q;
     };
-    const page = filtered().orderBy('id', 'desc').limit(limit + 1);
+    const page = filtered()
+      .orderBy('id', 'desc')
+      .limit(limit + 1);
     if (query.beforeId) page.where('id', '<', query.beforeId);
     const rows: MessageRow[] = await page.select();
     const counted = (await filtered().count({ n: '*' }).first()) as { n: number | string } | undefined;
@@ -634,7 +694,13 @@ export class MessageStore {
   }
 
   async forBorrower(borrowernumber: number, limit = 200): Promise<MessageRow[]> {
-    return this.knex('kmc_messages').where({ borrowernumber }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(limit);
+    return this.knex('kmc_messages')
+      .where({ borrowernumber })
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(limit);
   }
 
   async recent(limit = 100): Promise<MessageRow[]> {

@@ -33,13 +33,45 @@ interface OkPacket {
 }
 
 export const MESSAGE_COLUMNS = [
-  'idempotency_key', 'message_type', 'level', 'borrowernumber', 'branchcode', 'channel', 'status', 'status_reason',
-  'to_address', 'from_address', 'reply_to', 'lang', 'subject', 'body_text', 'body_html', 'fee', 'run_id', 'rule_id',
-  'render_data', 'notice_date', 'routine_id', 'attempts', 'next_attempt_at', 'created_at', 'updated_at',
+  'idempotency_key',
+  'message_type',
+  'level',
+  'borrowernumber',
+  'branchcode',
+  'channel',
+  'status',
+  'status_reason',
+  'to_address',
+  'from_address',
+  'reply_to',
+  'lang',
+  'subject',
+  'body_text',
+  'body_html',
+  'fee',
+  'run_id',
+  'rule_id',
+  'render_data',
+  'notice_date',
+  'routine_id',
+  'attempts',
+  'next_attempt_at',
+  'created_at',
+  'updated_at',
 ] as const;
 
 export const ITEM_COLUMNS = [
-  'message_id', 'coverage_key', 'issue_id', 'reserve_id', 'itemnumber', 'biblionumber', 'barcode', 'title', 'author', 'date_due', 'fee',
+  'message_id',
+  'coverage_key',
+  'issue_id',
+  'reserve_id',
+  'itemnumber',
+  'biblionumber',
+  'barcode',
+  'title',
+  'author',
+  'date_due',
+  'fee',
 ] as const;
 
 export const EVENT_COLUMNS = ['message_id', 'at', 'status', 'detail', 'actor'] as const;
@@ -85,7 +117,9 @@ export class WriteTransaction {
   }
 
   private execute(sql: string, values: Value[]): Promise<OkPacket> {
-    return new Promise((resolve, reject) => this.conn.execute(sql, values, (err, result) => (err ? reject(err) : resolve(result as OkPacket))));
+    return new Promise((resolve, reject) =>
+      this.conn.execute(sql, values, (err, result) => (err ? reject(err) : resolve(result as OkPacket))),
+    );
   }
 
   /**
@@ -141,7 +175,9 @@ export async function inWriteTransaction<T>(knex: Knex, work: (tx: WriteTransact
  */
 export async function idsAreConsecutive(knex: Knex): Promise<boolean> {
   try {
-    const [rows] = (await knex.raw('SELECT @@innodb_autoinc_lock_mode AS lock_mode, @@auto_increment_increment AS step')) as [Array<{ lock_mode: unknown; step: unknown }>];
+    const [rows] = (await knex.raw('SELECT @@innodb_autoinc_lock_mode AS lock_mode, @@auto_increment_increment AS step')) as [
+      Array<{ lock_mode: unknown; step: unknown }>,
+    ];
     const row = rows[0];
     return !!row && Number(row.step) === 1 && (Number(row.lock_mode) === 0 || Number(row.lock_mode) === 1);
   } catch {

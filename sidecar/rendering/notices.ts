@@ -100,7 +100,13 @@ export class NoticeRenderer {
   private lookUpSet(type: string, channel: ChannelName, lang: string, branchcode: string | null): TemplateSet | null {
     for (const b of [branchcode ?? '', '']) {
       const row = this.edited.get(`${type}|${channel}|${lang}|${b}`);
-      if (row) return { subject: row.subject, text: row.body_text, html: row.body_html, name: `${type}/${channel}/${lang}${b ? `/${b}` : ''} (edited)` };
+      if (row)
+        return {
+          subject: row.subject,
+          text: row.body_text,
+          html: row.body_html,
+          name: `${type}/${channel}/${lang}${b ? `/${b}` : ''} (edited)`,
+        };
     }
     // A letter in a language with no letter template reads the e-mail text: same words, printed.
     for (const ch of channel === 'print' ? ['print', 'email'] : [channel]) {
@@ -130,16 +136,17 @@ export class NoticeRenderer {
       // One plain copy for every part; a failure names the part that would have read it first.
       const data = NoticeData.from(args.data, `${set.name}.${set.subject ? 'subject' : 'text'}`);
       const subject = set.subject
-        ? renderNoticeTemplate(set.subject, data, { name: `${set.name}.subject`, autoescape: false }).replace(/\s+/g, ' ').trim()
+        ? renderNoticeTemplate(set.subject, data, { name: `${set.name}.subject`, autoescape: false })
+            .replace(/\s+/g, ' ')
+            .trim()
         : '';
-      const text = renderNoticeTemplate(set.text, data, { name: `${set.name}.text`, autoescape: false })
-        .replace(/\n{3,}/g, '\n\n')
-        .trim() + '\n';
+      const text =
+        renderNoticeTemplate(set.text, data, { name: `${set.name}.text`, autoescape: false })
+          .replace(/\n{3,}/g, '\n\n')
+          .trim() + '\n';
       let html: string | null = null;
       if (args.channel === 'email') {
-        html = set.html
-          ? renderNoticeTemplate(set.html, data, { name: `${set.name}.html`, autoescape: true })
-          : htmlFromText(text);
+        html = set.html ? renderNoticeTemplate(set.html, data, { name: `${set.name}.html`, autoescape: true }) : htmlFromText(text);
       }
       return { subject, text, html, lang };
     }

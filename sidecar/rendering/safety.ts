@@ -67,8 +67,19 @@ const nunjucksParser = require('nunjucks/src/parser') as NunjucksParser;
  * `constructor` is `Function`.
  */
 const RESERVED_NAMES = new Set([
-  'range', 'cycler', 'joiner', 'lipsum', 'dict', 'namespace', 'caller', 'super',
-  'self', 'this', 'varargs', 'kwargs', 'loop',
+  'range',
+  'cycler',
+  'joiner',
+  'lipsum',
+  'dict',
+  'namespace',
+  'caller',
+  'super',
+  'self',
+  'this',
+  'varargs',
+  'kwargs',
+  'loop',
 ]);
 
 /**
@@ -79,9 +90,21 @@ const RESERVED_NAMES = new Set([
  * at start-up from the running engine, so members Node adds later are covered.
  */
 const DANGEROUS_NAMES: ReadonlySet<string> = new Set([
-  'constructor', 'prototype', '__proto__', 'caller', 'callee', 'arguments',
-  'apply', 'call', 'bind', 'toString', 'toLocaleString', 'valueOf',
-  'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable',
+  'constructor',
+  'prototype',
+  '__proto__',
+  'caller',
+  'callee',
+  'arguments',
+  'apply',
+  'call',
+  'bind',
+  'toString',
+  'toLocaleString',
+  'valueOf',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
   ...Object.getOwnPropertyNames(Object.prototype),
   // `name` and `length` of a function are harmless and common data fields.
   ...Object.getOwnPropertyNames(Function.prototype).filter((name) => name !== 'name' && name !== 'length'),
@@ -147,7 +170,10 @@ const FILTERS: ReadonlyMap<string, readonly FilterArgument[]> = new Map<string, 
 const FILTER_REASONS: ReadonlyMap<string, string> = new Map([
   ['safe', 'the filter "safe" is not allowed in notice templates: it switches off escaping, so data could inject HTML'],
   ['attr', 'the filter "attr" is not allowed in notice templates: it looks up members by a computed name'],
-  ['dump', 'the filter "dump" is not allowed in notice templates: it prints whole data structures, including fields a notice should not show'],
+  [
+    'dump',
+    'the filter "dump" is not allowed in notice templates: it prints whole data structures, including fields a notice should not show',
+  ],
 ]);
 
 /** The allowed filter names, for editor help and documentation. */
@@ -185,8 +211,7 @@ const REASON = {
     'looking up a member by a computed name is not allowed in notice templates; use a fixed name such as item.title or item["title"], or a whole number such as items[0]',
   group: 'parentheses may hold only one expression in notice templates',
   loopVariables: 'a {% for %} loop takes one name, or two names (key, value) for a set of named values',
-  loop:
-    '"loop" can only be used inside {% for %}, as loop.index, loop.index0, loop.revindex, loop.revindex0, loop.first, loop.last or loop.length',
+  loop: '"loop" can only be used inside {% for %}, as loop.index, loop.index0, loop.revindex, loop.revindex0, loop.first, loop.last or loop.length',
   test: `only these tests can follow "is" in notice templates: ${NOTICE_TEMPLATE_TESTS.join(', ')}`,
   nesting: 'the template is nested too deeply',
   unsupported: 'this syntax is not allowed in notice templates',
@@ -229,10 +254,12 @@ export function checkNoticeTemplate(source: string, name: string): void {
 }
 
 function refusal(name: string, problem: Problem): TemplateError {
-  return new TemplateError(
-    `Notice template "${name}", line ${problem.line}, column ${problem.column}: ${problem.reason}`,
-    { template: name, line: problem.line, column: problem.column, reason: problem.reason },
-  );
+  return new TemplateError(`Notice template "${name}", line ${problem.line}, column ${problem.column}: ${problem.reason}`, {
+    template: name,
+    line: problem.line,
+    column: problem.column,
+    reason: problem.reason,
+  });
 }
 
 function parseNoticeTemplate(source: string, name: string): AstNode {
@@ -246,9 +273,10 @@ function parseNoticeTemplate(source: string, name: string): AstNode {
 
 function describeSyntaxError(err: unknown, source: string): Problem {
   const error = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as NunjucksError;
-  const at = typeof error.lineno === 'number' && error.lineno > 0
-    ? { line: error.lineno, column: typeof error.colno === 'number' && error.colno > 0 ? error.colno : 1 }
-    : endOf(source);
+  const at =
+    typeof error.lineno === 'number' && error.lineno > 0
+      ? { line: error.lineno, column: typeof error.colno === 'number' && error.colno > 0 ? error.colno : 1 }
+      : endOf(source);
   if (err instanceof RangeError) return { ...at, reason: REASON.nesting };
   const message = String(error.message ?? '');
   const unknownTag = /^unknown block tag: (.*)$/.exec(message);
@@ -276,9 +304,7 @@ function isNode(value: unknown): value is AstNode {
  * a Literal, IfAsync an If).
  */
 function typeOf(node: AstNode): string {
-  const nodeClass = Object.prototype.hasOwnProperty.call(nodeClasses, node.typename)
-    ? nodeClasses[node.typename]
-    : undefined;
+  const nodeClass = Object.prototype.hasOwnProperty.call(nodeClasses, node.typename) ? nodeClasses[node.typename] : undefined;
   return nodeClass && Object.getPrototypeOf(node) === nodeClass.prototype ? node.typename : 'unknown';
 }
 
@@ -287,9 +313,7 @@ function childrenOf(node: AstNode): unknown[] {
 }
 
 function positionOf(node: AstNode, fallback: Position): Position {
-  return typeof node.lineno === 'number' && typeof node.colno === 'number'
-    ? { line: node.lineno + 1, column: node.colno + 1 }
-    : fallback;
+  return typeof node.lineno === 'number' && typeof node.colno === 'number' ? { line: node.lineno + 1, column: node.colno + 1 } : fallback;
 }
 
 function isSymbolNamed(value: unknown, name: string): boolean {
@@ -456,8 +480,12 @@ class NoticeTemplateChecker {
       case 'Compare':
         this.expression(node.expr, at);
         for (const operand of Array.isArray(node.ops) ? (node.ops as unknown[]) : []) {
-          if (!isNode(operand) || typeOf(operand) !== 'CompareOperand'
-              || typeof operand.type !== 'string' || !COMPARE_OPERATORS.has(operand.type)) {
+          if (
+            !isNode(operand) ||
+            typeOf(operand) !== 'CompareOperand' ||
+            typeof operand.type !== 'string' ||
+            !COMPARE_OPERATORS.has(operand.type)
+          ) {
             this.refuse(at, REASON.unsupported);
             continue;
           }
@@ -530,8 +558,12 @@ class NoticeTemplateChecker {
     const value = node.value;
     if (value instanceof RegExp) {
       this.refuse(at, REASON.regex);
-    } else if (!(value === null || typeof value === 'string' || typeof value === 'boolean'
-        || (typeof value === 'number' && Number.isFinite(value)))) {
+    } else if (!(
+      value === null ||
+      typeof value === 'string' ||
+      typeof value === 'boolean' ||
+      (typeof value === 'number' && Number.isFinite(value))
+    )) {
       this.refuse(at, REASON.unsupported);
     }
   }
@@ -576,9 +608,12 @@ class NoticeTemplateChecker {
       return;
     }
     if (extra.length > spec.length) {
-      this.refuse(at, spec.length === 0
-        ? `the filter "${name}" takes no arguments`
-        : `the filter "${name}" takes at most ${spec.length} argument${spec.length === 1 ? '' : 's'}`);
+      this.refuse(
+        at,
+        spec.length === 0
+          ? `the filter "${name}" takes no arguments`
+          : `the filter "${name}" takes at most ${spec.length} argument${spec.length === 1 ? '' : 's'}`,
+      );
     }
     extra.forEach((arg, index) => {
       if (index < spec.length) this.filterArgument(name, index, spec[index], arg, at);
@@ -618,8 +653,7 @@ class NoticeTemplateChecker {
         wanted = `a whole number from 0 to ${MAX_FILTER_COUNT}`;
         break;
       case 'number':
-        ok = (typeof literal === 'number' && Number.isFinite(literal))
-          || (typeof negated === 'number' && Number.isFinite(negated));
+        ok = (typeof literal === 'number' && Number.isFinite(literal)) || (typeof negated === 'number' && Number.isFinite(negated));
         wanted = 'a number';
         break;
       case 'roundMethod':
@@ -651,7 +685,10 @@ export interface RenderNoticeOptions {
 /** Compiled templates kept: up to CACHE_LIMIT per escaping mode. */
 const CACHE_LIMIT = 200;
 /** By escaping mode, then by the exact source: no key is built per call. */
-const compiledTemplates = new Map<boolean, Map<string, nunjucks.Template>>([[false, new Map()], [true, new Map()]]);
+const compiledTemplates = new Map<boolean, Map<string, nunjucks.Template>>([
+  [false, new Map()],
+  [true, new Map()],
+]);
 const environments = new Map<boolean, nunjucks.Environment>();
 
 /**

@@ -64,7 +64,12 @@ function describe(r: RuleInput): string {
 }
 
 /** Koha's triggers of one rule row as kmc levels: only triggers Koha sends, renumbered from 1. */
-function levelsOf(triggers: Trigger[], scope: Pick<RuleInput, 'branchcode' | 'categorycode' | 'itemtype'>, keyPrefix: string, notes: string[]): Array<RuleInput & { import_key: string }> {
+function levelsOf(
+  triggers: Trigger[],
+  scope: Pick<RuleInput, 'branchcode' | 'categorycode' | 'itemtype'>,
+  keyPrefix: string,
+  notes: string[],
+): Array<RuleInput & { import_key: string }> {
   const active = triggers.filter((t) => t.delay !== null && t.delay > 0 && t.letter);
   const out: Array<RuleInput & { import_key: string }> = [];
   let previous = 0;
@@ -72,7 +77,9 @@ function levelsOf(triggers: Trigger[], scope: Pick<RuleInput, 'branchcode' | 'ca
     const level = i + 1;
     let delay = t.delay! - previous;
     if (delay < 0) {
-      notes.push(`${keyPrefix}: Koha's delay for level ${level} (${t.delay}) is before the previous one (${previous}); imported as 0 days after it`);
+      notes.push(
+        `${keyPrefix}: Koha's delay for level ${level} (${t.delay}) is before the previous one (${previous}); imported as 0 days after it`,
+      );
       delay = 0;
     }
     previous = t.delay!;
@@ -90,7 +97,14 @@ function levelsOf(triggers: Trigger[], scope: Pick<RuleInput, 'branchcode' | 'ca
     });
   });
   if (out.length < 5) {
-    out.push({ message_type: 'overdue', level: out.length + 1, ...scope, is_used: false, note: 'imported from Koha: Koha sends no further level', import_key: `${keyPrefix}:${out.length + 1}` });
+    out.push({
+      message_type: 'overdue',
+      level: out.length + 1,
+      ...scope,
+      is_used: false,
+      note: 'imported from Koha: Koha sends no further level',
+      import_key: `${keyPrefix}:${out.length + 1}`,
+    });
   }
   return out;
 }
@@ -108,7 +122,16 @@ export async function importKohaRules(deps: { host: NoticeReader; rules: RuleSto
     const covered = new Set(rows.filter((r) => !r.branchcode).map((r) => r.categorycode));
     for (const category of await deps.host.categoryCodes()) {
       if (covered.has(category)) continue;
-      wanted.push({ message_type: 'overdue', level: 1, branchcode: null, categorycode: category, itemtype: null, is_used: false, note: 'imported from Koha: no overdue trigger for this category', import_key: `koha:overduerules:*:${category}:1` });
+      wanted.push({
+        message_type: 'overdue',
+        level: 1,
+        branchcode: null,
+        categorycode: category,
+        itemtype: null,
+        is_used: false,
+        note: 'imported from Koha: no overdue trigger for this category',
+        import_key: `koha:overduerules:*:${category}:1`,
+      });
     }
   }
 
@@ -124,11 +147,22 @@ export async function importKohaRules(deps: { host: NoticeReader; rules: RuleSto
     const triggers: Trigger[] = [];
     for (let l = 1; l <= maxLevel; l += 1) triggers.push(byLevel.get(l) ?? { delay: null, letter: null, transports: [] });
     const first = list[0];
-    wanted.push(...levelsOf(triggers, { branchcode: first.branchcode, categorycode: first.categorycode, itemtype: first.itemtype }, `koha:circulation_rules:${key}`, notes));
+    wanted.push(
+      ...levelsOf(
+        triggers,
+        { branchcode: first.branchcode, categorycode: first.categorycode, itemtype: first.itemtype },
+        `koha:circulation_rules:${key}`,
+        notes,
+      ),
+    );
   }
 
-  if (!wanted.length) notes.push('Koha has no overdue triggers (overduerules or circulation_rules overdue_N_*): nothing to import; the baseline rules apply');
-  else notes.push('Koha sends a notice by every ticked transport; imported rules send by the first one the patron can receive (set send_all_channels on a rule to send by all)');
+  if (!wanted.length)
+    notes.push('Koha has no overdue triggers (overduerules or circulation_rules overdue_N_*): nothing to import; the baseline rules apply');
+  else
+    notes.push(
+      'Koha sends a notice by every ticked transport; imported rules send by the first one the patron can receive (set send_all_channels on a rule to send by all)',
+    );
 
   const report: ImportReport = { rules: [], created: 0, updated: 0, unchanged: 0, notes };
   for (const input of wanted) {

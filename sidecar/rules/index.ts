@@ -8,7 +8,14 @@ import { KmcError } from '../errors';
 import type { ChannelName } from '../channels/contract';
 
 export const MESSAGE_TYPES = [
-  'hold_waiting', 'hold_reminder', 'predue', 'overdue', 'replacement_bill', 'welcome', 'email_verification', 'staff_message',
+  'hold_waiting',
+  'hold_reminder',
+  'predue',
+  'overdue',
+  'replacement_bill',
+  'welcome',
+  'email_verification',
+  'staff_message',
 ] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
@@ -52,7 +59,10 @@ const CHANNELS: ChannelName[] = ['email', 'sms', 'print'];
 
 export function parseChannels(text: string): ChannelName[] {
   const out: ChannelName[] = [];
-  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!CHANNELS.includes(part as ChannelName)) throw new KmcError('KMC_RULE_INVALID', `unknown channel "${part}" in a rule`);
     if (!out.includes(part as ChannelName)) out.push(part as ChannelName);
   }
@@ -132,7 +142,10 @@ export class OverdueRuleChain {
   }
 }
 
-interface RuleRow extends Omit<Rule, 'channels' | 'is_used' | 'send_all_channels' | 'digest' | 'is_baseline' | 'fee_per_notice' | 'fee_per_item'> {
+interface RuleRow extends Omit<
+  Rule,
+  'channels' | 'is_used' | 'send_all_channels' | 'digest' | 'is_baseline' | 'fee_per_notice' | 'fee_per_item'
+> {
   channels: string;
   is_used: number;
   send_all_channels: number;
@@ -191,30 +204,65 @@ export function validateRuleInput(input: RuleInput): void {
   if (!(MESSAGE_TYPES as readonly string[]).includes(input.message_type)) invalid(`unknown message type "${input.message_type}"`);
   const level = input.level ?? (input.message_type === 'overdue' ? 1 : 0);
   if (input.message_type === 'overdue' ? !(level >= 1 && level <= 5 && Number.isInteger(level)) : level !== 0) {
-    invalid(input.message_type === 'overdue' ? `overdue rules have a level from 1 to 5, got ${level}` : `${input.message_type} rules have no level (0), got ${level}`);
+    invalid(
+      input.message_type === 'overdue'
+        ? `overdue rules have a level from 1 to 5, got ${level}`
+        : `${input.message_type} rules have no level (0), got ${level}`,
+    );
   }
-  for (const [name, v] of [['valid_from', input.valid_from], ['valid_to', input.valid_to]] as const) {
+  for (const [name, v] of [
+    ['valid_from', input.valid_from],
+    ['valid_to', input.valid_to],
+  ] as const) {
     if (v && (!DAY.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`)))) invalid(`${name} must be a date YYYY-MM-DD, got "${v}"`);
   }
-  if (input.valid_from && input.valid_to && input.valid_from > input.valid_to) invalid(`valid_from ${input.valid_from} is after valid_to ${input.valid_to}`);
-  for (const [name, v] of [['delay_days', input.delay_days], ['payment_term_days', input.payment_term_days]] as const) {
-    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 3650)) invalid(`${name} must be a whole number of days from 0 to 3650, got ${v}`);
+  if (input.valid_from && input.valid_to && input.valid_from > input.valid_to)
+    invalid(`valid_from ${input.valid_from} is after valid_to ${input.valid_to}`);
+  for (const [name, v] of [
+    ['delay_days', input.delay_days],
+    ['payment_term_days', input.payment_term_days],
+  ] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 3650))
+      invalid(`${name} must be a whole number of days from 0 to 3650, got ${v}`);
   }
-  for (const [name, v] of [['fee_per_notice', input.fee_per_notice], ['fee_per_item', input.fee_per_item]] as const) {
+  for (const [name, v] of [
+    ['fee_per_notice', input.fee_per_notice],
+    ['fee_per_item', input.fee_per_item],
+  ] as const) {
     if (v !== undefined && !(Number.isFinite(v) && v >= 0 && v < 1e8)) invalid(`${name} must be an amount of 0 or more, got ${v}`);
   }
   if (input.channels) {
     parseChannels(input.channels.join(','));
     if (!input.channels.length && input.is_used !== false) invalid('a used rule needs at least one channel');
   }
-  for (const [name, v] of [['branchcode', input.branchcode], ['categorycode', input.categorycode], ['itemtype', input.itemtype]] as const) {
-    if (v !== undefined && v !== null && !/^[A-Za-z0-9_-]{1,10}$/.test(v)) invalid(`${name} must be a Koha code of up to 10 letters and digits, got "${v}"`);
+  for (const [name, v] of [
+    ['branchcode', input.branchcode],
+    ['categorycode', input.categorycode],
+    ['itemtype', input.itemtype],
+  ] as const) {
+    if (v !== undefined && v !== null && !/^[A-Za-z0-9_-]{1,10}$/.test(v))
+      invalid(`${name} must be a Koha code of up to 10 letters and digits, got "${v}"`);
   }
 }
 
 function toRow(input: Partial<RuleInput>): Record<string, unknown> {
   const row: Record<string, unknown> = {};
-  const copy = ['message_type', 'level', 'branchcode', 'categorycode', 'itemtype', 'valid_from', 'valid_to', 'delay_days', 'template_code', 'fee_per_notice', 'fee_per_item', 'payment_term_days', 'import_key', 'note'] as const;
+  const copy = [
+    'message_type',
+    'level',
+    'branchcode',
+    'categorycode',
+    'itemtype',
+    'valid_from',
+    'valid_to',
+    'delay_days',
+    'template_code',
+    'fee_per_notice',
+    'fee_per_item',
+    'payment_term_days',
+    'import_key',
+    'note',
+  ] as const;
   for (const k of copy) if (input[k] !== undefined) row[k] = input[k];
   for (const k of ['is_used', 'send_all_channels', 'digest'] as const) if (input[k] !== undefined) row[k] = input[k] ? 1 : 0;
   if (input.channels !== undefined) row.channels = input.channels.join(',');
@@ -268,7 +316,11 @@ export function createRuleStore(knex: Knex): RuleStore {
 
     async create(input) {
       validateRuleInput(input);
-      const [id] = await knex('kmc_rules').insert({ ...toRow(input), level: input.level ?? (input.message_type === 'overdue' ? 1 : 0), is_baseline: 0 });
+      const [id] = await knex('kmc_rules').insert({
+        ...toRow(input),
+        level: input.level ?? (input.message_type === 'overdue' ? 1 : 0),
+        is_baseline: 0,
+      });
       return Number(id);
     },
 
@@ -280,7 +332,10 @@ export function createRuleStore(knex: Knex): RuleStore {
       if (current.is_baseline) {
         const narrowed = ['branchcode', 'categorycode', 'itemtype', 'valid_from', 'valid_to'].filter((k) => merged[k as keyof RuleInput]);
         if (narrowed.length) {
-          throw new KmcError('KMC_BASELINE_RULE', `rule ${id} is the baseline for ${current.message_type}${current.level ? ` level ${current.level}` : ''} and must cover everything; it cannot be limited by ${narrowed.join(', ')}`);
+          throw new KmcError(
+            'KMC_BASELINE_RULE',
+            `rule ${id} is the baseline for ${current.message_type}${current.level ? ` level ${current.level}` : ''} and must cover everything; it cannot be limited by ${narrowed.join(', ')}`,
+          );
         }
       }
       await knex('kmc_rules').where({ id }).update(toRow(patch));

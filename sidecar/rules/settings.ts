@@ -16,13 +16,16 @@ export interface EngineSettings {
 }
 
 export async function loadEngineSettings(knex: Knex): Promise<EngineSettings> {
-  const rows: Array<{ name: string; value: string | null }> = await knex('kmc_settings').whereIn('name', ['rules_branch', 'currency']).select('name', 'value');
+  const rows: Array<{ name: string; value: string | null }> = await knex('kmc_settings')
+    .whereIn('name', ['rules_branch', 'currency'])
+    .select('name', 'value');
   const get = (name: string) => rows.find((r) => r.name === name)?.value?.trim() || null;
   const rulesBranch = get('rules_branch') ?? 'issuing';
   if (!(RULES_BRANCH_CHOICES as readonly string[]).includes(rulesBranch)) {
     throw new SettingsError('rules_branch', `must be one of ${RULES_BRANCH_CHOICES.join(', ')} (kmc_settings), got "${rulesBranch}"`);
   }
   const currency = get('currency');
-  if (currency !== null && currency.length > 16) throw new SettingsError('currency', `must be a short currency code or symbol (kmc_settings), got "${currency}"`);
+  if (currency !== null && currency.length > 16)
+    throw new SettingsError('currency', `must be a short currency code or symbol (kmc_settings), got "${currency}"`);
   return { rulesBranch: rulesBranch as RulesBranch, currency };
 }

@@ -47,7 +47,8 @@ function parseField(source: string, text: string, field: (typeof FIELDS)[number]
       from = Number(m[2]);
       to = m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? field.max : from;
     }
-    if (from < field.min || to > field.max || from > to) bad(source, `the ${field.name} field "${part}" is outside ${field.min}-${field.max}`);
+    if (from < field.min || to > field.max || from > to)
+      bad(source, `the ${field.name} field "${part}" is outside ${field.min}-${field.max}`);
     for (let v = from; v <= to; v += step) out.add(field.name === 'day of week' && v === 7 ? 0 : v);
   }
   return out;
@@ -77,12 +78,28 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 export function wallClock(at: Date, timeZone: string): Wall {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', weekday: 'short' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      weekday: 'short',
+    });
     formatters.set(timeZone, f);
   }
   const p: Record<string, string> = {};
   for (const part of f.formatToParts(at)) p[part.type] = part.value;
-  return { year: Number(p.year), month: Number(p.month), day: Number(p.day), hour: Number(p.hour) % 24, minute: Number(p.minute), weekday: WEEKDAYS[p.weekday] };
+  return {
+    year: Number(p.year),
+    month: Number(p.month),
+    day: Number(p.day),
+    hour: Number(p.hour) % 24,
+    minute: Number(p.minute),
+    weekday: WEEKDAYS[p.weekday],
+  };
 }
 
 function dayMatches(s: CronSchedule, w: Wall): boolean {

@@ -65,11 +65,17 @@ export function parseCriteria(value: unknown, routine: string): Required<Routine
     }
   }
   if (raw === null || raw === undefined) raw = {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) invalid(`routine "${routine}": criteria must be {"branches":[],"categories":[],"itemtypes":[]}`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    invalid(`routine "${routine}": criteria must be {"branches":[],"categories":[],"itemtypes":[]}`);
   const c = raw as Record<string, unknown>;
   const unknownKeys = Object.keys(c).filter((k) => !['branches', 'categories', 'itemtypes'].includes(k));
-  if (unknownKeys.length) invalid(`routine "${routine}": unknown criteria ${unknownKeys.join(', ')} (known: branches, categories, itemtypes)`);
-  return { branches: codes(c.branches, 'branches', routine), categories: codes(c.categories, 'categories', routine), itemtypes: codes(c.itemtypes, 'itemtypes', routine) };
+  if (unknownKeys.length)
+    invalid(`routine "${routine}": unknown criteria ${unknownKeys.join(', ')} (known: branches, categories, itemtypes)`);
+  return {
+    branches: codes(c.branches, 'branches', routine),
+    categories: codes(c.categories, 'categories', routine),
+    itemtypes: codes(c.itemtypes, 'itemtypes', routine),
+  };
 }
 
 function fromRow(r: RoutineRow): Routine {
@@ -88,12 +94,16 @@ export function validateRoutine(input: RoutineInput): void {
   if (!(MESSAGE_TYPES as readonly string[]).includes(input.message_type) || !ROUTINE_TYPES.includes(input.message_type)) {
     invalid(`routine "${input.name}": "${input.message_type}" is not a type a routine can run (${ROUTINE_TYPES.join(', ')})`);
   }
-  if (input.level != null && (input.message_type !== 'overdue' || !(Number.isInteger(input.level) && input.level >= 1 && input.level <= 5))) {
+  if (
+    input.level != null &&
+    (input.message_type !== 'overdue' || !(Number.isInteger(input.level) && input.level >= 1 && input.level <= 5))
+  ) {
     invalid(`routine "${input.name}": only overdue routines take a level, from 1 to 5`);
   }
   if (input.schedule) parseCron(input.schedule);
   if (input.criteria !== undefined) parseCriteria(input.criteria, input.name);
-  if (input.message_to_patrons && input.message_to_patrons.length > 2000) invalid(`routine "${input.name}": the message to patrons takes at most 2000 characters`);
+  if (input.message_to_patrons && input.message_to_patrons.length > 2000)
+    invalid(`routine "${input.name}": the message to patrons takes at most 2000 characters`);
 }
 
 /** What every run of a routine carries, whoever starts it: the scheduler, the command line or staff. */

@@ -65,7 +65,14 @@ export class Scheduler {
       fireTime,
       automated: true,
     });
-    this.deps.logger.info('schedule.fired', { routineId: routine.id, job: routineJob(routine), fireTime: fireTime.toISOString(), runId: result.runId, created: result.created, notRun: result.notRun ?? null });
+    this.deps.logger.info('schedule.fired', {
+      routineId: routine.id,
+      job: routineJob(routine),
+      fireTime: fireTime.toISOString(),
+      runId: result.runId,
+      created: result.created,
+      notRun: result.notRun ?? null,
+    });
     if (result.created && !result.dryRun) this.deps.onMessages?.();
     return result;
   }
@@ -87,7 +94,10 @@ export class Scheduler {
         continue;
       }
       if (!prev || prev.getTime() <= createdAt(routine).getTime()) continue;
-      const taken = await this.deps.notices.knex('kmc_runs').where({ job: routineJob(routine), fire_time: toDbTime(prev).slice(0, 19) }).first('id');
+      const taken = await this.deps.notices
+        .knex('kmc_runs')
+        .where({ job: routineJob(routine), fire_time: toDbTime(prev).slice(0, 19) })
+        .first('id');
       if (taken) continue;
       this.deps.logger.info('schedule.catch_up', { routineId: routine.id, fireTime: prev.toISOString() });
       try {
@@ -108,7 +118,11 @@ export class Scheduler {
     this.housekeeping.push(schedule.scheduleJob('kmc:quiet-hours', '* * * * *', () => void this.track(this.releaseQuietHours())));
     const every = this.deps.reloadEveryMs ?? 5 * 60_000;
     if (every > 0) {
-      this.reloadTimer = setInterval(() => void this.track(this.reload().catch((err: Error) => this.deps.logger.error('schedule.reload_failed', { error: err.message }))), every);
+      this.reloadTimer = setInterval(
+        () =>
+          void this.track(this.reload().catch((err: Error) => this.deps.logger.error('schedule.reload_failed', { error: err.message }))),
+        every,
+      );
     }
     this.deps.logger.info('schedule.started', { routines: this.armed.size, caughtUp: caughtUp.length });
     return { caughtUp };
@@ -139,7 +153,10 @@ export class Scheduler {
 
   async releaseQuietHours(): Promise<number> {
     try {
-      const n = await releaseQuietHours({ knex: this.deps.notices.knex, clock: this.deps.clock, timezone: this.deps.timezone, logger: this.deps.logger }, 'scheduler');
+      const n = await releaseQuietHours(
+        { knex: this.deps.notices.knex, clock: this.deps.clock, timezone: this.deps.timezone, logger: this.deps.logger },
+        'scheduler',
+      );
       if (n) this.deps.onMessages?.();
       return n;
     } catch (err) {
@@ -175,7 +192,8 @@ export class Scheduler {
         .catch((err) => this.logFailure(routine, at!, err))
         .finally(() => {
           // The next fire counts from this one (or from now, if a long run passed it).
-          if (this.started && !this.armed.has(routine.id)) this.arm(routine, new Date(Math.max(at!.getTime(), this.deps.clock.now().getTime())));
+          if (this.started && !this.armed.has(routine.id))
+            this.arm(routine, new Date(Math.max(at!.getTime(), this.deps.clock.now().getTime())));
         });
       void this.track(run);
     });
@@ -193,7 +211,7 @@ export class Scheduler {
     this.deps.logger.error('schedule.run_failed', {
       routineId: routine.id,
       fireTime: fireTime.toISOString(),
-      code: err instanceof KmcError ? err.code : (err as { code?: string }).code ?? 'KMC_INTERNAL',
+      code: err instanceof KmcError ? err.code : ((err as { code?: string }).code ?? 'KMC_INTERNAL'),
       error: (err as Error).message,
     });
   }

@@ -23,12 +23,19 @@ export async function verificationCommand(args: string[], verification: Verifica
     return 0;
   }
   if (sub === 'mark-verified') {
-    const { values } = parseArgs({ args: rest, options: { borrower: { type: 'string' }, email: { type: 'string' }, by: { type: 'string' }, json: { type: 'boolean' } } });
-    if (!values.borrower || !/^[1-9]\d{0,9}$/.test(values.borrower)) throw new UsageError('kmc verification mark-verified needs --borrower N');
+    const { values } = parseArgs({
+      args: rest,
+      options: { borrower: { type: 'string' }, email: { type: 'string' }, by: { type: 'string' }, json: { type: 'boolean' } },
+    });
+    if (!values.borrower || !/^[1-9]\d{0,9}$/.test(values.borrower))
+      throw new UsageError('kmc verification mark-verified needs --borrower N');
     const by = values.by?.trim() || `cli:${safeUser()}`;
     const done = await verification.markVerified(Number(values.borrower), by, values.email ?? null);
     if (values.json) out.stdout(JSON.stringify({ ...done, verified_by: by }));
-    else out.stdout(`Patron ${done.borrowernumber}: e-mail address ${done.email} verified by ${by}; ${done.released} held notice(s) released.`);
+    else
+      out.stdout(
+        `Patron ${done.borrowernumber}: e-mail address ${done.email} verified by ${by}; ${done.released} held notice(s) released.`,
+      );
     return 0;
   }
   throw new UsageError(`kmc verification takes scan or mark-verified\n\n${VERIFICATION_USAGE}`);
@@ -51,7 +58,8 @@ export function describeScan(r: ScanResult): string {
     `Expired: ${r.expired}; held notices released: ${r.released}.`,
   ];
   const fallback = Object.entries(r.fallback).map(([channel, n]) => `${channel} ${n}`);
-  if (fallback.length || r.missingContact) lines.push(`Held notices sent another way: ${fallback.join(', ') || 'none'}; missing contact: ${r.missingContact}.`);
+  if (fallback.length || r.missingContact)
+    lines.push(`Held notices sent another way: ${fallback.join(', ') || 'none'}; missing contact: ${r.missingContact}.`);
   if (r.clearedInKoha) lines.push(`Expired addresses cleared in Koha: ${r.clearedInKoha}.`);
   return lines.join('\n');
 }

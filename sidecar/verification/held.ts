@@ -41,7 +41,10 @@ export async function releaseHeldEmail(
     let released = 0;
     for (const part of chunk(patrons, 500)) {
       const rows: Array<{ id: number; borrowernumber: number }> = await trx('kmc_messages')
-        .whereIn('borrowernumber', part.map((p) => p.borrowernumber))
+        .whereIn(
+          'borrowernumber',
+          part.map((p) => p.borrowernumber),
+        )
         .where({ status: 'held', channel: 'email' })
         .whereNot('message_type', 'email_verification')
         .forUpdate()
@@ -51,13 +54,16 @@ export async function releaseHeldEmail(
       const byPatron = new Map<number, number[]>();
       for (const r of rows) byPatron.set(r.borrowernumber, [...(byPatron.get(r.borrowernumber) ?? []), Number(r.id)]);
       for (const [borrowernumber, ids] of byPatron) {
-        await trx('kmc_messages').whereIn('id', ids).where({ status: 'held' }).update({
-          status: 'pending',
-          status_reason: null,
-          to_address: emailOf.get(borrowernumber)!,
-          next_attempt_at: now,
-          updated_at: now,
-        });
+        await trx('kmc_messages')
+          .whereIn('id', ids)
+          .where({ status: 'held' })
+          .update({
+            status: 'pending',
+            status_reason: null,
+            to_address: emailOf.get(borrowernumber)!,
+            next_attempt_at: now,
+            updated_at: now,
+          });
       }
       await trx('kmc_message_events').insert(rows.map((r) => ({ message_id: Number(r.id), at: now, status: 'pending', detail, actor })));
       released += rows.length;
@@ -72,7 +78,10 @@ export interface FallbackResult {
   missingContact: number;
 }
 
-export type FallbackDeps = Pick<NoticeDeps, 'knex' | 'host' | 'rules' | 'renderer' | 'logger' | 'settings' | 'availableChannels' | 'smsAvailability'>;
+export type FallbackDeps = Pick<
+  NoticeDeps,
+  'knex' | 'host' | 'rules' | 'renderer' | 'logger' | 'settings' | 'availableChannels' | 'smsAvailability'
+>;
 
 /**
  * Held e-mail notices of these patrons can no longer go by e-mail: each goes
@@ -91,12 +100,15 @@ export async function sendHeldByNextChannel(
   if (!borrowernumbers.length) return result;
   const held: MessageRow[] = [];
   for (const part of chunk(borrowernumbers, 500)) {
-    held.push(...((await deps.knex('kmc_messages')
-      .whereIn('borrowernumber', part)
-      .where({ status: 'held', channel: 'email' })
-      .whereNot('message_type', 'email_verification')
-      .orderBy('id')
-      .select()) as MessageRow[]));
+    held.push(
+      ...((await deps
+        .knex('kmc_messages')
+        .whereIn('borrowernumber', part)
+        .where({ status: 'held', channel: 'email' })
+        .whereNot('message_type', 'email_verification')
+        .orderBy('id')
+        .select()) as MessageRow[]),
+    );
   }
   if (!held.length) return result;
 
@@ -113,7 +125,10 @@ export async function sendHeldByNextChannel(
     !sms || sms.canSend(branchcode) ? deps.availableChannels : deps.availableChannels.filter((c) => c !== 'sms');
   const dateFormat = asKohaDateFormat(prefs.dateformat);
   const items = new Map<number, MessageItemRow[]>();
-  for (const part of chunk(held.map((m) => m.id), 500)) {
+  for (const part of chunk(
+    held.map((m) => m.id),
+    500,
+  )) {
     const rows: MessageItemRow[] = await deps.knex('kmc_message_items').whereIn('message_id', part).orderBy(['message_id', 'id']).select();
     for (const it of rows) items.set(Number(it.message_id), [...(items.get(Number(it.message_id)) ?? []), it]);
   }
@@ -126,13 +141,18 @@ export async function sendHeldByNextChannel(
   };
 
   const now = toDbTime(at);
-  const cause = why === 'expired' ? 'the e-mail address expired without being verified' : 'the e-mail address was removed before it was verified';
+  const cause =
+    why === 'expired' ? 'the e-mail address expired without being verified' : 'the e-mail address was removed before it was verified';
   for (const m of held) {
     const patron = patrons.get(m.borrowernumber);
     const rule = await ruleFor(m);
     const allowed: ChannelName[] = rule ? rule.channels : ['print'];
     const choice = patron
-      ? chooseChannel(allowed, patron, { defaultCountry: deps.settings.defaultCountry, available: availableFrom(m.branchcode), emailState: 'expired' })
+      ? chooseChannel(allowed, patron, {
+          defaultCountry: deps.settings.defaultCountry,
+          available: availableFrom(m.branchcode),
+          emailState: 'expired',
+        })
       : { ok: false as const, reason: 'the patron is no longer in Koha' };
     let update: Record<string, unknown>;
     let detail: string;
@@ -145,7 +165,7 @@ export async function sendHeldByNextChannel(
         status: quietNow ? 'held' : 'pending',
         status_reason: quietNow ? quiet.reason(m.branchcode) : null,
         to_address: choice.to,
-        from_address: choice.channel === 'print' ? directory.branch(m.branchcode)?.branchname ?? null : m.from_address,
+        from_address: choice.channel === 'print' ? (directory.branch(m.branchcode)?.branchname ?? null) : m.from_address,
         reply_to: null,
         lang: rendered.lang,
         subject: rendered.subject.slice(0, 255),
@@ -166,7 +186,12 @@ export async function sendHeldByNextChannel(
       const n = await trx('kmc_messages').where({ id: m.id, status: 'held' }).update(update);
       if (n) await trx('kmc_message_events').insert({ message_id: m.id, at: now, status: update.status as string, detail, actor });
     });
-    deps.logger.info('verification.held_notice_rerouted', { messageId: m.id, borrowernumber: m.borrowernumber, channel: update.channel ?? null, status: update.status });
+    deps.logger.info('verification.held_notice_rerouted', {
+      messageId: m.id,
+      borrowernumber: m.borrowernumber,
+      channel: update.channel ?? null,
+      status: update.status,
+    });
   }
   return result;
 }

@@ -1,11 +1,24 @@
 /**
  * E-mail verification: what the rest of the sidecar may use.
  */
-export { VerificationService, readVerificationState, type VerificationDeps, type ScanResult, type PatronVerificationState, type TokenOutcome, type VerificationState } from './service';
+export {
+  VerificationService,
+  readVerificationState,
+  type VerificationDeps,
+  type ScanResult,
+  type PatronVerificationState,
+  type TokenOutcome,
+  type VerificationState,
+} from './service';
 export { VerificationRateLimiter, DEFAULT_RATE_LIMITS, type RateLimitOptions } from './rate-limit';
 export { verificationPages, verificationApi, verificationRouters, type VerificationWebDeps } from './web';
 export { startVerificationSchedule, DEFAULT_SCAN_EVERY_MS, type VerificationSchedule } from './schedule';
 export { verificationCommand, describeState, VERIFICATION_USAGE } from './cli';
-export { loadVerificationSettings, parseVerificationSettings, SETTING as VERIFICATION_SETTING, type VerificationSettings } from './settings';
+export {
+  loadVerificationSettings,
+  parseVerificationSettings,
+  SETTING as VERIFICATION_SETTING,
+  type VerificationSettings,
+} from './settings';
 export { createVerificationToken, isSignedToken, tokenHash } from './tokens';
 export { releaseHeldEmail, sendHeldByNextChannel } from './held';

@@ -58,7 +58,8 @@ export const PAGE_TEXTS: Record<string, PageTexts> = {
     verified: 'Vielen Dank. Ihre E-Mail-Adresse ist bestätigt.',
     expired: 'Dieser Link ist abgelaufen. Bitte fragen Sie die Bibliothek nach einem neuen.',
     used: 'Dieser Link wurde bereits verwendet. Ihre E-Mail-Adresse ist bestätigt.',
-    invalid: 'Dieser Link ist nicht gültig. Bitte prüfen Sie, ob er vollständig kopiert wurde, oder verwenden Sie den neuesten Link der Bibliothek.',
+    invalid:
+      'Dieser Link ist nicht gültig. Bitte prüfen Sie, ob er vollständig kopiert wurde, oder verwenden Sie den neuesten Link der Bibliothek.',
     tooMany: 'Zu viele Versuche. Bitte warten Sie einige Minuten und versuchen Sie es dann erneut.',
   },
 };

@@ -92,7 +92,8 @@ export class VerificationRateLimiter {
     let oldest = memory[0];
     let count = memory.length;
     if (count < this.limits.maxFailures) {
-      const row = (await this.deps.knex('kmc_verification_failures')
+      const row = (await this.deps
+        .knex('kmc_verification_failures')
         .where({ client_hash: key })
         .where('at', '>', toDbTime(new Date(since)))
         .count({ n: '*' })

@@ -31,7 +31,10 @@ export async function startVerificationSchedule(
     try {
       await services.verification.scan({ actor: 'scheduler' });
     } catch (err) {
-      services.logger.error('verification.scan_failed', { code: err instanceof KmcError ? err.code : (err as { code?: string }).code ?? 'KMC_INTERNAL', error: (err as Error).message });
+      services.logger.error('verification.scan_failed', {
+        code: err instanceof KmcError ? err.code : ((err as { code?: string }).code ?? 'KMC_INTERNAL'),
+        error: (err as Error).message,
+      });
     }
   };
   const runNow = () => {

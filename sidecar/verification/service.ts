@@ -153,7 +153,8 @@ export class VerificationService {
     const rows = new Map<number, Pick<VerificationRow, 'borrowernumber' | 'email' | 'state' | 'expires_at'>>();
     const ids = [...new Set(patrons.map((p) => p.borrowernumber))];
     for (let i = 0; i < ids.length; i += 1000) {
-      const part: VerificationRow[] = await this.deps.knex('kmc_email_verifications')
+      const part: VerificationRow[] = await this.deps
+        .knex('kmc_email_verifications')
         .whereIn('borrowernumber', ids.slice(i, i + 1000))
         .select('borrowernumber', 'email', 'state', 'expires_at');
       for (const r of part) rows.set(r.borrowernumber, r);
@@ -179,8 +180,18 @@ export class VerificationService {
   async scan(opts: { actor?: string } = {}): Promise<ScanResult> {
     const actor = opts.actor ?? 'verification';
     const result: ScanResult = {
-      baseline: false, checked: 0, linksSent: 0, verified: 0, exempt: 0, unchanged: 0, noAddress: 0,
-      expired: 0, released: 0, fallback: {}, missingContact: 0, clearedInKoha: 0,
+      baseline: false,
+      checked: 0,
+      linksSent: 0,
+      verified: 0,
+      exempt: 0,
+      unchanged: 0,
+      noAddress: 0,
+      expired: 0,
+      released: 0,
+      fallback: {},
+      missingContact: 0,
+      clearedInKoha: 0,
     };
     if (!(await this.deps.host.isEnabled(this.deps.settings.pluginClass))) {
       this.deps.logger.info('verification.scan_skipped_disabled', {});
@@ -210,14 +221,23 @@ export class VerificationService {
     if (batch.length) await this.handleBatch(batch, ctx, result);
 
     if (baseline) {
-      await this.deps.knex('kmc_settings').insert({ name: SETTING.baselineAt, value: this.deps.clock.now().toISOString() }).onConflict('name').ignore();
+      await this.deps
+        .knex('kmc_settings')
+        .insert({ name: SETTING.baselineAt, value: this.deps.clock.now().toISOString() })
+        .onConflict('name')
+        .ignore();
       this.baselineKnown = true;
       this.deps.logger.info('verification.baseline_taken', { verified: result.verified, exempt: result.exempt });
     }
     await this.sweepHeld(result, actor);
     await this.tidy();
     this.deps.logger.info('verification.scan_finished', {
-      baseline, checked: result.checked, linksSent: result.linksSent, expired: result.expired, released: result.released, ms: Date.now() - started,
+      baseline,
+      checked: result.checked,
+      linksSent: result.linksSent,
+      expired: result.expired,
+      released: result.released,
+      ms: Date.now() - started,
     });
     return result;
   }
@@ -242,7 +262,13 @@ export class VerificationService {
 
   private async handleBatch(
     rows: EmailChangeRow[],
-    ctx: { cfg: VerificationSettings; baseline: boolean; directory: BranchDirectory; dateFormat: ReturnType<typeof asKohaDateFormat>; actor: string },
+    ctx: {
+      cfg: VerificationSettings;
+      baseline: boolean;
+      directory: BranchDirectory;
+      dateFormat: ReturnType<typeof asKohaDateFormat>;
+      actor: string;
+    },
     result: ScanResult,
   ): Promise<void> {
     const at = this.deps.clock.now();
@@ -257,24 +283,72 @@ export class VerificationService {
       const base = { source_hash: row.source_hash, updated_at: now, link_in_archive: 0 };
       switch (d.kind) {
         case 'none':
-          return { ...base, email: '', state: 'none', token_hash: null, sent_at: null, expires_at: null, verified_at: null, verified_by: null, message_id: null, used_at: null };
+          return {
+            ...base,
+            email: '',
+            state: 'none',
+            token_hash: null,
+            sent_at: null,
+            expires_at: null,
+            verified_at: null,
+            verified_by: null,
+            message_id: null,
+            used_at: null,
+          };
         case 'verified':
-          return { ...base, email: d.email, state: 'verified', token_hash: null, sent_at: null, expires_at: null, verified_at: now, verified_by: VERIFIED_BY_BASELINE, message_id: null, used_at: null };
+          return {
+            ...base,
+            email: d.email,
+            state: 'verified',
+            token_hash: null,
+            sent_at: null,
+            expires_at: null,
+            verified_at: now,
+            verified_by: VERIFIED_BY_BASELINE,
+            message_id: null,
+            used_at: null,
+          };
         case 'exempt':
-          return { ...base, email: d.email, state: 'exempt', token_hash: null, sent_at: null, expires_at: null, verified_at: now, verified_by: `category ${row.categorycode}`.slice(0, 64), message_id: null, used_at: null };
+          return {
+            ...base,
+            email: d.email,
+            state: 'exempt',
+            token_hash: null,
+            sent_at: null,
+            expires_at: null,
+            verified_at: now,
+            verified_by: `category ${row.categorycode}`.slice(0, 64),
+            message_id: null,
+            used_at: null,
+          };
         case 'pending':
           return {
-            ...base, email: d.email, state: 'pending', token_hash: d.hash, token_version: d.version, sent_at: now, expires_at: toDbTime(expiresAt),
-            verified_at: null, verified_by: null, message_id: null, used_at: null, lang: ctx.directory.langsFor(row)[0] ?? null,
+            ...base,
+            email: d.email,
+            state: 'pending',
+            token_hash: d.hash,
+            token_version: d.version,
+            sent_at: now,
+            expires_at: toDbTime(expiresAt),
+            verified_at: null,
+            verified_by: null,
+            message_id: null,
+            used_at: null,
+            lang: ctx.directory.langsFor(row)[0] ?? null,
           };
       }
     };
 
     // Writes are guarded by what was read, so two sidecars scanning at once never both send a link.
     await this.deps.knex.transaction(async (trx) => {
-      const inserts = decided.filter((x) => x.row.v_borrowernumber === null).map((x) => ({ borrowernumber: x.row.borrowernumber, created_at: now, token_version: 0, ...record(x.row, x.d) }));
+      const inserts = decided
+        .filter((x) => x.row.v_borrowernumber === null)
+        .map((x) => ({ borrowernumber: x.row.borrowernumber, created_at: now, token_version: 0, ...record(x.row, x.d) }));
       for (let i = 0; i < inserts.length; i += BATCH) {
-        await trx('kmc_email_verifications').insert(inserts.slice(i, i + BATCH)).onConflict('borrowernumber').ignore();
+        await trx('kmc_email_verifications')
+          .insert(inserts.slice(i, i + BATCH))
+          .onConflict('borrowernumber')
+          .ignore();
       }
       for (const { row, d } of decided) {
         if (row.v_borrowernumber === null) continue;
@@ -297,20 +371,28 @@ export class VerificationService {
     }
 
     // Notices held for an address that turns out to need no verification go now.
-    const usable = decided.filter((x) => x.d.kind === 'verified' || x.d.kind === 'exempt') as Array<{ row: EmailChangeRow; d: { kind: 'verified' | 'exempt'; email: string } }>;
+    const usable = decided.filter((x) => x.d.kind === 'verified' || x.d.kind === 'exempt') as Array<{
+      row: EmailChangeRow;
+      d: { kind: 'verified' | 'exempt'; email: string };
+    }>;
     if (usable.length) {
       result.released += await releaseHeldEmail(
         this.deps.knex,
         usable.map((x) => ({ borrowernumber: x.row.borrowernumber, email: x.d.email })),
         at,
         ctx.actor,
-        ctx.baseline ? 'e-mail address taken as verified by the first scan' : "e-mail address needs no verification (the patron's category is exempt)",
+        ctx.baseline
+          ? 'e-mail address taken as verified by the first scan'
+          : "e-mail address needs no verification (the patron's category is exempt)",
       );
     }
     const gone = decided.filter((x) => x.d.kind === 'none' && x.row.v_state === 'pending').map((x) => x.row.borrowernumber);
     if (gone.length) this.addFallback(result, await sendHeldByNextChannel(this.deps, gone, 'removed', at, ctx.actor));
 
-    const pending = decided.filter((x) => x.d.kind === 'pending') as Array<{ row: EmailChangeRow; d: Extract<Decision, { kind: 'pending' }> }>;
+    const pending = decided.filter((x) => x.d.kind === 'pending') as Array<{
+      row: EmailChangeRow;
+      d: Extract<Decision, { kind: 'pending' }>;
+    }>;
     if (pending.length) await this.sendLinks(pending, ctx, at, expiresAt, result);
   }
 
@@ -323,8 +405,12 @@ export class VerificationService {
     result: ScanResult,
   ): Promise<void> {
     const ours = new Set<number>();
-    const stored: Array<{ borrowernumber: number; token_hash: string | null }> = await this.deps.knex('kmc_email_verifications')
-      .whereIn('borrowernumber', pending.map((p) => p.row.borrowernumber))
+    const stored: Array<{ borrowernumber: number; token_hash: string | null }> = await this.deps
+      .knex('kmc_email_verifications')
+      .whereIn(
+        'borrowernumber',
+        pending.map((p) => p.row.borrowernumber),
+      )
       .select('borrowernumber', 'token_hash');
     const hashOf = new Map(stored.map((s) => [s.borrowernumber, s.token_hash]));
     for (const p of pending) if (sameHash(hashOf.get(p.row.borrowernumber), p.d.hash)) ours.add(p.row.borrowernumber);
@@ -365,14 +451,19 @@ export class VerificationService {
     }
     if (!messages.length) return;
     await this.deps.store.insertMessages(messages, at, ctx.actor);
-    const idRows: Array<{ id: number; idempotency_key: string; borrowernumber: number }> = await this.deps.knex('kmc_messages')
-      .whereIn('idempotency_key', messages.map((m) => m.idempotencyKey))
+    const idRows: Array<{ id: number; idempotency_key: string; borrowernumber: number }> = await this.deps
+      .knex('kmc_messages')
+      .whereIn(
+        'idempotency_key',
+        messages.map((m) => m.idempotencyKey),
+      )
       .select('id', 'idempotency_key', 'borrowernumber');
     const hashByPatron = new Map(pending.map((p) => [p.row.borrowernumber, p.d.hash]));
     // The page answers in the language the mail was written in.
     const langByKey = new Map(messages.map((m) => [m.idempotencyKey, m.lang]));
     for (const r of idRows) {
-      await this.deps.knex('kmc_email_verifications')
+      await this.deps
+        .knex('kmc_email_verifications')
         .where({ borrowernumber: r.borrowernumber, token_hash: hashByPatron.get(r.borrowernumber)! })
         .update({ message_id: r.id, lang: langByKey.get(r.idempotency_key) ?? null, link_in_archive: 1 });
       this.deps.logger.info('verification.link_queued', { borrowernumber: r.borrowernumber, messageId: Number(r.id) });
@@ -385,7 +476,8 @@ export class VerificationService {
     for (;;) {
       const at = this.deps.clock.now();
       const now = toDbTime(at);
-      const due: Array<Pick<VerificationRow, 'borrowernumber' | 'email' | 'token_hash' | 'message_id'>> = await this.deps.knex('kmc_email_verifications')
+      const due: Array<Pick<VerificationRow, 'borrowernumber' | 'email' | 'token_hash' | 'message_id'>> = await this.deps
+        .knex('kmc_email_verifications')
         .where({ state: 'pending' })
         .where('expires_at', '<=', now)
         .orderBy('borrowernumber')
@@ -394,7 +486,8 @@ export class VerificationService {
       if (!due.length) return;
       const expired: typeof due = [];
       for (const row of due) {
-        const n = await this.deps.knex('kmc_email_verifications')
+        const n = await this.deps
+          .knex('kmc_email_verifications')
           .where({ borrowernumber: row.borrowernumber, state: 'pending' })
           .whereRaw('token_hash <=> ?', [row.token_hash])
           .update({ state: 'expired', updated_at: now });
@@ -402,9 +495,21 @@ export class VerificationService {
       }
       result.expired += expired.length;
       for (const row of expired) this.deps.logger.info('verification.expired', { borrowernumber: row.borrowernumber });
-      const links = expired.map((r) => r.message_id).filter((id): id is number => !!id).map(Number);
+      const links = expired
+        .map((r) => r.message_id)
+        .filter((id): id is number => !!id)
+        .map(Number);
       if (links.length) await this.retireLinks(links, 'the link expired', actor);
-      this.addFallback(result, await sendHeldByNextChannel(this.deps, expired.map((r) => r.borrowernumber), 'expired', at, actor));
+      this.addFallback(
+        result,
+        await sendHeldByNextChannel(
+          this.deps,
+          expired.map((r) => r.borrowernumber),
+          'expired',
+          at,
+          actor,
+        ),
+      );
       if (cfg.clearExpiredInKoha) {
         for (const row of expired) result.clearedInKoha += await this.clearInKoha(row.borrowernumber, row.email);
       }
@@ -421,7 +526,11 @@ export class VerificationService {
     let cleared = 0;
     for (const column of ['email', 'emailpro', 'B_email']) {
       try {
-        const n = await this.deps.knex('borrowers').where({ borrowernumber }).where(column, email).update({ [column]: null });
+        const n = await this.deps
+          .knex('borrowers')
+          .where({ borrowernumber })
+          .where(column, email)
+          .update({ [column]: null });
         if (n) {
           cleared += 1;
           this.deps.logger.warn('verification.cleared_in_koha', { borrowernumber, column });
@@ -451,9 +560,15 @@ export class VerificationService {
   private async retireLinks(messageIds: number[], detail: string, actor: string): Promise<void> {
     const now = toDbTime(this.deps.clock.now());
     await this.deps.knex.transaction(async (trx) => {
-      const ids = (await trx('kmc_messages').whereIn('id', messageIds).where({ status: 'pending', message_type: 'email_verification' }).forUpdate().pluck('id')) as number[];
+      const ids = (await trx('kmc_messages')
+        .whereIn('id', messageIds)
+        .where({ status: 'pending', message_type: 'email_verification' })
+        .forUpdate()
+        .pluck('id')) as number[];
       if (ids.length) {
-        await trx('kmc_messages').whereIn('id', ids).update({ status: 'cancelled', status_reason: detail.slice(0, 255), next_attempt_at: null, updated_at: now });
+        await trx('kmc_messages')
+          .whereIn('id', ids)
+          .update({ status: 'cancelled', status_reason: detail.slice(0, 255), next_attempt_at: null, updated_at: now });
         await trx('kmc_message_events').insert(ids.map((id) => ({ message_id: id, at: now, status: 'cancelled', detail, actor })));
       }
     });
@@ -464,15 +579,19 @@ export class VerificationService {
   /** Takes the link out of stored verification mails, so the archive never holds a working token. */
   private async removeLinks(messageIds: number[]): Promise<void> {
     if (!messageIds.length) return;
-    const rows: Array<{ id: number; body_text: string | null; body_html: string | null }> = await this.deps.knex('kmc_messages')
+    const rows: Array<{ id: number; body_text: string | null; body_html: string | null }> = await this.deps
+      .knex('kmc_messages')
       .whereIn('id', messageIds)
       .where({ message_type: 'email_verification' })
       .select('id', 'body_text', 'body_html');
     for (const r of rows) {
-      await this.deps.knex('kmc_messages').where({ id: r.id }).update({
-        body_text: r.body_text ? r.body_text.replace(TOKEN_IN_TEXT, LINK_REMOVED) : r.body_text,
-        body_html: r.body_html ? r.body_html.replace(TOKEN_IN_TEXT, LINK_REMOVED) : r.body_html,
-      });
+      await this.deps
+        .knex('kmc_messages')
+        .where({ id: r.id })
+        .update({
+          body_text: r.body_text ? r.body_text.replace(TOKEN_IN_TEXT, LINK_REMOVED) : r.body_text,
+          body_html: r.body_html ? r.body_html.replace(TOKEN_IN_TEXT, LINK_REMOVED) : r.body_html,
+        });
     }
   }
 
@@ -483,7 +602,8 @@ export class VerificationService {
    * are deleted.
    */
   private async tidy(): Promise<void> {
-    const sent: Array<{ borrowernumber: number; message_id: number }> = await this.deps.knex({ v: 'kmc_email_verifications' })
+    const sent: Array<{ borrowernumber: number; message_id: number }> = await this.deps
+      .knex({ v: 'kmc_email_verifications' })
       .join({ m: 'kmc_messages' }, 'm.id', 'v.message_id')
       .where('v.link_in_archive', 1)
       .whereIn('m.status', FINAL)
@@ -496,7 +616,11 @@ export class VerificationService {
     }
     const gone = await this.deps.host.verificationsWithoutPatron(1000);
     if (gone.length) {
-      const links = (await this.deps.knex('kmc_email_verifications').whereIn('borrowernumber', gone).whereNotNull('message_id').pluck('message_id')) as number[];
+      const links = (await this.deps
+        .knex('kmc_email_verifications')
+        .whereIn('borrowernumber', gone)
+        .whereNotNull('message_id')
+        .pluck('message_id')) as number[];
       if (links.length) await this.retireLinks(links.map(Number), 'the patron is no longer in Koha', 'verification');
       await this.deps.knex('kmc_email_verifications').whereIn('borrowernumber', gone).delete();
     }
@@ -512,7 +636,8 @@ export class VerificationService {
    * between, or an address changed back before a scan, left behind.)
    */
   private async sweepHeld(result: ScanResult, actor: string): Promise<void> {
-    const rows: Array<{ borrowernumber: number; state: string | null; email: string | null }> = await this.deps.knex({ m: 'kmc_messages' })
+    const rows: Array<{ borrowernumber: number; state: string | null; email: string | null }> = await this.deps
+      .knex({ m: 'kmc_messages' })
       .leftJoin({ v: 'kmc_email_verifications' }, 'v.borrowernumber', 'm.borrowernumber')
       .where({ 'm.status': 'held', 'm.channel': 'email' })
       .whereNot('m.message_type', 'email_verification')
@@ -521,7 +646,13 @@ export class VerificationService {
     const at = this.deps.clock.now();
     const usable = rows.filter((r) => (r.state === 'verified' || r.state === 'exempt') && r.email);
     if (usable.length) {
-      result.released += await releaseHeldEmail(this.deps.knex, usable.map((r) => ({ borrowernumber: r.borrowernumber, email: r.email! })), at, actor, 'e-mail address verified');
+      result.released += await releaseHeldEmail(
+        this.deps.knex,
+        usable.map((r) => ({ borrowernumber: r.borrowernumber, email: r.email! })),
+        at,
+        actor,
+        'e-mail address verified',
+      );
     }
     const expired = rows.filter((r) => r.state === 'expired').map((r) => r.borrowernumber);
     if (expired.length) this.addFallback(result, await sendHeldByNextChannel(this.deps, expired, 'expired', at, actor));
@@ -531,7 +662,12 @@ export class VerificationService {
 
   private localDateTime(at: Date, format: ReturnType<typeof asKohaDateFormat>): string {
     const day = libraryDay(at, this.deps.settings.timezone);
-    const time = new Intl.DateTimeFormat('en-GB', { timeZone: this.deps.settings.timezone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+    const time = new Intl.DateTimeFormat('en-GB', {
+      timeZone: this.deps.settings.timezone,
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    }).format(at);
     return `${formatKohaDate(day, format)} ${time}`;
   }
 
@@ -551,7 +687,9 @@ export class VerificationService {
     const row = (await this.deps.knex('kmc_email_verifications').where({ token_hash: hash }).first()) as VerificationRow | undefined;
     if (!row || !sameHash(row.token_hash, hash)) return { outcome: 'invalid', row: null, hash };
     if (row.state === 'verified') return { outcome: 'used', row, hash };
-    const expired = row.state === 'expired' || (row.state === 'pending' && (fromDbTime(row.expires_at)?.getTime() ?? 0) <= this.deps.clock.now().getTime());
+    const expired =
+      row.state === 'expired' ||
+      (row.state === 'pending' && (fromDbTime(row.expires_at)?.getTime() ?? 0) <= this.deps.clock.now().getTime());
     if (expired) return { outcome: 'expired', row, hash };
     if (row.state === 'pending') return { outcome: 'valid', row, hash };
     return { outcome: 'invalid', row: null, hash };
@@ -561,9 +699,13 @@ export class VerificationService {
    * Uses a link (the page's POST): the address becomes verified and the
    * patron's held e-mail notices go to the queue, in one transaction.
    */
-  async confirm(token: string, actor = 'patron (link)'): Promise<{ outcome: 'verified' | Exclude<TokenOutcome, 'valid'>; lang: string | null; released: number }> {
+  async confirm(
+    token: string,
+    actor = 'patron (link)',
+  ): Promise<{ outcome: 'verified' | Exclude<TokenOutcome, 'valid'>; lang: string | null; released: number }> {
     const found = await this.find(token);
-    if (found.outcome !== 'valid' || !found.row) return { outcome: found.outcome === 'valid' ? 'invalid' : found.outcome, lang: found.row?.lang ?? null, released: 0 };
+    if (found.outcome !== 'valid' || !found.row)
+      return { outcome: found.outcome === 'valid' ? 'invalid' : found.outcome, lang: found.row?.lang ?? null, released: 0 };
     const row = found.row;
     const at = this.deps.clock.now();
     const now = toDbTime(at);
@@ -592,13 +734,22 @@ export class VerificationService {
    * at the desk, or confirmed by phone). `expected` guards against a change
    * in Koha since staff looked. Held e-mail notices are released at once.
    */
-  async markVerified(borrowernumber: number, by: string, expected?: string | null): Promise<{ borrowernumber: number; state: 'verified'; email: string; released: number }> {
+  async markVerified(
+    borrowernumber: number,
+    by: string,
+    expected?: string | null,
+  ): Promise<{ borrowernumber: number; state: 'verified'; email: string; released: number }> {
     const patron = await this.deps.host.patron(borrowernumber);
     if (!patron) throw new KmcError('KMC_PATRON_NOT_FOUND', `there is no patron with borrowernumber ${borrowernumber}`, { borrowernumber });
     const email = patronEmail(patron);
-    if (!email) throw new KmcError('KMC_NO_EMAIL_ADDRESS', `patron ${borrowernumber} has no usable e-mail address in Koha`, { borrowernumber });
+    if (!email)
+      throw new KmcError('KMC_NO_EMAIL_ADDRESS', `patron ${borrowernumber} has no usable e-mail address in Koha`, { borrowernumber });
     if (expected != null && expected.trim() !== email) {
-      throw new KmcError('KMC_EMAIL_CHANGED', `patron ${borrowernumber}'s e-mail address in Koha is not the one given; look again and retry`, { borrowernumber });
+      throw new KmcError(
+        'KMC_EMAIL_CHANGED',
+        `patron ${borrowernumber}'s e-mail address in Koha is not the one given; look again and retry`,
+        { borrowernumber },
+      );
     }
     const actor = by.trim().slice(0, 64) || 'staff';
     const at = this.deps.clock.now();
@@ -606,7 +757,16 @@ export class VerificationService {
     const { released, unsent } = await this.deps.knex.transaction(async (trx) => {
       const before = (await trx('kmc_email_verifications').where({ borrowernumber }).forUpdate().first()) as VerificationRow | undefined;
       await trx('kmc_email_verifications')
-        .insert({ borrowernumber, email, state: 'verified', verified_at: now, verified_by: actor, updated_at: now, created_at: now, token_version: 0 })
+        .insert({
+          borrowernumber,
+          email,
+          state: 'verified',
+          verified_at: now,
+          verified_by: actor,
+          updated_at: now,
+          created_at: now,
+          token_version: 0,
+        })
         .onConflict('borrowernumber')
         .merge({ email, state: 'verified', verified_at: now, verified_by: actor, expires_at: null, updated_at: now });
       const n = await releaseHeldEmail(trx, [{ borrowernumber, email }], at, actor, `${HELD_RELEASED} by staff`);

@@ -37,10 +37,16 @@ export function parseVerificationSettings(raw: Record<string, string | null | un
   }
 
   const exemptCategories = new Set<string>();
-  for (const part of (raw[SETTING.exemptCategories] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (raw[SETTING.exemptCategories] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     // Koha's categories.categorycode is varchar(10).
     if (!/^[A-Za-z0-9_-]{1,10}$/.test(part)) {
-      throw new SettingsError(SETTING.exemptCategories, `"${part}" is not a patron category code (letters, digits, _ or -, at most 10); separate codes with commas`);
+      throw new SettingsError(
+        SETTING.exemptCategories,
+        `"${part}" is not a patron category code (letters, digits, _ or -, at most 10); separate codes with commas`,
+      );
     }
     exemptCategories.add(part);
   }

@@ -22,7 +22,10 @@ const MAC_BYTES = 16;
 const TOKEN_SHAPE = /^([A-Za-z0-9_-]{32})\.([A-Za-z0-9_-]{22})$/;
 
 function mac(secret: string, random: string): Buffer {
-  return createHmac('sha256', Buffer.from(secret, 'utf8')).update(`kmc-email-verification:${random}`, 'ascii').digest().subarray(0, MAC_BYTES);
+  return createHmac('sha256', Buffer.from(secret, 'utf8'))
+    .update(`kmc-email-verification:${random}`, 'ascii')
+    .digest()
+    .subarray(0, MAC_BYTES);
 }
 
 export function createVerificationToken(secret: string): string {

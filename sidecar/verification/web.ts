@@ -137,7 +137,8 @@ export function verificationApi(deps: VerificationWebDeps): express.Router {
     try {
       const borrowernumber = borrowerOf(req);
       const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
-      if (body.email !== undefined && typeof body.email !== 'string') throw new KmcError('KMC_BAD_REQUEST', '"email" must be a string: the address staff checked');
+      if (body.email !== undefined && typeof body.email !== 'string')
+        throw new KmcError('KMC_BAD_REQUEST', '"email" must be a string: the address staff checked');
       const done = await deps.service.markVerified(borrowernumber, staffActor(res), (body.email as string | undefined) ?? null);
       res.json({ ...done, verified_by: staffActor(res) });
     } catch (err) {
@@ -148,6 +149,9 @@ export function verificationApi(deps: VerificationWebDeps): express.Router {
 }
 
 /** Both routers in the shape the web app mounts them: public before sign-in, api under /api behind it. */
-export function verificationRouters(deps: VerificationWebDeps): { public: Array<(pages: nunjucks.Environment) => express.Router>; api: express.Router[] } {
+export function verificationRouters(deps: VerificationWebDeps): {
+  public: Array<(pages: nunjucks.Environment) => express.Router>;
+  api: express.Router[];
+} {
   return { public: [(pages) => verificationPages(deps, pages)], api: [verificationApi(deps)] };
 }

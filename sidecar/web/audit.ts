@@ -29,7 +29,11 @@ export interface AuditRow {
 }
 
 export class AuditLog {
-  constructor(private readonly knex: Knex, private readonly clock: Clock, private readonly logger: Logger) {}
+  constructor(
+    private readonly knex: Knex,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
 
   async record(e: AuditEntry, trx?: Knex.Transaction): Promise<void> {
     await (trx ?? this.knex)('kmc_audit').insert({
@@ -41,7 +45,12 @@ export class AuditLog {
       detail: e.detail ? JSON.stringify(e.detail) : null,
       ip: e.ip?.slice(0, 45) ?? null,
     });
-    this.logger.info('audit', { action: e.action, staff: e.borrowernumber, objectType: e.objectType ?? null, objectId: e.objectId ?? null });
+    this.logger.info('audit', {
+      action: e.action,
+      staff: e.borrowernumber,
+      objectType: e.objectType ?? null,
+      objectId: e.objectId ?? null,
+    });
   }
 
   async recent(opts: { limit: number; borrowernumber?: number | null; action?: string | null }): Promise<AuditRow[]> {

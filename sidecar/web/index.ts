@@ -42,11 +42,29 @@ export type { WebDeps, StaffPage, PageKit, NavEntry, StaffContext } from './kit'
 export const ASSET_DIR = path.resolve(__dirname, 'assets');
 
 /** The pages of this part of the staff interface; later parts add theirs to this list. */
-export const STAFF_PAGES: StaffPage[] = [routinePages, runPages, archivePages, queuePages, patronPages, auditPages, rulePages, templatePages, settingsPages, dashboardPages];
+export const STAFF_PAGES: StaffPage[] = [
+  routinePages,
+  runPages,
+  archivePages,
+  queuePages,
+  patronPages,
+  auditPages,
+  rulePages,
+  templatePages,
+  settingsPages,
+  dashboardPages,
+];
 
 /** Local time in the library's zone, from the sidecar's UTC DATETIME strings. */
 export function localTimeFormatter(timeZone: string): (v: string | null | undefined) => string {
-  const fmt = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+  const fmt = new Intl.DateTimeFormat('sv-SE', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  });
   return (v) => {
     if (!v) return '';
     const d = new Date(String(v).replace(' ', 'T') + (String(v).endsWith('Z') ? '' : 'Z'));
@@ -151,7 +169,10 @@ export function createWebApp(input: WebDeps): express.Express {
         notice: done ? { kind: 'success', text: t(done, { n: typeof req.query.n === 'string' ? req.query.n.slice(0, 12) : '' }) } : null,
         ...ctx,
       });
-      res.status(opts.status ?? 200).type('html').send(html);
+      res
+        .status(opts.status ?? 200)
+        .type('html')
+        .send(html);
     },
     requirePermission(p) {
       return (req: Request, res: Response, next: NextFunction) => {
@@ -167,7 +188,16 @@ export function createWebApp(input: WebDeps): express.Express {
     },
     fail(req, res, status, text, params) {
       const t = staffOf(res)?.t ?? translator('en');
-      kit.render(req, res, 'staff-error.njk', { title: t(status === 403 ? 'error.forbidden_title' : status === 404 ? 'error.not_found_title' : 'error.title'), text: t(text, params) }, { status });
+      kit.render(
+        req,
+        res,
+        'staff-error.njk',
+        {
+          title: t(status === 403 ? 'error.forbidden_title' : status === 404 ? 'error.not_found_title' : 'error.title'),
+          text: t(text, params),
+        },
+        { status },
+      );
     },
   };
 
@@ -228,7 +258,13 @@ export function createWebApp(input: WebDeps): express.Express {
   // Messages from staff to one patron: the notice engine's router.
   if (deps.notices) {
     const notices = deps.notices;
-    api.use(createNoticeRouter({ notices, guard: kit.requirePermission('patron_messages'), actorOf: (_req, res) => String(kit.staff(res).account.borrowernumber) }));
+    api.use(
+      createNoticeRouter({
+        notices,
+        guard: kit.requirePermission('patron_messages'),
+        actorOf: (_req, res) => String(kit.staff(res).account.borrowernumber),
+      }),
+    );
   }
   app.use('/api', api);
 
@@ -253,7 +289,10 @@ export function createWebApp(input: WebDeps): express.Express {
     const status = (err as { status?: number }).status;
     if (status && status >= 400 && status < 500 && !res.headersSent) {
       deps.logger.info('web.bad_request', { status, path: req.path });
-      res.status(status).type('text').send(status === 404 ? 'Not found' : 'Bad request');
+      res
+        .status(status)
+        .type('text')
+        .send(status === 404 ? 'Not found' : 'Bad request');
       return;
     }
     const code = err instanceof KmcError ? err.code : 'KMC_INTERNAL';

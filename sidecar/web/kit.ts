@@ -29,7 +29,20 @@ export interface WebDeps {
   logger: Logger;
   clock?: Clock;
   /** Settings the pages need; the defaults suit a test on loopback. */
-  settings?: Pick<Settings, 'secret' | 'publicUrl' | 'timezone' | 'kohaStaffOrigins' | 'sessionIdleMinutes' | 'sessionMaxHours' | 'defaultCountry' | 'pluginClass' | 'retentionDays' | 'mailFrom'> & Partial<Pick<Settings, 'trustProxy'>>;
+  settings?: Pick<
+    Settings,
+    | 'secret'
+    | 'publicUrl'
+    | 'timezone'
+    | 'kohaStaffOrigins'
+    | 'sessionIdleMinutes'
+    | 'sessionMaxHours'
+    | 'defaultCountry'
+    | 'pluginClass'
+    | 'retentionDays'
+    | 'mailFrom'
+  > &
+    Partial<Pick<Settings, 'trustProxy'>>;
   /** What a run of a routine needs (generators, renderer, rules); without it routines cannot be run from the pages. */
   notices?: NoticeDeps;
   staff?: StaffReader;

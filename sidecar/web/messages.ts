@@ -13,8 +13,20 @@ export const CHANNELS = ['email', 'sms', 'print'] as const;
 
 /** The columns a list of messages shows. */
 export const LIST_COLUMNS = [
-  'id', 'message_type', 'level', 'borrowernumber', 'branchcode', 'channel', 'status', 'status_reason', 'subject',
-  'run_id', 'created_at', 'first_sent_at', 'updated_at', 'anonymised_at',
+  'id',
+  'message_type',
+  'level',
+  'borrowernumber',
+  'branchcode',
+  'channel',
+  'status',
+  'status_reason',
+  'subject',
+  'run_id',
+  'created_at',
+  'first_sent_at',
+  'updated_at',
+  'anonymised_at',
 ] as const;
 
 export type ListedMessage = Pick<MessageRow, Exclude<(typeof LIST_COLUMNS)[number], 'anonymised_at'>> & { anonymised_at: string | null };
@@ -53,7 +65,14 @@ export function parseArchiveFilter(query: Record<string, unknown>): ArchiveFilte
 /** Minutes east of UTC of a time zone at an instant. */
 function offsetMinutes(at: Date, timeZone: string): number {
   const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
   }).formatToParts(at);
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
   const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
@@ -112,7 +131,10 @@ export async function searchArchive(
 export async function patronMessages(knex: Knex, borrowernumber: number, limit = 200): Promise<ListedMessage[]> {
   return knex('kmc_messages')
     .where({ borrowernumber })
-    .orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
     .limit(limit)
     .select(LIST_COLUMNS as unknown as string[]);
 }

@@ -36,7 +36,22 @@ export interface QueueFilter {
   page: number;
 }
 
-export type QueuedMessage = Pick<MessageRow, 'id' | 'message_type' | 'level' | 'borrowernumber' | 'branchcode' | 'channel' | 'status' | 'status_reason' | 'subject' | 'attempts' | 'created_at' | 'updated_at' | 'last_reply'>;
+export type QueuedMessage = Pick<
+  MessageRow,
+  | 'id'
+  | 'message_type'
+  | 'level'
+  | 'borrowernumber'
+  | 'branchcode'
+  | 'channel'
+  | 'status'
+  | 'status_reason'
+  | 'subject'
+  | 'attempts'
+  | 'created_at'
+  | 'updated_at'
+  | 'last_reply'
+>;
 
 /** The queue: failed and missing-contact messages nobody has dealt with yet, newest first. */
 export async function queueList(knex: Knex, f: QueueFilter, pageSize: number): Promise<{ messages: QueuedMessage[]; total: number }> {
@@ -52,7 +67,21 @@ export async function queueList(knex: Knex, f: QueueFilter, pageSize: number): P
     .orderBy('m.id', 'desc')
     .limit(pageSize)
     .offset((f.page - 1) * pageSize)
-    .select('m.id', 'm.message_type', 'm.level', 'm.borrowernumber', 'm.branchcode', 'm.channel', 'm.status', 'm.status_reason', 'm.subject', 'm.attempts', 'm.created_at', 'm.updated_at', 'm.last_reply')) as QueuedMessage[];
+    .select(
+      'm.id',
+      'm.message_type',
+      'm.level',
+      'm.borrowernumber',
+      'm.branchcode',
+      'm.channel',
+      'm.status',
+      'm.status_reason',
+      'm.subject',
+      'm.attempts',
+      'm.created_at',
+      'm.updated_at',
+      'm.last_reply',
+    )) as QueuedMessage[];
   return { messages, total: Number(counted?.n ?? 0) };
 }
 
@@ -64,7 +93,10 @@ export class QueueActions {
   }
 
   /** The message, if it is in the queue (failed or missing contact, not yet dealt with). */
-  private async queued(trx: Knex | Knex.Transaction, id: number): Promise<(MessageRow & { render_data?: string | null; rule_id?: number | null }) | null> {
+  private async queued(
+    trx: Knex | Knex.Transaction,
+    id: number,
+  ): Promise<(MessageRow & { render_data?: string | null; rule_id?: number | null }) | null> {
     const row = await trx('kmc_messages as m')
       .leftJoin('kmc_queue_handled as h', 'h.message_id', 'm.id')
       .where('m.id', id)
@@ -139,7 +171,8 @@ export class QueueActions {
           status: 'pending',
           statusReason: `sent again by staff instead of message ${id} (${message.channel})`,
           to: again.to,
-          from: channel === 'email' ? directory.senderEmail(message.branchcode) : directory.branch(message.branchcode)?.branchname ?? null,
+          from:
+            channel === 'email' ? directory.senderEmail(message.branchcode) : (directory.branch(message.branchcode)?.branchname ?? null),
           replyTo: channel === 'email' ? directory.replyTo(message.branchcode) : null,
           lang: again.lang,
           subject: again.subject,
@@ -170,8 +203,17 @@ export class QueueActions {
     const newId = made.ids[0];
     const at = toDbTime(now);
     await this.deps.knex.transaction(async (trx) => {
-      await trx('kmc_queue_handled').insert({ message_id: id, handled_by: staffNumber, handled_at: at, how: 'resent', resent_as: newId }).onConflict('message_id').ignore();
-      await trx('kmc_message_events').insert({ message_id: id, at, status: message.status, detail: `sent again by ${channel} as message ${newId}`, actor });
+      await trx('kmc_queue_handled')
+        .insert({ message_id: id, handled_by: staffNumber, handled_at: at, how: 'resent', resent_as: newId })
+        .onConflict('message_id')
+        .ignore();
+      await trx('kmc_message_events').insert({
+        message_id: id,
+        at,
+        status: message.status,
+        detail: `sent again by ${channel} as message ${newId}`,
+        actor,
+      });
     });
     return { outcome: 'done', newId };
   }
@@ -181,7 +223,9 @@ export class QueueActions {
     if (!message) return 'not_in_queue';
     const at = this.now();
     return this.deps.knex.transaction(async (trx) => {
-      const n = await trx('kmc_messages').where({ id, status: message.status }).update({ status: 'cancelled', status_reason: 'cancelled by staff', next_attempt_at: null, updated_at: at });
+      const n = await trx('kmc_messages')
+        .where({ id, status: message.status })
+        .update({ status: 'cancelled', status_reason: 'cancelled by staff', next_attempt_at: null, updated_at: at });
       if (!n) return 'not_in_queue' as const;
       await trx('kmc_message_events').insert({ message_id: id, at, status: 'cancelled', detail: 'cancelled by staff', actor });
       return 'done' as const;
@@ -194,7 +238,10 @@ export class QueueActions {
     if (!message) return 'not_in_queue';
     const at = this.now();
     await this.deps.knex.transaction(async (trx) => {
-      await trx('kmc_queue_handled').insert({ message_id: id, handled_by: staffNumber, handled_at: at, how: 'handled' }).onConflict('message_id').ignore();
+      await trx('kmc_queue_handled')
+        .insert({ message_id: id, handled_by: staffNumber, handled_at: at, how: 'handled' })
+        .onConflict('message_id')
+        .ignore();
       await trx('kmc_message_events').insert({ message_id: id, at, status: message.status, detail: 'marked as handled by staff', actor });
       await trx('kmc_messages').where({ id }).update({ updated_at: at });
     });

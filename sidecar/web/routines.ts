@@ -31,7 +31,10 @@ export interface FieldError {
 /** A routine from a posted form, or the list of what is wrong with it. */
 export function routineFromForm(body: Record<string, unknown>): { input: RoutineInput; errors: FieldError[] } {
   const text = (k: string, max: number) => (typeof body[k] === 'string' ? (body[k] as string).trim().slice(0, max) : '');
-  const many = (k: string) => (Array.isArray(body[k]) ? (body[k] as unknown[]) : body[k] === undefined ? [] : [body[k]]).filter((v): v is string => typeof v === 'string' && /^[A-Za-z0-9_-]{1,10}$/.test(v));
+  const many = (k: string) =>
+    (Array.isArray(body[k]) ? (body[k] as unknown[]) : body[k] === undefined ? [] : [body[k]]).filter(
+      (v): v is string => typeof v === 'string' && /^[A-Za-z0-9_-]{1,10}$/.test(v),
+    );
   const errors: FieldError[] = [];
   const name = text('name', 200);
   if (!name) errors.push({ field: 'name', text: 'routine.error.name_missing' });

@@ -110,7 +110,8 @@ export class RunService {
   constructor(private readonly deps: RunServiceDeps) {}
 
   private get notices(): NoticeDeps {
-    if (!this.deps.notices) throw new KmcError('KMC_NOT_AVAILABLE', 'routines cannot be run from the pages here: the notice engine is not wired in');
+    if (!this.deps.notices)
+      throw new KmcError('KMC_NOT_AVAILABLE', 'routines cannot be run from the pages here: the notice engine is not wired in');
     return this.deps.notices;
   }
 
@@ -119,7 +120,10 @@ export class RunService {
    * returns as soon as the run is recorded, so the page can show its progress.
    * A run started here always waits for approval: staff see it before it goes.
    */
-  async startRoutine(routine: Routine, staffNumber: number): Promise<{ runId: number } | { notRun: 'disabled' | 'already_run' | 'failed'; error?: string }> {
+  async startRoutine(
+    routine: Routine,
+    staffNumber: number,
+  ): Promise<{ runId: number } | { notRun: 'disabled' | 'already_run' | 'failed'; error?: string }> {
     const notices = this.notices;
     const job = `routine:${routine.id}:manual:${randomUUID().slice(0, 12)}`;
     const running = runNotices(notices, {
@@ -156,7 +160,10 @@ export class RunService {
   /** Recent runs, newest first; `waiting` keeps those with messages waiting for approval. */
   async recent(opts: { limit: number; waiting?: boolean; routineId?: number | null }): Promise<RunSummary[]> {
     const q = this.deps.knex('kmc_runs').where('job', 'not like', 'archive:%').orderBy('id', 'desc').limit(opts.limit);
-    if (opts.waiting) q.whereExists((e) => e.select(this.deps.knex.raw('1')).from('kmc_messages as pm').whereRaw('pm.run_id = kmc_runs.id').where('pm.status', 'proposed'));
+    if (opts.waiting)
+      q.whereExists((e) =>
+        e.select(this.deps.knex.raw('1')).from('kmc_messages as pm').whereRaw('pm.run_id = kmc_runs.id').where('pm.status', 'proposed'),
+      );
     if (opts.routineId) q.where((w) => w.where('job', `routine:${opts.routineId}`).orWhere('job', 'like', `routine:${opts.routineId}:%`));
     return this.summaries(q);
   }
@@ -165,12 +172,21 @@ export class RunService {
     const runs = (await q.select()) as RunRow[];
     if (!runs.length) return [];
     const ids = runs.map((r) => Number(r.id));
-    const counts: Array<{ run_id: number; n: number; proposed: number; routine_id: number | null }> = await this.deps.knex('kmc_messages')
+    const counts: Array<{ run_id: number; n: number; proposed: number; routine_id: number | null }> = await this.deps
+      .knex('kmc_messages')
       .whereIn('run_id', ids)
       .groupBy('run_id')
-      .select('run_id', this.deps.knex.raw('COUNT(*) AS n'), this.deps.knex.raw("SUM(status = 'proposed') AS proposed"), this.deps.knex.raw('MAX(routine_id) AS routine_id'));
+      .select(
+        'run_id',
+        this.deps.knex.raw('COUNT(*) AS n'),
+        this.deps.knex.raw("SUM(status = 'proposed') AS proposed"),
+        this.deps.knex.raw('MAX(routine_id) AS routine_id'),
+      );
     const byRun = new Map(counts.map((c) => [Number(c.run_id), c]));
-    const approvals: Array<{ run_id: number; approved_by: number; approved_at: string }> = await this.deps.knex('kmc_run_approvals').whereIn('run_id', ids).select();
+    const approvals: Array<{ run_id: number; approved_by: number; approved_at: string }> = await this.deps
+      .knex('kmc_run_approvals')
+      .whereIn('run_id', ids)
+      .select();
     const approved = new Map(approvals.map((a) => [Number(a.run_id), a]));
     const routineIds = new Set<number>();
     for (const r of runs) {
@@ -178,7 +194,12 @@ export class RunService {
       if (rid) routineIds.add(Number(rid));
     }
     const names = new Map<number, string>(
-      ((await this.deps.knex('kmc_routines').whereIn('id', [...routineIds]).select('id', 'name')) as Array<{ id: number; name: string }>).map((r) => [Number(r.id), r.name]),
+      (
+        (await this.deps
+          .knex('kmc_routines')
+          .whereIn('id', [...routineIds])
+          .select('id', 'name')) as Array<{ id: number; name: string }>
+      ).map((r) => [Number(r.id), r.name]),
     );
     return runs.map((r) => {
       const c = byRun.get(Number(r.id));
@@ -188,7 +209,7 @@ export class RunService {
         ...r,
         id: Number(r.id),
         routine_id: routineId,
-        routine_name: routineId ? names.get(routineId) ?? null : null,
+        routine_name: routineId ? (names.get(routineId) ?? null) : null,
         messages: Number(c?.n ?? 0),
         proposed: Number(c?.proposed ?? 0),
         approved_by: a ? Number(a.approved_by) : null,
@@ -256,7 +277,17 @@ export class RunService {
       .orderBy('i.id')
       .limit(pageSize)
       .offset((page - 1) * pageSize)
-      .select('i.id', 'i.message_id', 'm.borrowernumber', 'i.title', 'i.author', 'i.barcode', 'i.date_due', 'ri.message_item_id as ri', 'rm.excluded as rm');
+      .select(
+        'i.id',
+        'i.message_id',
+        'm.borrowernumber',
+        'i.title',
+        'i.author',
+        'i.barcode',
+        'i.date_due',
+        'ri.message_item_id as ri',
+        'rm.excluded as rm',
+      );
     return {
       total: Number(counted?.n ?? 0),
       items: rows.map((r) => ({
@@ -284,7 +315,13 @@ export class RunService {
   async saveReview(
     runId: number,
     staffNumber: number,
-    posted: { shownMessages: number[]; keepMessages: Set<number>; sendAs: Map<number, ChannelName | null>; shownItems: number[]; keepItems: Set<number> },
+    posted: {
+      shownMessages: number[];
+      keepMessages: Set<number>;
+      sendAs: Map<number, ChannelName | null>;
+      shownItems: number[];
+      keepItems: Set<number>;
+    },
   ): Promise<{ changed: number }> {
     const { knex } = this.deps;
     const at = toDbTime(this.deps.clock.now());
@@ -292,13 +329,25 @@ export class RunService {
     await knex.transaction(async (trx) => {
       // Only this run's messages still under review can be changed.
       const messages = posted.shownMessages.length
-        ? ((await trx('kmc_messages').where('run_id', runId).whereIn('id', posted.shownMessages).whereIn('status', REVIEWABLE).select('id', 'channel')) as Array<{ id: number; channel: ChannelName }>)
+        ? ((await trx('kmc_messages')
+            .where('run_id', runId)
+            .whereIn('id', posted.shownMessages)
+            .whereIn('status', REVIEWABLE)
+            .select('id', 'channel')) as Array<{ id: number; channel: ChannelName }>)
         : [];
       for (const m of messages) {
         const id = Number(m.id);
         const sendAs = posted.sendAs.get(id) ?? null;
-        const row = { message_id: id, run_id: runId, excluded: posted.keepMessages.has(id) ? 0 : 1, send_as: sendAs && sendAs !== m.channel ? sendAs : null, updated_by: staffNumber, updated_at: at };
-        const before = (await trx('kmc_review_messages').where({ message_id: id }).first('excluded', 'send_as')) as { excluded: number; send_as: string | null } | undefined;
+        const row = {
+          message_id: id,
+          run_id: runId,
+          excluded: posted.keepMessages.has(id) ? 0 : 1,
+          send_as: sendAs && sendAs !== m.channel ? sendAs : null,
+          updated_by: staffNumber,
+          updated_at: at,
+        };
+        const before = (await trx('kmc_review_messages').where({ message_id: id }).first('excluded', 'send_as')) as
+          { excluded: number; send_as: string | null } | undefined;
         if ((before?.excluded ?? 0) === row.excluded && (before?.send_as ?? null) === row.send_as) continue;
         await trx('kmc_review_messages').insert(row).onConflict('message_id').merge();
         changed += 1;
@@ -349,16 +398,40 @@ export class RunService {
       let money: RunContext | null = null;
       const moneyContext = async () =>
         (money ??= await RunContext.load(notices, {
-          runId: null, runDate: libraryDay(clock.now(), notices.settings.timezone), branchcode: null, dryRun: true, automated: false, actor,
+          runId: null,
+          runDate: libraryDay(clock.now(), notices.settings.timezone),
+          branchcode: null,
+          dryRun: true,
+          automated: false,
+          actor,
         }));
 
       for (const part of chunk(ids.map(Number), 500)) {
-        const messages = (await knex('kmc_messages').whereIn('id', part).select()) as Array<MessageRow & { render_data?: string | null; rule_id?: number | null }>;
+        const messages = (await knex('kmc_messages').whereIn('id', part).select()) as Array<
+          MessageRow & { render_data?: string | null; rule_id?: number | null }
+        >;
         const reviews = new Map(
-          ((await knex('kmc_review_messages').whereIn('message_id', part).select()) as Array<{ message_id: number; excluded: number; send_as: string | null }>).map((r) => [Number(r.message_id), r]),
+          (
+            (await knex('kmc_review_messages').whereIn('message_id', part).select()) as Array<{
+              message_id: number;
+              excluded: number;
+              send_as: string | null;
+            }>
+          ).map((r) => [Number(r.message_id), r]),
         );
-        const items = (await knex('kmc_message_items').whereIn('message_id', part).orderBy('id').select('id', 'message_id', 'title', 'barcode', 'fee')) as Array<{ id: number; message_id: number; title: string | null; barcode: string | null; fee: string }>;
-        const leftOut = new Set(((await knex('kmc_review_items').whereIn('message_id', part).pluck('message_item_id')) as number[]).map(Number));
+        const items = (await knex('kmc_message_items')
+          .whereIn('message_id', part)
+          .orderBy('id')
+          .select('id', 'message_id', 'title', 'barcode', 'fee')) as Array<{
+          id: number;
+          message_id: number;
+          title: string | null;
+          barcode: string | null;
+          fee: string;
+        }>;
+        const leftOut = new Set(
+          ((await knex('kmc_review_items').whereIn('message_id', part).pluck('message_item_id')) as number[]).map(Number),
+        );
         // Moves are gathered and written in bulk: most messages of a run are approved as they are.
         const moves = new Map<string, { from: MessageStatus; to: MessageStatus; detail: string; reason: string | null; ids: number[] }>();
         const move = (id: number, from: MessageStatus, to: MessageStatus, detail: string, reason: string | null) => {
@@ -367,7 +440,14 @@ export class RunService {
           m.ids.push(id);
           moves.set(key, m);
         };
-        const ready: Array<{ id: number; from: MessageStatus; channel: ChannelName; to: string | null; borrowernumber: number; branchcode: string | null }> = [];
+        const ready: Array<{
+          id: number;
+          from: MessageStatus;
+          channel: ChannelName;
+          to: string | null;
+          borrowernumber: number;
+          branchcode: string | null;
+        }> = [];
         for (const message of messages) {
           const id = Number(message.id);
           const review = reviews.get(id);
@@ -411,19 +491,41 @@ export class RunService {
             result.missing += 1;
             continue;
           }
-          ready.push({ id, from: message.status, channel, to, borrowernumber: Number(message.borrowernumber), branchcode: message.branchcode });
+          ready.push({
+            id,
+            from: message.status,
+            channel,
+            to,
+            borrowernumber: Number(message.borrowernumber),
+            branchcode: message.branchcode,
+          });
         }
         // Where each would have gone without approval: held while an e-mail address waits for verification
         // or the branch's SMS quiet hours last, else the queue.
         const emails = ready.filter((r) => r.channel === 'email' && r.to);
-        const gate = notices.emailGate && emails.length ? await notices.emailGate.check(emails.map((r) => ({ borrowernumber: r.borrowernumber, email: r.to! }))) : new Map();
+        const gate =
+          notices.emailGate && emails.length
+            ? await notices.emailGate.check(emails.map((r) => ({ borrowernumber: r.borrowernumber, email: r.to! })))
+            : new Map();
         for (const r of ready) {
           const state = r.channel === 'email' ? gate.get(r.borrowernumber) : undefined;
           if (state === 'held') {
-            move(r.id, r.from, 'held', 'approved by staff; waiting for the patron to verify the e-mail address', 'waiting for the patron to verify the e-mail address');
+            move(
+              r.id,
+              r.from,
+              'held',
+              'approved by staff; waiting for the patron to verify the e-mail address',
+              'waiting for the patron to verify the e-mail address',
+            );
             result.held += 1;
           } else if (state === 'expired') {
-            move(r.id, r.from, 'missing_contact', 'approved by staff; email: address expired without being verified', 'email: address expired without being verified');
+            move(
+              r.id,
+              r.from,
+              'missing_contact',
+              'approved by staff; email: address expired without being verified',
+              'email: address expired without being verified',
+            );
             result.missing += 1;
           } else if (r.channel === 'sms' && quiet.isQuiet(r.branchcode, clock.now())) {
             const reason = quiet.reason(r.branchcode);
@@ -441,24 +543,37 @@ export class RunService {
       await knex('kmc_run_approvals').where({ run_id: runId }).delete();
       throw err;
     }
-    await knex('kmc_run_approvals').where({ run_id: runId }).update({ queued: result.queued + result.held, cancelled: result.cancelled, items_removed: result.itemsRemoved });
+    await knex('kmc_run_approvals')
+      .where({ run_id: runId })
+      .update({ queued: result.queued + result.held, cancelled: result.cancelled, items_removed: result.itemsRemoved });
     logger.info('run.approved', { runId, staff: staffNumber, ...result });
     return result;
   }
 
   /** Moves messages that are still in `from` to `to`, each with an event; returns how many moved. */
-  private async moveMany(ids: number[], from: MessageStatus, to: MessageStatus, detail: string, reason: string | null, actor: string): Promise<number> {
+  private async moveMany(
+    ids: number[],
+    from: MessageStatus,
+    to: MessageStatus,
+    detail: string,
+    reason: string | null,
+    actor: string,
+  ): Promise<number> {
     const at = toDbTime(this.deps.clock.now());
     let moved = 0;
     for (const part of chunk(ids, 500)) {
       moved += await this.deps.knex.transaction(async (trx) => {
         // Only those still as we found them: a message someone else moved meanwhile stays as it is.
-        const mine = ((await trx('kmc_messages').whereIn('id', part).where({ status: from }).forUpdate().pluck('id')) as number[]).map(Number);
+        const mine = ((await trx('kmc_messages').whereIn('id', part).where({ status: from }).forUpdate().pluck('id')) as number[]).map(
+          Number,
+        );
         if (!mine.length) return 0;
         const update: Record<string, unknown> = { status: to, updated_at: at, status_reason: reason ? reason.slice(0, 255) : null };
         if (to === 'pending') update.next_attempt_at = at;
         await trx('kmc_messages').whereIn('id', mine).update(update);
-        await trx('kmc_message_events').insert(mine.map((id) => ({ message_id: id, at, status: to, detail: detail.slice(0, 1000), actor })));
+        await trx('kmc_message_events').insert(
+          mine.map((id) => ({ message_id: id, at, status: to, detail: detail.slice(0, 1000), actor })),
+        );
         return mine.length;
       });
     }
@@ -488,9 +603,10 @@ export class RunService {
       const lines = Array.isArray(data.items) ? (data.items as Array<Record<string, unknown>>) : [];
       const gone = new Set(removed.map((r) => Number(r.id)));
       // The template's item lines are in the order of the message's items; match by barcode when they are not.
-      const kept = lines.length === own.length
-        ? lines.filter((_, i) => !gone.has(Number(own[i].id)))
-        : lines.filter((l) => !removed.some((r) => r.barcode && l.barcode === r.barcode));
+      const kept =
+        lines.length === own.length
+          ? lines.filter((_, i) => !gone.has(Number(own[i].id)))
+          : lines.filter((l) => !removed.some((r) => r.barcode && l.barcode === r.barcode));
       fee = Math.round((fee - removed.reduce((s, r) => s + Number(r.fee || 0), 0)) * 100) / 100;
       data = { ...data, items: kept };
       if (fee !== Number(message.fee)) data = { ...data, fee, fee_text: (await moneyContext()).amount(fee) };
@@ -501,21 +617,36 @@ export class RunService {
     if (removed.length) changes.push(`left out by staff: ${removed.map((r) => r.barcode || r.title || `item ${r.id}`).join(', ')}`);
     if (channel !== message.channel) changes.push(`sent as ${channel} instead of ${message.channel}`);
     await this.deps.knex.transaction(async (trx) => {
-      await trx('kmc_messages').where({ id: message.id }).update({
-        channel,
-        to_address: again.to,
-        from_address: channel === 'email' ? directory.senderEmail(message.branchcode) : directory.branch(message.branchcode)?.branchname ?? null,
-        reply_to: channel === 'email' ? directory.replyTo(message.branchcode) : null,
-        subject: again.subject.slice(0, 255),
-        body_text: again.text,
-        body_html: again.html,
-        lang: again.lang,
-        fee,
-        render_data: JSON.stringify(data),
-        updated_at: at,
+      await trx('kmc_messages')
+        .where({ id: message.id })
+        .update({
+          channel,
+          to_address: again.to,
+          from_address:
+            channel === 'email' ? directory.senderEmail(message.branchcode) : (directory.branch(message.branchcode)?.branchname ?? null),
+          reply_to: channel === 'email' ? directory.replyTo(message.branchcode) : null,
+          subject: again.subject.slice(0, 255),
+          body_text: again.text,
+          body_html: again.html,
+          lang: again.lang,
+          fee,
+          render_data: JSON.stringify(data),
+          updated_at: at,
+        });
+      if (removed.length)
+        await trx('kmc_message_items')
+          .whereIn(
+            'id',
+            removed.map((r) => r.id),
+          )
+          .delete();
+      await trx('kmc_message_events').insert({
+        message_id: message.id,
+        at,
+        status: message.status,
+        detail: changes.join('; ').slice(0, 1000),
+        actor,
       });
-      if (removed.length) await trx('kmc_message_items').whereIn('id', removed.map((r) => r.id)).delete();
-      await trx('kmc_message_events').insert({ message_id: message.id, at, status: message.status, detail: changes.join('; ').slice(0, 1000), actor });
     });
     return { to: again.to, reason: again.reason };
   }

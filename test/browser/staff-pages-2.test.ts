@@ -32,7 +32,14 @@ describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha sche
   before(async () => {
     sidecar = await startStaffSidecar('browser_2', {
       admin: { userid: 'admin', surname: 'admin', firstname: 'Test', modules: ['superlibrarian'], branchcode: 'CPL', categorycode: 'PT' },
-      hafen: { userid: 'hafen', surname: 'hafen', firstname: 'Test', modules: ['catalogue', 'parameters'], branchcode: 'HAF', categorycode: 'PT' },
+      hafen: {
+        userid: 'hafen',
+        surname: 'hafen',
+        firstname: 'Test',
+        modules: ['catalogue', 'parameters'],
+        branchcode: 'HAF',
+        categorycode: 'PT',
+      },
     });
     ({ db, lib, running, mail } = sidecar);
     browser = await openBrowser();
@@ -72,7 +79,9 @@ describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha sche
     expect(await page.locator('#sms-counter').innerText()).to.equal('GSM-7: 1 SMS, 135 characters left in the last one');
     // A letter outside GSM-7 turns the whole text to UCS-2: 32 characters of 70.
     await text.fill('Hi {{ patron.firstname }}, 2 loans are late → Łódź.');
-    await page.waitForFunction(() => document.getElementById('sms-counter')?.textContent === 'UCS-2: 1 SMS, 38 characters left in the last one');
+    await page.waitForFunction(
+      () => document.getElementById('sms-counter')?.textContent === 'UCS-2: 1 SMS, 38 characters left in the last one',
+    );
     // The Preview button works as a whole page too.
     await page.getByRole('button', { name: 'Preview' }).click();
     await page.waitForLoadState('load');
@@ -91,7 +100,9 @@ describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha sche
     await page.getByLabel('Text', { exact: true }).fill('Hello {{ patron.firstname }}, please come by.');
     await page.getByRole('button', { name: 'Save the template' }).click();
     await page.waitForSelector('.alert-success');
-    expect(await db.knex('kmc_templates').where({ message_type: 'overdue', channel: 'sms', lang: 'en' }).first('body_text')).to.deep.equal({ body_text: 'Hello {{ patron.firstname }}, please come by.' });
+    expect(await db.knex('kmc_templates').where({ message_type: 'overdue', channel: 'sms', lang: 'en' }).first('body_text')).to.deep.equal({
+      body_text: 'Hello {{ patron.firstname }}, please come by.',
+    });
     expect(dialogs).to.deep.equal([]);
   });
 
@@ -119,12 +130,16 @@ describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha sche
     await page.getByRole('button', { name: 'Show the winning rule' }).click();
     await page.waitForSelector('#who-answer');
     const answer = await page.locator('#who-answer').innerText();
-    expect(answer).to.match(new RegExp(`For patron category KI at branch CPL on \\d{4}-\\d{2}-\\d{2}, rule #${id} wins: a branch rule outranks one for every branch`));
+    expect(answer).to.match(
+      new RegExp(
+        `For patron category KI at branch CPL on \\d{4}-\\d{2}-\\d{2}, rule #${id} wins: a branch rule outranks one for every branch`,
+      ),
+    );
     expect(await page.locator(`#rule-${id} .why`).innerText()).to.contain(`rule #${id} wins`);
     await expectAccessible(page);
   });
 
-  it('a staff member limited to their own branch cannot change another branch\'s rule', async () => {
+  it("a staff member limited to their own branch cannot change another branch's rule", async () => {
     await db.knex('kmc_settings').insert({ name: 'rules_own_branch_only', value: '1' }).onConflict('name').merge();
     const cpl = await db.knex('kmc_rules').where({ branchcode: 'CPL' }).first('id', 'delay_days');
     await signIn('hafen');
@@ -140,7 +155,10 @@ describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha sche
       return (await fetch(`/rules/${ruleId}`, { method: 'POST', body, credentials: 'same-origin' })).status;
     }, cpl.id);
     expect(status).to.equal(403);
-    expect(await db.knex('kmc_rules').where({ id: cpl.id }).first('branchcode', 'delay_days')).to.deep.equal({ branchcode: 'CPL', delay_days: cpl.delay_days });
+    expect(await db.knex('kmc_rules').where({ id: cpl.id }).first('branchcode', 'delay_days')).to.deep.equal({
+      branchcode: 'CPL',
+      delay_days: cpl.delay_days,
+    });
     await page.goto(url('/rules'));
     expect(await page.locator(`#rule-${cpl.id}`).innerText()).to.contain('read only');
     await expectAccessible(page);

@@ -30,11 +30,29 @@ describe(`the staff pages in headless Chromium (${kohaSchemaKind()} Koha schema)
   const visited = new Set<string>();
 
   before(async () => {
-    sidecar = await startStaffSidecar('browser', {
-      karin: { userid: 'karin', surname: 'Lindqvist', firstname: 'Test', modules: ['catalogue', 'tools'], branchcode: 'CPL', categorycode: 'PT' },
-      mads: { userid: 'mads', surname: 'Sørensen', firstname: 'Test', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' },
-      admin: { userid: 'admin', surname: 'Admin', firstname: 'Test', modules: ['superlibrarian'], branchcode: 'CPL', categorycode: 'PT' },
-    }, { at: '2026-11-24T05:00:00Z' });
+    sidecar = await startStaffSidecar(
+      'browser',
+      {
+        karin: {
+          userid: 'karin',
+          surname: 'Lindqvist',
+          firstname: 'Test',
+          modules: ['catalogue', 'tools'],
+          branchcode: 'CPL',
+          categorycode: 'PT',
+        },
+        mads: {
+          userid: 'mads',
+          surname: 'Sørensen',
+          firstname: 'Test',
+          modules: ['catalogue', 'circulate'],
+          branchcode: 'CPL',
+          categorycode: 'PT',
+        },
+        admin: { userid: 'admin', surname: 'Admin', firstname: 'Test', modules: ['superlibrarian'], branchcode: 'CPL', categorycode: 'PT' },
+      },
+      { at: '2026-11-24T05:00:00Z' },
+    );
     ({ db, lib, running, mail } = sidecar);
     // A patron whose name is a script: a dialog would mean it ran.
     await db.knex('borrowers').where({ borrowernumber: lib.patrons.jurgen }).update({ firstname: '<script>alert(1)</script>' });
@@ -133,10 +151,23 @@ describe(`the staff pages in headless Chromium (${kohaSchemaKind()} Koha schema)
     const message = await db.knex('kmc_messages').orderBy('id').first('id');
     await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.anna }).update({ status: 'failed', status_reason: 'SMTP 550' });
     const paths = [
-      '/routines', '/routines?type=overdue', '/routines/new', '/runs', '/runs?waiting=1',
-      `/runs/${run.id}`, `/runs/${run.id}/items`, `/runs/${run.id}/pick-list`, `/runs/${run.id}/sms-errors`,
-      '/archive', '/archive?q=Öberg&channel=email', `/archive/${message.id}`, `/archive/${message.id}/print`,
-      `/patrons/${lib.patrons.asa}/messages`, '/queue', '/audit', '/no-such-page',
+      '/routines',
+      '/routines?type=overdue',
+      '/routines/new',
+      '/runs',
+      '/runs?waiting=1',
+      `/runs/${run.id}`,
+      `/runs/${run.id}/items`,
+      `/runs/${run.id}/pick-list`,
+      `/runs/${run.id}/sms-errors`,
+      '/archive',
+      '/archive?q=Öberg&channel=email',
+      `/archive/${message.id}`,
+      `/archive/${message.id}/print`,
+      `/patrons/${lib.patrons.asa}/messages`,
+      '/queue',
+      '/audit',
+      '/no-such-page',
     ];
     const routine = await db.knex('kmc_routines').first('id');
     paths.push(`/routines/${routine.id}`);

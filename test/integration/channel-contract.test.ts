@@ -55,7 +55,14 @@ function smtpHarness(): Harness {
     async tearDown() {
       await smtp.stop();
     },
-    message: (n) => ({ id: n, channel: 'email', to: `patron${n}@example.org`, from: 'library@example.org', subject: `Notice ${n}`, text: `Notice number ${n}` }),
+    message: (n) => ({
+      id: n,
+      channel: 'email',
+      to: `patron${n}@example.org`,
+      from: 'library@example.org',
+      subject: `Notice ${n}`,
+      text: `Notice number ${n}`,
+    }),
     permanentFailure(n) {
       refuse = `nobody${n}@example.org`;
       return { id: n, channel: 'email', to: refuse, from: 'library@example.org', subject: `Notice ${n}`, text: `Notice number ${n}` };
@@ -79,14 +86,29 @@ function smscHarness(kind: 'smpp' | 'router'): Harness {
   return {
     async setUp() {
       smsc = await TestSmsc.start();
-      const client = { pduTimeoutMs: 2_000, enquireLinkMs: 0, reconnect: { minMs: 50, maxMs: 200 }, throttle: { minMs: 50, maxMs: 200 }, throttleRetries: 0, stopTimeoutMs: 3_000 };
+      const client = {
+        pduTimeoutMs: 2_000,
+        enquireLinkMs: 0,
+        reconnect: { minMs: 50, maxMs: 200 },
+        throttle: { minMs: 50, maxMs: 200 },
+        throttleRetries: 0,
+        stopTimeoutMs: 3_000,
+      };
       if (kind === 'smpp') return new SmppAdapter(smsc.url, { ...client, defaultFrom: 'Library' });
       return new SmsRouter({ defaultUrl: smsc.url, defaultSender: 'Library', client, accounts: { branchAccounts: async () => [] } });
     },
     async tearDown() {
       await smsc.close();
     },
-    message: (n) => ({ id: n, channel: 'sms', to: phone(n), from: 'Library', subject: '', text: `Notice number ${n} €`, branchcode: 'CPL' }),
+    message: (n) => ({
+      id: n,
+      channel: 'sms',
+      to: phone(n),
+      from: 'Library',
+      subject: '',
+      text: `Notice number ${n} €`,
+      branchcode: 'CPL',
+    }),
     permanentFailure(n) {
       smsc.refuseDestination(phone(n), SmppStatus.RINVDSTADR);
       return { id: n, channel: 'sms', to: phone(n), from: 'Library', subject: '', text: `Notice number ${n}`, branchcode: 'CPL' };
@@ -114,8 +136,22 @@ function printHarness(): Harness {
     async tearDown() {
       rmSync(dir, { recursive: true, force: true });
     },
-    message: (n) => ({ id: n, channel: 'print', to: 'Åsa Öberg\nÄngsvägen 3\n123 45 Solna', from: 'Centralbiblioteket', subject: `Notice ${n}`, text: `Notice number ${n}` }),
-    permanentFailure: (n) => ({ id: n, channel: 'print', to: 'Åsa Öberg', from: 'Centralbiblioteket', subject: `Notice ${n}`, text: '   ' }),
+    message: (n) => ({
+      id: n,
+      channel: 'print',
+      to: 'Åsa Öberg\nÄngsvägen 3\n123 45 Solna',
+      from: 'Centralbiblioteket',
+      subject: `Notice ${n}`,
+      text: `Notice number ${n}`,
+    }),
+    permanentFailure: (n) => ({
+      id: n,
+      channel: 'print',
+      to: 'Åsa Öberg',
+      from: 'Centralbiblioteket',
+      subject: `Notice ${n}`,
+      text: '   ',
+    }),
     async transientProblem() {
       // A file where the day's folder should be: the write fails until staff clear it.
       const folder = path.join(dir, day());
@@ -129,7 +165,9 @@ function printHarness(): Harness {
     slowDown() {},
     received: (m) => {
       const folder = path.join(dir, day());
-      return existsSync(folder) && statSync(folder).isDirectory() ? readdirSync(folder).filter((f) => f === `letter-${m.id}.txt`).length : 0;
+      return existsSync(folder) && statSync(folder).isDirectory()
+        ? readdirSync(folder).filter((f) => f === `letter-${m.id}.txt`).length
+        : 0;
     },
   };
 }

@@ -82,7 +82,9 @@ describe(`the whole path as a least-privilege database user (${kohaSchemaKind()}
     const body = JSON.parse(listed.stdout);
     expect(body.messages).to.have.length(1);
     expect(body.messages[0]).to.include({ status: 'sent', channel: 'email', message_type: 'overdue' });
-    expect(body.messages[0].items.map((i: { issue_id: number }) => i.issue_id).sort()).to.deep.equal([lib.loans.asaOld, lib.loans.asaMid].sort());
+    expect(body.messages[0].items.map((i: { issue_id: number }) => i.issue_id).sort()).to.deep.equal(
+      [lib.loans.asaOld, lib.loans.asaMid].sort(),
+    );
   });
 
   it('that user cannot write to Koha tables', async () => {
@@ -95,7 +97,9 @@ describe(`the whole path as a least-privilege database user (${kohaSchemaKind()}
         refused = err as { code?: string };
       }
       expect(refused?.code).to.equal('ER_TABLEACCESS_DENIED_ERROR');
-      expect(await asUser('borrowers').where({ borrowernumber: lib.patrons.asa }).first('email')).to.deep.equal({ email: 'asa.oberg@example.org' });
+      expect(await asUser('borrowers').where({ borrowernumber: lib.patrons.asa }).first('email')).to.deep.equal({
+        email: 'asa.oberg@example.org',
+      });
     } finally {
       await asUser.destroy();
     }

@@ -27,7 +27,10 @@ interface Run {
 }
 
 function startWorker(env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [KMC, 'deliver', '--once', '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [KMC, 'deliver', '--once', '--json'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const run: Run = {
     child,
     stdout: [],
@@ -108,7 +111,8 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
       KMC_SMPP_ENQUIRE_LINK_SECONDS: '0',
       KMC_DELIVERY_BATCH: '25',
     };
-    const count = async (status: string) => Number(((await db.knex('kmc_messages').where({ status }).count({ n: '*' }).first()) as { n: number }).n);
+    const count = async (status: string) =>
+      Number(((await db.knex('kmc_messages').where({ status }).count({ n: '*' }).first()) as { n: number }).n);
 
     const first = startWorker(env);
     children.push(first.child);
@@ -121,14 +125,18 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
     first.child.kill('SIGKILL');
     expect(await first.exit).to.deep.equal({ code: null, signal: 'SIGKILL' });
 
-    const atKill: Array<{ id: number; status: string; lease_until: string | null }> = await db.knex('kmc_messages').select('id', 'status', 'lease_until');
+    const atKill: Array<{ id: number; status: string; lease_until: string | null }> = await db
+      .knex('kmc_messages')
+      .select('id', 'status', 'lease_until');
     const inHand = new Set(atKill.filter((r) => r.status === 'sending').map((r) => Number(r.id)));
     const sentAtKill = atKill.filter((r) => r.status === 'sent').length;
     expect(inHand.size, 'killed with messages in hand').to.be.greaterThan(0);
     expect(sentAtKill, 'killed before the end').to.be.below(messages.length);
 
     // The restarted worker may only take them back once their lease has run out.
-    const leaseEnd = Math.max(...atKill.filter((r) => r.lease_until).map((r) => new Date(r.lease_until!.replace(' ', 'T') + 'Z').getTime()));
+    const leaseEnd = Math.max(
+      ...atKill.filter((r) => r.lease_until).map((r) => new Date(r.lease_until!.replace(' ', 'T') + 'Z').getTime()),
+    );
     await new Promise((r) => setTimeout(r, Math.max(0, leaseEnd - Date.now()) + 100));
 
     const second = startWorker(env);
@@ -140,7 +148,12 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
     expect(stats.failed).to.equal(0);
 
     expect(await count('sent')).to.equal(messages.length);
-    const sentEvents: Array<{ message_id: number; n: number }> = await db.knex('kmc_message_events').where({ status: 'sent' }).groupBy('message_id').select('message_id').count({ n: '*' });
+    const sentEvents: Array<{ message_id: number; n: number }> = await db
+      .knex('kmc_message_events')
+      .where({ status: 'sent' })
+      .groupBy('message_id')
+      .select('message_id')
+      .count({ n: '*' });
     expect(sentEvents.filter((e) => Number(e.n) === 1)).to.have.length(messages.length);
 
     const lettersToday = readdirSync(printDir).flatMap((day) => readdirSync(path.join(printDir, day)));
@@ -157,7 +170,10 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
         if (seen === 2) {
           twice += 1;
           const history = await store.events(id);
-          expect(history.some((e) => e.status === 'pending' && /^lease expired/.test(e.detail ?? '')), `${m.text}: its lease expired`).to.equal(true);
+          expect(
+            history.some((e) => e.status === 'pending' && /^lease expired/.test(e.detail ?? '')),
+            `${m.text}: its lease expired`,
+          ).to.equal(true);
         }
       } else {
         expect(seen, `${m.text} was not in hand: exactly once`).to.equal(1);
@@ -182,7 +198,8 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
       KMC_SMPP_ENQUIRE_LINK_SECONDS: '0',
       KMC_DELIVERY_BATCH: '25',
     };
-    const sentSoFar = async () => Number(((await db.knex('kmc_messages').whereIn('id', ids).where({ status: 'sent' }).count({ n: '*' }).first()) as { n: number }).n);
+    const sentSoFar = async () =>
+      Number(((await db.knex('kmc_messages').whereIn('id', ids).where({ status: 'sent' }).count({ n: '*' }).first()) as { n: number }).n);
     const run = startWorker(env);
     children.push(run.child);
     const deadline = Date.now() + 30_000;
@@ -195,8 +212,14 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
     expect(exit, run.stderr.join('')).to.deep.equal({ code: 0, signal: null });
     const stats = JSON.parse(run.stdout.join('').trim());
 
-    const rows: Array<{ id: number; status: string; body_text: string }> = await db.knex('kmc_messages').whereIn('id', ids).select('id', 'status', 'body_text');
-    expect(rows.filter((r) => r.status === 'sending'), 'nothing left in sending').to.have.length(0);
+    const rows: Array<{ id: number; status: string; body_text: string }> = await db
+      .knex('kmc_messages')
+      .whereIn('id', ids)
+      .select('id', 'status', 'body_text');
+    expect(
+      rows.filter((r) => r.status === 'sending'),
+      'nothing left in sending',
+    ).to.have.length(0);
     const sent = rows.filter((r) => r.status === 'sent');
     const pending = rows.filter((r) => r.status === 'pending');
     expect(sent.length + pending.length).to.equal(messages.length);
@@ -205,7 +228,13 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
     // Everything the SMSC took is recorded as sent; nothing it did not take is.
     for (const r of sent) expect(smsc.messagesWithText(r.body_text), r.body_text).to.have.length(1);
     for (const r of pending) expect(smsc.messagesWithText(r.body_text), r.body_text).to.have.length(0);
-    const returned = await db.knex('kmc_message_events').whereIn('message_id', pending.map((r) => r.id)).where({ detail: 'returned to the queue unsent: the worker is stopping' });
+    const returned = await db
+      .knex('kmc_message_events')
+      .whereIn(
+        'message_id',
+        pending.map((r) => r.id),
+      )
+      .where({ detail: 'returned to the queue unsent: the worker is stopping' });
     expect(returned.length).to.be.greaterThan(0);
   });
 });

@@ -210,7 +210,10 @@ describe(`SMS through the delivery pipeline (${kohaSchemaKind()} Koha schema)`, 
   it('a receipt for a message that is not ours is kept, not lost and not applied to another message', async () => {
     const [id] = await insert([sms('Ours')]);
     await kmc.worker.deliverOnce();
-    const result = await kmc.store.recordReceipt({ providerId: 'NOT-OURS-1', state: 'delivered', stat: 'DELIVRD', account: `kmc@127.0.0.1:${smsc.port}` }, clock.now());
+    const result = await kmc.store.recordReceipt(
+      { providerId: 'NOT-OURS-1', state: 'delivered', stat: 'DELIVRD', account: `kmc@127.0.0.1:${smsc.port}` },
+      clock.now(),
+    );
     expect(result).to.equal('kept');
     expect((await row(id)).status).to.equal('sent');
     expect((await kmc.store.waitingReceipts()).map((r) => r.provider_id)).to.deep.equal(['NOT-OURS-1']);
@@ -246,7 +249,10 @@ describe(`SMS through the delivery pipeline (${kohaSchemaKind()} Koha schema)`, 
     for (const [i, id] of ids.entries()) {
       expect((await row(id)).status, texts[i]).to.equal('sent');
       expect(smsc.messagesWithText(texts[i]), texts[i]).to.have.length(1);
-      expect((await events(id)).filter((e) => e.status === 'sent'), texts[i]).to.have.length(1);
+      expect(
+        (await events(id)).filter((e) => e.status === 'sent'),
+        texts[i],
+      ).to.have.length(1);
     }
     if (first.retried) {
       const retriedEvents = await db.knex('kmc_message_events').where('detail', 'like', 'SMPP_THROTTLED%');
@@ -276,11 +282,17 @@ describe(`SMS through the delivery pipeline (${kohaSchemaKind()} Koha schema)`, 
       const r = await row(id);
       expect(r.status, texts[i]).to.equal('sent');
       const history = await events(id);
-      expect(history.filter((e) => e.status === 'sent'), texts[i]).to.have.length(1);
+      expect(
+        history.filter((e) => e.status === 'sent'),
+        texts[i],
+      ).to.have.length(1);
       const seen = smsc.messagesWithText(texts[i]).length;
       if (texts[i] === cutOff[0].text) {
         expect(seen, texts[i]).to.equal(2);
-        expect(history.some((e) => e.status === 'pending' && (e.detail ?? '').startsWith('maybe delivered')), 'the retry says it may have been delivered').to.equal(true);
+        expect(
+          history.some((e) => e.status === 'pending' && (e.detail ?? '').startsWith('maybe delivered')),
+          'the retry says it may have been delivered',
+        ).to.equal(true);
         expect(history.find((e) => (e.detail ?? '').startsWith('maybe delivered'))!.detail).to.contain('SMPP_CONNECTION_LOST');
       } else {
         expect(seen, texts[i]).to.equal(1);

@@ -17,7 +17,12 @@ let serial = 0;
 
 function message(channel: 'sms' | 'email' | 'print', over: Partial<NewMessage> = {}): NewMessage {
   serial += 1;
-  const to = channel === 'sms' ? `+4670${String(2_000_000 + serial)}` : channel === 'email' ? `patron${serial}@example.org` : `Patron ${serial}\nStorgatan ${serial}`;
+  const to =
+    channel === 'sms'
+      ? `+4670${String(2_000_000 + serial)}`
+      : channel === 'email'
+        ? `patron${serial}@example.org`
+        : `Patron ${serial}\nStorgatan ${serial}`;
   return {
     idempotencyKey: `test:workers:${serial}:${Math.random().toString(36).slice(2)}`,
     messageType: 'overdue',
@@ -104,9 +109,17 @@ describe(`the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
     expect(sb.claimed, `worker b had a share: ${JSON.stringify({ sa, sb })}`).to.be.greaterThan(0);
     for (const m of messages.filter((x) => x.channel === 'sms')) expect(smsc.messagesWithText(m.text), m.text).to.have.length(1);
     for (const m of messages.filter((x) => x.channel === 'email')) {
-      expect(smtp.messages.filter((c) => c.envelopeTo.includes(m.to!)), m.to!).to.have.length(1);
+      expect(
+        smtp.messages.filter((c) => c.envelopeTo.includes(m.to!)),
+        m.to!,
+      ).to.have.length(1);
     }
-    const sentEvents: Array<{ message_id: number; n: number }> = await db.knex('kmc_message_events').where({ status: 'sent' }).groupBy('message_id').select('message_id').count({ n: '*' });
+    const sentEvents: Array<{ message_id: number; n: number }> = await db
+      .knex('kmc_message_events')
+      .where({ status: 'sent' })
+      .groupBy('message_id')
+      .select('message_id')
+      .count({ n: '*' });
     expect(sentEvents).to.have.length(messages.length);
     expect(sentEvents.every((e) => Number(e.n) === 1)).to.equal(true);
     const actors = new Set<string>(await db.knex('kmc_message_events').where({ status: 'sent' }).distinct().pluck('actor'));
@@ -117,7 +130,11 @@ describe(`the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
   it('keeps the SMPP window full: ten submits in flight at once', async () => {
     const s = await services();
     smsc.setResponseDelay(200);
-    await s.store.insertMessages(Array.from({ length: 30 }, () => message('sms')), clock.now(), 'test');
+    await s.store.insertMessages(
+      Array.from({ length: 30 }, () => message('sms')),
+      clock.now(),
+      'test',
+    );
     const started = Date.now();
     const stats = await s.worker.deliverOnce();
     const elapsed = Date.now() - started;
@@ -145,7 +162,9 @@ describe(`the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
     expect(byStatus('sending'), 'nothing is left in sending').to.have.length(0);
     expect(byStatus('sent').length).to.equal(stopAt);
     expect(stats.sent).to.equal(stopAt);
-    expect(byStatus('pending').length).to.equal(messages.length - stopAt).and.to.be.greaterThan(0);
+    expect(byStatus('pending').length)
+      .to.equal(messages.length - stopAt)
+      .and.to.be.greaterThan(0);
     expect(smsc.submits, 'nothing new left after stop').to.have.length(stopAt);
     for (const r of byStatus('sent')) expect(smsc.messagesWithText(r.body_text), r.body_text).to.have.length(1);
     for (const r of byStatus('pending')) {
@@ -165,7 +184,13 @@ describe(`the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
   it('messages a dead worker left in sending come back once their lease has run out', async () => {
     const s = await services();
     const ids = (await s.store.insertMessages([message('sms'), message('email'), message('print')], clock.now(), 'test')).ids;
-    const claimed = await s.store.claimDue({ channels: ['sms', 'email', 'print'], limit: 10, workerId: 'dead-worker', leaseMs: 5 * 60_000, now: clock.now() });
+    const claimed = await s.store.claimDue({
+      channels: ['sms', 'email', 'print'],
+      limit: 10,
+      workerId: 'dead-worker',
+      leaseMs: 5 * 60_000,
+      now: clock.now(),
+    });
     expect(claimed).to.have.length(3);
 
     expect(await s.worker.deliverOnce(), 'the lease still holds').to.include({ claimed: 0 });

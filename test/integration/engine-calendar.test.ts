@@ -25,16 +25,47 @@ describe(`a simulated calendar, day 0 to day 90 (${kohaSchemaKind()} Koha schema
   before(async () => {
     w = await engineWorld('calendar', { now: `${DAY0}T05:00:00Z` });
     const { k, db, kmc } = w;
-    await k.branch({ code: 'CPL', name: 'Centralbiblioteket', email: 'central@bibliotek.example.org', address1: 'Storgatan 1', zip: '111 22', city: 'Stockholm' });
+    await k.branch({
+      code: 'CPL',
+      name: 'Centralbiblioteket',
+      email: 'central@bibliotek.example.org',
+      address1: 'Storgatan 1',
+      zip: '111 22',
+      city: 'Stockholm',
+    });
     await k.category({ code: 'PT', description: 'Vuxen' });
     await k.itemtype({ code: 'BK', description: 'Bok', defaultReplaceCost: 250 });
     await k.systemPreference('dateformat', 'dmydot');
     await k.systemPreference('CurrencyFormat', 'FR');
     await db.knex('kmc_settings').insert({ name: 'currency', value: 'SEK' });
 
-    who.ada = await k.patron({ surname: 'Lovelace', firstname: 'Ada', email: 'ada@example.org', branchcode: 'CPL', categorycode: 'PT', lang: 'en', dateenrolled: '2020-01-01' });
-    who.bo = await k.patron({ surname: 'Ek', firstname: 'Bo', email: 'bo@example.org', branchcode: 'CPL', categorycode: 'PT', lang: 'en', dateenrolled: '2020-01-01' });
-    who.cia = await k.patron({ surname: 'Berg', firstname: 'Cia', email: 'cia@example.org', branchcode: 'CPL', categorycode: 'PT', lang: 'en', dateenrolled: '2020-01-01' });
+    who.ada = await k.patron({
+      surname: 'Lovelace',
+      firstname: 'Ada',
+      email: 'ada@example.org',
+      branchcode: 'CPL',
+      categorycode: 'PT',
+      lang: 'en',
+      dateenrolled: '2020-01-01',
+    });
+    who.bo = await k.patron({
+      surname: 'Ek',
+      firstname: 'Bo',
+      email: 'bo@example.org',
+      branchcode: 'CPL',
+      categorycode: 'PT',
+      lang: 'en',
+      dateenrolled: '2020-01-01',
+    });
+    who.cia = await k.patron({
+      surname: 'Berg',
+      firstname: 'Cia',
+      email: 'cia@example.org',
+      branchcode: 'CPL',
+      categorycode: 'PT',
+      lang: 'en',
+      dateenrolled: '2020-01-01',
+    });
     // Ada wants a reminder three days ahead; Cia on the due day itself; Bo none.
     await k.messagePreference({ borrowernumber: who.ada, message: 'Advance_Notice', transports: ['email'], daysInAdvance: 3 });
     await k.messagePreference({ borrowernumber: who.cia, message: 'Item_Due', transports: ['email'] });
@@ -43,16 +74,27 @@ describe(`a simulated calendar, day 0 to day 90 (${kohaSchemaKind()} Koha schema
       const b = await k.biblio({ title, author: 'Author, An' });
       return k.item({ biblionumber: b, homebranch: 'CPL', itype: 'BK', replacementprice });
     };
-    loan.ada = await k.loan({ borrowernumber: who.ada, itemnumber: await book('Analytical Engines', 1299), dateDue: day(10), branchcode: 'CPL' });
+    loan.ada = await k.loan({
+      borrowernumber: who.ada,
+      itemnumber: await book('Analytical Engines', 1299),
+      dateDue: day(10),
+      branchcode: 'CPL',
+    });
     loan.bo = await k.loan({ borrowernumber: who.bo, itemnumber: await book('Boats'), dateDue: day(10), branchcode: 'CPL' });
     loan.cia = await k.loan({ borrowernumber: who.cia, itemnumber: await book('Clouds'), dateDue: day(20), branchcode: 'CPL' });
 
     // All five levels used, with their own delays; the bill 14 days after level 5, payable in 30.
     const delays: Record<number, number> = { 1: 7, 2: 14, 3: 14, 4: 10, 5: 10 };
     for (const level of [1, 2, 3, 4, 5]) {
-      await db.knex('kmc_rules').where({ message_type: 'overdue', level, is_baseline: 1 }).update({ is_used: 1, delay_days: delays[level], channels: 'email,print' });
+      await db
+        .knex('kmc_rules')
+        .where({ message_type: 'overdue', level, is_baseline: 1 })
+        .update({ is_used: 1, delay_days: delays[level], channels: 'email,print' });
     }
-    await db.knex('kmc_rules').where({ message_type: 'replacement_bill', is_baseline: 1 }).update({ delay_days: 14, payment_term_days: 30, fee_per_notice: 50, channels: 'print,email' });
+    await db
+      .knex('kmc_rules')
+      .where({ message_type: 'replacement_bill', is_baseline: 1 })
+      .update({ delay_days: 14, payment_term_days: 30, fee_per_notice: 50, channels: 'print,email' });
 
     const routines = (await kmc.routines.list()).filter((r) => ['predue', 'overdue', 'replacement_bill'].includes(r.message_type));
     expect(routines.map((r) => r.message_type).sort()).to.deep.equal(['overdue', 'predue', 'replacement_bill']);
@@ -63,7 +105,9 @@ describe(`a simulated calendar, day 0 to day 90 (${kohaSchemaKind()} Koha schema
       // Every fire of the day, in order, as node-schedule would fire them.
       const from = new Date(`${day(n)}T00:00:00+01:00`);
       const fires: Array<[Date, Routine]> = [];
-      for (const r of routines) for (const t of firesBetween(parseCron(r.schedule!), new Date(from.getTime() - 1), new Date(from.getTime() + 86_399_000), TZ)) fires.push([t, r]);
+      for (const r of routines)
+        for (const t of firesBetween(parseCron(r.schedule!), new Date(from.getTime() - 1), new Date(from.getTime() + 86_399_000), TZ))
+          fires.push([t, r]);
       fires.sort((a, b) => a[0].getTime() - b[0].getTime());
       for (const [t, r] of fires) {
         w.clock.set(t.toISOString());
@@ -124,11 +168,14 @@ describe(`a simulated calendar, day 0 to day 90 (${kohaSchemaKind()} Koha schema
   it('every notice covers its loan once, under its own coverage key', () => {
     const keys = all.flatMap((m) => m.items.map((i) => i.coverage_key));
     expect(new Set(keys).size).to.equal(keys.length);
-    expect(keys).to.include(`overdue:5:issue:${loan.ada}`).and.include(`replacement_bill:0:issue:${loan.ada}`).and.include(`predue:0:issue:${loan.cia}`);
+    expect(keys)
+      .to.include(`overdue:5:issue:${loan.ada}`)
+      .and.include(`replacement_bill:0:issue:${loan.ada}`)
+      .and.include(`predue:0:issue:${loan.cia}`);
     expect(keys).not.to.include(`overdue:3:issue:${loan.bo}`);
   });
 
-  it('later levels say which reminder they are; dates and amounts follow Koha\'s settings', () => {
+  it("later levels say which reminder they are; dates and amounts follow Koha's settings", () => {
     const ada = all.filter((m) => m.borrowernumber === who.ada);
     expect(ada.find((m) => m.level === 3)!.subject).to.equal('Reminder 3: Overdue: 1 item to return to Centralbiblioteket');
     expect(ada.find((m) => m.level === 1)!.body_text).to.contain(`Due: ${day(10).split('-').reverse().join('.')}`);

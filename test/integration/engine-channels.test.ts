@@ -25,13 +25,32 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
   before(async () => {
     smsc = await TestSmsc.start();
     // Morning in Stockholm (08:00 UTC is 09:00 local): outside any quiet hours set below.
-    w = await engineWorld('channels', { now: `${RUN_DAY}T08:00:00Z`, env: { KMC_SMPP_URL: smsc.url, KMC_SMPP_ENQUIRE_LINK_SECONDS: '0', KMC_SMS_SENDER: 'Bibliotek' } });
+    w = await engineWorld('channels', {
+      now: `${RUN_DAY}T08:00:00Z`,
+      env: { KMC_SMPP_URL: smsc.url, KMC_SMPP_ENQUIRE_LINK_SECONDS: '0', KMC_SMS_SENDER: 'Bibliotek' },
+    });
     const { k } = w;
-    await k.branch({ code: 'CPL', name: 'Centralbiblioteket', email: 'central@bibliotek.example.org', address1: 'Storgatan 1', city: 'Stockholm' });
+    await k.branch({
+      code: 'CPL',
+      name: 'Centralbiblioteket',
+      email: 'central@bibliotek.example.org',
+      address1: 'Storgatan 1',
+      city: 'Stockholm',
+    });
     await k.category({ code: 'PT', description: 'Vuxen' });
     await k.itemtype({ code: 'BK', description: 'Bok' });
     const patron = (surname: string, over: Record<string, string | null>) =>
-      k.patron({ surname, firstname: 'Test', branchcode: 'CPL', categorycode: 'PT', lang: 'en', address: `${surname}vägen 1`, city: 'Solna', dateenrolled: '2020-01-01', ...over });
+      k.patron({
+        surname,
+        firstname: 'Test',
+        branchcode: 'CPL',
+        categorycode: 'PT',
+        lang: 'en',
+        address: `${surname}vägen 1`,
+        city: 'Solna',
+        dateenrolled: '2020-01-01',
+        ...over,
+      });
     who.both = await patron('Both', { email: 'both@example.org', mobile: '070-111 11 11' });
     who.noEmail = await patron('NoEmail', { email: null });
     who.badEmail = await patron('BadEmail', { email: 'bad@@example', mobile: '070-222 22 22' });
@@ -40,7 +59,12 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
     let n = 0;
     const lend = async (borrowernumber: number, dateDue: string) => {
       const b = await k.biblio({ title: `Book ${++n}`, author: 'Writer, A' });
-      return k.loan({ borrowernumber, itemnumber: await k.item({ biblionumber: b, homebranch: 'CPL', itype: 'BK' }), dateDue, branchcode: 'CPL' });
+      return k.loan({
+        borrowernumber,
+        itemnumber: await k.item({ biblionumber: b, homebranch: 'CPL', itype: 'BK' }),
+        dateDue,
+        branchcode: 'CPL',
+      });
     };
     for (const [key, id] of Object.entries(who)) loans[key] = [await lend(id, '2026-11-10')];
     loans.three.push(await lend(who.three, '2026-11-11'), await lend(who.three, '2026-11-12'));
@@ -64,30 +88,50 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
   describe('exactly one channel: the first the patron can receive, else a letter, else missing contact', () => {
     type Expect = [channel: string, status: string, reason?: string];
     const cases: Array<[string, string, Record<string, Expect>]> = [
-      ['e-mail, else a letter', 'email,print', {
-        both: ['email', 'pending'],
-        noEmail: ['print', 'pending'],
-        badEmail: ['print', 'pending'],
-        badPhone: ['print', 'pending'],
-      }],
-      ['SMS, then e-mail, else a letter', 'sms,email,print', {
-        both: ['sms', 'pending'],
-        noEmail: ['print', 'pending'],
-        badEmail: ['sms', 'pending'],
-        badPhone: ['print', 'pending'],
-      }],
-      ['e-mail only: letters not allowed', 'email', {
-        both: ['email', 'pending'],
-        noEmail: ['email', 'missing_contact', 'email: no e-mail address; print: letters not allowed by the rule'],
-        badEmail: ['email', 'missing_contact', 'email: e-mail address is not valid; print: letters not allowed by the rule'],
-        badPhone: ['email', 'missing_contact', 'email: no e-mail address; print: letters not allowed by the rule'],
-      }],
-      ['SMS, then e-mail, no letters', 'sms,email', {
-        both: ['sms', 'pending'],
-        noEmail: ['sms', 'missing_contact', 'sms: no mobile number; email: no e-mail address; print: letters not allowed by the rule'],
-        badEmail: ['sms', 'pending'],
-        badPhone: ['sms', 'missing_contact', 'sms: mobile number is not valid; email: no e-mail address; print: letters not allowed by the rule'],
-      }],
+      [
+        'e-mail, else a letter',
+        'email,print',
+        {
+          both: ['email', 'pending'],
+          noEmail: ['print', 'pending'],
+          badEmail: ['print', 'pending'],
+          badPhone: ['print', 'pending'],
+        },
+      ],
+      [
+        'SMS, then e-mail, else a letter',
+        'sms,email,print',
+        {
+          both: ['sms', 'pending'],
+          noEmail: ['print', 'pending'],
+          badEmail: ['sms', 'pending'],
+          badPhone: ['print', 'pending'],
+        },
+      ],
+      [
+        'e-mail only: letters not allowed',
+        'email',
+        {
+          both: ['email', 'pending'],
+          noEmail: ['email', 'missing_contact', 'email: no e-mail address; print: letters not allowed by the rule'],
+          badEmail: ['email', 'missing_contact', 'email: e-mail address is not valid; print: letters not allowed by the rule'],
+          badPhone: ['email', 'missing_contact', 'email: no e-mail address; print: letters not allowed by the rule'],
+        },
+      ],
+      [
+        'SMS, then e-mail, no letters',
+        'sms,email',
+        {
+          both: ['sms', 'pending'],
+          noEmail: ['sms', 'missing_contact', 'sms: no mobile number; email: no e-mail address; print: letters not allowed by the rule'],
+          badEmail: ['sms', 'pending'],
+          badPhone: [
+            'sms',
+            'missing_contact',
+            'sms: mobile number is not valid; email: no e-mail address; print: letters not allowed by the rule',
+          ],
+        },
+      ],
     ];
     for (const [name, channels, expected] of cases) {
       it(name, async () => {
@@ -113,7 +157,9 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
       await run('overdue');
       const byPatron = new Map((await stored(w.db.knex)).map((m) => [m.borrowernumber, m]));
       expect(byPatron.get(who.both)).to.include({ channel: 'email', status: 'pending' });
-      expect(byPatron.get(who.badPhone)!.status_reason).to.equal('sms: not set up; email: no e-mail address; print: letters not allowed by the rule');
+      expect(byPatron.get(who.badPhone)!.status_reason).to.equal(
+        'sms: not set up; email: no e-mail address; print: letters not allowed by the rule',
+      );
     });
 
     it('"all of these channels" only where the rule says so: one message per usable channel, each loan covered once per channel', async () => {
@@ -130,7 +176,7 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
   });
 
   describe('digest or one message per loan', () => {
-    it('a digest rule puts a patron\'s loans in one message; a per-loan rule makes one each', async () => {
+    it("a digest rule puts a patron's loans in one message; a per-loan rule makes one each", async () => {
       await run('overdue');
       const digest = await stored(w.db.knex, { borrowernumber: who.three });
       expect(digest).to.have.length(1);
@@ -146,18 +192,54 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
       expect(single[0].subject).to.equal('Overdue: 1 item to return to Centralbiblioteket');
     });
 
-    it('for pre-due reminders the patron\'s wants_digest decides', async () => {
+    it("for pre-due reminders the patron's wants_digest decides", async () => {
       const k = w.k;
       const due = '2026-11-26';
       const b1 = await k.biblio({ title: 'Soon A', author: null });
       const b2 = await k.biblio({ title: 'Soon B', author: null });
-      const digester = await k.patron({ surname: 'Digest', firstname: 'D', email: 'd@example.org', branchcode: 'CPL', categorycode: 'PT', dateenrolled: '2020-01-01' });
-      const single = await k.patron({ surname: 'Single', firstname: 'S', email: 's@example.org', branchcode: 'CPL', categorycode: 'PT', dateenrolled: '2020-01-01' });
-      await k.messagePreference({ borrowernumber: digester, message: 'Advance_Notice', transports: ['email'], daysInAdvance: 2, wantsDigest: true });
-      await k.messagePreference({ borrowernumber: single, message: 'Advance_Notice', transports: ['email'], daysInAdvance: 2, wantsDigest: false });
+      const digester = await k.patron({
+        surname: 'Digest',
+        firstname: 'D',
+        email: 'd@example.org',
+        branchcode: 'CPL',
+        categorycode: 'PT',
+        dateenrolled: '2020-01-01',
+      });
+      const single = await k.patron({
+        surname: 'Single',
+        firstname: 'S',
+        email: 's@example.org',
+        branchcode: 'CPL',
+        categorycode: 'PT',
+        dateenrolled: '2020-01-01',
+      });
+      await k.messagePreference({
+        borrowernumber: digester,
+        message: 'Advance_Notice',
+        transports: ['email'],
+        daysInAdvance: 2,
+        wantsDigest: true,
+      });
+      await k.messagePreference({
+        borrowernumber: single,
+        message: 'Advance_Notice',
+        transports: ['email'],
+        daysInAdvance: 2,
+        wantsDigest: false,
+      });
       for (const p of [digester, single]) {
-        await k.loan({ borrowernumber: p, itemnumber: await k.item({ biblionumber: b1, homebranch: 'CPL', itype: 'BK' }), dateDue: due, branchcode: 'CPL' });
-        await k.loan({ borrowernumber: p, itemnumber: await k.item({ biblionumber: b2, homebranch: 'CPL', itype: 'BK' }), dateDue: due, branchcode: 'CPL' });
+        await k.loan({
+          borrowernumber: p,
+          itemnumber: await k.item({ biblionumber: b1, homebranch: 'CPL', itype: 'BK' }),
+          dateDue: due,
+          branchcode: 'CPL',
+        });
+        await k.loan({
+          borrowernumber: p,
+          itemnumber: await k.item({ biblionumber: b2, homebranch: 'CPL', itype: 'BK' }),
+          dateDue: due,
+          branchcode: 'CPL',
+        });
       }
       const result = await run('predue');
       expect(result.created).to.equal(3);
@@ -202,7 +284,7 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
       expect((await w.kmc.store.get(both.id))!.status).to.equal('sent');
     });
 
-    it('the scheduler\'s minute-by-minute release moves held SMS of branches whose quiet hours ended', async () => {
+    it("the scheduler's minute-by-minute release moves held SMS of branches whose quiet hours ended", async () => {
       await w.db.knex('kmc_branch_settings').insert({ branchcode: 'CPL', sms_enabled: 1, quiet_from: '12:00:00', quiet_to: '13:00:00' });
       await baseline('overdue', 1, { channels: 'sms,print' });
       w.clock.set(`${RUN_DAY}T11:30:00Z`); // 12:30 local
@@ -217,12 +299,40 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
   describe('the e-mail gate, in every generator', () => {
     it('holds e-mail to an address waiting for verification and passes an expired one over', async () => {
       const k = w.k;
-      const holder = await k.patron({ surname: 'Holder', firstname: 'H', email: 'h@example.org', branchcode: 'CPL', categorycode: 'PT', dateenrolled: RUN_DAY });
-      const expired = await k.patron({ surname: 'Expired', firstname: 'E', email: 'e@example.org', branchcode: 'CPL', categorycode: 'PT', address: 'Gatan 2', dateenrolled: RUN_DAY });
+      const holder = await k.patron({
+        surname: 'Holder',
+        firstname: 'H',
+        email: 'h@example.org',
+        branchcode: 'CPL',
+        categorycode: 'PT',
+        dateenrolled: RUN_DAY,
+      });
+      const expired = await k.patron({
+        surname: 'Expired',
+        firstname: 'E',
+        email: 'e@example.org',
+        branchcode: 'CPL',
+        categorycode: 'PT',
+        address: 'Gatan 2',
+        dateenrolled: RUN_DAY,
+      });
       const bib = await k.biblio({ title: 'Waiting', author: null });
       for (const p of [holder, expired]) {
-        await k.hold({ borrowernumber: p, biblionumber: bib, branchcode: 'CPL', itemnumber: await k.item({ biblionumber: bib, homebranch: 'CPL', itype: 'BK' }), found: 'W', waitingdate: RUN_DAY, expirationdate: '2026-11-26' });
-        await k.loan({ borrowernumber: p, itemnumber: await k.item({ biblionumber: bib, homebranch: 'CPL', itype: 'BK' }), dateDue: '2026-11-26', branchcode: 'CPL' });
+        await k.hold({
+          borrowernumber: p,
+          biblionumber: bib,
+          branchcode: 'CPL',
+          itemnumber: await k.item({ biblionumber: bib, homebranch: 'CPL', itype: 'BK' }),
+          found: 'W',
+          waitingdate: RUN_DAY,
+          expirationdate: '2026-11-26',
+        });
+        await k.loan({
+          borrowernumber: p,
+          itemnumber: await k.item({ biblionumber: bib, homebranch: 'CPL', itype: 'BK' }),
+          dateDue: '2026-11-26',
+          branchcode: 'CPL',
+        });
         await k.messagePreference({ borrowernumber: p, message: 'Item_Due', transports: ['email'] });
       }
       w.kmc.notices.emailGate = {
@@ -236,15 +346,27 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
       await baseline('predue', 0, { channels: 'email,print' });
       await baseline('hold_reminder', 0, { channels: 'email,print' });
       await w.db.knex('kmc_messages').delete();
-      for (const type of ['hold_waiting', 'hold_reminder', 'welcome', 'predue']) await run(type, type === 'predue' ? '2026-11-26' : RUN_DAY);
-      const of = async (borrowernumber: number) => (await stored(w.db.knex, { borrowernumber })).map((m) => `${m.message_type} ${m.channel} ${m.status}`).sort();
-      expect(await of(holder)).to.deep.equal(['hold_reminder email held', 'hold_waiting email held', 'predue email held', 'welcome email held']);
-      expect(await of(expired)).to.deep.equal(['hold_reminder print pending', 'hold_waiting print pending', 'predue print pending', 'welcome print pending']);
+      for (const type of ['hold_waiting', 'hold_reminder', 'welcome', 'predue'])
+        await run(type, type === 'predue' ? '2026-11-26' : RUN_DAY);
+      const of = async (borrowernumber: number) =>
+        (await stored(w.db.knex, { borrowernumber })).map((m) => `${m.message_type} ${m.channel} ${m.status}`).sort();
+      expect(await of(holder)).to.deep.equal([
+        'hold_reminder email held',
+        'hold_waiting email held',
+        'predue email held',
+        'welcome email held',
+      ]);
+      expect(await of(expired)).to.deep.equal([
+        'hold_reminder print pending',
+        'hold_waiting print pending',
+        'predue print pending',
+        'welcome print pending',
+      ]);
     });
   });
 
-  describe('Koha\'s toggle', () => {
-    it('switched off: no type generates anything, the scheduler\'s fires do nothing, nothing is sent', async () => {
+  describe("Koha's toggle", () => {
+    it("switched off: no type generates anything, the scheduler's fires do nothing, nothing is sent", async () => {
       await w.k.pluginData(w.kmc.settings.pluginClass, '__ENABLED__', '0');
       try {
         for (const type of ['overdue', 'replacement_bill', 'predue', 'hold_waiting', 'hold_reminder', 'welcome']) {

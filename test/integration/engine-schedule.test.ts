@@ -29,12 +29,42 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
     await k.category({ code: 'PT', description: 'Adult' });
     await k.category({ code: 'KI', description: 'Child' });
     await k.itemtype({ code: 'BK', description: 'Book' });
-    who.cpl = await k.patron({ surname: 'Central', firstname: 'C', email: 'c@example.org', branchcode: 'CPL', categorycode: 'PT', dateenrolled: '2020-01-01' });
-    who.haf = await k.patron({ surname: 'Hafen', firstname: 'H', email: 'h@example.org', branchcode: 'HAF', categorycode: 'PT', dateenrolled: '2020-01-01' });
-    who.kid = await k.patron({ surname: 'Kid', firstname: 'K', email: 'k@example.org', branchcode: 'CPL', categorycode: 'KI', dateenrolled: '2020-01-01' });
-    for (const [key, branch] of [['cpl', 'CPL'], ['haf', 'HAF'], ['kid', 'CPL']] as const) {
+    who.cpl = await k.patron({
+      surname: 'Central',
+      firstname: 'C',
+      email: 'c@example.org',
+      branchcode: 'CPL',
+      categorycode: 'PT',
+      dateenrolled: '2020-01-01',
+    });
+    who.haf = await k.patron({
+      surname: 'Hafen',
+      firstname: 'H',
+      email: 'h@example.org',
+      branchcode: 'HAF',
+      categorycode: 'PT',
+      dateenrolled: '2020-01-01',
+    });
+    who.kid = await k.patron({
+      surname: 'Kid',
+      firstname: 'K',
+      email: 'k@example.org',
+      branchcode: 'CPL',
+      categorycode: 'KI',
+      dateenrolled: '2020-01-01',
+    });
+    for (const [key, branch] of [
+      ['cpl', 'CPL'],
+      ['haf', 'HAF'],
+      ['kid', 'CPL'],
+    ] as const) {
       const b = await k.biblio({ title: `Book of ${key}`, author: null });
-      await k.loan({ borrowernumber: who[key], itemnumber: await k.item({ biblionumber: b, homebranch: branch, itype: 'BK' }), dateDue: '2026-11-10', branchcode: branch });
+      await k.loan({
+        borrowernumber: who[key],
+        itemnumber: await k.item({ biblionumber: b, homebranch: branch, itype: 'BK' }),
+        dateDue: '2026-11-10',
+        branchcode: branch,
+      });
     }
   });
 
@@ -45,7 +75,14 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
   beforeEach(async () => {
     await clearMessages(w.db.knex);
     await w.db.knex('kmc_branch_settings').delete();
-    await w.db.knex('kmc_routines').update({ enabled: 1, needs_approval: 0, criteria: '{"branches":[],"categories":[],"itemtypes":[]}', created_at: '2026-11-01 00:00:00' });
+    await w.db
+      .knex('kmc_routines')
+      .update({
+        enabled: 1,
+        needs_approval: 0,
+        criteria: '{"branches":[],"categories":[],"itemtypes":[]}',
+        created_at: '2026-11-01 00:00:00',
+      });
     w.clock.set(`${RUN_DAY}T09:00:00Z`);
   });
 
@@ -57,7 +94,9 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
       expect([a.notRun ?? 'ran', b.notRun ?? 'ran'].sort()).to.deep.equal(['already_run', 'ran']);
       expect(a.created + b.created).to.equal(3);
       const runs = await w.db.knex('kmc_runs').select('job', 'fire_time', 'started_by', 'status');
-      expect(runs).to.deep.equal([{ job: routineJob(routine), fire_time: '2026-11-24 05:30:00', started_by: 'scheduler', status: 'finished' }]);
+      expect(runs).to.deep.equal([
+        { job: routineJob(routine), fire_time: '2026-11-24 05:30:00', started_by: 'scheduler', status: 'finished' },
+      ]);
       expect(await w.db.knex('kmc_messages').count({ n: '*' }).first()).to.deep.equal({ n: 3 });
       // The same fire later (a clock that went back, a restart) does nothing either.
       expect((await other.scheduler.fire(routine, OVERDUE_FIRE)).notRun).to.equal('already_run');
@@ -69,7 +108,14 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
   it('a fire missed while the sidecar was down is caught up once at start, not at the next start', async () => {
     // 11:00 in Stockholm: today's 06:30 overdue fire and the 10:00 welcome fire were missed, and every earlier one.
     w.clock.set(`${RUN_DAY}T10:00:00Z`);
-    const first = new Scheduler({ notices: w.kmc.notices, routines: w.kmc.routines, logger: w.kmc.logger, clock: w.clock, timezone: 'Europe/Stockholm', reloadEveryMs: 0 });
+    const first = new Scheduler({
+      notices: w.kmc.notices,
+      routines: w.kmc.routines,
+      logger: w.kmc.logger,
+      clock: w.clock,
+      timezone: 'Europe/Stockholm',
+      reloadEveryMs: 0,
+    });
     let caughtUp;
     try {
       ({ caughtUp } = await first.start());
@@ -83,7 +129,14 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
     expect(runs.find((r) => r.job === routineJob(overdue))).to.deep.include({ fire_time: '2026-11-24 05:30:00' });
     expect(caughtUp!.reduce((n, r) => n + r.created, 0)).to.equal(3);
 
-    const second = new Scheduler({ notices: w.kmc.notices, routines: w.kmc.routines, logger: w.kmc.logger, clock: w.clock, timezone: 'Europe/Stockholm', reloadEveryMs: 0 });
+    const second = new Scheduler({
+      notices: w.kmc.notices,
+      routines: w.kmc.routines,
+      logger: w.kmc.logger,
+      clock: w.clock,
+      timezone: 'Europe/Stockholm',
+      reloadEveryMs: 0,
+    });
     try {
       expect((await second.start()).caughtUp).to.deep.equal([]);
     } finally {
@@ -96,7 +149,14 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
     await w.db.knex('kmc_routines').update({ created_at: '2026-11-24 08:30:00' });
     await w.db.knex('kmc_routines').where({ name: 'Hold pickup notices' }).update({ enabled: 0 });
     w.clock.set(`${RUN_DAY}T10:00:00Z`);
-    const s = new Scheduler({ notices: w.kmc.notices, routines: w.kmc.routines, logger: w.kmc.logger, clock: w.clock, timezone: 'Europe/Stockholm', reloadEveryMs: 0 });
+    const s = new Scheduler({
+      notices: w.kmc.notices,
+      routines: w.kmc.routines,
+      logger: w.kmc.logger,
+      clock: w.clock,
+      timezone: 'Europe/Stockholm',
+      reloadEveryMs: 0,
+    });
     try {
       await s.start();
     } finally {
@@ -107,11 +167,18 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
     expect(await w.db.knex('kmc_runs').pluck('job')).to.deep.equal([routineJob((await w.kmc.routines.byName('Welcome messages'))!)]);
   });
 
-  it('node-schedule is armed with each enabled routine\'s next fire in the library time zone', async () => {
+  it("node-schedule is armed with each enabled routine's next fire in the library time zone", async () => {
     await w.db.knex('kmc_routines').where({ name: 'Replacement bills' }).update({ enabled: 0 });
     const routines = new RoutineStore(w.db.knex);
     // A real clock: node-schedule fires by the wall clock. Nothing is due before the test ends.
-    const s = new Scheduler({ notices: w.kmc.notices, routines, logger: w.kmc.logger, clock: systemClock, timezone: 'Europe/Stockholm', reloadEveryMs: 0 });
+    const s = new Scheduler({
+      notices: w.kmc.notices,
+      routines,
+      logger: w.kmc.logger,
+      clock: systemClock,
+      timezone: 'Europe/Stockholm',
+      reloadEveryMs: 0,
+    });
     await w.db.knex('kmc_routines').update({ created_at: w.db.knex.raw('UTC_TIMESTAMP()') });
     try {
       await s.start();
@@ -132,7 +199,7 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
     expect(s.scheduled()).to.deep.equal([]);
   });
 
-  it('a routine\'s criteria choose branches and categories; other branches\' rules still pick the level', async () => {
+  it("a routine's criteria choose branches and categories; other branches' rules still pick the level", async () => {
     const routine = await overdueRoutine();
     await w.kmc.routines.update(routine.id, { criteria: { branches: ['CPL'], categories: ['PT'] } });
     const result = await w.kmc.scheduler.fire((await overdueRoutine())!, OVERDUE_FIRE);

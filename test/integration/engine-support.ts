@@ -62,10 +62,17 @@ export interface StoredMessage {
 export async function stored(knex: Knex, where: Record<string, unknown> = {}): Promise<StoredMessage[]> {
   const messages: StoredMessage[] = await knex('kmc_messages').where(where).orderBy('id');
   const items: Array<StoredMessage['items'][number] & { message_id: number }> = messages.length
-    ? await knex('kmc_message_items').whereIn('message_id', messages.map((m) => m.id)).orderBy('id')
+    ? await knex('kmc_message_items')
+        .whereIn(
+          'message_id',
+          messages.map((m) => m.id),
+        )
+        .orderBy('id')
     : [];
   for (const m of messages) {
-    m.items = items.filter((i) => i.message_id === m.id).map(({ issue_id, reserve_id, coverage_key, fee }) => ({ issue_id, reserve_id, coverage_key, fee }));
+    m.items = items
+      .filter((i) => i.message_id === m.id)
+      .map(({ issue_id, reserve_id, coverage_key, fee }) => ({ issue_id, reserve_id, coverage_key, fee }));
     m.notice_date = m.notice_date ? String(m.notice_date).slice(0, 10) : null;
   }
   return messages;

@@ -39,26 +39,89 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
 
   before(async () => {
     w = await engineWorld('types', { now: `${RUN_DAY}T09:00:00Z` });
-    env = { KMC_DATABASE_URL: w.db.url, KMC_SMTP_URL: 'smtp://127.0.0.1:1?tls=off', KMC_LOG_LEVEL: 'error', KMC_PRINT_DIR: `/tmp/kmc-types-${process.pid}` };
+    env = {
+      KMC_DATABASE_URL: w.db.url,
+      KMC_SMTP_URL: 'smtp://127.0.0.1:1?tls=off',
+      KMC_LOG_LEVEL: 'error',
+      KMC_PRINT_DIR: `/tmp/kmc-types-${process.pid}`,
+    };
     const { k } = w;
-    await k.branch({ code: 'CPL', name: 'Centralbiblioteket', email: 'central@bibliotek.example.org', address1: 'Storgatan 1', city: 'Stockholm' });
+    await k.branch({
+      code: 'CPL',
+      name: 'Centralbiblioteket',
+      email: 'central@bibliotek.example.org',
+      address1: 'Storgatan 1',
+      city: 'Stockholm',
+    });
     await k.branch({ code: 'HAF', name: 'Stadtbibliothek am Hafen', email: 'hafen@stadtbibliothek.example.net', city: 'Hamburg' });
     await k.category({ code: 'PT', description: 'Vuxen' });
     await k.category({ code: 'KI', description: 'Barn' });
     await k.itemtype({ code: 'BK', description: 'Bok' });
     await k.systemPreference('dateformat', 'metric');
-    who.asa = await k.patron({ surname: 'Öberg', firstname: 'Åsa', email: 'asa@example.org', mobile: '070-123 45 67', lang: 'sv-SE', branchcode: 'CPL', categorycode: 'PT', address: 'Ängsvägen 3', zipcode: '123 45', city: 'Solna', dateenrolled: '2020-01-01' });
-    who.jurgen = await k.patron({ surname: 'Müller', firstname: 'Jürgen', email: 'juergen@example.net', lang: 'de-DE', branchcode: 'HAF', categorycode: 'PT', dateenrolled: '2020-01-01' });
-    who.new1 = await k.patron({ surname: 'Ny', firstname: 'Nils', email: 'nils@example.org', lang: 'sv-SE', branchcode: 'CPL', categorycode: 'PT', dateenrolled: RUN_DAY });
+    who.asa = await k.patron({
+      surname: 'Öberg',
+      firstname: 'Åsa',
+      email: 'asa@example.org',
+      mobile: '070-123 45 67',
+      lang: 'sv-SE',
+      branchcode: 'CPL',
+      categorycode: 'PT',
+      address: 'Ängsvägen 3',
+      zipcode: '123 45',
+      city: 'Solna',
+      dateenrolled: '2020-01-01',
+    });
+    who.jurgen = await k.patron({
+      surname: 'Müller',
+      firstname: 'Jürgen',
+      email: 'juergen@example.net',
+      lang: 'de-DE',
+      branchcode: 'HAF',
+      categorycode: 'PT',
+      dateenrolled: '2020-01-01',
+    });
+    who.new1 = await k.patron({
+      surname: 'Ny',
+      firstname: 'Nils',
+      email: 'nils@example.org',
+      lang: 'sv-SE',
+      branchcode: 'CPL',
+      categorycode: 'PT',
+      dateenrolled: RUN_DAY,
+    });
     const bib = async (title: string) => k.biblio({ title, author: 'Lagerlöf, Selma' });
     const item = async (b: number, branch = 'CPL') => k.item({ biblionumber: b, homebranch: branch, itype: 'BK' });
     // Åsa picks up at the harbour: the notice comes from there.
     const b1 = await bib('Nils Holgerssons underbara resa');
-    holds.asaHaf = await k.hold({ borrowernumber: who.asa, biblionumber: b1, branchcode: 'HAF', itemnumber: await item(b1, 'HAF'), found: 'W', waitingdate: RUN_DAY, expirationdate: '2026-12-01' });
+    holds.asaHaf = await k.hold({
+      borrowernumber: who.asa,
+      biblionumber: b1,
+      branchcode: 'HAF',
+      itemnumber: await item(b1, 'HAF'),
+      found: 'W',
+      waitingdate: RUN_DAY,
+      expirationdate: '2026-12-01',
+    });
     const b2 = await bib('Gösta Berlings saga');
-    holds.asaSoon = await k.hold({ borrowernumber: who.asa, biblionumber: b2, branchcode: 'CPL', itemnumber: await item(b2), found: 'W', waitingdate: '2026-11-19', expirationdate: '2026-11-26' });
+    holds.asaSoon = await k.hold({
+      borrowernumber: who.asa,
+      biblionumber: b2,
+      branchcode: 'CPL',
+      itemnumber: await item(b2),
+      found: 'W',
+      waitingdate: '2026-11-19',
+      expirationdate: '2026-11-26',
+    });
     const b3 = await bib('Der Zauberberg');
-    holds.jurgen = await k.hold({ borrowernumber: who.jurgen, biblionumber: b3, branchcode: 'HAF', itemnumber: await item(b3, 'HAF'), found: 'W', waitingdate: RUN_DAY, expirationdate: '2026-12-01' });
+    holds.jurgen = await k.hold({
+      borrowernumber: who.jurgen,
+      biblionumber: b3,
+      branchcode: 'HAF',
+      itemnumber: await item(b3, 'HAF'),
+      found: 'W',
+      waitingdate: RUN_DAY,
+      expirationdate: '2026-12-01',
+    });
     const b4 = await bib('In transit');
     await k.hold({ borrowernumber: who.jurgen, biblionumber: b4, branchcode: 'HAF', itemnumber: await item(b4), found: 'T' });
     await k.messagePreference({ borrowernumber: who.jurgen, message: 'Hold_Filled', transports: ['print'] });
@@ -77,7 +140,9 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
     it('a waiting hold: from the pickup branch, naming the last pickup day; once', async () => {
       const result = await run('hold_waiting');
       expect(result.created).to.equal(3);
-      const asa = (await stored(w.db.knex, { borrowernumber: who.asa })).sort((x, y) => String(x.branchcode).localeCompare(String(y.branchcode)));
+      const asa = (await stored(w.db.knex, { borrowernumber: who.asa })).sort((x, y) =>
+        String(x.branchcode).localeCompare(String(y.branchcode)),
+      );
       // Two pickup branches: two messages, each from its branch.
       expect(asa.map((m) => [m.branchcode, m.from_address, m.items.map((i) => i.reserve_id)])).to.deep.equal([
         ['CPL', 'central@bibliotek.example.org', [holds.asaSoon]],
@@ -93,7 +158,7 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
       expect((await run('hold_waiting')).created).to.equal(0);
     });
 
-    it('a pickup reminder N days (the rule\'s delay) before the hold expires on the shelf', async () => {
+    it("a pickup reminder N days (the rule's delay) before the hold expires on the shelf", async () => {
       const early = await run('hold_reminder', '2026-11-23');
       expect(early.created).to.equal(0);
       const onTime = await run('hold_reminder', RUN_DAY);
@@ -113,7 +178,14 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
       const [m] = await stored(w.db.knex);
       expect(m.subject).to.equal('Välkommen till Centralbiblioteket');
       expect(m.body_text).to.contain(`Ditt lånekortsnummer är `);
-      const later = await w.k.patron({ surname: 'Senare', firstname: 'Sara', email: 'sara@example.org', branchcode: 'CPL', categorycode: 'PT', dateenrolled: '2026-11-26' });
+      const later = await w.k.patron({
+        surname: 'Senare',
+        firstname: 'Sara',
+        email: 'sara@example.org',
+        branchcode: 'CPL',
+        categorycode: 'PT',
+        dateenrolled: '2026-11-26',
+      });
       const again = await run('welcome', '2026-11-27');
       expect(again.created).to.equal(1);
       expect((await stored(w.db.knex)).map((x) => x.borrowernumber)).to.deep.equal([who.new1, later]);
@@ -122,22 +194,55 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
   });
 
   describe('messages from staff', () => {
-    it('by e-mail or SMS, from the patron\'s branch, in the patron\'s language; refused with a reason when the channel cannot carry it', async () => {
+    it("by e-mail or SMS, from the patron's branch, in the patron's language; refused with a reason when the channel cannot carry it", async () => {
       w.kmc.notices.availableChannels = ['email', 'sms', 'print'];
       try {
-        const email = await sendStaffMessage(w.kmc.notices, { borrowernumber: who.asa, channel: 'email', text: 'Din bok har hittats.\nVälkommen in!', subject: 'Hittegods', actor: '42' });
+        const email = await sendStaffMessage(w.kmc.notices, {
+          borrowernumber: who.asa,
+          channel: 'email',
+          text: 'Din bok har hittats.\nVälkommen in!',
+          subject: 'Hittegods',
+          actor: '42',
+        });
         expect(email).to.include({ channel: 'email', status: 'pending', duplicate: false });
         const [m] = await stored(w.db.knex, { id: email.id });
-        expect(m).to.include({ message_type: 'staff_message', to_address: 'asa@example.org', from_address: 'central@bibliotek.example.org', subject: 'Hittegods', lang: 'sv' });
+        expect(m).to.include({
+          message_type: 'staff_message',
+          to_address: 'asa@example.org',
+          from_address: 'central@bibliotek.example.org',
+          subject: 'Hittegods',
+          lang: 'sv',
+        });
         expect(m.body_text).to.contain('Hej Åsa Öberg').and.contain('Din bok har hittats.\nVälkommen in!');
         expect((await w.kmc.store.events(email.id))[0]).to.include({ actor: '42', status: 'pending' });
 
-        const sms = await sendStaffMessage(w.kmc.notices, { borrowernumber: who.asa, channel: 'sms', text: 'Boken finns att hämta.', actor: '42' });
-        expect((await stored(w.db.knex, { id: sms.id }))[0]).to.include({ channel: 'sms', to_address: '+46701234567', body_text: 'Centralbiblioteket: Boken finns att hämta.\n' });
+        const sms = await sendStaffMessage(w.kmc.notices, {
+          borrowernumber: who.asa,
+          channel: 'sms',
+          text: 'Boken finns att hämta.',
+          actor: '42',
+        });
+        expect((await stored(w.db.knex, { id: sms.id }))[0]).to.include({
+          channel: 'sms',
+          to_address: '+46701234567',
+          body_text: 'Centralbiblioteket: Boken finns att hämta.\n',
+        });
 
         // The same request key twice (a form sent twice) stores one message.
-        const a = await sendStaffMessage(w.kmc.notices, { borrowernumber: who.asa, channel: 'email', text: 'Once', actor: '42', requestKey: 'form-123456' });
-        const b = await sendStaffMessage(w.kmc.notices, { borrowernumber: who.asa, channel: 'email', text: 'Once', actor: '42', requestKey: 'form-123456' });
+        const a = await sendStaffMessage(w.kmc.notices, {
+          borrowernumber: who.asa,
+          channel: 'email',
+          text: 'Once',
+          actor: '42',
+          requestKey: 'form-123456',
+        });
+        const b = await sendStaffMessage(w.kmc.notices, {
+          borrowernumber: who.asa,
+          channel: 'email',
+          text: 'Once',
+          actor: '42',
+          requestKey: 'form-123456',
+        });
         expect([a.id === b.id, b.duplicate]).to.deep.equal([true, true]);
 
         const refusals: Array<[Parameters<typeof sendStaffMessage>[1], string]> = [
@@ -148,10 +253,15 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
           [{ borrowernumber: who.asa, channel: 'sms', text: 'x'.repeat(601), actor: '42' }, 'KMC_STAFF_MESSAGE_INVALID'],
         ];
         for (const [req, code] of refusals) {
-          const err = await sendStaffMessage(w.kmc.notices, req).then(() => null, (e: { code?: string; message: string }) => e);
+          const err = await sendStaffMessage(w.kmc.notices, req).then(
+            () => null,
+            (e: { code?: string; message: string }) => e,
+          );
           expect(err?.code, JSON.stringify(req).slice(0, 60)).to.equal(code);
         }
-        const why = await sendStaffMessage(w.kmc.notices, { borrowernumber: who.jurgen, channel: 'sms', text: 'Hallo', actor: '42' }).catch((e: Error) => e.message);
+        const why = await sendStaffMessage(w.kmc.notices, { borrowernumber: who.jurgen, channel: 'sms', text: 'Hallo', actor: '42' }).catch(
+          (e: Error) => e.message,
+        );
         expect(why).to.equal('the message cannot go by sms: sms: no mobile number');
       } finally {
         w.kmc.notices.availableChannels = ['email', 'print'];
@@ -161,11 +271,16 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
     });
 
     it('from the command line: kmc message', async () => {
-      const ok = await kmc(['message', '--borrower', String(who.jurgen), '--channel', 'email', '--text', 'Ihr Ausweis ist fertig.', '--json'], env);
+      const ok = await kmc(
+        ['message', '--borrower', String(who.jurgen), '--channel', 'email', '--text', 'Ihr Ausweis ist fertig.', '--json'],
+        env,
+      );
       expect(ok.code, ok.stderr).to.equal(0);
       const result = JSON.parse(ok.stdout);
       expect(result).to.include({ channel: 'email', status: 'pending' });
-      expect((await stored(w.db.knex, { id: result.id }))[0].body_text).to.contain('Guten Tag Jürgen Müller').and.contain('Ihr Ausweis ist fertig.');
+      expect((await stored(w.db.knex, { id: result.id }))[0].body_text)
+        .to.contain('Guten Tag Jürgen Müller')
+        .and.contain('Ihr Ausweis ist fertig.');
       const bad = await kmc(['message', '--borrower', String(who.jurgen), '--channel', 'sms', '--text', 'x'], env);
       expect(bad.code).to.equal(1);
       expect(bad.stderr).to.equal('kmc: SMS is not set up on this sidecar [KMC_CHANNEL_UNAVAILABLE]');
@@ -194,7 +309,11 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
       w.kmc.notices.availableChannels = ['email', 'sms', 'print'];
       try {
         const conflict = await post(who.jurgen, { channel: 'sms', text: 'x' });
-        expect([conflict.status, conflict.body.error, conflict.body.message]).to.deep.equal([409, 'KMC_NO_CONTACT', 'the message cannot go by sms: sms: no mobile number']);
+        expect([conflict.status, conflict.body.error, conflict.body.message]).to.deep.equal([
+          409,
+          'KMC_NO_CONTACT',
+          'the message cannot go by sms: sms: no mobile number',
+        ]);
       } finally {
         w.kmc.notices.availableChannels = ['email', 'print'];
       }
@@ -202,16 +321,29 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
     });
 
     it('from the JSON API of the running server, behind staff sign-in and the CSRF check', async () => {
-      const staff = await addStaff(w.k, { userid: 'desk', surname: 'Desk', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' });
+      const staff = await addStaff(w.k, {
+        userid: 'desk',
+        surname: 'Desk',
+        modules: ['catalogue', 'circulate'],
+        branchcode: 'CPL',
+        categorycode: 'PT',
+      });
       let running: Running | null = null;
       try {
-        running = await startServer(testSettings(w.db.url, { KMC_PORT: '0' }), { logger: createMemoryLogger(), deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
+        running = await startServer(testSettings(w.db.url, { KMC_PORT: '0' }), {
+          logger: createMemoryLogger(),
+          deliverEveryMs: 3_600_000,
+          verifyEveryMs: 0,
+        });
         const anonymous = await request(running.server).post(`/api/patrons/${who.asa}/messages`).send({ channel: 'email', text: 'x' });
         expect(anonymous.status).to.be.oneOf([401, 403, 303]);
         const session = await StaffSession.launch(running.server, running.services.settings.secret, staff, Math.floor(Date.now() / 1000));
         const noToken = await session.agent.post(`/api/patrons/${who.asa}/messages`).send({ channel: 'email', text: 'x' });
         expect(noToken.status).to.equal(403);
-        const ok = await session.agent.post(`/api/patrons/${who.asa}/messages`).set('x-csrf-token', await session.token()).send({ channel: 'email', text: 'Välkommen tillbaka!' });
+        const ok = await session.agent
+          .post(`/api/patrons/${who.asa}/messages`)
+          .set('x-csrf-token', await session.token())
+          .send({ channel: 'email', text: 'Välkommen tillbaka!' });
         expect(ok.status, ok.text).to.equal(201);
         expect((await w.kmc.store.events(ok.body.message.id))[0].actor).to.equal(String(staff));
       } finally {
@@ -221,18 +353,31 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
   });
 
   describe('amounts', () => {
-    it('follow Koha\'s CurrencyFormat and active currency; without Koha\'s currency table, the sidecar\'s own setting', async () => {
+    it("follow Koha's CurrencyFormat and active currency; without Koha's currency table, the sidecar's own setting", async () => {
       const b = await w.k.biblio({ title: 'Jerusalem', author: 'Lagerlöf, Selma' });
-      await w.k.loan({ borrowernumber: who.jurgen, itemnumber: await w.k.item({ biblionumber: b, homebranch: 'HAF', itype: 'BK' }), dateDue: '2026-11-10', branchcode: 'HAF' });
-      await w.db.knex('kmc_rules').where({ message_type: 'overdue', level: 1, is_baseline: 1 }).update({ fee_per_notice: 1000, fee_per_item: 2.5 });
+      await w.k.loan({
+        borrowernumber: who.jurgen,
+        itemnumber: await w.k.item({ biblionumber: b, homebranch: 'HAF', itype: 'BK' }),
+        dateDue: '2026-11-10',
+        branchcode: 'HAF',
+      });
+      await w.db
+        .knex('kmc_rules')
+        .where({ message_type: 'overdue', level: 1, is_baseline: 1 })
+        .update({ fee_per_notice: 1000, fee_per_item: 2.5 });
       await w.k.systemPreference('CurrencyFormat', 'CH');
       await w.db.knex('kmc_settings').insert({ name: 'currency', value: 'EUR' });
       try {
         await run('overdue');
         expect((await stored(w.db.knex, { borrowernumber: who.jurgen }))[0].body_text).to.contain("Eine Mahngebühr von 1'002.50 EUR");
         // Koha keeps its active currency in a table of its own; where it is there, it wins.
-        await w.db.knex.raw('CREATE TABLE currency (currency VARCHAR(10) NOT NULL PRIMARY KEY, symbol VARCHAR(5) NULL, isocode VARCHAR(5) NULL, active TINYINT(1) NULL)');
-        await w.db.knex('currency').insert([{ currency: 'DKK', symbol: 'kr.', isocode: 'DKK', active: 0 }, { currency: 'CHF', symbol: 'Fr.', isocode: 'CHF', active: 1 }]);
+        await w.db.knex.raw(
+          'CREATE TABLE currency (currency VARCHAR(10) NOT NULL PRIMARY KEY, symbol VARCHAR(5) NULL, isocode VARCHAR(5) NULL, active TINYINT(1) NULL)',
+        );
+        await w.db.knex('currency').insert([
+          { currency: 'DKK', symbol: 'kr.', isocode: 'DKK', active: 0 },
+          { currency: 'CHF', symbol: 'Fr.', isocode: 'CHF', active: 1 },
+        ]);
         await clearMessages(w.db.knex);
         await run('overdue');
         expect((await stored(w.db.knex, { borrowernumber: who.jurgen }))[0].body_text).to.contain("Eine Mahngebühr von 1'002.50 Fr.");
@@ -240,7 +385,10 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
         await w.db.knex.raw('DROP TABLE IF EXISTS currency');
         await w.db.knex('kmc_settings').where({ name: 'currency' }).delete();
         await w.db.knex('systempreferences').where({ variable: 'CurrencyFormat' }).delete();
-        await w.db.knex('kmc_rules').where({ message_type: 'overdue', level: 1, is_baseline: 1 }).update({ fee_per_notice: 0, fee_per_item: 0 });
+        await w.db
+          .knex('kmc_rules')
+          .where({ message_type: 'overdue', level: 1, is_baseline: 1 })
+          .update({ fee_per_notice: 0, fee_per_item: 0 });
         await w.db.knex('issues').where({ borrowernumber: who.jurgen }).delete();
       }
     });
@@ -249,8 +397,18 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
   describe('rendering a stored message again for another channel', () => {
     it('from the data it was made from, with the address the patron has now; SMS without the general text', async () => {
       const b = await w.k.biblio({ title: 'Röda rummet', author: 'Strindberg, August' });
-      await w.k.loan({ borrowernumber: who.asa, itemnumber: await w.k.item({ biblionumber: b, homebranch: 'CPL', itype: 'BK' }), dateDue: '2026-11-10', branchcode: 'CPL' });
-      await runNotices(w.kmc.notices, { type: 'overdue', date: RUN_DAY, startedBy: 'test', messageToPatrons: 'Vi har stängt på julafton.' });
+      await w.k.loan({
+        borrowernumber: who.asa,
+        itemnumber: await w.k.item({ biblionumber: b, homebranch: 'CPL', itype: 'BK' }),
+        dateDue: '2026-11-10',
+        branchcode: 'CPL',
+      });
+      await runNotices(w.kmc.notices, {
+        type: 'overdue',
+        date: RUN_DAY,
+        startedBy: 'test',
+        messageToPatrons: 'Vi har stängt på julafton.',
+      });
       const [m] = await stored(w.db.knex, { borrowernumber: who.asa });
       expect(m.channel).to.equal('email');
       expect(m.body_text).to.contain('Vi har stängt på julafton.');
@@ -279,7 +437,7 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
       await w.db.knex('kmc_settings').where({ name: 'rules_branch' }).update({ value: 'issuing' });
     });
 
-    it('kmc rules import-koha makes equivalent rules from Koha\'s overdue triggers, and nothing twice', async () => {
+    it("kmc rules import-koha makes equivalent rules from Koha's overdue triggers, and nothing twice", async () => {
       await w.k.overdueRule({
         categorycode: 'PT',
         levels: [
@@ -298,7 +456,14 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
         expect(first.stdout).to.contain('created   rule').and.contain('created 9, updated 0, unchanged 0');
         const rules = (await w.kmc.rules.list({ messageType: 'overdue' })).filter((r) => r.import_key);
         const of = (key: string) => rules.find((r) => r.import_key === key)!;
-        expect(of('koha:overduerules:*:PT:1')).to.include({ level: 1, categorycode: 'PT', branchcode: null, delay_days: 7, template_code: 'ODUE', is_used: true });
+        expect(of('koha:overduerules:*:PT:1')).to.include({
+          level: 1,
+          categorycode: 'PT',
+          branchcode: null,
+          delay_days: 7,
+          template_code: 'ODUE',
+          is_used: true,
+        });
         expect(of('koha:overduerules:*:PT:1').channels).to.deep.equal(['email', 'sms', 'print']);
         // Koha counts from the due date; a later level counts from the level before it.
         expect(of('koha:overduerules:*:PT:2')).to.include({ level: 2, delay_days: 14 });
@@ -325,7 +490,10 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
 
     it('a baseline rule cannot be deleted; an exception can', async () => {
       const baseline = (await w.kmc.rules.forType('overdue', 1)).find((r) => r.is_baseline)!;
-      const err = await w.kmc.rules.deleteRule(baseline.id).then(() => null, (e: { code: string; message: string }) => e);
+      const err = await w.kmc.rules.deleteRule(baseline.id).then(
+        () => null,
+        (e: { code: string; message: string }) => e,
+      );
       expect(err).to.include({ code: 'KMC_BASELINE_RULE' });
       expect(err!.message).to.contain('cannot be deleted');
       const cli = await kmc(['rules', 'delete', String(baseline.id)], env);
@@ -339,20 +507,32 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
       expect(await w.kmc.rules.get(baseline.id)).to.not.equal(null);
     });
 
-    it('which branch\'s rules apply is a setting: issuing branch, the item\'s home, or the patron\'s', async () => {
+    it("which branch's rules apply is a setting: issuing branch, the item's home, or the patron's", async () => {
       // Jürgen (a HAF patron) borrowed a CPL book at CPL.
       const b = await w.k.biblio({ title: 'Buddenbrooks', author: 'Mann, Thomas' });
-      const issue = await w.k.loan({ borrowernumber: who.jurgen, itemnumber: await w.k.item({ biblionumber: b, homebranch: 'CPL', itype: 'BK' }), dateDue: '2026-11-19', branchcode: 'CPL' });
+      const issue = await w.k.loan({
+        borrowernumber: who.jurgen,
+        itemnumber: await w.k.item({ biblionumber: b, homebranch: 'CPL', itype: 'BK' }),
+        dateDue: '2026-11-19',
+        branchcode: 'CPL',
+      });
       await w.kmc.rules.create({ message_type: 'overdue', level: 1, branchcode: 'HAF', delay_days: 3, channels: ['print'] });
       const covered = async () => (await stored(w.db.knex, { borrowernumber: who.jurgen })).flatMap((m) => m.items.map((i) => i.issue_id));
-      for (const [setting, expected] of [['issuing', []], ['item_home', []], ['patron', [issue]]] as const) {
+      for (const [setting, expected] of [
+        ['issuing', []],
+        ['item_home', []],
+        ['patron', [issue]],
+      ] as const) {
         await clearMessages(w.db.knex);
         await w.db.knex('kmc_settings').where({ name: 'rules_branch' }).update({ value: setting });
         await run('overdue');
         expect(await covered(), setting).to.deep.equal(expected);
       }
       await w.db.knex('kmc_settings').where({ name: 'rules_branch' }).update({ value: 'everywhere' });
-      const err = await run('overdue').then(() => null, (e: { code: string; message: string }) => e);
+      const err = await run('overdue').then(
+        () => null,
+        (e: { code: string; message: string }) => e,
+      );
       expect(err).to.include({ code: 'KMC_SETTINGS_INVALID' });
       expect(err!.message).to.equal('rules_branch: must be one of issuing, item_home, patron (kmc_settings), got "everywhere"');
     });
@@ -361,7 +541,14 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
       const list = await kmc(['routines', '--json'], env);
       expect(list.code, list.stderr).to.equal(0);
       const routines = JSON.parse(list.stdout).routines as Array<{ name: string; message_type: string; next: string | null }>;
-      expect(routines.map((r) => r.message_type).sort()).to.deep.equal(['hold_reminder', 'hold_waiting', 'overdue', 'predue', 'replacement_bill', 'welcome']);
+      expect(routines.map((r) => r.message_type).sort()).to.deep.equal([
+        'hold_reminder',
+        'hold_waiting',
+        'overdue',
+        'predue',
+        'replacement_bill',
+        'welcome',
+      ]);
       expect(routines.every((r) => r.next && Date.parse(r.next) > Date.now() - 60_000)).to.equal(true);
       const holds = (await w.kmc.routines.byName('Hold pickup notices'))!;
       await w.kmc.routines.update(holds.id, { criteria: { branches: ['HAF'] } });

@@ -26,14 +26,44 @@ async function countOf(knex: Knex, table: string, where?: (q: Knex.QueryBuilder)
 async function fingerprint(knex: Knex): Promise<string> {
   const hash = createHash('sha256');
   const parts: Array<[string, string[], string]> = [
-    ['borrowers', ['borrowernumber', 'cardnumber', 'surname', 'firstname', 'email', 'mobile', 'smsalertnumber', 'lang', 'branchcode', 'categorycode', 'dateofbirth', 'address', 'city'], 'borrowernumber'],
+    [
+      'borrowers',
+      [
+        'borrowernumber',
+        'cardnumber',
+        'surname',
+        'firstname',
+        'email',
+        'mobile',
+        'smsalertnumber',
+        'lang',
+        'branchcode',
+        'categorycode',
+        'dateofbirth',
+        'address',
+        'city',
+      ],
+      'borrowernumber',
+    ],
     ['biblio', ['biblionumber', 'title', 'subtitle', 'author', 'copyrightdate'], 'biblionumber'],
-    ['items', ['itemnumber', 'biblionumber', 'barcode', 'homebranch', 'holdingbranch', 'itype', 'onloan', 'replacementprice', 'itemcallnumber'], 'itemnumber'],
+    [
+      'items',
+      ['itemnumber', 'biblionumber', 'barcode', 'homebranch', 'holdingbranch', 'itype', 'onloan', 'replacementprice', 'itemcallnumber'],
+      'itemnumber',
+    ],
     ['issues', ['issue_id', 'borrowernumber', 'itemnumber', 'date_due', 'issuedate', 'branchcode'], 'issue_id'],
     ['old_issues', ['issue_id', 'borrowernumber', 'itemnumber', 'returndate'], 'issue_id'],
-    ['reserves', ['reserve_id', 'borrowernumber', 'biblionumber', 'itemnumber', 'found', 'waitingdate', 'expirationdate', 'branchcode'], 'reserve_id'],
+    [
+      'reserves',
+      ['reserve_id', 'borrowernumber', 'biblionumber', 'itemnumber', 'found', 'waitingdate', 'expirationdate', 'branchcode'],
+      'reserve_id',
+    ],
     ['accountlines', ['borrowernumber', 'itemnumber', 'amount'], 'accountlines_id'],
-    ['borrower_message_preferences', ['borrowernumber', 'categorycode', 'message_attribute_id', 'days_in_advance', 'wants_digest'], 'borrower_message_preference_id'],
+    [
+      'borrower_message_preferences',
+      ['borrowernumber', 'categorycode', 'message_attribute_id', 'days_in_advance', 'wants_digest'],
+      'borrower_message_preference_id',
+    ],
   ];
   for (const [table, columns, order] of parts) {
     const rows = await knex(table).select(columns).orderBy(order);
@@ -70,7 +100,9 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
       expect(await countOf(k, 'reserves', (q) => q.whereNull('found'))).to.equal(summary.holdsQueued);
       expect(await countOf(k, 'old_issues')).to.equal(summary.returnedLoans);
       expect(await countOf(k, 'accountlines')).to.equal(summary.fines);
-      expect(await countOf(k, 'borrower_message_preferences', (q) => q.whereNotNull('borrowernumber'))).to.equal(summary.messagePreferences);
+      expect(await countOf(k, 'borrower_message_preferences', (q) => q.whereNotNull('borrowernumber'))).to.equal(
+        summary.messagePreferences,
+      );
       expect(await countOf(k, 'borrowers', (q) => q.whereNotNull('email'))).to.equal(summary.patronsWithEmail);
       expect(await countOf(k, 'borrowers', (q) => q.whereNotNull('smsalertnumber'))).to.equal(summary.patronsWithSmsNumber);
       expect(summary).to.include({ patrons: 40, biblios: 60, items: 120, loans: 60, overdueLoans: 30, holdsWaiting: 8 });
@@ -84,7 +116,8 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
     });
 
     it('keeps non-ASCII names and awkward titles exactly as written', async function () {
-      const asa = await db.knex('borrowers')
+      const asa = await db
+        .knex('borrowers')
         .whereRaw('surname = ? COLLATE utf8mb4_bin AND firstname = ? COLLATE utf8mb4_bin', ['Öberg', 'Åsa'])
         .first('surname', 'firstname', 'lang', 'smsalertnumber');
       expect(asa).to.deep.equal({ surname: 'Öberg', firstname: 'Åsa', lang: 'sv-SE', smsalertnumber: '+46701234567' });
@@ -102,8 +135,12 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
       const emails = (await db.knex('borrowers').pluck('email')) as Array<string | null>;
       for (const bad of ['anna.lund@@example', 'no-at-sign.example.org', 'space in@example.org']) expect(emails).to.include(bad);
       expect(summary.malformedEmails).to.have.length(3);
-      expect(emails.filter((e) => e === null).length).to.equal(summary.patronsWithoutEmail).and.to.be.greaterThan(0);
-      const domains = new Set(emails.filter((e): e is string => !!e && /^[^@\s]+@[^@\s]+$/.test(e)).map((e) => e.split('@')[1].toLowerCase()));
+      expect(emails.filter((e) => e === null).length)
+        .to.equal(summary.patronsWithoutEmail)
+        .and.to.be.greaterThan(0);
+      const domains = new Set(
+        emails.filter((e): e is string => !!e && /^[^@\s]+@[^@\s]+$/.test(e)).map((e) => e.split('@')[1].toLowerCase()),
+      );
       expect([...domains].sort()).to.deep.equal(['example.com', 'example.net', 'example.org']);
       const smsOnly = await countOf(db.knex, 'borrowers', (q) => q.whereNull('email').whereNotNull('smsalertnumber'));
       expect(smsOnly).to.be.greaterThan(0);
@@ -135,7 +172,8 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
     });
 
     it('marks exactly the loaned items as on loan until their due date', async function () {
-      const mismatched = await db.knex('items as i')
+      const mismatched = await db
+        .knex('items as i')
         .leftJoin('issues as s', 's.itemnumber', 'i.itemnumber')
         .whereRaw('NOT (i.onloan <=> DATE(s.date_due))')
         .count({ n: '*' })
@@ -145,10 +183,20 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
     });
 
     it('keeps waiting holds on the shelf of their pickup branch until a later expiry date', async function () {
-      const waiting = await db.knex('reserves as r')
+      const waiting = await db
+        .knex('reserves as r')
         .join('items as i', 'i.itemnumber', 'r.itemnumber')
         .where('r.found', 'W')
-        .select('r.biblionumber', 'i.biblionumber as itemBiblio', 'r.branchcode', 'i.holdingbranch', 'i.onloan', 'r.waitingdate', 'r.expirationdate', 'r.priority');
+        .select(
+          'r.biblionumber',
+          'i.biblionumber as itemBiblio',
+          'r.branchcode',
+          'i.holdingbranch',
+          'i.onloan',
+          'r.waitingdate',
+          'r.expirationdate',
+          'r.priority',
+        );
       expect(waiting).to.have.length(8);
       for (const h of waiting) {
         expect(h.itemBiblio).to.equal(h.biblionumber);
@@ -158,16 +206,24 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
         expect(h.waitingdate <= TODAY).to.equal(true);
         expect(h.expirationdate >= TODAY && h.expirationdate > h.waitingdate).to.equal(true);
       }
-      const queuedOnLoanedRecords = await db.knex('reserves as r')
+      const queuedOnLoanedRecords = await db
+        .knex('reserves as r')
         .whereNull('r.found')
-        .whereExists((q) => q.select(db.knex.raw('1')).from('items as i').join('issues as s', 's.itemnumber', 'i.itemnumber').whereRaw('i.biblionumber = r.biblionumber'))
+        .whereExists((q) =>
+          q
+            .select(db.knex.raw('1'))
+            .from('items as i')
+            .join('issues as s', 's.itemnumber', 'i.itemnumber')
+            .whereRaw('i.biblionumber = r.biblionumber'),
+        )
         .count({ n: '*' })
         .first();
       expect(Number((queuedOnLoanedRecords as { n: number }).n)).to.equal(summary.holdsQueued);
     });
 
     it('charges overdue fines to adults only, within the rules', async function () {
-      const fines = await db.knex('accountlines as a')
+      const fines = await db
+        .knex('accountlines as a')
         .join('borrowers as b', 'b.borrowernumber', 'a.borrowernumber')
         .join('issues as s', 's.issue_id', 'a.issue_id')
         .select('b.categorycode', 'a.amount', 'a.debit_type_code', 's.date_due');
@@ -251,7 +307,14 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
     });
 
     it('checks an item out and back in the way Koha does', async function () {
-      const borrowernumber = await k.patron({ surname: 'Øberg', firstname: 'Åse', email: 'aase@example.net', branchcode: 'OST', categorycode: 'ADULT', lang: 'da-DK' });
+      const borrowernumber = await k.patron({
+        surname: 'Øberg',
+        firstname: 'Åse',
+        email: 'aase@example.net',
+        branchcode: 'OST',
+        categorycode: 'ADULT',
+        lang: 'da-DK',
+      });
       const patron = await db.knex('borrowers').where({ borrowernumber }).first('cardnumber', 'surname', 'lang', 'dateenrolled');
       expect(patron).to.include({ cardnumber: cardnumberFor(borrowernumber), surname: 'Øberg', lang: 'da-DK' });
       expect(patron.dateenrolled).to.match(/^\d{4}-\d{2}-\d{2}$/);
@@ -260,7 +323,12 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
       const itemnumber = await k.item({ biblionumber, homebranch: 'OST', itype: 'BK', replacementprice: 249 });
       const item = await db.knex('items').where({ itemnumber }).first('barcode', 'biblioitemnumber', 'holdingbranch', 'onloan');
       const bi = await db.knex('biblioitems').where({ biblionumber }).first('biblioitemnumber');
-      expect(item).to.deep.equal({ barcode: barcodeFor(itemnumber), biblioitemnumber: bi.biblioitemnumber, holdingbranch: 'OST', onloan: null });
+      expect(item).to.deep.equal({
+        barcode: barcodeFor(itemnumber),
+        biblioitemnumber: bi.biblioitemnumber,
+        holdingbranch: 'OST',
+        onloan: null,
+      });
 
       const issueId = await k.loan({ borrowernumber, itemnumber, dateDue: '2025-03-01', branchcode: 'OST' });
       expect(await db.knex('issues').where({ issue_id: issueId }).first('date_due', 'issuedate')).to.deep.equal({
@@ -274,13 +342,17 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
       expect(String(twice)).to.match(/Duplicate entry/);
       const spare = await k.item({ biblionumber, homebranch: 'OST', itype: 'BK' });
       let nobody: unknown;
-      await k.loan({ borrowernumber: 999999, itemnumber: spare, dateDue: '2025-04-01', branchcode: 'OST' }).catch((e: unknown) => (nobody = e));
+      await k
+        .loan({ borrowernumber: 999999, itemnumber: spare, dateDue: '2025-04-01', branchcode: 'OST' })
+        .catch((e: unknown) => (nobody = e));
       expect(String(nobody)).to.match(/foreign key constraint fails/);
       expect((await db.knex('items').where({ itemnumber: spare }).first('onloan')).onloan).to.equal(null);
 
       await k.returnLoan(issueId, '2025-03-05');
       expect(await countOf(db.knex, 'issues')).to.equal(0);
-      expect(await db.knex('old_issues').where({ issue_id: issueId }).first('borrowernumber', 'itemnumber', 'date_due', 'returndate')).to.deep.equal({
+      expect(
+        await db.knex('old_issues').where({ issue_id: issueId }).first('borrowernumber', 'itemnumber', 'date_due', 'returndate'),
+      ).to.deep.equal({
         borrowernumber,
         itemnumber,
         date_due: '2025-03-01 23:59:00',
@@ -297,33 +369,62 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
     });
 
     it('writes holds, messaging preferences, fines, settings and plugin data', async function () {
-      const borrowernumber = await k.patron({ surname: 'Weiß', firstname: 'Käthe', smsalertnumber: '+4915123456789', branchcode: 'OST', categorycode: 'ADULT' });
+      const borrowernumber = await k.patron({
+        surname: 'Weiß',
+        firstname: 'Käthe',
+        smsalertnumber: '+4915123456789',
+        branchcode: 'OST',
+        categorycode: 'ADULT',
+      });
       const biblionumber = await k.biblio({ title: 'Die Glocken von Lübeck', author: 'Weiß, Jürgen' });
       const itemnumber = await k.item({ biblionumber, homebranch: 'OST', itype: 'BK', barcode: 'WB-1' });
-      const holdId = await k.hold({ borrowernumber, biblionumber, itemnumber, branchcode: 'OST', found: 'W', waitingdate: '2025-03-12', expirationdate: '2025-03-19' });
-      expect(await db.knex('reserves').where({ reserve_id: holdId }).first('found', 'priority', 'reservedate', 'itemnumber')).to.deep.equal({
-        found: 'W',
-        priority: 0,
-        reservedate: '2025-03-09',
+      const holdId = await k.hold({
+        borrowernumber,
+        biblionumber,
         itemnumber,
+        branchcode: 'OST',
+        found: 'W',
+        waitingdate: '2025-03-12',
+        expirationdate: '2025-03-19',
       });
+      expect(await db.knex('reserves').where({ reserve_id: holdId }).first('found', 'priority', 'reservedate', 'itemnumber')).to.deep.equal(
+        {
+          found: 'W',
+          priority: 0,
+          reservedate: '2025-03-09',
+          itemnumber,
+        },
+      );
       const queued = await k.hold({ borrowernumber, biblionumber, branchcode: 'OST' });
       expect((await db.knex('reserves').where({ reserve_id: queued }).first('priority')).priority).to.equal(1);
 
       const prefId = await k.messagePreference({ borrowernumber, message: 'Hold_Filled', transports: ['sms', 'email'] });
-      const transports = await db.knex('borrower_message_transport_preferences').where({ borrower_message_preference_id: prefId }).pluck('message_transport_type');
+      const transports = await db
+        .knex('borrower_message_transport_preferences')
+        .where({ borrower_message_preference_id: prefId })
+        .pluck('message_transport_type');
       expect(transports).to.have.members(['sms', 'email']);
-      const attr = await db.knex('borrower_message_preferences as p')
+      const attr = await db
+        .knex('borrower_message_preferences as p')
         .join('message_attributes as a', 'a.message_attribute_id', 'p.message_attribute_id')
         .where('p.borrower_message_preference_id', prefId)
         .first('a.message_name', 'a.message_attribute_id');
       expect(attr).to.deep.equal({ message_name: 'Hold_Filled', message_attribute_id: 4 });
       const advance = await k.messagePreference({ categorycode: 'ADULT', message: 'Advance_Notice' });
-      expect((await db.knex('borrower_message_preferences').where({ borrower_message_preference_id: advance }).first('days_in_advance')).days_in_advance).to.equal(2);
+      expect(
+        (await db.knex('borrower_message_preferences').where({ borrower_message_preference_id: advance }).first('days_in_advance'))
+          .days_in_advance,
+      ).to.equal(2);
       let neither: unknown;
       await k.messagePreference({ message: 'Item_Due' }).catch((e: unknown) => (neither = e));
       expect(String(neither)).to.match(/exactly one of/);
-      expect(await db.knex('message_transport_types').pluck('message_transport_type')).to.have.members(['email', 'sms', 'print', 'phone', 'itiva']);
+      expect(await db.knex('message_transport_types').pluck('message_transport_type')).to.have.members([
+        'email',
+        'sms',
+        'print',
+        'phone',
+        'itiva',
+      ]);
 
       const fine = await k.fine({ borrowernumber, itemnumber, amount: 12.5 });
       expect(await db.knex('accountlines').where({ accountlines_id: fine }).first('amountoutstanding', 'debit_type_code')).to.deep.equal({

@@ -27,7 +27,17 @@ describe(`two sidecars generating at once (${kohaSchemaKind()} Koha schema)`, fu
     db = await createKohaDatabase('concurrent');
     await migrate(db.knex);
     // Enough patrons for several batches of 500 per run, so the two runs' write transactions interleave.
-    await seedLibrary(db.knex, { today: TODAY, seed: 7, patrons: 1600, biblios: 2000, itemsPerBiblio: 2, loans: 3000, overdueShare: 0.6, holds: 10, returnedLoans: 0 });
+    await seedLibrary(db.knex, {
+      today: TODAY,
+      seed: 7,
+      patrons: 1600,
+      biblios: 2000,
+      itemsPerBiblio: 2,
+      loans: 3000,
+      overdueShare: 0.6,
+      holds: 10,
+      returnedLoans: 0,
+    });
     const clock = new TestClock(new Date(`${TODAY}T05:00:00Z`));
     a = testServices(testSettings(db.url), clock);
     b = testServices(testSettings(db.url), clock);
@@ -68,13 +78,23 @@ describe(`two sidecars generating at once (${kohaSchemaKind()} Koha schema)`, fu
   /** A message row written directly, as another sidecar's transaction would. */
   function rawRow(key: string): Record<string, unknown> {
     const now = toDbTime(new Date());
-    return { idempotency_key: key, message_type: 'overdue', level: 1, borrowernumber: 1, channel: 'print', status: 'pending', created_at: now, updated_at: now };
+    return {
+      idempotency_key: key,
+      message_type: 'overdue',
+      level: 1,
+      borrowernumber: 1,
+      channel: 'print',
+      status: 'pending',
+      created_at: now,
+      updated_at: now,
+    };
   }
 
   /** Until the store's INSERT is running on the server (and, with the row it needs locked, waiting). */
   async function storeIsWaiting(): Promise<void> {
     for (let i = 0; i < 200; i += 1) {
-      const rows: Array<{ n: number | string }> = await db.knex('information_schema.processlist')
+      const rows: Array<{ n: number | string }> = await db
+        .knex('information_schema.processlist')
         .where('db', db.name)
         .where('info', 'like', 'INSERT INTO kmc_messages (%')
         .count({ n: '*' });
@@ -104,19 +124,27 @@ describe(`two sidecars generating at once (${kohaSchemaKind()} Koha schema)`, fu
     } finally {
       if (!other.isCompleted()) await other.rollback();
     }
-    const rows: Array<{ idempotency_key: string; n: number | string }> = await db.knex('kmc_messages as m')
+    const rows: Array<{ idempotency_key: string; n: number | string }> = await db
+      .knex('kmc_messages as m')
       .join('kmc_message_items as i', 'i.message_id', 'm.id')
       .groupBy('m.idempotency_key')
       .orderBy('m.idempotency_key')
       .select('m.idempotency_key')
       .count({ n: '*' });
-    expect(rows.map((r) => [r.idempotency_key, Number(r.n)])).to.deep.equal([[k1, 1], [k2, 1]]);
+    expect(rows.map((r) => [r.idempotency_key, Number(r.n)])).to.deep.equal([
+      [k1, 1],
+      [k2, 1],
+    ]);
     const [{ n: events }] = await db.knex('kmc_message_events').count({ n: '*' });
     expect(Number(events)).to.equal(2);
   });
 
   async function coveredLoans(): Promise<number[]> {
-    const rows: Array<{ issue_id: number }> = await db.knex('kmc_message_items').where('coverage_key', 'like', 'overdue:%').orderBy('issue_id').select('issue_id');
+    const rows: Array<{ issue_id: number }> = await db
+      .knex('kmc_message_items')
+      .where('coverage_key', 'like', 'overdue:%')
+      .orderBy('issue_id')
+      .select('issue_id');
     return rows.map((r) => Number(r.issue_id));
   }
 
@@ -127,9 +155,13 @@ describe(`two sidecars generating at once (${kohaSchemaKind()} Koha schema)`, fu
       // The second starts a little later each round, so the two meet at different points of their runs.
       const settled = await Promise.allSettled([
         runNotices(a.notices, { type: 'overdue', date: TODAY, startedBy: `a${round}` }),
-        new Promise((r) => setTimeout(r, (round - 1) * 15)).then(() => runNotices(b.notices, { type: 'overdue', date: TODAY, startedBy: `b${round}` })),
+        new Promise((r) => setTimeout(r, (round - 1) * 15)).then(() =>
+          runNotices(b.notices, { type: 'overdue', date: TODAY, startedBy: `b${round}` }),
+        ),
       ]);
-      const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => `${(s.reason as { code?: string }).code}: ${(s.reason as Error).message}`);
+      const failures = settled
+        .filter((s): s is PromiseRejectedResult => s.status === 'rejected')
+        .map((s) => `${(s.reason as { code?: string }).code}: ${(s.reason as Error).message}`);
       expect(failures, `round ${round}`).to.deep.equal([]);
       const [ra, rb] = settled.map((s) => (s as PromiseFulfilledResult<RunStats>).value);
 
@@ -141,7 +173,10 @@ describe(`two sidecars generating at once (${kohaSchemaKind()} Koha schema)`, fu
       expect(stored, `round ${round}`).to.equal(expected.created);
       expect(ra.created + rb.created, `round ${round}`).to.equal(expected.created);
       const runs: Array<{ status: string }> = await db.knex('kmc_runs').select('status');
-      expect(runs.map((r) => r.status), `round ${round}`).to.deep.equal(['finished', 'finished']);
+      expect(
+        runs.map((r) => r.status),
+        `round ${round}`,
+      ).to.deep.equal(['finished', 'finished']);
     }
   });
 });

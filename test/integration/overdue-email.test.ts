@@ -47,7 +47,11 @@ describe(`overdue notices by e-mail, end to end (${kohaSchemaKind()} Koha schema
     expect([...byPatron.keys()].sort()).to.deep.equal([lib.patrons.asa, lib.patrons.jurgen, lib.patrons.soren, lib.patrons.anna].sort());
 
     const items = await db.knex('kmc_message_items').select('message_id', 'issue_id', 'title', 'author', 'barcode', 'date_due');
-    const coveredBy = (borrower: number) => items.filter((i) => i.message_id === byPatron.get(borrower).id).map((i) => i.issue_id).sort();
+    const coveredBy = (borrower: number) =>
+      items
+        .filter((i) => i.message_id === byPatron.get(borrower).id)
+        .map((i) => i.issue_id)
+        .sort();
     expect(coveredBy(lib.patrons.asa)).to.deep.equal([lib.loans.asaOld, lib.loans.asaMid].sort());
     expect(coveredBy(lib.patrons.jurgen)).to.deep.equal([lib.loans.jurgenExact]);
     expect(coveredBy(lib.patrons.soren)).to.deep.equal([lib.loans.sorenOld]);
@@ -160,7 +164,8 @@ describe(`overdue notices by e-mail, end to end (${kohaSchemaKind()} Koha schema
   });
 
   it('a 550 answer fails the message for good, with the reply kept', async () => {
-    smtp.respond = ({ to }) => (to.includes('asa.oberg@example.org') ? { action: 'reply', code: 550, message: 'No such user here' } : { action: 'accept' });
+    smtp.respond = ({ to }) =>
+      to.includes('asa.oberg@example.org') ? { action: 'reply', code: 550, message: 'No such user here' } : { action: 'accept' };
     await run();
     const stats = await kmc.worker.deliverOnce();
     expect(stats).to.include({ failed: 1, sent: 3 });

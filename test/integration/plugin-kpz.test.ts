@@ -208,7 +208,11 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
 
   before(() => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'kmc-kpz-'));
-    const r = spawnSync('npm', ['run', '--silent', 'package:kpz', '--', '--out', path.join(work, 'dist')], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync('npm', ['run', '--silent', 'package:kpz', '--', '--out', path.join(work, 'dist')], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.status, r.stderr).to.equal(0);
     kpz = path.join(work, 'dist', `koha-plugin-message-center-${VERSION}.kpz`);
     expect(r.stdout).to.contain(`koha-plugin-message-center-${VERSION}.kpz (${EXPECTED_ENTRIES.length} entries)`);
@@ -241,8 +245,11 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       expect(entries.find((e) => e.name.endsWith('KohaMessageCenter.pm'))?.method).to.equal('deflate');
     });
 
-    it('is read the same by Perl\'s own unzip module (as Koha\'s upload reads zips)', () => {
-      const r = perl(['-MIO::Uncompress::Unzip=$UnzipError', '-e', String.raw`
+    it("is read the same by Perl's own unzip module (as Koha's upload reads zips)", () => {
+      const r = perl([
+        '-MIO::Uncompress::Unzip=$UnzipError',
+        '-e',
+        String.raw`
         my $z = IO::Uncompress::Unzip->new($ARGV[0]) or die "unzip: $UnzipError";
         my $status = 1;
         while ( $status > 0 ) {
@@ -253,17 +260,19 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
           print "$name\t", length($data), "\n";
           $status = $z->nextStream;
         }
-        die "next: $UnzipError" if $status < 0;`, kpz]);
+        die "next: $UnzipError" if $status < 0;`,
+        kpz,
+      ]);
       expect(r.status, r.stderr).to.equal(0);
       const ours = readZip(fs.readFileSync(kpz)).map((e) => `${e.name}\t${e.data.length}`);
       expect(r.stdout.trim().split('\n')).to.deep.equal(ours);
     });
 
-    it('fills the module\'s metadata from the manifest and package.json, leaving no placeholder', () => {
+    it("fills the module's metadata from the manifest and package.json, leaving no placeholder", () => {
       const pm = fs.readFileSync(path.join(extracted, 'Koha/Plugin/Org/KohaMessageCenter.pm'), 'utf8');
       expect(pm).not.to.match(/'\{[A-Z_]+\}'/);
       expect(pm).to.contain(`our $VERSION = '${VERSION}';`);
-      expect(pm).to.contain("maximum_version => undef,");
+      expect(pm).to.contain('maximum_version => undef,');
       const metadata = run('upgrade', {}, BOSS).metadata;
       expect(metadata).to.include({
         name: manifest.plugin.name,
@@ -278,7 +287,7 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       expect(metadata?.date_updated).to.match(/^\d{4}-\d{2}-\d{2}$/);
     });
 
-    it('carries the checked manifest as the plugin\'s page list', () => {
+    it("carries the checked manifest as the plugin's page list", () => {
       const inside = JSON.parse(fs.readFileSync(path.join(extracted, 'Koha/Plugin/Org/KohaMessageCenter/manifest.json'), 'utf8'));
       expect(inside).to.deep.equal(manifest);
       expect(manifest.pages.map((p) => [p.id, p.path, p.shows])).to.deep.equal([
@@ -291,17 +300,27 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
         ['settings', '/settings', 'administration'],
         ['patron_messages', '/patrons/{borrowernumber}/messages', 'patron_tab'],
       ]);
-      expect(manifest.toggle).to.deep.equal({ table: 'plugin_data', pluginClass: 'Koha::Plugin::Org::KohaMessageCenter', key: '__ENABLED__' });
+      expect(manifest.toggle).to.deep.equal({
+        table: 'plugin_data',
+        pluginClass: 'Koha::Plugin::Org::KohaMessageCenter',
+        key: '__ENABLED__',
+      });
     });
 
     it('is built the same twice for the same date (SOURCE_DATE_EPOCH)', () => {
       const build = (out: string) =>
-        spawnSync('npx', ['tsx', 'scripts/package-kpz.ts', '--out', out], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, SOURCE_DATE_EPOCH: '1795000000' } });
+        spawnSync('npx', ['tsx', 'scripts/package-kpz.ts', '--out', out], {
+          cwd: REPO_ROOT,
+          encoding: 'utf8',
+          env: { ...process.env, SOURCE_DATE_EPOCH: '1795000000' },
+        });
       for (const out of ['a', 'b']) expect(build(path.join(work, out)).status).to.equal(0);
       const a = fs.readFileSync(path.join(work, 'a', path.basename(kpz)));
       const b = fs.readFileSync(path.join(work, 'b', path.basename(kpz)));
       expect(a.equals(b)).to.equal(true);
-      const pm = readZip(a).find((e) => e.name === 'Koha/Plugin/Org/KohaMessageCenter.pm')!.data.toString('utf8');
+      const pm = readZip(a)
+        .find((e) => e.name === 'Koha/Plugin/Org/KohaMessageCenter.pm')!
+        .data.toString('utf8');
       expect(pm).to.contain("date_updated    => '2026-11-18'");
     });
   });
@@ -311,7 +330,10 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       expect(crc32(Buffer.from('123456789'))).to.equal(0xcbf43926);
       const big = Buffer.from('a line of text that repeats\n'.repeat(200));
       const small = Buffer.from([0x00, 0xff, 0x10]);
-      const zip = createZip([{ name: 'd/' }, { name: 'd/big.txt', data: big }, { name: 'd/small.bin', data: small }], new Date('2026-11-24T10:20:30Z'));
+      const zip = createZip(
+        [{ name: 'd/' }, { name: 'd/big.txt', data: big }, { name: 'd/small.bin', data: small }],
+        new Date('2026-11-24T10:20:30Z'),
+      );
       const back = readZip(zip);
       expect(back.map((e) => [e.name, e.method, e.isDirectory])).to.deep.equal([
         ['d/', 'stored', true],
@@ -346,7 +368,11 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       ['an unknown place', (m) => (m.pages[0].shows = 'opac'), /page dashboard: shows must be one of/],
       ['a path with a host', (m) => (m.pages[0].path = '//evil.example/x'), /page dashboard: path/],
       ['a full URL as path', (m) => (m.pages[0].path = 'https://evil.example/'), /page dashboard: path/],
-      ['two permissions in one', (m) => (m.pages[0].permission = [{ tools: '*', borrowers: '*' }]), /page dashboard: permission\[0\] must be one Koha permission/],
+      [
+        'two permissions in one',
+        (m) => (m.pages[0].permission = [{ tools: '*', borrowers: '*' }]),
+        /page dashboard: permission\[0\] must be one Koha permission/,
+      ],
       ['no permission', (m) => (m.pages[0].permission = []), /page dashboard: permission must be a list/],
       ['a permission of another shape', (m) => (m.pages[0].permission = [{ tools: 2 }]), /page dashboard: permission\[0\]/],
       ['a patron tab without {borrowernumber}', (m) => (m.pages[7].path = '/patrons'), /page patron_messages: a patron tab/],
@@ -361,7 +387,9 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       it(`refuses ${what}, naming the field`, () => {
         const m = good();
         change(m);
-        expect(() => validateManifest(m)).to.throw(ManifestError, why).with.property('code', 'KMC_MANIFEST_INVALID');
+        expect(() => validateManifest(m))
+          .to.throw(ManifestError, why)
+          .with.property('code', 'KMC_MANIFEST_INVALID');
       });
     }
 
@@ -403,14 +431,28 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     });
 
     it('reads the permissions as Koha does: the whole tools module, or circulation, opens the queue; a sub-permission alone does not', () => {
-      expect(run('tool', {}, TOOLS).page!.params.menu.map((p: { id: string }) => p.id)).to.deep.equal(['dashboard', 'routines', 'queue', 'rules', 'templates']);
+      expect(run('tool', {}, TOOLS).page!.params.menu.map((p: { id: string }) => p.id)).to.deep.equal([
+        'dashboard',
+        'routines',
+        'queue',
+        'rules',
+        'templates',
+      ]);
       expect(run('tool', {}, DESK).page!.params.menu.map((p: { id: string }) => p.id)).to.deep.equal(['dashboard', 'queue', 'archive']);
       expect(run('tool', { page: 'queue' }, ANNA).page!.params.problem).to.equal('no_permission');
     });
 
     it('Tools: a superlibrarian sees the administration pages too (for Koha before 24.05)', () => {
       const params = run('tool', { page: 'settings' }, BOSS).page!.params;
-      expect(params.menu.map((p: { id: string }) => p.id)).to.deep.equal(['dashboard', 'routines', 'queue', 'archive', 'rules', 'templates', 'settings']);
+      expect(params.menu.map((p: { id: string }) => p.id)).to.deep.equal([
+        'dashboard',
+        'routines',
+        'queue',
+        'archive',
+        'rules',
+        'templates',
+        'settings',
+      ]);
       const { url, check } = tokenIn(params.iframe_src);
       expect(url.searchParams.get('next')).to.equal('/settings');
       expect(check).to.include({ ok: true, borrowernumber: 7 });
@@ -493,7 +535,9 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       expect(bad.errors).to.deep.equal({ sidecar_url: 1, secret_short: 1 });
       expect(storedData()).to.deep.equal({ sidecar_url: 'https://kept.example', secret: SECRET });
       setData(null);
-      expect(run('configure', { op: 'cud-save', sidecar_url: 'https://kmc.example.org', secret: '' }, BOSS).page!.params.errors).to.deep.equal({ secret_missing: 1 });
+      expect(
+        run('configure', { op: 'cud-save', sidecar_url: 'https://kmc.example.org', secret: '' }, BOSS).page!.params.errors,
+      ).to.deep.equal({ secret_missing: 1 });
       expect(storedData()).to.deep.equal({});
       // a plain GET with the fields (no op) changes nothing either
       run('configure', { sidecar_url: 'https://kmc.example.org', secret: SECRET }, BOSS);
@@ -511,7 +555,8 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
         expect(verifyLaunchToken(SECRET, token, Math.floor(Date.now() / 1000))).to.deep.equal({ ok: false, reason: 'signature' });
 
         setData({ sidecar_url: 'https://messages.library.example' });
-        const page = run('configure', { op: 'cud-save', sidecar_url: 'https://kmc.example.org', secret: 'typed in anyway, ignored' }, BOSS).page!.params;
+        const page = run('configure', { op: 'cud-save', sidecar_url: 'https://kmc.example.org', secret: 'typed in anyway, ignored' }, BOSS)
+          .page!.params;
         expect(page).to.include({ saved: 1, secret_in_conf: 1, secret_set: 1 });
         expect(storedData()).to.deep.equal({ sidecar_url: 'https://kmc.example.org' });
       } finally {
@@ -519,7 +564,7 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       }
     });
 
-    it('install starts from the manifest\'s address and keeps one already set', () => {
+    it("install starts from the manifest's address and keeps one already set", () => {
       setData(null);
       expect(run('install', {}, BOSS).value).to.equal(1);
       expect(storedData()).to.deep.equal({ sidecar_url: manifest.baseUrl });
@@ -559,9 +604,13 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
 
     const patronPage = (js: string, withTabs: boolean) => `<!doctype html><html><head><title>Patron</title></head><body>
       <div id="menu"><ul><li><a href="#">Check out</a></li><li><a href="#">Notices</a></li></ul></div>
-      ${withTabs ? `<div id="finesholdsissues"><ul class="nav nav-tabs" role="tablist">
+      ${
+        withTabs
+          ? `<div id="finesholdsissues"><ul class="nav nav-tabs" role="tablist">
         <li class="nav-item" role="presentation"><a class="nav-link active" href="#checkouts_panel" role="tab">Checkouts</a></li></ul>
-        <div class="tab-content"><div class="tab-pane active" id="checkouts_panel" role="tabpanel">No checkouts</div></div></div>` : ''}
+        <div class="tab-content"><div class="tab-pane active" id="checkouts_panel" role="tabpanel">No checkouts</div></div></div>`
+          : ''
+      }
       ${js}</body></html>`;
 
     before(async () => {
@@ -576,7 +625,10 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
           if (out.kind === 'redirect') res.writeHead(302, { location: out['-uri'] }).end();
           else res.writeHead(200, { 'content-type': 'text/html' }).end('<p>the plugin page</p>');
         } else if (url.pathname === '/sidecar/launch') {
-          launches.push({ next: url.searchParams.get('next'), check: verifyLaunchToken(SECRET, url.searchParams.get('token') ?? '', Math.floor(Date.now() / 1000)) });
+          launches.push({
+            next: url.searchParams.get('next'),
+            check: verifyLaunchToken(SECRET, url.searchParams.get('token') ?? '', Math.floor(Date.now() / 1000)),
+          });
           res.writeHead(200, { 'content-type': 'text/html' }).end('<p>signed in</p>');
         } else {
           res.writeHead(404).end();
@@ -637,7 +689,7 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     });
   });
 
-  describe('the plugin\'s templates', () => {
+  describe("the plugin's templates", () => {
     const templates = ['page.tt', 'configure.tt'];
     const read = (f: string) => fs.readFileSync(path.join(extracted, 'Koha/Plugin/Org/KohaMessageCenter', f), 'utf8');
     const directives = (tt: string) => [...tt.matchAll(/\[%-?([\s\S]*?)-?%\]/g)].map((m) => m[1].trim());
@@ -670,7 +722,10 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
           if (d.startsWith('#') || /^(INCLUDE|USE)\b/.test(d)) continue;
           const loop = /^FOREACH\s+(\w+)\s+IN\b/.exec(d);
           if (loop) loopVars.add(loop[1]);
-          const code = d.replace(/'[^']*'/g, "''").replace(/\|\s*\w+/g, '').replace(/^FOREACH\s+\w+\s+IN\b/, '');
+          const code = d
+            .replace(/'[^']*'/g, "''")
+            .replace(/\|\s*\w+/g, '')
+            .replace(/^FOREACH\s+\w+\s+IN\b/, '');
           for (const m of code.matchAll(/(?<![.\w])([A-Za-z_]\w*)/g)) {
             if (!/^(IF|ELSIF|ELSE|END|SWITCH|CASE|FOREACH|IN|AND|OR|NOT)$/.test(m[1])) used.add(m[1]);
           }

@@ -18,11 +18,15 @@ const SECRET = 'bibliotekets delade hemlighet ✓ åäö';
 
 /** Runs a line of Perl with LaunchToken.pm loaded and nothing but core modules. */
 function perl(code: string, env: Record<string, string> = {}) {
-  const r = spawnSync('perl', ['-I', PLUGIN_LIB, '-MKoha::Plugin::Org::KohaMessageCenter::LaunchToken=make_launch_token,launch_url', '-e', code], {
-    encoding: 'utf8',
-    env: { ...process.env, KMC_T_SECRET: SECRET, ...env },
-    timeout: 20_000,
-  });
+  const r = spawnSync(
+    'perl',
+    ['-I', PLUGIN_LIB, '-MKoha::Plugin::Org::KohaMessageCenter::LaunchToken=make_launch_token,launch_url', '-e', code],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, KMC_T_SECRET: SECRET, ...env },
+      timeout: 20_000,
+    },
+  );
   expect(r.status, r.stderr).to.equal(0);
   return r.stdout;
 }
@@ -64,11 +68,13 @@ describe(`launch token: the whole hop from the plugin to a signed-in page (${koh
 
   /** The path and query of the plugin's own launch link (Perl's launch_url). */
   function perlLaunchPath(token: string, next: string): string {
-    const url = new URL(perl(`print launch_url('http://sidecar.invalid', $ENV{KMC_T_TOKEN}, $ENV{KMC_T_NEXT})`, { KMC_T_TOKEN: token, KMC_T_NEXT: next }));
+    const url = new URL(
+      perl(`print launch_url('http://sidecar.invalid', $ENV{KMC_T_TOKEN}, $ENV{KMC_T_NEXT})`, { KMC_T_TOKEN: token, KMC_T_NEXT: next }),
+    );
     return url.pathname + url.search;
   }
 
-  it('the plugin\'s link signs the staff member in, and the page they asked for answers 200', async () => {
+  it("the plugin's link signs the staff member in, and the page they asked for answers 200", async () => {
     const link = perlLaunchPath(perlToken(staff, now()), '/archive');
     const launched = await request(app).get(link);
     expect(launched.status).to.equal(303);
@@ -106,7 +112,7 @@ describe(`launch token: the whole hop from the plugin to a signed-in page (${koh
     expect(await db.knex('kmc_launch_nonces').count({ n: '*' }).first()).to.deep.equal({ n: 3 });
   });
 
-  it('refuses the plugin\'s token once it is old, or with a byte changed, and signs no one in', async () => {
+  it("refuses the plugin's token once it is old, or with a byte changed, and signs no one in", async () => {
     const old = perlToken(staff, now() - 121);
     const fresh = perlToken(staff, now());
     const changed = fresh.slice(0, 3) + (fresh[3] === '9' ? '8' : '9') + fresh.slice(4);

@@ -23,7 +23,14 @@ interface PerlResult {
 function perl(code: string, env: Record<string, string> = {}): PerlResult {
   const r = spawnSync(
     'perl',
-    ['-I', PLUGIN_LIB, '-MKoha::Plugin::Org::KohaMessageCenter::LaunchToken=make_launch_token,random_nonce,launch_url,safe_next', '-MJSON::PP', '-e', code],
+    [
+      '-I',
+      PLUGIN_LIB,
+      '-MKoha::Plugin::Org::KohaMessageCenter::LaunchToken=make_launch_token,random_nonce,launch_url,safe_next',
+      '-MJSON::PP',
+      '-e',
+      code,
+    ],
     { encoding: 'utf8', env: { ...process.env, KMC_T_SECRET: SECRET, ...env }, timeout: 20_000 },
   );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -63,7 +70,9 @@ describe('launch token: made by the Koha plugin (Perl), checked by the sidecar',
 
   it('uses the time of the machine when none is given, and a fresh nonce each time', () => {
     const before = nowSeconds();
-    const r = perl('print make_launch_token($ENV{KMC_T_SECRET}, 7), "\\n", make_launch_token($ENV{KMC_T_SECRET}, 7), "\\n", random_nonce()');
+    const r = perl(
+      'print make_launch_token($ENV{KMC_T_SECRET}, 7), "\\n", make_launch_token($ENV{KMC_T_SECRET}, 7), "\\n", random_nonce()',
+    );
     expect(r.status, r.stderr).to.equal(0);
     const [a, b, nonce] = r.stdout.split('\n');
     const ca = verifyLaunchToken(SECRET, a, before);
@@ -76,7 +85,7 @@ describe('launch token: made by the Koha plugin (Perl), checked by the sidecar',
     expect(nonce).to.match(/^[0-9a-f]{32}$/);
   });
 
-  it('refuses the plugin\'s token with any one byte changed', () => {
+  it("refuses the plugin's token with any one byte changed", () => {
     const now = nowSeconds();
     const token = perlToken(51, now);
     for (let i = 0; i < token.length; i++) {
@@ -85,10 +94,13 @@ describe('launch token: made by the Koha plugin (Perl), checked by the sidecar',
       const check = verifyLaunchToken(SECRET, changed, now);
       expect(check.ok, `byte ${i}`).to.equal(false);
     }
-    expect(verifyLaunchToken(SECRET, token.slice(0, -1) + (token.endsWith('a') ? 'b' : 'a'), now)).to.deep.equal({ ok: false, reason: 'signature' });
+    expect(verifyLaunchToken(SECRET, token.slice(0, -1) + (token.endsWith('a') ? 'b' : 'a'), now)).to.deep.equal({
+      ok: false,
+      reason: 'signature',
+    });
   });
 
-  it('refuses the plugin\'s token made at an old date, and one from a clock far ahead', () => {
+  it("refuses the plugin's token made at an old date, and one from a clock far ahead", () => {
     const now = nowSeconds();
     expect(verifyLaunchToken(SECRET, perlToken(51, now - 121), now)).to.deep.equal({ ok: false, reason: 'expired' });
     expect(verifyLaunchToken(SECRET, perlToken(51, now - 86_400), now)).to.deep.equal({ ok: false, reason: 'expired' });
@@ -125,8 +137,22 @@ describe('launch token: made by the Koha plugin (Perl), checked by the sidecar',
       ['lang', 'sv-SE'],
     ]);
 
-    const inputs = ['/', '/queue', '/patrons/5/messages', '', 'queue', 'https://evil.example/', '//evil.example', '/\\evil.example', '/a\nb', '/ok?x=//y', 'javascript:alert(1)'];
-    const out = perl('print JSON::PP->new->encode([ map { safe_next($_) } @{ JSON::PP->new->decode($ENV{KMC_T_INPUTS}) } ])', { KMC_T_INPUTS: JSON.stringify(inputs) });
+    const inputs = [
+      '/',
+      '/queue',
+      '/patrons/5/messages',
+      '',
+      'queue',
+      'https://evil.example/',
+      '//evil.example',
+      '/\\evil.example',
+      '/a\nb',
+      '/ok?x=//y',
+      'javascript:alert(1)',
+    ];
+    const out = perl('print JSON::PP->new->encode([ map { safe_next($_) } @{ JSON::PP->new->decode($ENV{KMC_T_INPUTS}) } ])', {
+      KMC_T_INPUTS: JSON.stringify(inputs),
+    });
     expect(out.status, out.stderr).to.equal(0);
     expect(JSON.parse(out.stdout)).to.deep.equal(inputs.map((i) => safeNextPath(i)));
   });

@@ -159,7 +159,16 @@ describe('SMS channel over SMPP (test SMSC on loopback)', function () {
       const outcome = accepted(await adapter.send(sms(text)));
       expect(smsc.messages).to.have.length(1);
       const got = smsc.messages[0];
-      expect(got).to.include({ text, dataCoding: 0, to: '4791234567', destTon: 1, destNpi: 1, from: 'Library', sourceTon: 5, sourceNpi: 0 });
+      expect(got).to.include({
+        text,
+        dataCoding: 0,
+        to: '4791234567',
+        destTon: 1,
+        destNpi: 1,
+        from: 'Library',
+        sourceTon: 5,
+        sourceNpi: 0,
+      });
       expect(got.parts).to.have.length(1);
       expect(got.parts[0].esmClass).to.equal(0);
       expect(got.parts[0].registeredDelivery).to.equal(1);
@@ -270,7 +279,9 @@ describe('SMS channel over SMPP (test SMSC on loopback)', function () {
       for (const [message, code] of cases) {
         const outcome = await adapter.send(message);
         expect(outcome, code).to.include({ kind: 'failed', code });
-        expect((outcome as { reason: string }).reason).to.be.a('string').and.not.equal('');
+        expect((outcome as { reason: string }).reason)
+          .to.be.a('string')
+          .and.not.equal('');
       }
       expect(smsc.submits).to.have.length(0);
       accepted(await adapter.send(sms('x'.repeat(153 * 3))));

@@ -58,7 +58,8 @@ describe(`e-mail verification: scan, link, gate, expiry (${kohaSchemaKind()} Koh
   });
 
   const overdue = (date = RUN_DAY) => runNotices(kmc.notices, { type: 'overdue', date, startedBy: 'test' });
-  const message = (borrowernumber: number, type = 'overdue') => db.knex('kmc_messages').where({ borrowernumber, message_type: type }).orderBy('id', 'desc').first();
+  const message = (borrowernumber: number, type = 'overdue') =>
+    db.knex('kmc_messages').where({ borrowernumber, message_type: type }).orderBy('id', 'desc').first();
   const record = (borrowernumber: number) => db.knex('kmc_email_verifications').where({ borrowernumber }).first();
   const setEmail = (borrowernumber: number, email: string | null) => db.knex('borrowers').where({ borrowernumber }).update({ email });
   const mailsTo = (address: string) => smtp.messages.filter((m) => m.envelopeTo.includes(address));
@@ -153,7 +154,8 @@ describe(`e-mail verification: scan, link, gate, expiry (${kohaSchemaKind()} Koh
     expect(archived.body_text).to.contain('/verify/[link removed]');
     expect(archived.body_html).not.to.contain(token);
     // Contact data stays out of info logs.
-    for (const line of kmc.logs.lines.filter((l) => l.level === 'info')) expect(JSON.stringify(line.fields)).not.to.contain('asa.ny@example.org');
+    for (const line of kmc.logs.lines.filter((l) => l.level === 'info'))
+      expect(JSON.stringify(line.fields)).not.to.contain('asa.ny@example.org');
   });
 
   it('a tampered link, a reused link, and an old link after a second change are refused and change nothing', async () => {
@@ -183,7 +185,10 @@ describe(`e-mail verification: scan, link, gate, expiry (${kohaSchemaKind()} Koh
     const old = await request(app).post(`/verify/${first}`);
     expect(old.status).to.equal(404);
     // The first mail went out; its archived copy no longer holds that link either.
-    const firstMail = await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.jurgen, message_type: 'email_verification', to_address: 'juergen.eins@example.net' }).first();
+    const firstMail = await db
+      .knex('kmc_messages')
+      .where({ borrowernumber: lib.patrons.jurgen, message_type: 'email_verification', to_address: 'juergen.eins@example.net' })
+      .first();
     expect(firstMail.status).to.equal('sent');
     expect(firstMail.body_text).not.to.contain(first);
     expect((await record(lib.patrons.jurgen)).state).to.equal('pending');
@@ -258,7 +263,11 @@ describe(`e-mail verification: scan, link, gate, expiry (${kohaSchemaKind()} Koh
     expect(mailsTo('juergen.neu@example.net')).to.have.length(1);
 
     // The expired address is passed over from now on: a new notice goes by letter at once.
-    const item = await lib.builder.item({ biblionumber: await lib.builder.biblio({ title: 'Buddenbrooks', author: 'Mann, Thomas' }), homebranch: 'HAF', itype: 'BK' });
+    const item = await lib.builder.item({
+      biblionumber: await lib.builder.biblio({ title: 'Buddenbrooks', author: 'Mann, Thomas' }),
+      homebranch: 'HAF',
+      itype: 'BK',
+    });
     await lib.builder.loan({ borrowernumber: lib.patrons.jurgen, itemnumber: item, dateDue: '2026-11-18', branchcode: 'HAF' });
     await overdue('2026-11-27');
     const newest = await message(lib.patrons.jurgen);

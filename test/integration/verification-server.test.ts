@@ -21,7 +21,10 @@ describe(`e-mail verification inside kmc serve (${kohaSchemaKind()} Koha schema)
     const token = signLaunchToken(running.services.settings.secret, borrowernumber, Math.floor(Date.now() / 1000));
     const launched = await request(running.server).get(`/launch?token=${encodeURIComponent(token)}&next=/`);
     expect(launched.status).to.equal(303);
-    return ([] as string[]).concat(launched.headers['set-cookie'] ?? []).find((c) => /^kmc_session=/.test(c))!.split(';')[0];
+    return ([] as string[])
+      .concat(launched.headers['set-cookie'] ?? [])
+      .find((c) => /^kmc_session=/.test(c))!
+      .split(';')[0];
   };
 
   before(async () => {
@@ -31,7 +34,14 @@ describe(`e-mail verification inside kmc serve (${kohaSchemaKind()} Koha schema)
     // superlibrarian: Koha's bit 0 of borrowers.flags
     staff = await lib.builder.patron({ surname: 'Lind', firstname: 'Eva', userid: 'eva', branchcode: 'CPL', categorycode: 'PT', flags: 1 });
     // catalogue only (bit 2): may sign in, may not handle patrons' messages
-    cataloguer = await lib.builder.patron({ surname: 'Holm', firstname: 'Per', userid: 'per', branchcode: 'CPL', categorycode: 'PT', flags: 4 });
+    cataloguer = await lib.builder.patron({
+      surname: 'Holm',
+      firstname: 'Per',
+      userid: 'per',
+      branchcode: 'CPL',
+      categorycode: 'PT',
+      flags: 4,
+    });
     running = await startServer(testSettings(db.url, { KMC_PORT: '0' }), {
       logger: createMemoryLogger(),
       clock: new TestClock(new Date()),
@@ -68,7 +78,11 @@ describe(`e-mail verification inside kmc serve (${kohaSchemaKind()} Koha schema)
     const cookie = await signIn(staff);
     const api = await request(running.server).get(`/api/messages?borrower=${lib.patrons.asa}`).set('Cookie', cookie);
     expect(api.status).to.equal(200);
-    expect(api.body.emailVerification).to.include({ state: 'verified', email: 'asa.oberg@example.org', verified_by: 'existing address (first scan)' });
+    expect(api.body.emailVerification).to.include({
+      state: 'verified',
+      email: 'asa.oberg@example.org',
+      verified_by: 'existing address (first scan)',
+    });
     const state = await request(running.server).get(`/api/patrons/${lib.patrons.asa}/email-verification`).set('Cookie', cookie);
     expect(state.status).to.equal(200);
     expect(state.body).to.include({ state: 'verified', usable: true });
@@ -81,7 +95,10 @@ describe(`e-mail verification inside kmc serve (${kohaSchemaKind()} Koha schema)
     const page = await request(running.server).get(`/patrons/${lib.patrons.jurgen}/messages?embed=0`).set('Cookie', cookie);
     const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
 
-    const noToken = await request(running.server).post(`/api/patrons/${lib.patrons.jurgen}/email-verification`).set('Cookie', cookie).send({});
+    const noToken = await request(running.server)
+      .post(`/api/patrons/${lib.patrons.jurgen}/email-verification`)
+      .set('Cookie', cookie)
+      .send({});
     expect(noToken.status).to.equal(403);
     const done = await request(running.server)
       .post(`/api/patrons/${lib.patrons.jurgen}/email-verification`)
@@ -90,7 +107,10 @@ describe(`e-mail verification inside kmc serve (${kohaSchemaKind()} Koha schema)
       .send({ email: 'juergen.neu@example.net' });
     expect(done.status).to.equal(200);
     expect(done.body).to.include({ state: 'verified', verified_by: `staff:${staff}` });
-    expect(await db.knex('kmc_email_verifications').where({ borrowernumber: lib.patrons.jurgen }).first()).to.include({ state: 'verified', verified_by: `staff:${staff}` });
+    expect(await db.knex('kmc_email_verifications').where({ borrowernumber: lib.patrons.jurgen }).first()).to.include({
+      state: 'verified',
+      verified_by: `staff:${staff}`,
+    });
 
     const other = await signIn(cataloguer);
     const refused = await request(running.server).get(`/api/patrons/${lib.patrons.jurgen}/email-verification`).set('Cookie', other);

@@ -82,7 +82,9 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
     // Failures are recorded without the client address in clear.
     const rows = await db.knex('kmc_verification_failures').select('client_hash');
     expect(rows).to.have.length(maxFailures);
-    expect(rows[0].client_hash).to.match(/^[0-9a-f]{64}$/).and.not.contain('127.0.0.1');
+    expect(rows[0].client_hash)
+      .to.match(/^[0-9a-f]{64}$/)
+      .and.not.contain('127.0.0.1');
 
     // A second sidecar (fresh memory, same database) refuses that client too.
     const other = appWith({ ...web, limiter: new VerificationRateLimiter({ knex: db.knex, secret: kmc.settings.secret, clock }) });
@@ -95,7 +97,10 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
   });
 
   it('a flood of requests from one client is refused even with no wrong link', async () => {
-    const limiter = new VerificationRateLimiter({ knex: db.knex, secret: kmc.settings.secret, clock }, { maxRequests: 5, requestWindowMs: 60_000 });
+    const limiter = new VerificationRateLimiter(
+      { knex: db.knex, secret: kmc.settings.secret, clock },
+      { maxRequests: 5, requestWindowMs: 60_000 },
+    );
     const app = appWith({ ...web, limiter });
     await kmc.verification.scan();
     const good = await linkFor(lib.patrons.asa, 'asa.ny@example.org');
@@ -157,9 +162,14 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
     expect(await main(['messages', '--borrower', String(lib.patrons.jurgen)], env, out)).to.equal(0);
     expect(lines.join('\n')).to.contain('E-mail address juergen.neu@example.net: waiting for the patron to verify');
 
-    expect(await main(['verification', 'mark-verified', '--borrower', String(lib.patrons.jurgen), '--by', 'desk:anna', '--json'], env, out)).to.equal(0);
+    expect(
+      await main(['verification', 'mark-verified', '--borrower', String(lib.patrons.jurgen), '--by', 'desk:anna', '--json'], env, out),
+    ).to.equal(0);
     expect(JSON.parse(lines.pop()!)).to.include({ state: 'verified', verified_by: 'desk:anna' });
-    expect(await db.knex('kmc_email_verifications').where({ borrowernumber: lib.patrons.jurgen }).first()).to.include({ state: 'verified', verified_by: 'desk:anna' });
+    expect(await db.knex('kmc_email_verifications').where({ borrowernumber: lib.patrons.jurgen }).first()).to.include({
+      state: 'verified',
+      verified_by: 'desk:anna',
+    });
 
     let thrown: { code?: string; message?: string } | null = null;
     try {

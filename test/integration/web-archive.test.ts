@@ -38,7 +38,13 @@ describe(`the archive, the patron tab and anonymisation (${kohaSchemaKind()} Koh
     clock.advance(60_000);
     await running.services.worker.deliverOnce();
     ids = await overdueMessageIds(sidecar);
-    const n = await addStaff(lib.builder, { userid: 'desk', surname: 'Desk', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' });
+    const n = await addStaff(lib.builder, {
+      userid: 'desk',
+      surname: 'Desk',
+      modules: ['catalogue', 'circulate'],
+      branchcode: 'CPL',
+      categorycode: 'PT',
+    });
     staff = await StaffSession.launch(running.server, running.services.settings.secret, n, Math.floor(clock.now().getTime() / 1000));
   });
 
@@ -86,8 +92,17 @@ describe(`the archive, the patron tab and anonymisation (${kohaSchemaKind()} Koh
     expect(print.text).to.contain('Centralbiblioteket');
   });
 
-  it('the patron tab: one patron\'s messages and the state of their e-mail address, small enough to embed', async () => {
-    await db.knex('kmc_email_verifications').insert({ borrowernumber: lib.patrons.asa, email: 'asa.oberg@example.org', state: 'pending', sent_at: '2026-11-24 05:00:00.000', expires_at: '2026-11-27 05:00:00.000', updated_at: '2026-11-24 05:00:00.000' });
+  it("the patron tab: one patron's messages and the state of their e-mail address, small enough to embed", async () => {
+    await db
+      .knex('kmc_email_verifications')
+      .insert({
+        borrowernumber: lib.patrons.asa,
+        email: 'asa.oberg@example.org',
+        state: 'pending',
+        sent_at: '2026-11-24 05:00:00.000',
+        expires_at: '2026-11-27 05:00:00.000',
+        updated_at: '2026-11-24 05:00:00.000',
+      });
     const tab = await staff.get(`/patrons/${lib.patrons.asa}/messages`);
     expect(tab.status).to.equal(200);
     expect(tab.text).to.contain('class="embed"').and.not.to.contain('<nav');
@@ -109,7 +124,16 @@ describe(`the archive, the patron tab and anonymisation (${kohaSchemaKind()} Koh
     expect(result).to.include({ messages: 2, items: 3 });
 
     const asa = await db.knex('kmc_messages').where({ id: ids.asa }).first();
-    expect(asa).to.include({ to_address: null, subject: null, body_text: null, body_html: null, last_reply: null, render_data: null, status: 'sent', channel: 'email' });
+    expect(asa).to.include({
+      to_address: null,
+      subject: null,
+      body_text: null,
+      body_html: null,
+      last_reply: null,
+      render_data: null,
+      status: 'sent',
+      channel: 'email',
+    });
     expect(asa.anonymised_at).to.equal('2026-11-24 05:01:00.000');
     expect(asa.updated_at).to.equal(asa.anonymised_at);
     expect(await db.knex('kmc_message_items').where({ message_id: ids.asa }).select('title', 'author', 'barcode')).to.deep.equal([
@@ -138,7 +162,12 @@ describe(`the archive, the patron tab and anonymisation (${kohaSchemaKind()} Koh
   it('the nightly run: one fire time is done once, even by two sidecars', async () => {
     await db.knex('kmc_messages').where({ id: ids.anna }).update({ created_at: '2025-01-01 00:00:00.000', status: 'cancelled' });
     const fire = new Date('2026-11-25T02:30:00Z');
-    const deps = { knex: db.knex, clock, logger: createMemoryLogger(), settings: { retentionDays: 365, anonymiseAt: '03:30', timezone: 'Europe/Stockholm' } };
+    const deps = {
+      knex: db.knex,
+      clock,
+      logger: createMemoryLogger(),
+      settings: { retentionDays: 365, anonymiseAt: '03:30', timezone: 'Europe/Stockholm' },
+    };
     const [a, b] = await Promise.all([anonymiseForFire(deps, fire), anonymiseForFire(deps, fire)]);
     expect([a, b].filter((r) => r === null)).to.have.length(1);
     expect((a ?? b)!.messages).to.equal(1);

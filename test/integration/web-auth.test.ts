@@ -41,14 +41,41 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
     k = new KohaBuilder(db.knex);
     await k.branch({ code: 'CPL', name: 'Centralbiblioteket' });
     await k.category({ code: 'ST', description: 'Personal', categoryType: 'S' });
-    librarian = await addStaff(k, { userid: 'karin', surname: 'Lindqvist', firstname: 'Karin', modules: ['superlibrarian'], branchcode: 'CPL', categorycode: 'ST', lang: 'sv-SE' });
-    desk = await addStaff(k, { userid: 'mads', surname: 'Sørensen', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'ST' });
+    librarian = await addStaff(k, {
+      userid: 'karin',
+      surname: 'Lindqvist',
+      firstname: 'Karin',
+      modules: ['superlibrarian'],
+      branchcode: 'CPL',
+      categorycode: 'ST',
+      lang: 'sv-SE',
+    });
+    desk = await addStaff(k, {
+      userid: 'mads',
+      surname: 'Sørensen',
+      modules: ['catalogue', 'circulate'],
+      branchcode: 'CPL',
+      categorycode: 'ST',
+    });
     // Edits patrons but may not use the staff interface: Koha needs `catalogue` for that.
     patron = await addStaff(k, { userid: 'asa', surname: 'Öberg', modules: ['borrowers'], branchcode: 'CPL', categorycode: 'ST' });
     clock = new TestClock(new Date('2026-11-24T09:00:00Z'));
-    settings = testSettings(db.url, { KMC_SECRET: SECRET, KMC_KOHA_STAFF_ORIGIN: 'https://staff.library.example', KMC_SESSION_IDLE_MINUTES: '30', KMC_SESSION_MAX_HOURS: '8' });
+    settings = testSettings(db.url, {
+      KMC_SECRET: SECRET,
+      KMC_KOHA_STAFF_ORIGIN: 'https://staff.library.example',
+      KMC_SESSION_IDLE_MINUTES: '30',
+      KMC_SESSION_MAX_HOURS: '8',
+    });
     services = testServices(settings, clock);
-    app = createWebApp({ knex: services.knex, store: services.store, host: services.host, logger: services.logs, clock, settings, notices: services.notices });
+    app = createWebApp({
+      knex: services.knex,
+      store: services.store,
+      host: services.host,
+      logger: services.logs,
+      clock,
+      settings,
+      notices: services.notices,
+    });
   });
 
   after(async () => {
@@ -69,22 +96,32 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
     expect(res.headers.location).to.equal('/archive');
     const cookie = cookieOf(res)!;
     // Over http (a sidecar on loopback): HttpOnly and Lax, not Secure.
-    expect(cookie).to.match(/HttpOnly/).and.to.match(/SameSite=Lax/).and.not.to.match(/Secure/);
+    expect(cookie)
+      .to.match(/HttpOnly/)
+      .and.to.match(/SameSite=Lax/)
+      .and.not.to.match(/Secure/);
     const value = /^kmc_session=([^;]+)/.exec(cookie)![1];
     const rows = await db.knex('kmc_sessions').where({ borrowernumber: librarian });
     expect(rows).to.have.length(1);
     // Only the hash of the cookie is stored.
-    expect(rows[0].id_hash).to.match(/^[0-9a-f]{64}$/).and.not.to.equal(value);
+    expect(rows[0].id_hash)
+      .to.match(/^[0-9a-f]{64}$/)
+      .and.not.to.equal(value);
     expect(rows[0].via).to.equal('password');
     const page = await agent.get('/archive');
     expect(page.status).to.equal(200);
     // Her Koha language is Swedish, so the pages are too.
     expect(page.text).to.contain('<html lang="sv">').and.to.contain('Arkiv');
-    expect(await db.knex('kmc_audit').where({ action: 'signin', borrowernumber: librarian }).count({ n: '*' }).first()).to.deep.equal({ n: 1 });
+    expect(await db.knex('kmc_audit').where({ action: 'signin', borrowernumber: librarian }).count({ n: '*' }).first()).to.deep.equal({
+      n: 1,
+    });
   });
 
   it('refuses a wrong password and an unknown user alike, and starts no session', async () => {
-    for (const [userid, password] of [['karin', 'not-her-password'], ['nobody', DEMO_PASSWORD]]) {
+    for (const [userid, password] of [
+      ['karin', 'not-her-password'],
+      ['nobody', DEMO_PASSWORD],
+    ]) {
       const { agent, token } = await signinForm();
       const res = await agent.post('/signin').type('form').send({ _csrf: token, userid, password });
       expect(res.status).to.equal(401);
@@ -117,7 +154,14 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
   it('slows down guessing: after five wrong passwords the user name is refused for a quarter of an hour', async () => {
     for (let i = 0; i < 5; i++) {
       const { agent, token } = await signinForm();
-      expect((await agent.post('/signin').type('form').send({ _csrf: token, userid: 'mads', password: `guess ${i}` })).status).to.equal(401);
+      expect(
+        (
+          await agent
+            .post('/signin')
+            .type('form')
+            .send({ _csrf: token, userid: 'mads', password: `guess ${i}` })
+        ).status,
+      ).to.equal(401);
     }
     const { agent, token } = await signinForm();
     const blocked = await agent.post('/signin').type('form').send({ _csrf: token, userid: 'mads', password: DEMO_PASSWORD });
@@ -146,7 +190,7 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
     expect((await busy.get('/archive')).status).to.equal(303);
   });
 
-  it('sends a CSP that lets only Koha\'s staff interface frame the pages, and no inline script', async () => {
+  it("sends a CSP that lets only Koha's staff interface frame the pages, and no inline script", async () => {
     const res = await request(app).get('/signin');
     const csp = res.headers['content-security-policy'];
     expect(csp).to.contain("frame-ancestors 'self' https://staff.library.example");
@@ -155,28 +199,44 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
     expect(res.headers['x-content-type-options']).to.equal('nosniff');
   });
 
-  it('serves its own stylesheet and script without sign-in; a missing one or a broken body is the client\'s error', async () => {
+  it("serves its own stylesheet and script without sign-in; a missing one or a broken body is the client's error", async () => {
     const css = await request(app).get('/assets/kmc.css');
     expect(css.status).to.equal(200);
     expect(css.headers['content-type']).to.match(/^text\/css/);
     expect((await request(app).get('/assets/kmc.js')).headers['content-type']).to.match(/javascript/);
     expect((await request(app).get('/assets/nothing.css')).status).to.equal(404);
     const s = await StaffSession.launch(app, SECRET, librarian, now());
-    const broken = await s.agent.post('/api/messages').set('Content-Type', 'application/json').set('X-CSRF-Token', await s.token()).send('{"not json');
+    const broken = await s.agent
+      .post('/api/messages')
+      .set('Content-Type', 'application/json')
+      .set('X-CSRF-Token', await s.token())
+      .send('{"not json');
     expect(broken.status).to.equal(400);
   });
 
-  it('gives the session cookie SameSite=None, Secure and Partitioned when the sidecar is on https, for Koha\'s iframe', async () => {
+  it("gives the session cookie SameSite=None, Secure and Partitioned when the sidecar is on https, for Koha's iframe", async () => {
     const https = { ...settings, publicUrl: 'https://kmc.library.example' };
-    const secureApp = createWebApp({ knex: services.knex, store: services.store, host: services.host, logger: services.logs, clock, settings: https });
+    const secureApp = createWebApp({
+      knex: services.knex,
+      store: services.store,
+      host: services.host,
+      logger: services.logs,
+      clock,
+      settings: https,
+    });
     const res = await request(secureApp).get(`/launch?token=${signLaunchToken(SECRET, librarian, now())}`);
     expect(res.status).to.equal(303);
     const cookie = cookieOf(res, '__Host-kmc_session')!;
-    expect(cookie).to.match(/; Path=\//).and.to.match(/HttpOnly/).and.to.match(/Secure/).and.to.match(/SameSite=None/).and.to.match(/Partitioned/);
+    expect(cookie)
+      .to.match(/; Path=\//)
+      .and.to.match(/HttpOnly/)
+      .and.to.match(/Secure/)
+      .and.to.match(/SameSite=None/)
+      .and.to.match(/Partitioned/);
     expect(cookie).not.to.match(/Domain=/);
   });
 
-  it('refuses a form posted without the session\'s CSRF token, or with another session\'s, and changes nothing', async () => {
+  it("refuses a form posted without the session's CSRF token, or with another session's, and changes nothing", async () => {
     const karin = await StaffSession.launch(app, SECRET, librarian, now());
     const other = await StaffSession.launch(app, SECRET, desk, now());
     const before = await db.knex('kmc_sessions').count({ n: '*' }).first();
@@ -191,7 +251,9 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
     const json = await karin.agent.post('/api/messages').set('Accept', 'application/json').send({});
     expect(json.status).to.equal(403);
     expect(json.body.error).to.equal('KMC_CSRF_REFUSED');
-    expect(await db.knex('kmc_audit').where({ action: 'csrf.refused', borrowernumber: librarian }).count({ n: '*' }).first()).to.deep.equal({ n: 4 });
+    expect(await db.knex('kmc_audit').where({ action: 'csrf.refused', borrowernumber: librarian }).count({ n: '*' }).first()).to.deep.equal(
+      { n: 4 },
+    );
     // With its token, signing out works and ends the session.
     const out = await karin.post('/signout', {});
     expect(out.status).to.equal(303);
@@ -211,7 +273,7 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
     expect((await agent.get('/archive')).text).to.contain('<html lang="sv">');
   });
 
-  it('shows only catalogue texts as a page\'s notice, whatever the address asks for', async () => {
+  it("shows only catalogue texts as a page's notice, whatever the address asks for", async () => {
     const s = await StaffSession.launch(app, SECRET, desk, now());
     for (const done of ['constructor', '__proto__', 'toString', '<b>x</b>']) {
       const res = await s.get(`/queue?done=${encodeURIComponent(done)}&n=1`);
@@ -229,6 +291,9 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
     await db.knex('borrowers').where({ borrowernumber: desk }).update({ flags: 0 });
     // No staff access at all: the session ends.
     expect((await s.get('/queue')).status).to.equal(303);
-    await db.knex('borrowers').where({ borrowernumber: desk }).update({ flags: 2 + 4 });
+    await db
+      .knex('borrowers')
+      .where({ borrowernumber: desk })
+      .update({ flags: 2 + 4 });
   });
 });

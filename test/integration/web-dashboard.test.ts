@@ -36,18 +36,42 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
     Object.assign(n, sidecar.n);
     // Ten messages: made through the store, then given their outcome and day.
     const plan: Array<[string, 'email' | 'sms' | 'print', string, string | null]> = [
-      ['2026-11-24', 'email', 'sent', null], ['2026-11-24', 'email', 'delivered', null], ['2026-11-24', 'sms', 'failed', 'SMSC: invalid destination'],
-      ['2026-11-23', 'sms', 'failed', 'SMSC: invalid destination'], ['2026-11-23', 'email', 'failed', '550 mailbox unavailable'], ['2026-11-23', 'print', 'sent', null],
-      ['2026-11-20', 'email', 'pending', null], ['2026-11-20', 'sms', 'held', null], ['2026-10-01', 'email', 'sent', null], ['2026-11-24', 'email', 'proposed', null],
+      ['2026-11-24', 'email', 'sent', null],
+      ['2026-11-24', 'email', 'delivered', null],
+      ['2026-11-24', 'sms', 'failed', 'SMSC: invalid destination'],
+      ['2026-11-23', 'sms', 'failed', 'SMSC: invalid destination'],
+      ['2026-11-23', 'email', 'failed', '550 mailbox unavailable'],
+      ['2026-11-23', 'print', 'sent', null],
+      ['2026-11-20', 'email', 'pending', null],
+      ['2026-11-20', 'sms', 'held', null],
+      ['2026-10-01', 'email', 'sent', null],
+      ['2026-11-24', 'email', 'proposed', null],
     ];
     const messages: NewMessage[] = plan.map(([, channel], i) => ({
-      idempotencyKey: `dash-${i}`, messageType: 'overdue', level: 1, borrowernumber: lib.patrons.asa, branchcode: 'CPL', channel, status: 'pending',
-      to: channel === 'email' ? 'asa.oberg@example.org' : channel === 'sms' ? '+46701234567' : 'Ängsvägen 3', from: 'central@bibliotek.example.org', lang: 'sv',
-      subject: 'Försenat', text: 'Hej', html: null, fee: 0, runId: null, ruleId: null, items: [],
+      idempotencyKey: `dash-${i}`,
+      messageType: 'overdue',
+      level: 1,
+      borrowernumber: lib.patrons.asa,
+      branchcode: 'CPL',
+      channel,
+      status: 'pending',
+      to: channel === 'email' ? 'asa.oberg@example.org' : channel === 'sms' ? '+46701234567' : 'Ängsvägen 3',
+      from: 'central@bibliotek.example.org',
+      lang: 'sv',
+      subject: 'Försenat',
+      text: 'Hej',
+      html: null,
+      fee: 0,
+      runId: null,
+      ruleId: null,
+      items: [],
     }));
     await running.services.store.insertMessages(messages, clock.now(), 'test');
     for (const [i, [day, , status, reason]] of plan.entries()) {
-      await db.knex('kmc_messages').where({ idempotency_key: `dash-${i}` }).update({ status, status_reason: reason, created_at: `${day} 10:00:00.000` });
+      await db
+        .knex('kmc_messages')
+        .where({ idempotency_key: `dash-${i}` })
+        .update({ status, status_reason: reason, created_at: `${day} 10:00:00.000` });
     }
   });
 
@@ -63,11 +87,17 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
     expect(f.days[28].byStatus).to.deep.equal({ failed: 2, sent: 1 });
     expect(f.days.reduce((s, d) => s + d.total, 0)).to.equal(9); // the October message is older than 30 days
     expect([f.done, f.failed]).to.deep.equal([3, 3]); // the October "sent" is out of range
-    expect(f.failures).to.deep.equal([{ reason: 'SMSC: invalid destination', n: 2 }, { reason: '550 mailbox unavailable', n: 1 }]);
+    expect(f.failures).to.deep.equal([
+      { reason: 'SMSC: invalid destination', n: 2 },
+      { reason: '550 mailbox unavailable', n: 1 },
+    ]);
     expect(f.queueTotal).to.equal(3);
     const chart = chartBars(f.days);
     expect(chart.max).to.equal(4);
-    expect(chart.bars.filter((b) => b.day === '2026-11-24').map((b) => [b.channel, b.height])).to.deep.equal([['email', 120], ['sms', 40]]);
+    expect(chart.bars.filter((b) => b.day === '2026-11-24').map((b) => [b.channel, b.height])).to.deep.equal([
+      ['email', 120],
+      ['sms', 40],
+    ]);
   });
 
   it('shows the page with the chart, its table, the rate, failures and the next runs', async () => {
@@ -89,7 +119,10 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   it('shows a failure reason as text', async () => {
-    await db.knex('kmc_messages').where({ idempotency_key: 'dash-4' }).update({ status_reason: '<img src=x onerror=alert(1)>', created_at: toDbTime(clock.now()) });
+    await db
+      .knex('kmc_messages')
+      .where({ idempotency_key: 'dash-4' })
+      .update({ status_reason: '<img src=x onerror=alert(1)>', created_at: toDbTime(clock.now()) });
     const page = await (await as('desk')).get('/dashboard');
     expect(page.text).to.not.contain('<img src=x');
     expect(page.text).to.contain('&lt;img src=x onerror=alert(1)&gt;');

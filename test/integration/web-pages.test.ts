@@ -20,10 +20,12 @@ import { loadSettings } from '../../sidecar/config';
 const WEB_DIR = path.resolve(__dirname, '../../sidecar/web');
 
 function filesUnder(dir: string, ext: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name), ext) : e.name.endsWith(ext) ? [path.join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(path.join(dir, e.name), ext) : e.name.endsWith(ext) ? [path.join(dir, e.name)] : [],
+  );
 }
 
-describe('the staff pages\' message catalogues', () => {
+describe("the staff pages' message catalogues", () => {
   const keys = Object.keys(en);
 
   it('has every key a page template or a page module asks for', () => {
@@ -67,7 +69,7 @@ describe('the staff pages\' message catalogues', () => {
     }
   });
 
-  it('fills in values, and picks the language from Koha\'s codes', () => {
+  it("fills in values, and picks the language from Koha's codes", () => {
     expect(translator('sv')('run.approved', { n: 3 })).to.equal('Körningen godkändes: 3 meddelande(n) köades.');
     expect(translator('en')('no.such.key')).to.equal('no.such.key');
     expect(pickPageLang('sv-SE')).to.equal('sv');
@@ -77,7 +79,7 @@ describe('the staff pages\' message catalogues', () => {
 });
 
 describe('the PDF writer for letters', () => {
-  it('encodes the libraries\' letters in WinAnsi and marks what it cannot say', () => {
+  it("encodes the libraries' letters in WinAnsi and marks what it cannot say", () => {
     expect(toWinAnsi('åäöÅÄÖüøØéæß€–')).to.deep.equal([0xe5, 0xe4, 0xf6, 0xc5, 0xc4, 0xd6, 0xfc, 0xf8, 0xd8, 0xe9, 0xe6, 0xdf, 0x80, 0x96]);
     // Decomposed letters are composed first; what WinAnsi lacks becomes "?".
     expect(toWinAnsi('a\u0308')).to.deep.equal([0xe4]);
@@ -126,7 +128,11 @@ describe('the PDF writer for letters', () => {
 
   it('continues a letter too long for one page on the next', () => {
     const body = Array.from({ length: 80 }, (_, i) => `Rad ${i + 1}`).join('\n');
-    const pdf = lettersPdf([{ messageId: 9, branchLines: ['B'], recipientLines: ['R'], date: 'd', subject: 'Långt brev', body }], translator('en'), 'x');
+    const pdf = lettersPdf(
+      [{ messageId: 9, branchLines: ['B'], recipientLines: ['R'], date: 'd', subject: 'Långt brev', body }],
+      translator('en'),
+      'x',
+    );
     expect(/\/Count (\d+)/.exec(pdf.toString('latin1'))![1]).to.equal('2');
     expect(pdf.toString('latin1')).to.contain('(L\\345ngt brev \\(continued\\))');
   });
@@ -145,10 +151,12 @@ describe('the content security policy', () => {
   });
 });
 
-describe('the staff pages\' settings', () => {
+describe("the staff pages' settings", () => {
   const base = { KMC_DATABASE_URL: 'mysql://root@127.0.0.1:3306/koha' };
   const refused = (env: Record<string, string>, setting: string) => {
-    expect(() => loadSettings({ ...base, ...env })).to.throw(new RegExp(`^${setting}: `)).with.property('code', 'KMC_SETTINGS_INVALID');
+    expect(() => loadSettings({ ...base, ...env }))
+      .to.throw(new RegExp(`^${setting}: `))
+      .with.property('code', 'KMC_SETTINGS_INVALID');
   };
 
   it('reads the Koha staff origins, the session times, the retention and the proxy', () => {
@@ -162,7 +170,13 @@ describe('the staff pages\' settings', () => {
       KMC_TRUST_PROXY: 'loopback, 10.0.0.0/8',
     });
     expect(s.kohaStaffOrigins).to.deep.equal(['https://staff.library.example', 'http://intra.library.example:8080']);
-    expect(s).to.include({ sessionIdleMinutes: 20, sessionMaxHours: 9, retentionDays: 90, anonymiseAt: '02:15', trustProxy: 'loopback, 10.0.0.0/8' });
+    expect(s).to.include({
+      sessionIdleMinutes: 20,
+      sessionMaxHours: 9,
+      retentionDays: 90,
+      anonymiseAt: '02:15',
+      trustProxy: 'loopback, 10.0.0.0/8',
+    });
     const d = loadSettings(base);
     expect(d).to.include({ sessionIdleMinutes: 60, sessionMaxHours: 12, retentionDays: 365, anonymiseAt: '03:30', trustProxy: false });
     expect(d.kohaStaffOrigins).to.deep.equal([]);

@@ -23,17 +23,47 @@ describe('the permission mapping from Koha', () => {
   const cases: Array<[string, number, Array<{ module_bit: number; code: string }>, string[]]> = [
     ['superlibrarian: everything', bits('superlibrarian'), [], [...PERMISSIONS]],
     ['catalogue only: signs in, sees nothing', bits('catalogue'), [], []],
-    ['tools: routines, templates, the queue, patrons\' messages', bits('catalogue', 'tools'), [], ['routines', 'templates', 'queue', 'patron_messages', 'dashboard']],
-    ['parameters: rules, templates, settings', bits('catalogue', 'parameters'), [], ['templates', 'rules', 'settings', 'rules_add', 'rules_change', 'rules_remove', 'templates_edit']],
-    ['circulate: the queue and patrons\' messages', bits('catalogue', 'circulate'), [], ['queue', 'patron_messages', 'dashboard']],
-    ['borrowers: patrons\' messages', bits('catalogue', 'borrowers'), [], ['patron_messages']],
+    [
+      "tools: routines, templates, the queue, patrons' messages",
+      bits('catalogue', 'tools'),
+      [],
+      ['routines', 'templates', 'queue', 'patron_messages', 'dashboard'],
+    ],
+    [
+      'parameters: rules, templates, settings',
+      bits('catalogue', 'parameters'),
+      [],
+      ['templates', 'rules', 'settings', 'rules_add', 'rules_change', 'rules_remove', 'templates_edit'],
+    ],
+    ["circulate: the queue and patrons' messages", bits('catalogue', 'circulate'), [], ['queue', 'patron_messages', 'dashboard']],
+    ["borrowers: patrons' messages", bits('catalogue', 'borrowers'), [], ['patron_messages']],
     ['tools › edit_notices: templates only', bits('catalogue'), [sub('tools', 'edit_notices')], ['templates', 'templates_edit']],
-    ['tools › edit_notice_status_triggers: routines and rules', bits('catalogue'), [sub('tools', 'edit_notice_status_triggers')], ['routines', 'rules', 'rules_change']],
-    ['parameters › manage_circ_rules: rules', bits('catalogue'), [sub('parameters', 'manage_circ_rules')], ['rules', 'rules_add', 'rules_change']],
+    [
+      'tools › edit_notice_status_triggers: routines and rules',
+      bits('catalogue'),
+      [sub('tools', 'edit_notice_status_triggers')],
+      ['routines', 'rules', 'rules_change'],
+    ],
+    [
+      'parameters › manage_circ_rules: rules',
+      bits('catalogue'),
+      [sub('parameters', 'manage_circ_rules')],
+      ['rules', 'rules_add', 'rules_change'],
+    ],
     ['parameters › manage_sysprefs: settings', bits('catalogue'), [sub('parameters', 'manage_sysprefs')], ['settings']],
-    ['circulate › circulate_remaining_permissions: queue and messages', bits('catalogue'), [sub('circulate', 'circulate_remaining_permissions')], ['queue', 'patron_messages', 'dashboard']],
+    [
+      'circulate › circulate_remaining_permissions: queue and messages',
+      bits('catalogue'),
+      [sub('circulate', 'circulate_remaining_permissions')],
+      ['queue', 'patron_messages', 'dashboard'],
+    ],
     ['borrowers › edit_borrowers: messages', bits('catalogue'), [sub('borrowers', 'edit_borrowers')], ['patron_messages']],
-    ['a sub-permission of another module does not count', bits('catalogue'), [{ module_bit: USER_FLAGS.plugins, code: 'edit_notices' }], []],
+    [
+      'a sub-permission of another module does not count',
+      bits('catalogue'),
+      [{ module_bit: USER_FLAGS.plugins, code: 'edit_notices' }],
+      [],
+    ],
     ['no catalogue: nothing, whatever else', bits('tools', 'parameters', 'circulate'), [sub('tools', 'edit_notices')], []],
     ['NULL flags: nothing', 0, [], []],
   ];
@@ -67,14 +97,25 @@ describe(`what each staff member may see and open (${kohaSchemaKind()} Koha sche
     db = await createKohaDatabase('web_perms');
     await migrate(db.knex);
     lib = await buildSmallLibrary(db.knex);
-    await db.knex('borrowers').where({ borrowernumber: lib.patrons.asa }).update({ firstname: '<script>alert(1)</script>', cardnumber: '<b>card</b>' });
+    await db
+      .knex('borrowers')
+      .where({ borrowernumber: lib.patrons.asa })
+      .update({ firstname: '<script>alert(1)</script>', cardnumber: '<b>card</b>' });
     clock = new TestClock(new Date('2026-11-24T05:00:00Z'));
-    running = await startServer(testSettings(db.url, { KMC_PORT: '0' }), { logger: createMemoryLogger(), clock, deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
+    running = await startServer(testSettings(db.url, { KMC_PORT: '0' }), {
+      logger: createMemoryLogger(),
+      clock,
+      deliverEveryMs: 3_600_000,
+      verifyEveryMs: 0,
+    });
     const result = await runNotices(running.services.notices, { type: 'overdue', date: RUN_DAY, startedBy: 'test', needsApproval: true });
     runId = result.runId!;
     messageId = Number((await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.asa }).first('id')).id);
     // One message in the queue, with the patron's name in it.
-    await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.anna }).update({ status: 'failed', status_reason: 'SMTP 550 <i>no</i>' });
+    await db
+      .knex('kmc_messages')
+      .where({ borrowernumber: lib.patrons.anna })
+      .update({ status: 'failed', status_reason: 'SMTP 550 <i>no</i>' });
     const people: Record<string, { modules?: UserFlag[]; subs?: Array<[UserFlag, string]> }> = {
       superlibrarian: { modules: ['superlibrarian'] },
       cataloguer: { modules: ['catalogue'] },
@@ -94,8 +135,24 @@ describe(`what each staff member may see and open (${kohaSchemaKind()} Koha sche
   });
 
   const pages = () => ({
-    routines: ['/routines', '/routines/new', '/runs', `/runs/${runId}`, `/runs/${runId}/items`, `/runs/${runId}/letters.pdf`, `/runs/${runId}/pick-list`, `/runs/${runId}/sms-errors`, `/runs/${runId}/status`],
-    patron_messages: ['/archive', `/archive/${messageId}`, `/archive/${messageId}/print`, `/patrons/${lib.patrons.asa}/messages`, '/api/messages'],
+    routines: [
+      '/routines',
+      '/routines/new',
+      '/runs',
+      `/runs/${runId}`,
+      `/runs/${runId}/items`,
+      `/runs/${runId}/letters.pdf`,
+      `/runs/${runId}/pick-list`,
+      `/runs/${runId}/sms-errors`,
+      `/runs/${runId}/status`,
+    ],
+    patron_messages: [
+      '/archive',
+      `/archive/${messageId}`,
+      `/archive/${messageId}/print`,
+      `/patrons/${lib.patrons.asa}/messages`,
+      '/api/messages',
+    ],
     queue: ['/queue'],
     audit: ['/audit'],
   });
@@ -138,7 +195,16 @@ describe(`what each staff member may see and open (${kohaSchemaKind()} Koha sche
       const bar = html.slice(html.indexOf('<nav'), html.indexOf('</nav>'));
       return [...bar.matchAll(/<a href="([^"]+)"/g)].map((m) => m[1]);
     };
-    expect(await nav('superlibrarian', '/archive')).to.deep.equal(['/routines', '/archive', '/queue', '/dashboard', '/rules', '/templates', '/settings', '/audit']);
+    expect(await nav('superlibrarian', '/archive')).to.deep.equal([
+      '/routines',
+      '/archive',
+      '/queue',
+      '/dashboard',
+      '/rules',
+      '/templates',
+      '/settings',
+      '/audit',
+    ]);
     expect(await nav('tools', '/archive')).to.deep.equal(['/routines', '/archive', '/queue', '/dashboard', '/templates']);
     expect(await nav('desk', '/archive')).to.deep.equal(['/archive', '/queue', '/dashboard']);
     expect(await nav('patrons', '/archive')).to.deep.equal(['/archive']);
@@ -155,7 +221,15 @@ describe(`what each staff member may see and open (${kohaSchemaKind()} Koha sche
   });
 
   it('shows a patron named <script>alert(1)</script> as text on every page that names patrons', async () => {
-    const paths = ['/archive', `/archive?q=${encodeURIComponent('Öberg')}`, `/archive/${messageId}`, `/archive/${messageId}/print`, `/patrons/${lib.patrons.asa}/messages`, `/runs/${runId}`, '/queue'];
+    const paths = [
+      '/archive',
+      `/archive?q=${encodeURIComponent('Öberg')}`,
+      `/archive/${messageId}`,
+      `/archive/${messageId}/print`,
+      `/patrons/${lib.patrons.asa}/messages`,
+      `/runs/${runId}`,
+      '/queue',
+    ];
     await db.knex('kmc_messages').where({ id: messageId }).update({ status: 'failed' });
     for (const path of paths) {
       const res = await logins.superlibrarian.get(path);

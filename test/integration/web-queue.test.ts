@@ -25,7 +25,8 @@ describe(`the message queue (${kohaSchemaKind()} Koha schema)`, function () {
   let staffNumber: number;
   let ids: Record<'asa' | 'jurgen' | 'soren' | 'anna', number>;
 
-  const listed = async (query = '') => [...(await staff.get(`/queue${query}`)).text.matchAll(/name="ids" value="(\d+)"/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+  const listed = async (query = '') =>
+    [...(await staff.get(`/queue${query}`)).text.matchAll(/name="ids" value="(\d+)"/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
   const message = (id: number) => db.knex('kmc_messages').where({ id }).first();
 
   before(async () => {
@@ -34,11 +35,28 @@ describe(`the message queue (${kohaSchemaKind()} Koha schema)`, function () {
     await runNotices(running.services.notices, { type: 'overdue', date: RUN_DAY, startedBy: 'test' });
     ids = await overdueMessageIds(sidecar);
     // Two e-mails the server refused, a letter that could not be written, and Søren missing an e-mail address.
-    await db.knex('kmc_messages').whereIn('id', [ids.asa, ids.jurgen]).update({ status: 'failed', status_reason: 'SMTP_REJECTED: 550 mailbox unavailable', attempts: 8 });
+    await db
+      .knex('kmc_messages')
+      .whereIn('id', [ids.asa, ids.jurgen])
+      .update({ status: 'failed', status_reason: 'SMTP_REJECTED: 550 mailbox unavailable', attempts: 8 });
     await db.knex('kmc_messages').where({ id: ids.anna }).update({ status: 'failed', status_reason: 'PRINT_WRITE_FAILED' });
-    await db.knex('kmc_messages').where({ id: ids.soren }).update({ status: 'missing_contact', channel: 'email', to_address: null, status_reason: 'email: no e-mail address' });
-    staffNumber = await addStaff(lib.builder, { userid: 'desk', surname: 'Desk', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' });
-    staff = await StaffSession.launch(running.server, running.services.settings.secret, staffNumber, Math.floor(clock.now().getTime() / 1000));
+    await db
+      .knex('kmc_messages')
+      .where({ id: ids.soren })
+      .update({ status: 'missing_contact', channel: 'email', to_address: null, status_reason: 'email: no e-mail address' });
+    staffNumber = await addStaff(lib.builder, {
+      userid: 'desk',
+      surname: 'Desk',
+      modules: ['catalogue', 'circulate'],
+      branchcode: 'CPL',
+      categorycode: 'PT',
+    });
+    staff = await StaffSession.launch(
+      running.server,
+      running.services.settings.secret,
+      staffNumber,
+      Math.floor(clock.now().getTime() / 1000),
+    );
   });
 
   after(async () => {
@@ -74,12 +92,22 @@ describe(`the message queue (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   it('sends a message again by another channel: a new message from the same data; the old one keeps its status and leaves the queue', async () => {
-    const res = await staff.post('/queue', { action: 'resend', channel: 'print', ids: [String(ids.soren)], back: '/queue?status=missing_contact' });
+    const res = await staff.post('/queue', {
+      action: 'resend',
+      channel: 'print',
+      ids: [String(ids.soren)],
+      back: '/queue?status=missing_contact',
+    });
     expect(res.headers.location).to.equal('/queue?status=missing_contact&done=queue.done&n=1/1');
     const handled = await db.knex('kmc_queue_handled').where({ message_id: ids.soren }).first();
     expect(handled).to.include({ how: 'resent', handled_by: staffNumber });
     const fresh = await message(handled.resent_as);
-    expect(fresh).to.include({ status: 'pending', channel: 'print', borrowernumber: lib.patrons.soren, from_address: 'Centralbiblioteket' });
+    expect(fresh).to.include({
+      status: 'pending',
+      channel: 'print',
+      borrowernumber: lib.patrons.soren,
+      from_address: 'Centralbiblioteket',
+    });
     expect(fresh.to_address).to.contain('Nørregade 7');
     expect(fresh.body_text).to.contain('Kongens Fald');
     // The loan stays covered by the first message; the new one covers it without a key of its own.
@@ -111,14 +139,23 @@ describe(`the message queue (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   it('cancels many at once, and counts only those still in the queue', async () => {
-    const res = await staff.post('/queue', { action: 'cancel', ids: [String(ids.asa), String(ids.anna), String(ids.jurgen)], back: '/queue' });
+    const res = await staff.post('/queue', {
+      action: 'cancel',
+      ids: [String(ids.asa), String(ids.anna), String(ids.jurgen)],
+      back: '/queue',
+    });
     expect(res.headers.location).to.equal('/queue?done=queue.partly&n=1/3');
     expect((await message(ids.asa)).status).to.equal('cancelled');
     expect((await message(ids.anna)).status).to.equal('failed');
     expect((await message(ids.jurgen)).status).to.equal('sent');
     expect(await listed()).to.deep.equal([]);
     expect((await staff.get('/queue')).text).to.contain('Nothing to deal with.');
-    const audit = await db.knex('kmc_audit').where({ borrowernumber: staffNumber }).where('action', 'like', 'queue.%').orderBy('id').pluck('action');
+    const audit = await db
+      .knex('kmc_audit')
+      .where({ borrowernumber: staffNumber })
+      .where('action', 'like', 'queue.%')
+      .orderBy('id')
+      .pluck('action');
     expect(audit).to.deep.equal(['queue.retry', 'queue.retry', 'queue.resend', 'queue.resend', 'queue.handled', 'queue.cancel']);
   });
 

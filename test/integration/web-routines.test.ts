@@ -40,7 +40,14 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     ({ db, lib, running, mail, clock } = sidecar);
     // A patron whose name is markup: every page must show it as text.
     await db.knex('borrowers').where({ borrowernumber: lib.patrons.jurgen }).update({ firstname: '<script>alert(1)</script>' });
-    staffNumber = await addStaff(lib.builder, { userid: 'karin', surname: 'Lindqvist', firstname: 'Karin', modules: ['catalogue', 'tools'], branchcode: 'CPL', categorycode: 'PT' });
+    staffNumber = await addStaff(lib.builder, {
+      userid: 'karin',
+      surname: 'Lindqvist',
+      firstname: 'Karin',
+      modules: ['catalogue', 'tools'],
+      branchcode: 'CPL',
+      categorycode: 'PT',
+    });
     staff = await StaffSession.launch(running.server, running.services.settings.secret, staffNumber, now());
     overdueRoutine = Number((await db.knex('kmc_routines').where({ message_type: 'overdue' }).first('id')).id);
   });
@@ -74,7 +81,15 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     expect(all.text).to.contain('Overdue notices').and.to.contain('Hold pickup notices');
     const overdue = await staff.get('/routines?type=overdue');
     expect(overdue.text).to.contain('Overdue notices').and.not.to.contain('Hold pickup notices');
-    await db.knex('kmc_routines').insert({ name: 'Overdue, harbour only', message_type: 'overdue', criteria: JSON.stringify({ branches: ['HAF'], categories: [], itemtypes: [] }), needs_approval: 1, enabled: 1 });
+    await db
+      .knex('kmc_routines')
+      .insert({
+        name: 'Overdue, harbour only',
+        message_type: 'overdue',
+        criteria: JSON.stringify({ branches: ['HAF'], categories: [], itemtypes: [] }),
+        needs_approval: 1,
+        enabled: 1,
+      });
     const central = await staff.get('/routines?branch=CPL');
     expect(central.text).to.contain('Overdue notices').and.not.to.contain('Overdue, harbour only');
     const harbour = await staff.get('/routines?branch=HAF');
@@ -82,11 +97,22 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
   });
 
   it('creates a routine from the form, refuses a bad schedule with the field named, and escapes its name', async () => {
-    const bad = await staff.post('/routines/new', { name: 'Nightly <b>bills</b>', message_type: 'replacement_bill', schedule: '61 25 * *', enabled: '1' });
+    const bad = await staff.post('/routines/new', {
+      name: 'Nightly <b>bills</b>',
+      message_type: 'replacement_bill',
+      schedule: '61 25 * *',
+      enabled: '1',
+    });
     expect(bad.status).to.equal(400);
     expect(bad.text).to.contain('The schedule needs five fields');
     expect(bad.text).to.contain('value="Nightly &lt;b&gt;bills&lt;/b&gt;"');
-    const good = await staff.post('/routines/new', { name: 'Nightly <b>bills</b>', message_type: 'replacement_bill', schedule: '0 7 * * 1-5', enabled: '1', branches: ['CPL'] });
+    const good = await staff.post('/routines/new', {
+      name: 'Nightly <b>bills</b>',
+      message_type: 'replacement_bill',
+      schedule: '0 7 * * 1-5',
+      enabled: '1',
+      branches: ['CPL'],
+    });
     expect(good.status).to.equal(303);
     const row = await db.knex('kmc_routines').where({ name: 'Nightly <b>bills</b>' }).first();
     expect(row).to.include({ message_type: 'replacement_bill', schedule: '0 7 * * 1-5', needs_approval: 0, enabled: 1 });
@@ -114,12 +140,17 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
 
     const items = await staff.get(`/runs/${runId}/items`);
     expect(items.status).to.equal(200);
-    for (const title of ['Röda rummet', 'Gösta Berlings saga', 'Der Zauberberg', 'Kongens Fald', 'Utvandrarna']) expect(items.text).to.contain(title);
-    expect(await db.knex('kmc_audit').where({ action: 'routine.run', borrowernumber: staffNumber }).count({ n: '*' }).first()).to.deep.equal({ n: 1 });
+    for (const title of ['Röda rummet', 'Gösta Berlings saga', 'Der Zauberberg', 'Kongens Fald', 'Utvandrarna'])
+      expect(items.text).to.contain(title);
+    expect(
+      await db.knex('kmc_audit').where({ action: 'routine.run', borrowernumber: staffNumber }).count({ n: '*' }).first(),
+    ).to.deep.equal({ n: 1 });
   });
 
   it('untick a patron and an item, send one message as a letter, approve: only then are messages queued', async () => {
-    const runId = Number((await db.knex('kmc_runs').where('job', 'like', `routine:${overdueRoutine}:manual:%`).orderBy('id', 'desc').first('id')).id);
+    const runId = Number(
+      (await db.knex('kmc_runs').where('job', 'like', `routine:${overdueRoutine}:manual:%`).orderBy('id', 'desc').first('id')).id,
+    );
     const messages = await messagesOf(runId);
     const of = (borrower: number) => messages.find((m) => m.borrowernumber === borrower)!;
     const asa = of(lib.patrons.asa);
@@ -131,7 +162,13 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     // Items view: leave "Gösta Berlings saga" out of Åsa's message.
     const asaItems = await db.knex('kmc_message_items').where({ message_id: asa.id }).orderBy('id');
     const gosta = asaItems.find((i) => i.title === 'Gösta Berlings saga');
-    const allItems = await db.knex('kmc_message_items').whereIn('message_id', messages.map((m) => m.id)).pluck('id');
+    const allItems = await db
+      .knex('kmc_message_items')
+      .whereIn(
+        'message_id',
+        messages.map((m) => m.id),
+      )
+      .pluck('id');
     const savedItems = await staff.post(`/runs/${runId}/review`, {
       view: 'items',
       page: '1',
@@ -199,13 +236,18 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     expect(delivered.sent).to.equal(2);
   });
 
-  it('prints the run\'s letters as one PDF, one letter a page, with the branch address block', async () => {
-    const runId = Number((await db.knex('kmc_runs').where('job', 'like', `routine:${overdueRoutine}:manual:%`).orderBy('id', 'desc').first('id')).id);
-    const res = await staff.get(`/runs/${runId}/letters.pdf`).buffer(true).parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
+  it("prints the run's letters as one PDF, one letter a page, with the branch address block", async () => {
+    const runId = Number(
+      (await db.knex('kmc_runs').where('job', 'like', `routine:${overdueRoutine}:manual:%`).orderBy('id', 'desc').first('id')).id,
+    );
+    const res = await staff
+      .get(`/runs/${runId}/letters.pdf`)
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
     expect(res.status).to.equal(200);
     expect(res.headers['content-type']).to.equal('application/pdf');
     const pdf = pdfFacts(res.body as Buffer);
@@ -217,19 +259,27 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     expect(pdf.text).to.contain('\\326berg');
     expect(pdf.text).to.contain('S\\370ren');
 
-    const all = await staff.get(`/runs/${runId}/all-messages.pdf`).buffer(true).parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
+    const all = await staff
+      .get(`/runs/${runId}/all-messages.pdf`)
+      .buffer(true)
+      .parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
     // Every message that was not cancelled: Åsa, Søren and Anna (Jürgen was left out).
     expect(pdfFacts(all.body as Buffer).pages).to.equal(3);
   });
 
-  it('reports the run\'s SMS that failed, with the SMS centre\'s answer, escaped', async () => {
-    const runId = Number((await db.knex('kmc_runs').where('job', 'like', `routine:${overdueRoutine}:manual:%`).orderBy('id', 'desc').first('id')).id);
+  it("reports the run's SMS that failed, with the SMS centre's answer, escaped", async () => {
+    const runId = Number(
+      (await db.knex('kmc_runs').where('job', 'like', `routine:${overdueRoutine}:manual:%`).orderBy('id', 'desc').first('id')).id,
+    );
     const anna = await db.knex('kmc_messages').where({ run_id: runId, borrowernumber: lib.patrons.anna }).first();
-    await db.knex('kmc_messages').where({ id: anna.id }).update({ channel: 'sms', status: 'failed', to_address: '+46701234567', last_reply: 'ESME_RINVDSTADR <b>' });
+    await db
+      .knex('kmc_messages')
+      .where({ id: anna.id })
+      .update({ channel: 'sms', status: 'failed', to_address: '+46701234567', last_reply: 'ESME_RINVDSTADR <b>' });
     const res = await staff.get(`/runs/${runId}/sms-errors`);
     expect(res.status).to.equal(200);
     expect(res.text).to.contain('+46701234567').and.to.contain('ESME_RINVDSTADR &lt;b&gt;');
@@ -239,17 +289,31 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     const k = lib.builder;
     const shelfItem = async (title: string, location: string, callnumber: string) => {
       const b = await k.biblio({ title, author: 'Author' });
-      return { biblionumber: b, itemnumber: await k.item({ biblionumber: b, homebranch: 'CPL', itype: 'BK', location, itemcallnumber: callnumber }) };
+      return {
+        biblionumber: b,
+        itemnumber: await k.item({ biblionumber: b, homebranch: 'CPL', itype: 'BK', location, itemcallnumber: callnumber }),
+      };
     };
     const a = await shelfItem('Zebra', 'ADULT', '590 Z');
     const b = await shelfItem('Aardvark', 'CHILD', '590 A');
     const c = await shelfItem('Mammoth', 'ADULT', '560 M');
     for (const it of [a, b, c]) {
-      await k.hold({ borrowernumber: lib.patrons.asa, biblionumber: it.biblionumber, itemnumber: it.itemnumber, branchcode: 'CPL', found: 'W', waitingdate: '2026-11-23', expirationdate: '2026-11-30' });
+      await k.hold({
+        borrowernumber: lib.patrons.asa,
+        biblionumber: it.biblionumber,
+        itemnumber: it.itemnumber,
+        branchcode: 'CPL',
+        found: 'W',
+        waitingdate: '2026-11-23',
+        expirationdate: '2026-11-30',
+      });
     }
     const routine = await running.services.routines.byName('Hold pickup notices');
     await running.services.routines.update(routine!.id, { needs_approval: true });
-    const fired = await running.services.scheduler.fire((await running.services.routines.get(routine!.id))!, new Date('2026-11-24T07:00:00Z'));
+    const fired = await running.services.scheduler.fire(
+      (await running.services.routines.get(routine!.id))!,
+      new Date('2026-11-24T07:00:00Z'),
+    );
     expect(fired.created).to.be.greaterThan(0);
     const made = await db.knex('kmc_messages').where({ run_id: fired.runId });
     expect(made.map((m) => m.status)).to.deep.equal(made.map(() => 'proposed'));
@@ -265,7 +329,13 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     expect(order.every((i) => i > 0)).to.equal(true);
     expect(order).to.deep.equal([...order].sort((x, y) => x - y));
 
-    const approve = await staff.post(`/runs/${fired.runId}/review`, { view: 'patrons', page: '1', shown: made.map((m) => String(m.id)), keep: made.map((m) => String(m.id)), do: 'approve' });
+    const approve = await staff.post(`/runs/${fired.runId}/review`, {
+      view: 'patrons',
+      page: '1',
+      shown: made.map((m) => String(m.id)),
+      keep: made.map((m) => String(m.id)),
+      do: 'approve',
+    });
     expect(approve.status).to.equal(303);
     const after = await db.knex('kmc_messages').where({ run_id: fired.runId }).pluck('status');
     expect(after.every((s: string) => s === 'pending')).to.equal(true);
@@ -273,17 +343,42 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
 
   it('a change that cannot be made does not send the message as it was: it goes to the queue instead', async () => {
     const k = lib.builder;
-    const patron = await k.patron({ surname: 'Berg', firstname: 'Nils', email: 'nils.berg@example.org', branchcode: 'CPL', categorycode: 'PT' });
+    const patron = await k.patron({
+      surname: 'Berg',
+      firstname: 'Nils',
+      email: 'nils.berg@example.org',
+      branchcode: 'CPL',
+      categorycode: 'PT',
+    });
     const b = await k.biblio({ title: 'Doktor Glas', author: 'Söderberg, Hjalmar' });
-    await k.loan({ borrowernumber: patron, itemnumber: await k.item({ biblionumber: b, homebranch: 'CPL', itype: 'BK' }), dateDue: '2026-11-01', branchcode: 'CPL' });
+    await k.loan({
+      borrowernumber: patron,
+      itemnumber: await k.item({ biblionumber: b, homebranch: 'CPL', itype: 'BK' }),
+      dateDue: '2026-11-01',
+      branchcode: 'CPL',
+    });
     const run = await runNotices(running.services.notices, { type: 'overdue', startedBy: 'test', needsApproval: true });
     // Nils's notice, and Åsa's for the loan left out of her earlier message: it was free to be notified again.
     const made = await db.knex('kmc_messages').where({ run_id: run.runId, borrowernumber: patron });
     expect(made).to.have.length(1);
-    expect(await db.knex('kmc_message_items as i').join('kmc_messages as m', 'm.id', 'i.message_id').where('m.run_id', run.runId).where('m.borrowernumber', lib.patrons.asa).pluck('i.title')).to.deep.equal(['Gösta Berlings saga']);
+    expect(
+      await db
+        .knex('kmc_message_items as i')
+        .join('kmc_messages as m', 'm.id', 'i.message_id')
+        .where('m.run_id', run.runId)
+        .where('m.borrowernumber', lib.patrons.asa)
+        .pluck('i.title'),
+    ).to.deep.equal(['Gösta Berlings saga']);
     // A message stored without the data it was made from (as by an older version) cannot be rendered for another channel.
     await db.knex('kmc_messages').where({ id: made[0].id }).update({ render_data: null });
-    const res = await staff.post(`/runs/${run.runId}/review`, { view: 'patrons', page: '1', shown: [String(made[0].id)], keep: [String(made[0].id)], [`send_as_${made[0].id}`]: 'print', do: 'approve' });
+    const res = await staff.post(`/runs/${run.runId}/review`, {
+      view: 'patrons',
+      page: '1',
+      shown: [String(made[0].id)],
+      keep: [String(made[0].id)],
+      [`send_as_${made[0].id}`]: 'print',
+      do: 'approve',
+    });
     expect(res.status).to.equal(303);
     const after = await db.knex('kmc_messages').where({ id: made[0].id }).first();
     expect(after).to.include({ status: 'failed', channel: 'email' });
@@ -293,7 +388,17 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
   });
 
   it('shows a run at work with a status endpoint and a page that refreshes itself without JavaScript', async () => {
-    const [runId] = await db.knex('kmc_runs').insert({ job: `routine:${overdueRoutine}:manual:at-work`, fire_time: '2026-11-24 05:00:00', run_date: '2026-11-24', message_type: 'overdue', status: 'running', started_at: '2026-11-24 05:00:00.000', started_by: `staff:${staffNumber}` });
+    const [runId] = await db
+      .knex('kmc_runs')
+      .insert({
+        job: `routine:${overdueRoutine}:manual:at-work`,
+        fire_time: '2026-11-24 05:00:00',
+        run_date: '2026-11-24',
+        message_type: 'overdue',
+        status: 'running',
+        started_at: '2026-11-24 05:00:00.000',
+        started_by: `staff:${staffNumber}`,
+      });
     const page = await staff.get(`/runs/${runId}`);
     expect(page.text).to.contain('<noscript><meta http-equiv="refresh" content="3"></noscript>');
     expect(page.text).to.contain(`data-status-url="/runs/${runId}/status"`);

@@ -15,9 +15,24 @@ import type { Rule } from '../../sidecar/rules';
 import { startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
 const rule = (id: number, over: Partial<Rule>): Rule => ({
-  id, message_type: 'overdue', level: 1, branchcode: null, categorycode: null, itemtype: null, valid_from: null, valid_to: null,
-  is_used: true, delay_days: 7, channels: ['email'], send_all_channels: false, template_code: null, fee_per_notice: 0, fee_per_item: 0,
-  digest: false, is_baseline: false, ...over,
+  id,
+  message_type: 'overdue',
+  level: 1,
+  branchcode: null,
+  categorycode: null,
+  itemtype: null,
+  valid_from: null,
+  valid_to: null,
+  is_used: true,
+  delay_days: 7,
+  channels: ['email'],
+  send_all_channels: false,
+  template_code: null,
+  fee_per_notice: 0,
+  fee_per_item: 0,
+  digest: false,
+  is_baseline: false,
+  ...over,
 });
 
 describe('explainRule: the winner and why', () => {
@@ -55,8 +70,22 @@ describe(`the rules page (${kohaSchemaKind()} Koha schema)`, function () {
   before(async () => {
     sidecar = await startStaffSidecar('web_rules', {
       boss: { userid: 'boss', surname: 'Chef', modules: ['catalogue', 'parameters'], branchcode: 'CPL', categorycode: 'PT' },
-      circ: { userid: 'circ', surname: 'Regler', modules: ['catalogue'], subs: [['parameters', 'manage_circ_rules']], branchcode: 'CPL', categorycode: 'PT' },
-      trig: { userid: 'trig', surname: 'Trigger', modules: ['catalogue'], subs: [['tools', 'edit_notice_status_triggers']], branchcode: 'CPL', categorycode: 'PT' },
+      circ: {
+        userid: 'circ',
+        surname: 'Regler',
+        modules: ['catalogue'],
+        subs: [['parameters', 'manage_circ_rules']],
+        branchcode: 'CPL',
+        categorycode: 'PT',
+      },
+      trig: {
+        userid: 'trig',
+        surname: 'Trigger',
+        modules: ['catalogue'],
+        subs: [['tools', 'edit_notice_status_triggers']],
+        branchcode: 'CPL',
+        categorycode: 'PT',
+      },
       none: { userid: 'none', surname: 'Ingen', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' },
       haf: { userid: 'hafen', surname: 'Hafen', modules: ['catalogue', 'parameters'], branchcode: 'HAF', categorycode: 'PT' },
     });
@@ -69,16 +98,28 @@ describe(`the rules page (${kohaSchemaKind()} Koha schema)`, function () {
     await sidecar?.stop();
   });
 
-  const baseline = async () => Number((await db.knex('kmc_rules').where({ message_type: 'overdue', level: 1, is_baseline: 1 }).first('id')).id);
+  const baseline = async () =>
+    Number((await db.knex('kmc_rules').where({ message_type: 'overdue', level: 1, is_baseline: 1 }).first('id')).id);
 
   it('adds a rule and explains in plain words that it wins', async () => {
-    const res = await boss.post('/rules/new', { message_type: 'overdue', level: '1', branchcode: 'CPL', categorycode: 'KI', delay_days: '10', channels: ['sms', 'email'], is_used: '1', note: '<b>x</b>' });
+    const res = await boss.post('/rules/new', {
+      message_type: 'overdue',
+      level: '1',
+      branchcode: 'CPL',
+      categorycode: 'KI',
+      delay_days: '10',
+      channels: ['sms', 'email'],
+      is_used: '1',
+      note: '<b>x</b>',
+    });
     expect(res.status, res.text).to.equal(303);
     const id = Number(/^\/rules\/(\d+)/.exec(res.headers.location)![1]);
     const stored = await db.knex('kmc_rules').where({ id }).first();
     expect(stored).to.include({ branchcode: 'CPL', categorycode: 'KI', delay_days: 10, channels: 'sms,email', note: '<b>x</b>' });
     const page = await boss.get('/rules?type=overdue');
-    expect(page.text).to.contain(`For patron category KI at branch CPL, rule #${id} wins: a branch rule outranks one for every branch (rule #${await baseline()}).`);
+    expect(page.text).to.contain(
+      `For patron category KI at branch CPL, rule #${id} wins: a branch rule outranks one for every branch (rule #${await baseline()}).`,
+    );
     const who = await boss.get('/rules?w_type=overdue&w_level=1&w_branch=CPL&w_category=KI&w_itemtype=BK&w_date=2026-11-24');
     expect(who.text).to.contain(`For patron category KI item type BK at branch CPL on 2026-11-24, rule #${id} wins`);
     const elsewhere = await boss.get('/rules?w_type=overdue&w_level=1&w_branch=HAF&w_category=KI&w_date=2026-11-24');
@@ -89,7 +130,15 @@ describe(`the rules page (${kohaSchemaKind()} Koha schema)`, function () {
 
   it('refuses a bad rule with messages naming the field, storing nothing', async () => {
     const before = (await db.knex('kmc_rules').count({ c: '*' }))[0].c;
-    const res = await boss.post('/rules/new', { message_type: 'overdue', level: '1', branchcode: 'CPL', delay_days: 'soon', valid_from: '2026-12-01', valid_to: '2026-11-01', is_used: '1' });
+    const res = await boss.post('/rules/new', {
+      message_type: 'overdue',
+      level: '1',
+      branchcode: 'CPL',
+      delay_days: 'soon',
+      valid_from: '2026-12-01',
+      valid_to: '2026-11-01',
+      is_used: '1',
+    });
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('Days after the due date (or the event): a whole number of days from 0 to 3650.');
     expect(res.text).to.contain('Valid to: the end comes before the start.');
@@ -110,13 +159,28 @@ describe(`the rules page (${kohaSchemaKind()} Koha schema)`, function () {
 
   it('changes and removes a rule, audited', async () => {
     const id = Number((await db.knex('kmc_rules').where({ categorycode: 'KI', branchcode: 'CPL' }).first('id')).id);
-    const changed = await boss.post(`/rules/${id}`, { branchcode: 'CPL', categorycode: 'KI', delay_days: '14', channels: 'print', is_used: '1' });
+    const changed = await boss.post(`/rules/${id}`, {
+      branchcode: 'CPL',
+      categorycode: 'KI',
+      delay_days: '14',
+      channels: 'print',
+      is_used: '1',
+    });
     expect(changed.status, changed.text).to.equal(303);
     expect(await db.knex('kmc_rules').where({ id }).first()).to.include({ delay_days: 14, channels: 'print' });
     const removed = await boss.post(`/rules/${id}/remove`, {});
     expect(removed.status).to.equal(303);
     expect(await db.knex('kmc_rules').where({ id }).first()).to.equal(undefined);
-    expect((await db.knex('kmc_audit').whereIn('action', ['rule.update', 'rule.remove']).where({ object_id: String(id) })).map((a) => a.action).sort()).to.deep.equal(['rule.remove', 'rule.update']);
+    expect(
+      (
+        await db
+          .knex('kmc_audit')
+          .whereIn('action', ['rule.update', 'rule.remove'])
+          .where({ object_id: String(id) })
+      )
+        .map((a) => a.action)
+        .sort(),
+    ).to.deep.equal(['rule.remove', 'rule.update']);
   });
 
   it('answers 403 for each permission it lacks', async () => {
@@ -144,9 +208,11 @@ describe(`the rules page (${kohaSchemaKind()} Koha schema)`, function () {
     expect((await db.knex('kmc_rules').where({ id }).first()).channels).to.not.equal('sms');
   });
 
-  it('with rules_own_branch_only, staff see the other branches\' rules but cannot touch them', async () => {
+  it("with rules_own_branch_only, staff see the other branches' rules but cannot touch them", async () => {
     await db.knex('kmc_settings').insert({ name: 'rules_own_branch_only', value: '1' }).onConflict('name').merge();
-    const [cplId] = await db.knex('kmc_rules').insert({ message_type: 'predue', level: 0, branchcode: 'CPL', channels: 'email', is_used: 1, delay_days: 2 });
+    const [cplId] = await db
+      .knex('kmc_rules')
+      .insert({ message_type: 'predue', level: 0, branchcode: 'CPL', channels: 'email', is_used: 1, delay_days: 2 });
     const haf = await as('haf');
     const list = await haf.get('/rules?type=predue');
     expect(list.status).to.equal(200);
@@ -156,14 +222,27 @@ describe(`the rules page (${kohaSchemaKind()} Koha schema)`, function () {
     expect(page.text).to.contain('belongs to another branch than yours (HAF)');
     expect((await haf.post(`/rules/${cplId}`, { branchcode: 'HAF', channels: 'sms', is_used: '1' })).status).to.equal(403);
     expect((await haf.post(`/rules/${cplId}/remove`, {})).status).to.equal(403);
-    expect((await haf.post('/rules/new', { message_type: 'predue', branchcode: 'CPL', channels: 'sms', is_used: '1' })).status).to.equal(403);
-    expect((await haf.post('/rules/new', { message_type: 'predue', branchcode: 'HAF', channels: 'sms', is_used: '1' })).status).to.equal(303);
+    expect((await haf.post('/rules/new', { message_type: 'predue', branchcode: 'CPL', channels: 'sms', is_used: '1' })).status).to.equal(
+      403,
+    );
+    expect((await haf.post('/rules/new', { message_type: 'predue', branchcode: 'HAF', channels: 'sms', is_used: '1' })).status).to.equal(
+      303,
+    );
     expect(await db.knex('kmc_rules').where({ id: cplId }).first()).to.include({ branchcode: 'CPL', channels: 'email' });
     await db.knex('kmc_settings').where({ name: 'rules_own_branch_only' }).delete();
   });
 
-  it('shows a rule\'s note as text, not markup', async () => {
-    const [id] = await db.knex('kmc_rules').insert({ message_type: 'welcome', level: 0, categorycode: 'PT', channels: 'email', is_used: 1, note: '"><script>alert(1)</script>' });
+  it("shows a rule's note as text, not markup", async () => {
+    const [id] = await db
+      .knex('kmc_rules')
+      .insert({
+        message_type: 'welcome',
+        level: 0,
+        categorycode: 'PT',
+        channels: 'email',
+        is_used: 1,
+        note: '"><script>alert(1)</script>',
+      });
     const page = await boss.get(`/rules/${id}`);
     expect(page.text).to.not.contain('<script>alert(1)');
     expect(page.text).to.contain('&lt;script&gt;alert(1)');

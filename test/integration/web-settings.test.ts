@@ -20,9 +20,15 @@ import { runNotices } from '../../sidecar/notices';
 describe('SMS account URLs on the settings page', () => {
   it('never shows the password, and keeps it for the same account when the field is empty', () => {
     expect(withoutPassword('smpp://kmc:s3cret@sms.example.org:2775')).to.equal('smpp://kmc@sms.example.org:2775');
-    expect(withPassword('smpp://kmc@sms.example.org:2775', '', 'smpp://kmc:s3cret@sms.example.org:2775')).to.equal('smpp://kmc:s3cret@sms.example.org:2775');
-    expect(withPassword('smpp://kmc@other.example.org:2775', '', 'smpp://kmc:s3cret@sms.example.org:2775')).to.equal('smpp://kmc@other.example.org:2775');
-    expect(withPassword('smpp://kmc@sms.example.org:2775', 'n3w:@', 'smpp://kmc:s3cret@sms.example.org:2775')).to.equal('smpp://kmc:n3w%3A%40@sms.example.org:2775');
+    expect(withPassword('smpp://kmc@sms.example.org:2775', '', 'smpp://kmc:s3cret@sms.example.org:2775')).to.equal(
+      'smpp://kmc:s3cret@sms.example.org:2775',
+    );
+    expect(withPassword('smpp://kmc@other.example.org:2775', '', 'smpp://kmc:s3cret@sms.example.org:2775')).to.equal(
+      'smpp://kmc@other.example.org:2775',
+    );
+    expect(withPassword('smpp://kmc@sms.example.org:2775', 'n3w:@', 'smpp://kmc:s3cret@sms.example.org:2775')).to.equal(
+      'smpp://kmc:n3w%3A%40@sms.example.org:2775',
+    );
   });
 });
 
@@ -43,13 +49,31 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
     db = await createKohaDatabase('web_settings');
     await migrate(db.knex);
     lib = await buildSmallLibrary(db.knex);
-    n.admin = await addStaff(lib.builder, { userid: 'admin', surname: 'Admin', modules: ['catalogue'], subs: [['parameters', 'manage_sysprefs']], branchcode: 'CPL', categorycode: 'PT' });
-    n.tools = await addStaff(lib.builder, { userid: 'tools', surname: 'Verktyg', modules: ['catalogue', 'tools'], branchcode: 'CPL', categorycode: 'PT' });
+    n.admin = await addStaff(lib.builder, {
+      userid: 'admin',
+      surname: 'Admin',
+      modules: ['catalogue'],
+      subs: [['parameters', 'manage_sysprefs']],
+      branchcode: 'CPL',
+      categorycode: 'PT',
+    });
+    n.tools = await addStaff(lib.builder, {
+      userid: 'tools',
+      surname: 'Verktyg',
+      modules: ['catalogue', 'tools'],
+      branchcode: 'CPL',
+      categorycode: 'PT',
+    });
     mail = new MailCapture();
     await mail.start();
     smsc = await TestSmsc.start({ password: 'pw-Secret-9' });
     clock = new TestClock(new Date('2026-11-24T09:00:00Z'));
-    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url, KMC_SMPP_URL: smsc.url }), { logger: createMemoryLogger(), clock, deliverEveryMs: 3_600_000, verifyEveryMs: 0 });
+    running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url, KMC_SMPP_URL: smsc.url }), {
+      logger: createMemoryLogger(),
+      clock,
+      deliverEveryMs: 3_600_000,
+      verifyEveryMs: 0,
+    });
     admin = await as('admin');
   });
 
@@ -60,12 +84,30 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
     await db?.drop();
   });
 
-  it('saves a branch\'s settings; the password is stored but never shown back, and kept when left empty', async () => {
-    const fields = { branch: 'CPL', sender_email: 'central@bibliotek.example.org', reply_to: 'svar@bibliotek.example.org', letter_address: 'Storgatan 1\n111 22 Stockholm', default_lang: 'sv', sms_enabled: '1', sms_url: smsc.urlWith('kmc', 'unused').replace(/:unused@/, '@'), sms_password: 'pw-Secret-9', sms_sender: 'Biblioteket', quiet_from: '21:00', quiet_to: '08:00' };
+  it("saves a branch's settings; the password is stored but never shown back, and kept when left empty", async () => {
+    const fields = {
+      branch: 'CPL',
+      sender_email: 'central@bibliotek.example.org',
+      reply_to: 'svar@bibliotek.example.org',
+      letter_address: 'Storgatan 1\n111 22 Stockholm',
+      default_lang: 'sv',
+      sms_enabled: '1',
+      sms_url: smsc.urlWith('kmc', 'unused').replace(/:unused@/, '@'),
+      sms_password: 'pw-Secret-9',
+      sms_sender: 'Biblioteket',
+      quiet_from: '21:00',
+      quiet_to: '08:00',
+    };
     const res = await admin.post('/settings', fields);
     expect(res.status, res.text).to.equal(303);
     const row = await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first();
-    expect(row).to.include({ sender_email: 'central@bibliotek.example.org', sms_enabled: 1, sms_sender: 'Biblioteket', quiet_from: '21:00:00', default_lang: 'sv' });
+    expect(row).to.include({
+      sender_email: 'central@bibliotek.example.org',
+      sms_enabled: 1,
+      sms_sender: 'Biblioteket',
+      quiet_from: '21:00:00',
+      default_lang: 'sv',
+    });
     expect(row.sms_url).to.contain(':pw-Secret-9@');
     const page = await admin.get('/settings?branch=CPL');
     expect(page.text).to.not.contain('pw-Secret-9');
@@ -83,7 +125,14 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
 
   it('refuses bad values with messages naming the field, changing nothing', async () => {
     const before = await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first();
-    const res = await admin.post('/settings', { branch: 'CPL', sender_email: 'not an address', quiet_from: '25:00', quiet_to: '', sms_url: 'http://nope', sms_sender: 'A sender name that is far too long' });
+    const res = await admin.post('/settings', {
+      branch: 'CPL',
+      sender_email: 'not an address',
+      quiet_from: '25:00',
+      quiet_to: '',
+      sms_url: 'http://nope',
+      sms_sender: 'A sender name that is far too long',
+    });
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('Sender address: an e-mail address such as library@example.org.');
     expect(res.text).to.contain('No SMS from: a time as HH:MM.');
@@ -92,7 +141,7 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
     expect(await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first()).to.deep.equal(before);
   });
 
-  it('sends a test e-mail through the SMTP adapter, from the branch\'s sender address', async () => {
+  it("sends a test e-mail through the SMTP adapter, from the branch's sender address", async () => {
     const res = await admin.post('/settings/test', { branch: 'CPL', which: 'email', test_email: 'kontroll@example.org' });
     expect(res.status).to.equal(200);
     expect(res.text).to.contain('Sent: the server took it');
@@ -102,7 +151,7 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
     expect(got!.parsed.subject).to.equal('A test from the Message Center of Centralbiblioteket');
   });
 
-  it('sends a test SMS through the branch\'s own SMS account, and says why when it cannot', async () => {
+  it("sends a test SMS through the branch's own SMS account, and says why when it cannot", async () => {
     const res = await admin.post('/settings/test', { branch: 'CPL', which: 'sms', test_phone: '070-123 45 67' });
     expect(res.status).to.equal(200);
     expect(res.text, res.text).to.contain('Sent: the server took it');
@@ -152,7 +201,12 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
     const asa = await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.asa, message_type: 'overdue' }).first();
     expect(asa.channel).to.equal('email');
 
-    const none = await admin.post('/settings/channels', { branch: 'HAF', ch_welcome_0_1: 'none', ch_welcome_0_2: 'none', ch_welcome_0_3: 'none' });
+    const none = await admin.post('/settings/channels', {
+      branch: 'HAF',
+      ch_welcome_0_1: 'none',
+      ch_welcome_0_2: 'none',
+      ch_welcome_0_3: 'none',
+    });
     expect(none.status).to.equal(400);
     expect(none.text).to.contain('Welcome message: choose at least one channel.');
     expect(await db.knex('kmc_rules').where({ message_type: 'welcome', branchcode: 'HAF' })).to.have.length(0);

@@ -76,7 +76,10 @@ export class StaffSession {
   static async signIn(app: App, userid: string, password: string): Promise<StaffSession> {
     const agent = request.agent(app);
     const form = await agent.get('/signin');
-    const res = await agent.post('/signin').type('form').send({ _csrf: csrfOf(form.text), userid, password, next: '/' });
+    const res = await agent
+      .post('/signin')
+      .type('form')
+      .send({ _csrf: csrfOf(form.text), userid, password, next: '/' });
     expect(res.status, res.text).to.equal(303);
     return new StaffSession(agent);
   }
@@ -96,7 +99,10 @@ export class StaffSession {
   }
 
   async post(path: string, fields: Record<string, string | string[]>) {
-    return this.agent.post(path).type('form').send({ ...fields, _csrf: await this.token() });
+    return this.agent
+      .post(path)
+      .type('form')
+      .send({ ...fields, _csrf: await this.token() });
   }
 }
 
@@ -136,7 +142,12 @@ export async function startStaffSidecar(
     verifyEveryMs: 0,
   });
   return {
-    db, lib, running, mail, clock, n,
+    db,
+    lib,
+    running,
+    mail,
+    clock,
+    n,
     async stop() {
       await running.stop();
       await mail.stop();
@@ -146,7 +157,9 @@ export async function startStaffSidecar(
 }
 
 /** The id of the one message each overdue patron of the small library got. */
-export async function overdueMessageIds(sidecar: Pick<StaffSidecar, 'db' | 'lib'>): Promise<Record<'asa' | 'jurgen' | 'soren' | 'anna', number>> {
+export async function overdueMessageIds(
+  sidecar: Pick<StaffSidecar, 'db' | 'lib'>,
+): Promise<Record<'asa' | 'jurgen' | 'soren' | 'anna', number>> {
   const byPatron = async (n: number) => Number((await sidecar.db.knex('kmc_messages').where({ borrowernumber: n }).first('id')).id);
   const p = sidecar.lib.patrons;
   return { asa: await byPatron(p.asa), jurgen: await byPatron(p.jurgen), soren: await byPatron(p.soren), anna: await byPatron(p.anna) };

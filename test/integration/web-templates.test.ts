@@ -33,7 +33,14 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
 
   before(async () => {
     sidecar = await startStaffSidecar('web_templates', {
-      editor: { userid: 'editor', surname: 'Mall', modules: ['catalogue'], subs: [['tools', 'edit_notices']], branchcode: 'CPL', categorycode: 'PT' },
+      editor: {
+        userid: 'editor',
+        surname: 'Mall',
+        modules: ['catalogue'],
+        subs: [['tools', 'edit_notices']],
+        branchcode: 'CPL',
+        categorycode: 'PT',
+      },
       reader: { userid: 'reader', surname: 'Läsare', modules: ['catalogue', 'tools'], branchcode: 'CPL', categorycode: 'PT' },
       none: { userid: 'none', surname: 'Ingen', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' },
     });
@@ -56,41 +63,87 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   it('previews a draft without storing it, with the page and with the endpoint', async () => {
-    const res = await editor.post('/templates/edit', { ...key, action: 'preview', subject: 'Late: {{ items | length }}', text: 'Hello {{ patron.firstname }}!', html: '' });
+    const res = await editor.post('/templates/edit', {
+      ...key,
+      action: 'preview',
+      subject: 'Late: {{ items | length }}',
+      text: 'Hello {{ patron.firstname }}!',
+      html: '',
+    });
     expect(res.status).to.equal(200);
     expect(res.text).to.contain('Hello Åsa!');
     expect(res.text).to.contain('Late: 2');
-    const json = await editor.post('/templates/preview', { type: 'overdue', channel: 'sms', lang: 'en', branch: '', text: 'Hej {{ patron.firstname }}, återlämna {{ items | length }} böcker.' });
+    const json = await editor.post('/templates/preview', {
+      type: 'overdue',
+      channel: 'sms',
+      lang: 'en',
+      branch: '',
+      text: 'Hej {{ patron.firstname }}, återlämna {{ items | length }} böcker.',
+    });
     expect(json.status).to.equal(200);
     expect(json.body).to.include({ ok: true, text: 'Hej Åsa, återlämna 2 böcker.' });
     expect(json.body.sms).to.include({ encoding: 'gsm7', parts: 1, remaining: 160 - 'Hej Åsa, återlämna 2 böcker.'.length });
-    const ucs = await editor.post('/templates/preview', { type: 'overdue', channel: 'sms', lang: 'en', branch: '', text: 'Łódź '.repeat(20) });
+    const ucs = await editor.post('/templates/preview', {
+      type: 'overdue',
+      channel: 'sms',
+      lang: 'en',
+      branch: '',
+      text: 'Łódź '.repeat(20),
+    });
     expect(ucs.body.sms).to.include({ encoding: 'ucs2', parts: 2 });
     expect(ucs.body.smsText).to.equal('UCS-2: 2 SMS, 35 characters left in the last one'); // 99 characters once trimmed: 67 + 32
     expect(await count()).to.equal(0);
   });
 
   it('shows the SMS counter on the server-rendered preview too', async () => {
-    const res = await editor.post('/templates/edit', { type: 'hold_waiting', channel: 'sms', lang: 'sv', branch: 'CPL', action: 'preview', text: 'x'.repeat(170) });
+    const res = await editor.post('/templates/edit', {
+      type: 'hold_waiting',
+      channel: 'sms',
+      lang: 'sv',
+      branch: 'CPL',
+      action: 'preview',
+      text: 'x'.repeat(170),
+    });
     expect(res.text).to.contain('GSM-7: 2 SMS, 136 characters left in the last one');
   });
 
   it('saves an edit for one branch, audited, and the engine renders it', async () => {
-    const res = await editor.post('/templates/edit', { type: 'overdue', channel: 'email', lang: 'en', branch: 'CPL', action: 'save', subject: 'Overdue at {{ branch.name }}', text: 'Please, {{ patron.firstname }}, bring back {{ items | length }} items.', html: '' });
+    const res = await editor.post('/templates/edit', {
+      type: 'overdue',
+      channel: 'email',
+      lang: 'en',
+      branch: 'CPL',
+      action: 'save',
+      subject: 'Overdue at {{ branch.name }}',
+      text: 'Please, {{ patron.firstname }}, bring back {{ items | length }} items.',
+      html: '',
+    });
     expect(res.status, res.text).to.equal(303);
     const row = await db.knex('kmc_templates').where({ message_type: 'overdue', channel: 'email', lang: 'en', branchcode: 'CPL' }).first();
     expect(row).to.include({ subject: 'Overdue at {{ branch.name }}', updated_by: n.editor });
     expect(row.body_html).to.equal(null);
     const renderer = new NoticeRenderer({ knex: db.knex });
     await renderer.refresh();
-    const out = renderer.render({ type: 'overdue', channel: 'email', langs: ['en'], branchcode: 'CPL', data: { patron: { firstname: 'Sven' }, items: [1, 2, 3], branch: { name: 'CPL' } } });
+    const out = renderer.render({
+      type: 'overdue',
+      channel: 'email',
+      langs: ['en'],
+      branchcode: 'CPL',
+      data: { patron: { firstname: 'Sven' }, items: [1, 2, 3], branch: { name: 'CPL' } },
+    });
     expect(out.text).to.equal('Please, Sven, bring back 3 items.\n');
     expect(await db.knex('kmc_audit').where({ action: 'template.save' })).to.have.length(1);
   });
 
   it('refuses a syntax error with its line and reason, storing nothing', async () => {
     const before = await count();
-    const res = await editor.post('/templates/edit', { ...key, action: 'save', subject: 'x', text: 'Line one\nLine two {% if patron %}\nno end', html: '' });
+    const res = await editor.post('/templates/edit', {
+      ...key,
+      action: 'save',
+      subject: 'x',
+      text: 'Line one\nLine two {% if patron %}\nno end',
+      html: '',
+    });
     expect(res.status).to.equal(400);
     expect(res.text).to.contain('The template was not saved:');
     expect(res.text).to.match(/Text, line \d+: /);
@@ -128,8 +181,14 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
   it('lets tools staff read and preview but not save; others not even read', async () => {
     const reader = await as('reader');
     expect((await reader.get('/templates/edit?type=welcome&channel=email&lang=sv')).status).to.equal(200);
-    expect((await reader.post('/templates/edit', { type: 'welcome', channel: 'email', lang: 'sv', branch: '', action: 'preview', text: 'x' })).status).to.equal(200);
-    expect((await reader.post('/templates/edit', { type: 'welcome', channel: 'email', lang: 'sv', branch: '', action: 'save', text: 'x' })).status).to.equal(403);
+    expect(
+      (await reader.post('/templates/edit', { type: 'welcome', channel: 'email', lang: 'sv', branch: '', action: 'preview', text: 'x' }))
+        .status,
+    ).to.equal(200);
+    expect(
+      (await reader.post('/templates/edit', { type: 'welcome', channel: 'email', lang: 'sv', branch: '', action: 'save', text: 'x' }))
+        .status,
+    ).to.equal(403);
     expect((await reader.post('/templates/reset', { type: 'overdue', channel: 'email', lang: 'en', branch: 'CPL' })).status).to.equal(403);
     const none = await as('none');
     expect((await none.get('/templates')).status).to.equal(403);
@@ -138,13 +197,22 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   it('refuses a save without the CSRF token', async () => {
-    const res = await editor.agent.post('/templates/edit').type('form').send({ ...key, action: 'save', text: 'sneaky' });
+    const res = await editor.agent
+      .post('/templates/edit')
+      .type('form')
+      .send({ ...key, action: 'save', text: 'sneaky' });
     expect(res.status).to.equal(403);
     expect(await db.knex('kmc_templates').where({ body_text: 'sneaky' })).to.have.length(0);
   });
 
   it('shows template text and previews as text: markup in a draft is escaped on the page', async () => {
-    const res = await editor.post('/templates/edit', { ...key, action: 'preview', subject: '</textarea><script>alert(1)</script>', text: '<script>alert(2)</script>', html: '<b>{{ patron.firstname }}</b>' });
+    const res = await editor.post('/templates/edit', {
+      ...key,
+      action: 'preview',
+      subject: '</textarea><script>alert(1)</script>',
+      text: '<script>alert(2)</script>',
+      html: '<b>{{ patron.firstname }}</b>',
+    });
     expect(res.text).to.not.contain('<script>alert');
     expect(res.text).to.contain('&lt;script&gt;alert(2)');
     expect(res.text).to.contain('srcdoc="&lt;b&gt;Åsa&lt;/b&gt;"');

@@ -27,8 +27,19 @@ describe(`the first staff page and the health check (${kohaSchemaKind()} Koha sc
       deliverEveryMs: 3_600_000,
     });
     await runNotices(running.services.notices, { type: 'overdue', date: RUN_DAY, startedBy: 'test' });
-    const admin = await addStaff(lib.builder, { userid: 'admin', surname: 'Lindqvist', modules: ['superlibrarian'], branchcode: 'CPL', categorycode: 'PT' });
-    staff = await StaffSession.launch(running.server, running.services.settings.secret, admin, Math.floor(running.services.clock.now().getTime() / 1000));
+    const admin = await addStaff(lib.builder, {
+      userid: 'admin',
+      surname: 'Lindqvist',
+      modules: ['superlibrarian'],
+      branchcode: 'CPL',
+      categorycode: 'PT',
+    });
+    staff = await StaffSession.launch(
+      running.server,
+      running.services.settings.secret,
+      admin,
+      Math.floor(running.services.clock.now().getTime() / 1000),
+    );
   });
 
   after(async () => {

@@ -34,7 +34,11 @@ export function testSettings(databaseUrl: string, overrides: Record<string, stri
   });
 }
 
-export function testServices(settings: Settings, clock: Clock, opts: ServiceOptions = {}): Services & { logs: ReturnType<typeof createMemoryLogger> } {
+export function testServices(
+  settings: Settings,
+  clock: Clock,
+  opts: ServiceOptions = {},
+): Services & { logs: ReturnType<typeof createMemoryLogger> } {
   const logs = createMemoryLogger();
   const services = createServices(settings, { logger: logs, clock, ...opts });
   return Object.assign(services, { logs });

@@ -33,7 +33,9 @@ describe('settings', () => {
     it(`refuses a bad ${setting} and names it (${JSON.stringify(env)})`, () => {
       const err = refusal(env);
       expect(err.setting).to.equal(setting);
-      expect(err.message).to.match(new RegExp(`^${setting}: `)).and.match(why);
+      expect(err.message)
+        .to.match(new RegExp(`^${setting}: `))
+        .and.match(why);
       expect(err.code).to.equal('KMC_SETTINGS_INVALID');
     });
   }

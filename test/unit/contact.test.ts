@@ -3,14 +3,43 @@ import { chooseChannel, isUsableEmail, toE164 } from '../../sidecar/contact';
 import type { PatronContact } from '../../sidecar/host';
 
 const patron = (over: Partial<PatronContact> = {}): PatronContact => ({
-  borrowernumber: 1, cardnumber: 'C1', surname: 'Öberg', firstname: 'Åsa', title: null, email: null, emailpro: null, B_email: null,
-  mobile: null, smsalertnumber: null, phone: null, lang: 'sv-SE', branchcode: 'CPL', categorycode: 'PT',
-  address: 'Ängsvägen 3', address2: null, zipcode: '123 45', city: 'Solna', country: null, ...over,
+  borrowernumber: 1,
+  cardnumber: 'C1',
+  surname: 'Öberg',
+  firstname: 'Åsa',
+  title: null,
+  email: null,
+  emailpro: null,
+  B_email: null,
+  mobile: null,
+  smsalertnumber: null,
+  phone: null,
+  lang: 'sv-SE',
+  branchcode: 'CPL',
+  categorycode: 'PT',
+  address: 'Ängsvägen 3',
+  address2: null,
+  zipcode: '123 45',
+  city: 'Solna',
+  country: null,
+  ...over,
 });
 
 describe('patron contact data', () => {
   const good = ['asa.oberg@example.org', 'a+b@sub.example.co.uk', "o'brien@example.ie", 'x@xn--bcher-kva.example'];
-  const bad = ['anna.lund@@example', 'no-at-sign.example.org', 'space in@example.org', 'a@b', 'a@-example.org', '.a@example.org', 'a..b@example.org', 'a@example.o', '', ' ', 'åsa@example.org'];
+  const bad = [
+    'anna.lund@@example',
+    'no-at-sign.example.org',
+    'space in@example.org',
+    'a@b',
+    'a@-example.org',
+    '.a@example.org',
+    'a..b@example.org',
+    'a@example.o',
+    '',
+    ' ',
+    'åsa@example.org',
+  ];
   for (const e of good) it(`takes ${e}`, () => expect(isUsableEmail(e)).to.equal(true));
   for (const e of bad) it(`refuses ${JSON.stringify(e)}`, () => expect(isUsableEmail(e)).to.equal(false));
 
@@ -22,15 +51,25 @@ describe('patron contact data', () => {
   });
 
   it('takes the first allowed channel with a usable address, and exactly one', () => {
-    expect(chooseChannel(['email', 'print'], patron({ email: 'asa@example.org' }), { defaultCountry: 'SE' })).to.deep.equal({ ok: true, channel: 'email', to: 'asa@example.org' });
-    expect(chooseChannel(['sms', 'email', 'print'], patron({ email: 'asa@example.org', mobile: '0701234567' }), { defaultCountry: 'SE' })).to.deep.equal({ ok: true, channel: 'sms', to: '+46701234567' });
+    expect(chooseChannel(['email', 'print'], patron({ email: 'asa@example.org' }), { defaultCountry: 'SE' })).to.deep.equal({
+      ok: true,
+      channel: 'email',
+      to: 'asa@example.org',
+    });
+    expect(
+      chooseChannel(['sms', 'email', 'print'], patron({ email: 'asa@example.org', mobile: '0701234567' }), { defaultCountry: 'SE' }),
+    ).to.deep.equal({ ok: true, channel: 'sms', to: '+46701234567' });
     const letter = chooseChannel(['email', 'print'], patron({ email: 'bad@@x' }), { defaultCountry: 'SE' });
     expect(letter).to.include({ ok: true, channel: 'print' });
     expect((letter as { to: string }).to).to.equal('Åsa Öberg\nÄngsvägen 3\n123 45 Solna');
   });
 
   it('falls back to the secondary address when the primary is malformed', () => {
-    expect(chooseChannel(['email'], patron({ email: 'bad@@x', emailpro: 'work@example.org' }), { defaultCountry: 'SE' })).to.deep.equal({ ok: true, channel: 'email', to: 'work@example.org' });
+    expect(chooseChannel(['email'], patron({ email: 'bad@@x', emailpro: 'work@example.org' }), { defaultCountry: 'SE' })).to.deep.equal({
+      ok: true,
+      channel: 'email',
+      to: 'work@example.org',
+    });
   });
 
   it('says why when no allowed channel can carry the notice', () => {
@@ -41,6 +80,8 @@ describe('patron contact data', () => {
   });
 
   it('passes over a channel that is not set up', () => {
-    expect(chooseChannel(['sms', 'print'], patron({ mobile: '0701234567' }), { defaultCountry: 'SE', available: ['email', 'print'] })).to.include({ ok: true, channel: 'print' });
+    expect(
+      chooseChannel(['sms', 'print'], patron({ mobile: '0701234567' }), { defaultCountry: 'SE', available: ['email', 'print'] }),
+    ).to.include({ ok: true, channel: 'print' });
   });
 });

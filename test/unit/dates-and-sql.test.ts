@@ -22,7 +22,10 @@ describe('dates as the library shows them', () => {
 
 describe('migrations', () => {
   it('splits statements at line-ending semicolons and drops comment lines', () => {
-    expect(splitStatements('-- a; comment;\nCREATE TABLE a (x INT);\n\nINSERT INTO a VALUES (1);\n')).to.deep.equal(['CREATE TABLE a (x INT)', 'INSERT INTO a VALUES (1)']);
+    expect(splitStatements('-- a; comment;\nCREATE TABLE a (x INT);\n\nINSERT INTO a VALUES (1);\n')).to.deep.equal([
+      'CREATE TABLE a (x INT)',
+      'INSERT INTO a VALUES (1)',
+    ]);
   });
   it('knows every own table, all prefixed kmc_', () => {
     const tables = ownTables();
@@ -37,7 +40,9 @@ describe('templates by language', () => {
     expect(languageCandidates('default', null)).to.deep.equal(['en']);
   });
   it('makes an escaped HTML part from plain text', () => {
-    expect(htmlFromText('Hej <b>Åsa</b>\nrad två\n\nNytt stycke')).to.equal('<p>Hej &lt;b&gt;Åsa&lt;/b&gt;<br>\nrad två</p>\n<p>Nytt stycke</p>');
+    expect(htmlFromText('Hej <b>Åsa</b>\nrad två\n\nNytt stycke')).to.equal(
+      '<p>Hej &lt;b&gt;Åsa&lt;/b&gt;<br>\nrad två</p>\n<p>Nytt stycke</p>',
+    );
   });
 });
 
@@ -51,9 +56,19 @@ describe('delivery outcomes', () => {
     expect(backoffMs(1, DEFAULT_RETRY_POLICY, () => 0.999999)).to.be.closeTo(75_000, 1);
   });
   it('reads SMTP replies as transient or permanent', () => {
-    expect(classifySmtpError(Object.assign(new Error('x'), { responseCode: 451, response: '451 4.3.0 busy' }))).to.deep.equal({ kind: 'retry', code: 'SMTP_451', reason: '451 4.3.0 busy' });
-    expect(classifySmtpError(Object.assign(new Error('x'), { responseCode: 550, response: '550 5.1.1 no such user' }))).to.include({ kind: 'failed', code: 'SMTP_550' });
-    expect(classifySmtpError(Object.assign(new Error('Connection closed'), { code: 'ECONNECTION' }))).to.include({ kind: 'retry', code: 'SMTP_ECONNECTION' });
+    expect(classifySmtpError(Object.assign(new Error('x'), { responseCode: 451, response: '451 4.3.0 busy' }))).to.deep.equal({
+      kind: 'retry',
+      code: 'SMTP_451',
+      reason: '451 4.3.0 busy',
+    });
+    expect(classifySmtpError(Object.assign(new Error('x'), { responseCode: 550, response: '550 5.1.1 no such user' }))).to.include({
+      kind: 'failed',
+      code: 'SMTP_550',
+    });
+    expect(classifySmtpError(Object.assign(new Error('Connection closed'), { code: 'ECONNECTION' }))).to.include({
+      kind: 'retry',
+      code: 'SMTP_ECONNECTION',
+    });
     expect(classifySmtpError(Object.assign(new Error('No recipients'), { code: 'EENVELOPE' }))).to.include({ kind: 'failed' });
   });
 });

@@ -16,7 +16,15 @@ const refusal = settingsRefusal;
 describe('delivery and SMS settings', () => {
   it('have working defaults', () => {
     const s = loadSettings({});
-    expect(s.sms).to.deep.equal({ bindMode: 'transceiver', windowSize: 10, pduTimeoutMs: 10_000, enquireLinkMs: 30_000, tls: false, caFile: null, sender: null });
+    expect(s.sms).to.deep.equal({
+      bindMode: 'transceiver',
+      windowSize: 10,
+      pduTimeoutMs: 10_000,
+      enquireLinkMs: 30_000,
+      tls: false,
+      caFile: null,
+      sender: null,
+    });
     expect(s.delivery.retry).to.deep.equal(DEFAULT_RETRY_POLICY);
     expect(s.delivery.leaseMs).to.equal(300_000);
     expect(s.delivery.batchSize).to.equal(500);
@@ -42,7 +50,15 @@ describe('delivery and SMS settings', () => {
       KMC_DELIVERY_LEASE_SECONDS: '120',
       KMC_DELIVERY_BATCH: '50',
     });
-    expect(s.sms).to.deep.equal({ bindMode: 'transmitter+receiver', windowSize: 25, pduTimeoutMs: 5000, enquireLinkMs: 0, tls: true, caFile: ca, sender: 'KohaLib' });
+    expect(s.sms).to.deep.equal({
+      bindMode: 'transmitter+receiver',
+      windowSize: 25,
+      pduTimeoutMs: 5000,
+      enquireLinkMs: 0,
+      tls: true,
+      caFile: ca,
+      sender: 'KohaLib',
+    });
     expect(s.delivery).to.deep.equal({
       retry: { maxAttempts: { email: 5, sms: 3, print: 1 }, baseMs: 30_000, maxMs: 3_600_000, jitter: 0.25 },
       leaseMs: 120_000,
@@ -61,7 +77,11 @@ describe('delivery and SMS settings', () => {
     ['KMC_SMS_SENDER', { KMC_SMS_SENDER: '12-34' }, /looks like a phone number/],
     ['KMC_RETRY_SMS_ATTEMPTS', { KMC_RETRY_SMS_ATTEMPTS: '0' }, /from 1 to 100/],
     ['KMC_RETRY_MAX_SECONDS', { KMC_RETRY_FIRST_SECONDS: '600', KMC_RETRY_MAX_SECONDS: '60' }, /must not be below KMC_RETRY_FIRST_SECONDS/],
-    ['KMC_DELIVERY_LEASE_SECONDS', { KMC_DELIVERY_LEASE_SECONDS: '20', KMC_SMPP_PDU_TIMEOUT_MS: '10000' }, /at least three times KMC_SMPP_PDU_TIMEOUT_MS/],
+    [
+      'KMC_DELIVERY_LEASE_SECONDS',
+      { KMC_DELIVERY_LEASE_SECONDS: '20', KMC_SMPP_PDU_TIMEOUT_MS: '10000' },
+      /at least three times KMC_SMPP_PDU_TIMEOUT_MS/,
+    ],
     ['KMC_DELIVERY_BATCH', { KMC_DELIVERY_BATCH: '-1' }, /whole number/],
   ];
   for (const [setting, env, message] of cases) {
@@ -102,9 +122,24 @@ describe('which SMS account a branch uses', () => {
   ]);
 
   it('its own account, the default account, or none when switched off', () => {
-    expect(routeFor(branches, 'HAF', DEFAULT, 'KohaLib')).to.deep.equal({ ok: true, url: 'smpp://hafen:pw@sms.hafen.example:2775', account: 'hafen@sms.hafen.example:2775', sender: 'Hafen' });
-    expect(routeFor(branches, 'DEF', DEFAULT, 'KohaLib')).to.deep.equal({ ok: true, url: DEFAULT, account: 'kmc@smsc.example.org:2775', sender: '2222' });
-    expect(routeFor(branches, 'CPL', DEFAULT, 'KohaLib')).to.deep.equal({ ok: true, url: DEFAULT, account: 'kmc@smsc.example.org:2775', sender: 'KohaLib' });
+    expect(routeFor(branches, 'HAF', DEFAULT, 'KohaLib')).to.deep.equal({
+      ok: true,
+      url: 'smpp://hafen:pw@sms.hafen.example:2775',
+      account: 'hafen@sms.hafen.example:2775',
+      sender: 'Hafen',
+    });
+    expect(routeFor(branches, 'DEF', DEFAULT, 'KohaLib')).to.deep.equal({
+      ok: true,
+      url: DEFAULT,
+      account: 'kmc@smsc.example.org:2775',
+      sender: '2222',
+    });
+    expect(routeFor(branches, 'CPL', DEFAULT, 'KohaLib')).to.deep.equal({
+      ok: true,
+      url: DEFAULT,
+      account: 'kmc@smsc.example.org:2775',
+      sender: 'KohaLib',
+    });
     expect(routeFor(branches, null, DEFAULT)).to.include({ ok: true, url: DEFAULT });
     const off = routeFor(branches, 'OFF', DEFAULT);
     expect(off).to.deep.equal({ ok: false, reason: 'SMS is switched off for branch OFF (kmc_branch_settings.sms_enabled = 0)' });

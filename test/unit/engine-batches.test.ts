@@ -66,7 +66,9 @@ describe('engine: the batch pipeline', () => {
     );
     expect(handled).to.equal(40);
     // Three batches of two waiting, one being made, the current group and the row that closed it.
-    expect(maxAhead).to.be.greaterThan(2).and.at.most(2 * 3 + 2 + 2);
+    expect(maxAhead)
+      .to.be.greaterThan(2)
+      .and.at.most(2 * 3 + 2 + 2);
   });
 
   it('a failed write stops the run with that error and reads no further', async () => {
@@ -81,7 +83,10 @@ describe('engine: the batch pipeline', () => {
       },
       1,
       2,
-    ).then(() => null, (e: Error) => e.message);
+    ).then(
+      () => null,
+      (e: Error) => e.message,
+    );
     expect(err).to.equal('the database went away');
     expect(read).to.be.lessThan(20);
   });
@@ -92,7 +97,10 @@ describe('engine: the batch pipeline', () => {
       async (patrons) => patrons.map((g) => fake(g[0].borrowernumber)),
       async () => undefined,
       1,
-    ).then(() => null, (e: Error) => e.message);
+    ).then(
+      () => null,
+      (e: Error) => e.message,
+    );
     expect(err).to.equal('the query broke');
   });
 
@@ -105,7 +113,10 @@ describe('engine: the batch pipeline', () => {
       },
       async () => undefined,
       1,
-    ).then(() => null, (e: Error) => e.message);
+    ).then(
+      () => null,
+      (e: Error) => e.message,
+    );
     expect(err).to.equal('a template is broken');
   });
 });

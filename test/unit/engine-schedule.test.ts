@@ -32,14 +32,22 @@ describe('engine: schedules in the library time zone', () => {
   });
 
   it('reads ranges, lists, steps and weekdays (7 is Sunday too)', () => {
-    const hourly = firesBetween(parseCron('0 8-20/6 * * *'), at('2026-11-24T00:00:00Z'), at('2026-11-24T23:00:00Z'), TZ).map((d) => d.toISOString());
+    const hourly = firesBetween(parseCron('0 8-20/6 * * *'), at('2026-11-24T00:00:00Z'), at('2026-11-24T23:00:00Z'), TZ).map((d) =>
+      d.toISOString(),
+    );
     expect(hourly).to.deep.equal(['2026-11-24T07:00:00.000Z', '2026-11-24T13:00:00.000Z', '2026-11-24T19:00:00.000Z']);
-    const weekdays = firesBetween(parseCron('0 7 * * 1-5'), at('2026-11-20T12:00:00Z'), at('2026-11-27T12:00:00Z'), TZ).map((d) => d.toISOString().slice(0, 10));
+    const weekdays = firesBetween(parseCron('0 7 * * 1-5'), at('2026-11-20T12:00:00Z'), at('2026-11-27T12:00:00Z'), TZ).map((d) =>
+      d.toISOString().slice(0, 10),
+    );
     expect(weekdays).to.deep.equal(['2026-11-23', '2026-11-24', '2026-11-25', '2026-11-26', '2026-11-27']);
-    const sundays = firesBetween(parseCron('0 9 * * 7'), at('2026-11-20T00:00:00Z'), at('2026-12-07T00:00:00Z'), TZ).map((d) => d.toISOString().slice(0, 10));
+    const sundays = firesBetween(parseCron('0 9 * * 7'), at('2026-11-20T00:00:00Z'), at('2026-12-07T00:00:00Z'), TZ).map((d) =>
+      d.toISOString().slice(0, 10),
+    );
     expect(sundays).to.deep.equal(['2026-11-22', '2026-11-29', '2026-12-06']);
     // Both day fields restricted: either matches, as in cron.
-    const either = firesBetween(parseCron('0 12 1 * 1'), at('2026-11-28T00:00:00Z'), at('2026-12-08T00:00:00Z'), TZ).map((d) => d.toISOString().slice(0, 10));
+    const either = firesBetween(parseCron('0 12 1 * 1'), at('2026-11-28T00:00:00Z'), at('2026-12-08T00:00:00Z'), TZ).map((d) =>
+      d.toISOString().slice(0, 10),
+    );
     expect(either).to.deep.equal(['2026-11-30', '2026-12-01', '2026-12-07']);
   });
 
@@ -69,7 +77,15 @@ describe('engine: routines are checked before they are stored', () => {
 describe('engine: SMS quiet hours and amounts', () => {
   it('a window may run over midnight', () => {
     const night = { from: '21:00', to: '08:00' };
-    expect(['20:59', '21:00', '23:59', '00:00', '07:59', '08:00', '12:00'].map((t) => isQuietAt(night, t))).to.deep.equal([false, true, true, true, true, false, false]);
+    expect(['20:59', '21:00', '23:59', '00:00', '07:59', '08:00', '12:00'].map((t) => isQuietAt(night, t))).to.deep.equal([
+      false,
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
     const lunch = { from: '12:00', to: '13:00' };
     expect(['11:59', '12:00', '12:59', '13:00'].map((t) => isQuietAt(lunch, t))).to.deep.equal([false, true, true, false]);
     expect(isQuietAt({ from: '08:00', to: '08:00' }, '08:00')).to.equal(false);
@@ -80,7 +96,7 @@ describe('engine: SMS quiet hours and amounts', () => {
     expect(localClock(at('2026-07-01T22:05:00Z'), TZ)).to.equal('00:05');
   });
 
-  it('formats amounts as Koha\'s CurrencyFormat says, with the currency after', () => {
+  it("formats amounts as Koha's CurrencyFormat says, with the currency after", () => {
     expect(formatMoney(1234.5, { format: 'US', unit: 'USD' })).to.equal('1,234.50 USD');
     expect(formatMoney(1234.5, { format: 'FR', unit: 'kr' })).to.equal('1 234,50 kr');
     expect(formatMoney(1234567.891, { format: 'CH', unit: 'CHF' })).to.equal("1'234'567.89 CHF");

@@ -72,9 +72,15 @@ describe('launch token', () => {
   it('refuses a token that expires more than 300 s ahead, even when well signed', () => {
     expect(LAUNCH_TOKEN_MAX_AHEAD_SECONDS).to.equal(300);
     expect(verifyLaunchToken(SECRET, handMade(SECRET, '51', String(NOW + 300), NONCE), NOW).ok).to.equal(true);
-    expect(verifyLaunchToken(SECRET, handMade(SECRET, '51', String(NOW + 301), NONCE), NOW)).to.deep.equal({ ok: false, reason: 'too_far_ahead' });
+    expect(verifyLaunchToken(SECRET, handMade(SECRET, '51', String(NOW + 301), NONCE), NOW)).to.deep.equal({
+      ok: false,
+      reason: 'too_far_ahead',
+    });
     // a token made by a Koha whose clock runs 10 minutes fast
-    expect(verifyLaunchToken(SECRET, signLaunchToken(SECRET, 51, NOW + 600, NONCE), NOW)).to.deep.equal({ ok: false, reason: 'too_far_ahead' });
+    expect(verifyLaunchToken(SECRET, signLaunchToken(SECRET, 51, NOW + 600, NONCE), NOW)).to.deep.equal({
+      ok: false,
+      reason: 'too_far_ahead',
+    });
   });
 
   it('refuses a token signed with another secret', () => {
@@ -99,9 +105,15 @@ describe('launch token', () => {
     ['leading zero in the borrowernumber', handMade(SECRET, '051', expires, NONCE)],
     ['zero borrowernumber', handMade(SECRET, '0', expires, NONCE)],
     ['negative borrowernumber', handMade(SECRET, '-5', expires, NONCE)],
-    ['borrowernumber beyond Koha\'s int(11)', handMade(SECRET, '12345678901', expires, NONCE)],
+    ["borrowernumber beyond Koha's int(11)", handMade(SECRET, '12345678901', expires, NONCE)],
     ['fractional expiry', handMade(SECRET, '51', `${expires}.5`, NONCE)],
-    ['a part missing', good.split('.').filter((_, i) => i !== 3).join('.')],
+    [
+      'a part missing',
+      good
+        .split('.')
+        .filter((_, i) => i !== 3)
+        .join('.'),
+    ],
     ['a part too many', `${good}.00`],
     ['white space around it', ` ${good}`],
     ['a line break at the end', `${good}\n`],
@@ -134,8 +146,16 @@ describe('launch next path', () => {
     it(`keeps the path on the sidecar ${next}`, () => expect(safeNextPath(next)).to.equal(next));
   }
   const refused: unknown[] = [
-    undefined, '', 'queue', 'https://evil.example/', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)',
-    '/queue\r\nSet-Cookie: x=1', ['/queue'], '/' + 'a'.repeat(3000),
+    undefined,
+    '',
+    'queue',
+    'https://evil.example/',
+    '//evil.example/x',
+    '/\\evil.example',
+    'javascript:alert(1)',
+    '/queue\r\nSet-Cookie: x=1',
+    ['/queue'],
+    '/' + 'a'.repeat(3000),
   ];
   for (const next of refused) {
     it(`sends ${JSON.stringify(next)?.slice(0, 40)} to / instead`, () => expect(safeNextPath(next)).to.equal('/'));

@@ -39,7 +39,9 @@ describe('notice data made plain once for every part', () => {
       error = err;
     }
     expect(error).to.be.instanceOf(TemplateError);
-    expect((error as TemplateError).message).to.contain('sv/overdue.email.subject').and.contain('cycle');
+    expect((error as TemplateError).message)
+      .to.contain('sv/overdue.email.subject')
+      .and.contain('cycle');
   });
 
   it('the renderer names the first part when the data cannot be used, as before', () => {

@@ -3,9 +3,24 @@ import { parseChannels, resolveRule, type Rule } from '../../sidecar/rules';
 
 let nextId = 1;
 const rule = (over: Partial<Rule>): Rule => ({
-  id: nextId++, message_type: 'overdue', level: 1, branchcode: null, categorycode: null, itemtype: null, valid_from: null, valid_to: null,
-  is_used: true, delay_days: 7, channels: ['email', 'print'], send_all_channels: false, template_code: null, fee_per_notice: 0,
-  fee_per_item: 0, digest: true, is_baseline: false, ...over,
+  id: nextId++,
+  message_type: 'overdue',
+  level: 1,
+  branchcode: null,
+  categorycode: null,
+  itemtype: null,
+  valid_from: null,
+  valid_to: null,
+  is_used: true,
+  delay_days: 7,
+  channels: ['email', 'print'],
+  send_all_channels: false,
+  template_code: null,
+  fee_per_notice: 0,
+  fee_per_item: 0,
+  digest: true,
+  is_baseline: false,
+  ...over,
 });
 
 describe('rule resolution', () => {
@@ -21,10 +36,18 @@ describe('rule resolution', () => {
     ['nothing specific: the baseline', { branchcode: 'HAF', categorycode: 'PT', itemtype: 'BK', date: '2026-11-24' }, baseline],
     ['branch outranks category', { branchcode: 'CPL', categorycode: 'KI', itemtype: 'BK', date: '2026-11-24' }, branch],
     ['category outranks item type', { branchcode: 'HAF', categorycode: 'KI', itemtype: 'BK', date: '2026-11-24' }, category],
-    ['category + item type outranks category alone', { branchcode: 'HAF', categorycode: 'KI', itemtype: 'DVD', date: '2026-11-24' }, categoryAndItem],
+    [
+      'category + item type outranks category alone',
+      { branchcode: 'HAF', categorycode: 'KI', itemtype: 'DVD', date: '2026-11-24' },
+      categoryAndItem,
+    ],
     ['branch outranks category + item type', { branchcode: 'CPL', categorycode: 'KI', itemtype: 'DVD', date: '2026-11-24' }, branch],
     ['item type alone', { branchcode: 'HAF', categorycode: 'PT', itemtype: 'DVD', date: '2026-11-24' }, itemtype],
-    ['inside a validity window the newer branch rule wins', { branchcode: 'CPL', categorycode: 'PT', itemtype: 'BK', date: '2026-12-24' }, christmas],
+    [
+      'inside a validity window the newer branch rule wins',
+      { branchcode: 'CPL', categorycode: 'PT', itemtype: 'BK', date: '2026-12-24' },
+      christmas,
+    ],
     ['after the window it no longer applies', { branchcode: 'CPL', categorycode: 'PT', itemtype: 'BK', date: '2027-01-07' }, branch],
     ['on the last valid day it applies', { branchcode: 'CPL', categorycode: 'PT', itemtype: 'BK', date: '2027-01-06' }, christmas],
   ];

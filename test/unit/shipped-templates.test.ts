@@ -38,6 +38,8 @@ describe('the shipped notice templates', () => {
     expect(fr.lang).to.equal('en');
     expect(fr.html).to.equal(null);
     expect(fr.text).to.contain('Dear Åsa Öberg');
-    expect(() => r.render({ type: 'no_such_notice', channel: 'email', langs: ['en'], branchcode: null, data })).to.throw(/no template for no_such_notice by email/);
+    expect(() => r.render({ type: 'no_such_notice', channel: 'email', langs: ['en'], branchcode: null, data })).to.throw(
+      /no template for no_such_notice by email/,
+    );
   });
 });

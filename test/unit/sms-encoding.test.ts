@@ -290,7 +290,10 @@ describe('SMS addresses', () => {
 
   it('refuses destinations that are not E.164', () => {
     for (const bad of ['4791234567', '+47 912 34 567', '+0123456789', 'phone', '', '+1234']) {
-      expect(codeOf(() => destinationAddress(bad)), bad).to.equal('SMPP_INVALID_DESTINATION');
+      expect(
+        codeOf(() => destinationAddress(bad)),
+        bad,
+      ).to.equal('SMPP_INVALID_DESTINATION');
     }
   });
 
@@ -305,7 +308,10 @@ describe('SMS addresses', () => {
 
   it('refuses senders an SMSC cannot carry', () => {
     for (const bad of ['CityLibraryNorth', 'Bibliotek Å', '+47 22 33', '12']) {
-      expect(codeOf(() => sourceAddress(bad)), bad).to.equal('SMPP_INVALID_SOURCE');
+      expect(
+        codeOf(() => sourceAddress(bad)),
+        bad,
+      ).to.equal('SMPP_INVALID_SOURCE');
     }
   });
 });

@@ -54,8 +54,7 @@ describe('notice template safety', () => {
 
       it(`refuses when rendering: ${escape.name}`, () => {
         for (const autoescape of [true, false]) {
-          const error = templateErrorFrom(() =>
-            renderNoticeTemplate(escape.source, UNCHECKED_DATA, { name: 'escape.html', autoescape }));
+          const error = templateErrorFrom(() => renderNoticeTemplate(escape.source, UNCHECKED_DATA, { name: 'escape.html', autoescape }));
           expect(error.details.line).to.equal(escape.line);
           expect(error.message).to.contain(escape.reason);
         }
@@ -81,16 +80,15 @@ describe('notice template safety', () => {
   describe('where a refusal points', () => {
     it('gives line and column of range.constructor as staff count them', () => {
       const error = templateErrorFrom(() =>
-        checkNoticeTemplate('Dear patron,\n\n   {{ range.constructor("return process.version")() }}', 'overdue.txt'));
+        checkNoticeTemplate('Dear patron,\n\n   {{ range.constructor("return process.version")() }}', 'overdue.txt'),
+      );
       expect(error.details).to.include({ template: 'overdue.txt', line: 3, column: 7 });
-      expect(error.message).to.equal(
-        'Notice template "overdue.txt", line 3, column 7: "range" is not available in notice templates');
+      expect(error.message).to.equal('Notice template "overdue.txt", line 3, column 7: "range" is not available in notice templates');
     });
 
     it('reports a call at its opening parenthesis', () => {
       const error = templateErrorFrom(() => checkNoticeTemplate('a\nb\n{{ patron.greet() }}', 't'));
-      expect(error.message).to.equal(
-        'Notice template "t", line 3, column 16: calling functions is not allowed in notice templates');
+      expect(error.message).to.equal('Notice template "t", line 3, column 16: calling functions is not allowed in notice templates');
     });
 
     it('reports the first problem in reading order', () => {
@@ -104,10 +102,9 @@ describe('notice template safety', () => {
     });
 
     it('refuses every member of Object.prototype and Function.prototype that leads away from data', () => {
-      const names = [
-        ...Object.getOwnPropertyNames(Object.prototype),
-        ...Object.getOwnPropertyNames(Function.prototype),
-      ].filter((name) => name !== 'name' && name !== 'length');
+      const names = [...Object.getOwnPropertyNames(Object.prototype), ...Object.getOwnPropertyNames(Function.prototype)].filter(
+        (name) => name !== 'name' && name !== 'length',
+      );
       expect(names).to.include.members(['constructor', 'toString', 'apply', 'call', 'bind', '__proto__']);
       for (const name of names) {
         expect(() => checkNoticeTemplate(`{{ x["${name}"] }}`, 't'), `x["${name}"]`).to.throw(TemplateError);
@@ -179,17 +176,18 @@ describe('notice template safety', () => {
 
     it('escapes a patron name in HTML bodies', () => {
       expect(renderNoticeTemplate(source, data, { name: 'html', autoescape: true })).to.equal(
-        '<p>Hej &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;!</p>');
+        '<p>Hej &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;!</p>',
+      );
     });
 
     it('leaves it alone in plain-text bodies', () => {
-      expect(renderNoticeTemplate(source, data, { name: 'text', autoescape: false })).to.equal(
-        '<p>Hej <script>alert("x")</script>!</p>');
+      expect(renderNoticeTemplate(source, data, { name: 'text', autoescape: false })).to.equal('<p>Hej <script>alert("x")</script>!</p>');
     });
 
     it('still escapes on request in plain-text bodies', () => {
       expect(renderNoticeTemplate('{{ patron.firstname | e }}', data, { name: 'text', autoescape: false })).to.equal(
-        '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+        '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;',
+      );
     });
   });
 
@@ -209,7 +207,8 @@ describe('notice template safety', () => {
   describe('render errors', () => {
     it('names the template when a whole record is printed', () => {
       const error = templateErrorFrom(() =>
-        renderNoticeTemplate('Hej\n{{ patron }}', { patron: { firstname: 'Åsa' } }, { name: 'whole-record', autoescape: true }));
+        renderNoticeTemplate('Hej\n{{ patron }}', { patron: { firstname: 'Åsa' } }, { name: 'whole-record', autoescape: true }),
+      );
       expect(error.details.template).to.equal('whole-record');
       expect(error.message).to.contain('Notice template "whole-record"');
       expect(error.details.reason).to.contain('print one of its fields');
@@ -219,7 +218,8 @@ describe('notice template safety', () => {
       const patron: Record<string, unknown> = { firstname: 'Åsa' };
       patron.self = patron;
       const error = templateErrorFrom(() =>
-        renderNoticeTemplate('{{ patron.firstname }}', { patron }, { name: 'cyclic', autoescape: false }));
+        renderNoticeTemplate('{{ patron.firstname }}', { patron }, { name: 'cyclic', autoescape: false }),
+      );
       expect(error.details.template).to.equal('cyclic');
       expect(error.details.reason).to.contain('cycle');
     });
@@ -275,7 +275,9 @@ describe('toPlainData', () => {
     const result = toPlainData({
       keep: 'yes',
       greet: () => 'hi',
-      method() { return 1; },
+      method() {
+        return 1;
+      },
       sym: Symbol('s'),
       nothing: undefined,
       [hidden]: 'symbol key',
@@ -289,9 +291,21 @@ describe('toPlainData', () => {
   it('never calls getters or setters, and leaves them out', () => {
     let calls = 0;
     const source = { plain: 1 } as Record<string, unknown>;
-    Object.defineProperty(source, 'computed', { enumerable: true, get: () => { calls++; return 'secret'; } });
+    Object.defineProperty(source, 'computed', {
+      enumerable: true,
+      get: () => {
+        calls++;
+        return 'secret';
+      },
+    });
     const list: unknown[] = ['a'];
-    Object.defineProperty(list, 1, { enumerable: true, get: () => { calls++; return 'b'; } });
+    Object.defineProperty(list, 1, {
+      enumerable: true,
+      get: () => {
+        calls++;
+        return 'b';
+      },
+    });
     const result = toPlainData({ source, list }) as any;
     expect(calls).to.equal(0);
     expect(Object.keys(result.source)).to.deep.equal(['plain']);
@@ -301,7 +315,9 @@ describe('toPlainData', () => {
   it('drops class instances, maps, sets, regular expressions and buffers', () => {
     class Patron {
       constructor(public firstname: string) {}
-      greet(): string { return `Hej ${this.firstname}`; }
+      greet(): string {
+        return `Hej ${this.firstname}`;
+      }
     }
     const result = toPlainData({
       patron: new Patron('Åsa'),
@@ -317,10 +333,22 @@ describe('toPlainData', () => {
   it('drops proxies without running their handlers', () => {
     let trapped = 0;
     const handler: ProxyHandler<object> = {
-      get: () => { trapped++; return 'x'; },
-      ownKeys: () => { trapped++; return []; },
-      getPrototypeOf: () => { trapped++; return null; },
-      getOwnPropertyDescriptor: () => { trapped++; return undefined; },
+      get: () => {
+        trapped++;
+        return 'x';
+      },
+      ownKeys: () => {
+        trapped++;
+        return [];
+      },
+      getPrototypeOf: () => {
+        trapped++;
+        return null;
+      },
+      getOwnPropertyDescriptor: () => {
+        trapped++;
+        return undefined;
+      },
     };
     const result = toPlainData({ sneaky: new Proxy({}, handler), list: [new Proxy([], handler)] }) as any;
     expect(trapped).to.equal(0);
@@ -369,7 +397,9 @@ describe('toPlainData', () => {
     patron.items = [{ owner: patron }];
     const error = thrownBy(() => toPlainData({ patron }));
     expect(error).to.be.instanceOf(TypeError);
-    expect((error as Error).message).to.contain('cycle').and.to.contain('patron.items[0].owner');
+    expect((error as Error).message)
+      .to.contain('cycle')
+      .and.to.contain('patron.items[0].owner');
   });
 
   it('throws on very deep nesting', () => {

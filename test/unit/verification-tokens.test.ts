@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { createVerificationToken, isSignedToken, tokenHash, sameHash, clientHash, addressFingerprint } from '../../sidecar/verification/tokens';
+import {
+  createVerificationToken,
+  isSignedToken,
+  tokenHash,
+  sameHash,
+  clientHash,
+  addressFingerprint,
+} from '../../sidecar/verification/tokens';
 import { parseVerificationSettings } from '../../sidecar/verification/settings';
 import { pageTexts, PAGE_TEXTS } from '../../sidecar/verification/page-texts';
 import { NoticeRenderer } from '../../sidecar/rendering/notices';
@@ -34,13 +41,16 @@ describe('verification links', () => {
     expect(isSignedToken(token, `${SECRET}-other`)).to.equal(false);
     expect(isSignedToken(token.slice(0, -1), SECRET)).to.equal(false);
     expect(isSignedToken(`${token}A`, SECRET)).to.equal(false);
-    for (const junk of ['', '.', 'x'.repeat(10_000), `${token}/../x`, token.replace('.', '')]) expect(isSignedToken(junk, SECRET)).to.equal(false);
+    for (const junk of ['', '.', 'x'.repeat(10_000), `${token}/../x`, token.replace('.', '')])
+      expect(isSignedToken(junk, SECRET)).to.equal(false);
   });
 
   it('are stored as a hash only, compared in constant time', () => {
     const token = createVerificationToken(SECRET);
     const hash = tokenHash(token);
-    expect(hash).to.match(/^[0-9a-f]{64}$/).and.not.contain(token.split('.')[0]);
+    expect(hash)
+      .to.match(/^[0-9a-f]{64}$/)
+      .and.not.contain(token.split('.')[0]);
     expect(sameHash(hash, tokenHash(token))).to.equal(true);
     expect(sameHash(hash, tokenHash(createVerificationToken(SECRET)))).to.equal(false);
     expect(sameHash(null, hash)).to.equal(false);
@@ -48,9 +58,13 @@ describe('verification links', () => {
   });
 
   it('client addresses and e-mail addresses are only kept as fingerprints', () => {
-    expect(clientHash(SECRET, '192.0.2.1')).to.match(/^[0-9a-f]{64}$/).and.equal(clientHash(SECRET, '192.0.2.1'));
+    expect(clientHash(SECRET, '192.0.2.1'))
+      .to.match(/^[0-9a-f]{64}$/)
+      .and.equal(clientHash(SECRET, '192.0.2.1'));
     expect(clientHash(SECRET, '192.0.2.1')).not.to.equal(clientHash(SECRET, '192.0.2.2'));
-    expect(addressFingerprint('Asa@Example.org')).to.equal(addressFingerprint('asa@example.org')).and.match(/^[0-9a-f]{16}$/);
+    expect(addressFingerprint('Asa@Example.org'))
+      .to.equal(addressFingerprint('asa@example.org'))
+      .and.match(/^[0-9a-f]{16}$/);
   });
 });
 
@@ -63,16 +77,26 @@ describe('verification settings (kmc_settings)', () => {
   });
 
   it('read days, a comma-separated category list and the clear switch', () => {
-    const s = parseVerificationSettings({ verification_valid_days: '7', verification_exempt_categories: ' IMP, STAFF ,', verification_clear_expired_in_koha: '1' });
+    const s = parseVerificationSettings({
+      verification_valid_days: '7',
+      verification_exempt_categories: ' IMP, STAFF ,',
+      verification_clear_expired_in_koha: '1',
+    });
     expect(s).to.deep.include({ validDays: 7, clearExpiredInKoha: true });
     expect([...s.exemptCategories]).to.deep.equal(['IMP', 'STAFF']);
   });
 
   it('name the setting when a value is wrong', () => {
-    expect(() => parseVerificationSettings({ verification_valid_days: '0' })).to.throw(/verification_valid_days: must be a whole number of days from 1 to 30, got "0"/);
+    expect(() => parseVerificationSettings({ verification_valid_days: '0' })).to.throw(
+      /verification_valid_days: must be a whole number of days from 1 to 30, got "0"/,
+    );
     expect(() => parseVerificationSettings({ verification_valid_days: '3.5' })).to.throw(/verification_valid_days/);
-    expect(() => parseVerificationSettings({ verification_exempt_categories: 'PT;KI' })).to.throw(/verification_exempt_categories: "PT;KI" is not a patron category code/);
-    expect(() => parseVerificationSettings({ verification_clear_expired_in_koha: 'maybe' })).to.throw(/verification_clear_expired_in_koha: must be 1 \(on\) or 0 \(off\)/);
+    expect(() => parseVerificationSettings({ verification_exempt_categories: 'PT;KI' })).to.throw(
+      /verification_exempt_categories: "PT;KI" is not a patron category code/,
+    );
+    expect(() => parseVerificationSettings({ verification_clear_expired_in_koha: 'maybe' })).to.throw(
+      /verification_clear_expired_in_koha: must be 1 \(on\) or 0 \(off\)/,
+    );
   });
 });
 
@@ -88,7 +112,12 @@ describe('the verification page and mail texts', () => {
 
   it('the shipped verification mail carries the link and no patron data, in all four languages', () => {
     const r = new NoticeRenderer();
-    const data = { branch: { name: 'Centralbiblioteket', phone: '', email: 'central@example.org', address: '' }, link: 'https://lib.example/verify/abc.def', expires: '2026-11-27 06:00', valid_days: 3 };
+    const data = {
+      branch: { name: 'Centralbiblioteket', phone: '', email: 'central@example.org', address: '' },
+      link: 'https://lib.example/verify/abc.def',
+      expires: '2026-11-27 06:00',
+      valid_days: 3,
+    };
     for (const lang of ['en', 'sv', 'da', 'de']) {
       const mail = r.render({ type: 'email_verification', channel: 'email', langs: [lang], branchcode: null, data });
       expect(mail.lang).to.equal(lang);

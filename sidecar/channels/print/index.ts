@@ -32,7 +32,11 @@ export class PrintAdapter implements ChannelAdapter {
   send(message: OutgoingMessage): Promise<SendOutcome> {
     if (this.state !== 'started') {
       const code = this.state === 'new' ? 'PRINT_NOT_STARTED' : 'PRINT_STOPPED';
-      return Promise.resolve({ kind: 'retry', code, reason: this.state === 'new' ? 'the print channel has not been started' : 'the print channel is stopping' });
+      return Promise.resolve({
+        kind: 'retry',
+        code,
+        reason: this.state === 'new' ? 'the print channel has not been started' : 'the print channel is stopping',
+      });
     }
     // The promise handed back is the one stop() waits for, so a caller sees its outcome first.
     const job: Promise<SendOutcome> = this.write(message).finally(() => this.inFlight.delete(job));
@@ -42,7 +46,11 @@ export class PrintAdapter implements ChannelAdapter {
 
   private async write(message: OutgoingMessage): Promise<SendOutcome> {
     if (message.channel !== 'print') {
-      return { kind: 'failed', code: 'PRINT_WRONG_CHANNEL', reason: `message ${message.id} is for channel "${message.channel}", not print` };
+      return {
+        kind: 'failed',
+        code: 'PRINT_WRONG_CHANNEL',
+        reason: `message ${message.id} is for channel "${message.channel}", not print`,
+      };
     }
     // An empty letter would be printed and posted as a blank page: refuse it for staff to look at.
     if (!message.text || !message.text.trim()) {

@@ -200,7 +200,8 @@ export class SmppAdapter implements ChannelAdapter {
     }
     const reference = progress?.reference ?? this.reference;
     if (!progress && total > 1) this.reference = (this.reference + 1) & 0xff;
-    const ids: Array<string | null> = progress && progress.ids.length === total ? [...progress.ids] : new Array<string | null>(total).fill(null);
+    const ids: Array<string | null> =
+      progress && progress.ids.length === total ? [...progress.ids] : new Array<string | null>(total).fill(null);
 
     for (let i = 0; i < total; i += 1) {
       if (ids[i] !== null) continue;

@@ -43,10 +43,18 @@ export function sourceAddress(from: string): SmppAddress {
   if (SHORT_CODE.test(value)) return { addr: value, ton: Ton.NETWORK_SPECIFIC, npi: Npi.ISDN };
   if (NATIONAL.test(value)) return { addr: value, ton: Ton.UNKNOWN, npi: Npi.ISDN };
   if (LOOKS_NUMERIC.test(value)) {
-    throw new KmcError('SMPP_INVALID_SOURCE', `sender "${from}" looks like a phone number but is not +E.164, a national number or a short code`, { from });
+    throw new KmcError(
+      'SMPP_INVALID_SOURCE',
+      `sender "${from}" looks like a phone number but is not +E.164, a national number or a short code`,
+      { from },
+    );
   }
   if (!/[A-Za-z]/.test(value) || !ALPHANUMERIC.test(value)) {
-    throw new KmcError('SMPP_INVALID_SOURCE', `alphanumeric sender "${from}" must be 1 to 11 plain ASCII characters with at least one letter`, { from });
+    throw new KmcError(
+      'SMPP_INVALID_SOURCE',
+      `alphanumeric sender "${from}" must be 1 to 11 plain ASCII characters with at least one letter`,
+      { from },
+    );
   }
   return { addr: value, ton: Ton.ALPHANUMERIC, npi: Npi.UNKNOWN };
 }

@@ -171,7 +171,9 @@ class Link {
         host: e.host,
         port: e.port,
         tls: e.tls,
-        ...(e.tls ? { rejectUnauthorized: true, ...(o.ca ? { ca: o.ca } : {}), ...(o.servername ? { servername: o.servername } : {}) } : {}),
+        ...(e.tls
+          ? { rejectUnauthorized: true, ...(o.ca ? { ca: o.ca } : {}), ...(o.servername ? { servername: o.servername } : {}) }
+          : {}),
       });
       this.session = session;
       let settled = false;
@@ -191,7 +193,12 @@ class Link {
         if (!settled) {
           const code = err.code ?? '';
           if (e.tls && TLS_ERROR.test(code)) {
-            fail(new SmppError('SMPP_TLS_FAILED', `TLS with ${this.where} failed: ${err.message} (${code})`, { permanent: true, details: { cause: code } }));
+            fail(
+              new SmppError('SMPP_TLS_FAILED', `TLS with ${this.where} failed: ${err.message} (${code})`, {
+                permanent: true,
+                details: { cause: code },
+              }),
+            );
           } else {
             fail(new SmppError('SMPP_CONNECT_FAILED', `cannot connect to ${this.where}: ${err.message}`, { details: { cause: code } }));
           }
@@ -345,7 +352,9 @@ class Link {
     const lost = [...this.pending.values()];
     this.pending.clear();
     for (const p of lost) {
-      p.fail(new SmppError('SMPP_CONNECTION_LOST', `connection to ${this.where} was lost before the response arrived`, { reached: 'unknown' }));
+      p.fail(
+        new SmppError('SMPP_CONNECTION_LOST', `connection to ${this.where} was lost before the response arrived`, { reached: 'unknown' }),
+      );
     }
     session.removeAllListeners('pdu');
     if (wasBound) this.owner.stats.connectionDrops += 1;
@@ -691,7 +700,12 @@ function positiveInt(setting: string, value: number | undefined, fallback: numbe
   return value;
 }
 
-function range(setting: string, value: { minMs?: number; maxMs?: number } | undefined, min: number, max: number): { minMs: number; maxMs: number } {
+function range(
+  setting: string,
+  value: { minMs?: number; maxMs?: number } | undefined,
+  min: number,
+  max: number,
+): { minMs: number; maxMs: number } {
   const minMs = positiveInt(`${setting}.minMs`, value?.minMs, min);
   const maxMs = positiveInt(`${setting}.maxMs`, value?.maxMs, Math.max(max, minMs));
   if (maxMs < minMs) throw new SettingsError(setting, `maxMs (${maxMs}) is below minMs (${minMs})`);

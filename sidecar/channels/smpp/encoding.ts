@@ -131,9 +131,13 @@ function ucs2Pieces(text: string, strict: boolean): Piece[] {
     if (ch.length === 1) {
       const c = ch.charCodeAt(0);
       if (c >= 0xd800 && c <= 0xdfff && strict) {
-        throw new KmcError('SMS_INVALID_TEXT', `text has a lone UTF-16 surrogate (U+${c.toString(16).toUpperCase()}) that no handset can show`, {
-          codeUnit: c,
-        });
+        throw new KmcError(
+          'SMS_INVALID_TEXT',
+          `text has a lone UTF-16 surrogate (U+${c.toString(16).toUpperCase()}) that no handset can show`,
+          {
+            codeUnit: c,
+          },
+        );
       }
     }
     pieces.push({ ch, cost: ch.length });

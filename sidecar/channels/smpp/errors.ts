@@ -23,7 +23,11 @@ export class SmppError extends KmcError {
   readonly reached: SmppReach;
   /** True when trying again will not help without a change of settings. */
   readonly permanent: boolean;
-  constructor(code: SmppErrorCode, message: string, opts: { reached?: SmppReach; permanent?: boolean; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: SmppErrorCode,
+    message: string,
+    opts: { reached?: SmppReach; permanent?: boolean; details?: Record<string, unknown> } = {},
+  ) {
     super(code, message, opts.details ?? {});
     this.name = 'SmppError';
     this.code = code;

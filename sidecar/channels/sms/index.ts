@@ -44,9 +44,7 @@ export interface SmsAvailability {
   whyNot(branchcode: string | null): string | null;
 }
 
-export type SmsRoute =
-  | { ok: true; url: string; account: string; sender: string | null }
-  | { ok: false; reason: string };
+export type SmsRoute = { ok: true; url: string; account: string; sender: string | null } | { ok: false; reason: string };
 
 /** The adapter settings every account shares (bind mode, window, time-outs, TLS). */
 export type SmsClientOptions = Omit<SmppAdapterOptions, 'onReceipt' | 'defaultFrom' | 'logger'>;
@@ -170,13 +168,21 @@ export class SmsRouter implements ChannelAdapter {
   send(message: OutgoingMessage): Promise<SendOutcome> {
     if (this.state !== 'started') {
       const code = this.state === 'new' ? 'SMS_NOT_STARTED' : 'SMS_STOPPED';
-      return Promise.resolve({ kind: 'retry', code, reason: this.state === 'new' ? 'the SMS channel has not been started' : 'the SMS channel is stopping' });
+      return Promise.resolve({
+        kind: 'retry',
+        code,
+        reason: this.state === 'new' ? 'the SMS channel has not been started' : 'the SMS channel is stopping',
+      });
     }
     // The promise handed back is the one stop() waits for, so a caller sees its outcome first.
     const job: Promise<SendOutcome> = this.route(message.branchcode ?? null)
       .then(
         (route) => this.sendRouted(message, route),
-        (err: Error): SendOutcome => ({ kind: 'retry', code: 'SMS_SETTINGS_UNAVAILABLE', reason: `the branches' SMS settings could not be read: ${err.message}` }),
+        (err: Error): SendOutcome => ({
+          kind: 'retry',
+          code: 'SMS_SETTINGS_UNAVAILABLE',
+          reason: `the branches' SMS settings could not be read: ${err.message}`,
+        }),
       )
       .finally(() => this.inFlight.delete(job));
     this.inFlight.add(job);
@@ -278,7 +284,12 @@ export class SmsRouter implements ChannelAdapter {
             account.lastError = err instanceof KmcError ? err : new KmcError('SMPP_CONNECT_FAILED', String((err as Error)?.message ?? err));
             const wait = Math.min(START_BACKOFF_MAX_MS, START_BACKOFF_MIN_MS * 2 ** Math.min(account.failures - 1, 16));
             account.retryAt = Date.now() + wait;
-            this.opts.logger?.warn('sms.account_bind_failed', { account: account.label, code: account.lastError.code, error: account.lastError.message, retryInMs: wait });
+            this.opts.logger?.warn('sms.account_bind_failed', {
+              account: account.label,
+              code: account.lastError.code,
+              error: account.lastError.message,
+              retryInMs: wait,
+            });
           },
         )
         .finally(() => {
@@ -317,10 +328,14 @@ export function routeFor(
   defaultSender: string | null = null,
 ): SmsRoute {
   const row = branchcode ? branches.get(branchcode) : undefined;
-  if (row && !row.enabled) return { ok: false, reason: `SMS is switched off for branch ${branchcode} (kmc_branch_settings.sms_enabled = 0)` };
+  if (row && !row.enabled)
+    return { ok: false, reason: `SMS is switched off for branch ${branchcode} (kmc_branch_settings.sms_enabled = 0)` };
   const url = row?.url?.trim() || defaultUrl;
   if (!url) {
-    return { ok: false, reason: `no SMS account for ${branchcode ? `branch ${branchcode}` : 'messages without a branch'} and no default account (KMC_SMPP_URL)` };
+    return {
+      ok: false,
+      reason: `no SMS account for ${branchcode ? `branch ${branchcode}` : 'messages without a branch'} and no default account (KMC_SMPP_URL)`,
+    };
   }
   let account: string;
   try {
@@ -343,7 +358,12 @@ export function availabilityOf(branches: Map<string, SmsBranchAccount>, defaultU
 export function branchSettingsSource(knex: Knex): SmsAccountSource {
   return {
     async branchAccounts() {
-      const rows: Array<Record<string, unknown>> = await knex('kmc_branch_settings').select('branchcode', 'sms_enabled', 'sms_url', 'sms_sender');
+      const rows: Array<Record<string, unknown>> = await knex('kmc_branch_settings').select(
+        'branchcode',
+        'sms_enabled',
+        'sms_url',
+        'sms_sender',
+      );
       return rows.map((r) => ({
         branchcode: String(r.branchcode),
         enabled: Number(r.sms_enabled) === 1,

@@ -17,7 +17,17 @@ export interface SmtpOptions {
   bcc?: string | null;
 }
 
-const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNRESET', 'EPROTOCOL', 'ECONNREFUSED', 'EAUTH', 'ESTREAM']);
+const TRANSIENT_CODES = new Set([
+  'ECONNECTION',
+  'ETIMEDOUT',
+  'ESOCKET',
+  'EDNS',
+  'ECONNRESET',
+  'EPROTOCOL',
+  'ECONNREFUSED',
+  'EAUTH',
+  'ESTREAM',
+]);
 
 export function messageIdFor(id: number, from: string): string {
   const domain = from.includes('@') ? from.slice(from.lastIndexOf('@') + 1) : 'kmc.invalid';
@@ -84,7 +94,8 @@ export class SmtpAdapter implements ChannelAdapter {
   }
 
   send(message: OutgoingMessage): Promise<SendOutcome> {
-    if (this.stopping || !this.transport) return Promise.resolve({ kind: 'retry', code: 'SMTP_STOPPED', reason: 'the e-mail channel is stopping' });
+    if (this.stopping || !this.transport)
+      return Promise.resolve({ kind: 'retry', code: 'SMTP_STOPPED', reason: 'the e-mail channel is stopping' });
     // The promise handed back is the one stop() waits for, so a caller sees its outcome first.
     const job: Promise<SendOutcome> = this.sendNow(message, this.transport).finally(() => this.inFlight.delete(job));
     this.inFlight.add(job);

@@ -18,7 +18,9 @@
     function update() {
       var body = new URLSearchParams(new FormData(form));
       fetch(url, { method: 'POST', body: body, credentials: 'same-origin', headers: { Accept: 'application/json' } })
-        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (r) {
+          return r.ok ? r.json() : null;
+        })
         .then(function (p) {
           if (!p) return;
           var list = document.getElementById('preview-problems');

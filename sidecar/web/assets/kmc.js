@@ -16,7 +16,9 @@
     var bar = box.querySelector('.progress > span');
     function tick() {
       fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
-        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (r) {
+          return r.ok ? r.json() : null;
+        })
         .then(function (s) {
           if (!s) return;
           if (out && typeof s.text === 'string') out.textContent = s.text;
@@ -24,7 +26,9 @@
           if (s.status !== 'running') window.location.reload();
           else window.setTimeout(tick, 2000);
         })
-        .catch(function () { window.setTimeout(tick, 5000); });
+        .catch(function () {
+          window.setTimeout(tick, 5000);
+        });
     }
     window.setTimeout(tick, 1000);
   }
@@ -49,7 +53,9 @@
     var printers = document.querySelectorAll('[data-print]');
     for (var k = 0; k < printers.length; k++) {
       printers[k].hidden = false;
-      printers[k].addEventListener('click', function () { window.print(); });
+      printers[k].addEventListener('click', function () {
+        window.print();
+      });
     }
   });
 })();

@@ -100,10 +100,17 @@ export function csrfGuard(kit: PageKit) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
     const staff = kit.staff(res);
-    const given = (req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>)._csrf : undefined) ?? req.get('x-csrf-token');
+    const given =
+      (req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>)._csrf : undefined) ?? req.get('x-csrf-token');
     if (sameToken(given, staff.session.csrfToken)) return next();
     kit.deps.logger.warn('web.csrf_refused', { staff: staff.account.borrowernumber, method: req.method, path: req.path });
-    await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: 'csrf.refused', objectType: 'path', objectId: req.path, ip: kit.ip(req) });
+    await kit.audit.record({
+      borrowernumber: staff.account.borrowernumber,
+      action: 'csrf.refused',
+      objectType: 'path',
+      objectId: req.path,
+      ip: kit.ip(req),
+    });
     if (req.path.startsWith('/api/')) {
       res.status(403).json({ error: 'KMC_CSRF_REFUSED', message: 'the form token is missing or wrong' });
       return;
@@ -130,20 +137,26 @@ export function authRoutes(kit: PageKit, parts: AuthParts): express.Router {
   };
 
   const signinPage = (req: Request, res: Response, status: number, fields: { error?: string; userid?: string; next: string }) => {
-    const value = req.cookies?.[SIGNIN_COOKIE] && /^[0-9a-f]{32}$/.test(req.cookies[SIGNIN_COOKIE]) ? (req.cookies[SIGNIN_COOKIE] as string) : randomBytes(16).toString('hex');
+    const value =
+      req.cookies?.[SIGNIN_COOKIE] && /^[0-9a-f]{32}$/.test(req.cookies[SIGNIN_COOKIE])
+        ? (req.cookies[SIGNIN_COOKIE] as string)
+        : randomBytes(16).toString('hex');
     res.cookie(SIGNIN_COOKIE, value, { ...parts.cookie.options, maxAge: 3_600_000 });
     const lang = langOf(req);
-    res.status(status).type('html').send(
-      kit.pages.render('signin.njk', {
-        t: translator(lang),
-        lang,
-        title: translator(lang)('signin.title'),
-        formToken: signinFormToken(settings.secret, value),
-        error: fields.error ?? null,
-        userid: fields.userid ?? '',
-        next: fields.next,
-      }),
-    );
+    res
+      .status(status)
+      .type('html')
+      .send(
+        kit.pages.render('signin.njk', {
+          t: translator(lang),
+          lang,
+          title: translator(lang)('signin.title'),
+          formToken: signinFormToken(settings.secret, value),
+          error: fields.error ?? null,
+          userid: fields.userid ?? '',
+          next: fields.next,
+        }),
+      );
   };
 
   router.get('/signin', (req, res) => {
@@ -198,7 +211,10 @@ export function authRoutes(kit: PageKit, parts: AuthParts): express.Router {
     const refuse = async (reason: string, borrowernumber: number | null) => {
       logger.warn('launch.refused', { reason, staff: borrowernumber });
       await kit.audit.record({ borrowernumber, action: 'launch.refused', detail: { reason }, ip: kit.ip(req) });
-      res.status(403).type('html').send(kit.pages.render('signin-refused.njk', { t, lang, title: t('launch.refused_title'), text: t(`launch.refused.${reason}`) }));
+      res
+        .status(403)
+        .type('html')
+        .send(kit.pages.render('signin-refused.njk', { t, lang, title: t('launch.refused_title'), text: t(`launch.refused.${reason}`) }));
     };
     const token = typeof req.query.token === 'string' ? req.query.token : '';
     const check = verifyLaunchToken(settings.secret, token, Math.floor(clock.now().getTime() / 1000));
@@ -207,7 +223,13 @@ export function authRoutes(kit: PageKit, parts: AuthParts): express.Router {
     const account = await reader.staffAccount(check.borrowernumber);
     if (!account || !hasStaffAccess(account.flags)) return refuse('not_staff', check.borrowernumber);
     // Koha passes the language its staff interface shows, so the frame matches the page around it.
-    await startSession(req, res, account.borrowernumber, 'launch', typeof req.query.lang === 'string' ? pickPageLang(req.query.lang) : pickPageLang(account.lang));
+    await startSession(
+      req,
+      res,
+      account.borrowernumber,
+      'launch',
+      typeof req.query.lang === 'string' ? pickPageLang(req.query.lang) : pickPageLang(account.lang),
+    );
     await kit.audit.record({ borrowernumber: account.borrowernumber, action: 'signin', detail: { via: 'launch' }, ip: kit.ip(req) });
     res.redirect(303, safeNextPath(req.query.next));
   });

@@ -22,8 +22,7 @@ export const LAUNCH_TOKEN_MAX_AHEAD_SECONDS = 300;
 export type LaunchTokenRefusal = 'format' | 'signature' | 'expired' | 'too_far_ahead';
 
 export type LaunchTokenCheck =
-  | { ok: true; borrowernumber: number; expires: number; nonce: string }
-  | { ok: false; reason: LaunchTokenRefusal };
+  { ok: true; borrowernumber: number; expires: number; nonce: string } | { ok: false; reason: LaunchTokenRefusal };
 
 // Canonical decimals only (no sign, no leading zeros), so one token has one spelling.
 // borrowernumber is Koha's int(11); expires stays well inside a safe integer.

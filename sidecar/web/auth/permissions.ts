@@ -48,8 +48,18 @@ export const KOHA_MODULE_BITS = {
 export type KohaModule = keyof typeof KOHA_MODULE_BITS;
 
 export const PERMISSIONS = [
-  'routines', 'templates', 'rules', 'settings', 'queue', 'patron_messages', 'audit',
-  'rules_add', 'rules_change', 'rules_remove', 'templates_edit', 'dashboard',
+  'routines',
+  'templates',
+  'rules',
+  'settings',
+  'queue',
+  'patron_messages',
+  'audit',
+  'rules_add',
+  'rules_change',
+  'rules_remove',
+  'templates_edit',
+  'dashboard',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -59,7 +69,11 @@ type Grant = { module: KohaModule; code?: string };
 export const PERMISSION_GRANTS: Record<Permission, readonly Grant[]> = {
   routines: [{ module: 'tools' }, { module: 'tools', code: 'edit_notice_status_triggers' }],
   templates: [{ module: 'tools' }, { module: 'tools', code: 'edit_notices' }, { module: 'parameters' }],
-  rules: [{ module: 'parameters' }, { module: 'parameters', code: 'manage_circ_rules' }, { module: 'tools', code: 'edit_notice_status_triggers' }],
+  rules: [
+    { module: 'parameters' },
+    { module: 'parameters', code: 'manage_circ_rules' },
+    { module: 'tools', code: 'edit_notice_status_triggers' },
+  ],
   settings: [{ module: 'parameters' }, { module: 'parameters', code: 'manage_sysprefs' }],
   queue: [{ module: 'circulate' }, { module: 'circulate', code: 'circulate_remaining_permissions' }, { module: 'tools' }],
   patron_messages: [
@@ -71,7 +85,11 @@ export const PERMISSION_GRANTS: Record<Permission, readonly Grant[]> = {
     { module: 'circulate', code: 'circulate_remaining_permissions' },
   ],
   audit: [],
-  rules_change: [{ module: 'parameters' }, { module: 'parameters', code: 'manage_circ_rules' }, { module: 'tools', code: 'edit_notice_status_triggers' }],
+  rules_change: [
+    { module: 'parameters' },
+    { module: 'parameters', code: 'manage_circ_rules' },
+    { module: 'tools', code: 'edit_notice_status_triggers' },
+  ],
   rules_add: [{ module: 'parameters' }, { module: 'parameters', code: 'manage_circ_rules' }],
   rules_remove: [{ module: 'parameters' }],
   templates_edit: [{ module: 'parameters' }, { module: 'tools', code: 'edit_notices' }],

@@ -55,7 +55,12 @@ export class SessionStore {
   ) {}
 
   /** Starts a session; the returned cookie value is shown to no one but the browser. */
-  async create(args: { borrowernumber: number; via: Session['via']; lang: string | null; ip: string | null }): Promise<{ cookieValue: string; session: Session }> {
+  async create(args: {
+    borrowernumber: number;
+    via: Session['via'];
+    lang: string | null;
+    ip: string | null;
+  }): Promise<{ cookieValue: string; session: Session }> {
     // Sessions nobody came back to are cleared here, so the table stays small without a timer.
     await this.purge();
     const now = this.clock.now();
@@ -107,7 +112,9 @@ export class SessionStore {
       return null;
     }
     if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_EVERY_MS) {
-      await this.knex('kmc_sessions').where({ id_hash: idHash }).update({ last_seen_at: toDbTime(now) });
+      await this.knex('kmc_sessions')
+        .where({ id_hash: idHash })
+        .update({ last_seen_at: toDbTime(now) });
       session.lastSeenAt = now;
     }
     return session;
@@ -125,10 +132,7 @@ export class SessionStore {
   async purge(): Promise<number> {
     const now = this.clock.now();
     const idleSince = new Date(now.getTime() - this.limits.idleMinutes * 60_000);
-    return this.knex('kmc_sessions')
-      .where('expires_at', '<=', toDbTime(now))
-      .orWhere('last_seen_at', '<=', toDbTime(idleSince))
-      .delete();
+    return this.knex('kmc_sessions').where('expires_at', '<=', toDbTime(now)).orWhere('last_seen_at', '<=', toDbTime(idleSince)).delete();
   }
 }
 
@@ -138,12 +142,17 @@ export class SessionStore {
  * sidecar the first one reached.
  */
 export class NonceStore {
-  constructor(private readonly knex: Knex, private readonly clock: Clock) {}
+  constructor(
+    private readonly knex: Knex,
+    private readonly clock: Clock,
+  ) {}
 
   /** True the first time a nonce is used, false ever after. */
   async consume(nonce: string, borrowernumber: number, expiresSeconds: number): Promise<boolean> {
     const now = this.clock.now();
-    await this.knex('kmc_launch_nonces').where('expires_at', '<', toDbTime(new Date(now.getTime() - 60_000))).delete();
+    await this.knex('kmc_launch_nonces')
+      .where('expires_at', '<', toDbTime(new Date(now.getTime() - 60_000)))
+      .delete();
     try {
       await this.knex('kmc_launch_nonces').insert({
         nonce,
@@ -169,12 +178,16 @@ export class SigninThrottle {
   static readonly MAX_PER_USER = 5;
   static readonly MAX_PER_ADDRESS = 20;
 
-  constructor(private readonly knex: Knex, private readonly clock: Clock) {}
+  constructor(
+    private readonly knex: Knex,
+    private readonly clock: Clock,
+  ) {}
 
   async blocked(ip: string | null, userid: string): Promise<boolean> {
     const since = toDbTime(new Date(this.clock.now().getTime() - SigninThrottle.WINDOW_MS));
     const count = async (column: 'ip' | 'userid', value: string) => {
-      const row = (await this.knex('kmc_signin_failures').where(column, value).where('at', '>', since).count({ n: '*' }).first()) as { n: number } | undefined;
+      const row = (await this.knex('kmc_signin_failures').where(column, value).where('at', '>', since).count({ n: '*' }).first()) as
+        { n: number } | undefined;
       return Number(row?.n ?? 0);
     };
     if (userid && (await count('userid', userid.slice(0, 75))) >= SigninThrottle.MAX_PER_USER) return true;
@@ -186,10 +199,14 @@ export class SigninThrottle {
     const now = this.clock.now();
     await this.knex('kmc_signin_failures').insert({ at: toDbTime(now), ip: ip?.slice(0, 45) ?? null, userid: userid.slice(0, 75) || null });
     // Old failures are of no use any more.
-    await this.knex('kmc_signin_failures').where('at', '<', toDbTime(new Date(now.getTime() - 2 * SigninThrottle.WINDOW_MS))).delete();
+    await this.knex('kmc_signin_failures')
+      .where('at', '<', toDbTime(new Date(now.getTime() - 2 * SigninThrottle.WINDOW_MS)))
+      .delete();
   }
 
   async succeeded(userid: string): Promise<void> {
-    await this.knex('kmc_signin_failures').where({ userid: userid.slice(0, 75) }).delete();
+    await this.knex('kmc_signin_failures')
+      .where({ userid: userid.slice(0, 75) })
+      .delete();
   }
 }

@@ -3,8 +3,8 @@ import type { MessageKey } from './en';
 
 export const sv: Record<MessageKey, string> = {
   'app.name': 'Meddelandecenter',
-  'yes': 'Ja',
-  'no': 'Nej',
+  yes: 'Ja',
+  no: 'Nej',
   'lang.en': 'English',
   'lang.sv': 'Svenska',
 
@@ -176,7 +176,8 @@ export const sv: Record<MessageKey, string> = {
   'routine.enabled': 'Används',
   'routine.saved': 'Rutinen sparades.',
   'routine.run_now': 'Kör nu',
-  'routine.run_now_hint': 'En körning som startas här skickar ingenting än: du ser låntagarna och exemplaren först, kan ta bort några och godkänner sedan.',
+  'routine.run_now_hint':
+    'En körning som startas här skickar ingenting än: du ser låntagarna och exemplaren först, kan ta bort några och godkänner sedan.',
   'routine.cannot_run': 'Rutiner kan inte köras från den här sidan här.',
   'routine.disabled': 'Meddelandecenter är avstängt i Koha: ingenting skapades.',
   'routine.run_failed': 'Körningen misslyckades: {error}',
@@ -216,7 +217,8 @@ export const sv: Record<MessageKey, string> = {
   'run.progress': '{n} meddelande(n) skapade hittills …',
   'run.done': '{n} meddelande(n) skapade.',
   'run.working_hint': 'Sidan visar körningen när den är klar.',
-  'run.review_hint': 'Ingenting har skickats. Gå igenom låntagarna och exemplaren, bocka ur det som inte ska skickas, välj en annan kanal där det behövs och godkänn sedan.',
+  'run.review_hint':
+    'Ingenting har skickats. Gå igenom låntagarna och exemplaren, bocka ur det som inte ska skickas, välj en annan kanal där det behövs och godkänn sedan.',
   'run.approved_by': 'Godkänd av {name} den {at}.',
   'run.approved_short': 'godkänd',
   'run.outputs': 'Utskrifter och rapporter',
@@ -241,7 +243,8 @@ export const sv: Record<MessageKey, string> = {
   'run.no_items': 'Körningens meddelanden gäller inga exemplar.',
   'run.save': 'Spara ändringar',
   'run.approve': 'Godkänn och skicka',
-  'run.approve_hint': 'När du godkänner sparas också markeringarna på den här sidan. Urbockade låntagare makuleras; urbockade exemplar tas bort ur sitt meddelande.',
+  'run.approve_hint':
+    'När du godkänner sparas också markeringarna på den här sidan. Urbockade låntagare makuleras; urbockade exemplar tas bort ur sitt meddelande.',
   'run.saved': 'Dina ändringar sparades.',
   'run.approved': 'Körningen godkändes: {n} meddelande(n) köades.',
   'run.already_approved': 'Körningen var redan godkänd.',
@@ -335,7 +338,8 @@ export const sv: Record<MessageKey, string> = {
   'rules.read_only': 'bara läsning',
   'rules.read_only_long': 'Regeln hör till ett annat bibliotek än ditt ({branch}): du kan läsa den men inte ändra den.',
   'rules.read_only_perm': 'Dina behörigheter i Koha låter dig läsa regeln men inte ändra den.',
-  'rules.baseline_note': 'Det här är grundregeln: den täcker allt som ingen annan regel täcker och kan därför inte tas bort eller begränsas till ett bibliotek, en kategori eller en exemplartyp.',
+  'rules.baseline_note':
+    'Det här är grundregeln: den täcker allt som ingen annan regel täcker och kan därför inte tas bort eller begränsas till ett bibliotek, en kategori eller en exemplartyp.',
   'rules.level_hint': 'Bara påminnelser har nivåer; andra typer bryr sig inte om den.',
   'rules.save': 'Spara regeln',
   'rules.back': 'Tillbaka till reglerna',
@@ -364,7 +368,8 @@ export const sv: Record<MessageKey, string> = {
   'rules.error.channels': 'Kanaler: ett meddelande som skickas behöver minst en kanal.',
   'rules.error.refused': 'Nekad: {reason}',
   'rules.error.other_branch': 'Du får bara ändra reglerna för ditt eget bibliotek ({branch}).',
-  'rules.error.baseline': 'Regel #{id} är grundregeln: den täcker allt som ingen annan regel täcker och kan inte tas bort. Ändra den, eller markera att meddelandet inte skickas, i stället.',
+  'rules.error.baseline':
+    'Regel #{id} är grundregeln: den täcker allt som ingen annan regel täcker och kan inte tas bort. Ändra den, eller markera att meddelandet inte skickas, i stället.',
   'rule.title': 'Regel #{id}',
   'rule.new': 'En ny regel',
   'rule.not_found': 'Det finns ingen sådan regel.',
@@ -400,7 +405,8 @@ export const sv: Record<MessageKey, string> = {
   'template.reset_done': 'Den medföljande texten används igen.',
   'nav.settings': 'Inställningar',
   'settings.channels.title': 'Kanaler per meddelandetyp',
-  'settings.channels.intro': 'De kanaler varje meddelande får använda vid den här enheten, i ordning: meddelandet går med den första som låntagaren kan ta emot. Att spara ändrar enhetens egen regel för typen.',
+  'settings.channels.intro':
+    'De kanaler varje meddelande får använda vid den här enheten, i ordning: meddelandet går med den första som låntagaren kan ta emot. Att spara ändrar enhetens egen regel för typen.',
   'settings.channels.type': 'Meddelandetyp',
   'settings.channels.first': 'Första val',
   'settings.channels.second': 'Sedan',

@@ -89,20 +89,45 @@ export async function runLetters(
   runId: number,
   which: 'print' | 'all',
 ): Promise<Letter[]> {
-  const q = deps.knex('kmc_messages').where({ run_id: runId }).whereNot('status', 'cancelled').whereNull('anonymised_at').orderBy('branchcode').orderBy('id');
+  const q = deps
+    .knex('kmc_messages')
+    .where({ run_id: runId })
+    .whereNot('status', 'cancelled')
+    .whereNull('anonymised_at')
+    .orderBy('branchcode')
+    .orderBy('id');
   if (which === 'print') q.where('channel', 'print');
   const hasNoticeDate = await deps.knex.schema.hasColumn('kmc_messages', 'notice_date');
-  const messages = (await q.select(['id', 'borrowernumber', 'branchcode', 'channel', 'to_address', 'subject', 'body_text', 'created_at', ...(hasNoticeDate ? ['notice_date'] : [])])) as LetterMessage[];
+  const messages = (await q.select([
+    'id',
+    'borrowernumber',
+    'branchcode',
+    'channel',
+    'to_address',
+    'subject',
+    'body_text',
+    'created_at',
+    ...(hasNoticeDate ? ['notice_date'] : []),
+  ])) as LetterMessage[];
   if (!messages.length) return [];
   const [directory, prefs, patrons] = await Promise.all([
-    BranchDirectory.load({ host: deps.host, knex: deps.knex, settings: deps.settings as Parameters<typeof BranchDirectory.load>[0]['settings'] }),
+    BranchDirectory.load({
+      host: deps.host,
+      knex: deps.knex,
+      settings: deps.settings as Parameters<typeof BranchDirectory.load>[0]['settings'],
+    }),
     deps.host.systemPreferences(['dateformat']),
     deps.host.patrons(messages.map((m) => m.borrowernumber)),
   ]);
   const dateFormat = asKohaDateFormat(prefs.dateformat);
   return messages.map((m) => {
     const b = directory.branch(m.branchcode);
-    const branchLines = [b?.branchname ?? m.branchcode ?? '', ...directory.letterAddress(m.branchcode).split('\n'), b?.branchphone ?? '', directory.senderEmail(m.branchcode)]
+    const branchLines = [
+      b?.branchname ?? m.branchcode ?? '',
+      ...directory.letterAddress(m.branchcode).split('\n'),
+      b?.branchphone ?? '',
+      directory.senderEmail(m.branchcode),
+    ]
       .map((l) => l.trim())
       .filter(Boolean);
     const patron = patrons.get(m.borrowernumber);
@@ -135,7 +160,14 @@ export interface PickListLine {
 
 /** Held items of a run, sorted the way staff walk the shelves: branch, shelving location, call number. */
 export async function pickList(deps: { knex: Knex; host: HostReader; staff: StaffReader }, runId: number): Promise<PickListLine[]> {
-  const rows: Array<{ message_id: number; borrowernumber: number; itemnumber: number | null; title: string | null; author: string | null; barcode: string | null }> = await deps
+  const rows: Array<{
+    message_id: number;
+    borrowernumber: number;
+    itemnumber: number | null;
+    title: string | null;
+    author: string | null;
+    barcode: string | null;
+  }> = await deps
     .knex('kmc_message_items as i')
     .join('kmc_messages as m', 'm.id', 'i.message_id')
     .where('m.run_id', runId)

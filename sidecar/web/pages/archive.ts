@@ -41,7 +41,11 @@ export const archivePages: StaffPage = {
       const id = idParam(req.params.id);
       const message = id ? await deps.store.get(id) : null;
       if (!message) return kit.fail(req, res, 404, 'archive.no_such_message');
-      const [items, events, patrons] = await Promise.all([deps.store.items([message.id]), deps.store.events(message.id), deps.host.patronNames([message.borrowernumber])]);
+      const [items, events, patrons] = await Promise.all([
+        deps.store.items([message.id]),
+        deps.store.events(message.id),
+        deps.host.patronNames([message.borrowernumber]),
+      ]);
       const branches = await deps.host.branches();
       const t = kit.staff(res).t;
       kit.render(req, res, template, {
@@ -50,7 +54,7 @@ export const archivePages: StaffPage = {
         items,
         events,
         patron: patrons.get(message.borrowernumber) ?? null,
-        branch: message.branchcode ? branches.get(message.branchcode) ?? null : null,
+        branch: message.branchcode ? (branches.get(message.branchcode) ?? null) : null,
         embed,
       });
     };

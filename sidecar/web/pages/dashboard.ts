@@ -48,7 +48,10 @@ export async function dashboardFigures(knex: Knex, now: Date): Promise<Dashboard
   let done = 0;
   let failed = 0;
   for (const r of rows) {
-    const day = r.day instanceof Date ? `${r.day.getFullYear()}-${String(r.day.getMonth() + 1).padStart(2, '0')}-${String(r.day.getDate()).padStart(2, '0')}` : String(r.day).slice(0, 10);
+    const day =
+      r.day instanceof Date
+        ? `${r.day.getFullYear()}-${String(r.day.getMonth() + 1).padStart(2, '0')}-${String(r.day.getDate()).padStart(2, '0')}`
+        : String(r.day).slice(0, 10);
     const slot = days.find((d) => d.day === day);
     const n = Number(r.n);
     if (slot) {
@@ -67,7 +70,11 @@ export async function dashboardFigures(knex: Knex, now: Date): Promise<Dashboard
     .groupBy('status_reason')
     .orderBy('n', 'desc')
     .limit(10)) as unknown as Array<{ reason: string | null; n: number | string }>;
-  const queue: Array<{ status: string; n: number | string }> = await knex('kmc_messages').whereIn('status', QUEUED).select('status').count({ n: '*' }).groupBy('status');
+  const queue: Array<{ status: string; n: number | string }> = await knex('kmc_messages')
+    .whereIn('status', QUEUED)
+    .select('status')
+    .count({ n: '*' })
+    .groupBy('status');
   return {
     days,
     deliveryRate: done + failed ? done / (done + failed) : null,
@@ -89,7 +96,12 @@ export interface ChartBar {
 }
 
 /** Stacked bars per day by channel, in SVG units (the template draws them). */
-export function chartBars(days: DayCount[], height = 160, barWidth = 16, gap = 4): { bars: ChartBar[]; width: number; height: number; max: number } {
+export function chartBars(
+  days: DayCount[],
+  height = 160,
+  barWidth = 16,
+  gap = 4,
+): { bars: ChartBar[]; width: number; height: number; max: number } {
   const max = Math.max(1, ...days.map((d) => d.total));
   const bars: ChartBar[] = [];
   days.forEach((d, i) => {

@@ -13,7 +13,10 @@ export const patronPages: StaffPage = {
       const borrowernumber = idParam(req.params.borrowernumber);
       const patron = borrowernumber ? await deps.host.patron(borrowernumber) : null;
       if (!borrowernumber || !patron) return kit.fail(req, res, 404, 'patron.not_found');
-      const [messages, verification] = await Promise.all([patronMessages(deps.knex, borrowernumber), emailVerification(deps.knex, borrowernumber)]);
+      const [messages, verification] = await Promise.all([
+        patronMessages(deps.knex, borrowernumber),
+        emailVerification(deps.knex, borrowernumber),
+      ]);
       const t = kit.staff(res).t;
       kit.render(req, res, 'patron.njk', {
         title: t('patron.title', { name: [patron.firstname, patron.surname].filter(Boolean).join(' '), card: patron.cardnumber ?? '' }),

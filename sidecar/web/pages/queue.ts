@@ -6,7 +6,15 @@
 import type { ChannelName } from '../../channels/contract';
 import { MESSAGE_TYPES } from '../../rules';
 import { CHANNELS } from '../messages';
-import { QUEUE_ACTIONS, QUEUE_STATUSES, QueueActions, queueList, type ActionOutcome, type QueueAction, type QueueFilter } from '../queue-actions';
+import {
+  QUEUE_ACTIONS,
+  QUEUE_STATUSES,
+  QueueActions,
+  queueList,
+  type ActionOutcome,
+  type QueueAction,
+  type QueueFilter,
+} from '../queue-actions';
 import { idParam, listParam, type StaffPage } from '../kit';
 
 const PAGE_SIZE = 100;
@@ -26,7 +34,14 @@ export const queuePages: StaffPage = {
   nav: [{ id: 'queue', path: '/queue', label: 'nav.queue', permission: 'queue', order: 30 }],
   mount(router, kit) {
     const { deps } = kit;
-    const actions = new QueueActions({ knex: deps.knex, store: deps.store, host: deps.host, clock: deps.clock, defaultCountry: deps.settings.defaultCountry, notices: deps.notices });
+    const actions = new QueueActions({
+      knex: deps.knex,
+      store: deps.store,
+      host: deps.host,
+      clock: deps.clock,
+      defaultCountry: deps.settings.defaultCountry,
+      notices: deps.notices,
+    });
     const allowed = kit.requirePermission('queue');
 
     router.get('/queue', allowed, async (req, res) => {
@@ -65,15 +80,20 @@ export const queuePages: StaffPage = {
         targets = [Number(one[2])];
       } else {
         action = QUEUE_ACTIONS.includes(body.action as QueueAction) ? (body.action as QueueAction) : null;
-        targets = listParam(body.ids).map((v) => idParam(v)).filter((n): n is number => n !== null).slice(0, 1000);
+        targets = listParam(body.ids)
+          .map((v) => idParam(v))
+          .filter((n): n is number => n !== null)
+          .slice(0, 1000);
       }
-      const back = typeof body.back === 'string' && body.back.startsWith('/queue') && !body.back.startsWith('//') ? body.back.split('#')[0] : '/queue';
+      const back =
+        typeof body.back === 'string' && body.back.startsWith('/queue') && !body.back.startsWith('//') ? body.back.split('#')[0] : '/queue';
       const sep = back.includes('?') ? '&' : '?';
       if (!action || !targets.length) {
         res.redirect(303, `${back}${sep}done=queue.nothing`);
         return;
       }
-      const channel = typeof body.channel === 'string' && (CHANNELS as readonly string[]).includes(body.channel) ? (body.channel as ChannelName) : null;
+      const channel =
+        typeof body.channel === 'string' && (CHANNELS as readonly string[]).includes(body.channel) ? (body.channel as ChannelName) : null;
       if (action === 'resend' && (!channel || !deps.notices)) {
         res.redirect(303, `${back}${sep}done=queue.need_channel`);
         return;
@@ -87,7 +107,14 @@ export const queuePages: StaffPage = {
         else outcome = await actions.markHandled(id, actor, staff);
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
       }
-      await kit.audit.record({ borrowernumber: staff, action: `queue.${action}`, objectType: 'messages', objectId: targets.length === 1 ? targets[0] : `${targets.length} messages`, detail: { ids: targets.slice(0, 200), channel, outcomes }, ip: kit.ip(req) });
+      await kit.audit.record({
+        borrowernumber: staff,
+        action: `queue.${action}`,
+        objectType: 'messages',
+        objectId: targets.length === 1 ? targets[0] : `${targets.length} messages`,
+        detail: { ids: targets.slice(0, 200), channel, outcomes },
+        ip: kit.ip(req),
+      });
       const done = outcomes.done ?? 0;
       res.redirect(303, `${back}${sep}done=${done === targets.length ? 'queue.done' : 'queue.partly'}&n=${done}/${targets.length}`);
     });

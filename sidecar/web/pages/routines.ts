@@ -21,7 +21,11 @@ const EMPTY: RoutineInput = {
 };
 
 async function formChoices(kit: PageKit) {
-  const [branches, categories, itemtypes] = await Promise.all([kit.deps.host.branches(), kit.deps.staff.patronCategories(), kit.deps.staff.itemTypes()]);
+  const [branches, categories, itemtypes] = await Promise.all([
+    kit.deps.host.branches(),
+    kit.deps.staff.patronCategories(),
+    kit.deps.staff.itemTypes(),
+  ]);
   return {
     branches: [...branches.values()].map((b) => ({ code: b.branchcode, name: b.branchname })).sort((a, b) => a.name.localeCompare(b.name)),
     categories,
@@ -32,7 +36,10 @@ async function formChoices(kit: PageKit) {
 
 /** Per channel, the languages in which staff have edited this type's template (else the shipped texts are used). */
 async function templatesInUse(kit: PageKit, type: string): Promise<Array<{ channel: string; edited: string[] }>> {
-  const rows: Array<{ channel: string; lang: string; branchcode: string }> = await kit.deps.knex('kmc_templates').where({ message_type: type }).select('channel', 'lang', 'branchcode');
+  const rows: Array<{ channel: string; lang: string; branchcode: string }> = await kit.deps
+    .knex('kmc_templates')
+    .where({ message_type: type })
+    .select('channel', 'lang', 'branchcode');
   return CHANNELS.map((channel) => ({
     channel,
     edited: rows.filter((r) => r.channel === channel).map((r) => (r.branchcode ? `${r.lang} (${r.branchcode})` : r.lang)),
@@ -48,13 +55,31 @@ export const routinePages: StaffPage = {
     const allowed = kit.requirePermission('routines');
 
     router.get('/routines', allowed, async (req, res) => {
-      const type = typeof req.query.type === 'string' && (ROUTINE_TYPES as readonly string[]).includes(req.query.type) ? req.query.type : '';
+      const type =
+        typeof req.query.type === 'string' && (ROUTINE_TYPES as readonly string[]).includes(req.query.type) ? req.query.type : '';
       const branch = typeof req.query.branch === 'string' ? req.query.branch.slice(0, 10) : '';
-      const [routines, choices, waiting] = await Promise.all([store.list({ type, branch }), formChoices(kit), runs.recent({ limit: 20, waiting: true })]);
-      kit.render(req, res, 'routines.njk', { title: kit.staff(res).t('routines.title'), routines, filter: { type, branch }, waiting, ...choices });
+      const [routines, choices, waiting] = await Promise.all([
+        store.list({ type, branch }),
+        formChoices(kit),
+        runs.recent({ limit: 20, waiting: true }),
+      ]);
+      kit.render(req, res, 'routines.njk', {
+        title: kit.staff(res).t('routines.title'),
+        routines,
+        filter: { type, branch },
+        waiting,
+        ...choices,
+      });
     });
 
-    const showForm = async (req: Request, res: Response, routineId: number | null, input: RoutineInput, errors: FieldError[], status = 200) => {
+    const showForm = async (
+      req: Request,
+      res: Response,
+      routineId: number | null,
+      input: RoutineInput,
+      errors: FieldError[],
+      status = 200,
+    ) => {
       const t = kit.staff(res).t;
       const [choices, templates, recent] = await Promise.all([
         formChoices(kit),
@@ -87,7 +112,14 @@ export const routinePages: StaffPage = {
       if (errors.length) return showForm(req, res, null, input, errors, 400);
       const id = await store.create(input);
       if (!id) return showForm(req, res, null, input, [{ field: 'name', text: 'routine.error.name_taken' }], 409);
-      await kit.audit.record({ borrowernumber: kit.staff(res).account.borrowernumber, action: 'routine.create', objectType: 'routine', objectId: id, detail: { name: input.name, type: input.message_type }, ip: kit.ip(req) });
+      await kit.audit.record({
+        borrowernumber: kit.staff(res).account.borrowernumber,
+        action: 'routine.create',
+        objectType: 'routine',
+        objectId: id,
+        detail: { name: input.name, type: input.message_type },
+        ip: kit.ip(req),
+      });
       res.redirect(303, `/routines/${id}?done=routine.saved`);
     });
 
@@ -104,8 +136,16 @@ export const routinePages: StaffPage = {
       if (!routine) return kit.fail(req, res, 404, 'routine.not_found');
       const { input, errors } = routineFromForm(req.body ?? {});
       if (errors.length) return showForm(req, res, routine.id, input, errors, 400);
-      if (!(await store.update(routine.id, input))) return showForm(req, res, routine.id, input, [{ field: 'name', text: 'routine.error.name_taken' }], 409);
-      await kit.audit.record({ borrowernumber: kit.staff(res).account.borrowernumber, action: 'routine.update', objectType: 'routine', objectId: routine.id, detail: { name: input.name }, ip: kit.ip(req) });
+      if (!(await store.update(routine.id, input)))
+        return showForm(req, res, routine.id, input, [{ field: 'name', text: 'routine.error.name_taken' }], 409);
+      await kit.audit.record({
+        borrowernumber: kit.staff(res).account.borrowernumber,
+        action: 'routine.update',
+        objectType: 'routine',
+        objectId: routine.id,
+        detail: { name: input.name },
+        ip: kit.ip(req),
+      });
       res.redirect(303, `/routines/${routine.id}?done=routine.saved`);
     });
 
@@ -117,12 +157,32 @@ export const routinePages: StaffPage = {
       const staff = kit.staff(res).account.borrowernumber;
       const started = await runs.startRoutine(routine, staff);
       if ('runId' in started) {
-        await kit.audit.record({ borrowernumber: staff, action: 'routine.run', objectType: 'run', objectId: started.runId, detail: { routineId: routine.id }, ip: kit.ip(req) });
+        await kit.audit.record({
+          borrowernumber: staff,
+          action: 'routine.run',
+          objectType: 'run',
+          objectId: started.runId,
+          detail: { routineId: routine.id },
+          ip: kit.ip(req),
+        });
         res.redirect(303, `/runs/${started.runId}`);
         return;
       }
-      await kit.audit.record({ borrowernumber: staff, action: 'routine.run_refused', objectType: 'routine', objectId: routine.id, detail: { why: started.notRun }, ip: kit.ip(req) });
-      kit.fail(req, res, started.notRun === 'disabled' ? 409 : 500, started.notRun === 'disabled' ? 'routine.disabled' : 'routine.run_failed', { error: started.error ?? '' });
+      await kit.audit.record({
+        borrowernumber: staff,
+        action: 'routine.run_refused',
+        objectType: 'routine',
+        objectId: routine.id,
+        detail: { why: started.notRun },
+        ip: kit.ip(req),
+      });
+      kit.fail(
+        req,
+        res,
+        started.notRun === 'disabled' ? 409 : 500,
+        started.notRun === 'disabled' ? 'routine.disabled' : 'routine.run_failed',
+        { error: started.error ?? '' },
+      );
     });
   },
 };

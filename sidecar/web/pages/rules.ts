@@ -9,7 +9,18 @@ import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import type { ChannelName } from '../../channels/contract';
 import { KmcError } from '../../errors';
-import { createRuleStore, MESSAGE_TYPES, OVERDUE_LEVELS, resolveRule, ruleApplies, specificity, type MessageType, type Rule, type RuleInput, type RuleSubject } from '../../rules';
+import {
+  createRuleStore,
+  MESSAGE_TYPES,
+  OVERDUE_LEVELS,
+  resolveRule,
+  ruleApplies,
+  specificity,
+  type MessageType,
+  type Rule,
+  type RuleInput,
+  type RuleSubject,
+} from '../../rules';
 import { CHANNELS } from '../messages';
 import { idParam, listParam, textParam, type PageKit, type StaffContext, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
@@ -28,7 +39,10 @@ export interface RuleExplanation {
 export function explainRule(rules: Rule[], subject: RuleSubject): RuleExplanation {
   const winner = resolveRule(rules, subject);
   if (!winner) return { winner: null, runnerUp: null, reason: null };
-  const runnerUp = resolveRule(rules.filter((r) => r.id !== winner.id), subject);
+  const runnerUp = resolveRule(
+    rules.filter((r) => r.id !== winner.id),
+    subject,
+  );
   if (!runnerUp) return { winner, runnerUp: null, reason: 'only' };
   let reason: WinReason;
   if (specificity(winner) !== specificity(runnerUp)) {
@@ -50,7 +64,10 @@ function subjectOf(r: Rule, today: string): RuleSubject {
   return { branchcode: r.branchcode, categorycode: r.categorycode, itemtype: r.itemtype, date };
 }
 
-export function scopeText(t: Translate, s: { branchcode: string | null; categorycode: string | null; itemtype: string | null; date?: string }): string {
+export function scopeText(
+  t: Translate,
+  s: { branchcode: string | null; categorycode: string | null; itemtype: string | null; date?: string },
+): string {
   const parts: string[] = [];
   if (s.categorycode) parts.push(t('rules.scope.category', { code: s.categorycode }));
   if (s.itemtype) parts.push(t('rules.scope.itemtype', { code: s.itemtype }));
@@ -71,7 +88,11 @@ export function explanationText(t: Translate, subject: RuleSubject | Omit<RuleSu
 
 export async function ownBranchOnly(knex: Knex): Promise<boolean> {
   const row = (await knex('kmc_settings').where({ name: 'rules_own_branch_only' }).first('value')) as { value: string | null } | undefined;
-  return ['1', 'true', 'yes'].includes(String(row?.value ?? '').trim().toLowerCase());
+  return ['1', 'true', 'yes'].includes(
+    String(row?.value ?? '')
+      .trim()
+      .toLowerCase(),
+  );
 }
 
 /** Whether this staff member may touch a rule for this branch (null = every branch). */
@@ -87,7 +108,11 @@ const CODE = /^[A-Za-z0-9_-]{1,10}$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** A rule from the form, with field errors in the staff member's language. */
-export function ruleFromForm(body: Record<string, unknown>, t: Translate, fixed?: { message_type: MessageType; level: number }): { input: RuleInput; errors: FormErrors } {
+export function ruleFromForm(
+  body: Record<string, unknown>,
+  t: Translate,
+  fixed?: { message_type: MessageType; level: number },
+): { input: RuleInput; errors: FormErrors } {
   const errors: FormErrors = {};
   const type = fixed?.message_type ?? (textParam(body.message_type, 32) as MessageType);
   if (!(MESSAGE_TYPES as readonly string[]).includes(type)) errors.message_type = t('rules.error.type');
@@ -101,7 +126,8 @@ export function ruleFromForm(body: Record<string, unknown>, t: Translate, fixed?
   };
   const day = (name: 'valid_from' | 'valid_to') => {
     const v = textParam(body[name], 20);
-    if (v && (!DAY.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`)))) errors[name] = t('rules.error.date', { field: t(`rules.field.${name}`) });
+    if (v && (!DAY.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`))))
+      errors[name] = t('rules.error.date', { field: t(`rules.field.${name}`) });
     return v || null;
   };
   const whole = (name: 'delay_days', max: number) => {
@@ -133,14 +159,27 @@ export function ruleFromForm(body: Record<string, unknown>, t: Translate, fixed?
     fee_per_item: amount('fee_per_item'),
     note: textParam(body.note, 255) || null,
   };
-  if (input.valid_from && input.valid_to && !errors.valid_from && !errors.valid_to && input.valid_from > input.valid_to) errors.valid_to = t('rules.error.window');
+  if (input.valid_from && input.valid_to && !errors.valid_from && !errors.valid_to && input.valid_from > input.valid_to)
+    errors.valid_to = t('rules.error.window');
   if (input.is_used && !channels.length) errors.channels = t('rules.error.channels');
   return { input, errors };
 }
 
 const EMPTY: RuleInput = {
-  message_type: 'overdue', level: 1, branchcode: null, categorycode: null, itemtype: null, valid_from: null, valid_to: null,
-  is_used: true, delay_days: 0, channels: ['email'], send_all_channels: false, fee_per_notice: 0, fee_per_item: 0, note: null,
+  message_type: 'overdue',
+  level: 1,
+  branchcode: null,
+  categorycode: null,
+  itemtype: null,
+  valid_from: null,
+  valid_to: null,
+  is_used: true,
+  delay_days: 0,
+  channels: ['email'],
+  send_all_channels: false,
+  fee_per_notice: 0,
+  fee_per_item: 0,
+  note: null,
 };
 
 export const rulePages: StaffPage = {
@@ -149,13 +188,24 @@ export const rulePages: StaffPage = {
     const { deps } = kit;
     const store = createRuleStore(deps.knex);
     const today = () => {
-      const parts = new Intl.DateTimeFormat('sv-SE', { timeZone: deps.settings.timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(deps.clock.now());
+      const parts = new Intl.DateTimeFormat('sv-SE', {
+        timeZone: deps.settings.timezone,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+      }).format(deps.clock.now());
       return parts.slice(0, 10);
     };
     const choices = async () => {
-      const [branches, categories, itemtypes] = await Promise.all([deps.host.branches(), deps.staff.patronCategories(), deps.staff.itemTypes()]);
+      const [branches, categories, itemtypes] = await Promise.all([
+        deps.host.branches(),
+        deps.staff.patronCategories(),
+        deps.staff.itemTypes(),
+      ]);
       return {
-        branches: [...branches.values()].map((b) => ({ code: b.branchcode, name: b.branchname })).sort((a, b) => a.name.localeCompare(b.name)),
+        branches: [...branches.values()]
+          .map((b) => ({ code: b.branchcode, name: b.branchname }))
+          .sort((a, b) => a.name.localeCompare(b.name)),
         categories,
         itemtypes,
         types: MESSAGE_TYPES,
@@ -181,14 +231,24 @@ export const rulePages: StaffPage = {
       const type = (MESSAGE_TYPES as readonly string[]).includes(String(q.type)) ? (q.type as MessageType) : '';
       const [all, ownOnly, ch] = await Promise.all([store.list(type ? { messageType: type } : {}), ownBranchOnly(deps.knex), choices()]);
       const day = today();
-      const groups: Array<{ type: MessageType; level: number; rows: Array<Rule & { why: string; touch: boolean; removable: boolean }> }> = [];
+      const groups: Array<{ type: MessageType; level: number; rows: Array<Rule & { why: string; touch: boolean; removable: boolean }> }> =
+        [];
       for (const r of all) {
         let g = groups.find((x) => x.type === r.message_type && x.level === r.level);
         if (!g) groups.push((g = { type: r.message_type, level: r.level, rows: [] }));
         const same = all.filter((x) => x.message_type === r.message_type && x.level === r.level);
         const subject = subjectOf(r, day);
         const touch = mayTouchBranch(staff, ownOnly, r.branchcode);
-        g.rows.push({ ...r, why: explanationText(t, { branchcode: r.branchcode, categorycode: r.categorycode, itemtype: r.itemtype }, explainRule(same, subject)), touch, removable: touch && !r.is_baseline });
+        g.rows.push({
+          ...r,
+          why: explanationText(
+            t,
+            { branchcode: r.branchcode, categorycode: r.categorycode, itemtype: r.itemtype },
+            explainRule(same, subject),
+          ),
+          touch,
+          removable: touch && !r.is_baseline,
+        });
       }
       // The "who wins for…" form, answered on the same page.
       let answer: string | null = null;
@@ -204,8 +264,16 @@ export const rulePages: StaffPage = {
       if (who.type) {
         const level = who.type === 'overdue' ? Math.min(5, Math.max(1, Number(who.level) || 1)) : 0;
         const rules = await store.forType(who.type as MessageType, level);
-        const subject: RuleSubject = { branchcode: who.branchcode || null, categorycode: who.categorycode || null, itemtype: who.itemtype || null, date: who.date };
-        const e = explainRule(rules.filter((r) => ruleApplies(r, subject)), subject);
+        const subject: RuleSubject = {
+          branchcode: who.branchcode || null,
+          categorycode: who.categorycode || null,
+          itemtype: who.itemtype || null,
+          date: who.date,
+        };
+        const e = explainRule(
+          rules.filter((r) => ruleApplies(r, subject)),
+          subject,
+        );
         answer = explanationText(t, subject, e);
         answerId = e.winner?.id ?? null;
       }
@@ -237,7 +305,8 @@ export const rulePages: StaffPage = {
           errors,
           errorList: Object.entries(errors).map(([field, text]) => ({ field, text })),
           readOnly,
-          removable: !!rule && !rule.is_baseline && staff.permissions.has('rules_remove') && mayTouchBranch(staff, ownOnly, rule.branchcode),
+          removable:
+            !!rule && !rule.is_baseline && staff.permissions.has('rules_remove') && mayTouchBranch(staff, ownOnly, rule.branchcode),
           ownOnly,
           ownBranch: staff.account.branchcode,
           ...(await choices()),
@@ -261,10 +330,24 @@ export const rulePages: StaffPage = {
       try {
         id = await store.create(input);
       } catch (err) {
-        if (err instanceof KmcError && err.code === 'KMC_RULE_INVALID') return showForm(req, res, null, input, { rule: staff.t('rules.error.refused', { reason: err.message }) }, 400);
+        if (err instanceof KmcError && err.code === 'KMC_RULE_INVALID')
+          return showForm(req, res, null, input, { rule: staff.t('rules.error.refused', { reason: err.message }) }, 400);
         throw err;
       }
-      await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: 'rule.create', objectType: 'rule', objectId: id, detail: { type: input.message_type, level: input.level, branchcode: input.branchcode, categorycode: input.categorycode, itemtype: input.itemtype }, ip: kit.ip(req) });
+      await kit.audit.record({
+        borrowernumber: staff.account.borrowernumber,
+        action: 'rule.create',
+        objectType: 'rule',
+        objectId: id,
+        detail: {
+          type: input.message_type,
+          level: input.level,
+          branchcode: input.branchcode,
+          categorycode: input.categorycode,
+          itemtype: input.itemtype,
+        },
+        ip: kit.ip(req),
+      });
       deps.logger.info('web.rules.created', { staff: staff.account.borrowernumber, ruleId: id });
       res.redirect(303, `/rules/${id}?done=rule.saved`);
     });
@@ -293,7 +376,31 @@ export const rulePages: StaffPage = {
         }
         throw err;
       }
-      await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: 'rule.update', objectType: 'rule', objectId: rule.id, detail: { before: { branchcode: rule.branchcode, categorycode: rule.categorycode, itemtype: rule.itemtype, channels: rule.channels, delay_days: rule.delay_days, is_used: rule.is_used }, after: { branchcode: input.branchcode, categorycode: input.categorycode, itemtype: input.itemtype, channels: input.channels, delay_days: input.delay_days, is_used: input.is_used } }, ip: kit.ip(req) });
+      await kit.audit.record({
+        borrowernumber: staff.account.borrowernumber,
+        action: 'rule.update',
+        objectType: 'rule',
+        objectId: rule.id,
+        detail: {
+          before: {
+            branchcode: rule.branchcode,
+            categorycode: rule.categorycode,
+            itemtype: rule.itemtype,
+            channels: rule.channels,
+            delay_days: rule.delay_days,
+            is_used: rule.is_used,
+          },
+          after: {
+            branchcode: input.branchcode,
+            categorycode: input.categorycode,
+            itemtype: input.itemtype,
+            channels: input.channels,
+            delay_days: input.delay_days,
+            is_used: input.is_used,
+          },
+        },
+        ip: kit.ip(req),
+      });
       deps.logger.info('web.rules.updated', { staff: staff.account.borrowernumber, ruleId: rule.id });
       res.redirect(303, `/rules/${rule.id}?done=rule.saved`);
     });
@@ -308,12 +415,32 @@ export const rulePages: StaffPage = {
         await store.deleteRule(rule.id);
       } catch (err) {
         if (err instanceof KmcError && err.code === 'KMC_BASELINE_RULE') {
-          await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: 'rule.remove_refused', objectType: 'rule', objectId: rule.id, detail: { why: 'baseline' }, ip: kit.ip(req) });
+          await kit.audit.record({
+            borrowernumber: staff.account.borrowernumber,
+            action: 'rule.remove_refused',
+            objectType: 'rule',
+            objectId: rule.id,
+            detail: { why: 'baseline' },
+            ip: kit.ip(req),
+          });
           return kit.fail(req, res, 409, 'rules.error.baseline', { id: rule.id });
         }
         throw err;
       }
-      await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: 'rule.remove', objectType: 'rule', objectId: rule.id, detail: { type: rule.message_type, level: rule.level, branchcode: rule.branchcode, categorycode: rule.categorycode, itemtype: rule.itemtype }, ip: kit.ip(req) });
+      await kit.audit.record({
+        borrowernumber: staff.account.borrowernumber,
+        action: 'rule.remove',
+        objectType: 'rule',
+        objectId: rule.id,
+        detail: {
+          type: rule.message_type,
+          level: rule.level,
+          branchcode: rule.branchcode,
+          categorycode: rule.categorycode,
+          itemtype: rule.itemtype,
+        },
+        ip: kit.ip(req),
+      });
       deps.logger.info('web.rules.removed', { staff: staff.account.borrowernumber, ruleId: rule.id });
       res.redirect(303, `/rules?type=${encodeURIComponent(rule.message_type)}&done=rule.removed`);
     });

@@ -17,7 +17,9 @@ const PAGE_SIZE = 100;
 const HOLD_TYPES = ['hold_waiting', 'hold_reminder'];
 
 function ids(values: unknown): number[] {
-  return listParam(values).map((v) => idParam(v)).filter((n): n is number => n !== null);
+  return listParam(values)
+    .map((v) => idParam(v))
+    .filter((n): n is number => n !== null);
 }
 
 export const runPages: StaffPage = {
@@ -57,9 +59,24 @@ export const runPages: StaffPage = {
       const t = kit.staff(res).t;
       const page = typeof req.query.page === 'string' && /^\d{1,6}$/.test(req.query.page) ? Math.max(1, Number(req.query.page)) : 1;
       const approved = run.approved_by !== null;
-      const counts: Array<{ status: string; n: number }> = await deps.knex('kmc_messages').where({ run_id: run.id }).groupBy('status').select('status').count({ n: '*' });
-      const byChannel: Array<{ channel: string; n: number }> = await deps.knex('kmc_messages').where({ run_id: run.id }).whereNot('status', 'cancelled').groupBy('channel').select('channel').count({ n: '*' });
-      let review: { messages?: Awaited<ReturnType<RunService['reviewMessages']>>['messages']; items?: Awaited<ReturnType<RunService['reviewItems']>>['items']; total: number } = { total: 0 };
+      const counts: Array<{ status: string; n: number }> = await deps
+        .knex('kmc_messages')
+        .where({ run_id: run.id })
+        .groupBy('status')
+        .select('status')
+        .count({ n: '*' });
+      const byChannel: Array<{ channel: string; n: number }> = await deps
+        .knex('kmc_messages')
+        .where({ run_id: run.id })
+        .whereNot('status', 'cancelled')
+        .groupBy('channel')
+        .select('channel')
+        .count({ n: '*' });
+      let review: {
+        messages?: Awaited<ReturnType<RunService['reviewMessages']>>['messages'];
+        items?: Awaited<ReturnType<RunService['reviewItems']>>['items'];
+        total: number;
+      } = { total: 0 };
       if (run.status !== 'running') {
         review = view === 'items' ? await runs.reviewItems(run.id, page, PAGE_SIZE) : await runs.reviewMessages(run.id, page, PAGE_SIZE);
       }
@@ -110,7 +127,15 @@ export const runPages: StaffPage = {
         shownItems: ids(body.shown_item),
         keepItems: new Set(ids(body.keep_item)),
       });
-      if (saved.changed) await kit.audit.record({ borrowernumber: staff, action: 'run.review', objectType: 'run', objectId: run.id, detail: { changed: saved.changed, view }, ip: kit.ip(req) });
+      if (saved.changed)
+        await kit.audit.record({
+          borrowernumber: staff,
+          action: 'run.review',
+          objectType: 'run',
+          objectId: run.id,
+          detail: { changed: saved.changed, view },
+          ip: kit.ip(req),
+        });
       const back = `/runs/${run.id}${view === 'items' ? '/items' : ''}?page=${page}`;
       if (body.do !== 'approve') {
         res.redirect(303, `${back}&done=run.saved`);
@@ -127,7 +152,14 @@ export const runPages: StaffPage = {
         res.redirect(303, `/runs/${run.id}?done=run.already_approved`);
         return;
       }
-      await kit.audit.record({ borrowernumber: staff, action: 'run.approve', objectType: 'run', objectId: run.id, detail: { ...result }, ip: kit.ip(req) });
+      await kit.audit.record({
+        borrowernumber: staff,
+        action: 'run.approve',
+        objectType: 'run',
+        objectId: run.id,
+        detail: { ...result },
+        ip: kit.ip(req),
+      });
       res.redirect(303, `/runs/${run.id}?done=run.approved&n=${result.queued + result.held}`);
     });
 
@@ -137,7 +169,14 @@ export const runPages: StaffPage = {
       const t = kit.staff(res).t;
       const letters = await runLetters({ knex: deps.knex, host: deps.host, settings: deps.settings }, run.id, which);
       const pdf = lettersPdf(letters, t, t(which === 'print' ? 'run.letters' : 'run.all_letters'));
-      await kit.audit.record({ borrowernumber: kit.staff(res).account.borrowernumber, action: which === 'print' ? 'run.letters' : 'run.all_letters', objectType: 'run', objectId: run.id, detail: { letters: letters.length }, ip: kit.ip(req) });
+      await kit.audit.record({
+        borrowernumber: kit.staff(res).account.borrowernumber,
+        action: which === 'print' ? 'run.letters' : 'run.all_letters',
+        objectType: 'run',
+        objectId: run.id,
+        detail: { letters: letters.length },
+        ip: kit.ip(req),
+      });
       res.setHeader('Content-Disposition', `inline; filename="run-${run.id}-${which === 'print' ? 'letters' : 'all-messages'}.pdf"`);
       res.setHeader('Cache-Control', 'no-store');
       res.type('application/pdf').send(pdf);

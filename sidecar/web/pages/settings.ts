@@ -66,7 +66,11 @@ export function withPassword(shownUrl: string, typed: string, storedUrl: string 
 }
 
 /** Settings from the form, each error naming its field. */
-export function branchSettingsFromForm(body: Record<string, unknown>, stored: { sms_url: string | null } | null, t: Translate): { input: BranchSettingsInput; errors: Record<string, string> } {
+export function branchSettingsFromForm(
+  body: Record<string, unknown>,
+  stored: { sms_url: string | null } | null,
+  t: Translate,
+): { input: BranchSettingsInput; errors: Record<string, string> } {
   const errors: Record<string, string> = {};
   const err = (field: string, key: string) => (errors[field] = t(key, { field: t(`settings.field.${field}`) }));
   const email = (name: 'sender_email' | 'reply_to') => {
@@ -82,7 +86,8 @@ export function branchSettingsFromForm(body: Record<string, unknown>, stored: { 
   const input: BranchSettingsInput = {
     sender_email: email('sender_email'),
     reply_to: email('reply_to'),
-    letter_address: (typeof body.letter_address === 'string' ? body.letter_address.replace(/\r\n/g, '\n').trim().slice(0, 2000) : '') || null,
+    letter_address:
+      (typeof body.letter_address === 'string' ? body.letter_address.replace(/\r\n/g, '\n').trim().slice(0, 2000) : '') || null,
     default_lang: textParam(body.default_lang, 8) || null,
     sms_enabled: body.sms_enabled === '1',
     sms_url: null,
@@ -94,7 +99,11 @@ export function branchSettingsFromForm(body: Record<string, unknown>, stored: { 
   const url = textParam(body.sms_url, 255);
   if (url) {
     try {
-      input.sms_url = withPassword(url, typeof body.sms_password === 'string' ? body.sms_password.slice(0, 64) : '', stored?.sms_url ?? null);
+      input.sms_url = withPassword(
+        url,
+        typeof body.sms_password === 'string' ? body.sms_password.slice(0, 64) : '',
+        stored?.sms_url ?? null,
+      );
       parseSmppUrl(input.sms_url);
     } catch {
       err('sms_url', 'settings.error.sms_url');
@@ -113,8 +122,16 @@ export function branchSettingsFromForm(body: Record<string, unknown>, stored: { 
 }
 
 export async function saveBranchSettings(knex: Knex, branchcode: string, input: BranchSettingsInput): Promise<void> {
-  const row = { ...input, sms_enabled: input.sms_enabled ? 1 : 0, quiet_from: input.quiet_from ? `${input.quiet_from}:00` : null, quiet_to: input.quiet_to ? `${input.quiet_to}:00` : null };
-  await knex('kmc_branch_settings').insert({ branchcode, ...row }).onConflict('branchcode').merge(Object.keys(row));
+  const row = {
+    ...input,
+    sms_enabled: input.sms_enabled ? 1 : 0,
+    quiet_from: input.quiet_from ? `${input.quiet_from}:00` : null,
+    quiet_to: input.quiet_to ? `${input.quiet_to}:00` : null,
+  };
+  await knex('kmc_branch_settings')
+    .insert({ branchcode, ...row })
+    .onConflict('branchcode')
+    .merge(Object.keys(row));
 }
 
 type StoredRow = BranchSettingsInput & { branchcode: string; sms_enabled: number | boolean };
@@ -131,14 +148,25 @@ export const settingsPages: StaffPage = {
     const allowed = kit.requirePermission('settings');
 
     const branchOf = async (req: Request): Promise<{ code: string; branches: Array<{ code: string; name: string }> }> => {
-      const branches = [...(await deps.host.branches()).values()].map((b) => ({ code: b.branchcode, name: b.branchname })).sort((a, b) => a.name.localeCompare(b.name));
+      const branches = [...(await deps.host.branches()).values()]
+        .map((b) => ({ code: b.branchcode, name: b.branchname }))
+        .sort((a, b) => a.name.localeCompare(b.name));
       const asked = textParam((req.method === 'GET' ? req.query.branch : (req.body as Record<string, unknown>)?.branch) ?? '', 10);
       return { code: branches.some((b) => b.code === asked) ? asked : '', branches };
     };
     const today = () => libraryDay(deps.clock.now(), deps.settings.timezone);
-    const stored = async (branchcode: string): Promise<StoredRow | null> => ((await deps.knex('kmc_branch_settings').where({ branchcode }).first()) as StoredRow | undefined) ?? null;
+    const stored = async (branchcode: string): Promise<StoredRow | null> =>
+      ((await deps.knex('kmc_branch_settings').where({ branchcode }).first()) as StoredRow | undefined) ?? null;
 
-    const show = async (req: Request, res: Response, branchcode: string, branches: Array<{ code: string; name: string }>, values: Partial<BranchSettingsInput> | null, extra: Record<string, unknown> = {}, status = 200) => {
+    const show = async (
+      req: Request,
+      res: Response,
+      branchcode: string,
+      branches: Array<{ code: string; name: string }>,
+      values: Partial<BranchSettingsInput> | null,
+      extra: Record<string, unknown> = {},
+      status = 200,
+    ) => {
       const t = kit.staff(res).t;
       const row = branchcode ? await stored(branchcode) : null;
       const v = values ?? row ?? {};
@@ -186,7 +214,14 @@ export const settingsPages: StaffPage = {
       }
       await saveBranchSettings(deps.knex, code, input);
       // Ids and which fields, never addresses: the audit detail holds no contact data.
-      await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: 'settings.save', objectType: 'branch', objectId: code, detail: { fields: Object.keys(input) }, ip: kit.ip(req) });
+      await kit.audit.record({
+        borrowernumber: staff.account.borrowernumber,
+        action: 'settings.save',
+        objectType: 'branch',
+        objectId: code,
+        detail: { fields: Object.keys(input) },
+        ip: kit.ip(req),
+      });
       deps.logger.info('web.settings.saved', { staff: staff.account.borrowernumber, branch: code });
       res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.saved`);
     });
@@ -216,7 +251,14 @@ export const settingsPages: StaffPage = {
         return show(req, res, code, branches, null, { errors: {}, errorList: list }, 400);
       }
       if (changed.length) {
-        await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: 'settings.channels', objectType: 'branch', objectId: code, detail: { changed }, ip: kit.ip(req) });
+        await kit.audit.record({
+          borrowernumber: staff.account.borrowernumber,
+          action: 'settings.channels',
+          objectType: 'branch',
+          objectId: code,
+          detail: { changed },
+          ip: kit.ip(req),
+        });
         deps.logger.info('web.settings.channels_saved', { staff: staff.account.borrowernumber, branch: code, changed });
       }
       res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.channels_saved`);
@@ -250,8 +292,8 @@ export const settingsPages: StaffPage = {
             id: 0,
             channel: which,
             to,
-            from: which === 'sms' ? row?.sms_sender ?? '' : row?.sender_email || deps.settings.mailFrom,
-            replyTo: which === 'email' ? row?.reply_to ?? null : null,
+            from: which === 'sms' ? (row?.sms_sender ?? '') : row?.sender_email || deps.settings.mailFrom,
+            replyTo: which === 'email' ? (row?.reply_to ?? null) : null,
             subject: t('settings.test.subject', { branch: branch?.branchname ?? code }),
             text: t('settings.test.text', { branch: branch?.branchname ?? code }),
             branchcode: code,
@@ -263,9 +305,20 @@ export const settingsPages: StaffPage = {
           }
         }
       }
-      await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: `settings.test_${which}`, objectType: 'branch', objectId: code, detail: { outcome: result.kind }, ip: kit.ip(req) });
+      await kit.audit.record({
+        borrowernumber: staff.account.borrowernumber,
+        action: `settings.test_${which}`,
+        objectType: 'branch',
+        objectId: code,
+        detail: { outcome: result.kind },
+        ip: kit.ip(req),
+      });
       deps.logger.info('web.settings.test', { staff: staff.account.borrowernumber, branch: code, channel: which, outcome: result.kind });
-      await show(req, res, code, branches, null, { testResult: result, testEmail: which === 'email' ? to : '', testPhone: which === 'sms' ? textParam(body.test_phone, 32) : '' });
+      await show(req, res, code, branches, null, {
+        testResult: result,
+        testEmail: which === 'email' ? to : '',
+        testPhone: which === 'sms' ? textParam(body.test_phone, 32) : '',
+      });
     });
   },
 };

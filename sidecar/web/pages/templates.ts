@@ -22,7 +22,16 @@ import { textParam, type PageKit, type StaffPage } from '../kit';
 export const TEMPLATE_PARTS = ['subject', 'text', 'html'] as const;
 export type TemplatePart = (typeof TEMPLATE_PARTS)[number];
 
-const COMMON = ['patron.firstname', 'patron.surname', 'patron.cardnumber', 'branch.name', 'branch.email', 'branch.phone', 'today', 'message'];
+const COMMON = [
+  'patron.firstname',
+  'patron.surname',
+  'patron.cardnumber',
+  'branch.name',
+  'branch.email',
+  'branch.phone',
+  'today',
+  'message',
+];
 const ITEMS = ['items (list)', 'item.title', 'item.author', 'item.barcode', 'item.due'];
 
 /** The variables each message type's templates may use, for the page's list. */
@@ -40,8 +49,22 @@ export const TEMPLATE_VARIABLES: Record<MessageType, string[]> = {
 /** Made-up data in the shape the engine gives templates, so a preview shows every variable filled in. */
 export function sampleData(type: MessageType): Record<string, unknown> {
   const items = [
-    { title: 'Röda rummet', author: 'Strindberg, August', barcode: '39999000001', due: '2026-11-10', pickup_by: '2026-12-01', price_text: '250.00 kr' },
-    { title: 'Gösta Berlings saga', author: 'Lagerlöf, Selma', barcode: '39999000002', due: '2026-11-15', pickup_by: '2026-12-01', price_text: '199.00 kr' },
+    {
+      title: 'Röda rummet',
+      author: 'Strindberg, August',
+      barcode: '39999000001',
+      due: '2026-11-10',
+      pickup_by: '2026-12-01',
+      price_text: '250.00 kr',
+    },
+    {
+      title: 'Gösta Berlings saga',
+      author: 'Lagerlöf, Selma',
+      barcode: '39999000002',
+      due: '2026-11-15',
+      pickup_by: '2026-12-01',
+      price_text: '199.00 kr',
+    },
   ];
   return {
     patron: { firstname: 'Åsa', surname: 'Öberg', cardnumber: '23529000001' },
@@ -92,7 +115,13 @@ export function templateKeyFrom(q: Record<string, unknown>): TemplateKey | null 
   const channel = textParam(q.channel, 16);
   const lang = textParam(q.lang, 8) || 'en';
   const branchcode = textParam(q.branch, 10);
-  if (!(MESSAGE_TYPES as readonly string[]).includes(type) || !(CHANNELS as readonly string[]).includes(channel) || !LANG.test(lang) || !BRANCH.test(branchcode)) return null;
+  if (
+    !(MESSAGE_TYPES as readonly string[]).includes(type) ||
+    !(CHANNELS as readonly string[]).includes(channel) ||
+    !LANG.test(lang) ||
+    !BRANCH.test(branchcode)
+  )
+    return null;
   return { message_type: type as MessageType, channel: channel as ChannelName, lang, branchcode };
 }
 
@@ -107,11 +136,24 @@ function shippedPart(lang: string, type: string, channel: string, part: string):
 }
 
 /** The draft staff start from: their edit if there is one, else the shipped file. */
-export async function loadTemplate(knex: Knex, key: TemplateKey): Promise<{ draft: TemplateDraft; edited: boolean; updatedAt: string | null }> {
-  const row = (await knex('kmc_templates').where(key).first()) as { subject: string | null; body_text: string; body_html: string | null; updated_at: string } | undefined;
-  if (row) return { draft: { subject: row.subject ?? '', text: row.body_text, html: row.body_html ?? '' }, edited: true, updatedAt: String(row.updated_at) };
+export async function loadTemplate(
+  knex: Knex,
+  key: TemplateKey,
+): Promise<{ draft: TemplateDraft; edited: boolean; updatedAt: string | null }> {
+  const row = (await knex('kmc_templates').where(key).first()) as
+    { subject: string | null; body_text: string; body_html: string | null; updated_at: string } | undefined;
+  if (row)
+    return {
+      draft: { subject: row.subject ?? '', text: row.body_text, html: row.body_html ?? '' },
+      edited: true,
+      updatedAt: String(row.updated_at),
+    };
   const part = (p: string) => shippedPart(key.lang, key.message_type, key.channel, p) ?? '';
-  return { draft: { subject: part('subject'), text: part('text'), html: key.channel === 'email' ? part('html') : '' }, edited: false, updatedAt: null };
+  return {
+    draft: { subject: part('subject'), text: part('text'), html: key.channel === 'email' ? part('html') : '' },
+    edited: false,
+    updatedAt: null,
+  };
 }
 
 /** Every part of a draft against the allow-list; the first problem of each part. */
@@ -160,7 +202,9 @@ export function previewDraft(key: TemplateKey, draft: TemplateDraft): Preview {
   };
   const parts = partsOf(key.channel);
   if (parts.includes('subject') && draft.subject.trim()) out.subject = run('subject', draft.subject, false).replace(/\s+/g, ' ').trim();
-  out.text = run('text', draft.text, false).replace(/\n{3,}/g, '\n\n').trim();
+  out.text = run('text', draft.text, false)
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
   if (key.channel === 'email') out.html = draft.html.trim() ? run('html', draft.html, true) : htmlFromText(out.text);
   if (key.channel === 'sms') out.sms = segmentInfo(out.text);
   return out;
@@ -174,7 +218,10 @@ export async function saveTemplate(knex: Knex, key: TemplateKey, draft: Template
   const problems = checkDraft(key, draft);
   if (problems.length) {
     const p = problems[0];
-    throw new TemplateError(`the ${p.part} of ${key.message_type} by ${key.channel} was refused${p.line ? ` at line ${p.line}` : ''}: ${p.reason}`, { template: `${key.message_type}.${key.channel}.${p.part}`, line: p.line ?? undefined, reason: p.reason });
+    throw new TemplateError(
+      `the ${p.part} of ${key.message_type} by ${key.channel} was refused${p.line ? ` at line ${p.line}` : ''}: ${p.reason}`,
+      { template: `${key.message_type}.${key.channel}.${p.part}`, line: p.line ?? undefined, reason: p.reason },
+    );
   }
   const parts = partsOf(key.channel);
   const row = {
@@ -184,7 +231,10 @@ export async function saveTemplate(knex: Knex, key: TemplateKey, draft: Template
     body_html: parts.includes('html') && draft.html.trim() ? draft.html : null,
     updated_by: borrowernumber,
   };
-  await knex('kmc_templates').insert(row).onConflict(['message_type', 'channel', 'lang', 'branchcode']).merge(['subject', 'body_text', 'body_html', 'updated_by']);
+  await knex('kmc_templates')
+    .insert(row)
+    .onConflict(['message_type', 'channel', 'lang', 'branchcode'])
+    .merge(['subject', 'body_text', 'body_html', 'updated_by']);
 }
 
 function draftFrom(body: Record<string, unknown>): TemplateDraft {
@@ -194,7 +244,9 @@ function draftFrom(body: Record<string, unknown>): TemplateDraft {
 
 function availableLangs(): string[] {
   try {
-    return readdirSync(NOTICE_TEMPLATE_DIR).filter((d) => LANG.test(d)).sort();
+    return readdirSync(NOTICE_TEMPLATE_DIR)
+      .filter((d) => LANG.test(d))
+      .sort();
   } catch {
     return ['en'];
   }
@@ -208,12 +260,28 @@ export const templatePages: StaffPage = {
 
     router.get('/templates', kit.requirePermission('templates'), async (req, res) => {
       const t = kit.staff(res).t;
-      const edited: Array<TemplateKey & { updated_at: string }> = await deps.knex('kmc_templates').select('message_type', 'channel', 'lang', 'branchcode', 'updated_at').orderBy(['message_type', 'channel', 'lang', 'branchcode']);
+      const edited: Array<TemplateKey & { updated_at: string }> = await deps
+        .knex('kmc_templates')
+        .select('message_type', 'channel', 'lang', 'branchcode', 'updated_at')
+        .orderBy(['message_type', 'channel', 'lang', 'branchcode']);
       const branches = [...(await deps.host.branches()).values()].map((b) => ({ code: b.branchcode, name: b.branchname }));
-      kit.render(req, res, 'templates.njk', { title: t('templates.title'), types: MESSAGE_TYPES, channels: CHANNELS, langs, edited, branches });
+      kit.render(req, res, 'templates.njk', {
+        title: t('templates.title'),
+        types: MESSAGE_TYPES,
+        channels: CHANNELS,
+        langs,
+        edited,
+        branches,
+      });
     });
 
-    const show = async (req: Request, res: Response, key: TemplateKey, draft: TemplateDraft, opts: { preview?: Preview; status?: number; edited?: boolean; refused?: TemplateProblem[] } = {}) => {
+    const show = async (
+      req: Request,
+      res: Response,
+      key: TemplateKey,
+      draft: TemplateDraft,
+      opts: { preview?: Preview; status?: number; edited?: boolean; refused?: TemplateProblem[] } = {},
+    ) => {
       const t = kit.staff(res).t;
       const branches = [...(await deps.host.branches()).values()].map((b) => ({ code: b.branchcode, name: b.branchname }));
       const preview = opts.preview ?? previewDraft(key, draft);
@@ -259,13 +327,43 @@ export const templatePages: StaffPage = {
       }
       const problems = checkDraft(key, draft);
       if (problems.length) {
-        deps.logger.info('web.templates.refused', { staff: staff.account.borrowernumber, type: key.message_type, channel: key.channel, lang: key.lang, part: problems[0].part, line: problems[0].line });
-        return show(req, res, key, draft, { status: 400, refused: problems, preview: { subject: '', text: '', html: null, sms: null, problems } });
+        deps.logger.info('web.templates.refused', {
+          staff: staff.account.borrowernumber,
+          type: key.message_type,
+          channel: key.channel,
+          lang: key.lang,
+          part: problems[0].part,
+          line: problems[0].line,
+        });
+        return show(req, res, key, draft, {
+          status: 400,
+          refused: problems,
+          preview: { subject: '', text: '', html: null, sms: null, problems },
+        });
       }
       await saveTemplate(deps.knex, key, draft, staff.account.borrowernumber);
-      await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: 'template.save', objectType: 'template', objectId: `${key.message_type}/${key.channel}/${key.lang}/${key.branchcode}`, detail: { ...key }, ip: kit.ip(req) });
-      deps.logger.info('web.templates.saved', { staff: staff.account.borrowernumber, type: key.message_type, channel: key.channel, lang: key.lang, branch: key.branchcode });
-      const qs = new URLSearchParams({ type: key.message_type, channel: key.channel, lang: key.lang, branch: key.branchcode, done: 'template.saved' });
+      await kit.audit.record({
+        borrowernumber: staff.account.borrowernumber,
+        action: 'template.save',
+        objectType: 'template',
+        objectId: `${key.message_type}/${key.channel}/${key.lang}/${key.branchcode}`,
+        detail: { ...key },
+        ip: kit.ip(req),
+      });
+      deps.logger.info('web.templates.saved', {
+        staff: staff.account.borrowernumber,
+        type: key.message_type,
+        channel: key.channel,
+        lang: key.lang,
+        branch: key.branchcode,
+      });
+      const qs = new URLSearchParams({
+        type: key.message_type,
+        channel: key.channel,
+        lang: key.lang,
+        branch: key.branchcode,
+        done: 'template.saved',
+      });
       res.redirect(303, `/templates/edit?${qs.toString()}`);
     });
 
@@ -275,8 +373,22 @@ export const templatePages: StaffPage = {
       const key = templateKeyFrom((req.body ?? {}) as Record<string, unknown>);
       if (!key) return kit.fail(req, res, 400, 'template.not_found');
       const n = await deps.knex('kmc_templates').where(key).delete();
-      if (n) await kit.audit.record({ borrowernumber: staff.account.borrowernumber, action: 'template.reset', objectType: 'template', objectId: `${key.message_type}/${key.channel}/${key.lang}/${key.branchcode}`, detail: { ...key }, ip: kit.ip(req) });
-      const qs = new URLSearchParams({ type: key.message_type, channel: key.channel, lang: key.lang, branch: key.branchcode, done: 'template.reset_done' });
+      if (n)
+        await kit.audit.record({
+          borrowernumber: staff.account.borrowernumber,
+          action: 'template.reset',
+          objectType: 'template',
+          objectId: `${key.message_type}/${key.channel}/${key.lang}/${key.branchcode}`,
+          detail: { ...key },
+          ip: kit.ip(req),
+        });
+      const qs = new URLSearchParams({
+        type: key.message_type,
+        channel: key.channel,
+        lang: key.lang,
+        branch: key.branchcode,
+        done: 'template.reset_done',
+      });
       res.redirect(303, `/templates/edit?${qs.toString()}`);
     });
 
@@ -296,8 +408,17 @@ export const templatePages: StaffPage = {
         text: p.text,
         html: p.html,
         sms: p.sms,
-        smsText: p.sms ? t('template.sms_counter', { encoding: p.sms.encoding === 'gsm7' ? 'GSM-7' : 'UCS-2', parts: p.sms.parts, remaining: p.sms.remaining }) : null,
-        problems: p.problems.map((x) => ({ ...x, text: t('template.problem', { part: t(`template.part.${x.part}`), line: x.line ?? '?', reason: x.reason }) })),
+        smsText: p.sms
+          ? t('template.sms_counter', {
+              encoding: p.sms.encoding === 'gsm7' ? 'GSM-7' : 'UCS-2',
+              parts: p.sms.parts,
+              remaining: p.sms.remaining,
+            })
+          : null,
+        problems: p.problems.map((x) => ({
+          ...x,
+          text: t('template.problem', { part: t(`template.part.${x.part}`), line: x.line ?? '?', reason: x.reason }),
+        })),
       });
     });
   },

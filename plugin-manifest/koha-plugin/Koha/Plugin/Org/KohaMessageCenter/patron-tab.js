@@ -12,8 +12,16 @@ function kmcPatronTab(cfg) {
   if (!/\/members\//.test(window.location.pathname) || !/^[1-9][0-9]{0,9}$/.test(borrowernumber)) return;
 
   function pluginUrl(launch) {
-    return cfg.runUrl + '?class=' + encodeURIComponent(cfg.pluginClass) + '&method=tool&page=' +
-      encodeURIComponent(cfg.pageId) + '&borrowernumber=' + borrowernumber + (launch ? '&launch=1' : '');
+    return (
+      cfg.runUrl +
+      '?class=' +
+      encodeURIComponent(cfg.pluginClass) +
+      '&method=tool&page=' +
+      encodeURIComponent(cfg.pageId) +
+      '&borrowernumber=' +
+      borrowernumber +
+      (launch ? '&launch=1' : '')
+    );
   }
 
   function addTab() {
