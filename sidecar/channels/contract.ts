@@ -3,7 +3,8 @@
  * delivery worker only ever talks to this interface, and the conformance suite
  * in test/integration/channel-contract.test.ts runs against every adapter.
  */
-export type ChannelName = 'email' | 'sms' | 'print';
+import type { ChannelName } from '../kernel';
+export type { ChannelName };
 
 /** What the worker hands an adapter: one rendered message, ready to go. */
 export interface OutgoingMessage {

@@ -13,11 +13,8 @@ import type { ChannelName } from '../channels/contract';
 import { languageCandidates } from '../rendering/notices';
 import { patronEmail } from '../contact';
 
-export interface Clock {
-  now(): Date;
-}
-
-export const systemClock: Clock = { now: () => new Date() };
+import type { Clock } from '../kernel';
+export { systemClock, type Clock } from '../kernel';
 
 /**
  * Whether a patron's e-mail address may carry notices now. The verification

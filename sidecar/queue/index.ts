@@ -9,18 +9,8 @@ import { fromDbTime, isDuplicateKey, toDbTime } from '../db';
 import type { ChannelName } from '../channels/contract';
 import { EVENT_COLUMNS, ITEM_COLUMNS, MESSAGE_COLUMNS, idsAreConsecutive, inWriteTransaction } from './insert';
 
-export const MESSAGE_STATUSES = [
-  'proposed',
-  'held',
-  'pending',
-  'sending',
-  'sent',
-  'delivered',
-  'failed',
-  'missing_contact',
-  'cancelled',
-] as const;
-export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+import { MESSAGE_STATUSES, type MessageStatus } from '../kernel';
+export { MESSAGE_STATUSES, type MessageStatus };
 
 export interface NewMessageItem {
   coverageKey: string | null;

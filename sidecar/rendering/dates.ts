@@ -31,19 +31,4 @@ export function formatAmount(amount: number, currency: string | null): string {
   return currency ? `${fixed} ${currency}` : fixed;
 }
 
-/** The library's calendar day (YYYY-MM-DD) at an instant, in its time zone. */
-export function libraryDay(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
-  return parts;
-}
-
-/** Adds whole days to a YYYY-MM-DD day, without time-zone surprises. */
-export function addDays(day: string, days: number): string {
-  const d = new Date(`${day}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
-
-export function daysBetween(fromDay: string, toDay: string): number {
-  return Math.round((Date.parse(`${toDay}T00:00:00Z`) - Date.parse(`${fromDay}T00:00:00Z`)) / 86_400_000);
-}
+export { libraryDay, addDays, daysBetween } from '../kernel';

@@ -7,20 +7,8 @@ import type { Knex } from 'knex';
 import { KmcError } from '../errors';
 import type { ChannelName } from '../channels/contract';
 
-export const MESSAGE_TYPES = [
-  'hold_waiting',
-  'hold_reminder',
-  'predue',
-  'overdue',
-  'replacement_bill',
-  'welcome',
-  'email_verification',
-  'staff_message',
-] as const;
-export type MessageType = (typeof MESSAGE_TYPES)[number];
-
-/** Overdue notices come in levels 1 to 5; every other type has level 0. */
-export const OVERDUE_LEVELS = [1, 2, 3, 4, 5] as const;
+import { MESSAGE_TYPES, OVERDUE_LEVELS, type MessageType } from '../kernel';
+export { MESSAGE_TYPES, OVERDUE_LEVELS, type MessageType };
 
 export interface Rule {
   id: number;
