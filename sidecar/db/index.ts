@@ -4,7 +4,7 @@
  * the driver guessing a zone.
  */
 import knexFactory, { Knex } from 'knex';
-import { KmcError } from '../errors';
+import { KmcError, type ErrorCode } from '../errors';
 
 export type { Knex };
 
@@ -57,7 +57,7 @@ function serverOf(url: string): { server: Knex; name: string } {
  * database whose name starts with the given prefix is ever dropped, so a
  * mistyped URL cannot reach a library's real data.
  */
-export async function recreateDatabase(url: string, guard: { prefix: string; code: string; what: string }): Promise<void> {
+export async function recreateDatabase(url: string, guard: { prefix: string; code: ErrorCode; what: string }): Promise<void> {
   const name = new URL(url).pathname.slice(1);
   if (!new RegExp(`^${guard.prefix}[a-z0-9_]*$`).test(name)) {
     throw new KmcError(guard.code, `${guard.what} only rebuilds a database named ${guard.prefix}…, not "${name}"`);

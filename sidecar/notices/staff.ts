@@ -7,7 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ChannelName } from '../channels/contract';
 import { chooseChannel } from '../contact';
-import { KmcError } from '../errors';
+import { KmcError, type ErrorCode } from '../errors';
 import { libraryDay } from '../rendering/dates';
 import { resolveRule } from '../rules';
 import { BranchDirectory, patronTemplateData, type NoticeDeps } from './context';
@@ -38,7 +38,7 @@ export interface StaffMessageResult {
   duplicate: boolean;
 }
 
-function refuse(code: string, message: string): never {
+function refuse(code: ErrorCode, message: string): never {
   throw new KmcError(code, message);
 }
 
