@@ -16,7 +16,7 @@ const ORIGINAL_MARKER =
 
 const DAEMON = /^(mailer-daemon|postmaster|mail-daemon|mailer|mdaemon|bounces?|mail ?delivery ?(sub)?system|double-bounce|noreply-dsn)\b/i;
 const BOUNCE_SUBJECT =
-  /undeliver|undelivered|returned mail|delivery (status notification|failure|failed|has failed|problem|report|notification)|failure notice|mail delivery (failed|failure|system)|could not (be )?deliver|non[- ]?delivery|returned to sender|nicht zustellbar|unzustellbar|mail failure|delivery error|message not delivered|bounce|\bNDR\b|error sending|permanent error|rejected|delayed mail|warning: could not send|mail system error|notification of delivery|unable to deliver|delivery final|メールエラー|不達/i;
+  /undeliver|undelivered|returned mail|delivery (status notification|failure|failed|has failed|problem|report|notification)|failure notice|mail delivery (failed|failure|system)|could not (be )?deliver|non[- ]?delivery|returned to sender|nicht zustellbar|unzustellbar|mail failure|delivery error|message not delivered|bounce|\bNDR\b|error sending|permanent error|rejected|delayed mail|warning: could not send|mail system error|notification of delivery|unable to deliver|delivery final|\bnot (a )?member\b|メールエラー|不達/i;
 
 /** The remote server answered only after the message's content was sent: a content filter, not the address. */
 const AFTER_DATA = /in reply to end of\s+DATA|>>>\s*DATA|SMTP command\s*:?\s*\n\s*DATA|after end of data|after DATA/i;
@@ -60,7 +60,6 @@ interface Evidence {
   diagnostic: string | null;
   reason: string | null;
   temporary: boolean;
-  delivered: boolean;
 }
 
 /** Amazon SES notifications arrive as JSON in the body. */
@@ -81,7 +80,7 @@ function sesNotification(text: string): { kind: BounceKind; evidence: Evidence }
   const str = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
   const first = (v: unknown): unknown => (Array.isArray(v) ? (v as unknown[])[0] : undefined);
   const type = note.notificationType;
-  const evidence: Evidence = { recipient: null, status: null, diagnostic: null, reason: null, temporary: false, delivered: false };
+  const evidence: Evidence = { recipient: null, status: null, diagnostic: null, reason: null, temporary: false };
   if (type === 'Bounce') {
     const bounce = note.bounce;
     const who = first(pick(bounce, 'bouncedRecipients'));
@@ -102,7 +101,6 @@ function sesNotification(text: string): { kind: BounceKind; evidence: Evidence }
   if (type === 'Delivery') {
     evidence.recipient = firstAddress(str(first(pick(note.delivery, 'recipients'))));
     evidence.diagnostic = str(pick(note.delivery, 'smtpResponse'));
-    evidence.delivered = true;
     return { kind: 'delivered', evidence };
   }
   return null;
@@ -186,7 +184,7 @@ function verdict(kind: BounceKind, e: Evidence, headers: readonly Field[], origi
   };
 }
 
-/** Classify one message as it arrived (the raw RFC 5322 text). Never throws for odd mail: what it cannot read is `unknown` or `not_bounce`. */
+/** Classify one message as it arrived (the raw RFC 5322 text). Odd mail is `unknown` or `not_bounce`, never `hard`. */
 export async function classifyBounce(raw: Buffer | string): Promise<BounceVerdict> {
   return classifyAt(raw, 0);
 }
@@ -209,7 +207,7 @@ async function classifyAt(raw: Buffer | string, depth: number): Promise<BounceVe
   if (!text.trim() && !mail.attachments.length) text = source.slice(headerBlock(source).length);
   const { report, quoted } = splitAtOriginal(text);
   const original = originalParts.map(readOriginal).find((o) => o !== null) ?? (quoted ? readOriginal(quoted) : null);
-  const none: Evidence = { recipient: null, status: null, diagnostic: null, reason: null, temporary: false, delivered: false };
+  const none: Evidence = { recipient: null, status: null, diagnostic: null, reason: null, temporary: false };
 
   // Complaints: ARF (RFC 5965) feedback reports.
   if (contentType.includes('feedback-report') || feedbackParts.length) {
@@ -231,15 +229,16 @@ async function classifyAt(raw: Buffer | string, depth: number): Promise<BounceVe
   if (!recipients.length) recipients = readDeliveryStatus(report);
   const failedHeader = firstAddress(firstField(headers, 'x-failed-recipients'));
   const fromName = firstField(headers, 'from') ?? '';
-  const looksLikeBounce =
+  // Only a mail server's report may call an address dead; a person's message that merely reads like one stays soft at most.
+  const fromMailServer =
     recipients.length > 0 ||
     dsnParts.length > 0 ||
     contentType.includes('report-type=delivery-status') ||
     failedHeader !== null ||
     DAEMON.test(from) ||
-    DAEMON.test(fromName.replace(/^"/, '')) ||
-    BOUNCE_SUBJECT.test(subject) ||
-    ((originalParts.length > 0 || quoted !== '') && FAILURE_WORDS.test(report));
+    DAEMON.test(fromName.replace(/^"/, ''));
+  const looksLikeBounce =
+    fromMailServer || BOUNCE_SUBJECT.test(subject) || ((originalParts.length > 0 || quoted !== '') && FAILURE_WORDS.test(report));
 
   if (!looksLikeBounce) {
     if (isAutoReply(headers, subject))
@@ -260,7 +259,6 @@ async function classifyAt(raw: Buffer | string, depth: number): Promise<BounceVe
         status: r?.status ?? null,
         diagnostic: r?.diagnostic ?? null,
         reason: 'delivered',
-        delivered: true,
       },
       headers,
       original,
@@ -295,7 +293,7 @@ async function classifyAt(raw: Buffer | string, depth: number): Promise<BounceVe
     (status?.startsWith('4') === true && !(status.startsWith('4.1.') && first?.action === 'failed')) ||
     (!status && /^\s*4\d\d\b/.test(diagnostic ?? ''));
 
-  const e: Evidence = { recipient, status, diagnostic, reason, temporary, delivered: false };
+  const e: Evidence = { recipient, status, diagnostic, reason, temporary };
   // A report that names a failed address but gives no reason is still a failure: soft, as nothing says the address is gone.
   if (!reason && !status && !diagnostic && (first?.action === 'failed' || failedHeader)) return verdict('soft', e, headers, original);
   if (!reason && !status && !diagnostic) {
@@ -307,5 +305,5 @@ async function classifyAt(raw: Buffer | string, depth: number): Promise<BounceVe
     }
     return verdict('unknown', e, headers, original);
   }
-  return verdict(isHard(reason, temporary) ? 'hard' : 'soft', e, headers, original);
+  return verdict(fromMailServer && isHard(reason, temporary) ? 'hard' : 'soft', e, headers, original);
 }

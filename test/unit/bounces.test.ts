@@ -179,6 +179,24 @@ describe('bounce classifier on crafted messages', () => {
     expect(v).to.include({ kind: 'complaint', recipient: 'asa.oberg@patron.example', reason: 'abuse', verpTag: '4711.k3xq9a' });
   });
 
+  it("never calls a person's message hard, even one that forwards a bounce", async () => {
+    const v = await classifyBounce(
+      crlf(
+        'From: Åsa Öberg <asa.oberg@patron.example>',
+        'To: notices@library.example',
+        'Subject: Fwd: Returned mail: see transcript for details',
+        '',
+        'Why did I get this?',
+        '',
+        '> ----- The following addresses had permanent fatal errors -----',
+        '> <old.address@patron.example>',
+        '>     (reason: 550 5.1.1 <old.address@patron.example>... User unknown)',
+      ),
+    );
+    expect(v.kind).to.equal('soft');
+    expect(v.reason).to.equal('userunknown');
+  });
+
   it('leaves ordinary mail alone', async () => {
     const v = await classifyBounce(
       crlf(
