@@ -120,8 +120,13 @@ export async function searchArchive(
   if (f.to) q.where('created_at', '<', toDbTime(libraryDayStart(nextDay(f.to), deps.timezone)));
   const counted = (await q.clone().count({ n: '*' }).first()) as { n: number | string } | undefined;
   const total = Number(counted?.n ?? 0);
+  // Newest first by creation time (then id): the creation-time index gives this order, so a search by
+  // dates reads only its days; ordered by id alone, an old date range walked every newer message first.
   const messages: ListedMessage[] = await q
-    .orderBy('id', 'desc')
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
     .limit(pageSize)
     .offset((f.page - 1) * pageSize)
     .select(LIST_COLUMNS as unknown as string[]);
