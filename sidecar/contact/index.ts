@@ -4,7 +4,7 @@
  * usable address; a letter needs none, since staff can hand it over.
  */
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
-import type { ChannelName } from '../channels/contract';
+import type { ChannelName } from '../kernel';
 import type { PatronContact } from '../host';
 
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;

@@ -11,12 +11,11 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { ChannelAdapter, ChannelName, OutgoingMessage, SendOutcome } from '../channels/contract';
-import { messageIdFor } from '../channels/smtp';
+import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../channels';
 import type { CompletionChange, MessageRow, MessageStore } from '../queue';
 import type { HostReader } from '../host';
 import type { Logger } from '../logging';
-import type { Clock } from '../notices/context';
+import { messageIdFor, type ChannelName, type Clock } from '../kernel';
 
 export interface RetryPolicy {
   maxAttempts: Record<ChannelName, number>;

@@ -7,8 +7,18 @@
  * silent.
  */
 import * as net from 'net';
-import { decodeSmsPayload, ConcatInfo } from '../channels/smpp/encoding';
-import { smpp, Pdu, Status, EsmClass, num, str, rawShortMessage, rawMessagePayload } from '../channels/smpp/protocol';
+import {
+  EsmClass,
+  SmppStatus as Status,
+  decodeSmsPayload,
+  pduNumber,
+  pduText,
+  rawMessagePayload,
+  rawShortMessage,
+  smppPackage as smpp,
+  type ConcatInfo,
+  type Pdu,
+} from '../channels';
 
 /**
  * Self-signed certificate for 127.0.0.1 and localhost (valid 2000-2199),
@@ -395,11 +405,11 @@ export class CaptureSmsc {
   }
 
   private onBind(state: SessionState, pdu: Pdu, mode: SmscBindMode): void {
-    const systemId = str(pdu, 'system_id');
+    const systemId = pduText(pdu, 'system_id');
     let status: number = Status.ROK;
     if (state.mode !== null) status = Status.RALYBND;
     else if (systemId !== this.systemId) status = Status.RINVSYSID;
-    else if (str(pdu, 'password') !== this.password) status = Status.RINVPASWD;
+    else if (pduText(pdu, 'password') !== this.password) status = Status.RINVPASWD;
     this.binds.push({ sessionId: state.id, mode, systemId, status, at: Date.now() });
     if (status !== Status.ROK) {
       state.session.send(pdu.response({ command_status: status }), () => {
@@ -417,22 +427,22 @@ export class CaptureSmsc {
       state.session.send(pdu.response({ command_status: Status.RINVBNDSTS }));
       return;
     }
-    const esmClass = num(pdu, 'esm_class');
-    const dataCoding = num(pdu, 'data_coding');
+    const esmClass = pduNumber(pdu, 'esm_class');
+    const dataCoding = pduNumber(pdu, 'data_coding');
     const short = rawShortMessage(pdu);
     const payload = short.length > 0 ? short : (rawMessagePayload(pdu) ?? short);
     const record: RecordedSubmit = {
       sessionId: state.id,
       sequenceNumber: pdu.sequence_number,
-      sourceAddr: str(pdu, 'source_addr'),
-      sourceTon: num(pdu, 'source_addr_ton'),
-      sourceNpi: num(pdu, 'source_addr_npi'),
-      destinationAddr: str(pdu, 'destination_addr'),
-      destTon: num(pdu, 'dest_addr_ton'),
-      destNpi: num(pdu, 'dest_addr_npi'),
+      sourceAddr: pduText(pdu, 'source_addr'),
+      sourceTon: pduNumber(pdu, 'source_addr_ton'),
+      sourceNpi: pduNumber(pdu, 'source_addr_npi'),
+      destinationAddr: pduText(pdu, 'destination_addr'),
+      destTon: pduNumber(pdu, 'dest_addr_ton'),
+      destNpi: pduNumber(pdu, 'dest_addr_npi'),
       esmClass,
       dataCoding,
-      registeredDelivery: num(pdu, 'registered_delivery'),
+      registeredDelivery: pduNumber(pdu, 'registered_delivery'),
       payload: Buffer.from(payload),
       text: null,
       concat: null,

@@ -3,10 +3,10 @@
  * decides the outcome: 2xx accepted, 4xx or a dropped connection is worth a
  * retry, 5xx is final and its reply is kept.
  */
-import { randomBytes } from 'node:crypto';
 import { createTransport, type Transporter, type TransportOptions } from 'nodemailer';
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
 import { isUsableEmail } from '../../contact';
+import { messageIdFor } from '../../kernel';
 
 export interface SmtpOptions {
   url: string;
@@ -28,11 +28,6 @@ const TRANSIENT_CODES = new Set([
   'EAUTH',
   'ESTREAM',
 ]);
-
-export function messageIdFor(id: number, from: string): string {
-  const domain = from.includes('@') ? from.slice(from.lastIndexOf('@') + 1) : 'kmc.invalid';
-  return `<kmc.${id}.${randomBytes(6).toString('hex')}@${domain}>`;
-}
 
 interface SmtpError extends Error {
   code?: string;
