@@ -49,7 +49,7 @@ export function patronMobile(p: PatronContact, defaultCountry: string): string |
 export function postalAddress(p: PatronContact): string {
   const name = [p.title, p.firstname, p.surname].filter(Boolean).join(' ');
   const cityLine = [p.zipcode, p.city].filter(Boolean).join(' ');
-  return [name, p.address, p.address2, cityLine, p.country].filter((l) => l && String(l).trim()).join('\n');
+  return [name, p.address, p.address2, cityLine, p.country].filter((l) => l?.trim()).join('\n');
 }
 
 export type ChannelChoice = { ok: true; channel: ChannelName; to: string; held?: string } | { ok: false; reason: string };

@@ -185,7 +185,10 @@ export class CaptureSmsc {
     this.autoReceipt = options.autoReceipt ?? null;
     const tls = options.tls === true ? { key: TEST_TLS_KEY, cert: TEST_TLS_CERT } : options.tls || null;
     this.tls = tls !== null;
-    this.server = tls ? smpp.createServer(tls, (s) => this.onSession(s)) : smpp.createServer((s) => this.onSession(s));
+    const onSession = (s: smpp.Session) => {
+      this.onSession(s);
+    };
+    this.server = tls ? smpp.createServer(tls, onSession) : smpp.createServer(onSession);
   }
 
   static async start(options: CaptureSmscOptions = {}): Promise<CaptureSmsc> {
@@ -348,7 +351,11 @@ export class CaptureSmsc {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const s of this.sessions) this.kill(s);
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
   }
 
   private onSession(session: smpp.Session): void {
@@ -360,14 +367,18 @@ export class CaptureSmsc {
       if (state.idleTimer) clearTimeout(state.idleTimer);
       this.sessions.delete(state);
     });
-    session.on('pdu', (pdu: Pdu) => this.onPdu(state, pdu));
+    session.on('pdu', (pdu: Pdu) => {
+      this.onPdu(state, pdu);
+    });
     this.touch(state);
   }
 
   private touch(state: SessionState): void {
     if (!this.idleTimeoutMs) return;
     if (state.idleTimer) clearTimeout(state.idleTimer);
-    state.idleTimer = setTimeout(() => this.kill(state), this.idleTimeoutMs);
+    state.idleTimer = setTimeout(() => {
+      this.kill(state);
+    }, this.idleTimeoutMs);
   }
 
   private kill(state: SessionState): void {
@@ -397,7 +408,9 @@ export class CaptureSmsc {
       case 'unbind':
         this.unbinds += 1;
         state.mode = null;
-        state.session.send(pdu.response(), () => state.session.close());
+        state.session.send(pdu.response(), () => {
+          state.session.close();
+        });
         return;
       default:
         state.session.send(pdu.response({ command_status: Status.RINVCMDID }));

@@ -46,7 +46,8 @@ function outboxPages(mail: MailCapture, smsc: CaptureSmsc) {
       );
     });
     app.get('/demo/outbox/:n', (req, res) => {
-      const m = mail.messages[Number(req.params.n)];
+      const n = Number(req.params.n);
+      const m = Number.isInteger(n) && n >= 0 ? mail.messages.at(n) : undefined;
       if (!m) {
         res.status(404).type('text').send('No such mail.');
         return;
