@@ -17,6 +17,7 @@ import { SMTPServer } from 'smtp-server';
 import * as smpp from 'smpp';
 import { loadSettings } from '../sidecar/config';
 import { createKnex, dropDatabase, migrate, recreateDatabase } from '../sidecar/db';
+import { messageOfError } from '../sidecar/errors';
 import { createKohaFixtureSchema } from '../sidecar/fixture';
 import { createLogger } from '../sidecar/logging';
 import { createServices } from '../sidecar/main';
@@ -82,13 +83,22 @@ async function startSink(): Promise<{ url: string; port: number; count: () => nu
     },
   });
   server.on('error', () => undefined);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve();
+    });
+  });
   const port = (server.server.address() as AddressInfo).port;
   return {
     url: `smtp://127.0.0.1:${port}?tls=off`,
     port,
     count: () => n,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      }),
   };
 }
 
@@ -160,7 +170,10 @@ async function bareSms(port: number, n: number, window: number): Promise<number>
             data_coding: plan.dataCoding,
             short_message: plan.parts[0],
           }),
-          (resp) => (resp.command_status === 0 ? resolve() : reject(new Error(`submit refused: ${resp.command_status}`))),
+          (resp) => {
+            if (resp.command_status === 0) resolve();
+            else reject(new Error(`submit refused: ${resp.command_status}`));
+          },
         );
         if (!ok) reject(new Error('session closed'));
       });
@@ -169,7 +182,9 @@ async function bareSms(port: number, n: number, window: number): Promise<number>
   await Promise.all(Array.from({ length: window }, lane));
   const elapsed = performance.now() - started;
   await new Promise<void>((resolve) => {
-    session.send(new smpp.PDU('unbind', {}), () => resolve());
+    session.send(new smpp.PDU('unbind', {}), () => {
+      resolve();
+    });
     setTimeout(resolve, 500);
   });
   session.destroy();
@@ -316,8 +331,9 @@ export async function runDeliveryBench(opts: DeliveryBenchOptions = {}): Promise
 /** The delivery section of `npm run bench`'s summary. */
 export function printDeliveryBench(f: Record<string, unknown>, out: (line: string) => void): void {
   const r = f as unknown as DeliveryBenchResult;
-  const line = (label: string, p: ThroughputPair, bare: string) =>
+  const line = (label: string, p: ThroughputPair, bare: string) => {
     out(`  ${label.padEnd(44)} ${String(p.pipeline).padStart(6)}/s vs ${bare} ${p.bare}/s  (${Math.round(p.ratio * 100)}%; aim >= 80%)`);
+  };
   out('');
   out('  delivery: the pipeline next to a bare loop, same server, same run');
   out('  ------------------------------------------------------------');
@@ -345,8 +361,8 @@ if (require.main === module) {
     smscLatencyMs: values.latency ? Number(values.latency) : undefined,
   }).then(
     () => process.exit(0),
-    (err: Error) => {
-      process.stderr.write(`bench: ${err.message}\n`);
+    (err: unknown) => {
+      process.stderr.write(`bench: ${messageOfError(err)}\n`);
       process.exit(1);
     },
   );

@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import knexFactory, { type Knex } from 'knex';
 import { loadSettings } from '../sidecar/config';
 import { createKnex, migrate } from '../sidecar/db';
+import { messageOfError } from '../sidecar/errors';
 import { createKohaFixtureSchema, seedLibrary } from '../sidecar/fixture';
 import { createLogger } from '../sidecar/logging';
 import { createServices, type Services } from '../sidecar/main';
@@ -92,7 +93,13 @@ async function buildDataSet(small: boolean, log: (s: string) => void): Promise<v
     await migrate(knex);
     const size = small ? SIZES.small : SIZES.full;
     log(`seeding ${size.patrons} patrons, ${size.biblios * size.itemsPerBiblio} items, ${size.loans} loans …`);
-    const summary = await seedLibrary(knex, { today: TODAY, ...size, onProgress: (m) => log(`  ${m}`) });
+    const summary = await seedLibrary(knex, {
+      today: TODAY,
+      ...size,
+      onProgress: (m) => {
+        log(`  ${m}`);
+      },
+    });
     log(
       `seeded in ${(summary.elapsedMs / 1000).toFixed(1)} s: ${summary.patrons} patrons, ${summary.items} items, ${summary.loans} loans, ${summary.overdueLoans} overdue, ${summary.holdsWaiting} holds waiting`,
     );
@@ -165,7 +172,8 @@ async function main(): Promise<void> {
   if (!values.reuse) await buildDataSet(small, log);
   try {
     // A fresh process for the measurement: its peak memory is the sections' own.
-    const results = await new Promise<Record<string, Record<string, unknown>>>((resolve, reject) => {
+    // A section left out with --only is absent.
+    const results = await new Promise<Partial<Record<string, Record<string, unknown>>>>((resolve, reject) => {
       const child = fork(__filename, ['--measure', ...(small ? ['--small'] : []), ...(values.only ? ['--only', values.only] : [])], {
         execArgv: process.execArgv,
         stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
@@ -174,7 +182,10 @@ async function main(): Promise<void> {
       child.on('message', (m: { results?: Record<string, Record<string, unknown>> }) => {
         if (m.results) got = m.results;
       });
-      child.on('exit', (code) => (code === 0 && got ? resolve(got) : reject(new Error(`the measuring process ended with code ${code}`))));
+      child.on('exit', (code) => {
+        if (code === 0 && got) resolve(got);
+        else reject(new Error(`the measuring process ended with code ${code}`));
+      });
     });
     const out = (s: string) => process.stdout.write(`${s}\n`);
     out(`== bench (${small ? 'small' : 'full'}) on ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
@@ -190,8 +201,8 @@ async function main(): Promise<void> {
 if (require.main === module) {
   main().then(
     () => process.exit(0),
-    (err: Error) => {
-      process.stderr.write(`bench: ${err.message}\n`);
+    (err: unknown) => {
+      process.stderr.write(`bench: ${messageOfError(err)}\n`);
       process.exit(1);
     },
   );

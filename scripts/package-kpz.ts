@@ -126,7 +126,7 @@ export function validateManifest(raw: unknown): Manifest {
     if (!Array.isArray(page.permission) || page.permission.length === 0) {
       throw new ManifestError(`${where}permission must be a list of Koha permissions, any one of which opens the page`);
     }
-    const permission = page.permission.map((alternative, k) => {
+    const permission = page.permission.map<Record<string, string | 1>>((alternative, k) => {
       const entries = Object.entries(object(alternative, `${where}permission[${k}]`));
       const [module, code] = entries[0] ?? [];
       if (entries.length !== 1 || !/^[a-z_]+$/.test(module) || !(code === 1 || (typeof code === 'string' && /^(\*|[a-z_]+)$/.test(code)))) {
@@ -134,7 +134,7 @@ export function validateManifest(raw: unknown): Manifest {
           `${where}permission[${k}] must be one Koha permission, e.g. { "tools": "edit_notices" }, { "tools": "*" } or { "tools": 1 }`,
         );
       }
-      return { [module]: code as string | 1 };
+      return { [module]: code };
     });
     return { id, title: text(page, 'title', where), path: pagePath, permission, shows: shows as PageArea };
   });
@@ -153,7 +153,7 @@ export function validateManifest(raw: unknown): Manifest {
       author: text(plugin, 'author', 'plugin.'),
       dateAuthored: text(plugin, 'dateAuthored', 'plugin.', DAY),
       minimumKohaVersion: text(plugin, 'minimumKohaVersion', 'plugin.', KOHA_VERSION),
-      maximumKohaVersion: max as string | null,
+      maximumKohaVersion: max,
     },
     pages,
   };

@@ -1,5 +1,18 @@
 export type { ChannelAdapter, ChannelName, OutgoingMessage, SendOutcome } from './contract';
-export { SmtpAdapter, classifySmtpError, messageIdFor } from './smtp';
+export { SmtpAdapter, classifySmtpError } from './smtp';
 export { PrintAdapter } from './print';
+export {
+  EsmClass,
+  SmppStatus,
+  decodeSmsPayload,
+  parseSmppUrl,
+  pduNumber,
+  pduText,
+  rawMessagePayload,
+  rawShortMessage,
+  segmentInfo,
+  smppPackage,
+} from './smpp';
+export type { ConcatInfo, Pdu, SegmentInfo } from './smpp';
 export { SmsRouter, branchSettingsSource, accountLabel, availabilityOf, routeFor } from './sms';
 export type { SmsAvailability, SmsAccountSource, SmsBranchAccount, SmsRoute, AccountReceipt, SmsRouterOptions } from './sms';

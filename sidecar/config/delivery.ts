@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { SettingsError } from '../errors';
-import { sourceAddress } from '../channels/smpp/addresses';
+import { readSmsSender } from '../kernel';
 
 export type SmppBindMode = 'transceiver' | 'transmitter' | 'transmitter+receiver';
 
@@ -82,11 +82,8 @@ export function loadSmsSettings(env: Env): SmsSettings {
   }
   const sender = value(env, 'KMC_SMS_SENDER') ?? null;
   if (sender) {
-    try {
-      sourceAddress(sender);
-    } catch (err) {
-      throw new SettingsError('KMC_SMS_SENDER', (err as Error).message);
-    }
+    const reading = readSmsSender(sender);
+    if (!reading.ok) throw new SettingsError('KMC_SMS_SENDER', reading.problem);
   }
   return {
     bindMode: bindMode as SmppBindMode,

@@ -4,7 +4,7 @@
  * usable address; a letter needs none, since staff can hand it over.
  */
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
-import type { ChannelName } from '../channels/contract';
+import type { ChannelName } from '../kernel';
 import type { PatronContact } from '../host';
 
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
@@ -49,7 +49,7 @@ export function patronMobile(p: PatronContact, defaultCountry: string): string |
 export function postalAddress(p: PatronContact): string {
   const name = [p.title, p.firstname, p.surname].filter(Boolean).join(' ');
   const cityLine = [p.zipcode, p.city].filter(Boolean).join(' ');
-  return [name, p.address, p.address2, cityLine, p.country].filter((l) => l && String(l).trim()).join('\n');
+  return [name, p.address, p.address2, cityLine, p.country].filter((l) => l?.trim()).join('\n');
 }
 
 export type ChannelChoice = { ok: true; channel: ChannelName; to: string; held?: string } | { ok: false; reason: string };

@@ -23,7 +23,9 @@ export function createKnex(url: string, opts: { poolMax?: number } = {}): Knex {
       max: opts.poolMax ?? 8,
       // Our own timestamps are UTC; defaults such as CURRENT_TIMESTAMP must agree.
       afterCreate(conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, c: unknown) => void) {
-        conn.query("SET time_zone = '+00:00'", (err) => done(err, conn));
+        conn.query("SET time_zone = '+00:00'", (err) => {
+          done(err, conn);
+        });
       },
     },
   });

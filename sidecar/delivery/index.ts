@@ -11,12 +11,12 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { ChannelAdapter, ChannelName, OutgoingMessage, SendOutcome } from '../channels/contract';
-import { messageIdFor } from '../channels/smtp';
+import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../channels';
 import type { CompletionChange, MessageRow, MessageStore } from '../queue';
 import type { HostReader } from '../host';
 import type { Logger } from '../logging';
-import type { Clock } from '../notices/context';
+import { KmcError, messageOfError } from '../errors';
+import { isChannel, messageIdFor, type ChannelName, type Clock } from '../kernel';
 
 export interface RetryPolicy {
   maxAttempts: Record<ChannelName, number>;
@@ -78,7 +78,14 @@ export interface DeliveryDeps {
 interface Pending {
   change: CompletionChange & { id: number };
   resolve: (recorded: boolean) => void;
-  reject: (err: Error) => void;
+  reject: (err: unknown) => void;
+}
+
+/** One channel's part of a delivery run: its adapter, the claimed messages waiting for it, and its sends in flight. */
+interface Lane {
+  adapter: ChannelAdapter;
+  queue: MessageRow[];
+  active: number;
 }
 
 /**
@@ -129,9 +136,13 @@ class OutcomeWriter {
         this.writing = group.length;
         try {
           const done = await this.write(group.map((p) => p.change));
-          group.forEach((p, i) => p.resolve(done[i]));
+          group.forEach((p, i) => {
+            p.resolve(done[i]);
+          });
         } catch (err) {
-          group.forEach((p) => p.reject(err as Error));
+          group.forEach((p) => {
+            p.reject(err);
+          });
         }
         this.writing = 0;
         this.onWritten?.();
@@ -154,7 +165,7 @@ class OutcomeWriter {
           worker: this.workerId,
           messages: changes.length,
           attempt,
-          error: (err as Error).message,
+          error: messageOfError(err),
         });
         await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
       }
@@ -172,6 +183,11 @@ export class DeliveryWorker {
 
   constructor(private readonly deps: DeliveryDeps) {
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  }
+
+  /** Read through a call: stop() may set it while a run awaits. */
+  private isStopping(): boolean {
+    return this.stopping;
   }
 
   private get policy(): RetryPolicy {
@@ -194,13 +210,15 @@ export class DeliveryWorker {
 
   private async runOnce(): Promise<DeliveryStats> {
     const stats: DeliveryStats = { sent: 0, failed: 0, retried: 0, held: 0, claimed: 0 };
-    const channels = Object.keys(this.deps.adapters) as ChannelName[];
+    const lanes = new Map<ChannelName, Lane>();
+    for (const [channel, adapter] of Object.entries(this.deps.adapters)) {
+      if (isChannel(channel)) lanes.set(channel, { adapter, queue: [], active: 0 });
+    }
+    const channels = [...lanes.keys()];
     const batchSize = this.deps.batchSize ?? 100;
     const writer = new OutcomeWriter(this.deps.store, this.workerId, this.deps.logger);
-    const queues = new Map<ChannelName, MessageRow[]>(channels.map((c) => [c, []]));
-    const active = new Map<ChannelName, number>(channels.map((c) => [c, 0]));
-    const queued = () => [...queues.values()].reduce((n, q) => n + q.length, 0);
-    const inFlight = () => [...active.values()].reduce((n, a) => n + a, 0);
+    const queued = () => [...lanes.values()].reduce((n, lane) => n + lane.queue.length, 0);
+    const inFlight = () => [...lanes.values()].reduce((n, lane) => n + lane.active, 0);
 
     let waiting: (() => void) | null = null;
     const changed = () => {
@@ -208,7 +226,10 @@ export class DeliveryWorker {
       waiting = null;
       w?.();
     };
-    const nextChange = () => new Promise<void>((resolve) => (waiting = resolve));
+    const nextChange = () =>
+      new Promise<void>((resolve) => {
+        waiting = resolve;
+      });
     this.wakeRun = changed;
 
     // A channel's slot is free as soon as its send returns; the outcome is written behind it,
@@ -216,37 +237,42 @@ export class DeliveryWorker {
     const maxBacklog = Math.max(batchSize * 4, 200);
     const pump = () => {
       if (this.stopping) return;
-      for (const channel of channels) {
-        const queue = queues.get(channel)!;
+      for (const [channel, lane] of lanes) {
         const limit = this.limitFor(channel);
-        while (active.get(channel)! < limit && queue.length && writer.backlog < maxBacklog) {
-          const row = queue.shift()!;
-          active.set(channel, active.get(channel)! + 1);
+        while (lane.active < limit && writer.backlog < maxBacklog) {
+          const row = lane.queue.shift();
+          if (!row) break;
+          lane.active += 1;
           const slotFree = () => {
-            active.set(channel, active.get(channel)! - 1);
+            lane.active -= 1;
             pump();
             changed();
           };
-          void this.deliver(row, stats, writer).then(
+          void this.deliver(row, lane.adapter, stats, writer).then(
             ({ stored }) => {
               slotFree();
-              stored
-                .catch((err: Error) => {
+              void stored
+                .catch((err: unknown) => {
                   // The outcome could not be stored: the message stays `sending` and its lease brings it back.
                   this.deps.logger.error('delivery.record_failed', {
                     messageId: row.id,
                     channel,
                     worker: this.workerId,
-                    error: err.message,
+                    error: messageOfError(err),
                   });
                 })
                 .finally(() => held.delete(row.id));
             },
-            (err: Error) => {
+            (err: unknown) => {
               // Whether it went out is unknown: leave it `sending` for the lease to bring back.
               held.delete(row.id);
               slotFree();
-              this.deps.logger.error('delivery.send_failed', { messageId: row.id, channel, worker: this.workerId, error: err.message });
+              this.deps.logger.error('delivery.send_failed', {
+                messageId: row.id,
+                channel,
+                worker: this.workerId,
+                error: messageOfError(err),
+              });
             },
           );
         }
@@ -265,9 +291,13 @@ export class DeliveryWorker {
         if (!held.size) return;
         this.deps.store
           .extendLeases([...held], this.workerId, new Date(this.deps.clock.now().getTime() + leaseMs))
-          .catch((err: Error) =>
-            this.deps.logger.warn('delivery.lease_renewal_failed', { worker: this.workerId, messages: held.size, error: err.message }),
-          );
+          .catch((err: unknown) => {
+            this.deps.logger.warn('delivery.lease_renewal_failed', {
+              worker: this.workerId,
+              messages: held.size,
+              error: messageOfError(err),
+            });
+          });
       },
       Math.max(500, Math.floor(leaseMs / 3)),
     );
@@ -276,7 +306,7 @@ export class DeliveryWorker {
     let nextLeaseCheck = 0;
     try {
       for (;;) {
-        if (this.stopping) break;
+        if (this.isStopping()) break;
         // The toggle is read before every batch: switching off in Koha stops sending within one batch.
         if (!(await this.deps.host.isEnabled(this.deps.pluginClass))) {
           stats.disabled = true;
@@ -295,21 +325,24 @@ export class DeliveryWorker {
         stats.claimed += batch.length;
         for (const row of batch) {
           held.add(row.id);
-          queues.get(row.channel)!.push(row);
+          const lane = lanes.get(row.channel);
+          // Only the lanes' channels are claimed.
+          if (!lane) throw new KmcError('KMC_INTERNAL', `message ${row.id} was claimed for ${row.channel}, which has no adapter`);
+          lane.queue.push(row);
         }
         pump();
         if (batch.length < batchSize) {
           // Nothing more due for now: finish what is in hand, then look once more.
-          while ((queued() || inFlight()) && !this.stopping) await nextChange();
+          while ((queued() || inFlight()) && !this.isStopping()) await nextChange();
           if (!batch.length) break;
           continue;
         }
         // Claim the next batch while this one is still going, so no channel runs dry.
-        while (queued() > batchSize / 2 && !this.stopping) await nextChange();
+        while (queued() > batchSize / 2 && !this.isStopping()) await nextChange();
       }
     } finally {
       // Stopping: what was claimed but not yet handed to a channel goes straight back.
-      const leftover = [...queues.values()].flatMap((q) => q.splice(0));
+      const leftover = [...lanes.values()].flatMap((lane) => lane.queue.splice(0));
       for (const r of leftover) held.delete(r.id);
       if (leftover.length) {
         await this.deps.store
@@ -319,22 +352,32 @@ export class DeliveryWorker {
             this.deps.clock.now(),
             'returned to the queue unsent: the worker is stopping',
           )
-          .catch((err: Error) =>
-            this.deps.logger.error('delivery.release_failed', { worker: this.workerId, messages: leftover.length, error: err.message }),
-          );
+          .catch((err: unknown) => {
+            this.deps.logger.error('delivery.release_failed', {
+              worker: this.workerId,
+              messages: leftover.length,
+              error: messageOfError(err),
+            });
+          });
       }
       while (inFlight()) await nextChange();
       await writer.idle();
       clearInterval(heartbeat);
       this.wakeRun = null;
     }
-    stats.held = (await this.deps.store.countByStatus()).held ?? 0;
+    // A status no message has is absent from the counts.
+    const counts: Partial<Record<string, number>> = await this.deps.store.countByStatus();
+    stats.held = counts.held ?? 0;
     return stats;
   }
 
   /** Sends one message; resolves once the channel answered, with the write of the outcome under way. */
-  private async deliver(row: MessageRow, stats: DeliveryStats, writer: OutcomeWriter): Promise<{ stored: Promise<void> }> {
-    const adapter = this.deps.adapters[row.channel]!;
+  private async deliver(
+    row: MessageRow,
+    adapter: ChannelAdapter,
+    stats: DeliveryStats,
+    writer: OutcomeWriter,
+  ): Promise<{ stored: Promise<void> }> {
     const messageIdHeader = row.channel === 'email' ? (row.message_id_header ?? messageIdFor(row.id, row.from_address ?? '')) : null;
     const outgoing: OutgoingMessage = {
       id: row.id,
@@ -353,7 +396,7 @@ export class DeliveryWorker {
       outcome = await adapter.send(outgoing);
     } catch (err) {
       // An adapter that throws broke its contract; treat it as transient so nothing is lost.
-      outcome = { kind: 'retry', code: 'ADAPTER_ERROR', reason: (err as Error).message };
+      outcome = { kind: 'retry', code: 'ADAPTER_ERROR', reason: messageOfError(err) };
     }
     const at = this.deps.clock.now();
     const ids = { messageId: row.id, channel: row.channel, worker: this.workerId, attempt: row.attempts };
@@ -417,9 +460,9 @@ export class DeliveryWorker {
         try {
           await this.deliverOnce();
         } catch (err) {
-          this.deps.logger.error('delivery.loop_error', { worker: this.workerId, error: (err as Error).message });
+          this.deps.logger.error('delivery.loop_error', { worker: this.workerId, error: messageOfError(err) });
         }
-        if (this.stopping) break;
+        if (this.isStopping()) break;
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, intervalMs);
           this.wake = () => {

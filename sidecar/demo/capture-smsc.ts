@@ -7,8 +7,18 @@
  * silent.
  */
 import * as net from 'net';
-import { decodeSmsPayload, ConcatInfo } from '../channels/smpp/encoding';
-import { smpp, Pdu, Status, EsmClass, num, str, rawShortMessage, rawMessagePayload } from '../channels/smpp/protocol';
+import {
+  EsmClass,
+  SmppStatus as Status,
+  decodeSmsPayload,
+  pduNumber,
+  pduText,
+  rawMessagePayload,
+  rawShortMessage,
+  smppPackage as smpp,
+  type ConcatInfo,
+  type Pdu,
+} from '../channels';
 
 /**
  * Self-signed certificate for 127.0.0.1 and localhost (valid 2000-2199),
@@ -175,7 +185,10 @@ export class CaptureSmsc {
     this.autoReceipt = options.autoReceipt ?? null;
     const tls = options.tls === true ? { key: TEST_TLS_KEY, cert: TEST_TLS_CERT } : options.tls || null;
     this.tls = tls !== null;
-    this.server = tls ? smpp.createServer(tls, (s) => this.onSession(s)) : smpp.createServer((s) => this.onSession(s));
+    const onSession = (s: smpp.Session) => {
+      this.onSession(s);
+    };
+    this.server = tls ? smpp.createServer(tls, onSession) : smpp.createServer(onSession);
   }
 
   static async start(options: CaptureSmscOptions = {}): Promise<CaptureSmsc> {
@@ -338,7 +351,11 @@ export class CaptureSmsc {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const s of this.sessions) this.kill(s);
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
   }
 
   private onSession(session: smpp.Session): void {
@@ -350,14 +367,18 @@ export class CaptureSmsc {
       if (state.idleTimer) clearTimeout(state.idleTimer);
       this.sessions.delete(state);
     });
-    session.on('pdu', (pdu: Pdu) => this.onPdu(state, pdu));
+    session.on('pdu', (pdu: Pdu) => {
+      this.onPdu(state, pdu);
+    });
     this.touch(state);
   }
 
   private touch(state: SessionState): void {
     if (!this.idleTimeoutMs) return;
     if (state.idleTimer) clearTimeout(state.idleTimer);
-    state.idleTimer = setTimeout(() => this.kill(state), this.idleTimeoutMs);
+    state.idleTimer = setTimeout(() => {
+      this.kill(state);
+    }, this.idleTimeoutMs);
   }
 
   private kill(state: SessionState): void {
@@ -387,7 +408,9 @@ export class CaptureSmsc {
       case 'unbind':
         this.unbinds += 1;
         state.mode = null;
-        state.session.send(pdu.response(), () => state.session.close());
+        state.session.send(pdu.response(), () => {
+          state.session.close();
+        });
         return;
       default:
         state.session.send(pdu.response({ command_status: Status.RINVCMDID }));
@@ -395,11 +418,11 @@ export class CaptureSmsc {
   }
 
   private onBind(state: SessionState, pdu: Pdu, mode: SmscBindMode): void {
-    const systemId = str(pdu, 'system_id');
+    const systemId = pduText(pdu, 'system_id');
     let status: number = Status.ROK;
     if (state.mode !== null) status = Status.RALYBND;
     else if (systemId !== this.systemId) status = Status.RINVSYSID;
-    else if (str(pdu, 'password') !== this.password) status = Status.RINVPASWD;
+    else if (pduText(pdu, 'password') !== this.password) status = Status.RINVPASWD;
     this.binds.push({ sessionId: state.id, mode, systemId, status, at: Date.now() });
     if (status !== Status.ROK) {
       state.session.send(pdu.response({ command_status: status }), () => {
@@ -417,22 +440,22 @@ export class CaptureSmsc {
       state.session.send(pdu.response({ command_status: Status.RINVBNDSTS }));
       return;
     }
-    const esmClass = num(pdu, 'esm_class');
-    const dataCoding = num(pdu, 'data_coding');
+    const esmClass = pduNumber(pdu, 'esm_class');
+    const dataCoding = pduNumber(pdu, 'data_coding');
     const short = rawShortMessage(pdu);
     const payload = short.length > 0 ? short : (rawMessagePayload(pdu) ?? short);
     const record: RecordedSubmit = {
       sessionId: state.id,
       sequenceNumber: pdu.sequence_number,
-      sourceAddr: str(pdu, 'source_addr'),
-      sourceTon: num(pdu, 'source_addr_ton'),
-      sourceNpi: num(pdu, 'source_addr_npi'),
-      destinationAddr: str(pdu, 'destination_addr'),
-      destTon: num(pdu, 'dest_addr_ton'),
-      destNpi: num(pdu, 'dest_addr_npi'),
+      sourceAddr: pduText(pdu, 'source_addr'),
+      sourceTon: pduNumber(pdu, 'source_addr_ton'),
+      sourceNpi: pduNumber(pdu, 'source_addr_npi'),
+      destinationAddr: pduText(pdu, 'destination_addr'),
+      destTon: pduNumber(pdu, 'dest_addr_ton'),
+      destNpi: pduNumber(pdu, 'dest_addr_npi'),
       esmClass,
       dataCoding,
-      registeredDelivery: num(pdu, 'registered_delivery'),
+      registeredDelivery: pduNumber(pdu, 'registered_delivery'),
       payload: Buffer.from(payload),
       text: null,
       concat: null,

@@ -11,7 +11,7 @@ import { loadSettings, redact } from '../config';
 import { createKnex, migrate, recreateDatabase } from '../db';
 import { createKohaFixtureSchema, seedLibrary } from '../fixture';
 import { runNotices } from '../notices';
-import { libraryDay } from '../rendering/dates';
+import { libraryDay } from '../kernel';
 import { startServer, type Running } from '../serve';
 import { MailCapture } from './capture-smtp';
 import { CaptureSmsc } from './capture-smsc';
@@ -38,17 +38,16 @@ function outboxPages(mail: MailCapture, smsc: CaptureSmsc) {
       );
     });
     app.get('/demo/outbox', (_req, res) => {
-      res
-        .type('html')
-        .send(
-          pages.render('demo-outbox.njk', {
-            title: 'Demo outbox: e-mail received by the capture server',
-            mails: mail.messages.map((m, i) => ({ n: i, m })).reverse(),
-          }),
-        );
+      res.type('html').send(
+        pages.render('demo-outbox.njk', {
+          title: 'Demo outbox: e-mail received by the capture server',
+          mails: mail.messages.map((m, i) => ({ n: i, m })).reverse(),
+        }),
+      );
     });
     app.get('/demo/outbox/:n', (req, res) => {
-      const m = mail.messages[Number(req.params.n)];
+      const n = Number(req.params.n);
+      const m = Number.isInteger(n) && n >= 0 ? mail.messages.at(n) : undefined;
       if (!m) {
         res.status(404).type('text').send('No such mail.');
         return;

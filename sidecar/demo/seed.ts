@@ -7,7 +7,7 @@ import type { Settings } from '../config';
 import { createKnex } from '../db';
 import { KmcError } from '../errors';
 import { createKohaFixtureSchema, seedLibrary, type SeedSummary } from '../fixture';
-import { libraryDay } from '../rendering/dates';
+import { libraryDay } from '../kernel';
 
 export interface SeedRequest {
   patrons?: number;

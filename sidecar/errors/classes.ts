@@ -113,3 +113,8 @@ export function codeOfError(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : 'KMC_INTERNAL';
 }
+
+/** The message of any thrown value, for logs and outcomes: an Error's own, otherwise the value in words. */
+export function messageOfError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -12,6 +12,7 @@ export {
   UsageError,
   codeOfError,
   meaningOfError,
+  messageOfError,
   type ErrorDetails,
 } from './classes';
 export { ERROR_CODES, ERROR_MEANINGS, meaningOf, type ErrorCode, type ErrorMeaning } from './codes';

@@ -1,5 +1,7 @@
 export { systemClock, type Clock } from './clock';
 export { addDays, daysBetween, libraryDay } from './days';
+export { messageIdFor } from './ids';
+export { isE164, readSmsSender, type SmsSender, type SmsSenderForm, type SmsSenderReading } from './sms-sender';
 export {
   CHANNELS,
   MESSAGE_STATUSES,

@@ -20,6 +20,8 @@ export function createLogger(level: LogLevel, opts: { silent?: boolean; stream?:
     level,
     silent: opts.silent ?? false,
     format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    // winston types its Stream transport as an interface over TransportStream; at run time it is a TransportStream subclass.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
     transports: [transport],
   });
   // The level is fixed for the logger's life, so whether a level writes is

@@ -12,19 +12,15 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { openBrowser, seriousAxeProblems, type OpenBrowser } from '../support/browser';
 import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
 import { startStaffSidecar, type StaffSidecar } from '../integration/web-support';
-import type { SmallLibrary } from '../support/library';
 import type { Running } from '../../sidecar/serve';
-import type { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { DEMO_PASSWORD } from '../../sidecar/fixture';
 
 describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(120_000);
-  let sidecar: StaffSidecar;
+  let sidecar: StaffSidecar | undefined;
   let db: KohaDatabase;
-  let lib: SmallLibrary;
   let running: Running;
-  let mail: MailCapture;
-  let browser: OpenBrowser;
+  let browser: OpenBrowser | undefined;
   let context: BrowserContext;
   let page: Page;
   let dialogs: string[] = [];
@@ -41,7 +37,7 @@ describe(`staff pages part 2 in headless Chromium (${kohaSchemaKind()} Koha sche
         categorycode: 'PT',
       },
     });
-    ({ db, lib, running, mail } = sidecar);
+    ({ db, running } = sidecar);
     browser = await openBrowser();
     ({ context, page, dialogs } = browser);
   });

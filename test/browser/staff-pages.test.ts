@@ -13,17 +13,15 @@ import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
 import { startStaffSidecar, type StaffSidecar } from '../integration/web-support';
 import type { SmallLibrary } from '../support/library';
 import type { Running } from '../../sidecar/serve';
-import type { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { DEMO_PASSWORD } from '../../sidecar/fixture';
 
 describe(`the staff pages in headless Chromium (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(120_000);
-  let sidecar: StaffSidecar;
+  let sidecar: StaffSidecar | undefined;
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
-  let mail: MailCapture;
-  let browser: OpenBrowser;
+  let browser: OpenBrowser | undefined;
   let context: BrowserContext;
   let page: Page;
   let dialogs: string[] = [];
@@ -53,7 +51,7 @@ describe(`the staff pages in headless Chromium (${kohaSchemaKind()} Koha schema)
       },
       { at: '2026-11-24T05:00:00Z' },
     );
-    ({ db, lib, running, mail } = sidecar);
+    ({ db, lib, running } = sidecar);
     // A patron whose name is a script: a dialog would mean it ran.
     await db.knex('borrowers').where({ borrowernumber: lib.patrons.jurgen }).update({ firstname: '<script>alert(1)</script>' });
     browser = await openBrowser();

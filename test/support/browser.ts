@@ -59,11 +59,11 @@ export async function openBrowser(): Promise<OpenBrowser> {
 /** The serious and critical accessibility problems axe-core finds on the page as it is now, one line each. */
 export async function seriousAxeProblems(p: Page): Promise<string[]> {
   await p.evaluate(AXE);
-  const result = (await p.evaluate(() =>
+  const result = await p.evaluate(() =>
     (window as unknown as { axe: { run: (ctx: Document, o: object) => Promise<{ violations: AxeViolation[] }> } }).axe.run(document, {
       runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
     }),
-  )) as { violations: AxeViolation[] };
+  );
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);

@@ -53,10 +53,10 @@ describe('engine: the batch pipeline', () => {
     const many: Row[] = Array.from({ length: 40 }, (_, i) => ({ borrowernumber: i + 1, n: i }));
     await runBatches(
       rowsOf(many, { onRead: () => (read += 1) }),
-      async (patrons) => {
+      (patrons) => {
         handled += patrons.length;
         maxAhead = Math.max(maxAhead, read - handled);
-        return [fake(handled)];
+        return Promise.resolve([fake(handled)]);
       },
       async () => {
         await tick(5);
@@ -76,7 +76,7 @@ describe('engine: the batch pipeline', () => {
     const many: Row[] = Array.from({ length: 100 }, (_, i) => ({ borrowernumber: i + 1, n: i }));
     const err = await runBatches(
       rowsOf(many, { onRead: () => (read += 1) }),
-      async (patrons) => [fake(patrons[0][0].borrowernumber)],
+      (patrons) => Promise.resolve([fake(patrons[0][0].borrowernumber)]),
       async (messages) => {
         if (messages[0].idempotencyKey === 'k3') throw new Error('the database went away');
         await tick();
@@ -85,7 +85,7 @@ describe('engine: the batch pipeline', () => {
       2,
     ).then(
       () => null,
-      (e: Error) => e.message,
+      (e: unknown) => (e instanceof Error ? e.message : e),
     );
     expect(err).to.equal('the database went away');
     expect(read).to.be.lessThan(20);
@@ -94,12 +94,12 @@ describe('engine: the batch pipeline', () => {
   it('a failed query stops the run with that error', async () => {
     const err = await runBatches(
       rowsOf(rows, { failAt: 5 }),
-      async (patrons) => patrons.map((g) => fake(g[0].borrowernumber)),
-      async () => undefined,
+      (patrons) => Promise.resolve(patrons.map((g) => fake(g[0].borrowernumber))),
+      () => Promise.resolve(),
       1,
     ).then(
       () => null,
-      (e: Error) => e.message,
+      (e: unknown) => (e instanceof Error ? e.message : e),
     );
     expect(err).to.equal('the query broke');
   });
@@ -107,15 +107,12 @@ describe('engine: the batch pipeline', () => {
   it('a failed decision stops the run with that error', async () => {
     const err = await runBatches(
       rowsOf(rows),
-      async (patrons) => {
-        if (patrons[0][0].borrowernumber === 2) throw new Error('a template is broken');
-        return [];
-      },
-      async () => undefined,
+      (patrons) => (patrons[0][0].borrowernumber === 2 ? Promise.reject(new Error('a template is broken')) : Promise.resolve([])),
+      () => Promise.resolve(),
       1,
     ).then(
       () => null,
-      (e: Error) => e.message,
+      (e: unknown) => (e instanceof Error ? e.message : e),
     );
     expect(err).to.equal('a template is broken');
   });

@@ -175,11 +175,15 @@ describe('engine: rule input is checked before it is stored', () => {
     ['a used rule without channels', { message_type: 'overdue', channels: [] }, /at least one channel/],
     ['a branch code with spaces', { message_type: 'overdue', branchcode: 'C P L' }, /branchcode must be a Koha code/],
   ];
-  for (const [name, input, why] of refused) it(`refuses ${name}`, () => expect(() => validateRuleInput(input)).to.throw(why));
+  for (const [name, input, why] of refused)
+    it(`refuses ${name}`, () =>
+      expect(() => {
+        validateRuleInput(input);
+      }).to.throw(why));
   it('takes a good rule', () =>
-    expect(() =>
-      validateRuleInput({ message_type: 'overdue', level: 2, branchcode: 'CEN', delay_days: 14, channels: ['sms', 'print'] }),
-    ).not.to.throw());
+    expect(() => {
+      validateRuleInput({ message_type: 'overdue', level: 2, branchcode: 'CEN', delay_days: 14, channels: ['sms', 'print'] });
+    }).not.to.throw());
 });
 
 describe('engine: channels the patron chose, and "all channels"', () => {

@@ -67,10 +67,18 @@ describe('engine: routines are checked before they are stored', () => {
     expect(() => parseCriteria('{"shelves":[]}', 'r')).to.throw(/unknown criteria shelves/);
     expect(() => parseCriteria('{', 'r')).to.throw(/not valid JSON/);
     expect(parseCriteria('{"branches":["CEN","CEN"]}', 'r')).to.deep.equal({ branches: ['CEN'], categories: [], itemtypes: [] });
-    expect(() => validateRoutine({ name: 'x', message_type: 'staff_message' })).to.throw(/not a type a routine can run/);
-    expect(() => validateRoutine({ name: 'x', message_type: 'predue', level: 2 })).to.throw(/only overdue routines take a level/);
-    expect(() => validateRoutine({ name: 'x', message_type: 'overdue', schedule: 'daily' })).to.throw(/needs five fields/);
-    expect(() => validateRoutine({ name: 'Second notices', message_type: 'overdue', level: 2, schedule: '0 7 * * 1-5' })).not.to.throw();
+    expect(() => {
+      validateRoutine({ name: 'x', message_type: 'staff_message' });
+    }).to.throw(/not a type a routine can run/);
+    expect(() => {
+      validateRoutine({ name: 'x', message_type: 'predue', level: 2 });
+    }).to.throw(/only overdue routines take a level/);
+    expect(() => {
+      validateRoutine({ name: 'x', message_type: 'overdue', schedule: 'daily' });
+    }).to.throw(/needs five fields/);
+    expect(() => {
+      validateRoutine({ name: 'Second notices', message_type: 'overdue', level: 2, schedule: '0 7 * * 1-5' });
+    }).not.to.throw();
   });
 });
 

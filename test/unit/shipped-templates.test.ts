@@ -15,7 +15,9 @@ describe('the shipped notice templates', () => {
 
   for (const f of files) {
     it(`${f} passes the same safety check as staff-edited templates`, () => {
-      expect(() => checkNoticeTemplate(readFileSync(path.join(NOTICE_TEMPLATE_DIR, f), 'utf8'), f)).not.to.throw();
+      expect(() => {
+        checkNoticeTemplate(readFileSync(path.join(NOTICE_TEMPLATE_DIR, f), 'utf8'), f);
+      }).not.to.throw();
     });
   }
 

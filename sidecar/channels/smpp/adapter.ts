@@ -172,7 +172,7 @@ export class SmppAdapter implements ChannelAdapter {
     } catch (err) {
       return failedFrom(err, 'SMPP_INVALID_ADDRESS');
     }
-    const text = message.text ?? '';
+    const text = message.text;
     if (text.length === 0) return { kind: 'failed', code: 'SMPP_EMPTY_MESSAGE', reason: `message ${message.id} has no text to send` };
 
     // Only a message with progress kept (a long one cut off half-way) needs its fingerprint checked.

@@ -5,7 +5,7 @@
  * down when the SMSC throttles.
  */
 import * as fs from 'fs';
-import { SettingsError } from '../../errors';
+import { SettingsError, codeOfError, messageOfError } from '../../errors';
 import { SmppError } from './errors';
 import { smpp, Pdu, Status, describeStatus, num, str, optionalNum, optionalBuf, rawShortMessage, rawMessagePayload } from './protocol';
 
@@ -185,10 +185,9 @@ class Link {
         session.destroy();
         reject(err);
       };
-      const connectTimer = setTimeout(
-        () => fail(new SmppError('SMPP_CONNECT_FAILED', `no bind with ${this.where} within ${o.connectTimeoutMs} ms`)),
-        o.connectTimeoutMs,
-      );
+      const connectTimer = setTimeout(() => {
+        fail(new SmppError('SMPP_CONNECT_FAILED', `no bind with ${this.where} within ${o.connectTimeoutMs} ms`));
+      }, o.connectTimeoutMs);
       session.on('error', (err: Error & { code?: string }) => {
         if (!settled) {
           const code = err.code ?? '';
@@ -212,7 +211,9 @@ class Link {
         if (!settled) fail(new SmppError('SMPP_CONNECT_FAILED', `${this.where} closed the connection before the bind completed`));
         else if (this.session === session) this.onDown(session);
       });
-      session.on('pdu', (pdu: Pdu) => this.onPdu(session, pdu));
+      session.on('pdu', (pdu: Pdu) => {
+        this.onPdu(session, pdu);
+      });
       session.once(e.tls ? 'secureConnect' : 'connect', () => {
         const bind = new smpp.PDU(`bind_${this.role}`, {
           system_id: e.systemId,
@@ -284,7 +285,7 @@ class Link {
         fail: (err) => {
           if (done) return;
           done = true;
-          if (timer) clearTimeout(timer);
+          clearTimeout(timer);
           reject(err);
         },
       });
@@ -302,10 +303,10 @@ class Link {
         () => {
           this.enquireOutstanding = false;
         },
-        (err: SmppError) => {
+        (err: unknown) => {
           this.enquireOutstanding = false;
           // An unanswered keep-alive means the link is dead even if TCP has not noticed.
-          if (err.code === 'SMPP_TIMEOUT' && this.session === session) {
+          if (codeOfError(err) === 'SMPP_TIMEOUT' && this.session === session) {
             this.owner.log.warn('SMPP enquire_link unanswered; dropping the connection to reconnect', { role: this.role });
             session.destroy();
           }
@@ -329,7 +330,9 @@ class Link {
       case 'unbind':
         this.owner.log.info('SMSC asked to unbind', { role: this.role });
         this.bound = false;
-        session.send(pdu.response(), () => session.close());
+        session.send(pdu.response(), () => {
+          session.close();
+        });
         return;
       case 'deliver_sm':
       case 'data_sm':
@@ -375,11 +378,18 @@ class Link {
       this.reconnectTimer = null;
       if (!this.owner.isRunning) return;
       this.connect().then(
-        () => this.owner.linkUp(),
-        (err: SmppError) => {
-          this.owner.log.warn('SMPP reconnect failed', { role: this.role, code: err.code, error: err.message, attempt: this.attempts });
+        () => {
+          this.owner.linkUp();
+        },
+        (err: unknown) => {
+          this.owner.log.warn('SMPP reconnect failed', {
+            role: this.role,
+            code: codeOfError(err),
+            error: messageOfError(err),
+            attempt: this.attempts,
+          });
           // Refused credentials will not fix themselves soon: wait the longest step.
-          if (err.permanent) this.attempts = Math.max(this.attempts, 31);
+          if (err instanceof SmppError && err.permanent) this.attempts = Math.max(this.attempts, 31);
           this.scheduleReconnect();
         },
       );
@@ -452,7 +462,7 @@ export class SmppClient {
     this.endpoint = endpoint;
     this.bindMode = options.bindMode ?? 'transceiver';
     if (!['transceiver', 'transmitter', 'transmitter+receiver'].includes(this.bindMode)) {
-      throw new SettingsError('smpp bindMode', `"${String(this.bindMode)}" is not transceiver, transmitter or transmitter+receiver`);
+      throw new SettingsError('smpp bindMode', `"${this.bindMode}" is not transceiver, transmitter or transmitter+receiver`);
     }
     this.windowSize = positiveInt('smpp windowSize', options.windowSize, 10);
     this.pduTimeoutMs = positiveInt('smpp pduTimeoutMs', options.pduTimeoutMs, 10_000);

@@ -253,7 +253,7 @@ export function planSms(text: string, options: PlanOptions = {}): SmsPlan {
  * keystroke (a lone surrogate simply counts as one UCS-2 unit).
  */
 export function segmentInfo(text: string): SegmentInfo {
-  const { encoding, units, perPart, chunks } = layout(text ?? '', false);
+  const { encoding, units, perPart, chunks } = layout(text, false);
   const dataCoding: 0 | 8 = encoding === 'gsm7' ? 0 : 8;
   if (chunks.length === 0) return { encoding, dataCoding, units, parts: 0, perPart, remaining: perPart };
   const last = chunks[chunks.length - 1];
@@ -286,13 +286,13 @@ function decodeGsm7(body: Buffer): string {
       out += GSM_BASIC[b];
       continue;
     }
-    const next = body[i + 1];
-    if (next === undefined) {
+    if (i + 1 >= body.length) {
       // An escape with nothing after it shows as a space (GSM 03.38).
       out += ' ';
       continue;
     }
     i += 1;
+    const next = body[i];
     // An unknown extension shows as the default-alphabet character (GSM 03.38).
     out += extDecode.get(next) ?? (next === ESC ? ' ' : GSM_BASIC[next & 0x7f]);
   }

@@ -54,9 +54,10 @@ declare module 'smpp' {
   export function createServer(listener?: (session: Session) => void): Server;
   export function connect(options: ConnectOptions, listener?: () => void): Session;
 
+  /** The package calls its filters with the PDU as `this`, never with the filter object. */
   export interface MessageFilter {
-    encode(this: PDU, value: unknown): unknown;
-    decode(this: PDU, value: unknown, skipUdh?: unknown): unknown;
+    encode: (this: PDU, value: unknown) => unknown;
+    decode: (this: PDU, value: unknown, skipUdh?: unknown) => unknown;
   }
 
   export const filters: { message: MessageFilter };

@@ -15,10 +15,11 @@
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
 import { SmppAdapter, type SmppAdapterOptions } from '../smpp/adapter';
 import { parseSmppUrl, type SmppLogger } from '../smpp/client';
-import { sourceAddress } from '../smpp/addresses';
+import { SmppError } from '../smpp/errors';
 import type { DeliveryReceipt } from '../smpp/receipts';
 import type { Knex } from 'knex';
-import { KmcError } from '../../errors';
+import { KmcError, messageOfError } from '../../errors';
+import { readSmsSender } from '../../kernel';
 
 export interface SmsBranchAccount {
   branchcode: string;
@@ -89,7 +90,8 @@ interface Account {
   label: string;
   adapter: SmppAdapter;
   started: boolean;
-  starting: Promise<void> | null;
+  /** The bind under way; resolves to whether it bound. */
+  starting: Promise<boolean> | null;
   retryAt: number;
   failures: number;
   lastError: KmcError | null;
@@ -139,14 +141,14 @@ export class SmsRouter implements ChannelAdapter {
   async start(): Promise<void> {
     if (this.state === 'started') return;
     this.state = 'started';
-    await this.loadRoutes(true).catch((err: Error) => {
-      this.opts.logger?.warn('sms.branch_settings_unreadable', { error: err.message });
+    await this.loadRoutes(true).catch((err: unknown) => {
+      this.opts.logger?.warn('sms.branch_settings_unreadable', { error: messageOfError(err) });
     });
     if (!this.opts.defaultUrl) return;
     const account = this.account(this.opts.defaultUrl);
     await this.ensureStarted(account);
-    const err = account.lastError as (KmcError & { permanent?: boolean }) | null;
-    if (!account.started && err?.permanent) {
+    const err = account.lastError;
+    if (!account.started && err instanceof SmppError && err.permanent) {
       this.state = 'new';
       throw err;
     }
@@ -160,7 +162,7 @@ export class SmsRouter implements ChannelAdapter {
     this.state = 'stopping';
     await Promise.allSettled([...this.inFlight]);
     // A bind still under way would leave a session open behind us: let it finish first.
-    await Promise.allSettled([...this.accounts.values()].map((a) => a.starting));
+    await Promise.allSettled([...this.accounts.values()].flatMap((a) => (a.starting ? [a.starting] : [])));
     await Promise.all([...this.accounts.values()].map((a) => a.adapter.stop()));
     this.state = 'stopped';
   }
@@ -178,10 +180,10 @@ export class SmsRouter implements ChannelAdapter {
     const job: Promise<SendOutcome> = this.route(message.branchcode ?? null)
       .then(
         (route) => this.sendRouted(message, route),
-        (err: Error): SendOutcome => ({
+        (err: unknown): SendOutcome => ({
           kind: 'retry',
           code: 'SMS_SETTINGS_UNAVAILABLE',
-          reason: `the branches' SMS settings could not be read: ${err.message}`,
+          reason: `the branches' SMS settings could not be read: ${messageOfError(err)}`,
         }),
       )
       .finally(() => this.inFlight.delete(job));
@@ -196,7 +198,7 @@ export class SmsRouter implements ChannelAdapter {
       account = this.account(route.url);
     } catch (err) {
       const where = message.branchcode ? `the SMS account of branch ${message.branchcode} (kmc_branch_settings.sms_url)` : 'KMC_SMPP_URL';
-      return { kind: 'failed', code: 'SMS_ACCOUNT_INVALID', reason: `${where} is not usable: ${(err as Error).message}` };
+      return { kind: 'failed', code: 'SMS_ACCOUNT_INVALID', reason: `${where} is not usable: ${messageOfError(err)}` };
     }
     const notReady = await this.ensureStarted(account);
     if (notReady) return notReady;
@@ -208,11 +210,8 @@ export class SmsRouter implements ChannelAdapter {
     if (branchSender) return branchSender;
     if (this.defaultSender) return this.defaultSender;
     // The generators give a branch name as sender; it is used only when it is a valid SMS sender.
-    try {
-      return sourceAddress(messageFrom).addr ? messageFrom : '';
-    } catch {
-      return '';
-    }
+    const reading = readSmsSender(messageFrom);
+    return reading.ok && reading.sender.addr ? messageFrom : '';
   }
 
   /** Which account, if any, carries SMS for a branch, by the rules at the top of this file. */
@@ -237,10 +236,10 @@ export class SmsRouter implements ChannelAdapter {
           this.routes = { branches: new Map(rows.map((r) => [r.branchcode, r])), loadedAt: Date.now() };
           return this.routes;
         },
-        (err: Error) => {
+        (err: unknown) => {
           // Stale settings beat no SMS at all while the database is away for a moment.
           if (current) {
-            this.opts.logger?.warn('sms.branch_settings_stale', { error: err.message });
+            this.opts.logger?.warn('sms.branch_settings_stale', { error: messageOfError(err) });
             return current;
           }
           throw err;
@@ -278,10 +277,11 @@ export class SmsRouter implements ChannelAdapter {
             account.failures = 0;
             account.lastError = null;
             this.opts.logger?.info('sms.account_bound', { account: account.label });
+            return true;
           },
-          (err: KmcError) => {
+          (err: unknown) => {
             account.failures += 1;
-            account.lastError = err instanceof KmcError ? err : new KmcError('SMPP_CONNECT_FAILED', String((err as Error)?.message ?? err));
+            account.lastError = err instanceof KmcError ? err : new KmcError('SMPP_CONNECT_FAILED', messageOfError(err));
             const wait = Math.min(START_BACKOFF_MAX_MS, START_BACKOFF_MIN_MS * 2 ** Math.min(account.failures - 1, 16));
             account.retryAt = Date.now() + wait;
             this.opts.logger?.warn('sms.account_bind_failed', {
@@ -290,14 +290,15 @@ export class SmsRouter implements ChannelAdapter {
               error: account.lastError.message,
               retryInMs: wait,
             });
+            return false;
           },
         )
         .finally(() => {
           account.starting = null;
         });
     }
-    if (account.starting) await account.starting;
-    if (account.started) return null;
+    const bound = account.starting ? await account.starting : false;
+    if (bound) return null;
     const err = account.lastError;
     return {
       kind: 'retry',

@@ -3,10 +3,10 @@
  * decides the outcome: 2xx accepted, 4xx or a dropped connection is worth a
  * retry, 5xx is final and its reply is kept.
  */
-import { randomBytes } from 'node:crypto';
 import { createTransport, type Transporter, type TransportOptions } from 'nodemailer';
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
 import { isUsableEmail } from '../../contact';
+import { messageIdFor } from '../../kernel';
 
 export interface SmtpOptions {
   url: string;
@@ -28,11 +28,6 @@ const TRANSIENT_CODES = new Set([
   'EAUTH',
   'ESTREAM',
 ]);
-
-export function messageIdFor(id: number, from: string): string {
-  const domain = from.includes('@') ? from.slice(from.lastIndexOf('@') + 1) : 'kmc.invalid';
-  return `<kmc.${id}.${randomBytes(6).toString('hex')}@${domain}>`;
-}
 
 interface SmtpError extends Error {
   code?: string;
@@ -65,10 +60,20 @@ export class SmtpAdapter implements ChannelAdapter {
     return (this.opts.maxConnections ?? 5) * 2;
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    // Opening the pool waits for nothing; a malformed URL still comes back as a rejected start.
+    return new Promise((resolve) => {
+      this.transport = this.openPool();
+      this.stopping = false;
+      resolve();
+    });
+  }
+
+  /** The pooled transport; it connects on the first send. */
+  private openPool(): Transporter {
     const url = new URL(this.opts.url);
     const timeout = this.opts.timeoutMs ?? 30_000;
-    this.transport = createTransport({
+    return createTransport({
       pool: true,
       host: url.hostname,
       port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),
@@ -83,7 +88,6 @@ export class SmtpAdapter implements ChannelAdapter {
       ignoreTLS: url.searchParams.get('tls') === 'off',
       tls: { rejectUnauthorized: url.searchParams.get('tls') !== 'insecure' },
     } as TransportOptions);
-    this.stopping = false;
   }
 
   async stop(): Promise<void> {
@@ -119,7 +123,7 @@ export class SmtpAdapter implements ChannelAdapter {
     });
     try {
       const info = await job;
-      return { kind: 'accepted', providerId: info.messageId ?? messageId, reply: String(info.response ?? '') };
+      return { kind: 'accepted', providerId: info.messageId, reply: info.response ?? '' };
     } catch (err) {
       return classifySmtpError(err as SmtpError);
     }
