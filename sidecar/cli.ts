@@ -15,6 +15,7 @@ import { seedDemoDatabase } from './demo/seed';
 import { verificationCommand, describeState, VERIFICATION_USAGE } from './verification';
 import { messageCommand, routinesCommand, rulesCommand } from './notices/cli';
 import { archiveCommand, ARCHIVE_USAGE } from './archive/cli';
+import { doctorCommand, doctorDeps } from './doctor';
 
 const USAGE = `kmc: Koha Message Center
 
@@ -34,6 +35,7 @@ const USAGE = `kmc: Koha Message Center
 ${VERIFICATION_USAGE}
 ${ARCHIVE_USAGE}
   kmc grants --user NAME [--host HOST]      the GRANT statements for a least-privilege database user
+  kmc doctor [--json]                       what is set, what is reachable (database, e-mail, SMS), what is wrong
   kmc seed [--patrons N] [--loans N] [--date YYYY-MM-DD]
                                             fill an EMPTY database with a demo library (Koha's tables)
   kmc demo                                  a demo library, capture sinks and the server, in one command
@@ -184,6 +186,9 @@ export async function main(
       return routinesCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
     case 'message':
       return messageCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
+
+    case 'doctor':
+      return doctorCommand(rest, doctorDeps(env), out);
 
     case 'grants': {
       const { values } = parseArgs({

@@ -16,3 +16,5 @@ export {
 export type { ConcatInfo, Pdu, SegmentInfo } from './smpp';
 export { SmsRouter, branchSettingsSource, accountLabel, availabilityOf, routeFor } from './sms';
 export type { SmsAvailability, SmsAccountSource, SmsBranchAccount, SmsRoute, AccountReceipt, SmsRouterOptions } from './sms';
+export { SmppClient, SmppError } from './smpp';
+export type { SmppClientOptions } from './smpp';

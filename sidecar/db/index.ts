@@ -8,9 +8,13 @@ import { KmcError, type ErrorCode } from '../errors';
 
 export type { Knex };
 
-export function createKnex(url: string, opts: { poolMax?: number } = {}): Knex {
+/** knex's own warnings (a failed connection, with its stack) are dropped: for a caller that reports the error itself. */
+const silentKnexLog = { warn: () => undefined, error: () => undefined, debug: () => undefined, deprecate: () => undefined };
+
+export function createKnex(url: string, opts: { poolMax?: number; quiet?: boolean } = {}): Knex {
   return knexFactory({
     client: 'mysql2',
+    ...(opts.quiet ? { log: silentKnexLog } : {}),
     connection: {
       uri: url,
       dateStrings: true,

@@ -99,9 +99,19 @@ const PATRON_COLUMNS = [
   'b.country',
 ];
 
+export interface PluginState {
+  installed: boolean;
+  /** `__INSTALLED_VERSION__`, when Koha recorded one. */
+  version: string | null;
+  /** The `__ENABLED__` toggle; no row counts as on, as isEnabled reads it. */
+  enabled: boolean;
+}
+
 export interface HostReader extends NoticeReader {
   /** Koha's plugin toggle; no row at all means the plugin is not installed and the sidecar runs on its own. */
   isEnabled(pluginClass: string): Promise<boolean>;
+  /** Whether Koha has the plugin installed (any plugin_data row of its class), its version, and the toggle. */
+  pluginState(pluginClass: string): Promise<PluginState>;
   systemPreferences(names: string[]): Promise<Record<string, string | null>>;
   branches(): Promise<Map<string, Branch>>;
   patron(borrowernumber: number): Promise<PatronContact | null>;
@@ -129,6 +139,15 @@ export function createHostReader(knex: Knex): HostReader {
       const row = await knex('plugin_data').where({ plugin_class: pluginClass, plugin_key: '__ENABLED__' }).first('plugin_value');
       if (!row) return true;
       return String(row.plugin_value).trim() !== '0';
+    },
+
+    async pluginState(pluginClass) {
+      const rows: Array<{ plugin_key: string; plugin_value: string | null }> = await knex('plugin_data')
+        .where({ plugin_class: pluginClass })
+        .select('plugin_key', 'plugin_value');
+      const value = (key: string) => rows.find((r) => r.plugin_key === key)?.plugin_value ?? null;
+      const enabled = value('__ENABLED__');
+      return { installed: rows.length > 0, version: value('__INSTALLED_VERSION__'), enabled: enabled === null || enabled.trim() !== '0' };
     },
 
     async systemPreferences(names) {

@@ -3,20 +3,12 @@ import { createKohaDatabase, kohaSchemaKind } from '../support/koha';
 import { adminKnex, connect, urlFor, type ScratchDatabase } from '../support/db';
 import { buildSmallLibrary, RUN_DAY, type SmallLibrary } from '../support/library';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
-import { grantStatements, main, reportError } from '../../sidecar/cli';
+import { grantStatements } from '../../sidecar/cli';
 import { splitStatements } from '../../sidecar/db/migrations';
+import { cliKind, runKmc as kmc } from '../support/cli';
 
-/** Runs the command line in-process and keeps what it printed. */
-async function kmc(args: string[], env: Record<string, string>) {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const out = { stdout: (s: string) => stdout.push(s), stderr: (s: string) => stderr.push(s) };
-  // As bin/kmc does: an error becomes a message on stderr and an exit code.
-  const code = await main(args, env, out).catch((err) => reportError(err, out));
-  return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
-}
-
-describe(`the whole path as a least-privilege database user (${kohaSchemaKind()} Koha schema)`, () => {
+// The real command in a child process: what it prints, and its exit code.
+describe(`the whole path as a least-privilege database user (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, () => {
   let db: ScratchDatabase;
   let lib: SmallLibrary;
   let smtp: MailCapture;

@@ -6,7 +6,7 @@
  * `kmc deliver --once`, in a child process of its own.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,8 +16,7 @@ import { TestSmsc } from '../support/smsc';
 import { migrate } from '../../sidecar/db';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { MessageStore, type NewMessage } from '../../sidecar/queue';
-
-const KMC = path.resolve(__dirname, '../../bin/kmc');
+import { cliKind, kmcEnvironment, spawnKmc } from '../support/cli';
 
 interface Run {
   child: ChildProcess;
@@ -27,15 +26,16 @@ interface Run {
 }
 
 function startWorker(env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [KMC, 'deliver', '--once', '--json'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnKmc(['deliver', '--once', '--json'], { env: kmcEnvironment(env) });
   const run: Run = {
     child,
     stdout: [],
     stderr: [],
-    exit: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))),
+    exit: new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        resolve({ code, signal });
+      });
+    }),
   };
   child.stdout!.on('data', (d: Buffer) => run.stdout.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => run.stderr.push(d.toString()));
@@ -64,7 +64,7 @@ function message(i: number, channel: 'sms' | 'email' | 'print'): NewMessage {
   };
 }
 
-describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind()} Koha schema)`, function () {
+describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, function () {
   this.timeout(60_000);
   let db: ScratchDatabase;
   let smsc: TestSmsc;
@@ -112,7 +112,7 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
       KMC_DELIVERY_BATCH: '25',
     };
     const count = async (status: string) =>
-      Number(((await db.knex('kmc_messages').where({ status }).count({ n: '*' }).first()) as { n: number }).n);
+      Number(((await db.knex('kmc_messages').where({ status }).count({ n: '*' }).first()) as { n: number | string }).n);
 
     const first = startWorker(env);
     children.push(first.child);
@@ -125,7 +125,7 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
     first.child.kill('SIGKILL');
     expect(await first.exit).to.deep.equal({ code: null, signal: 'SIGKILL' });
 
-    const atKill: Array<{ id: number; status: string; lease_until: string | null }> = await db
+    const atKill: Array<{ id: number | string; status: string; lease_until: string | null }> = await db
       .knex('kmc_messages')
       .select('id', 'status', 'lease_until');
     const inHand = new Set(atKill.filter((r) => r.status === 'sending').map((r) => Number(r.id)));
@@ -148,7 +148,7 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
     expect(stats.failed).to.equal(0);
 
     expect(await count('sent')).to.equal(messages.length);
-    const sentEvents: Array<{ message_id: number; n: number }> = await db
+    const sentEvents: Array<{ message_id: number; n: number | string }> = await db
       .knex('kmc_message_events')
       .where({ status: 'sent' })
       .groupBy('message_id')
@@ -199,7 +199,10 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
       KMC_DELIVERY_BATCH: '25',
     };
     const sentSoFar = async () =>
-      Number(((await db.knex('kmc_messages').whereIn('id', ids).where({ status: 'sent' }).count({ n: '*' }).first()) as { n: number }).n);
+      Number(
+        ((await db.knex('kmc_messages').whereIn('id', ids).where({ status: 'sent' }).count({ n: '*' }).first()) as { n: number | string })
+          .n,
+      );
     const run = startWorker(env);
     children.push(run.child);
     const deadline = Date.now() + 30_000;

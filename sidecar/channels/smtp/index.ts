@@ -90,6 +90,12 @@ export class SmtpAdapter implements ChannelAdapter {
     } as TransportOptions);
   }
 
+  /** Connects, greets and signs in (when the URL has a user), sending nothing: `kmc doctor` asks this. */
+  async verify(): Promise<void> {
+    if (!this.transport) await this.start();
+    await this.transport?.verify();
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     await Promise.allSettled([...this.inFlight]);

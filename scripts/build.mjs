@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * `npm run build`: compiles the sidecar to dist/ (tsconfig.build.json) and
+ * copies what it reads from disk at run time beside the compiled code, at the
+ * same relative places as in the source tree, so `path.resolve(__dirname, ...)`
+ * finds them from both:
+ *
+ *   sql/                 -> dist/sql/                 (kmc migrate)
+ *   templates/           -> dist/templates/           (notices and staff pages)
+ *   sidecar/web/assets/  -> dist/sidecar/web/assets/  (CSS and scripts of the pages)
+ *
+ * dist/BUILD holds a fingerprint of the inputs. Options:
+ *   --if-stale  build only when dist/ is missing or older than the source
+ *   --check     build nothing; exit 0 when dist/ is current, 1 when not
+ *
+ * Without TypeScript installed (`npm ci --omit=dev`) a current dist/ is kept
+ * as it is; a missing or stale one is an error that says what to do.
+ * Plain JavaScript on purpose: it runs before anything is compiled and
+ * without the development dependencies.
+ */
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = path.join(ROOT, 'dist');
+const STAMP = path.join(DIST, 'BUILD');
+/** Read at run time relative to the compiled code; copied to the same place under dist/. */
+const RUNTIME_FILES = ['sql', 'templates', path.join('sidecar', 'web', 'assets')];
+/** What the build is made from: a change to any of these makes dist/ stale. */
+const INPUTS = ['sidecar', 'sql', 'templates', 'tsconfig.json', 'tsconfig.build.json'];
+/** What the build writes; other files in dist/ (the plugin's .kpz) are left alone. */
+const OUTPUTS = ['sidecar', 'sql', 'templates', 'BUILD'];
+
+/** @param {string} p @returns {string[]} every file under p, sorted, relative to ROOT */
+function filesUnder(p) {
+  const full = path.join(ROOT, p);
+  if (!existsSync(full)) return [];
+  if (!statSync(full).isDirectory()) return [p];
+  return readdirSync(full, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) => filesUnder(path.join(p, e.name)));
+}
+
+/** A fingerprint of the inputs' names and contents (not their times: a fresh clone has new ones). */
+function sourceFingerprint() {
+  const hash = createHash('sha256');
+  for (const file of INPUTS.flatMap(filesUnder)) {
+    hash.update(file.split(path.sep).join('/') + '\0');
+    hash.update(readFileSync(path.join(ROOT, file)));
+    hash.update('\0');
+  }
+  return hash.digest('hex');
+}
+
+/** @returns {'current' | 'stale' | 'missing'} */
+function buildState() {
+  if (!existsSync(STAMP) || !existsSync(path.join(DIST, 'sidecar', 'cli.js'))) return 'missing';
+  const stamp = JSON.parse(readFileSync(STAMP, 'utf8'));
+  return stamp.fingerprint === sourceFingerprint() ? 'current' : 'stale';
+}
+
+function typescriptCompiler() {
+  try {
+    return createRequire(path.join(ROOT, 'package.json')).resolve('typescript/bin/tsc');
+  } catch {
+    return null;
+  }
+}
+
+function build() {
+  const tsc = typescriptCompiler();
+  if (!tsc) {
+    const state = buildState();
+    if (state === 'current') {
+      process.stdout.write('kmc build: TypeScript is not installed; dist/ is current and kept\n');
+      return 0;
+    }
+    process.stderr.write(
+      `kmc build: dist/ is ${state} and TypeScript is not installed (npm ci --omit=dev?).\n` +
+        'Build where the development dependencies are installed (npm ci && npm run build), then copy dist/ along.\n',
+    );
+    return 1;
+  }
+  const started = Date.now();
+  const fingerprint = sourceFingerprint();
+  for (const out of OUTPUTS) rmSync(path.join(DIST, out), { recursive: true, force: true });
+  const compiled = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' });
+  if (compiled.status !== 0) {
+    process.stderr.write('kmc build: the TypeScript compiler found errors (above); dist/ is incomplete\n');
+    return 1;
+  }
+  for (const dir of RUNTIME_FILES) cpSync(path.join(ROOT, dir), path.join(DIST, dir), { recursive: true });
+  const version = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+  writeFileSync(STAMP, JSON.stringify({ version, fingerprint, builtAt: new Date().toISOString() }, null, 2) + '\n');
+  process.stdout.write(`kmc build: dist/ built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return 0;
+}
+
+function run(args) {
+  if (args.includes('--check')) {
+    const state = buildState();
+    process.stdout.write(`kmc build: dist/ is ${state}\n`);
+    return state === 'current' ? 0 : 1;
+  }
+  if (args.includes('--if-stale') && buildState() === 'current') return 0;
+  return build();
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = run(process.argv.slice(2));
+}

@@ -1,0 +1,60 @@
+/**
+ * The real things the doctor looks at: the database through the sidecar's
+ * own readers, the mail server through the e-mail channel, each SMS account
+ * through an SMPP client that binds and unbinds. Short time-outs: the doctor
+ * answers in seconds, also when a server does not.
+ */
+import { access, constants, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { loadSettings, redact, type Settings } from '../config';
+import { createKnex, migrationStatus } from '../db';
+import { createHostReader } from '../host';
+import { SmtpAdapter, SmppClient, accountLabel, branchSettingsSource } from '../channels';
+import type { DoctorDatabase, DoctorDeps } from './diagnose';
+
+const PROBE_TIMEOUT_MS = 10_000;
+
+function openDatabase(settings: Settings): DoctorDatabase {
+  const knex = createKnex(settings.databaseUrl, { poolMax: 1, quiet: true });
+  const host = createHostReader(knex);
+  const accounts = branchSettingsSource(knex);
+  return {
+    migrationStatus: () => migrationStatus(knex),
+    pluginState: (pluginClass) => host.pluginState(pluginClass),
+    branchSmsAccounts: () => accounts.branchAccounts(),
+    close: () => knex.destroy(),
+  };
+}
+
+async function verifySmtp(settings: Settings): Promise<void> {
+  const smtp = new SmtpAdapter({ url: settings.smtpUrl, maxConnections: 1, timeoutMs: PROBE_TIMEOUT_MS });
+  try {
+    await smtp.verify();
+  } finally {
+    await smtp.stop();
+  }
+}
+
+async function bindSms(url: string, settings: Settings): Promise<void> {
+  const client = new SmppClient(url, {
+    bindMode: settings.sms.bindMode,
+    pduTimeoutMs: Math.min(settings.sms.pduTimeoutMs, PROBE_TIMEOUT_MS),
+    connectTimeoutMs: PROBE_TIMEOUT_MS,
+    enquireLinkMs: 0,
+    tls: settings.sms.tls,
+    ...(settings.sms.caFile ? { ca: settings.sms.caFile } : {}),
+  });
+  // start() binds every session or rejects; stop() unbinds and closes.
+  await client.start();
+  await client.stop();
+}
+
+async function checkWritable(dir: string): Promise<void> {
+  const full = path.resolve(dir);
+  if (!(await stat(full)).isDirectory()) throw new Error(`${full} is not a folder`);
+  await access(full, constants.W_OK);
+}
+
+export function doctorDeps(env: NodeJS.ProcessEnv): DoctorDeps {
+  return { env, loadSettings, openDatabase, verifySmtp, bindSms, checkWritable, accountLabel, redact };
+}

@@ -1,0 +1,155 @@
+/**
+ * `kmc doctor` as an admin runs it, against real parts: the scratch MariaDB,
+ * an SMTP server in this process, and two test SMSCs (the library's default
+ * account and a branch's own). It says in words what is set, what answers and
+ * what is wrong, and its exit code says whether all is well.
+ */
+import { expect } from 'chai';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import { TestSmsc } from '../support/smsc';
+import { cliKind, runKmc } from '../support/cli';
+import { MailCapture } from '../../sidecar/demo/capture-smtp';
+import { migrate } from '../../sidecar/db';
+import type { DoctorReport } from '../../sidecar/doctor';
+
+const PLUGIN = 'Koha::Plugin::Org::KohaMessageCenter';
+const MIGRATIONS = readdirSync(path.resolve(__dirname, '..', '..', 'sql'))
+  .filter((f) => /^\d{3}_.*\.sql$/.test(f))
+  .sort();
+
+describe(`kmc doctor (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, function () {
+  this.timeout(60_000);
+  let db: KohaDatabase;
+  let smtp: MailCapture;
+  let smsc: TestSmsc;
+  let branchSmsc: TestSmsc;
+  let env: Record<string, string>;
+
+  before(async () => {
+    db = await createKohaDatabase('doctor');
+    await migrate(db.knex);
+    await db.knex('plugin_data').where({ plugin_class: PLUGIN }).del();
+    await db.knex('plugin_data').insert([
+      { plugin_class: PLUGIN, plugin_key: '__INSTALLED__', plugin_value: '1' },
+      { plugin_class: PLUGIN, plugin_key: '__INSTALLED_VERSION__', plugin_value: '1.4.0' },
+      { plugin_class: PLUGIN, plugin_key: '__ENABLED__', plugin_value: '1' },
+    ]);
+    smtp = new MailCapture();
+    await smtp.start();
+    smsc = await TestSmsc.start();
+    branchSmsc = await TestSmsc.start({ systemId: 'cpl', password: 'cpl-Secret-9' });
+    await db.knex('kmc_branch_settings').insert([
+      { branchcode: 'CPL', sms_enabled: 1, sms_url: branchSmsc.url },
+      { branchcode: 'FFL', sms_enabled: 1, sms_url: null },
+      { branchcode: 'MPL', sms_enabled: 0, sms_url: null },
+    ]);
+    env = {
+      KMC_DATABASE_URL: db.url,
+      KMC_SMTP_URL: smtp.url,
+      KMC_SMPP_URL: smsc.url,
+      KMC_SMPP_ENQUIRE_LINK_SECONDS: '0',
+      KMC_PRINT_DIR: mkdtempSync(path.join(os.tmpdir(), 'kmc-doctor-print-')),
+      KMC_SECRET: 'doctor-test-secret-0123456789',
+      KMC_KOHA_STAFF_ORIGIN: 'https://staff.library.example',
+      KMC_LOG_LEVEL: 'error',
+    };
+  });
+
+  after(async () => {
+    await smtp.stop();
+    await smsc.close();
+    await branchSmsc.close();
+    await db.drop();
+  });
+
+  it('all well: says what is set and that everything answers, binds each SMS account once, exits 0', async () => {
+    const r = await runKmc(['doctor'], env);
+    expect(r.stderr).to.equal('');
+    expect(r.code).to.equal(0);
+    const lines = r.stdout.split('\n').map((l) => l.replace(/\s+/g, ' ').trim());
+    expect(lines).to.include.members([
+      `* KMC_SMTP_URL ${smtp.url}`,
+      '* KMC_SECRET (hidden)',
+      'KMC_HOST 127.0.0.1',
+      'ok the settings: valid',
+      `ok the database: reachable at 127.0.0.1:3306, database ${db.name}`,
+      `ok the sidecar's tables (migrations): up to date (${MIGRATIONS.length} applied)`,
+      `ok the Koha plugin (${PLUGIN}): installed, version 1.4.0 and switched on`,
+      `ok the mail server (KMC_SMTP_URL): ${new URL(smtp.url).host} answers and accepts us`,
+      `ok the default SMS account (KMC_SMPP_URL): kmc@127.0.0.1:${smsc.port}: bound and unbound again`,
+      `ok the SMS account of branch CPL: cpl@127.0.0.1:${branchSmsc.port}: bound and unbound again`,
+      'ok the SMS account of branch FFL: the branch uses the default account',
+      'ok the SMS account of branch MPL: SMS is switched off for this branch',
+      'ok the print folder (KMC_PRINT_DIR ' + env.KMC_PRINT_DIR + '): exists and this user may write to it',
+      'All is well (0 problem(s), 0 warning(s)).',
+    ]);
+    // Passwords never show: not the database's, not an SMS account's, not the secret.
+    expect(lines).to.include(`* KMC_SMPP_URL smpp://kmc:***@127.0.0.1:${smsc.port}`);
+    for (const secret of [smsc.password, 'cpl-Secret-9', env.KMC_SECRET]) expect(r.stdout).to.not.contain(secret);
+    // Each account was bound once and let go again; nothing was sent.
+    expect(smsc.binds.map((b) => [b.systemId, b.status])).to.deep.equal([['kmc', 0]]);
+    expect(branchSmsc.binds.map((b) => [b.systemId, b.status])).to.deep.equal([['cpl', 0]]);
+    expect([smsc.unbinds, branchSmsc.unbinds]).to.deep.equal([1, 1]);
+    expect(smtp.messages).to.have.length(0);
+
+    const json = await runKmc(['doctor', '--json'], env);
+    expect(json.code).to.equal(0);
+    const report = JSON.parse(json.stdout) as DoctorReport;
+    expect(report).to.include({ ok: true, problems: 0, warnings: 0 });
+    expect(report.findings.map((f) => f.verdict)).to.satisfy((v: string[]) => v.every((x) => x === 'ok'));
+    expect(report.findings.map((f) => f.area)).to.include.members([
+      'settings',
+      'database',
+      'migrations',
+      'plugin',
+      'email',
+      'sms',
+      'print',
+    ]);
+    expect(report.settings.find((s) => s.name === 'KMC_DATABASE_URL')).to.deep.equal({
+      name: 'KMC_DATABASE_URL',
+      value: db.url,
+      from: 'environment',
+    });
+  });
+
+  it('mail server down and a migration pending: says both with what to do, exits 1', async () => {
+    const gone = new MailCapture();
+    await gone.start();
+    const downUrl = gone.url;
+    await gone.stop();
+    const last = MIGRATIONS[MIGRATIONS.length - 1];
+    // As after an upgrade that brought a new migration: the ledger lacks the newest file.
+    await db.knex('kmc_schema_migrations').where({ name: last }).del();
+    try {
+      const down = { ...env, KMC_SMTP_URL: downUrl };
+      const r = await runKmc(['doctor'], down);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.equal('');
+      const lines = r.stdout.split('\n').map((l) => l.replace(/\s+/g, ' ').trim());
+      expect(lines).to.include.members([
+        `PROBLEM the sidecar's tables (migrations): 1 migration(s) not applied: ${last}`,
+        'what to do: run kmc migrate (when upgrading: stop kmc serve, migrate, start it again)',
+        'what to do: start the mail server, or correct the host and port in KMC_SMTP_URL',
+        `ok the database: reachable at 127.0.0.1:3306, database ${db.name}`,
+        `ok the default SMS account (KMC_SMPP_URL): kmc@127.0.0.1:${smsc.port}: bound and unbound again`,
+        'Something is wrong: 2 problem(s), 0 warning(s).',
+      ]);
+      const mail = lines.find((l) => l.startsWith('PROBLEM the mail server (KMC_SMTP_URL):'));
+      expect(mail).to.match(
+        new RegExp(`^PROBLEM the mail server \\(KMC_SMTP_URL\\): nothing answers at ${new URL(downUrl).host}: .*ECONNREFUSED`),
+      );
+
+      const json = await runKmc(['doctor', '--json'], down);
+      expect(json.code).to.equal(1);
+      const report = JSON.parse(json.stdout) as DoctorReport;
+      expect(report).to.include({ ok: false, problems: 2, warnings: 0 });
+      expect(report.findings.filter((f) => f.verdict === 'problem').map((f) => f.area)).to.deep.equal(['migrations', 'email']);
+    } finally {
+      await migrate(db.knex);
+    }
+  });
+});
