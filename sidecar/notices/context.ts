@@ -4,7 +4,8 @@
  */
 import type { Knex } from 'knex';
 import type { HostReader, Branch, PatronContact } from '../host';
-import type { MessageStore } from '../queue';
+import type { EmailGate, MessageStore } from '../queue';
+import type { RunStore } from '../runs';
 import type { RuleStore } from '../rules';
 import type { NoticeRenderer } from '../rendering/notices';
 import type { Logger } from '../logging';
@@ -16,20 +17,14 @@ import { patronEmail } from '../contact';
 import type { Clock } from '../kernel';
 export { systemClock, type Clock } from '../kernel';
 
-/**
- * Whether a patron's e-mail address may carry notices now. The verification
- * capability answers; without one every syntactically usable address is used.
- * Patrons missing from the answer are usable.
- */
-export type EmailGateState = 'held' | 'expired';
-export interface EmailGate {
-  check(patrons: Array<{ borrowernumber: number; email: string }>): Promise<Map<number, EmailGateState>>;
-}
+export type { EmailGate, EmailGateState } from '../queue';
 
 export interface NoticeDeps {
   knex: Knex;
   host: HostReader;
   store: MessageStore;
+  /** The run log: every run is recorded there. */
+  runs: RunStore;
   rules: RuleStore;
   renderer: NoticeRenderer;
   logger: Logger;

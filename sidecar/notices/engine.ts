@@ -7,26 +7,21 @@
  * each message was rendered from.
  */
 import { createHash } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { PatronContact } from '../host';
 import { loadEngineSettings, resolveRule, type EngineSettings, type MessageType, type Rule, type RuleSubject } from '../rules';
 import { chooseAllChannels, chooseChannel, patronEmail, type ChannelChoice } from '../contact';
-import type { ChannelName } from '../channels/contract';
-import type { NewMessage, NewMessageItem } from '../queue';
+import type { ChannelName } from '../kernel';
+import { placeMessage, QuietHours, type MessageStore, type NewMessage, type NewMessageItem } from '../queue';
 import { fromDbTime } from '../db';
-import { asKohaDateFormat, formatKohaDate, libraryDay, type KohaDateFormat } from '../rendering/dates';
+import { libraryDay } from '../kernel';
+import { asKohaDateFormat, formatKohaDate, type KohaDateFormat } from '../rendering/dates';
 import { TemplateError, KmcError } from '../errors';
 import { BranchDirectory, patronTemplateData, type EmailGateState, type NoticeDeps } from './context';
 import { asCurrencyFormat, formatMoney, type MoneyStyle } from './format';
-import { QuietHours } from './quiet-hours';
 import { countInto, type RunStats } from './runs';
 
-/** A routine's criteria: an empty (or absent) list means every branch, category or item type. */
-export interface RoutineCriteria {
-  branches?: string[];
-  categories?: string[];
-  itemtypes?: string[];
-}
+import type { RoutineCriteria } from '../scheduling';
+export type { RoutineCriteria };
 
 export interface GenerateArgs {
   runId: number | null;
@@ -407,22 +402,15 @@ export class Composer {
     const out: NewMessage[] = [];
     choices.forEach((choice, index) => {
       const channel: ChannelName = choice.ok ? choice.channel : (first.channels[0] ?? 'print');
-      let status: NewMessage['status'] = 'pending';
-      let reason: string | null = null;
-      if (!choice.ok) {
-        status = 'missing_contact';
-        reason = choice.reason;
-      } else if (choice.held) {
-        status = 'held';
-        reason = choice.held;
-      } else if (channel === 'sms' && ctx.quiet.isQuiet(sendingBranch, ctx.now)) {
-        status = 'held';
-        reason = ctx.quiet.reason(sendingBranch);
-      }
-      if (args.needsApproval && status !== 'missing_contact') {
-        reason = `waiting for staff approval${args.routineName ? ` (routine "${args.routineName}")` : ''}${reason ? `; then ${reason}` : ''}`;
-        status = 'proposed';
-      }
+      // No usable channel: missing contact, whatever else holds; otherwise the placement rule decides.
+      const { status, reason } = choice.ok
+        ? placeMessage({
+            channel,
+            emailState: choice.held ? 'held' : null,
+            quietHours: ctx.quiet.quietNow(sendingBranch, ctx.now),
+            approval: args.needsApproval ? { routineName: args.routineName ?? null } : null,
+          })
+        : { status: 'missing_contact' as const, reason: choice.reason };
       const data = { ...base, address: choice.ok && channel === 'print' ? choice.to : '', message: channel === 'sms' ? '' : base.message };
       const rendered = this.render(rule, channel, langs, sendingBranch, data);
       // A second channel of an "all channels" rule covers the same loans under keys of its own.
@@ -483,26 +471,17 @@ const COVERAGE = /^([a-z_]+):(\d):issue:\d+$/;
  * One query per batch: the notices that cover these loans, with the library
  * day each was made for. Later overdue levels and bills count from these.
  */
-export async function loanHistory(knex: Knex, issueIds: number[], timeZone: string): Promise<Map<number, LoanHistory>> {
+export async function loanHistory(store: MessageStore, issueIds: number[], timeZone: string): Promise<Map<number, LoanHistory>> {
   const out = new Map<number, LoanHistory>();
-  for (let i = 0; i < issueIds.length; i += 1000) {
-    const rows: Array<{ issue_id: number; coverage_key: string; notice_date: string | null; created_at: string }> = await knex({
-      mi: 'kmc_message_items',
-    })
-      .join({ m: 'kmc_messages' }, 'm.id', 'mi.message_id')
-      .whereIn('mi.issue_id', issueIds.slice(i, i + 1000))
-      .whereNotNull('mi.coverage_key')
-      .select('mi.issue_id', 'mi.coverage_key', 'm.notice_date', 'm.created_at');
-    for (const r of rows) {
-      const m = COVERAGE.exec(r.coverage_key);
-      if (!m) continue;
-      let h = out.get(r.issue_id);
-      if (!h) out.set(r.issue_id, (h = { levels: new Map(), types: new Set() }));
-      h.types.add(m[1]);
-      if (m[1] === 'overdue') {
-        const day = r.notice_date ? String(r.notice_date).slice(0, 10) : libraryDay(fromDbTime(r.created_at)!, timeZone);
-        h.levels.set(Number(m[2]), day);
-      }
+  for (const r of await store.loanCoverage(issueIds)) {
+    const m = COVERAGE.exec(r.coverage_key);
+    if (!m) continue;
+    let h = out.get(r.issue_id);
+    if (!h) out.set(r.issue_id, (h = { levels: new Map(), types: new Set() }));
+    h.types.add(m[1]);
+    if (m[1] === 'overdue') {
+      const day = r.notice_date ? String(r.notice_date).slice(0, 10) : libraryDay(fromDbTime(r.created_at)!, timeZone);
+      h.levels.set(Number(m[2]), day);
     }
   }
   return out;

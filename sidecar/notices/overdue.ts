@@ -104,7 +104,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
     async (patrons) => {
       const loans = loansInScope(ctx, patrons, stats);
       const history = await loanHistory(
-        deps.knex,
+        deps.store,
         loans.map((l) => l.issue_id),
         deps.settings.timezone,
       );
@@ -167,7 +167,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
     async (patrons) => {
       const loans = loansInScope(ctx, patrons, stats);
       const history = await loanHistory(
-        deps.knex,
+        deps.store,
         loans.map((l) => l.issue_id),
         deps.settings.timezone,
       );

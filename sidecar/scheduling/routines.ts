@@ -5,9 +5,15 @@
  */
 import type { Knex } from 'knex';
 import { KmcError } from '../errors';
-import { MESSAGE_TYPES, type MessageType } from '../rules';
-import type { RoutineCriteria } from '../notices/engine';
+import { MESSAGE_TYPES, type MessageType } from '../kernel';
 import { parseCron } from './cron';
+
+/** A routine's criteria: an empty (or absent) list means every branch, category or item type. */
+export interface RoutineCriteria {
+  branches?: string[];
+  categories?: string[];
+  itemtypes?: string[];
+}
 
 /** Types a routine can run; staff messages and verification mails are made one at a time, not by runs. */
 export const ROUTINE_TYPES: readonly MessageType[] = ['hold_waiting', 'hold_reminder', 'predue', 'overdue', 'replacement_bill', 'welcome'];
@@ -123,18 +129,25 @@ export class RoutineStore {
   constructor(private readonly knex: Knex) {}
 
   async list(opts: { enabledOnly?: boolean } = {}): Promise<Routine[]> {
-    const q = this.knex('kmc_routines').orderBy('id');
+    const q = this.knex<RoutineRow>('kmc_routines').orderBy('id');
     if (opts.enabledOnly) q.where({ enabled: 1 });
-    return ((await q) as RoutineRow[]).map(fromRow);
+    return (await q.select()).map(fromRow);
   }
 
   async get(id: number): Promise<Routine | null> {
-    const row = (await this.knex('kmc_routines').where({ id }).first()) as RoutineRow | undefined;
+    const row = await this.knex<RoutineRow>('kmc_routines').where({ id }).first();
     return row ? fromRow(row) : null;
   }
 
+  /** The names of these routines, by id. */
+  async names(ids: number[]): Promise<Map<number, string>> {
+    if (!ids.length) return new Map();
+    const rows = await this.knex<RoutineRow>('kmc_routines').whereIn('id', ids).select('id', 'name');
+    return new Map(rows.map((r) => [Number(r.id), r.name]));
+  }
+
   async byName(name: string): Promise<Routine | null> {
-    const row = (await this.knex('kmc_routines').where({ name }).first()) as RoutineRow | undefined;
+    const row = await this.knex<RoutineRow>('kmc_routines').where({ name }).first();
     return row ? fromRow(row) : null;
   }
 

@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import { kohaSchemaKind } from '../support/koha';
 import { TestSmsc } from '../support/smsc';
-import { runNotices, releaseQuietHours } from '../../sidecar/notices';
+import { runNotices } from '../../sidecar/notices';
+import { QuietHours, releaseQuietHours } from '../../sidecar/queue';
 import { engineWorld, stored, clearMessages, type EngineWorld } from './engine-support';
 
 const RUN_DAY = '2026-11-24';
@@ -264,7 +265,8 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
 
       // Still night: the release leaves it, and the worker does not send it.
       w.clock.set(`${RUN_DAY}T23:59:00Z`);
-      expect(await releaseQuietHours({ knex: w.db.knex, clock: w.clock, timezone: 'Europe/Stockholm', logger: w.kmc.logger })).to.equal(0);
+      const quietHours = () => QuietHours.load(w.db.knex, 'Europe/Stockholm');
+      expect(await releaseQuietHours({ store: w.kmc.store, quietHours, clock: w.clock, logger: w.kmc.logger })).to.equal(0);
       await w.kmc.worker.deliverOnce();
       expect(smsc.messages).to.have.length(0);
       expect((await w.kmc.store.get(both.id))!.status).to.equal('held');
