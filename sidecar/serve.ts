@@ -11,7 +11,7 @@ import { createWebApp } from './web';
 import { migrationStatus } from './db';
 import { KmcError } from './errors';
 import { startVerificationSchedule, verificationRouters } from './verification';
-import { startNightlyAnonymiser } from './archive/nightly';
+import { startNightlyAnonymiser } from './archive';
 
 export interface Running {
   services: Services;

@@ -48,14 +48,14 @@ export async function anonymiseForFire(deps: NightlyDeps, fireTime: Date): Promi
 export function startNightlyAnonymiser(deps: NightlyDeps): { stop(): void } {
   const [hour, minute] = deps.settings.anonymiseAt.split(':').map(Number);
   const job = schedule.scheduleJob({ rule: `${minute} ${hour} * * *`, tz: deps.settings.timezone }, (fireDate: Date) => {
-    anonymiseForFire(deps, fireDate).catch((err: unknown) =>
-      deps.logger.error('archive.anonymise_failed', { error: err instanceof Error ? err.message : String(err) }),
-    );
+    anonymiseForFire(deps, fireDate).catch((err: unknown) => {
+      deps.logger.error('archive.anonymise_failed', { error: err instanceof Error ? err.message : String(err) });
+    });
   });
   deps.logger.info('archive.anonymiser_scheduled', { at: deps.settings.anonymiseAt, timezone: deps.settings.timezone });
   return {
     stop() {
-      job?.cancel();
+      job.cancel();
     },
   };
 }

@@ -67,9 +67,13 @@ export class RunApproval {
         startedBy: `staff:${staffNumber}`,
         job: `routine:${routine.id}:manual:${randomUUID().slice(0, 12)}`,
         fireTime: deps.clock.now(),
-        onOpen: (runId) => resolve({ runId }),
+        onOpen: (runId) => {
+          resolve({ runId });
+        },
       }).then(
-        (r) => resolve({ notRun: r.notRun ?? 'failed' }),
+        (r) => {
+          resolve({ notRun: r.notRun ?? 'failed' });
+        },
         (err: unknown) => {
           const error = err instanceof Error ? err.message : String(err);
           deps.logger.error('routine.run_failed', { routineId: routine.id, error });
@@ -147,10 +151,10 @@ export class RunApproval {
       }));
     const ready: Array<{ message: MessageRow; channel: ChannelName; to: string | null }> = [];
     for (const message of messages) {
-      const id = Number(message.id);
+      const id = message.id;
       const review = reviews.get(id);
-      const own = items.filter((i) => Number(i.message_id) === id);
-      const removed = own.filter((i) => leftOut.has(Number(i.id)));
+      const own = items.filter((i) => i.message_id === id);
+      const removed = own.filter((i) => leftOut.has(i.id));
       if (review?.excluded || (own.length > 0 && removed.length === own.length)) {
         const why = review?.excluded ? 'left out by staff before approval' : 'every item left out by staff before approval';
         move(id, message.status, 'cancelled', why, why);
@@ -204,7 +208,7 @@ export class RunApproval {
         emailState: r.channel === 'email' ? gate.get(r.message.borrowernumber) : null,
         quietHours: quiet.quietNow(r.message.branchcode, clock.now()),
       });
-      const id = Number(r.message.id);
+      const id = r.message.id;
       if (placed.status === 'pending') {
         move(id, r.message.status, 'pending', 'approved by staff', null);
         result.queued += 1;
@@ -234,12 +238,12 @@ export class RunApproval {
     let fee = Number(message.fee);
     if (removed.length) {
       const lines: unknown[] = Array.isArray(data.items) ? (data.items as unknown[]) : [];
-      const gone = new Set(removed.map((r) => Number(r.id)));
+      const gone = new Set(removed.map((r) => r.id));
       const barcodeOf = (l: unknown): unknown => (l && typeof l === 'object' && 'barcode' in l ? l.barcode : undefined);
       // The template's item lines are in the order of the message's items; match by barcode when they are not.
       const kept =
         lines.length === own.length
-          ? lines.filter((_, i) => !gone.has(Number(own[i].id)))
+          ? lines.filter((_, i) => !gone.has(own[i].id))
           : lines.filter((l) => !removed.some((r) => r.barcode && barcodeOf(l) === r.barcode));
       fee = Math.round((fee - removed.reduce((s, r) => s + Number(r.fee || 0), 0)) * 100) / 100;
       data = { ...data, items: kept };

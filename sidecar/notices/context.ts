@@ -10,7 +10,7 @@ import type { RuleStore } from '../rules';
 import type { NoticeRenderer } from '../rendering/notices';
 import type { Logger } from '../logging';
 import type { Settings } from '../config';
-import type { ChannelName } from '../channels/contract';
+import type { ChannelName } from '../kernel';
 import { languageCandidates } from '../rendering/notices';
 import { patronEmail } from '../contact';
 
@@ -56,7 +56,7 @@ export class BranchDirectory {
 
   static async load(deps: Pick<NoticeDeps, 'host' | 'knex' | 'settings'>): Promise<BranchDirectory> {
     const branches = await deps.host.branches();
-    const rows: BranchSettingsRow[] = await deps.knex('kmc_branch_settings').select();
+    const rows = await deps.knex<BranchSettingsRow>('kmc_branch_settings').select();
     return new BranchDirectory(branches, new Map(rows.map((r) => [r.branchcode, r])), deps.settings.mailFrom);
   }
 

@@ -211,7 +211,10 @@ export async function runBatches<T extends { borrowernumber: number }>(
 ): Promise<void> {
   const queue: T[][][] = [];
   let finished = false;
+  const isFinished = () => finished;
   let failure: { error: unknown } | null = null;
+  // Read through a call: the reader, the worker and the writes set it from callbacks, which TypeScript's narrowing does not see.
+  const failed = (): { error: unknown } | null => failure;
   // One waiter on each side: the reader when the queue is full, the worker when it is empty.
   let wakeWorker: (() => void) | null = null;
   let wakeReader: (() => void) | null = null;
@@ -232,13 +235,13 @@ export async function runBatches<T extends { borrowernumber: number }>(
   const worker = (async () => {
     try {
       for (;;) {
-        while (!queue.length && !finished && !failure) await new Promise<void>((r) => (wakeWorker = r));
-        if (failure || (!queue.length && finished)) break;
-        const batch = queue.shift()!;
+        while (!queue.length && !isFinished() && !failed()) await new Promise<void>((r) => (wakeWorker = r));
+        const batch = failed() ? undefined : queue.shift();
+        if (!batch) break;
         signal('reader');
         const made = await handle(batch);
-        while (writes.size >= parallelWrites && !failure) await Promise.race(writes);
-        if (failure || !made.length) continue;
+        while (writes.size >= parallelWrites && !failed()) await Promise.race(writes);
+        if (failed() || !made.length) continue;
         const write: Promise<void> = sink(made).then(
           () => void writes.delete(write),
           (err: unknown) => {
@@ -260,11 +263,11 @@ export async function runBatches<T extends { borrowernumber: number }>(
     queue.push(pending);
     pending = [];
     signal('worker');
-    while (queue.length >= readAhead && !failure) await new Promise<void>((r) => (wakeReader = r));
+    while (queue.length >= readAhead && !failed()) await new Promise<void>((r) => (wakeReader = r));
   };
   try {
     for await (const row of rows) {
-      if (failure) break;
+      if (failed()) break;
       if (group.length && group[0].borrowernumber !== row.borrowernumber) {
         pending.push(group);
         group = [];
@@ -273,7 +276,7 @@ export async function runBatches<T extends { borrowernumber: number }>(
       group.push(row);
     }
     if (group.length) pending.push(group);
-    if (pending.length && !failure) queue.push(pending);
+    if (pending.length && !failed()) queue.push(pending);
   } catch (err) {
     fail(err);
   } finally {
@@ -281,7 +284,8 @@ export async function runBatches<T extends { borrowernumber: number }>(
     signal('worker');
   }
   await worker;
-  if (failure) throw (failure as { error: unknown }).error;
+  const failure_ = failed();
+  if (failure_) throw failure_.error;
 }
 
 /** One thing a notice covers (a loan, a hold, a new patron), as its generator decided it. */
@@ -480,7 +484,7 @@ export async function loanHistory(store: MessageStore, issueIds: number[], timeZ
     if (!h) out.set(r.issue_id, (h = { levels: new Map(), types: new Set() }));
     h.types.add(m[1]);
     if (m[1] === 'overdue') {
-      const day = r.notice_date ? String(r.notice_date).slice(0, 10) : libraryDay(fromDbTime(r.created_at)!, timeZone);
+      const day = r.notice_date ? r.notice_date.slice(0, 10) : libraryDay(fromDbTime(r.created_at) ?? new Date(0), timeZone);
       h.levels.set(Number(m[2]), day);
     }
   }

@@ -7,7 +7,7 @@
 export type { NoticeDeps, EmailGate, EmailGateState } from './context';
 export type { Clock } from '../kernel';
 export { systemClock } from '../kernel';
-export { BranchDirectory } from './context';
+export { BranchDirectory, patronTemplateData, type BranchSettingsRow } from './context';
 export { runNotices, type RunRequest, type RunResult } from './run';
 export { isMessageType } from '../kernel';
 export type { RunStats } from './runs';

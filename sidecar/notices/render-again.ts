@@ -53,7 +53,7 @@ export async function renderAgain(deps: RenderAgainDeps, message: StoredMessage,
     message: channel === 'sms' ? '' : (data.message ?? ''),
   };
   const langs = [...(message.lang ? [message.lang] : []), ...(patron ? directory.langsFor(patron) : [])];
-  const rule = message.rule_id ? await deps.rules.get(Number(message.rule_id)) : null;
+  const rule = message.rule_id ? await deps.rules.get(message.rule_id) : null;
   const args = { channel, langs, branchcode: message.branchcode, data: fresh };
   let rendered: RenderedNotice | null = null;
   if (rule?.template_code && rule.template_code !== message.message_type) {

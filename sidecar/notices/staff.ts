@@ -145,12 +145,12 @@ export async function sendStaffMessage(deps: NoticeDeps, req: StaffMessageReques
   const row = await deps.store.byKey(key);
   if (!row) throw new KmcError('KMC_INTERNAL', 'the message was stored but cannot be read back');
   deps.logger.info('staff_message.created', {
-    messageId: Number(row.id),
+    messageId: row.id,
     borrowernumber: patron.borrowernumber,
     channel,
     status: row.status,
     actor: req.actor,
     duplicate: stored.created === 0,
   });
-  return { id: Number(row.id), status: row.status, channel: row.channel, statusReason: row.status_reason, duplicate: stored.created === 0 };
+  return { id: row.id, status: row.status, channel: row.channel, statusReason: row.status_reason, duplicate: stored.created === 0 };
 }

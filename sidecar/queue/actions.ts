@@ -210,8 +210,8 @@ export class QueueActions {
     action: QueueAction,
     ids: number[],
     who: { actor: string; staffNumber: number; channel: ChannelName | null },
-  ): Promise<Record<string, number>> {
-    const outcomes: Record<string, number> = {};
+  ): Promise<Partial<Record<ActionOutcome, number>>> {
+    const outcomes: Partial<Record<ActionOutcome, number>> = {};
     for (const id of ids) {
       let outcome: ActionOutcome;
       if (action === 'retry') outcome = await this.retry(id, who.actor);

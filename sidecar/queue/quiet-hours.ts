@@ -33,7 +33,7 @@ export function isQuietAt(window: QuietWindow, hhmm: string): boolean {
 
 function hhmm(value: string | null | undefined): string | null {
   if (!value) return null;
-  const m = /^(\d{1,2}):(\d{2})/.exec(String(value));
+  const m = /^(\d{1,2}):(\d{2})/.exec(value);
   return m ? `${m[1].padStart(2, '0')}:${m[2]}` : null;
 }
 

@@ -257,7 +257,7 @@ export class MessageStore {
     return {
       messages,
       total: Number(counted[0]?.n ?? 0),
-      nextBeforeId: rows.length > limit ? Number(messages[messages.length - 1].id) : null,
+      nextBeforeId: rows.length > limit ? messages[messages.length - 1].id : null,
     };
   }
 

@@ -106,7 +106,7 @@ export class RunStore {
    */
   constructor(
     private readonly knex: Knex,
-    private readonly routineNames: (ids: number[]) => Promise<Map<number, string>> = () => Promise.resolve(new Map()),
+    private readonly routineNames: (ids: number[]) => Promise<Map<number, string>> = () => Promise.resolve(new Map<number, string>()),
   ) {}
 
   /**
@@ -127,7 +127,7 @@ export class RunStore {
         started_at: toDbTime(args.at),
         started_by: args.startedBy,
       });
-      return Number(id);
+      return id;
     } catch (err) {
       if (isDuplicateKey(err)) return null;
       throw err;
@@ -160,7 +160,7 @@ export class RunStore {
       .where('run_date', '<=', before)
       .max<Array<{ d: string | null }>>({ d: 'run_date' });
     const d = rows[0]?.d;
-    return d ? String(d).slice(0, 10) : null;
+    return d ? d.slice(0, 10) : null;
   }
 
   async status(id: number): Promise<RunStatus | null> {
@@ -168,26 +168,29 @@ export class RunStore {
   }
 
   async get(id: number): Promise<RunSummary | null> {
-    const [row] = await this.summaries(this.knex<RunRow>('kmc_runs').where({ id }));
-    return row ?? null;
+    const rows = await this.summaries(this.knex<RunRow>('kmc_runs').where({ id }));
+    return rows.length ? rows[0] : null;
   }
 
   /** Recent runs, newest first; `waiting` keeps those with messages waiting for approval. */
   async recent(opts: { limit: number; waiting?: boolean; routineId?: number | null }): Promise<RunSummary[]> {
     const q = this.knex<RunRow>('kmc_runs').where('job', 'not like', 'archive:%').orderBy('id', 'desc').limit(opts.limit);
     if (opts.waiting)
-      q.whereExists((e) =>
-        e.select(this.knex.raw('1')).from('kmc_messages as pm').whereRaw('pm.run_id = kmc_runs.id').where('pm.status', 'proposed'),
-      );
+      q.whereExists((e) => {
+        void e.select(this.knex.raw('1')).from('kmc_messages as pm').whereRaw('pm.run_id = kmc_runs.id').where('pm.status', 'proposed');
+      });
     const routineId = opts.routineId;
-    if (routineId) q.where((w) => w.where('job', `routine:${routineId}`).orWhere('job', 'like', `routine:${routineId}:%`));
+    if (routineId)
+      q.where((w) => {
+        void w.where('job', `routine:${routineId}`).orWhere('job', 'like', `routine:${routineId}:%`);
+      });
     return this.summaries(q);
   }
 
   private async summaries(q: Knex.QueryBuilder<RunRow, RunRow[]>): Promise<RunSummary[]> {
     const runs = await q.select();
     if (!runs.length) return [];
-    const ids = runs.map((r) => Number(r.id));
+    const ids = runs.map((r) => r.id);
     const counts = await this.knex('kmc_messages')
       .whereIn('run_id', ids)
       .groupBy('run_id')
@@ -197,12 +200,12 @@ export class RunStore {
         this.knex.raw("SUM(status = 'proposed') AS proposed"),
         this.knex.raw('MAX(routine_id) AS routine_id'),
       );
-    const byRun = new Map(counts.map((c) => [Number(c.run_id), c]));
+    const byRun = new Map(counts.map((c) => [c.run_id, c]));
     const approvals = await this.knex<ApprovalRow>('kmc_run_approvals').whereIn('run_id', ids).select();
-    const approved = new Map(approvals.map((a) => [Number(a.run_id), a]));
+    const approved = new Map(approvals.map((a) => [a.run_id, a]));
     const routineOf = (r: RunRow): number | null => {
-      const c = byRun.get(Number(r.id));
-      return routineIdOfJob(r.job) ?? (c?.routine_id ? Number(c.routine_id) : null);
+      const c = byRun.get(r.id);
+      return routineIdOfJob(r.job) ?? (c?.routine_id ? c.routine_id : null);
     };
     const routineIds = new Set<number>();
     for (const r of runs) {
@@ -211,17 +214,17 @@ export class RunStore {
     }
     const names = routineIds.size ? await this.routineNames([...routineIds]) : new Map<number, string>();
     return runs.map((r) => {
-      const c = byRun.get(Number(r.id));
+      const c = byRun.get(r.id);
       const routineId = routineOf(r);
-      const a = approved.get(Number(r.id));
+      const a = approved.get(r.id);
       return {
         ...r,
-        id: Number(r.id),
+        id: r.id,
         routine_id: routineId,
         routine_name: routineId ? (names.get(routineId) ?? null) : null,
         messages: Number(c?.n ?? 0),
         proposed: Number(c?.proposed ?? 0),
-        approved_by: a ? Number(a.approved_by) : null,
+        approved_by: a ? a.approved_by : null,
         approved_at: a?.approved_at ?? null,
       };
     });
@@ -251,7 +254,7 @@ export class RunStore {
       .select<
         Array<Omit<ReviewMessage, 'excluded' | 'send_as' | 'items' | 'itemsLeftOut'> & { excluded: number | null; send_as: string | null }>
       >('m.id', 'm.borrowernumber', 'm.channel', 'm.status', 'm.status_reason', 'm.subject', 'r.excluded', 'r.send_as');
-    const ids = rows.map((r) => Number(r.id));
+    const ids = rows.map((r) => r.id);
     const itemCounts = new Map<number, { n: number; out: number }>();
     if (ids.length) {
       const counts = await knex('kmc_message_items as i')
@@ -263,21 +266,21 @@ export class RunStore {
           knex.raw('COUNT(*) AS n'),
           knex.raw('COUNT(ri.message_item_id) AS `out`'),
         );
-      for (const c of counts) itemCounts.set(Number(c.message_id), { n: Number(c.n), out: Number(c.out) });
+      for (const c of counts) itemCounts.set(c.message_id, { n: Number(c.n), out: Number(c.out) });
     }
     return {
       total: Number(counted[0]?.n ?? 0),
       messages: rows.map((r) => ({
-        id: Number(r.id),
-        borrowernumber: Number(r.borrowernumber),
+        id: r.id,
+        borrowernumber: r.borrowernumber,
         channel: r.channel,
         status: r.status,
         status_reason: r.status_reason,
         subject: r.subject,
         excluded: !!r.excluded,
         send_as: r.send_as !== null && isChannel(r.send_as) ? r.send_as : null,
-        items: itemCounts.get(Number(r.id))?.n ?? 0,
-        itemsLeftOut: itemCounts.get(Number(r.id))?.out ?? 0,
+        items: itemCounts.get(r.id)?.n ?? 0,
+        itemsLeftOut: itemCounts.get(r.id)?.out ?? 0,
       })),
     };
   }
@@ -308,9 +311,9 @@ export class RunStore {
     return {
       total: Number(counted[0]?.n ?? 0),
       items: rows.map((r) => ({
-        id: Number(r.id),
-        message_id: Number(r.message_id),
-        borrowernumber: Number(r.borrowernumber),
+        id: r.id,
+        message_id: r.message_id,
+        borrowernumber: r.borrowernumber,
         title: r.title,
         author: r.author,
         barcode: r.barcode,
@@ -349,7 +352,7 @@ export class RunStore {
             .select<Array<{ id: number; channel: ChannelName }>>('id', 'channel')
         : [];
       for (const m of messages) {
-        const id = Number(m.id);
+        const id = m.id;
         const sendAs = posted.sendAs.get(id) ?? null;
         const row = {
           message_id: id,
@@ -371,8 +374,8 @@ export class RunStore {
           .whereIn('m.status', REVIEWABLE)
           .whereIn('i.id', posted.shownItems)
           .select<Array<{ id: number; message_id: number }>>('i.id', 'i.message_id');
-        const out = items.filter((i) => !posted.keepItems.has(Number(i.id)));
-        const kept = items.filter((i) => posted.keepItems.has(Number(i.id))).map((i) => Number(i.id));
+        const out = items.filter((i) => !posted.keepItems.has(i.id));
+        const kept = items.filter((i) => posted.keepItems.has(i.id)).map((i) => i.id);
         if (kept.length) changed += await trx('kmc_review_items').whereIn('message_item_id', kept).delete();
         for (const i of out) {
           const inserted: unknown = await trx('kmc_review_items')
@@ -390,7 +393,7 @@ export class RunStore {
   async messageReviews(messageIds: number[]): Promise<Map<number, MessageReview>> {
     if (!messageIds.length) return new Map();
     const rows = await this.knex<MessageReview>('kmc_review_messages').whereIn('message_id', messageIds).select();
-    return new Map(rows.map((r) => [Number(r.message_id), r]));
+    return new Map(rows.map((r) => [r.message_id, r]));
   }
 
   /** The items of these messages that staff left out. */

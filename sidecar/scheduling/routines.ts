@@ -87,8 +87,8 @@ export function parseCriteria(value: unknown, routine: string): Required<Routine
 function fromRow(r: RoutineRow): Routine {
   return {
     ...r,
-    id: Number(r.id),
-    level: r.level === null || r.level === undefined ? null : Number(r.level),
+    id: r.id,
+    level: r.level,
     criteria: parseCriteria(r.criteria, r.name),
     needs_approval: !!r.needs_approval,
     enabled: !!r.enabled,
@@ -143,7 +143,7 @@ export class RoutineStore {
   async names(ids: number[]): Promise<Map<number, string>> {
     if (!ids.length) return new Map();
     const rows = await this.knex<RoutineRow>('kmc_routines').whereIn('id', ids).select('id', 'name');
-    return new Map(rows.map((r) => [Number(r.id), r.name]));
+    return new Map(rows.map((r) => [r.id, r.name]));
   }
 
   async byName(name: string): Promise<Routine | null> {
@@ -164,7 +164,7 @@ export class RoutineStore {
         message_to_patrons: input.message_to_patrons ?? null,
         enabled: input.enabled === false ? 0 : 1,
       });
-      return Number(id);
+      return id;
     } catch (err) {
       if ((err as { code?: string }).code === 'ER_DUP_ENTRY') invalid(`there is already a routine named "${input.name.trim()}"`);
       throw err;

@@ -59,7 +59,7 @@ function messageOf(err: unknown): string {
 }
 
 function createdAt(routine: Routine): Date {
-  return new Date(String(routine.created_at).replace(' ', 'T') + 'Z');
+  return new Date(routine.created_at.replace(' ', 'T') + 'Z');
 }
 
 interface Armed {
@@ -139,7 +139,9 @@ export class Scheduler<R extends RoutineRunResult = RoutineRunResult> {
       this.reloadTimer = setInterval(
         () =>
           void this.track(
-            this.reload().catch((err: unknown) => this.deps.logger.error('schedule.reload_failed', { error: messageOf(err) })),
+            this.reload().catch((err: unknown) => {
+              this.deps.logger.error('schedule.reload_failed', { error: messageOf(err) });
+            }),
           ),
         every,
       );
@@ -166,7 +168,7 @@ export class Scheduler<R extends RoutineRunResult = RoutineRunResult> {
   scheduled(): Array<{ routineId: number; name: string; next: Date; nodeScheduleNext: Date | null }> {
     return [...this.armed.values()].map((a) => {
       const n = a.job.nextInvocation() as unknown as { toDate?: () => Date } | Date | null;
-      const nodeNext = n ? (n instanceof Date ? n : n.toDate ? n.toDate() : new Date(String(n))) : null;
+      const nodeNext = n ? (n instanceof Date ? n : n.toDate ? n.toDate() : null) : null;
       return { routineId: a.routine.id, name: a.routine.name, next: a.at, nodeScheduleNext: nodeNext };
     });
   }
@@ -197,7 +199,8 @@ export class Scheduler<R extends RoutineRunResult = RoutineRunResult> {
   private arm(routine: Routine, after: Date): void {
     let at: Date | null;
     try {
-      at = nextFire(parseCron(routine.schedule!), after, this.deps.timezone);
+      if (!routine.schedule) return;
+      at = nextFire(parseCron(routine.schedule), after, this.deps.timezone);
     } catch (err) {
       this.deps.logger.error('schedule.invalid', { routineId: routine.id, error: messageOf(err) });
       return;
@@ -205,17 +208,20 @@ export class Scheduler<R extends RoutineRunResult = RoutineRunResult> {
     if (!at) return;
     const job = schedule.scheduleJob(`routine:${routine.id}:${at.toISOString()}`, at, () => {
       this.armed.delete(routine.id);
-      const run = this.fire(routine, at!)
-        .catch((err) => this.logFailure(routine, at!, err))
+      const run = this.fire(routine, at)
+        .catch((err: unknown) => {
+          this.logFailure(routine, at, err);
+        })
         .finally(() => {
           // The next fire counts from this one (or from now, if a long run passed it).
           if (this.started && !this.armed.has(routine.id))
-            this.arm(routine, new Date(Math.max(at!.getTime(), this.deps.clock.now().getTime())));
+            this.arm(routine, new Date(Math.max(at.getTime(), this.deps.clock.now().getTime())));
         });
       void this.track(run);
     });
     // node-schedule gives no job for an instant already past (a clock behind the wall clock): nothing to arm.
-    if (job) this.armed.set(routine.id, { routine, at, job });
+    // (Its typings say a job always comes back.)
+    if ((job as schedule.Job | null) !== null) this.armed.set(routine.id, { routine, at, job });
   }
 
   private track<T>(p: Promise<T>): Promise<T> {

@@ -6,12 +6,11 @@
 import { placeMessage, QuietHours, type MessageItemRow, type MessageRow } from '../queue';
 import type { PatronContact } from '../host';
 import type { Rule } from '../rules';
-import type { ChannelName } from '../channels/contract';
+import type { ChannelName } from '../kernel';
 import { chooseChannel } from '../contact';
-import { BranchDirectory, patronTemplateData, type NoticeDeps } from '../notices/context';
+import { BranchDirectory, patronTemplateData, renderAgain, type NoticeDeps } from '../notices';
 import { asKohaDateFormat, formatAmount, formatKohaDate, type KohaDateFormat } from '../rendering/dates';
 import type { RenderedNotice } from '../rendering/notices';
-import { renderAgain } from '../notices/render-again';
 
 export interface FallbackResult {
   byChannel: Record<string, number>;

@@ -25,7 +25,7 @@ import type { Logger } from '../logging';
 import type { Settings } from '../config';
 import type { ChannelName } from '../channels/contract';
 import { patronEmail } from '../contact';
-import { BranchDirectory, type Clock, type EmailGate, type EmailGateState } from '../notices/context';
+import { BranchDirectory, type Clock, type EmailGate, type EmailGateState } from '../notices';
 import { asKohaDateFormat, formatKohaDate, libraryDay } from '../rendering/dates';
 import { loadVerificationSettings, SETTING, type VerificationSettings } from './settings';
 import { addressFingerprint, createVerificationToken, isSignedToken, sameHash, tokenHash } from './tokens';

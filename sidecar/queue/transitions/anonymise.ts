@@ -34,7 +34,7 @@ export async function anonymiseBatch(
       .skipLocked()
       .select('id', 'status');
     if (!rows.length) return { messages: 0, items: 0 };
-    const ids = rows.map((r) => Number(r.id));
+    const ids = rows.map((r) => r.id);
     const when = args.now();
     const at = toDbTime(when);
     const cleared: Record<string, null> = {
@@ -54,7 +54,7 @@ export async function anonymiseBatch(
     await trx('kmc_message_events').whereIn('message_id', ids).update({ detail: null });
     await writeEvents(
       trx,
-      rows.map((r) => ({ messageId: Number(r.id), at: when, status: r.status, detail: args.detail, actor: args.actor })),
+      rows.map((r) => ({ messageId: r.id, at: when, status: r.status, detail: args.detail, actor: args.actor })),
     );
     return { messages: ids.length, items };
   });

@@ -32,7 +32,9 @@ export async function claimDue(
             .from<MessageRow>(trx.raw('?? FORCE INDEX (kmc_messages_claim)', ['kmc_messages']))
             .where('status', 'pending')
             .whereIn('channel', opts.channels)
-            .where((q) => q.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now))
+            .where((q) => {
+              void q.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now);
+            })
             .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
             .limit(opts.limit)
             .forUpdate()

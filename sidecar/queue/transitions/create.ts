@@ -137,8 +137,8 @@ export class MessageCreator {
           'SELECT id, idempotency_key FROM kmc_messages WHERE idempotency_key IN (?)',
           [fresh.map((m) => m.idempotencyKey)],
         );
-        const idByKey = new Map(rows.map((r) => [r.idempotency_key, Number(r.id)]));
-        ids = fresh.map((m) => idByKey.get(m.idempotencyKey)!);
+        const idByKey = new Map(rows.map((r) => [r.idempotency_key, r.id]));
+        ids = fresh.map((m) => idByKey.get(m.idempotencyKey) ?? 0);
       }
       const items: Array<Array<string | number | null>> = [];
       const events: Array<Array<string | number | null>> = [];

@@ -91,7 +91,7 @@ export async function recordReceipt(knex: Knex, receipt: SmsReceipt, at: Date): 
         return 'kept';
       }
       if (match.status !== 'sent') return 'duplicate';
-      await applyReceipt(trx, { id: Number(match.id), status: match.status }, receipt, at);
+      await applyReceipt(trx, { id: match.id, status: match.status }, receipt, at);
       return 'applied';
     }),
   );

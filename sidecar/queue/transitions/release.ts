@@ -29,7 +29,7 @@ export async function releaseQuietHours(knex: Knex, quiet: QuietHours, now: Date
         .forUpdate()
         .skipLocked()
         .select('id', 'branchcode');
-      const ids = rows.filter((r) => !quiet.isQuiet(r.branchcode, now)).map((r) => Number(r.id));
+      const ids = rows.filter((r) => !quiet.isQuiet(r.branchcode, now)).map((r) => r.id);
       if (ids.length) {
         await trx('kmc_messages')
           .whereIn('id', ids)
@@ -79,7 +79,7 @@ export async function releaseVerifiedEmail(
       if (!rows.length) continue;
       const emailOf = new Map(part.map((p) => [p.borrowernumber, p.email]));
       const byPatron = new Map<number, number[]>();
-      for (const r of rows) byPatron.set(r.borrowernumber, [...(byPatron.get(r.borrowernumber) ?? []), Number(r.id)]);
+      for (const r of rows) byPatron.set(r.borrowernumber, [...(byPatron.get(r.borrowernumber) ?? []), r.id]);
       for (const [borrowernumber, ids] of byPatron) {
         await trx('kmc_messages')
           .whereIn('id', ids)

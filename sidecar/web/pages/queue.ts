@@ -46,7 +46,7 @@ export const queuePages: StaffPage = {
     const allowed = kit.requirePermission('queue');
 
     router.get('/queue', allowed, async (req, res) => {
-      const filter = parseFilter(req.query as Record<string, unknown>);
+      const filter = parseFilter(req.query);
       const [list, branches] = await Promise.all([deps.store.staffQueue(filter, PAGE_SIZE), deps.host.branches()]);
       const patrons = Object.fromEntries(await deps.host.patronNames(list.messages.map((m) => m.borrowernumber)));
       const qs = new URLSearchParams(Object.entries(filter).filter(([k, v]) => k !== 'page' && v) as Array<[string, string]>).toString();
@@ -72,8 +72,8 @@ export const queuePages: StaffPage = {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const staff = kit.staff(res).account.borrowernumber;
       const actor = `staff:${staff}`;
-      let action: QueueAction | null = null;
-      let targets: number[] = [];
+      let action: QueueAction | null;
+      let targets: number[];
       // A button on one row names its action and message; otherwise the ticked ones get the chosen action.
       const one = typeof body.one === 'string' ? /^(retry|resend|cancel|handled):(\d{1,16})$/.exec(body.one) : null;
       if (one) {

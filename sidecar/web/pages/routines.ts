@@ -108,7 +108,7 @@ export const routinePages: StaffPage = {
     router.get('/routines/new', allowed, (req, res) => showForm(req, res, null, EMPTY, []));
 
     router.post('/routines/new', allowed, async (req, res) => {
-      const { input, errors } = routineFromForm(req.body ?? {});
+      const { input, errors } = routineFromForm((req.body ?? {}) as Record<string, unknown>);
       if (errors.length) return showForm(req, res, null, input, errors, 400);
       const id = await store.create(input);
       if (!id) return showForm(req, res, null, input, [{ field: 'name', text: 'routine.error.name_taken' }], 409);
@@ -126,15 +126,21 @@ export const routinePages: StaffPage = {
     router.get('/routines/:id', allowed, async (req, res) => {
       const id = idParam(req.params.id);
       const routine = id ? await store.get(id) : null;
-      if (!routine) return kit.fail(req, res, 404, 'routine.not_found');
+      if (!routine) {
+        kit.fail(req, res, 404, 'routine.not_found');
+        return;
+      }
       await showForm(req, res, routine.id, routine, []);
     });
 
     router.post('/routines/:id', allowed, async (req, res) => {
       const id = idParam(req.params.id);
       const routine = id ? await store.get(id) : null;
-      if (!routine) return kit.fail(req, res, 404, 'routine.not_found');
-      const { input, errors } = routineFromForm(req.body ?? {});
+      if (!routine) {
+        kit.fail(req, res, 404, 'routine.not_found');
+        return;
+      }
+      const { input, errors } = routineFromForm((req.body ?? {}) as Record<string, unknown>);
       if (errors.length) return showForm(req, res, routine.id, input, errors, 400);
       if (!(await store.update(routine.id, input)))
         return showForm(req, res, routine.id, input, [{ field: 'name', text: 'routine.error.name_taken' }], 409);
@@ -152,8 +158,14 @@ export const routinePages: StaffPage = {
     router.post('/routines/:id/run', allowed, async (req, res) => {
       const id = idParam(req.params.id);
       const routine = id ? await store.get(id) : null;
-      if (!routine) return kit.fail(req, res, 404, 'routine.not_found');
-      if (!approval) return kit.fail(req, res, 503, 'routine.cannot_run');
+      if (!routine) {
+        kit.fail(req, res, 404, 'routine.not_found');
+        return;
+      }
+      if (!approval) {
+        kit.fail(req, res, 503, 'routine.cannot_run');
+        return;
+      }
       const staff = kit.staff(res).account.borrowernumber;
       const started = await approval.startRoutine(routine, staff);
       if ('runId' in started) {

@@ -146,12 +146,18 @@ export const runPages: StaffPage = {
         res.redirect(303, `${back}&done=run.saved`);
         return;
       }
-      if (!approval) return kit.fail(req, res, 503, 'routine.cannot_run');
+      if (!approval) {
+        kit.fail(req, res, 503, 'routine.cannot_run');
+        return;
+      }
       let result;
       try {
         result = await approval.approve(run.id, staff);
       } catch (err) {
-        if (err instanceof KmcError && err.code === 'KMC_RUN_NOT_DONE') return kit.fail(req, res, 409, 'run.still_running');
+        if (err instanceof KmcError && err.code === 'KMC_RUN_NOT_DONE') {
+          kit.fail(req, res, 409, 'run.still_running');
+          return;
+        }
         throw err;
       }
       if (!result) {
