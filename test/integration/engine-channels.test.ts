@@ -8,7 +8,7 @@ import { kohaSchemaKind } from '../support/koha';
 import { TestSmsc } from '../support/smsc';
 import { runNotices } from '../../sidecar/notices';
 import { QuietHours, releaseQuietHours } from '../../sidecar/queue';
-import { engineWorld, stored, clearMessages, type EngineWorld } from './engine-support';
+import { centralLibrary, clearMessages, engineWorld, smsEnv, stored, type EngineWorld } from './engine-support';
 
 const RUN_DAY = '2026-11-24';
 
@@ -28,18 +28,10 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
     // Morning in Stockholm (08:00 UTC is 09:00 local): outside any quiet hours set below.
     w = await engineWorld('channels', {
       now: `${RUN_DAY}T08:00:00Z`,
-      env: { KMC_SMPP_URL: smsc.url, KMC_SMPP_ENQUIRE_LINK_SECONDS: '0', KMC_SMS_SENDER: 'Bibliotek' },
+      env: smsEnv(smsc.url),
     });
     const { k } = w;
-    await k.branch({
-      code: 'CPL',
-      name: 'Centralbiblioteket',
-      email: 'central@bibliotek.example.org',
-      address1: 'Storgatan 1',
-      city: 'Stockholm',
-    });
-    await k.category({ code: 'PT', description: 'Vuxen' });
-    await k.itemtype({ code: 'BK', description: 'Bok' });
+    await centralLibrary(k);
     const patron = (surname: string, over: Record<string, string | null>) =>
       k.patron({
         surname,

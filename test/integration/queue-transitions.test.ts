@@ -11,7 +11,7 @@ import { kohaSchemaKind } from '../support/koha';
 import { TestSmsc } from '../support/smsc';
 import { RunApproval, resentContent, runNotices } from '../../sidecar/notices';
 import { QueueActions, QuietHours, releaseQuietHours, QUIET_HOURS_REASON, WAITING_FOR_VERIFICATION } from '../../sidecar/queue';
-import { engineWorld, stored, clearMessages, type EngineWorld } from './engine-support';
+import { centralLibrary, clearMessages, engineWorld, smsEnv, stored, type EngineWorld } from './engine-support';
 
 const RUN_DAY = '2026-11-24';
 /** 09:00 in Stockholm: outside the quiet hours. */
@@ -52,20 +52,9 @@ describe(`the queue's transitions and placement rule (${kohaSchemaKind()} Koha s
 
   before(async () => {
     smsc = await TestSmsc.start();
-    w = await engineWorld('transitions', {
-      now: MORNING,
-      env: { KMC_SMPP_URL: smsc.url, KMC_SMPP_ENQUIRE_LINK_SECONDS: '0', KMC_SMS_SENDER: 'Bibliotek' },
-    });
+    w = await engineWorld('transitions', { now: MORNING, env: smsEnv(smsc.url) });
     const { k } = w;
-    await k.branch({
-      code: 'CPL',
-      name: 'Centralbiblioteket',
-      email: 'central@bibliotek.example.org',
-      address1: 'Storgatan 1',
-      city: 'Stockholm',
-    });
-    await k.category({ code: 'PT', description: 'Vuxen' });
-    await k.itemtype({ code: 'BK', description: 'Bok' });
+    await centralLibrary(k);
     patron = await k.patron({
       surname: 'Lind',
       firstname: 'Eva',
