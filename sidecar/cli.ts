@@ -14,7 +14,7 @@ import { runDemo } from './demo';
 import { seedDemoDatabase } from './demo/seed';
 import { verificationCommand, describeState, VERIFICATION_USAGE } from './verification';
 import { messageCommand, routinesCommand, rulesCommand } from './notices/cli';
-import { archiveCommand, ARCHIVE_USAGE } from './archive/cli';
+import { archiveCommand, ARCHIVE_USAGE } from './archive';
 import { doctorCommand, doctorDeps } from './doctor';
 
 const USAGE = `kmc: Koha Message Center

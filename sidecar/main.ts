@@ -8,11 +8,12 @@ import type { Knex } from 'knex';
 import type { Settings } from './config';
 import { createKnex } from './db';
 import { createHostReader, type HostReader } from './host';
-import { MessageStore } from './queue';
+import { MessageStore, QuietHours, releaseQuietHours } from './queue';
+import { RunStore } from './runs';
 import { createRuleStore, type RuleStore } from './rules';
 import { NoticeRenderer } from './rendering/notices';
 import { createLogger, type Logger } from './logging';
-import { systemClock, type Clock, type NoticeDeps } from './notices';
+import { runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
 import {
   SmtpAdapter,
   PrintAdapter,
@@ -24,7 +25,6 @@ import {
 } from './channels';
 import { DeliveryWorker, type RetryPolicy } from './delivery';
 import { VerificationService, VerificationRateLimiter } from './verification';
-import { releaseQuietHours } from './notices/quiet-hours';
 import { RoutineStore, Scheduler } from './scheduling';
 
 export interface Services {
@@ -48,8 +48,10 @@ export interface Services {
   /** Slows down guessing on the public /verify page. */
   verificationLimiter: VerificationRateLimiter;
   routines: RoutineStore;
+  /** The run log of every notice run and nightly job. */
+  runs: RunStore;
   /** Fires the routines at their times; started by `kmc serve`. */
-  scheduler: Scheduler;
+  scheduler: Scheduler<RunResult>;
   startChannels(): Promise<void>;
   close(): Promise<void>;
 }
@@ -74,6 +76,9 @@ export function createServices(settings: Settings, opts: ServiceOptions = {}): S
   const store = new MessageStore(knex);
   const rules = createRuleStore(knex);
   const renderer = new NoticeRenderer({ knex });
+  const routines = new RoutineStore(knex);
+  const runs = new RunStore(knex, (ids) => routines.names(ids));
+  const quietHours = () => QuietHours.load(knex, settings.timezone);
   const sms = settings.smppUrl
     ? new SmsRouter({
         defaultUrl: settings.smppUrl,
@@ -104,6 +109,7 @@ export function createServices(settings: Settings, opts: ServiceOptions = {}): S
     knex,
     host,
     store,
+    runs,
     rules,
     renderer,
     logger,
@@ -140,10 +146,18 @@ export function createServices(settings: Settings, opts: ServiceOptions = {}): S
     leaseMs: opts.leaseMs ?? settings.delivery.leaseMs,
     batchSize: settings.delivery.batchSize,
     // SMS held for quiet hours that are over go back in the queue before each batch.
-    beforeBatch: (now) => releaseQuietHours({ knex, clock: { now: () => now }, timezone: settings.timezone, logger }, 'delivery'),
+    beforeBatch: (now) => releaseQuietHours({ store, quietHours, clock: { now: () => now }, logger }, 'delivery'),
   });
-  const routines = new RoutineStore(knex);
-  const scheduler = new Scheduler({ notices, routines, logger, clock, timezone: settings.timezone, onMessages: () => worker.poke() });
+  const scheduler = new Scheduler({
+    run: (req) => runNotices(notices, req),
+    runs,
+    releaseQuietHours: (actor) => releaseQuietHours({ store, quietHours, clock, logger }, actor),
+    routines,
+    logger,
+    clock,
+    timezone: settings.timezone,
+    onMessages: () => worker.poke(),
+  });
   const noSms: SmsAvailability = { canSend: () => false, whyNot: () => 'SMS is not set up (KMC_SMPP_URL)' };
   let started = false;
   return {
@@ -161,6 +175,7 @@ export function createServices(settings: Settings, opts: ServiceOptions = {}): S
     verification,
     verificationLimiter,
     routines,
+    runs,
     scheduler,
     sms: adapters.sms instanceof SmsRouter ? adapters.sms : null,
     smsAvailability: () => (adapters.sms instanceof SmsRouter ? adapters.sms.availability() : Promise.resolve(noSms)),

@@ -11,7 +11,7 @@ import { createWebApp } from './web';
 import { migrationStatus } from './db';
 import { KmcError } from './errors';
 import { startVerificationSchedule, verificationRouters } from './verification';
-import { startNightlyAnonymiser } from './archive/nightly';
+import { startNightlyAnonymiser } from './archive';
 
 export interface Running {
   services: Services;
@@ -86,7 +86,8 @@ export async function serve(settings: Settings, { out }: { out: { stdout: (s: st
   await running.services.scheduler.start();
   // Messages past the retention period lose their contact data and text at night.
   const anonymiser = startNightlyAnonymiser({
-    knex: running.services.knex,
+    store: running.services.store,
+    runs: running.services.runs,
     clock: running.services.clock,
     logger: running.services.logger,
     settings,

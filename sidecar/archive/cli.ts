@@ -5,14 +5,14 @@
 import { parseArgs } from 'node:util';
 import type { Services } from '../main';
 import { UsageError } from '../errors';
-import { anonymiseOldMessages } from '.';
+import { anonymiseOldMessages } from './anonymise';
 
 export const ARCHIVE_USAGE =
   '  kmc archive anonymise [--days N] [--json]   remove contact data and text from messages older than the retention period';
 
 export async function archiveCommand(
   args: string[],
-  services: Pick<Services, 'knex' | 'clock' | 'logger' | 'settings'>,
+  services: Pick<Services, 'store' | 'clock' | 'logger' | 'settings'>,
   out: { stdout: (s: string) => void },
 ): Promise<number> {
   const { values, positionals } = parseArgs({

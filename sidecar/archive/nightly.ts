@@ -4,17 +4,18 @@
  * one of them do it.
  */
 import schedule from 'node-schedule';
-import type { Knex } from 'knex';
-import { isDuplicateKey, toDbTime } from '../db';
+import { libraryDay, type Clock } from '../kernel';
 import type { Logger } from '../logging';
-import type { Clock } from '../notices';
-import { libraryDay } from '../rendering/dates';
-import { anonymiseOldMessages, type AnonymiseResult } from '.';
+import type { MessageStore } from '../queue';
+import type { RunStore } from '../runs';
+import { anonymiseOldMessages, type AnonymiseResult } from './anonymise';
 
 export const ANONYMISE_JOB = 'archive:anonymise';
 
 export interface NightlyDeps {
-  knex: Knex;
+  store: MessageStore;
+  /** The run log, where each fire is recorded once. */
+  runs: RunStore;
   clock: Clock;
   logger: Logger;
   settings: { retentionDays: number; anonymiseAt: string; timezone: string };
@@ -25,34 +26,20 @@ export interface NightlyDeps {
  * took it. Returns null when it was taken.
  */
 export async function anonymiseForFire(deps: NightlyDeps, fireTime: Date): Promise<AnonymiseResult | null> {
-  const startedAt = deps.clock.now();
-  let runId: number;
-  try {
-    const [id] = await deps.knex('kmc_runs').insert({
-      job: ANONYMISE_JOB,
-      fire_time: toDbTime(fireTime).slice(0, 19),
-      run_date: libraryDay(fireTime, deps.settings.timezone),
-      status: 'running',
-      started_at: toDbTime(startedAt),
-      started_by: 'scheduler',
-    });
-    runId = Number(id);
-  } catch (err) {
-    if (isDuplicateKey(err)) return null;
-    throw err;
-  }
+  const runId = await deps.runs.open({
+    job: ANONYMISE_JOB,
+    fireTime,
+    runDate: libraryDay(fireTime, deps.settings.timezone),
+    startedBy: 'scheduler',
+    at: deps.clock.now(),
+  });
+  if (runId === null) return null;
   try {
     const result = await anonymiseOldMessages(deps, { retentionDays: deps.settings.retentionDays });
-    await deps
-      .knex('kmc_runs')
-      .where({ id: runId })
-      .update({ status: 'finished', finished_at: toDbTime(deps.clock.now()), stats: JSON.stringify(result) });
+    await deps.runs.finish(runId, result, deps.clock.now());
     return result;
   } catch (err) {
-    await deps
-      .knex('kmc_runs')
-      .where({ id: runId })
-      .update({ status: 'failed', finished_at: toDbTime(deps.clock.now()), error: (err as Error).message.slice(0, 2000) });
+    await deps.runs.fail(runId, err instanceof Error ? err.message : String(err), deps.clock.now());
     throw err;
   }
 }
@@ -61,12 +48,14 @@ export async function anonymiseForFire(deps: NightlyDeps, fireTime: Date): Promi
 export function startNightlyAnonymiser(deps: NightlyDeps): { stop(): void } {
   const [hour, minute] = deps.settings.anonymiseAt.split(':').map(Number);
   const job = schedule.scheduleJob({ rule: `${minute} ${hour} * * *`, tz: deps.settings.timezone }, (fireDate: Date) => {
-    anonymiseForFire(deps, fireDate).catch((err: Error) => deps.logger.error('archive.anonymise_failed', { error: err.message }));
+    anonymiseForFire(deps, fireDate).catch((err: unknown) => {
+      deps.logger.error('archive.anonymise_failed', { error: err instanceof Error ? err.message : String(err) });
+    });
   });
   deps.logger.info('archive.anonymiser_scheduled', { at: deps.settings.anonymiseAt, timezone: deps.settings.timezone });
   return {
     stop() {
-      job?.cancel();
+      job.cancel();
     },
   };
 }

@@ -14,7 +14,7 @@ import type { Services } from '../main';
 import { MESSAGE_TYPES, type MessageType, type Rule } from '../rules';
 import { importKohaRules } from '../rules/import-koha';
 import { nextFire, parseCron, routineRunFields } from '../scheduling';
-import { libraryDay } from '../rendering/dates';
+import { libraryDay } from '../kernel';
 import { runNotices } from './index';
 import { sendStaffMessage } from './staff';
 
@@ -135,13 +135,15 @@ export async function messageCommand(rest: string[], open: OpenServices, out: Ou
     },
   });
   if (!values.borrower || !/^\d+$/.test(values.borrower)) throw new UsageError('kmc message needs --borrower N');
-  if (values.channel !== 'email' && values.channel !== 'sms') throw new UsageError('kmc message needs --channel email or --channel sms');
-  if (!values.text || !values.text.trim()) throw new UsageError('kmc message needs --text "..."');
+  const channel = values.channel;
+  if (channel !== 'email' && channel !== 'sms') throw new UsageError('kmc message needs --channel email or --channel sms');
+  const text = values.text;
+  if (!text?.trim()) throw new UsageError('kmc message needs --text "..."');
   return open(async (s) => {
     const result = await sendStaffMessage(s.notices, {
       borrowernumber: Number(values.borrower),
-      channel: values.channel!,
-      text: values.text!,
+      channel,
+      text,
       subject: values.subject ?? null,
       actor: 'cli',
     });

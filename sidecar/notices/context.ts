@@ -4,32 +4,27 @@
  */
 import type { Knex } from 'knex';
 import type { HostReader, Branch, PatronContact } from '../host';
-import type { MessageStore } from '../queue';
+import type { EmailGate, MessageStore } from '../queue';
+import type { RunStore } from '../runs';
 import type { RuleStore } from '../rules';
 import type { NoticeRenderer } from '../rendering/notices';
 import type { Logger } from '../logging';
 import type { Settings } from '../config';
-import type { ChannelName } from '../channels/contract';
+import type { ChannelName } from '../kernel';
 import { languageCandidates } from '../rendering/notices';
 import { patronEmail } from '../contact';
 
 import type { Clock } from '../kernel';
 export { systemClock, type Clock } from '../kernel';
 
-/**
- * Whether a patron's e-mail address may carry notices now. The verification
- * capability answers; without one every syntactically usable address is used.
- * Patrons missing from the answer are usable.
- */
-export type EmailGateState = 'held' | 'expired';
-export interface EmailGate {
-  check(patrons: Array<{ borrowernumber: number; email: string }>): Promise<Map<number, EmailGateState>>;
-}
+export type { EmailGate, EmailGateState } from '../queue';
 
 export interface NoticeDeps {
   knex: Knex;
   host: HostReader;
   store: MessageStore;
+  /** The run log: every run is recorded there. */
+  runs: RunStore;
   rules: RuleStore;
   renderer: NoticeRenderer;
   logger: Logger;
@@ -61,7 +56,7 @@ export class BranchDirectory {
 
   static async load(deps: Pick<NoticeDeps, 'host' | 'knex' | 'settings'>): Promise<BranchDirectory> {
     const branches = await deps.host.branches();
-    const rows: BranchSettingsRow[] = await deps.knex('kmc_branch_settings').select();
+    const rows = await deps.knex<BranchSettingsRow>('kmc_branch_settings').select();
     return new BranchDirectory(branches, new Map(rows.map((r) => [r.branchcode, r])), deps.settings.mailFrom);
   }
 

@@ -7,26 +7,21 @@
  * each message was rendered from.
  */
 import { createHash } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { PatronContact } from '../host';
 import { loadEngineSettings, resolveRule, type EngineSettings, type MessageType, type Rule, type RuleSubject } from '../rules';
 import { chooseAllChannels, chooseChannel, patronEmail, type ChannelChoice } from '../contact';
-import type { ChannelName } from '../channels/contract';
-import type { NewMessage, NewMessageItem } from '../queue';
+import type { ChannelName } from '../kernel';
+import { placeMessage, QuietHours, type MessageStore, type NewMessage, type NewMessageItem } from '../queue';
 import { fromDbTime } from '../db';
-import { asKohaDateFormat, formatKohaDate, libraryDay, type KohaDateFormat } from '../rendering/dates';
+import { libraryDay } from '../kernel';
+import { asKohaDateFormat, formatKohaDate, type KohaDateFormat } from '../rendering/dates';
 import { TemplateError, KmcError } from '../errors';
 import { BranchDirectory, patronTemplateData, type EmailGateState, type NoticeDeps } from './context';
 import { asCurrencyFormat, formatMoney, type MoneyStyle } from './format';
-import { QuietHours } from './quiet-hours';
 import { countInto, type RunStats } from './runs';
 
-/** A routine's criteria: an empty (or absent) list means every branch, category or item type. */
-export interface RoutineCriteria {
-  branches?: string[];
-  categories?: string[];
-  itemtypes?: string[];
-}
+import type { RoutineCriteria } from '../scheduling';
+export type { RoutineCriteria };
 
 export interface GenerateArgs {
   runId: number | null;
@@ -216,7 +211,10 @@ export async function runBatches<T extends { borrowernumber: number }>(
 ): Promise<void> {
   const queue: T[][][] = [];
   let finished = false;
+  const isFinished = () => finished;
   let failure: { error: unknown } | null = null;
+  // Read through a call: the reader, the worker and the writes set it from callbacks, which TypeScript's narrowing does not see.
+  const failed = (): { error: unknown } | null => failure;
   // One waiter on each side: the reader when the queue is full, the worker when it is empty.
   let wakeWorker: (() => void) | null = null;
   let wakeReader: (() => void) | null = null;
@@ -237,13 +235,13 @@ export async function runBatches<T extends { borrowernumber: number }>(
   const worker = (async () => {
     try {
       for (;;) {
-        while (!queue.length && !finished && !failure) await new Promise<void>((r) => (wakeWorker = r));
-        if (failure || (!queue.length && finished)) break;
-        const batch = queue.shift()!;
+        while (!queue.length && !isFinished() && !failed()) await new Promise<void>((r) => (wakeWorker = r));
+        const batch = failed() ? undefined : queue.shift();
+        if (!batch) break;
         signal('reader');
         const made = await handle(batch);
-        while (writes.size >= parallelWrites && !failure) await Promise.race(writes);
-        if (failure || !made.length) continue;
+        while (writes.size >= parallelWrites && !failed()) await Promise.race(writes);
+        if (failed() || !made.length) continue;
         const write: Promise<void> = sink(made).then(
           () => void writes.delete(write),
           (err: unknown) => {
@@ -265,11 +263,11 @@ export async function runBatches<T extends { borrowernumber: number }>(
     queue.push(pending);
     pending = [];
     signal('worker');
-    while (queue.length >= readAhead && !failure) await new Promise<void>((r) => (wakeReader = r));
+    while (queue.length >= readAhead && !failed()) await new Promise<void>((r) => (wakeReader = r));
   };
   try {
     for await (const row of rows) {
-      if (failure) break;
+      if (failed()) break;
       if (group.length && group[0].borrowernumber !== row.borrowernumber) {
         pending.push(group);
         group = [];
@@ -278,7 +276,7 @@ export async function runBatches<T extends { borrowernumber: number }>(
       group.push(row);
     }
     if (group.length) pending.push(group);
-    if (pending.length && !failure) queue.push(pending);
+    if (pending.length && !failed()) queue.push(pending);
   } catch (err) {
     fail(err);
   } finally {
@@ -286,7 +284,8 @@ export async function runBatches<T extends { borrowernumber: number }>(
     signal('worker');
   }
   await worker;
-  if (failure) throw (failure as { error: unknown }).error;
+  const failure_ = failed();
+  if (failure_) throw failure_.error;
 }
 
 /** One thing a notice covers (a loan, a hold, a new patron), as its generator decided it. */
@@ -407,22 +406,15 @@ export class Composer {
     const out: NewMessage[] = [];
     choices.forEach((choice, index) => {
       const channel: ChannelName = choice.ok ? choice.channel : (first.channels[0] ?? 'print');
-      let status: NewMessage['status'] = 'pending';
-      let reason: string | null = null;
-      if (!choice.ok) {
-        status = 'missing_contact';
-        reason = choice.reason;
-      } else if (choice.held) {
-        status = 'held';
-        reason = choice.held;
-      } else if (channel === 'sms' && ctx.quiet.isQuiet(sendingBranch, ctx.now)) {
-        status = 'held';
-        reason = ctx.quiet.reason(sendingBranch);
-      }
-      if (args.needsApproval && status !== 'missing_contact') {
-        reason = `waiting for staff approval${args.routineName ? ` (routine "${args.routineName}")` : ''}${reason ? `; then ${reason}` : ''}`;
-        status = 'proposed';
-      }
+      // No usable channel: missing contact, whatever else holds; otherwise the placement rule decides.
+      const { status, reason } = choice.ok
+        ? placeMessage({
+            channel,
+            emailState: choice.held ? 'held' : null,
+            quietHours: ctx.quiet.quietNow(sendingBranch, ctx.now),
+            approval: args.needsApproval ? { routineName: args.routineName ?? null } : null,
+          })
+        : { status: 'missing_contact' as const, reason: choice.reason };
       const data = { ...base, address: choice.ok && channel === 'print' ? choice.to : '', message: channel === 'sms' ? '' : base.message };
       const rendered = this.render(rule, channel, langs, sendingBranch, data);
       // A second channel of an "all channels" rule covers the same loans under keys of its own.
@@ -483,26 +475,17 @@ const COVERAGE = /^([a-z_]+):(\d):issue:\d+$/;
  * One query per batch: the notices that cover these loans, with the library
  * day each was made for. Later overdue levels and bills count from these.
  */
-export async function loanHistory(knex: Knex, issueIds: number[], timeZone: string): Promise<Map<number, LoanHistory>> {
+export async function loanHistory(store: MessageStore, issueIds: number[], timeZone: string): Promise<Map<number, LoanHistory>> {
   const out = new Map<number, LoanHistory>();
-  for (let i = 0; i < issueIds.length; i += 1000) {
-    const rows: Array<{ issue_id: number; coverage_key: string; notice_date: string | null; created_at: string }> = await knex({
-      mi: 'kmc_message_items',
-    })
-      .join({ m: 'kmc_messages' }, 'm.id', 'mi.message_id')
-      .whereIn('mi.issue_id', issueIds.slice(i, i + 1000))
-      .whereNotNull('mi.coverage_key')
-      .select('mi.issue_id', 'mi.coverage_key', 'm.notice_date', 'm.created_at');
-    for (const r of rows) {
-      const m = COVERAGE.exec(r.coverage_key);
-      if (!m) continue;
-      let h = out.get(r.issue_id);
-      if (!h) out.set(r.issue_id, (h = { levels: new Map(), types: new Set() }));
-      h.types.add(m[1]);
-      if (m[1] === 'overdue') {
-        const day = r.notice_date ? String(r.notice_date).slice(0, 10) : libraryDay(fromDbTime(r.created_at)!, timeZone);
-        h.levels.set(Number(m[2]), day);
-      }
+  for (const r of await store.loanCoverage(issueIds)) {
+    const m = COVERAGE.exec(r.coverage_key);
+    if (!m) continue;
+    let h = out.get(r.issue_id);
+    if (!h) out.set(r.issue_id, (h = { levels: new Map(), types: new Set() }));
+    h.types.add(m[1]);
+    if (m[1] === 'overdue') {
+      const day = r.notice_date ? r.notice_date.slice(0, 10) : libraryDay(fromDbTime(r.created_at) ?? new Date(0), timeZone);
+      h.levels.set(Number(m[2]), day);
     }
   }
   return out;

@@ -6,7 +6,7 @@
  * Koha (Hold_Filled, Hold_Reminder); without a choice the rule decides.
  */
 import type { MessagingChoice, WaitingHold } from '../host';
-import { daysBetween } from '../rendering/dates';
+import { daysBetween } from '../kernel';
 import { allowedChannels } from '../contact';
 import type { Rule } from '../rules';
 import type { NoticeDeps } from './context';
@@ -68,9 +68,9 @@ async function generateHolds(type: HoldType, deps: NoticeDeps, args: GenerateArg
           skip(stats, 'type_not_used');
           continue;
         }
-        const expires = hold.expirationdate ? String(hold.expirationdate).slice(0, 10) : null;
+        const expires = hold.expirationdate ? hold.expirationdate.slice(0, 10) : null;
         if (type === 'hold_waiting') {
-          const since = hold.waitingdate ? String(hold.waitingdate).slice(0, 10) : args.runDate;
+          const since = hold.waitingdate ? hold.waitingdate.slice(0, 10) : args.runDate;
           if (daysBetween(since, args.runDate) < rule.delay_days) {
             skip(stats, 'not_yet_due_for_notice');
             continue;
@@ -133,7 +133,7 @@ function holdUnit(
       callnumber: hold.itemcallnumber ?? '',
       pickup_by: ctx.date(expires),
       pickup_by_day: expires ?? '',
-      waiting_since: ctx.date(hold.waitingdate ? String(hold.waitingdate) : null),
+      waiting_since: ctx.date(hold.waitingdate ? hold.waitingdate : null),
     },
   };
 }

@@ -1,161 +1,18 @@
 /**
- * Notice runs: pick the generator for a message type, record the run, store
- * what it makes. The scheduler and the command line both come through here.
+ * Notices: the generators of each type (overdue levels, bills, predue, holds,
+ * welcome, staff messages), the run that records and stores what they make,
+ * the review and approval of a routine's run, and rendering a stored
+ * message again for another channel.
  */
-import { KmcError } from '../errors';
-import { MESSAGE_TYPES, type MessageType } from '../rules';
-import { libraryDay } from '../rendering/dates';
-import type { NewMessage } from '../queue';
-import type { NoticeDeps } from './context';
-import { generateOverdue, generateReplacementBills } from './overdue';
-import { generatePredue } from './predue';
-import { generateHoldReminder, generateHoldWaiting } from './holds';
-import { generateWelcome } from './welcome';
-import type { GenerateArgs, MessageSink, RoutineCriteria } from './engine';
-import { countInto, emptyStats, RunLog, type RunStats } from './runs';
-
-export type { NoticeDeps, Clock } from './context';
-export { systemClock, BranchDirectory } from './context';
-export { RunLog, type RunStats } from './runs';
-export { coverageKey, idempotencyKey, type RoutineCriteria } from './engine';
+export type { NoticeDeps, EmailGate, EmailGateState } from './context';
+export type { Clock } from '../kernel';
+export { systemClock } from '../kernel';
+export { BranchDirectory, patronTemplateData, type BranchSettingsRow } from './context';
+export { runNotices, type RunRequest, type RunResult } from './run';
+export { isMessageType } from '../kernel';
+export type { RunStats } from './runs';
+export { coverageKey, idempotencyKey } from './engine';
+export type { RoutineCriteria } from '../scheduling';
 export { sendStaffMessage, type StaffMessageRequest, type StaffMessageResult } from './staff';
-export { renderAgain, type RenderedAgain } from './render-again';
-export { releaseQuietHours, QuietHours } from './quiet-hours';
-
-type Generator = (deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink) => Promise<void>;
-
-const GENERATORS: Partial<Record<MessageType, Generator>> = {
-  overdue: generateOverdue,
-  replacement_bill: generateReplacementBills,
-  predue: generatePredue,
-  hold_waiting: generateHoldWaiting,
-  hold_reminder: generateHoldReminder,
-  welcome: generateWelcome,
-};
-
-export interface RunRequest {
-  type: string;
-  /** Library day YYYY-MM-DD; today in the library's time zone when absent. */
-  date?: string | null;
-  branchcode?: string | null;
-  dryRun?: boolean;
-  startedBy: string;
-  /** Scheduled runs name their job and fire time; a fire already taken is not run again. */
-  job?: string;
-  fireTime?: Date;
-  automated?: boolean;
-  messageToPatrons?: string | null;
-  /** Overdue: only this level; absent = whichever level is due for each loan. */
-  level?: number | null;
-  /** A routine's criteria: branches, patron categories, item types (empty = all). */
-  criteria?: RoutineCriteria | null;
-  /** Messages are made as `proposed` and wait for staff approval. */
-  needsApproval?: boolean;
-  routineId?: number | null;
-  routineName?: string | null;
-}
-
-export interface RunResult extends RunStats {
-  runId: number | null;
-  type: string;
-  date: string;
-  branch: string | null;
-  dryRun: boolean;
-  /** Why nothing ran: the plugin is switched off in Koha, or another instance took this fire. */
-  notRun?: 'disabled' | 'already_run';
-}
-
-export function isMessageType(t: string): t is MessageType {
-  return (MESSAGE_TYPES as readonly string[]).includes(t);
-}
-
-export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<RunResult> {
-  if (!isMessageType(req.type)) {
-    throw new KmcError('KMC_UNKNOWN_MESSAGE_TYPE', `unknown message type "${req.type}"; known: ${MESSAGE_TYPES.join(', ')}`);
-  }
-  const generator = GENERATORS[req.type];
-  if (!generator) throw new KmcError('KMC_NOT_IMPLEMENTED', `notices of type "${req.type}" cannot be generated yet`);
-  const date = req.date ?? libraryDay(deps.clock.now(), deps.settings.timezone);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(`${date}T00:00:00Z`))) {
-    throw new KmcError('KMC_BAD_DATE', `"${date}" is not a date of the form YYYY-MM-DD`);
-  }
-  const stats = emptyStats();
-  const base: RunResult = { runId: null, type: req.type, date, branch: req.branchcode ?? null, dryRun: !!req.dryRun, ...stats };
-
-  if (!(await deps.host.isEnabled(deps.settings.pluginClass))) {
-    deps.logger.info('run.skipped_disabled', { type: req.type, date });
-    return { ...base, notRun: 'disabled' };
-  }
-
-  const runLog = new RunLog(deps.knex);
-  const runId = await runLog.open({
-    job: req.job,
-    fireTime: req.fireTime,
-    runDate: date,
-    messageType: req.type,
-    branchcode: req.branchcode ?? null,
-    dryRun: !!req.dryRun,
-    startedBy: req.startedBy,
-    at: deps.clock.now(),
-  });
-  if (runId === null) {
-    deps.logger.info('run.skipped_already_run', { type: req.type, job: req.job });
-    return { ...base, notRun: 'already_run' };
-  }
-  deps.logger.info('run.started', { runId, type: req.type, date, branch: req.branchcode ?? null, dryRun: !!req.dryRun });
-
-  const sink = async (messages: NewMessage[]) => {
-    let made = messages;
-    if (!req.dryRun) {
-      const res = await deps.store.insertMessages(messages, deps.clock.now(), req.startedBy);
-      stats.duplicates += res.duplicates;
-      if (res.duplicates) made = await keepCreated(deps, messages, res.ids);
-    }
-    for (const m of made) {
-      stats.created += 1;
-      countInto(stats.byChannel, m.channel);
-      countInto(stats.byStatus, m.status);
-    }
-  };
-
-  try {
-    await generator(
-      deps,
-      {
-        runId,
-        runDate: date,
-        branchcode: req.branchcode ?? null,
-        dryRun: !!req.dryRun,
-        automated: !!req.automated,
-        actor: req.startedBy,
-        messageToPatrons: req.messageToPatrons,
-        level: req.level ?? null,
-        criteria: req.criteria ?? null,
-        needsApproval: !!req.needsApproval,
-        routineId: req.routineId ?? null,
-        routineName: req.routineName ?? null,
-      },
-      stats,
-      sink,
-    );
-  } catch (err) {
-    await runLog.fail(runId, (err as Error).message, deps.clock.now());
-    deps.logger.error('run.failed', {
-      runId,
-      type: req.type,
-      code: (err as KmcError).code ?? 'KMC_INTERNAL',
-      error: (err as Error).message,
-    });
-    throw err;
-  }
-  await runLog.finish(runId, stats, deps.clock.now());
-  deps.logger.info('run.finished', { runId, type: req.type, created: stats.created, skipped: stats.skipped, duplicates: stats.duplicates });
-  return { ...base, ...stats, runId };
-}
-
-/** When some messages of a batch were duplicates, count only those this run stored. */
-async function keepCreated(deps: NoticeDeps, messages: NewMessage[], ids: number[]): Promise<NewMessage[]> {
-  if (!ids.length) return [];
-  const keys = new Set((await deps.knex('kmc_messages').whereIn('id', ids).pluck('idempotency_key')) as string[]);
-  return messages.filter((m) => keys.has(m.idempotencyKey));
-}
+export { renderAgain, resentContent, type RenderedAgain } from './render-again';
+export { RunApproval, type ApprovalResult, type RunApprovalDeps, type StartedRun } from './approval';

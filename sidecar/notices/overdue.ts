@@ -9,7 +9,7 @@
  */
 import type { LoanCandidate } from '../host';
 import { OVERDUE_LEVELS, type OverdueRuleChain, type Rule } from '../rules';
-import { addDays, daysBetween } from '../rendering/dates';
+import { addDays, daysBetween } from '../kernel';
 import { KmcError } from '../errors';
 import type { NoticeDeps } from './context';
 import {
@@ -85,7 +85,7 @@ export function loanUnit(
 
 /** Patron categories with overduenoticerequired = 0 get no overdue notices (and no bills), as in Koha. */
 function categoryWantsNoNotices(loan: LoanCandidate): boolean {
-  return loan.overduenoticerequired !== null && Number(loan.overduenoticerequired) === 0;
+  return loan.overduenoticerequired !== null && loan.overduenoticerequired === 0;
 }
 
 export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink): Promise<void> {
@@ -104,7 +104,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
     async (patrons) => {
       const loans = loansInScope(ctx, patrons, stats);
       const history = await loanHistory(
-        deps.knex,
+        deps.store,
         loans.map((l) => l.issue_id),
         deps.settings.timezone,
       );
@@ -119,7 +119,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
           skip(stats, current ? 'no_further_level' : 'level_not_used');
           continue;
         }
-        const from = current ? sent.get(current)! : loan.date_due.slice(0, 10);
+        const from = (current ? sent.get(current) : undefined) ?? loan.date_due.slice(0, 10);
         if (daysBetween(from, args.runDate) < rule.delay_days) {
           skip(stats, current ? 'already_notified' : 'not_yet_due_for_notice');
           continue;
@@ -167,7 +167,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
     async (patrons) => {
       const loans = loansInScope(ctx, patrons, stats);
       const history = await loanHistory(
-        deps.knex,
+        deps.store,
         loans.map((l) => l.issue_id),
         deps.settings.timezone,
       );

@@ -6,7 +6,7 @@
  * A run that was missed catches up the next day, still before the due date.
  */
 import type { LoanCandidate, MessagingChoice } from '../host';
-import { addDays, daysBetween } from '../rendering/dates';
+import { addDays, daysBetween } from '../kernel';
 import { allowedChannels } from '../contact';
 import type { NoticeDeps } from './context';
 import {
@@ -34,7 +34,7 @@ export async function generatePredue(deps: NoticeDeps, args: GenerateArgs, stats
   const ahead = Math.min(MAX_DAYS_AHEAD, Math.max(asked, ...used.map((r) => r.delay_days)));
   const ctx = await RunContext.load(deps, args);
   const composer = new Composer(ctx, 'predue', (units, c) => ({
-    days_left: daysBetween(c.args.runDate, units[0].item.dateDue!.slice(0, 10)),
+    days_left: daysBetween(c.args.runDate, (units[0].item.dateDue ?? c.args.runDate).slice(0, 10)),
   }));
 
   const rows = deps.host.streamLoans({ dueFrom: `${args.runDate} 00:00:00`, dueBefore: `${addDays(args.runDate, ahead + 1)} 00:00:00` });

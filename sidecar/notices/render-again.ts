@@ -5,10 +5,10 @@
  * address for the new channel is read from Koha now, since it may have
  * changed since the message was made.
  */
-import type { ChannelName } from '../channels/contract';
+import type { ChannelName } from '../kernel';
 import { chooseChannel } from '../contact';
 import { KmcError, TemplateError } from '../errors';
-import type { MessageRow } from '../queue';
+import type { MessageRow, ResentContent } from '../queue';
 import type { RenderedNotice } from '../rendering/notices';
 import { BranchDirectory, type NoticeDeps } from './context';
 
@@ -27,19 +27,20 @@ type StoredMessage = Pick<MessageRow, 'id' | 'message_type' | 'borrowernumber' |
   rule_id?: number | null;
 };
 
-export async function renderAgain(deps: RenderAgainDeps, message: StoredMessage, channel: ChannelName): Promise<RenderedAgain> {
-  if (!['email', 'sms', 'print'].includes(channel)) throw new KmcError('KMC_BAD_CHANNEL', `unknown channel "${channel}"`);
-  let data: Record<string, unknown>;
+/** The plain data a message was rendered from; KMC_NO_RENDER_DATA (saying what cannot be done) when it kept none. */
+export function renderDataOf(message: Pick<StoredMessage, 'id' | 'render_data'>, cannot: string): Record<string, unknown> {
   try {
     const parsed = JSON.parse(message.render_data ?? 'null') as unknown;
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a set of named values');
-    data = parsed as Record<string, unknown>;
+    return parsed as Record<string, unknown>;
   } catch {
-    throw new KmcError(
-      'KMC_NO_RENDER_DATA',
-      `message ${message.id} did not keep the data it was made from, so it cannot be rendered for another channel`,
-    );
+    throw new KmcError('KMC_NO_RENDER_DATA', `message ${message.id} did not keep the data it was made from, so it cannot be ${cannot}`);
   }
+}
+
+export async function renderAgain(deps: RenderAgainDeps, message: StoredMessage, channel: ChannelName): Promise<RenderedAgain> {
+  if (!['email', 'sms', 'print'].includes(channel)) throw new KmcError('KMC_BAD_CHANNEL', `unknown channel "${channel}"`);
+  const data = renderDataOf(message, 'rendered for another channel');
   const patron = await deps.host.patron(message.borrowernumber);
   const choice = patron
     ? chooseChannel([channel], patron, { defaultCountry: deps.settings.defaultCountry, available: deps.availableChannels })
@@ -52,7 +53,7 @@ export async function renderAgain(deps: RenderAgainDeps, message: StoredMessage,
     message: channel === 'sms' ? '' : (data.message ?? ''),
   };
   const langs = [...(message.lang ? [message.lang] : []), ...(patron ? directory.langsFor(patron) : [])];
-  const rule = message.rule_id ? await deps.rules.get(Number(message.rule_id)) : null;
+  const rule = message.rule_id ? await deps.rules.get(message.rule_id) : null;
   const args = { channel, langs, branchcode: message.branchcode, data: fresh };
   let rendered: RenderedNotice | null = null;
   if (rule?.template_code && rule.template_code !== message.message_type) {
@@ -68,5 +69,27 @@ export async function renderAgain(deps: RenderAgainDeps, message: StoredMessage,
     channel,
     to: choice.ok ? choice.to : null,
     reason: choice.ok ? null : choice.reason.replace(/; print: letters not allowed by the rule$/, ''),
+  };
+}
+
+/**
+ * A stored message made again for another channel, as the queue's resend
+ * stores it: the text, the patron's address now, and the branch's sender.
+ */
+export async function resentContent(deps: RenderAgainDeps, message: MessageRow, channel: ChannelName): Promise<ResentContent> {
+  return contentFor(await renderAgain(deps, message, channel), message.branchcode, await BranchDirectory.load(deps));
+}
+
+/** What a message rendered again stores: its text and address, and the branch's sender for its channel. */
+export function contentFor(again: RenderedAgain, branchcode: string | null, directory: BranchDirectory): ResentContent {
+  return {
+    to: again.to,
+    reason: again.reason,
+    from: again.channel === 'email' ? directory.senderEmail(branchcode) : (directory.branch(branchcode)?.branchname ?? null),
+    replyTo: again.channel === 'email' ? directory.replyTo(branchcode) : null,
+    lang: again.lang,
+    subject: again.subject,
+    text: again.text,
+    html: again.html,
   };
 }

@@ -35,7 +35,11 @@ const STATUS_OF: Record<string, number> = {
 
 export function createNoticeRouter(deps: NoticeRouterDeps): express.Router {
   const router = express.Router();
-  const guard: RequestHandler = deps.guard ?? ((_req, _res, next) => next());
+  const guard: RequestHandler =
+    deps.guard ??
+    ((_req, _res, next) => {
+      next();
+    });
 
   router.post('/patrons/:borrowernumber/messages', express.json({ limit: '64kb' }), guard, async (req, res, next) => {
     const borrowernumber = /^\d{1,10}$/.test(String(req.params.borrowernumber)) ? Number(req.params.borrowernumber) : NaN;
@@ -55,7 +59,7 @@ export function createNoticeRouter(deps: NoticeRouterDeps): express.Router {
         borrowernumber,
         channel: body.channel as string,
         text: body.text as string,
-        subject: (body.subject as string | undefined) ?? null,
+        subject: body.subject ?? null,
         actor: deps.actorOf ? deps.actorOf(req, res) : 'api',
         requestKey: key,
       });
@@ -65,7 +69,10 @@ export function createNoticeRouter(deps: NoticeRouterDeps): express.Router {
       });
     } catch (err) {
       const status = err instanceof KmcError ? STATUS_OF[err.code] : undefined;
-      if (!status) return next(err);
+      if (!status) {
+        next(err);
+        return;
+      }
       deps.notices.logger.info('staff_message.refused', {
         borrowernumber: Number.isFinite(borrowernumber) ? borrowernumber : null,
         code: (err as KmcError).code,

@@ -5,15 +5,13 @@
  * answer says why and nothing is stored, so staff can pick the other one.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { ChannelName } from '../channels/contract';
+import { libraryDay, type ChannelName } from '../kernel';
 import { chooseChannel } from '../contact';
 import { KmcError, type ErrorCode } from '../errors';
-import { libraryDay } from '../rendering/dates';
 import { resolveRule } from '../rules';
 import { BranchDirectory, patronTemplateData, type NoticeDeps } from './context';
 import { emailStates } from './engine';
-import { QuietHours } from './quiet-hours';
-import type { NewMessage } from '../queue';
+import { placeMessage, QuietHours, type NewMessage } from '../queue';
 
 export const STAFF_MESSAGE_CHANNELS = ['email', 'sms'] as const;
 export const STAFF_TEXT_MAX = { email: 10_000, sms: 600 } as const;
@@ -98,15 +96,11 @@ export async function sendStaffMessage(deps: NoticeDeps, req: StaffMessageReques
     deps.renderer.refresh(),
   ]);
   const branchcode = patron.branchcode;
-  let status: NewMessage['status'] = 'pending';
-  let reason: string | null = null;
-  if (choice.held) {
-    status = 'held';
-    reason = choice.held;
-  } else if (channel === 'sms' && quiet.isQuiet(branchcode, now)) {
-    status = 'held';
-    reason = quiet.reason(branchcode);
-  }
+  const { status, reason } = placeMessage({
+    channel,
+    emailState: choice.held ? 'held' : null,
+    quietHours: quiet.quietNow(branchcode, now),
+  });
   const data = {
     patron: patronTemplateData(patron),
     branch: directory.templateData(branchcode),
@@ -148,16 +142,15 @@ export async function sendStaffMessage(deps: NoticeDeps, req: StaffMessageReques
     items: [],
   };
   const stored = await deps.store.insertMessages([message], now, req.actor);
-  const row = (await deps.knex('kmc_messages').where({ idempotency_key: key }).first('id', 'status', 'channel', 'status_reason')) as
-    { id: number; status: string; channel: ChannelName; status_reason: string | null } | undefined;
+  const row = await deps.store.byKey(key);
   if (!row) throw new KmcError('KMC_INTERNAL', 'the message was stored but cannot be read back');
   deps.logger.info('staff_message.created', {
-    messageId: Number(row.id),
+    messageId: row.id,
     borrowernumber: patron.borrowernumber,
     channel,
     status: row.status,
     actor: req.actor,
     duplicate: stored.created === 0,
   });
-  return { id: Number(row.id), status: row.status, channel: row.channel, statusReason: row.status_reason, duplicate: stored.created === 0 };
+  return { id: row.id, status: row.status, channel: row.channel, statusReason: row.status_reason, duplicate: stored.created === 0 };
 }

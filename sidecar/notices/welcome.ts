@@ -22,14 +22,8 @@ import {
 import type { RunStats } from './runs';
 
 /** The day of the last finished welcome run that stored its messages, or null. */
-export async function lastWelcomeDay(deps: Pick<NoticeDeps, 'knex'>, before: string): Promise<string | null> {
-  const row = (await deps
-    .knex('kmc_runs')
-    .where({ message_type: 'welcome', status: 'finished', dry_run: 0 })
-    .where('run_date', '<=', before)
-    .max({ d: 'run_date' })
-    .first()) as { d: string | null } | undefined;
-  return row?.d ? String(row.d).slice(0, 10) : null;
+export async function lastWelcomeDay(deps: Pick<NoticeDeps, 'runs'>, before: string): Promise<string | null> {
+  return deps.runs.lastFinishedDay('welcome', before);
 }
 
 export async function generateWelcome(deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink): Promise<void> {

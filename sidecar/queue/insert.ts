@@ -113,13 +113,21 @@ export class WriteTransaction {
   constructor(private readonly conn: DriverConnection) {}
 
   query<T>(sql: string, values: unknown[] = []): Promise<T> {
-    return new Promise((resolve, reject) => this.conn.query(sql, values, (err, result) => (err ? reject(err) : resolve(result as T))));
+    return new Promise((resolve, reject) => {
+      this.conn.query(sql, values, (err, result) => {
+        if (err) reject(err);
+        else resolve(result as T);
+      });
+    });
   }
 
   private execute(sql: string, values: Value[]): Promise<OkPacket> {
-    return new Promise((resolve, reject) =>
-      this.conn.execute(sql, values, (err, result) => (err ? reject(err) : resolve(result as OkPacket))),
-    );
+    return new Promise((resolve, reject) => {
+      this.conn.execute(sql, values, (err, result) => {
+        if (err) reject(err);
+        else resolve(result as OkPacket);
+      });
+    });
   }
 
   /**
@@ -136,7 +144,7 @@ export class WriteTransaction {
         for (let c = 0; c < row.length; c += 1) values.push(row[c]);
       }
       const ok = await this.execute(insertStatement(table, columns, size), values);
-      out.push({ firstId: Number(ok.insertId), rows: size });
+      out.push({ firstId: ok.insertId, rows: size });
       at += size;
     }
     return out;
@@ -175,9 +183,9 @@ export async function inWriteTransaction<T>(knex: Knex, work: (tx: WriteTransact
  */
 export async function idsAreConsecutive(knex: Knex): Promise<boolean> {
   try {
-    const [rows] = (await knex.raw('SELECT @@innodb_autoinc_lock_mode AS lock_mode, @@auto_increment_increment AS step')) as [
-      Array<{ lock_mode: unknown; step: unknown }>,
-    ];
+    const [rows] = await knex.raw<[Array<{ lock_mode: unknown; step: unknown } | undefined>]>(
+      'SELECT @@innodb_autoinc_lock_mode AS lock_mode, @@auto_increment_increment AS step',
+    );
     const row = rows[0];
     return !!row && Number(row.step) === 1 && (Number(row.lock_mode) === 0 || Number(row.lock_mode) === 1);
   } catch {

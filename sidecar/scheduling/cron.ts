@@ -39,13 +39,14 @@ function parseField(source: string, text: string, field: (typeof FIELDS)[number]
   for (const part of text.split(',')) {
     const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
     if (!m) bad(source, `the ${field.name} field "${text}" is not a number, range, list or step (names are not supported)`);
-    const step = m[4] !== undefined ? Number(m[4]) : 1;
+    // Unmatched groups are undefined at run time, whatever the typings say; a matched one is never empty.
+    const step = m[4] ? Number(m[4]) : 1;
     if (step < 1) bad(source, `the ${field.name} field has a step of 0`);
     let from: number = field.min;
     let to: number = field.max;
     if (m[1] !== '*') {
       from = Number(m[2]);
-      to = m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? field.max : from;
+      to = m[3] ? Number(m[3]) : m[4] ? field.max : from;
     }
     if (from < field.min || to > field.max || from > to)
       bad(source, `the ${field.name} field "${part}" is outside ${field.min}-${field.max}`);
@@ -55,7 +56,7 @@ function parseField(source: string, text: string, field: (typeof FIELDS)[number]
 }
 
 export function parseCron(source: string): CronSchedule {
-  const text = String(source ?? '').trim();
+  const text = source.trim();
   const parts = text.split(/\s+/);
   if (parts.length !== 5) bad(text, `needs five fields (minute hour day month weekday), got ${parts.length}`);
   const [minutes, hours, days, months, weekdays] = parts.map((p, i) => parseField(text, p, FIELDS[i]));

@@ -5,9 +5,15 @@
  */
 import type { Knex } from 'knex';
 import { KmcError } from '../errors';
-import { MESSAGE_TYPES, type MessageType } from '../rules';
-import type { RoutineCriteria } from '../notices/engine';
+import { MESSAGE_TYPES, type MessageType } from '../kernel';
 import { parseCron } from './cron';
+
+/** A routine's criteria: an empty (or absent) list means every branch, category or item type. */
+export interface RoutineCriteria {
+  branches?: string[];
+  categories?: string[];
+  itemtypes?: string[];
+}
 
 /** Types a routine can run; staff messages and verification mails are made one at a time, not by runs. */
 export const ROUTINE_TYPES: readonly MessageType[] = ['hold_waiting', 'hold_reminder', 'predue', 'overdue', 'replacement_bill', 'welcome'];
@@ -81,8 +87,8 @@ export function parseCriteria(value: unknown, routine: string): Required<Routine
 function fromRow(r: RoutineRow): Routine {
   return {
     ...r,
-    id: Number(r.id),
-    level: r.level === null || r.level === undefined ? null : Number(r.level),
+    id: r.id,
+    level: r.level,
     criteria: parseCriteria(r.criteria, r.name),
     needs_approval: !!r.needs_approval,
     enabled: !!r.enabled,
@@ -123,18 +129,25 @@ export class RoutineStore {
   constructor(private readonly knex: Knex) {}
 
   async list(opts: { enabledOnly?: boolean } = {}): Promise<Routine[]> {
-    const q = this.knex('kmc_routines').orderBy('id');
+    const q = this.knex<RoutineRow>('kmc_routines').orderBy('id');
     if (opts.enabledOnly) q.where({ enabled: 1 });
-    return ((await q) as RoutineRow[]).map(fromRow);
+    return (await q.select()).map(fromRow);
   }
 
   async get(id: number): Promise<Routine | null> {
-    const row = (await this.knex('kmc_routines').where({ id }).first()) as RoutineRow | undefined;
+    const row = await this.knex<RoutineRow>('kmc_routines').where({ id }).first();
     return row ? fromRow(row) : null;
   }
 
+  /** The names of these routines, by id. */
+  async names(ids: number[]): Promise<Map<number, string>> {
+    if (!ids.length) return new Map();
+    const rows = await this.knex<RoutineRow>('kmc_routines').whereIn('id', ids).select('id', 'name');
+    return new Map(rows.map((r) => [r.id, r.name]));
+  }
+
   async byName(name: string): Promise<Routine | null> {
-    const row = (await this.knex('kmc_routines').where({ name }).first()) as RoutineRow | undefined;
+    const row = await this.knex<RoutineRow>('kmc_routines').where({ name }).first();
     return row ? fromRow(row) : null;
   }
 
@@ -151,7 +164,7 @@ export class RoutineStore {
         message_to_patrons: input.message_to_patrons ?? null,
         enabled: input.enabled === false ? 0 : 1,
       });
-      return Number(id);
+      return id;
     } catch (err) {
       if ((err as { code?: string }).code === 'ER_DUP_ENTRY') invalid(`there is already a routine named "${input.name.trim()}"`);
       throw err;

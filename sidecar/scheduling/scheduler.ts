@@ -9,18 +9,36 @@
  * changes made on the staff pages take effect without a restart.
  */
 import schedule from 'node-schedule';
-import { toDbTime } from '../db';
 import { KmcError } from '../errors';
 import type { Logger } from '../logging';
-import { libraryDay } from '../rendering/dates';
-import { runNotices, type RunResult } from '../notices';
-import type { Clock, NoticeDeps } from '../notices/context';
-import { releaseQuietHours } from '../notices/quiet-hours';
+import { libraryDay, type Clock } from '../kernel';
 import { nextFire, parseCron, previousFire } from './cron';
 import { routineRunFields, type Routine, type RoutineStore } from './routines';
 
-export interface SchedulerDeps {
-  notices: NoticeDeps;
+/** What the scheduler asks the notice engine to run for one fire of a routine. */
+export type RoutineRunRequest = ReturnType<typeof routineRunFields> & {
+  date: string;
+  startedBy: string;
+  job: string;
+  fireTime: Date;
+  automated: boolean;
+};
+
+/** What the scheduler reads of a run's result. */
+export interface RoutineRunResult {
+  runId: number | null;
+  created: number;
+  dryRun: boolean;
+  notRun?: 'disabled' | 'already_run';
+}
+
+export interface SchedulerDeps<R extends RoutineRunResult = RoutineRunResult> {
+  /** Runs one fire (the notice engine's runNotices, given its dependencies by the composition root). */
+  run: (req: RoutineRunRequest) => Promise<R>;
+  /** The run log: whether a fire was already taken. */
+  runs: { fireTaken(job: string, fireTime: Date): Promise<boolean> };
+  /** Moves SMS held for quiet hours that are over to the queue (the queue's release); returns how many. */
+  releaseQuietHours: (actor: string) => Promise<number>;
   routines: RoutineStore;
   logger: Logger;
   clock: Clock;
@@ -36,8 +54,12 @@ export function routineJob(routine: Pick<Routine, 'id'>): string {
   return `routine:${routine.id}`;
 }
 
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 function createdAt(routine: Routine): Date {
-  return new Date(String(routine.created_at).replace(' ', 'T') + 'Z');
+  return new Date(routine.created_at.replace(' ', 'T') + 'Z');
 }
 
 interface Armed {
@@ -46,18 +68,18 @@ interface Armed {
   job: schedule.Job;
 }
 
-export class Scheduler {
+export class Scheduler<R extends RoutineRunResult = RoutineRunResult> {
   private armed = new Map<number, Armed>();
   private inFlight = new Set<Promise<unknown>>();
   private housekeeping: schedule.Job[] = [];
   private reloadTimer: NodeJS.Timeout | null = null;
   private started = false;
 
-  constructor(private readonly deps: SchedulerDeps) {}
+  constructor(private readonly deps: SchedulerDeps<R>) {}
 
   /** Runs one fire of a routine, as the schedule would; another instance may already have taken it. */
-  async fire(routine: Routine, fireTime: Date): Promise<RunResult> {
-    const result = await runNotices(this.deps.notices, {
+  async fire(routine: Routine, fireTime: Date): Promise<R> {
+    const result = await this.deps.run({
       ...routineRunFields(routine),
       date: libraryDay(fireTime, this.deps.timezone),
       startedBy: 'scheduler',
@@ -81,24 +103,20 @@ export class Scheduler {
    * For each enabled routine: its last fire before now, if that fire came
    * after the routine was made and the run log has no run for it, is run now.
    */
-  async catchUp(): Promise<RunResult[]> {
+  async catchUp(): Promise<R[]> {
     const now = this.deps.clock.now();
-    const out: RunResult[] = [];
+    const out: R[] = [];
     for (const routine of await this.deps.routines.list({ enabledOnly: true })) {
       if (!routine.schedule) continue;
       let prev: Date | null;
       try {
         prev = previousFire(parseCron(routine.schedule), now, this.deps.timezone);
       } catch (err) {
-        this.deps.logger.error('schedule.invalid', { routineId: routine.id, error: (err as Error).message });
+        this.deps.logger.error('schedule.invalid', { routineId: routine.id, error: messageOf(err) });
         continue;
       }
       if (!prev || prev.getTime() <= createdAt(routine).getTime()) continue;
-      const taken = await this.deps.notices
-        .knex('kmc_runs')
-        .where({ job: routineJob(routine), fire_time: toDbTime(prev).slice(0, 19) })
-        .first('id');
-      if (taken) continue;
+      if (await this.deps.runs.fireTaken(routineJob(routine), prev)) continue;
       this.deps.logger.info('schedule.catch_up', { routineId: routine.id, fireTime: prev.toISOString() });
       try {
         out.push(await this.fire(routine, prev));
@@ -110,7 +128,7 @@ export class Scheduler {
   }
 
   /** Catches up, arms every enabled routine, and starts the minute-by-minute housekeeping. */
-  async start(): Promise<{ caughtUp: RunResult[] }> {
+  async start(): Promise<{ caughtUp: R[] }> {
     if (this.started) return { caughtUp: [] };
     this.started = true;
     const caughtUp = await this.catchUp();
@@ -120,7 +138,11 @@ export class Scheduler {
     if (every > 0) {
       this.reloadTimer = setInterval(
         () =>
-          void this.track(this.reload().catch((err: Error) => this.deps.logger.error('schedule.reload_failed', { error: err.message }))),
+          void this.track(
+            this.reload().catch((err: unknown) => {
+              this.deps.logger.error('schedule.reload_failed', { error: messageOf(err) });
+            }),
+          ),
         every,
       );
     }
@@ -146,21 +168,18 @@ export class Scheduler {
   scheduled(): Array<{ routineId: number; name: string; next: Date; nodeScheduleNext: Date | null }> {
     return [...this.armed.values()].map((a) => {
       const n = a.job.nextInvocation() as unknown as { toDate?: () => Date } | Date | null;
-      const nodeNext = n ? (n instanceof Date ? n : n.toDate ? n.toDate() : new Date(String(n))) : null;
+      const nodeNext = n ? (n instanceof Date ? n : n.toDate ? n.toDate() : null) : null;
       return { routineId: a.routine.id, name: a.routine.name, next: a.at, nodeScheduleNext: nodeNext };
     });
   }
 
   async releaseQuietHours(): Promise<number> {
     try {
-      const n = await releaseQuietHours(
-        { knex: this.deps.notices.knex, clock: this.deps.clock, timezone: this.deps.timezone, logger: this.deps.logger },
-        'scheduler',
-      );
+      const n = await this.deps.releaseQuietHours('scheduler');
       if (n) this.deps.onMessages?.();
       return n;
     } catch (err) {
-      this.deps.logger.error('quiet_hours.release_failed', { error: (err as Error).message });
+      this.deps.logger.error('quiet_hours.release_failed', { error: messageOf(err) });
       return 0;
     }
   }
@@ -180,25 +199,29 @@ export class Scheduler {
   private arm(routine: Routine, after: Date): void {
     let at: Date | null;
     try {
-      at = nextFire(parseCron(routine.schedule!), after, this.deps.timezone);
+      if (!routine.schedule) return;
+      at = nextFire(parseCron(routine.schedule), after, this.deps.timezone);
     } catch (err) {
-      this.deps.logger.error('schedule.invalid', { routineId: routine.id, error: (err as Error).message });
+      this.deps.logger.error('schedule.invalid', { routineId: routine.id, error: messageOf(err) });
       return;
     }
     if (!at) return;
     const job = schedule.scheduleJob(`routine:${routine.id}:${at.toISOString()}`, at, () => {
       this.armed.delete(routine.id);
-      const run = this.fire(routine, at!)
-        .catch((err) => this.logFailure(routine, at!, err))
+      const run = this.fire(routine, at)
+        .catch((err: unknown) => {
+          this.logFailure(routine, at, err);
+        })
         .finally(() => {
           // The next fire counts from this one (or from now, if a long run passed it).
           if (this.started && !this.armed.has(routine.id))
-            this.arm(routine, new Date(Math.max(at!.getTime(), this.deps.clock.now().getTime())));
+            this.arm(routine, new Date(Math.max(at.getTime(), this.deps.clock.now().getTime())));
         });
       void this.track(run);
     });
     // node-schedule gives no job for an instant already past (a clock behind the wall clock): nothing to arm.
-    if (job) this.armed.set(routine.id, { routine, at, job });
+    // (Its typings say a job always comes back.)
+    if ((job as schedule.Job | null) !== null) this.armed.set(routine.id, { routine, at, job });
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -211,8 +234,8 @@ export class Scheduler {
     this.deps.logger.error('schedule.run_failed', {
       routineId: routine.id,
       fireTime: fireTime.toISOString(),
-      code: err instanceof KmcError ? err.code : ((err as { code?: string }).code ?? 'KMC_INTERNAL'),
-      error: (err as Error).message,
+      code: err instanceof KmcError ? err.code : 'KMC_INTERNAL',
+      error: messageOf(err),
     });
   }
 }

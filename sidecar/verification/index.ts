@@ -21,4 +21,4 @@ export {
   type VerificationSettings,
 } from './settings';
 export { createVerificationToken, isSignedToken, tokenHash } from './tokens';
-export { releaseHeldEmail, sendHeldByNextChannel } from './held';
+export { sendHeldByNextChannel } from './held';

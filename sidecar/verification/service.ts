@@ -25,11 +25,11 @@ import type { Logger } from '../logging';
 import type { Settings } from '../config';
 import type { ChannelName } from '../channels/contract';
 import { patronEmail } from '../contact';
-import { BranchDirectory, type Clock, type EmailGate, type EmailGateState } from '../notices/context';
+import { BranchDirectory, type Clock, type EmailGate, type EmailGateState } from '../notices';
 import { asKohaDateFormat, formatKohaDate, libraryDay } from '../rendering/dates';
 import { loadVerificationSettings, SETTING, type VerificationSettings } from './settings';
 import { addressFingerprint, createVerificationToken, isSignedToken, sameHash, tokenHash } from './tokens';
-import { releaseHeldEmail, sendHeldByNextChannel } from './held';
+import { sendHeldByNextChannel } from './held';
 
 export type VerificationState = 'verified' | 'pending' | 'expired' | 'exempt' | 'none';
 
@@ -376,8 +376,7 @@ export class VerificationService {
       d: { kind: 'verified' | 'exempt'; email: string };
     }>;
     if (usable.length) {
-      result.released += await releaseHeldEmail(
-        this.deps.knex,
+      result.released += await this.deps.store.releaseVerifiedEmail(
         usable.map((x) => ({ borrowernumber: x.row.borrowernumber, email: x.d.email })),
         at,
         ctx.actor,
@@ -558,20 +557,7 @@ export class VerificationService {
    * stored text either way.
    */
   private async retireLinks(messageIds: number[], detail: string, actor: string): Promise<void> {
-    const now = toDbTime(this.deps.clock.now());
-    await this.deps.knex.transaction(async (trx) => {
-      const ids = (await trx('kmc_messages')
-        .whereIn('id', messageIds)
-        .where({ status: 'pending', message_type: 'email_verification' })
-        .forUpdate()
-        .pluck('id')) as number[];
-      if (ids.length) {
-        await trx('kmc_messages')
-          .whereIn('id', ids)
-          .update({ status: 'cancelled', status_reason: detail.slice(0, 255), next_attempt_at: null, updated_at: now });
-        await trx('kmc_message_events').insert(ids.map((id) => ({ message_id: id, at: now, status: 'cancelled', detail, actor })));
-      }
-    });
+    await this.deps.store.cancelUnsentVerificationMails(messageIds, detail, actor, this.deps.clock.now());
     await this.removeLinks(messageIds);
     await this.deps.knex('kmc_email_verifications').whereIn('message_id', messageIds).update({ link_in_archive: 0 });
   }
@@ -646,8 +632,7 @@ export class VerificationService {
     const at = this.deps.clock.now();
     const usable = rows.filter((r) => (r.state === 'verified' || r.state === 'exempt') && r.email);
     if (usable.length) {
-      result.released += await releaseHeldEmail(
-        this.deps.knex,
+      result.released += await this.deps.store.releaseVerifiedEmail(
         usable.map((r) => ({ borrowernumber: r.borrowernumber, email: r.email! })),
         at,
         actor,
@@ -715,7 +700,13 @@ export class VerificationService {
         .where('expires_at', '>', now)
         .update({ state: 'verified', verified_at: now, verified_by: actor.slice(0, 64), used_at: now, updated_at: now });
       if (!n) return null;
-      return releaseHeldEmail(trx, [{ borrowernumber: row.borrowernumber, email: row.email }], at, actor.slice(0, 64), HELD_RELEASED);
+      return this.deps.store.releaseVerifiedEmail(
+        [{ borrowernumber: row.borrowernumber, email: row.email }],
+        at,
+        actor.slice(0, 64),
+        HELD_RELEASED,
+        trx,
+      );
     });
     if (released === null) {
       // Someone used it a moment earlier (or it expired in between): say what it is now.
@@ -769,7 +760,7 @@ export class VerificationService {
         })
         .onConflict('borrowernumber')
         .merge({ email, state: 'verified', verified_at: now, verified_by: actor, expires_at: null, updated_at: now });
-      const n = await releaseHeldEmail(trx, [{ borrowernumber, email }], at, actor, `${HELD_RELEASED} by staff`);
+      const n = await this.deps.store.releaseVerifiedEmail([{ borrowernumber, email }], at, actor, `${HELD_RELEASED} by staff`, trx);
       return { released: n, unsent: before?.state === 'pending' && before.message_id ? Number(before.message_id) : null };
     });
     if (unsent) await this.retireLinks([unsent], 'the address was verified by staff', actor);

@@ -6,8 +6,9 @@
 import { expect } from 'chai';
 import { kohaSchemaKind } from '../support/koha';
 import { TestSmsc } from '../support/smsc';
-import { runNotices, releaseQuietHours } from '../../sidecar/notices';
-import { engineWorld, stored, clearMessages, type EngineWorld } from './engine-support';
+import { runNotices } from '../../sidecar/notices';
+import { QuietHours, releaseQuietHours } from '../../sidecar/queue';
+import { centralLibrary, clearMessages, engineWorld, smsEnv, stored, type EngineWorld } from './engine-support';
 
 const RUN_DAY = '2026-11-24';
 
@@ -27,18 +28,10 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
     // Morning in Stockholm (08:00 UTC is 09:00 local): outside any quiet hours set below.
     w = await engineWorld('channels', {
       now: `${RUN_DAY}T08:00:00Z`,
-      env: { KMC_SMPP_URL: smsc.url, KMC_SMPP_ENQUIRE_LINK_SECONDS: '0', KMC_SMS_SENDER: 'Bibliotek' },
+      env: smsEnv(smsc.url),
     });
     const { k } = w;
-    await k.branch({
-      code: 'CPL',
-      name: 'Centralbiblioteket',
-      email: 'central@bibliotek.example.org',
-      address1: 'Storgatan 1',
-      city: 'Stockholm',
-    });
-    await k.category({ code: 'PT', description: 'Vuxen' });
-    await k.itemtype({ code: 'BK', description: 'Bok' });
+    await centralLibrary(k);
     const patron = (surname: string, over: Record<string, string | null>) =>
       k.patron({
         surname,
@@ -264,7 +257,8 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
 
       // Still night: the release leaves it, and the worker does not send it.
       w.clock.set(`${RUN_DAY}T23:59:00Z`);
-      expect(await releaseQuietHours({ knex: w.db.knex, clock: w.clock, timezone: 'Europe/Stockholm', logger: w.kmc.logger })).to.equal(0);
+      const quietHours = () => QuietHours.load(w.db.knex, 'Europe/Stockholm');
+      expect(await releaseQuietHours({ store: w.kmc.store, quietHours, clock: w.clock, logger: w.kmc.logger })).to.equal(0);
       await w.kmc.worker.deliverOnce();
       expect(smsc.messages).to.have.length(0);
       expect((await w.kmc.store.get(both.id))!.status).to.equal('held');

@@ -8,11 +8,26 @@ import { expect } from 'chai';
 import { kohaSchemaKind } from '../support/koha';
 import { testServices, testSettings, TestClock } from '../support/sidecar';
 import { runNotices, systemClock } from '../../sidecar/notices';
-import { nextFire, parseCron, Scheduler, RoutineStore, routineJob } from '../../sidecar/scheduling';
+import { nextFire, parseCron, Scheduler, RoutineStore, routineJob, type SchedulerDeps } from '../../sidecar/scheduling';
+import type { RunResult } from '../../sidecar/notices';
+import { QuietHours, releaseQuietHours } from '../../sidecar/queue';
 import { engineWorld, stored, clearMessages, type EngineWorld } from './engine-support';
 
 const RUN_DAY = '2026-11-24';
 const OVERDUE_FIRE = new Date(`${RUN_DAY}T05:30:00Z`); // 06:30 in Stockholm
+
+/** What a scheduler needs of the sidecar's services: the notice engine, the run log and the quiet-hours release. */
+function engineOf(w: EngineWorld): Pick<SchedulerDeps<RunResult>, 'run' | 'runs' | 'releaseQuietHours'> {
+  return {
+    run: (req) => runNotices(w.kmc.notices, req),
+    runs: w.kmc.runs,
+    releaseQuietHours: (actor) =>
+      releaseQuietHours(
+        { store: w.kmc.store, quietHours: () => QuietHours.load(w.db.knex, 'Europe/Stockholm'), clock: w.clock, logger: w.kmc.logger },
+        actor,
+      ),
+  };
+}
 
 describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(60_000);
@@ -75,14 +90,12 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
   beforeEach(async () => {
     await clearMessages(w.db.knex);
     await w.db.knex('kmc_branch_settings').delete();
-    await w.db
-      .knex('kmc_routines')
-      .update({
-        enabled: 1,
-        needs_approval: 0,
-        criteria: '{"branches":[],"categories":[],"itemtypes":[]}',
-        created_at: '2026-11-01 00:00:00',
-      });
+    await w.db.knex('kmc_routines').update({
+      enabled: 1,
+      needs_approval: 0,
+      criteria: '{"branches":[],"categories":[],"itemtypes":[]}',
+      created_at: '2026-11-01 00:00:00',
+    });
     w.clock.set(`${RUN_DAY}T09:00:00Z`);
   });
 
@@ -109,7 +122,7 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
     // 11:00 in Stockholm: today's 06:30 overdue fire and the 10:00 welcome fire were missed, and every earlier one.
     w.clock.set(`${RUN_DAY}T10:00:00Z`);
     const first = new Scheduler({
-      notices: w.kmc.notices,
+      ...engineOf(w),
       routines: w.kmc.routines,
       logger: w.kmc.logger,
       clock: w.clock,
@@ -130,7 +143,7 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
     expect(caughtUp!.reduce((n, r) => n + r.created, 0)).to.equal(3);
 
     const second = new Scheduler({
-      notices: w.kmc.notices,
+      ...engineOf(w),
       routines: w.kmc.routines,
       logger: w.kmc.logger,
       clock: w.clock,
@@ -150,7 +163,7 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
     await w.db.knex('kmc_routines').where({ name: 'Hold pickup notices' }).update({ enabled: 0 });
     w.clock.set(`${RUN_DAY}T10:00:00Z`);
     const s = new Scheduler({
-      notices: w.kmc.notices,
+      ...engineOf(w),
       routines: w.kmc.routines,
       logger: w.kmc.logger,
       clock: w.clock,
@@ -172,7 +185,7 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
     const routines = new RoutineStore(w.db.knex);
     // A real clock: node-schedule fires by the wall clock. Nothing is due before the test ends.
     const s = new Scheduler({
-      notices: w.kmc.notices,
+      ...engineOf(w),
       routines,
       logger: w.kmc.logger,
       clock: systemClock,

@@ -83,3 +83,21 @@ export async function clearMessages(knex: Knex): Promise<void> {
   await knex('kmc_messages').delete();
   await knex('kmc_runs').delete();
 }
+
+/** The sidecar's settings for SMS through a test SMSC (no enquire-link chatter, a fixed sender). */
+export function smsEnv(smscUrl: string): Record<string, string> {
+  return { KMC_SMPP_URL: smscUrl, KMC_SMPP_ENQUIRE_LINK_SECONDS: '0', KMC_SMS_SENDER: 'Bibliotek' };
+}
+
+/** The central library of the engine tests, with the patron category and item type they lend under. */
+export async function centralLibrary(k: KohaBuilder): Promise<void> {
+  await k.branch({
+    code: 'CPL',
+    name: 'Centralbiblioteket',
+    email: 'central@bibliotek.example.org',
+    address1: 'Storgatan 1',
+    city: 'Stockholm',
+  });
+  await k.category({ code: 'PT', description: 'Vuxen' });
+  await k.itemtype({ code: 'BK', description: 'Bok' });
+}

@@ -16,7 +16,7 @@ import { startServer, type Running } from '../../sidecar/serve';
 import { testSettings } from '../support/sidecar';
 import { createMemoryLogger } from '../../sidecar/logging';
 import { addStaff, StaffSession } from './web-support';
-import { engineWorld, stored, clearMessages, type EngineWorld } from './engine-support';
+import { engineWorld, stored, clearMessages, type EngineWorld, centralLibrary } from './engine-support';
 
 const RUN_DAY = '2026-11-24';
 
@@ -46,17 +46,9 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
       KMC_PRINT_DIR: `/tmp/kmc-types-${process.pid}`,
     };
     const { k } = w;
-    await k.branch({
-      code: 'CPL',
-      name: 'Centralbiblioteket',
-      email: 'central@bibliotek.example.org',
-      address1: 'Storgatan 1',
-      city: 'Stockholm',
-    });
+    await centralLibrary(k);
     await k.branch({ code: 'HAF', name: 'Stadtbibliothek am Hafen', email: 'hafen@stadtbibliothek.example.net', city: 'Hamburg' });
-    await k.category({ code: 'PT', description: 'Vuxen' });
     await k.category({ code: 'KI', description: 'Barn' });
-    await k.itemtype({ code: 'BK', description: 'Bok' });
     await k.systemPreference('dateformat', 'metric');
     who.asa = await k.patron({
       surname: 'Öberg',

@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { kohaSchemaKind } from '../support/koha';
 import { toDbTime } from '../../sidecar/db';
-import { anonymiseForFire } from '../../sidecar/archive/nightly';
+import { anonymiseForFire } from '../../sidecar/archive';
 import { startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
 const MESSAGES = 500_000;
@@ -264,7 +264,7 @@ describe(`indexes of the message table at ${MESSAGES.toLocaleString('en')} messa
     let anonymised = 0;
     const queries = await capture(async () => {
       const result = await anonymiseForFire(
-        { knex, clock: services.clock, logger: services.logger, settings: services.settings },
+        { store: services.store, runs: services.runs, clock: services.clock, logger: services.logger, settings: services.settings },
         services.clock.now(),
       );
       anonymised = result?.messages ?? 0;

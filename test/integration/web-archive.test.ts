@@ -14,7 +14,7 @@ import type { Running } from '../../sidecar/serve';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { createMemoryLogger } from '../../sidecar/logging';
 import { anonymiseOldMessages } from '../../sidecar/archive';
-import { anonymiseForFire, ANONYMISE_JOB } from '../../sidecar/archive/nightly';
+import { anonymiseForFire, ANONYMISE_JOB } from '../../sidecar/archive';
 import { main } from '../../sidecar/cli';
 import { addStaff, overdueMessageIds, startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
@@ -93,16 +93,14 @@ describe(`the archive, the patron tab and anonymisation (${kohaSchemaKind()} Koh
   });
 
   it("the patron tab: one patron's messages and the state of their e-mail address, small enough to embed", async () => {
-    await db
-      .knex('kmc_email_verifications')
-      .insert({
-        borrowernumber: lib.patrons.asa,
-        email: 'asa.oberg@example.org',
-        state: 'pending',
-        sent_at: '2026-11-24 05:00:00.000',
-        expires_at: '2026-11-27 05:00:00.000',
-        updated_at: '2026-11-24 05:00:00.000',
-      });
+    await db.knex('kmc_email_verifications').insert({
+      borrowernumber: lib.patrons.asa,
+      email: 'asa.oberg@example.org',
+      state: 'pending',
+      sent_at: '2026-11-24 05:00:00.000',
+      expires_at: '2026-11-27 05:00:00.000',
+      updated_at: '2026-11-24 05:00:00.000',
+    });
     const tab = await staff.get(`/patrons/${lib.patrons.asa}/messages`);
     expect(tab.status).to.equal(200);
     expect(tab.text).to.contain('class="embed"').and.not.to.contain('<nav');
@@ -163,7 +161,8 @@ describe(`the archive, the patron tab and anonymisation (${kohaSchemaKind()} Koh
     await db.knex('kmc_messages').where({ id: ids.anna }).update({ created_at: '2025-01-01 00:00:00.000', status: 'cancelled' });
     const fire = new Date('2026-11-25T02:30:00Z');
     const deps = {
-      knex: db.knex,
+      store: running.services.store,
+      runs: running.services.runs,
       clock,
       logger: createMemoryLogger(),
       settings: { retentionDays: 365, anonymiseAt: '03:30', timezone: 'Europe/Stockholm' },

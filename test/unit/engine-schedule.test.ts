@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { firesBetween, nextFire, parseCron, previousFire } from '../../sidecar/scheduling';
 import { parseCriteria, validateRoutine } from '../../sidecar/scheduling/routines';
-import { isQuietAt, localClock } from '../../sidecar/notices/quiet-hours';
+import { isQuietAt, localClock } from '../../sidecar/queue';
 import { formatMoney } from '../../sidecar/notices/format';
 
 const TZ = 'Europe/Stockholm';

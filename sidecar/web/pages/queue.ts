@@ -3,23 +3,31 @@
  * reasons, and the four things staff can do about them, to one message or
  * to all ticked at once.
  */
-import type { ChannelName } from '../../channels/contract';
-import { MESSAGE_TYPES } from '../../rules';
+import { MESSAGE_TYPES, isChannel } from '../../kernel';
+import { QUEUE_ACTIONS, STAFF_QUEUE_STATUSES, QueueActions, QuietHours, type QueueAction, type StaffQueueFilter } from '../../queue';
+import { resentContent } from '../../notices';
 import { CHANNELS } from '../messages';
-import {
-  QUEUE_ACTIONS,
-  QUEUE_STATUSES,
-  QueueActions,
-  queueList,
-  type ActionOutcome,
-  type QueueAction,
-  type QueueFilter,
-} from '../queue-actions';
-import { idParam, listParam, type StaffPage } from '../kit';
+import { idParam, listParam, type PageKit, type StaffPage } from '../kit';
+
+const QUEUE_STATUSES = STAFF_QUEUE_STATUSES;
+
+/** The queue's actions as the pages use them; sending by another channel needs the notice engine. */
+function queueActions(deps: PageKit['deps']): QueueActions {
+  const notices = deps.notices;
+  return new QueueActions({
+    store: deps.store,
+    host: deps.host,
+    clock: deps.clock,
+    defaultCountry: deps.settings.defaultCountry,
+    quietHours: () => QuietHours.load(deps.knex, deps.settings.timezone),
+    emailGate: notices?.emailGate,
+    renderFor: notices ? (message, channel) => resentContent(notices, message, channel) : undefined,
+  });
+}
 
 const PAGE_SIZE = 100;
 
-function parseFilter(q: Record<string, unknown>): QueueFilter {
+function parseFilter(q: Record<string, unknown>): StaffQueueFilter {
   const pick = (v: unknown, allowed: readonly string[]) => (typeof v === 'string' && allowed.includes(v) ? v : '');
   return {
     status: pick(q.status, QUEUE_STATUSES),
@@ -34,19 +42,12 @@ export const queuePages: StaffPage = {
   nav: [{ id: 'queue', path: '/queue', label: 'nav.queue', permission: 'queue', order: 30 }],
   mount(router, kit) {
     const { deps } = kit;
-    const actions = new QueueActions({
-      knex: deps.knex,
-      store: deps.store,
-      host: deps.host,
-      clock: deps.clock,
-      defaultCountry: deps.settings.defaultCountry,
-      notices: deps.notices,
-    });
+    const actions = queueActions(deps);
     const allowed = kit.requirePermission('queue');
 
     router.get('/queue', allowed, async (req, res) => {
-      const filter = parseFilter(req.query as Record<string, unknown>);
-      const [list, branches] = await Promise.all([queueList(deps.knex, filter, PAGE_SIZE), deps.host.branches()]);
+      const filter = parseFilter(req.query);
+      const [list, branches] = await Promise.all([deps.store.staffQueue(filter, PAGE_SIZE), deps.host.branches()]);
       const patrons = Object.fromEntries(await deps.host.patronNames(list.messages.map((m) => m.borrowernumber)));
       const qs = new URLSearchParams(Object.entries(filter).filter(([k, v]) => k !== 'page' && v) as Array<[string, string]>).toString();
       const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
@@ -59,7 +60,7 @@ export const queuePages: StaffPage = {
         channels: CHANNELS,
         types: MESSAGE_TYPES,
         branches: [...branches.values()].map((b) => ({ code: b.branchcode, name: b.branchname })),
-        canResend: !!deps.notices,
+        canResend: actions.canResend,
         pages,
         prevHref: filter.page > 1 ? `/queue?${qs}${qs ? '&' : ''}page=${filter.page - 1}` : null,
         nextHref: filter.page < pages ? `/queue?${qs}${qs ? '&' : ''}page=${filter.page + 1}` : null,
@@ -71,8 +72,8 @@ export const queuePages: StaffPage = {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const staff = kit.staff(res).account.borrowernumber;
       const actor = `staff:${staff}`;
-      let action: QueueAction | null = null;
-      let targets: number[] = [];
+      let action: QueueAction | null;
+      let targets: number[];
       // A button on one row names its action and message; otherwise the ticked ones get the chosen action.
       const one = typeof body.one === 'string' ? /^(retry|resend|cancel|handled):(\d{1,16})$/.exec(body.one) : null;
       if (one) {
@@ -92,21 +93,12 @@ export const queuePages: StaffPage = {
         res.redirect(303, `${back}${sep}done=queue.nothing`);
         return;
       }
-      const channel =
-        typeof body.channel === 'string' && (CHANNELS as readonly string[]).includes(body.channel) ? (body.channel as ChannelName) : null;
-      if (action === 'resend' && (!channel || !deps.notices)) {
+      const channel = isChannel(body.channel) ? body.channel : null;
+      if (action === 'resend' && (!channel || !actions.canResend)) {
         res.redirect(303, `${back}${sep}done=queue.need_channel`);
         return;
       }
-      const outcomes: Record<string, number> = {};
-      for (const id of targets) {
-        let outcome: ActionOutcome;
-        if (action === 'retry') outcome = await actions.retry(id, actor);
-        else if (action === 'resend') outcome = (await actions.resend(id, channel!, actor, staff)).outcome;
-        else if (action === 'cancel') outcome = await actions.cancel(id, actor);
-        else outcome = await actions.markHandled(id, actor, staff);
-        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-      }
+      const outcomes = await actions.apply(action, targets, { actor, staffNumber: staff, channel });
       await kit.audit.record({
         borrowernumber: staff,
         action: `queue.${action}`,

@@ -4,12 +4,12 @@
  * staff to look through before anything is sent.
  */
 import type { Request, Response } from 'express';
-import { ROUTINE_TYPES, RoutinePagesStore, routineFromForm, type FieldError, type RoutineInput } from '../routines';
-import { RunService } from '../runs';
+import { ROUTINE_TYPES, RoutineEditor, RoutineStore, routineFromForm, type FieldError, type RoutineForm } from '../../scheduling';
 import { CHANNELS } from '../messages';
 import { idParam, type PageKit, type StaffPage } from '../kit';
+import { runServices } from './runs';
 
-const EMPTY: RoutineInput = {
+const EMPTY: RoutineForm = {
   name: '',
   message_type: 'overdue',
   level: null,
@@ -50,8 +50,8 @@ export const routinePages: StaffPage = {
   nav: [{ id: 'routines', path: '/routines', label: 'nav.routines', permission: 'routines', order: 10, also: ['/runs'] }],
   mount(router, kit) {
     const { deps } = kit;
-    const store = new RoutinePagesStore(deps.knex);
-    const runs = new RunService({ knex: deps.knex, clock: deps.clock, logger: deps.logger, notices: deps.notices });
+    const store = new RoutineEditor(new RoutineStore(deps.knex));
+    const { runs, approval } = runServices(deps);
     const allowed = kit.requirePermission('routines');
 
     router.get('/routines', allowed, async (req, res) => {
@@ -76,7 +76,7 @@ export const routinePages: StaffPage = {
       req: Request,
       res: Response,
       routineId: number | null,
-      input: RoutineInput,
+      input: RoutineForm,
       errors: FieldError[],
       status = 200,
     ) => {
@@ -98,7 +98,7 @@ export const routinePages: StaffPage = {
           errorFor: Object.fromEntries(errors.map((e) => [e.field, t(e.text)])),
           templates,
           recent,
-          canRun: !!deps.notices,
+          canRun: !!approval,
           ...choices,
         },
         { status },
@@ -108,7 +108,7 @@ export const routinePages: StaffPage = {
     router.get('/routines/new', allowed, (req, res) => showForm(req, res, null, EMPTY, []));
 
     router.post('/routines/new', allowed, async (req, res) => {
-      const { input, errors } = routineFromForm(req.body ?? {});
+      const { input, errors } = routineFromForm((req.body ?? {}) as Record<string, unknown>);
       if (errors.length) return showForm(req, res, null, input, errors, 400);
       const id = await store.create(input);
       if (!id) return showForm(req, res, null, input, [{ field: 'name', text: 'routine.error.name_taken' }], 409);
@@ -126,15 +126,21 @@ export const routinePages: StaffPage = {
     router.get('/routines/:id', allowed, async (req, res) => {
       const id = idParam(req.params.id);
       const routine = id ? await store.get(id) : null;
-      if (!routine) return kit.fail(req, res, 404, 'routine.not_found');
+      if (!routine) {
+        kit.fail(req, res, 404, 'routine.not_found');
+        return;
+      }
       await showForm(req, res, routine.id, routine, []);
     });
 
     router.post('/routines/:id', allowed, async (req, res) => {
       const id = idParam(req.params.id);
       const routine = id ? await store.get(id) : null;
-      if (!routine) return kit.fail(req, res, 404, 'routine.not_found');
-      const { input, errors } = routineFromForm(req.body ?? {});
+      if (!routine) {
+        kit.fail(req, res, 404, 'routine.not_found');
+        return;
+      }
+      const { input, errors } = routineFromForm((req.body ?? {}) as Record<string, unknown>);
       if (errors.length) return showForm(req, res, routine.id, input, errors, 400);
       if (!(await store.update(routine.id, input)))
         return showForm(req, res, routine.id, input, [{ field: 'name', text: 'routine.error.name_taken' }], 409);
@@ -152,10 +158,16 @@ export const routinePages: StaffPage = {
     router.post('/routines/:id/run', allowed, async (req, res) => {
       const id = idParam(req.params.id);
       const routine = id ? await store.get(id) : null;
-      if (!routine) return kit.fail(req, res, 404, 'routine.not_found');
-      if (!deps.notices) return kit.fail(req, res, 503, 'routine.cannot_run');
+      if (!routine) {
+        kit.fail(req, res, 404, 'routine.not_found');
+        return;
+      }
+      if (!approval) {
+        kit.fail(req, res, 503, 'routine.cannot_run');
+        return;
+      }
       const staff = kit.staff(res).account.borrowernumber;
-      const started = await runs.startRoutine(routine, staff);
+      const started = await approval.startRoutine(routine, staff);
       if ('runId' in started) {
         await kit.audit.record({
           borrowernumber: staff,

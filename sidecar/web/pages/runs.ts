@@ -6,12 +6,14 @@
  * of held titles, the SMS error report).
  */
 import type { Request, Response } from 'express';
-import type { ChannelName } from '../../channels/contract';
 import { KmcError } from '../../errors';
+import { isChannel, type ChannelName } from '../../kernel';
+import { RunApproval } from '../../notices';
+import { RunStore, type RunSummary } from '../../runs';
+import { RoutineStore } from '../../scheduling';
 import { CHANNELS } from '../messages';
-import { RunService, type RunSummary } from '../runs';
 import { lettersPdf, pickList, runLetters, smsErrors } from '../outputs/letters';
-import { idParam, listParam, type PageKit, type StaffPage } from '../kit';
+import { idParam, listParam, type PageKit, type StaffPage, type WebDeps } from '../kit';
 
 const PAGE_SIZE = 100;
 const HOLD_TYPES = ['hold_waiting', 'hold_reminder'];
@@ -22,10 +24,20 @@ function ids(values: unknown): number[] {
     .filter((n): n is number => n !== null);
 }
 
+/**
+ * The run log and the approval the pages use: the notice engine's when it is
+ * wired in (routines can then be run and approved), else a run log for reading.
+ */
+export function runServices(deps: WebDeps): { runs: RunStore; approval: RunApproval | null } {
+  if (deps.notices) return { runs: deps.notices.runs, approval: new RunApproval(deps.notices) };
+  const routines = new RoutineStore(deps.knex);
+  return { runs: new RunStore(deps.knex, (ids) => routines.names(ids)), approval: null };
+}
+
 export const runPages: StaffPage = {
   mount(router, kit: PageKit) {
     const { deps } = kit;
-    const runs = new RunService({ knex: deps.knex, clock: deps.clock, logger: deps.logger, notices: deps.notices });
+    const { runs, approval } = runServices(deps);
     const allowed = kit.requirePermission('routines');
 
     const loadRun = async (req: Request, res: Response): Promise<RunSummary | null> => {
@@ -59,22 +71,10 @@ export const runPages: StaffPage = {
       const t = kit.staff(res).t;
       const page = typeof req.query.page === 'string' && /^\d{1,6}$/.test(req.query.page) ? Math.max(1, Number(req.query.page)) : 1;
       const approved = run.approved_by !== null;
-      const counts: Array<{ status: string; n: number }> = await deps
-        .knex('kmc_messages')
-        .where({ run_id: run.id })
-        .groupBy('status')
-        .select('status')
-        .count({ n: '*' });
-      const byChannel: Array<{ channel: string; n: number }> = await deps
-        .knex('kmc_messages')
-        .where({ run_id: run.id })
-        .whereNot('status', 'cancelled')
-        .groupBy('channel')
-        .select('channel')
-        .count({ n: '*' });
+      const counts = await deps.store.runCounts(run.id);
       let review: {
-        messages?: Awaited<ReturnType<RunService['reviewMessages']>>['messages'];
-        items?: Awaited<ReturnType<RunService['reviewItems']>>['items'];
+        messages?: Awaited<ReturnType<RunStore['reviewMessages']>>['messages'];
+        items?: Awaited<ReturnType<RunStore['reviewItems']>>['items'];
         total: number;
       } = { total: 0 };
       if (run.status !== 'running') {
@@ -93,11 +93,11 @@ export const runPages: StaffPage = {
         pages,
         review,
         patrons,
-        counts: Object.fromEntries(counts.map((c) => [c.status, Number(c.n)])),
-        channelCounts: Object.fromEntries(byChannel.map((c) => [c.channel, Number(c.n)])),
+        counts: counts.byStatus,
+        channelCounts: counts.byChannel,
         approved,
         approver: approver ? [approver.firstname, approver.surname].filter(Boolean).join(' ') : null,
-        editable: !approved && run.status === 'finished' && !!deps.notices,
+        editable: !approved && run.status === 'finished' && !!approval,
         progress,
         channels: CHANNELS,
         holdRun: HOLD_TYPES.includes(run.message_type ?? ''),
@@ -118,15 +118,20 @@ export const runPages: StaffPage = {
       const sendAs = new Map<number, ChannelName | null>();
       for (const id of shownMessages) {
         const v = body[`send_as_${id}`];
-        sendAs.set(id, typeof v === 'string' && (CHANNELS as readonly string[]).includes(v) ? (v as ChannelName) : null);
+        sendAs.set(id, isChannel(v) ? v : null);
       }
-      const saved = await runs.saveReview(run.id, staff, {
-        shownMessages,
-        keepMessages: new Set(ids(body.keep)),
-        sendAs,
-        shownItems: ids(body.shown_item),
-        keepItems: new Set(ids(body.keep_item)),
-      });
+      const saved = await runs.saveReview(
+        run.id,
+        staff,
+        {
+          shownMessages,
+          keepMessages: new Set(ids(body.keep)),
+          sendAs,
+          shownItems: ids(body.shown_item),
+          keepItems: new Set(ids(body.keep_item)),
+        },
+        deps.clock.now(),
+      );
       if (saved.changed)
         await kit.audit.record({
           borrowernumber: staff,
@@ -141,11 +146,18 @@ export const runPages: StaffPage = {
         res.redirect(303, `${back}&done=run.saved`);
         return;
       }
+      if (!approval) {
+        kit.fail(req, res, 503, 'routine.cannot_run');
+        return;
+      }
       let result;
       try {
-        result = await runs.approve(run.id, staff);
+        result = await approval.approve(run.id, staff);
       } catch (err) {
-        if (err instanceof KmcError && err.code === 'KMC_RUN_NOT_DONE') return kit.fail(req, res, 409, 'run.still_running');
+        if (err instanceof KmcError && err.code === 'KMC_RUN_NOT_DONE') {
+          kit.fail(req, res, 409, 'run.still_running');
+          return;
+        }
         throw err;
       }
       if (!result) {

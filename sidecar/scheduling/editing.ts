@@ -1,40 +1,44 @@
 /**
- * Routines as the pages read and write them (kmc_routines): a named run of
- * one message type with criteria, a schedule, the general message to
- * patrons, and whether its scheduled runs wait for staff approval. Input
- * from the form is checked here; each problem names its field.
+ * Routines as staff edit them: a named run of one message type with
+ * criteria, a schedule, the general message to patrons, and whether its
+ * scheduled runs wait for staff approval. What staff filled in is checked
+ * here; each problem names its field and the catalogue text that says what
+ * is wrong.
  */
-import type { Knex } from 'knex';
-import type { MessageType } from '../rules';
-import type { RoutineCriteria } from '../notices';
-import { ROUTINE_TYPES, RoutineStore as SchedulerRoutineStore, parseCron, type Routine } from '../scheduling';
-import type { MessageKey } from './i18n';
+import { isMessageType } from '../kernel';
+import { parseCron } from './cron';
+import { ROUTINE_TYPES, type Routine, type RoutineStore } from './routines';
 
-export { ROUTINE_TYPES, type Routine };
+/** The catalogue keys of the problems a routine's form can have. */
+export type RoutineProblem =
+  | 'routine.error.name_missing'
+  | 'routine.error.name_long'
+  | 'routine.error.type'
+  | 'routine.error.level'
+  | 'routine.error.schedule'
+  | 'routine.error.message_long'
+  | 'routine.error.name_taken';
 
-export interface RoutineInput {
-  name: string;
-  message_type: string;
-  level: number | null;
-  criteria: Required<RoutineCriteria>;
-  schedule: string | null;
-  needs_approval: boolean;
-  message_to_patrons: string | null;
-  enabled: boolean;
-}
+/** A routine as staff filled it in: every field present, the type still to be checked. */
+export type RoutineForm = Omit<Routine, 'id' | 'created_at' | 'updated_at' | 'message_type'> & { message_type: string };
 
 export interface FieldError {
   field: string;
-  text: MessageKey;
+  text: RoutineProblem;
 }
 
 /** A routine from a posted form, or the list of what is wrong with it. */
-export function routineFromForm(body: Record<string, unknown>): { input: RoutineInput; errors: FieldError[] } {
-  const text = (k: string, max: number) => (typeof body[k] === 'string' ? (body[k] as string).trim().slice(0, max) : '');
-  const many = (k: string) =>
-    (Array.isArray(body[k]) ? (body[k] as unknown[]) : body[k] === undefined ? [] : [body[k]]).filter(
+export function routineFromForm(body: Record<string, unknown>): { input: RoutineForm; errors: FieldError[] } {
+  const text = (k: string, max: number) => {
+    const v = body[k];
+    return typeof v === 'string' ? v.trim().slice(0, max) : '';
+  };
+  const many = (k: string) => {
+    const v = body[k];
+    return (Array.isArray(v) ? (v as unknown[]) : v === undefined ? [] : [v]).filter(
       (v): v is string => typeof v === 'string' && /^[A-Za-z0-9_-]{1,10}$/.test(v),
     );
+  };
   const errors: FieldError[] = [];
   const name = text('name', 200);
   if (!name) errors.push({ field: 'name', text: 'routine.error.name_missing' });
@@ -72,26 +76,9 @@ export function routineFromForm(body: Record<string, unknown>): { input: Routine
   };
 }
 
-function toRow(i: RoutineInput) {
-  return {
-    name: i.name,
-    message_type: i.message_type,
-    level: i.level,
-    criteria: JSON.stringify(i.criteria),
-    schedule: i.schedule,
-    needs_approval: i.needs_approval ? 1 : 0,
-    message_to_patrons: i.message_to_patrons,
-    enabled: i.enabled ? 1 : 0,
-  };
-}
-
-/** The routine store of the scheduler, with the filters the list page offers. */
-export class RoutinePagesStore {
-  private readonly store: SchedulerRoutineStore;
-
-  constructor(knex: Knex) {
-    this.store = new SchedulerRoutineStore(knex);
-  }
+/** Listing, creating and saving routines for staff, over the routine store. */
+export class RoutineEditor {
+  constructor(private readonly store: RoutineStore) {}
 
   /** Routines, optionally of one type and for one branch (a routine with no branches covers every branch). */
   async list(filter: { type?: string; branch?: string } = {}): Promise<Routine[]> {
@@ -106,16 +93,18 @@ export class RoutinePagesStore {
   }
 
   /** Creates a routine; null when the name is taken. */
-  async create(input: RoutineInput): Promise<number | null> {
+  async create(input: RoutineForm): Promise<number | null> {
     if (await this.store.byName(input.name)) return null;
-    return this.store.create({ ...input, message_type: input.message_type as MessageType });
+    if (!isMessageType(input.message_type)) throw new RangeError(`"${input.message_type}" is not a message type`);
+    return this.store.create({ ...input, message_type: input.message_type });
   }
 
   /** Saves a routine; false when the name is taken by another. */
-  async update(id: number, input: RoutineInput): Promise<boolean> {
+  async update(id: number, input: RoutineForm): Promise<boolean> {
     const other = await this.store.byName(input.name);
     if (other && other.id !== id) return false;
-    await this.store.update(id, { ...input, message_type: input.message_type as MessageType });
+    if (!isMessageType(input.message_type)) throw new RangeError(`"${input.message_type}" is not a message type`);
+    await this.store.update(id, { ...input, message_type: input.message_type });
     return true;
   }
 }

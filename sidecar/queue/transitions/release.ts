@@ -1,0 +1,103 @@
+/**
+ * Release: a `held` message goes to the queue once what held it is over:
+ * the quiet hours of its branch (SMS), or the patron's verification of the
+ * e-mail address (e-mail, sent to the address that was verified).
+ */
+import type { Knex } from 'knex';
+import { toDbTime } from '../../db';
+import type { MessageRow } from '../types';
+import { QUIET_HOURS_REASON, type QuietHours } from '../quiet-hours';
+import { chunk, inTransaction, numbers, type Db, writeEvents } from './shared';
+
+const PAGE = 1000;
+
+/**
+ * Moves SMS held for quiet hours to `pending` for every branch whose quiet
+ * hours are over now. Safe with several sidecars: rows are claimed with
+ * SKIP LOCKED and the update is guarded by the status.
+ */
+export async function releaseQuietHours(knex: Knex, quiet: QuietHours, now: Date, actor: string): Promise<number> {
+  const at = toDbTime(now);
+  let released = 0;
+  for (;;) {
+    const moved = await knex.transaction(async (trx) => {
+      const rows = await trx<MessageRow>('kmc_messages')
+        .where({ status: 'held', channel: 'sms' })
+        .where('status_reason', 'like', `${QUIET_HOURS_REASON}%`)
+        .orderBy('id')
+        .limit(PAGE)
+        .forUpdate()
+        .skipLocked()
+        .select('id', 'branchcode');
+      const ids = rows.filter((r) => !quiet.isQuiet(r.branchcode, now)).map((r) => r.id);
+      if (ids.length) {
+        await trx('kmc_messages')
+          .whereIn('id', ids)
+          .where({ status: 'held' })
+          .update({ status: 'pending', status_reason: null, next_attempt_at: at, updated_at: at });
+        await writeEvents(
+          trx,
+          ids.map((id) => ({ messageId: id, at: now, status: 'pending', detail: 'SMS quiet hours are over', actor })),
+        );
+      }
+      return { seen: rows.length, ids: ids.length };
+    });
+    released += moved.ids;
+    // A full page that is all still quiet would repeat forever; stop once nothing moved.
+    if (moved.seen < PAGE || moved.ids === 0) break;
+  }
+  return released;
+}
+
+/**
+ * Held e-mail notices of these patrons go to the queue now, to the address
+ * that was verified (the patron may have changed it since the notice was
+ * made). Runs inside the caller's transaction when given one, so a
+ * verification and its release commit together.
+ */
+export async function releaseVerifiedEmail(
+  db: Db,
+  patrons: Array<{ borrowernumber: number; email: string }>,
+  at: Date,
+  actor: string,
+  detail: string,
+): Promise<number> {
+  if (!patrons.length) return 0;
+  const now = toDbTime(at);
+  return inTransaction(db, async (trx) => {
+    let released = 0;
+    for (const part of chunk(patrons, 500)) {
+      const rows = await trx<MessageRow>('kmc_messages')
+        .whereIn(
+          'borrowernumber',
+          part.map((p) => p.borrowernumber),
+        )
+        .where({ status: 'held', channel: 'email' })
+        .whereNot('message_type', 'email_verification')
+        .forUpdate()
+        .select('id', 'borrowernumber');
+      if (!rows.length) continue;
+      const emailOf = new Map(part.map((p) => [p.borrowernumber, p.email]));
+      const byPatron = new Map<number, number[]>();
+      for (const r of rows) byPatron.set(r.borrowernumber, [...(byPatron.get(r.borrowernumber) ?? []), r.id]);
+      for (const [borrowernumber, ids] of byPatron) {
+        await trx('kmc_messages')
+          .whereIn('id', ids)
+          .where({ status: 'held' })
+          .update({
+            status: 'pending',
+            status_reason: null,
+            to_address: emailOf.get(borrowernumber) ?? null,
+            next_attempt_at: now,
+            updated_at: now,
+          });
+      }
+      await writeEvents(
+        trx,
+        numbers(rows.map((r) => r.id)).map((id) => ({ messageId: id, at, status: 'pending', detail, actor })),
+      );
+      released += rows.length;
+    }
+    return released;
+  });
+}
