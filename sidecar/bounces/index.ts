@@ -1,3 +1,4 @@
-export { classifyBounce } from './classify';
+export { classifyBounce, type ClassifyOptions } from './classify';
 export { bouncesClassifyCommand, type CommandOutput } from './cli';
 export { BOUNCE_KINDS, type BounceKind, type BounceVerdict, type ReturnedMessage } from './verdict';
+export { readVerpTag, verpReturnPath, type VerpOptions } from './verp';
