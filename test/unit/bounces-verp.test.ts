@@ -1,36 +1,9 @@
 import { expect } from 'chai';
 import { classifyBounce, readVerpTag, verpReturnPath } from '../../sidecar/bounces';
 import { KmcError, SettingsError } from '../../sidecar/errors';
+import { deliveryStatusReport } from '../support/bounce-reports';
 
 const secret = 'a library secret of some length';
-const crlf = (...lines: string[]) => lines.join('\r\n');
-
-/** A minimal RFC 3464 report to the given return path. */
-function reportTo(returnPath: string, headerName = 'To'): string {
-  return crlf(
-    'From: Mail Delivery System <MAILER-DAEMON@mx.patron.example>',
-    `${headerName}: ${returnPath}`,
-    'Subject: Undelivered Mail Returned to Sender',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"',
-    '',
-    '--b1',
-    'Content-Type: text/plain',
-    '',
-    'Your message could not be delivered.',
-    '--b1',
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; mx.patron.example',
-    '',
-    'Final-Recipient: rfc822; gone@patron.example',
-    'Action: failed',
-    'Status: 5.1.1',
-    'Diagnostic-Code: smtp; 550 5.1.1 <gone@patron.example>: Recipient address rejected: User unknown',
-    '--b1--',
-    '',
-  );
-}
 
 describe('VERP return path', () => {
   it('with a bounce domain: bounce+<id>.<8 base32 characters>@<bounce domain>', () => {
@@ -56,7 +29,7 @@ describe('VERP return path', () => {
   it('the classifier reads the tag of both forms, and readVerpTag finds the message', async () => {
     for (const bounceDomain of ['bounce.library.example', undefined]) {
       const path = verpReturnPath(90210, { secret, bounceDomain, senderAddress: 'notices@library.example' });
-      const v = await classifyBounce(reportTo(path));
+      const v = await classifyBounce(deliveryStatusReport({ to: path }));
       expect(v.kind).to.equal('hard');
       expect(v.returnPath).to.equal(path.toLowerCase());
       expect(readVerpTag(v.verpTag, secret), path).to.deep.equal({ messageId: 90210 });
@@ -66,14 +39,14 @@ describe('VERP return path', () => {
   it('a sender address that has a plus-tag of its own keeps it, and the tag still reads', async () => {
     const path = verpReturnPath(77, { secret, senderAddress: 'notices+solna@library.example' });
     expect(path).to.match(/^notices\+solna\+bounce-77\.[a-z2-7]{8}@library\.example$/);
-    const v = await classifyBounce(reportTo(path, 'Delivered-To'));
+    const v = await classifyBounce(deliveryStatusReport({ to: 'notices@library.example', deliveredTo: path }));
     expect(v.verpTag).to.match(/^solna\+bounce-77\./);
     expect(readVerpTag(v.verpTag, secret)).to.deep.equal({ messageId: 77 });
   });
 
   it("the envelope's recipient names the return path before any header", async () => {
     const path = verpReturnPath(31, { secret, bounceDomain: 'bounce.library.example', senderAddress: 'n@library.example' });
-    const v = await classifyBounce(reportTo('someone+else@library.example'), { envelopeTo: [path] });
+    const v = await classifyBounce(deliveryStatusReport({ to: 'someone+else@library.example' }), { envelopeTo: [path] });
     expect(v.returnPath).to.equal(path);
     expect(readVerpTag(v.verpTag, secret)).to.deep.equal({ messageId: 31 });
   });
