@@ -162,8 +162,14 @@ function statusInText(text: string | null): string | null {
   return null;
 }
 
-function returnPathOf(headers: readonly Field[], original: ReturnedMessage | null): { returnPath: string | null; verpTag: string | null } {
+function returnPathOf(
+  headers: readonly Field[],
+  original: ReturnedMessage | null,
+  envelopeTo: readonly string[],
+): { returnPath: string | null; verpTag: string | null } {
   const candidates = [
+    // The envelope's recipient, when the message came to our own listener, is the return path itself.
+    ...envelopeTo.map((a) => firstAddress(a)),
     ...['delivered-to', 'x-original-to', 'envelope-to', 'x-envelope-to', 'to'].map((n) => firstAddress(firstField(headers, n))),
     original?.returnPath ?? null,
   ].filter((a): a is string => a !== null);
@@ -172,24 +178,35 @@ function returnPathOf(headers: readonly Field[], original: ReturnedMessage | nul
   return { returnPath: candidates[0] ?? null, verpTag: null };
 }
 
-function verdict(kind: BounceKind, e: Evidence, headers: readonly Field[], original: ReturnedMessage | null): BounceVerdict {
+interface Arrival {
+  headers: readonly Field[];
+  original: ReturnedMessage | null;
+  envelopeTo: readonly string[];
+}
+
+function verdict(kind: BounceKind, e: Evidence, { headers, original, envelopeTo }: Arrival): BounceVerdict {
   return {
     kind,
     recipient: e.recipient,
     status: e.status,
     diagnostic: tidy(e.diagnostic),
     reason: e.reason,
-    ...returnPathOf(headers, original),
+    ...returnPathOf(headers, original, envelopeTo),
     original,
   };
 }
 
 /** Classify one message as it arrived (the raw RFC 5322 text). Odd mail is `unknown` or `not_bounce`, never `hard`. */
-export async function classifyBounce(raw: Buffer | string): Promise<BounceVerdict> {
-  return classifyAt(raw, 0);
+export async function classifyBounce(raw: Buffer | string, opts: ClassifyOptions = {}): Promise<BounceVerdict> {
+  return classifyAt(raw, 0, opts.envelopeTo ?? []);
 }
 
-async function classifyAt(raw: Buffer | string, depth: number): Promise<BounceVerdict> {
+export interface ClassifyOptions {
+  /** The envelope's recipients (RCPT TO), when the message came over SMTP: they name the return path before any header. */
+  envelopeTo?: readonly string[];
+}
+
+async function classifyAt(raw: Buffer | string, depth: number, envelopeTo: readonly string[]): Promise<BounceVerdict> {
   // A message saved from an mbox starts with its "From " separator line, which is no header.
   const source = (typeof raw === 'string' ? raw : raw.toString('utf8')).replace(/^From [^\n]*\n/, '');
   const mail = await simpleParser(source, { keepDeliveryStatus: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
@@ -208,20 +225,21 @@ async function classifyAt(raw: Buffer | string, depth: number): Promise<BounceVe
   const { report, quoted } = splitAtOriginal(text);
   const original = originalParts.map(readOriginal).find((o) => o !== null) ?? (quoted ? readOriginal(quoted) : null);
   const none: Evidence = { recipient: null, status: null, diagnostic: null, reason: null, temporary: false };
+  const arrival: Arrival = { headers, original, envelopeTo };
 
   // Complaints: ARF (RFC 5965) feedback reports.
   if (contentType.includes('feedback-report') || feedbackParts.length) {
     const feedback = readFields(feedbackParts.join('\n') || report);
     const recipient = firstAddress(firstField(feedback, 'original-rcpt-to')) ?? original?.to ?? null;
     const type = firstField(feedback, 'feedback-type')?.toLowerCase() ?? 'abuse';
-    return verdict('complaint', { ...none, recipient, reason: type }, headers, original);
+    return verdict('complaint', { ...none, recipient, reason: type }, arrival);
   }
 
   const ses = sesNotification(text);
   if (ses) {
     const e = ses.evidence;
     const kind = ses.kind === 'soft' ? (isHard(e.reason, e.temporary) ? 'hard' : 'soft') : ses.kind;
-    return verdict(kind, e, headers, original);
+    return verdict(kind, e, arrival);
   }
 
   const dsnText = dsnParts.join('\n\n');
@@ -241,9 +259,8 @@ async function classifyAt(raw: Buffer | string, depth: number): Promise<BounceVe
     fromMailServer || BOUNCE_SUBJECT.test(subject) || ((originalParts.length > 0 || quoted !== '') && FAILURE_WORDS.test(report));
 
   if (!looksLikeBounce) {
-    if (isAutoReply(headers, subject))
-      return verdict('autoreply', { ...none, recipient: from || null, reason: 'vacation' }, headers, original);
-    return verdict('not_bounce', { ...none, recipient: null }, headers, original);
+    if (isAutoReply(headers, subject)) return verdict('autoreply', { ...none, recipient: from || null, reason: 'vacation' }, arrival);
+    return verdict('not_bounce', { ...none, recipient: null }, arrival);
   }
 
   // Delivery reports that say the message arrived.
@@ -260,8 +277,7 @@ async function classifyAt(raw: Buffer | string, depth: number): Promise<BounceVe
         diagnostic: r?.diagnostic ?? null,
         reason: 'delivered',
       },
-      headers,
-      original,
+      arrival,
     );
   }
 
@@ -295,15 +311,15 @@ async function classifyAt(raw: Buffer | string, depth: number): Promise<BounceVe
 
   const e: Evidence = { recipient, status, diagnostic, reason, temporary };
   // A report that names a failed address but gives no reason is still a failure: soft, as nothing says the address is gone.
-  if (!reason && !status && !diagnostic && (first?.action === 'failed' || failedHeader)) return verdict('soft', e, headers, original);
+  if (!reason && !status && !diagnostic && (first?.action === 'failed' || failedHeader)) return verdict('soft', e, arrival);
   if (!reason && !status && !diagnostic) {
     // Some gateways wrap the real report in a message of their own: read the enclosed one.
     const enclosed = mail.attachments.find((a) => a.contentType === 'message/rfc822');
     if (depth < 1 && enclosed) {
-      const inner = await classifyAt(enclosed.content, depth + 1);
+      const inner = await classifyAt(enclosed.content, depth + 1, envelopeTo);
       if (inner.kind === 'hard' || inner.kind === 'soft') return inner;
     }
-    return verdict('unknown', e, headers, original);
+    return verdict('unknown', e, arrival);
   }
-  return verdict(fromMailServer && isHard(reason, temporary) ? 'hard' : 'soft', e, headers, original);
+  return verdict(fromMailServer && isHard(reason, temporary) ? 'hard' : 'soft', e, arrival);
 }

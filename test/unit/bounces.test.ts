@@ -1,57 +1,18 @@
 import { expect } from 'chai';
 import { classifyBounce } from '../../sidecar/bounces';
-
-/** Join lines with CRLF, as messages travel. */
-const crlf = (...lines: string[]) => lines.join('\r\n');
+import { crlf, deliveryStatusReport, returnedNotice as returnedNoticeTo } from '../support/bounce-reports';
 
 /** The notice as it went out: our VERP return path and the sidecar's own header. */
-const returnedNotice = crlf(
-  'Return-Path: <bounce+4711.k3xq9a@bounce.library.example>',
-  'From: Solna Library <notices@library.example>',
-  'To: Åsa Öberg <asa.oberg@patron.example>',
-  'Subject: Overdue loans',
-  'Message-ID: <kmc-4711@library.example>',
-  'X-KMC-Message-Id: 4711',
-  '',
-  'Dear patron, ...',
-);
+const returnedNotice = returnedNoticeTo('bounce+4711.k3xq9a@bounce.library.example');
 
 function dsn(opts: { to: string; action: string; status: string; diagnostic: string }): string {
-  return crlf(
-    'Return-Path: <>',
-    `Delivered-To: ${opts.to}`,
-    'From: Mail Delivery System <MAILER-DAEMON@mx.patron.example>',
-    `To: ${opts.to}`,
-    'Subject: Undelivered Mail Returned to Sender',
-    'Auto-Submitted: auto-replied',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"',
-    '',
-    '--b1',
-    'Content-Type: text/plain; charset=us-ascii',
-    '',
-    'I am sorry to have to inform you that your message could not be delivered.',
-    '',
-    '--b1',
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; mx.patron.example',
-    '',
-    'Final-Recipient: rfc822; Asa.Oberg@patron.example',
-    'Original-Recipient: rfc822; asa.oberg@patron.example',
-    `Action: ${opts.action}`,
-    `Status: ${opts.status}`,
-    'Remote-MTA: dns; mail.patron.example',
-    `Diagnostic-Code: smtp; ${opts.diagnostic}`,
-    '',
-    '--b1',
-    'Content-Type: message/rfc822',
-    '',
-    returnedNotice,
-    '',
-    '--b1--',
-    '',
-  );
+  return deliveryStatusReport({
+    ...opts,
+    deliveredTo: opts.to,
+    finalRecipient: 'Asa.Oberg@patron.example',
+    originalRecipient: 'asa.oberg@patron.example',
+    returned: returnedNotice,
+  });
 }
 
 describe('bounce classifier on crafted messages', () => {
