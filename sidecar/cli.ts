@@ -1,12 +1,13 @@
 /**
- * `kmc`: the command line. Each command builds what it needs through the
- * composition root, does its work, and closes everything it opened.
+ * `kmc`: the command line. Each command builds the composition root
+ * (sidecar/main.ts), uses what it needs, and stops it; only `kmc serve`
+ * starts the root's jobs.
  */
 import { parseArgs } from 'node:util';
 import { loadSettings, redact, type Settings } from './config';
 import { KmcError, UsageError } from './errors';
 import { migrate, ownTables } from './db';
-import { createServices, type Services } from './main';
+import { createApp, type App } from './main';
 import { runNotices } from './notices';
 import { createLogger } from './logging';
 import { serve } from './serve';
@@ -43,12 +44,13 @@ KMC_PORT, KMC_PUBLIC_URL, KMC_SECRET, KMC_TIMEZONE, KMC_DEFAULT_COUNTRY, KMC_LOG
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
-async function withServices<T>(settings: Settings, fn: (s: Services) => Promise<T>): Promise<T> {
-  const services = createServices(settings, { logger: createLogger(settings.logLevel) });
+/** The root for one command: nothing started but what the command starts itself. */
+async function withServices<T>(settings: Settings, fn: (s: App) => Promise<T>): Promise<T> {
+  const app = createApp(settings, { logger: createLogger(settings.logLevel) });
   try {
-    return await fn(services);
+    return await fn(app);
   } finally {
-    await services.close();
+    await app.stop();
   }
 }
 

@@ -38,14 +38,12 @@ function outboxPages(mail: MailCapture, smsc: CaptureSmsc) {
       );
     });
     app.get('/demo/outbox', (_req, res) => {
-      res
-        .type('html')
-        .send(
-          pages.render('demo-outbox.njk', {
-            title: 'Demo outbox: e-mail received by the capture server',
-            mails: mail.messages.map((m, i) => ({ n: i, m })).reverse(),
-          }),
-        );
+      res.type('html').send(
+        pages.render('demo-outbox.njk', {
+          title: 'Demo outbox: e-mail received by the capture server',
+          mails: mail.messages.map((m, i) => ({ n: i, m })).reverse(),
+        }),
+      );
     });
     app.get('/demo/outbox/:n', (req, res) => {
       const m = mail.messages[Number(req.params.n)];
@@ -96,7 +94,12 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
     await knex.destroy();
   }
 
-  const running = await startServer(settings, { extend: outboxPages(mail, smsc), deliverEveryMs: 5_000 });
+  const running = await startServer(settings, {
+    extend: outboxPages(mail, smsc),
+    deliverEveryMs: 5_000,
+    // The demo runs its notices once, below; no routine fires on its own.
+    jobs: { routines: false, anonymiser: false },
+  });
   // Every daily type once, so a newcomer sees holds, reminders and overdues by each channel.
   const runs: string[] = [];
   for (const type of ['hold_waiting', 'hold_reminder', 'predue', 'overdue', 'welcome']) {

@@ -4,7 +4,7 @@
  * is one query per run.
  */
 import type { Knex } from 'knex';
-import { KmcError } from '../errors';
+import { ConflictError, NotFoundError, RefusedError } from '../errors';
 import type { ChannelName } from '../channels/contract';
 
 import { MESSAGE_TYPES, OVERDUE_LEVELS, type MessageType } from '../kernel';
@@ -51,7 +51,7 @@ export function parseChannels(text: string): ChannelName[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)) {
-    if (!CHANNELS.includes(part as ChannelName)) throw new KmcError('KMC_RULE_INVALID', `unknown channel "${part}" in a rule`);
+    if (!CHANNELS.includes(part as ChannelName)) throw new RefusedError('KMC_RULE_INVALID', `unknown channel "${part}" in a rule`);
     if (!out.includes(part as ChannelName)) out.push(part as ChannelName);
   }
   return out;
@@ -184,7 +184,7 @@ export interface RuleInput {
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 function invalid(message: string): never {
-  throw new KmcError('KMC_RULE_INVALID', message);
+  throw new RefusedError('KMC_RULE_INVALID', message);
 }
 
 /** Checks a rule before it is stored, so a bad rule is refused with a reason and never half-saved. */
@@ -314,13 +314,13 @@ export function createRuleStore(knex: Knex): RuleStore {
 
     async update(id, patch) {
       const current = await store.get(id);
-      if (!current) throw new KmcError('KMC_RULE_NOT_FOUND', `there is no rule ${id}`);
+      if (!current) throw new NotFoundError('KMC_RULE_NOT_FOUND', `there is no rule ${id}`);
       const merged: RuleInput = { ...current, ...patch, message_type: current.message_type, level: current.level };
       validateRuleInput(merged);
       if (current.is_baseline) {
         const narrowed = ['branchcode', 'categorycode', 'itemtype', 'valid_from', 'valid_to'].filter((k) => merged[k as keyof RuleInput]);
         if (narrowed.length) {
-          throw new KmcError(
+          throw new ConflictError(
             'KMC_BASELINE_RULE',
             `rule ${id} is the baseline for ${current.message_type}${current.level ? ` level ${current.level}` : ''} and must cover everything; it cannot be limited by ${narrowed.join(', ')}`,
           );
@@ -331,9 +331,9 @@ export function createRuleStore(knex: Knex): RuleStore {
 
     async deleteRule(id) {
       const current = await store.get(id);
-      if (!current) throw new KmcError('KMC_RULE_NOT_FOUND', `there is no rule ${id}`);
+      if (!current) throw new NotFoundError('KMC_RULE_NOT_FOUND', `there is no rule ${id}`);
       if (current.is_baseline) {
-        throw new KmcError(
+        throw new ConflictError(
           'KMC_BASELINE_RULE',
           `rule ${id} is the baseline for ${current.message_type}${current.level ? ` level ${current.level}` : ''}: it covers everything no other rule covers and cannot be deleted; change it, or mark the level not used, instead`,
           { ruleId: id },

@@ -2,7 +2,7 @@
  * The words of the public verification page, in the languages the notices
  * ship in. Short and plain; never a name or an address.
  */
-import { languageCandidates } from '../rendering/notices';
+import { languageCandidates } from '../rendering';
 
 export interface PageTexts {
   lang: string;

@@ -16,7 +16,7 @@
  */
 import type { Knex } from 'knex';
 import { toDbTime, fromDbTime } from '../db';
-import { KmcError } from '../errors';
+import { ConflictError, NotFoundError } from '../errors';
 import type { EmailChangeRow, HostReader, PatronContact } from '../host';
 import type { MessageStore, NewMessage } from '../queue';
 import type { RuleStore } from '../rules';
@@ -740,12 +740,13 @@ export class VerificationService {
     expected?: string | null,
   ): Promise<{ borrowernumber: number; state: 'verified'; email: string; released: number }> {
     const patron = await this.deps.host.patron(borrowernumber);
-    if (!patron) throw new KmcError('KMC_PATRON_NOT_FOUND', `there is no patron with borrowernumber ${borrowernumber}`, { borrowernumber });
+    if (!patron)
+      throw new NotFoundError('KMC_PATRON_NOT_FOUND', `there is no patron with borrowernumber ${borrowernumber}`, { borrowernumber });
     const email = patronEmail(patron);
     if (!email)
-      throw new KmcError('KMC_NO_EMAIL_ADDRESS', `patron ${borrowernumber} has no usable e-mail address in Koha`, { borrowernumber });
+      throw new ConflictError('KMC_NO_EMAIL_ADDRESS', `patron ${borrowernumber} has no usable e-mail address in Koha`, { borrowernumber });
     if (expected != null && expected.trim() !== email) {
-      throw new KmcError(
+      throw new ConflictError(
         'KMC_EMAIL_CHANGED',
         `patron ${borrowernumber}'s e-mail address in Koha is not the one given; look again and retry`,
         { borrowernumber },

@@ -75,14 +75,12 @@ describe(`routines on their schedules (${kohaSchemaKind()} Koha schema)`, functi
   beforeEach(async () => {
     await clearMessages(w.db.knex);
     await w.db.knex('kmc_branch_settings').delete();
-    await w.db
-      .knex('kmc_routines')
-      .update({
-        enabled: 1,
-        needs_approval: 0,
-        criteria: '{"branches":[],"categories":[],"itemtypes":[]}',
-        created_at: '2026-11-01 00:00:00',
-      });
+    await w.db.knex('kmc_routines').update({
+      enabled: 1,
+      needs_approval: 0,
+      criteria: '{"branches":[],"categories":[],"itemtypes":[]}',
+      created_at: '2026-11-01 00:00:00',
+    });
     w.clock.set(`${RUN_DAY}T09:00:00Z`);
   });
 

@@ -10,9 +10,10 @@ import { TestClock, testServices, testSettings } from '../support/sidecar';
 import { migrate } from '../../sidecar/db';
 import { runNotices } from '../../sidecar/notices';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
-import type { Services } from '../../sidecar/main';
+import type { App } from '../../sidecar/main';
 import { main } from '../../sidecar/cli';
-import { verificationPages, verificationApi, VerificationRateLimiter, type VerificationWebDeps } from '../../sidecar/verification';
+import { VerificationRateLimiter } from '../../sidecar/verification';
+import { verificationPages, verificationApi, apiErrorHandler, type VerificationWebDeps } from '../../sidecar/web';
 
 const PAGE_DIR = path.resolve(__dirname, '..', '..', 'templates', 'pages');
 
@@ -21,7 +22,7 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
   let lib: SmallLibrary;
   let smtp: MailCapture;
   let clock: TestClock;
-  let kmc: Services;
+  let kmc: App;
   let web: VerificationWebDeps;
   let pages: nunjucks.Environment;
 
@@ -29,6 +30,7 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
     const app = express();
     app.use(verificationPages(deps, pages));
     app.use('/api', verificationApi(deps));
+    app.use(apiErrorHandler(deps.logger));
     return app;
   };
 

@@ -49,14 +49,9 @@ export interface AuthParts {
   cookie: CookiePolicy;
 }
 
+/** The sign-in's stores (built by the composition root) with the cookie policy for this sidecar's address. */
 export function createAuthParts(kit: PageKit): AuthParts {
-  const { knex, clock, settings } = kit.deps;
-  return {
-    sessions: new SessionStore(knex, clock, { idleMinutes: settings.sessionIdleMinutes, maxHours: settings.sessionMaxHours }),
-    nonces: new NonceStore(knex, clock),
-    throttle: new SigninThrottle(knex, clock),
-    cookie: sessionCookiePolicy(settings.publicUrl),
-  };
+  return { ...kit.deps.auth, cookie: sessionCookiePolicy(kit.deps.settings.publicUrl) };
 }
 
 function signinFormToken(secret: string, value: string): string {

@@ -8,7 +8,7 @@
 import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import type { ChannelName } from '../../channels/contract';
-import { KmcError } from '../../errors';
+import { ConflictError, RefusedError } from '../../errors';
 import {
   createRuleStore,
   MESSAGE_TYPES,
@@ -330,7 +330,7 @@ export const rulePages: StaffPage = {
       try {
         id = await store.create(input);
       } catch (err) {
-        if (err instanceof KmcError && err.code === 'KMC_RULE_INVALID')
+        if (err instanceof RefusedError)
           return showForm(req, res, null, input, { rule: staff.t('rules.error.refused', { reason: err.message }) }, 400);
         throw err;
       }
@@ -371,7 +371,7 @@ export const rulePages: StaffPage = {
       try {
         await store.update(rule.id, patch);
       } catch (err) {
-        if (err instanceof KmcError && (err.code === 'KMC_RULE_INVALID' || err.code === 'KMC_BASELINE_RULE')) {
+        if (err instanceof RefusedError || err instanceof ConflictError) {
           return showForm(req, res, rule, input, { rule: staff.t('rules.error.refused', { reason: err.message }) }, 400);
         }
         throw err;
@@ -414,7 +414,7 @@ export const rulePages: StaffPage = {
       try {
         await store.deleteRule(rule.id);
       } catch (err) {
-        if (err instanceof KmcError && err.code === 'KMC_BASELINE_RULE') {
+        if (err instanceof ConflictError) {
           await kit.audit.record({
             borrowernumber: staff.account.borrowernumber,
             action: 'rule.remove_refused',

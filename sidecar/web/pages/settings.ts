@@ -9,28 +9,18 @@
  * stored.
  */
 import type { Request, Response } from 'express';
-import type { Knex } from 'knex';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { parseSmppUrl } from '../../channels/smpp/client';
 import { sourceAddress } from '../../channels/smpp/addresses';
 import type { OutgoingMessage, SendOutcome } from '../../channels/contract';
+import type { BranchSettingsInput } from '../../branches';
 import { textParam, type PageKit, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
 import { libraryDay } from '../../rendering/dates';
 import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
 import type { ChannelName } from '../../channels/contract';
 
-export interface BranchSettingsInput {
-  sender_email: string | null;
-  reply_to: string | null;
-  letter_address: string | null;
-  default_lang: string | null;
-  sms_enabled: boolean;
-  sms_url: string | null;
-  sms_sender: string | null;
-  quiet_from: string | null;
-  quiet_to: string | null;
-}
+export type { BranchSettingsInput } from '../../branches';
 
 const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -121,21 +111,6 @@ export function branchSettingsFromForm(
   return { input, errors };
 }
 
-export async function saveBranchSettings(knex: Knex, branchcode: string, input: BranchSettingsInput): Promise<void> {
-  const row = {
-    ...input,
-    sms_enabled: input.sms_enabled ? 1 : 0,
-    quiet_from: input.quiet_from ? `${input.quiet_from}:00` : null,
-    quiet_to: input.quiet_to ? `${input.quiet_to}:00` : null,
-  };
-  await knex('kmc_branch_settings')
-    .insert({ branchcode, ...row })
-    .onConflict('branchcode')
-    .merge(Object.keys(row));
-}
-
-type StoredRow = BranchSettingsInput & { branchcode: string; sms_enabled: number | boolean };
-
 function outcomeText(t: Translate, o: SendOutcome): { kind: string; text: string } {
   if (o.kind === 'accepted') return { kind: 'success', text: t('settings.test.accepted', { reply: o.reply }) };
   return { kind: 'danger', text: t('settings.test.failed', { reason: o.reason }) };
@@ -155,8 +130,7 @@ export const settingsPages: StaffPage = {
       return { code: branches.some((b) => b.code === asked) ? asked : '', branches };
     };
     const today = () => libraryDay(deps.clock.now(), deps.settings.timezone);
-    const stored = async (branchcode: string): Promise<StoredRow | null> =>
-      ((await deps.knex('kmc_branch_settings').where({ branchcode }).first()) as StoredRow | undefined) ?? null;
+    const stored = (branchcode: string) => deps.branches.find(branchcode);
 
     const show = async (
       req: Request,
@@ -212,7 +186,7 @@ export const settingsPages: StaffPage = {
       if (Object.keys(errors).length) {
         return show(req, res, code, branches, input, { errors, errorList: Object.values(errors) }, 400);
       }
-      await saveBranchSettings(deps.knex, code, input);
+      await deps.branches.save(code, input);
       // Ids and which fields, never addresses: the audit detail holds no contact data.
       await kit.audit.record({
         borrowernumber: staff.account.borrowernumber,
