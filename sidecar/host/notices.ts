@@ -5,7 +5,7 @@
  * import, and the active currency. Read-only, like everything in host/.
  */
 import type { Knex } from 'knex';
-import type { OverdueLoan, PatronContact } from './index';
+import type { OverdueLoan, PatronContact } from './types';
 
 const PATRON_COLUMNS = [
   'b.borrowernumber',

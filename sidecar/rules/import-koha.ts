@@ -19,9 +19,9 @@
  * - Every imported rule carries an import key: importing again changes
  *   what changed in Koha and makes nothing twice.
  */
-import type { ChannelName } from '../channels/contract';
-import type { NoticeReader } from '../host/notices';
-import type { ImportOutcome, RuleInput, RuleStore } from './index';
+import type { ChannelName } from '../kernel';
+import type { NoticeReader } from '../host';
+import type { ImportOutcome, RuleInput, RuleStore } from './rules';
 
 export interface ImportedRule {
   id: number;

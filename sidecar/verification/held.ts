@@ -8,13 +8,11 @@ import { toDbTime } from '../db';
 import type { MessageItemRow, MessageRow } from '../queue';
 import type { PatronContact } from '../host';
 import type { Rule } from '../rules';
-import type { ChannelName } from '../channels/contract';
+import type { ChannelName } from '../kernel';
 import { chooseChannel } from '../contact';
-import { BranchDirectory, patronTemplateData, type NoticeDeps } from '../notices/context';
-import { asKohaDateFormat, formatAmount, formatKohaDate, type KohaDateFormat } from '../rendering/dates';
-import type { RenderedNotice } from '../rendering/notices';
-import { renderAgain } from '../notices/render-again';
-import { QuietHours } from '../notices/quiet-hours';
+import { BranchDirectory, QuietHours, renderAgain, type NoticeDeps } from '../notices';
+import { patronTemplateData } from '../notices/context';
+import { asKohaDateFormat, formatAmount, formatKohaDate, type KohaDateFormat, type RenderedNotice } from '../rendering';
 
 const chunk = <T>(list: T[], size: number): T[][] => {
   const out: T[][] = [];

@@ -12,7 +12,7 @@
  */
 import type { Knex } from 'knex';
 import { toDbTime } from '../db';
-import type { Clock } from '../notices/context';
+import type { Clock } from '../kernel';
 import { clientHash } from './tokens';
 
 export interface RateLimitOptions {

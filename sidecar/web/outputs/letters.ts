@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import type { HostReader, StaffReader } from '../../host';
 import { postalAddress } from '../../contact';
 import { BranchDirectory } from '../../notices';
-import { asKohaDateFormat, formatKohaDate } from '../../rendering/dates';
+import { asKohaDateFormat, formatKohaDate } from '../../rendering';
 import type { Translate } from '../i18n';
 import { A4, PdfDocument, wrapText } from './pdf';
 

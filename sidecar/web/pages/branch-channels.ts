@@ -7,7 +7,7 @@
  */
 import type { Knex } from 'knex';
 import { createRuleStore, OVERDUE_LEVELS, parseChannels, resolveRule, type MessageType, type Rule } from '../../rules';
-import type { ChannelName } from '../../channels/contract';
+import type { ChannelName } from '../../kernel';
 
 /** The types whose channels a branch chooses; staff messages and verification mail go as staff or the patron decide. */
 export const BRANCH_CHANNEL_TYPES: ReadonlyArray<{ type: MessageType; level: number }> = [

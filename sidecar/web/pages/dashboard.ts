@@ -6,8 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { toDbTime } from '../../db';
-import { RoutineStore } from '../../scheduling/routines';
-import { nextFire, parseCron } from '../../scheduling/cron';
+import { RoutineStore, nextFire, parseCron } from '../../scheduling';
 import { CHANNELS } from '../messages';
 import type { StaffPage } from '../kit';
 

@@ -7,7 +7,7 @@
  */
 import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
-import type { ChannelName } from '../../channels/contract';
+import type { ChannelName } from '../../kernel';
 import { ConflictError, RefusedError } from '../../errors';
 import {
   createRuleStore,

@@ -12,13 +12,12 @@ import type { Request, Response } from 'express';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { parseSmppUrl } from '../../channels/smpp/client';
 import { sourceAddress } from '../../channels/smpp/addresses';
-import type { OutgoingMessage, SendOutcome } from '../../channels/contract';
+import type { OutgoingMessage, SendOutcome } from '../../channels';
 import type { BranchSettingsInput } from '../../branches';
 import { textParam, type PageKit, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
-import { libraryDay } from '../../rendering/dates';
+import { libraryDay, type ChannelName } from '../../kernel';
 import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
-import type { ChannelName } from '../../channels/contract';
 
 export type { BranchSettingsInput } from '../../branches';
 

@@ -1,0 +1,198 @@
+/**
+ * The host reader: the only code that reads Koha's tables. It never writes
+ * them. Queries are set-based and stream, so a consortium's overdue run is
+ * one query, not one per patron.
+ */
+import type { Knex } from 'knex';
+import { createNoticeReader, type NoticeReader } from './notices';
+import type { Branch, EmailChangeRow, OverdueLoan, PatronContact } from './types';
+
+const PATRON_COLUMNS = [
+  'b.borrowernumber',
+  'b.cardnumber',
+  'b.surname',
+  'b.firstname',
+  'b.title',
+  'b.email',
+  'b.emailpro',
+  'b.B_email',
+  'b.mobile',
+  'b.smsalertnumber',
+  'b.phone',
+  'b.lang',
+  'b.branchcode',
+  'b.categorycode',
+  'b.address',
+  'b.address2',
+  'b.zipcode',
+  'b.city',
+  'b.country',
+];
+
+export interface HostReader extends NoticeReader {
+  /** Koha's plugin toggle; no row at all means the plugin is not installed and the sidecar runs on its own. */
+  isEnabled(pluginClass: string): Promise<boolean>;
+  systemPreferences(names: string[]): Promise<Record<string, string | null>>;
+  branches(): Promise<Map<string, Branch>>;
+  patron(borrowernumber: number): Promise<PatronContact | null>;
+  /** Names and card numbers for lists of messages: one query for the whole page. */
+  patronNames(borrowernumbers: number[]): Promise<Map<number, { name: string; cardnumber: string | null }>>;
+  /** Active loans due before the given local time, ordered by patron so callers can group while streaming. */
+  streamOverdueLoans(opts: { dueBefore: string; branchcode?: string | null }): AsyncIterable<OverdueLoan>;
+  /** Several patrons' contact data in one query. */
+  patrons(borrowernumbers: number[]): Promise<Map<number, PatronContact>>;
+  /**
+   * Patrons whose address columns differ from what the verification scan last
+   * recorded (or who have no record yet), with that record, ordered by patron.
+   * The database compares fingerprints, so unchanged patrons never leave it.
+   */
+  streamEmailChanges(): AsyncIterable<EmailChangeRow>;
+  /** Verification records whose patron no longer exists in Koha. */
+  verificationsWithoutPatron(limit: number): Promise<number[]>;
+}
+
+export function createHostReader(knex: Knex): HostReader {
+  return {
+    // The notice engine's queries: one streaming query per message type.
+    ...createNoticeReader(knex),
+    async isEnabled(pluginClass) {
+      const row = await knex('plugin_data').where({ plugin_class: pluginClass, plugin_key: '__ENABLED__' }).first('plugin_value');
+      if (!row) return true;
+      return String(row.plugin_value).trim() !== '0';
+    },
+
+    async systemPreferences(names) {
+      const rows: Array<{ variable: string; value: string | null }> = await knex('systempreferences')
+        .whereIn('variable', names)
+        .select('variable', 'value');
+      const out: Record<string, string | null> = {};
+      for (const n of names) out[n] = null;
+      // Koha compares preference names without regard to case.
+      for (const r of rows) {
+        const wanted = names.find((n) => n.toLowerCase() === r.variable.toLowerCase());
+        if (wanted) out[wanted] = r.value;
+      }
+      return out;
+    },
+
+    async branches() {
+      const rows: Branch[] = await knex('branches').select(
+        'branchcode',
+        'branchname',
+        'branchemail',
+        'branchreplyto',
+        'branchphone',
+        'branchaddress1',
+        'branchaddress2',
+        'branchzip',
+        'branchcity',
+        'branchcountry',
+      );
+      return new Map(rows.map((r) => [r.branchcode, r]));
+    },
+
+    async patron(borrowernumber) {
+      const row = await knex({ b: 'borrowers' }).where('b.borrowernumber', borrowernumber).first(PATRON_COLUMNS);
+      return (row as PatronContact | undefined) ?? null;
+    },
+
+    async patronNames(borrowernumbers) {
+      const ids = [...new Set(borrowernumbers)];
+      const out = new Map<number, { name: string; cardnumber: string | null }>();
+      if (!ids.length) return out;
+      const rows: Array<{ borrowernumber: number; firstname: string | null; surname: string | null; cardnumber: string | null }> =
+        await knex('borrowers').whereIn('borrowernumber', ids).select('borrowernumber', 'firstname', 'surname', 'cardnumber');
+      for (const r of rows)
+        out.set(r.borrowernumber, { name: [r.firstname, r.surname].filter(Boolean).join(' '), cardnumber: r.cardnumber });
+      return out;
+    },
+
+    streamOverdueLoans({ dueBefore, branchcode }) {
+      const q = knex({ i: 'issues' })
+        .join({ b: 'borrowers' }, 'b.borrowernumber', 'i.borrowernumber')
+        .join({ it: 'items' }, 'it.itemnumber', 'i.itemnumber')
+        .join({ bi: 'biblio' }, 'bi.biblionumber', 'it.biblionumber')
+        .leftJoin({ c: 'categories' }, 'c.categorycode', 'b.categorycode')
+        .where('i.date_due', '<', dueBefore)
+        .select([
+          ...PATRON_COLUMNS,
+          'i.issue_id',
+          'i.itemnumber',
+          'i.date_due',
+          'i.branchcode as issue_branchcode',
+          'it.barcode',
+          'it.homebranch',
+          'it.itype',
+          'it.itemcallnumber',
+          'it.replacementprice',
+          'bi.biblionumber',
+          'bi.title as biblio_title',
+          'bi.author',
+          'c.overduenoticerequired',
+        ])
+        .orderBy([{ column: 'i.borrowernumber' }, { column: 'i.date_due' }, { column: 'i.issue_id' }]);
+      if (branchcode) q.where('i.branchcode', branchcode);
+      return q.stream() as unknown as AsyncIterable<OverdueLoan>;
+    },
+
+    async patrons(borrowernumbers) {
+      const out = new Map<number, PatronContact>();
+      const ids = [...new Set(borrowernumbers)];
+      for (let i = 0; i < ids.length; i += 1000) {
+        const rows = (await knex({ b: 'borrowers' })
+          .whereIn('b.borrowernumber', ids.slice(i, i + 1000))
+          .select(PATRON_COLUMNS)) as PatronContact[];
+        for (const r of rows) out.set(r.borrowernumber, r);
+      }
+      return out;
+    },
+
+    streamEmailChanges() {
+      // The same text on both sides of the comparison, so what the database reports is what it compares.
+      // The category is in it too: moving a patron into an exempt category counts as a change.
+      const fingerprint =
+        "SHA2(CONCAT_WS(CHAR(10 USING utf8mb4), COALESCE(b.email, ''), COALESCE(b.emailpro, ''), COALESCE(b.B_email, ''), b.categorycode), 256)";
+      return knex({ b: 'borrowers' })
+        .leftJoin({ v: 'kmc_email_verifications' }, 'v.borrowernumber', 'b.borrowernumber')
+        .where((w) => {
+          w.where((n) =>
+            n
+              .whereNull('v.borrowernumber')
+              .andWhere((a) => a.where('b.email', '<>', '').orWhere('b.emailpro', '<>', '').orWhere('b.B_email', '<>', '')),
+          )
+            .orWhere((c) =>
+              c
+                .whereNotNull('v.borrowernumber')
+                .andWhere((d) => d.whereNull('v.source_hash').orWhereRaw(`v.source_hash <> ${fingerprint}`)),
+            )
+            .orWhere((r) => r.where('v.state', 'pending').whereNull('v.message_id'));
+        })
+        .select([
+          'b.borrowernumber',
+          'b.email',
+          'b.emailpro',
+          'b.B_email',
+          'b.categorycode',
+          'b.branchcode',
+          'b.lang',
+          knex.raw(`${fingerprint} AS source_hash`),
+          'v.borrowernumber as v_borrowernumber',
+          'v.email as v_email',
+          'v.state as v_state',
+          'v.source_hash as v_source_hash',
+          'v.token_version as v_token_version',
+          'v.message_id as v_message_id',
+        ])
+        .orderBy('b.borrowernumber')
+        .stream() as unknown as AsyncIterable<EmailChangeRow>;
+    },
+
+    async verificationsWithoutPatron(limit) {
+      return (await knex({ v: 'kmc_email_verifications' })
+        .leftJoin({ b: 'borrowers' }, 'b.borrowernumber', 'v.borrowernumber')
+        .whereNull('b.borrowernumber')
+        .limit(limit)
+        .pluck('v.borrowernumber')) as number[];
+    },
+  };
+}
