@@ -6,28 +6,7 @@
  */
 import type { Knex } from 'knex';
 import type { OverdueLoan, PatronContact } from './types';
-
-const PATRON_COLUMNS = [
-  'b.borrowernumber',
-  'b.cardnumber',
-  'b.surname',
-  'b.firstname',
-  'b.title',
-  'b.email',
-  'b.emailpro',
-  'b.B_email',
-  'b.mobile',
-  'b.smsalertnumber',
-  'b.phone',
-  'b.lang',
-  'b.branchcode',
-  'b.categorycode',
-  'b.address',
-  'b.address2',
-  'b.zipcode',
-  'b.city',
-  'b.country',
-];
+import { PATRON_COLUMNS, loansDueBefore } from './queries';
 
 /** A loan with what every loan notice needs, including the item type's default replacement cost. */
 export interface LoanCandidate extends OverdueLoan {
@@ -121,31 +100,7 @@ function toInt(v: unknown): number | null {
 export function createNoticeReader(knex: Knex): NoticeReader {
   return {
     streamLoans({ dueBefore, dueFrom }) {
-      const q = knex({ i: 'issues' })
-        .join({ b: 'borrowers' }, 'b.borrowernumber', 'i.borrowernumber')
-        .join({ it: 'items' }, 'it.itemnumber', 'i.itemnumber')
-        .join({ bi: 'biblio' }, 'bi.biblionumber', 'it.biblionumber')
-        .leftJoin({ c: 'categories' }, 'c.categorycode', 'b.categorycode')
-        .leftJoin({ t: 'itemtypes' }, 't.itemtype', 'it.itype')
-        .where('i.date_due', '<', dueBefore)
-        .select([
-          ...PATRON_COLUMNS,
-          'i.issue_id',
-          'i.itemnumber',
-          'i.date_due',
-          'i.branchcode as issue_branchcode',
-          'it.barcode',
-          'it.homebranch',
-          'it.itype',
-          'it.itemcallnumber',
-          'it.replacementprice',
-          'bi.biblionumber',
-          'bi.title as biblio_title',
-          'bi.author',
-          'c.overduenoticerequired',
-          't.defaultreplacecost',
-        ])
-        .orderBy([{ column: 'i.borrowernumber' }, { column: 'i.date_due' }, { column: 'i.issue_id' }]);
+      const q = loansDueBefore(knex, dueBefore).leftJoin({ t: 'itemtypes' }, 't.itemtype', 'it.itype').select('t.defaultreplacecost');
       if (dueFrom) q.where('i.date_due', '>=', dueFrom);
       return q.stream() as unknown as AsyncIterable<LoanCandidate>;
     },

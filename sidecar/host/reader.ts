@@ -6,28 +6,7 @@
 import type { Knex } from 'knex';
 import { createNoticeReader, type NoticeReader } from './notices';
 import type { Branch, EmailChangeRow, OverdueLoan, PatronContact } from './types';
-
-const PATRON_COLUMNS = [
-  'b.borrowernumber',
-  'b.cardnumber',
-  'b.surname',
-  'b.firstname',
-  'b.title',
-  'b.email',
-  'b.emailpro',
-  'b.B_email',
-  'b.mobile',
-  'b.smsalertnumber',
-  'b.phone',
-  'b.lang',
-  'b.branchcode',
-  'b.categorycode',
-  'b.address',
-  'b.address2',
-  'b.zipcode',
-  'b.city',
-  'b.country',
-];
+import { PATRON_COLUMNS, loansDueBefore } from './queries';
 
 export interface HostReader extends NoticeReader {
   /** Koha's plugin toggle; no row at all means the plugin is not installed and the sidecar runs on its own. */
@@ -108,29 +87,7 @@ export function createHostReader(knex: Knex): HostReader {
     },
 
     streamOverdueLoans({ dueBefore, branchcode }) {
-      const q = knex({ i: 'issues' })
-        .join({ b: 'borrowers' }, 'b.borrowernumber', 'i.borrowernumber')
-        .join({ it: 'items' }, 'it.itemnumber', 'i.itemnumber')
-        .join({ bi: 'biblio' }, 'bi.biblionumber', 'it.biblionumber')
-        .leftJoin({ c: 'categories' }, 'c.categorycode', 'b.categorycode')
-        .where('i.date_due', '<', dueBefore)
-        .select([
-          ...PATRON_COLUMNS,
-          'i.issue_id',
-          'i.itemnumber',
-          'i.date_due',
-          'i.branchcode as issue_branchcode',
-          'it.barcode',
-          'it.homebranch',
-          'it.itype',
-          'it.itemcallnumber',
-          'it.replacementprice',
-          'bi.biblionumber',
-          'bi.title as biblio_title',
-          'bi.author',
-          'c.overduenoticerequired',
-        ])
-        .orderBy([{ column: 'i.borrowernumber' }, { column: 'i.date_due' }, { column: 'i.issue_id' }]);
+      const q = loansDueBefore(knex, dueBefore);
       if (branchcode) q.where('i.branchcode', branchcode);
       return q.stream() as unknown as AsyncIterable<OverdueLoan>;
     },
