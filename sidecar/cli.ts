@@ -221,7 +221,9 @@ export async function main(
         holds: positiveInt('holds', values.holds),
         seed: positiveInt('seed', values.seed),
         today: values.date,
-        onProgress: (m: string) => out.stderr(m),
+        onProgress: (m: string) => {
+          out.stderr(m);
+        },
       });
       out.stdout(JSON.stringify(summary));
       return 0;

@@ -187,7 +187,16 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     beforeBatch: (now) => releaseQuietHours({ knex, clock: { now: () => now }, timezone: settings.timezone, logger }, 'delivery'),
   });
   const routines = new RoutineStore(knex);
-  const scheduler = new Scheduler({ notices, routines, logger, clock, timezone: settings.timezone, onMessages: () => worker.poke() });
+  const scheduler = new Scheduler({
+    notices,
+    routines,
+    logger,
+    clock,
+    timezone: settings.timezone,
+    onMessages: () => {
+      worker.poke();
+    },
+  });
   const noSms: SmsAvailability = { canSend: () => false, whyNot: () => 'SMS is not set up (KMC_SMPP_URL)' };
   const audit = new AuditLog(knex, clock, logger);
   const jobOn = (job: JobName) => opts.jobs?.[job] !== false;

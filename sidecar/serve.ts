@@ -25,7 +25,9 @@ export async function startServer(settings: Settings, opts: AppOptions = {}): Pr
     throw err;
   }
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.web.listen(settings.port, settings.host, () => resolve(s));
+    const s = app.web.listen(settings.port, settings.host, () => {
+      resolve(s);
+    });
     s.on('error', reject);
   }).catch(async (err: unknown) => {
     await app.stop();
@@ -43,7 +45,11 @@ export async function startServer(settings: Settings, opts: AppOptions = {}): Pr
     stop() {
       stopping ??= (async () => {
         // Stop taking work first: no new requests, those in flight finish.
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await new Promise<void>((resolve) =>
+          server.close(() => {
+            resolve();
+          }),
+        );
         await app.stop();
       })();
       return stopping;

@@ -85,7 +85,7 @@ export class BranchSettingsStore {
     const rows = await this.table().select('branchcode', 'sms_enabled', 'sms_url', 'sms_sender');
     return rows.map((r) => ({
       branchcode: r.branchcode,
-      enabled: Number(r.sms_enabled) === 1,
+      enabled: r.sms_enabled === 1,
       url: r.sms_url || null,
       sender: r.sms_sender || null,
     }));

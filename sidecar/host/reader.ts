@@ -35,15 +35,17 @@ export function createHostReader(knex: Knex): HostReader {
     // The notice engine's queries: one streaming query per message type.
     ...createNoticeReader(knex),
     async isEnabled(pluginClass) {
-      const row = await knex('plugin_data').where({ plugin_class: pluginClass, plugin_key: '__ENABLED__' }).first('plugin_value');
+      const row = await knex('plugin_data')
+        .where({ plugin_class: pluginClass, plugin_key: '__ENABLED__' })
+        .first<{ plugin_value: string | null } | undefined>('plugin_value');
       if (!row) return true;
-      return String(row.plugin_value).trim() !== '0';
+      return (row.plugin_value ?? '').trim() !== '0';
     },
 
     async systemPreferences(names) {
-      const rows: Array<{ variable: string; value: string | null }> = await knex('systempreferences')
+      const rows = await knex('systempreferences')
         .whereIn('variable', names)
-        .select('variable', 'value');
+        .select<Array<{ variable: string; value: string | null }>>('variable', 'value');
       const out: Record<string, string | null> = {};
       for (const n of names) out[n] = null;
       // Koha compares preference names without regard to case.
@@ -55,7 +57,7 @@ export function createHostReader(knex: Knex): HostReader {
     },
 
     async branches() {
-      const rows: Branch[] = await knex('branches').select(
+      const rows = await knex('branches').select<Branch[]>(
         'branchcode',
         'branchname',
         'branchemail',
@@ -71,8 +73,8 @@ export function createHostReader(knex: Knex): HostReader {
     },
 
     async patron(borrowernumber) {
-      const row = await knex({ b: 'borrowers' }).where('b.borrowernumber', borrowernumber).first(PATRON_COLUMNS);
-      return (row as PatronContact | undefined) ?? null;
+      const row = await knex({ b: 'borrowers' }).where('b.borrowernumber', borrowernumber).first<PatronContact | undefined>(PATRON_COLUMNS);
+      return row ?? null;
     },
 
     async patronNames(borrowernumbers) {
@@ -88,17 +90,17 @@ export function createHostReader(knex: Knex): HostReader {
 
     streamOverdueLoans({ dueBefore, branchcode }) {
       const q = loansDueBefore(knex, dueBefore);
-      if (branchcode) q.where('i.branchcode', branchcode);
-      return q.stream() as unknown as AsyncIterable<OverdueLoan>;
+      if (branchcode) void q.where('i.branchcode', branchcode);
+      return q.stream();
     },
 
     async patrons(borrowernumbers) {
       const out = new Map<number, PatronContact>();
       const ids = [...new Set(borrowernumbers)];
       for (let i = 0; i < ids.length; i += 1000) {
-        const rows = (await knex({ b: 'borrowers' })
+        const rows = await knex({ b: 'borrowers' })
           .whereIn('b.borrowernumber', ids.slice(i, i + 1000))
-          .select(PATRON_COLUMNS)) as PatronContact[];
+          .select<PatronContact[]>(PATRON_COLUMNS);
         for (const r of rows) out.set(r.borrowernumber, r);
       }
       return out;
@@ -112,17 +114,18 @@ export function createHostReader(knex: Knex): HostReader {
       return knex({ b: 'borrowers' })
         .leftJoin({ v: 'kmc_email_verifications' }, 'v.borrowernumber', 'b.borrowernumber')
         .where((w) => {
-          w.where((n) =>
-            n
-              .whereNull('v.borrowernumber')
-              .andWhere((a) => a.where('b.email', '<>', '').orWhere('b.emailpro', '<>', '').orWhere('b.B_email', '<>', '')),
-          )
-            .orWhere((c) =>
-              c
+          void w
+            .where((n) => {
+              void n
+                .whereNull('v.borrowernumber')
+                .andWhere((a) => void a.where('b.email', '<>', '').orWhere('b.emailpro', '<>', '').orWhere('b.B_email', '<>', ''));
+            })
+            .orWhere((c) => {
+              void c
                 .whereNotNull('v.borrowernumber')
-                .andWhere((d) => d.whereNull('v.source_hash').orWhereRaw(`v.source_hash <> ${fingerprint}`)),
-            )
-            .orWhere((r) => r.where('v.state', 'pending').whereNull('v.message_id'));
+                .andWhere((d) => void d.whereNull('v.source_hash').orWhereRaw(`v.source_hash <> ${fingerprint}`));
+            })
+            .orWhere((r) => void r.where('v.state', 'pending').whereNull('v.message_id'));
         })
         .select([
           'b.borrowernumber',
@@ -141,7 +144,7 @@ export function createHostReader(knex: Knex): HostReader {
           'v.message_id as v_message_id',
         ])
         .orderBy('b.borrowernumber')
-        .stream() as unknown as AsyncIterable<EmailChangeRow>;
+        .stream();
     },
 
     async verificationsWithoutPatron(limit) {

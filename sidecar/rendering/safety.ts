@@ -452,7 +452,9 @@ class NoticeTemplateChecker {
     }
     const node = value;
     const at = positionOf(node, parentAt);
-    this.deeper(at, () => this.expressionNode(node, typeOf(node), at));
+    this.deeper(at, () => {
+      this.expressionNode(node, typeOf(node), at);
+    });
   }
 
   private expressionNode(node: AstNode, type: string, at: Position): void {

@@ -127,9 +127,10 @@ export class OverdueRuleChain {
   }
 }
 
+/** A kmc_rules row as the driver gives it: flags as 0/1, DECIMAL fees as text, dates as 'YYYY-MM-DD'. */
 interface RuleRow extends Omit<
   Rule,
-  'channels' | 'is_used' | 'send_all_channels' | 'digest' | 'is_baseline' | 'fee_per_notice' | 'fee_per_item'
+  'channels' | 'is_used' | 'send_all_channels' | 'digest' | 'is_baseline' | 'fee_per_notice' | 'fee_per_item' | 'payment_term_days'
 > {
   channels: string;
   is_used: number;
@@ -138,13 +139,14 @@ interface RuleRow extends Omit<
   is_baseline: number;
   fee_per_notice: string | number;
   fee_per_item: string | number;
+  payment_term_days: number | null;
 }
 
 function fromRow(r: RuleRow): Rule {
   return {
     ...r,
-    valid_from: r.valid_from ? String(r.valid_from).slice(0, 10) : null,
-    valid_to: r.valid_to ? String(r.valid_to).slice(0, 10) : null,
+    valid_from: r.valid_from ? r.valid_from.slice(0, 10) : null,
+    valid_to: r.valid_to ? r.valid_to.slice(0, 10) : null,
     channels: parseChannels(r.channels),
     is_used: !!r.is_used,
     send_all_channels: !!r.send_all_channels,
@@ -152,7 +154,7 @@ function fromRow(r: RuleRow): Rule {
     is_baseline: !!r.is_baseline,
     fee_per_notice: Number(r.fee_per_notice),
     fee_per_item: Number(r.fee_per_item),
-    payment_term_days: Number(r.payment_term_days ?? 0),
+    payment_term_days: r.payment_term_days ?? 0,
   };
 }
 
@@ -254,6 +256,13 @@ function toRow(input: Partial<RuleInput>): Record<string, unknown> {
   return row;
 }
 
+/** A column's value as text, for telling whether an import changes a rule (null and absent count as empty). */
+function comparable(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  return typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+}
+
 export type ImportOutcome = 'created' | 'updated' | 'unchanged';
 
 export interface RuleStore {
@@ -272,30 +281,28 @@ export interface RuleStore {
 }
 
 export function createRuleStore(knex: Knex): RuleStore {
+  const rules = () => knex<RuleRow>('kmc_rules');
   const store: RuleStore = {
     async forType(type, level = 0) {
-      const rows: RuleRow[] = await knex('kmc_rules').where({ message_type: type, level }).orderBy('id');
+      const rows = await rules().where({ message_type: type, level }).orderBy('id');
       return rows.map(fromRow);
     },
 
     async overdueChain() {
-      const rows: RuleRow[] = await knex('kmc_rules').where({ message_type: 'overdue' }).whereBetween('level', [1, 5]).orderBy('id');
+      const rows = await rules().where({ message_type: 'overdue' }).whereBetween('level', [1, 5]).orderBy('id');
       const byLevel = new Map<number, Rule[]>();
-      for (const r of rows.map(fromRow)) {
-        if (!byLevel.has(r.level)) byLevel.set(r.level, []);
-        byLevel.get(r.level)!.push(r);
-      }
+      for (const r of rows.map(fromRow)) byLevel.set(r.level, [...(byLevel.get(r.level) ?? []), r]);
       return new OverdueRuleChain(byLevel);
     },
 
     async list(filter = {}) {
-      const q = knex('kmc_rules').orderBy(['message_type', 'level', 'id']);
-      if (filter.messageType) q.where({ message_type: filter.messageType });
-      return ((await q) as RuleRow[]).map(fromRow);
+      const q = rules().orderBy(['message_type', 'level', 'id']);
+      if (filter.messageType) void q.where({ message_type: filter.messageType });
+      return (await q).map(fromRow);
     },
 
     async get(id) {
-      const row = (await knex('kmc_rules').where({ id }).first()) as RuleRow | undefined;
+      const row = await rules().where({ id }).first();
       return row ? fromRow(row) : null;
     },
 
@@ -306,7 +313,7 @@ export function createRuleStore(knex: Knex): RuleStore {
         level: input.level ?? (input.message_type === 'overdue' ? 1 : 0),
         is_baseline: 0,
       });
-      return Number(id);
+      return id;
     },
 
     async update(id, patch) {
@@ -323,7 +330,7 @@ export function createRuleStore(knex: Knex): RuleStore {
           );
         }
       }
-      await knex('kmc_rules').where({ id }).update(toRow(patch));
+      await rules().where({ id }).update(toRow(patch));
     },
 
     async deleteRule(id) {
@@ -337,16 +344,16 @@ export function createRuleStore(knex: Knex): RuleStore {
         );
       }
       // Guarded in the statement too, so a rule made baseline meanwhile is never removed.
-      await knex('kmc_rules').where({ id, is_baseline: 0 }).delete();
+      await rules().where({ id, is_baseline: 0 }).delete();
     },
 
     async upsertImported(input) {
       validateRuleInput(input);
-      const existing = (await knex('kmc_rules').where({ import_key: input.import_key }).first()) as RuleRow | undefined;
+      const existing = await rules().where({ import_key: input.import_key }).first();
       const row: Record<string, unknown> = { ...toRow(input), level: input.level ?? 0 };
       if (!existing) {
         const [id] = await knex('kmc_rules').insert({ ...row, is_baseline: 0 });
-        return { id: Number(id), outcome: 'created' };
+        return { id, outcome: 'created' };
       }
       const before = fromRow(existing);
       const had = (k: string): unknown => {
@@ -354,9 +361,9 @@ export function createRuleStore(knex: Knex): RuleStore {
         if (k === 'is_used' || k === 'digest' || k === 'send_all_channels') return before[k] ? 1 : 0;
         return (before as unknown as Record<string, unknown>)[k];
       };
-      const same = Object.keys(row).every((k) => String(had(k) ?? '') === String(row[k] ?? ''));
+      const same = Object.keys(row).every((k) => comparable(had(k)) === comparable(row[k]));
       if (same) return { id: existing.id, outcome: 'unchanged' };
-      await knex('kmc_rules').where({ id: existing.id }).update(row);
+      await rules().where({ id: existing.id }).update(row);
       return { id: existing.id, outcome: 'updated' };
     },
   };

@@ -162,7 +162,10 @@ export function createWebApp(deps: WebDeps): express.Express {
     requirePermission(p) {
       return (req: Request, res: Response, next: NextFunction) => {
         const staff = staffOf(res);
-        if (staff?.permissions.has(p)) return next();
+        if (staff?.permissions.has(p)) {
+          next();
+          return;
+        }
         deps.logger.info('web.forbidden', { staff: staff?.account.borrowernumber ?? null, permission: p, path: req.path });
         if (req.path.startsWith('/api/') || req.baseUrl.startsWith('/api')) {
           res.status(403).json({ error: 'KMC_FORBIDDEN', message: `this needs the ${p} permission` });
@@ -225,7 +228,9 @@ export function createWebApp(deps: WebDeps): express.Express {
   });
 
   // The first page's message links, kept working.
-  app.get('/messages/:id', (req, res) => res.redirect(301, `/archive/${encodeURIComponent(req.params.id)}`));
+  app.get('/messages/:id', (req, res) => {
+    res.redirect(301, `/archive/${encodeURIComponent(req.params.id)}`);
+  });
 
   const api = express.Router();
   api.get('/messages', kit.requirePermission('patron_messages'), async (req, res) => {

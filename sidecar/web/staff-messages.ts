@@ -42,7 +42,11 @@ function messageFields(body: unknown): { channel: string; text: string; subject:
 
 export function staffMessageApi(deps: StaffMessageApiDeps): express.Router {
   const router = express.Router();
-  const guard: RequestHandler = deps.guard ?? ((_req, _res, next) => next());
+  const guard: RequestHandler =
+    deps.guard ??
+    ((_req, _res, next) => {
+      next();
+    });
 
   router.post('/patrons/:borrowernumber/messages', express.json({ limit: '64kb' }), guard, async (req, res) => {
     const param = String(req.params.borrowernumber);

@@ -119,7 +119,7 @@ export function verificationApi(deps: VerificationWebDeps): express.Router {
     const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
     if (body.email !== undefined && typeof body.email !== 'string')
       throw new RefusedError('KMC_BAD_REQUEST', '"email" must be a string: the address staff checked');
-    const done = await deps.service.markVerified(borrowernumber, staffActor(res), (body.email as string | undefined) ?? null);
+    const done = await deps.service.markVerified(borrowernumber, staffActor(res), body.email ?? null);
     res.json({ ...done, verified_by: staffActor(res) });
   });
   return router;

@@ -81,7 +81,10 @@ export function loadStaff(kit: PageKit, parts: AuthParts) {
 /** Pages need a signed-in staff member: browsers are sent to sign in, API callers get 401. */
 export function requireSignIn(kit: PageKit) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (res.locals.kmcStaff) return next();
+    if (res.locals.kmcStaff) {
+      next();
+      return;
+    }
     if (req.method === 'GET' && !req.path.startsWith('/api/') && req.accepts(['html', 'json']) === 'html') {
       res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
       return;
@@ -93,11 +96,17 @@ export function requireSignIn(kit: PageKit) {
 /** Every state-changing request carries the session's token, as a form field or a header. */
 export function csrfGuard(kit: PageKit) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
+    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
+      next();
+      return;
+    }
     const staff = kit.staff(res);
     const given =
       (req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>)._csrf : undefined) ?? req.get('x-csrf-token');
-    if (sameToken(given, staff.session.csrfToken)) return next();
+    if (sameToken(given, staff.session.csrfToken)) {
+      next();
+      return;
+    }
     kit.deps.logger.warn('web.csrf_refused', { staff: staff.account.borrowernumber, method: req.method, path: req.path });
     await kit.audit.record({
       borrowernumber: staff.account.borrowernumber,
@@ -182,7 +191,7 @@ export function authRoutes(kit: PageKit, parts: AuthParts): express.Router {
     }
     const login = userid ? await reader.staffLogin(userid) : null;
     const usable = !!login?.passwordHash && /^\$2[aby]\$\d\d\$.{53}$/.test(login.passwordHash);
-    const matches = (await bcrypt.compare(password, usable ? login!.passwordHash! : decoyHash())) && usable;
+    const matches = (await bcrypt.compare(password, usable ? login.passwordHash! : decoyHash())) && usable;
     if (!matches || !login) {
       await parts.throttle.failed(ip, userid);
       await kit.audit.record({ borrowernumber: login?.borrowernumber ?? null, action: 'signin.failed', detail: { userid }, ip });

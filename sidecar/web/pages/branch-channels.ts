@@ -14,7 +14,7 @@ export const BRANCH_CHANNEL_TYPES: ReadonlyArray<{ type: MessageType; level: num
   { type: 'hold_waiting', level: 0 },
   { type: 'hold_reminder', level: 0 },
   { type: 'predue', level: 0 },
-  ...OVERDUE_LEVELS.map((level) => ({ type: 'overdue' as MessageType, level })),
+  ...OVERDUE_LEVELS.map((level): { type: MessageType; level: number } => ({ type: 'overdue', level })),
   { type: 'replacement_bill', level: 0 },
   { type: 'welcome', level: 0 },
 ];

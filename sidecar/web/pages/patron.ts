@@ -12,7 +12,10 @@ export const patronPages: StaffPage = {
     router.get('/patrons/:borrowernumber/messages', kit.requirePermission('patron_messages'), async (req, res) => {
       const borrowernumber = idParam(req.params.borrowernumber);
       const patron = borrowernumber ? await deps.host.patron(borrowernumber) : null;
-      if (!borrowernumber || !patron) return kit.fail(req, res, 404, 'patron.not_found');
+      if (!borrowernumber || !patron) {
+        kit.fail(req, res, 404, 'patron.not_found');
+        return;
+      }
       const [messages, verification] = await Promise.all([
         patronMessages(deps.knex, borrowernumber),
         emailVerification(deps.knex, borrowernumber),

@@ -355,7 +355,10 @@ export const rulePages: StaffPage = {
     router.get('/rules/:id', kit.requirePermission('rules'), async (req, res) => {
       const id = idParam(req.params.id);
       const rule = id ? await store.get(id) : null;
-      if (!rule) return kit.fail(req, res, 404, 'rule.not_found');
+      if (!rule) {
+        kit.fail(req, res, 404, 'rule.not_found');
+        return;
+      }
       await showForm(req, res, rule, rule, {});
     });
 
@@ -363,7 +366,10 @@ export const rulePages: StaffPage = {
       const staff = kit.staff(res);
       const id = idParam(req.params.id);
       const rule = id ? await store.get(id) : null;
-      if (!rule) return kit.fail(req, res, 404, 'rule.not_found');
+      if (!rule) {
+        kit.fail(req, res, 404, 'rule.not_found');
+        return;
+      }
       const { input, errors } = ruleFromForm(req.body ?? {}, staff.t, { message_type: rule.message_type, level: rule.level });
       if (!(await branchGuard(req, res, [rule.branchcode, input.branchcode ?? null]))) return;
       if (Object.keys(errors).length) return showForm(req, res, rule, input, errors, 400);
@@ -409,7 +415,10 @@ export const rulePages: StaffPage = {
       const staff = kit.staff(res);
       const id = idParam(req.params.id);
       const rule = id ? await store.get(id) : null;
-      if (!rule) return kit.fail(req, res, 404, 'rule.not_found');
+      if (!rule) {
+        kit.fail(req, res, 404, 'rule.not_found');
+        return;
+      }
       if (!(await branchGuard(req, res, [rule.branchcode]))) return;
       try {
         await store.deleteRule(rule.id);
@@ -423,7 +432,8 @@ export const rulePages: StaffPage = {
             detail: { why: 'baseline' },
             ip: kit.ip(req),
           });
-          return kit.fail(req, res, 409, 'rules.error.baseline', { id: rule.id });
+          kit.fail(req, res, 409, 'rules.error.baseline', { id: rule.id });
+          return;
         }
         throw err;
       }

@@ -180,7 +180,10 @@ export const settingsPages: StaffPage = {
     router.post('/settings', allowed, async (req, res) => {
       const staff = kit.staff(res);
       const { code, branches } = await branchOf(req);
-      if (!code) return kit.fail(req, res, 400, 'settings.error.branch');
+      if (!code) {
+        kit.fail(req, res, 400, 'settings.error.branch');
+        return;
+      }
       const { input, errors } = branchSettingsFromForm(req.body ?? {}, await stored(code), staff.t);
       if (Object.keys(errors).length) {
         return show(req, res, code, branches, input, { errors, errorList: Object.values(errors) }, 400);
@@ -202,7 +205,10 @@ export const settingsPages: StaffPage = {
     router.post('/settings/channels', allowed, async (req, res) => {
       const staff = kit.staff(res);
       const { code, branches } = await branchOf(req);
-      if (!code) return kit.fail(req, res, 400, 'settings.error.branch');
+      if (!code) {
+        kit.fail(req, res, 400, 'settings.error.branch');
+        return;
+      }
       const body = (req.body ?? {}) as Record<string, unknown>;
       const wanted = new Map<string, ChannelName[]>();
       try {
@@ -211,14 +217,15 @@ export const settingsPages: StaffPage = {
           if (channels) wanted.set(`${type}_${level}`, channels);
         }
       } catch {
-        return kit.fail(req, res, 400, 'settings.error.channels_unknown');
+        kit.fail(req, res, 400, 'settings.error.channels_unknown');
+        return;
       }
       const { changed, empty } = await saveBranchChannels(deps.knex, code, today(), wanted);
       if (empty.length) {
         const t = staff.t;
         const label = (key: string) => {
           const row = BRANCH_CHANNEL_TYPES.find((r) => `${r.type}_${r.level}` === key)!;
-          return t(`type.${row.type}` as Parameters<Translate>[0]) + (row.level ? ` ${t('message.level', { n: row.level })}` : '');
+          return t(`type.${row.type}`) + (row.level ? ` ${t('message.level', { n: row.level })}` : '');
         };
         const list = empty.map((k) => t('settings.error.channels_empty', { type: label(k) }));
         return show(req, res, code, branches, null, { errors: {}, errorList: list }, 400);
@@ -241,7 +248,10 @@ export const settingsPages: StaffPage = {
       const staff = kit.staff(res);
       const t = staff.t;
       const { code, branches } = await branchOf(req);
-      if (!code) return kit.fail(req, res, 400, 'settings.error.branch');
+      if (!code) {
+        kit.fail(req, res, 400, 'settings.error.branch');
+        return;
+      }
       const body = (req.body ?? {}) as Record<string, unknown>;
       const which = body.which === 'sms' ? 'sms' : 'email';
       const row = await stored(code);

@@ -235,7 +235,7 @@ export async function saveTemplate(
 }
 
 function draftFrom(body: Record<string, unknown>): TemplateDraft {
-  const field = (name: string) => (typeof body[name] === 'string' ? (body[name] as string).replace(/\r\n/g, '\n').slice(0, 200_000) : '');
+  const field = (name: string) => (typeof body[name] === 'string' ? body[name].replace(/\r\n/g, '\n').slice(0, 200_000) : '');
   return { subject: field('subject'), text: field('text'), html: field('html') };
 }
 
@@ -301,8 +301,11 @@ export const templatePages: StaffPage = {
     };
 
     router.get('/templates/edit', kit.requirePermission('templates'), async (req, res) => {
-      const key = templateKeyFrom(req.query as Record<string, unknown>);
-      if (!key) return kit.fail(req, res, 404, 'template.not_found');
+      const key = templateKeyFrom(req.query);
+      if (!key) {
+        kit.fail(req, res, 404, 'template.not_found');
+        return;
+      }
       const { draft, edited } = await loadTemplate(deps.templates, key);
       await show(req, res, key, draft, { edited });
     });
@@ -312,12 +315,16 @@ export const templatePages: StaffPage = {
       const staff = kit.staff(res);
       const body = (req.body ?? {}) as Record<string, unknown>;
       const key = templateKeyFrom(body);
-      if (!key) return kit.fail(req, res, 400, 'template.not_found');
+      if (!key) {
+        kit.fail(req, res, 400, 'template.not_found');
+        return;
+      }
       const draft = draftFrom(body);
       if (body.action !== 'save') return show(req, res, key, draft);
       if (!staff.permissions.has('templates_edit')) {
         deps.logger.info('web.forbidden', { staff: staff.account.borrowernumber, permission: 'templates_edit', path: req.path });
-        return kit.fail(req, res, 403, 'error.forbidden');
+        kit.fail(req, res, 403, 'error.forbidden');
+        return;
       }
       const problems = checkDraft(key, draft);
       if (problems.length) {
@@ -365,7 +372,10 @@ export const templatePages: StaffPage = {
     router.post('/templates/reset', kit.requirePermission('templates_edit'), async (req, res) => {
       const staff = kit.staff(res);
       const key = templateKeyFrom((req.body ?? {}) as Record<string, unknown>);
-      if (!key) return kit.fail(req, res, 400, 'template.not_found');
+      if (!key) {
+        kit.fail(req, res, 400, 'template.not_found');
+        return;
+      }
       const removed = await deps.templates.remove(key);
       if (removed)
         await kit.audit.record({
