@@ -22,7 +22,13 @@ import { createLogger, type Logger } from './logging';
 import { systemClock, type Clock, type NoticeDeps } from './notices';
 import { SmtpAdapter, PrintAdapter, SmsRouter, type ChannelAdapter, type ChannelName, type SmsAvailability } from './channels';
 import { DeliveryWorker, type RetryPolicy } from './delivery';
-import { VerificationService, VerificationRateLimiter, startVerificationSchedule, type VerificationSchedule } from './verification';
+import {
+  VerificationService,
+  VerificationRateLimiter,
+  VerificationStore,
+  startVerificationSchedule,
+  type VerificationSchedule,
+} from './verification';
 import { releaseQuietHours } from './notices';
 import { RoutineStore, Scheduler } from './scheduling';
 import { startNightlyAnonymiser } from './archive/nightly';
@@ -157,8 +163,10 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   };
   // SMS go only from branches that have an account; the generators ask once per run.
   if (adapters.sms instanceof SmsRouter) notices.smsAvailability = () => (adapters.sms as SmsRouter).availability();
+  const verificationRecords = new VerificationStore(knex);
   const verification = new VerificationService({
     knex,
+    records: verificationRecords,
     host,
     store,
     rules,
@@ -171,7 +179,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   });
   // No notice goes to an address the patron has not confirmed: the generators ask this gate.
   notices.emailGate = verification.gate;
-  const verificationLimiter = new VerificationRateLimiter({ knex, secret: settings.secret, clock });
+  const verificationLimiter = new VerificationRateLimiter({ store: verificationRecords, secret: settings.secret, clock });
   const worker = new DeliveryWorker({
     store,
     host,
@@ -249,6 +257,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         store,
         rules,
         branches,
+        routines,
         templates,
         audit,
         auth: {

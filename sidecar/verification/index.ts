@@ -10,6 +10,7 @@ export {
   type TokenOutcome,
   type VerificationState,
 } from './service';
+export { VerificationStore, type VerificationRow } from './store';
 export { VerificationRateLimiter, DEFAULT_RATE_LIMITS, type RateLimitOptions } from './rate-limit';
 export { pageTexts as verificationPageTexts, type PageTexts as VerificationPageTexts } from './page-texts';
 export { startVerificationSchedule, DEFAULT_SCAN_EVERY_MS, type VerificationSchedule } from './schedule';

@@ -30,30 +30,14 @@ import type { EmailGate, EmailGateState } from '../notices/context';
 import { loadVerificationSettings, SETTING, type VerificationSettings } from './settings';
 import { addressFingerprint, createVerificationToken, isSignedToken, sameHash, tokenHash } from './tokens';
 import { releaseHeldEmail, sendHeldByNextChannel } from './held';
+import type { VerificationRow, VerificationState, VerificationStore } from './store';
 
-export type VerificationState = 'verified' | 'pending' | 'expired' | 'exempt' | 'none';
-
-export interface VerificationRow {
-  borrowernumber: number;
-  email: string;
-  state: VerificationState;
-  token_hash: string | null;
-  sent_at: string | null;
-  expires_at: string | null;
-  verified_at: string | null;
-  verified_by: string | null;
-  updated_at: string;
-  source_hash: string | null;
-  token_version: number;
-  message_id: number | null;
-  lang: string | null;
-  used_at: string | null;
-  link_in_archive: number;
-  created_at: string | null;
-}
+export type { VerificationRow, VerificationState } from './store';
 
 export interface VerificationDeps {
   knex: Knex;
+  /** The verification tables' reads (and the rate limiter's). */
+  records: VerificationStore;
   host: HostReader;
   store: MessageStore;
   rules: RuleStore;
@@ -125,14 +109,13 @@ export class VerificationService {
   }
 
   settings(): Promise<VerificationSettings> {
-    return loadVerificationSettings(this.deps.knex);
+    return loadVerificationSettings(this.deps.records);
   }
 
   /** Whether the first scan has run; until it has, every address is usable. */
   async baselineTaken(): Promise<boolean> {
     if (this.baselineKnown) return true;
-    const row = await this.deps.knex('kmc_settings').where({ name: SETTING.baselineAt }).first('value');
-    this.baselineKnown = !!row;
+    this.baselineKnown = await this.deps.records.hasSetting(SETTING.baselineAt);
     return this.baselineKnown;
   }
 
@@ -684,7 +667,7 @@ export class VerificationService {
     // A link this sidecar did not sign never reaches the database.
     if (!isSignedToken(token, this.deps.settings.secret)) return { outcome: 'invalid', row: null, hash: '' };
     const hash = tokenHash(token);
-    const row = (await this.deps.knex('kmc_email_verifications').where({ token_hash: hash }).first()) as VerificationRow | undefined;
+    const row = await this.deps.records.forTokenHash(hash);
     if (!row || !sameHash(row.token_hash, hash)) return { outcome: 'invalid', row: null, hash };
     if (row.state === 'verified') return { outcome: 'used', row, hash };
     const expired =
@@ -778,6 +761,11 @@ export class VerificationService {
     return { borrowernumber, state: 'verified', email, released };
   }
 
+  /** The patron's verification record as kept (the staff patron tab shows it), if the scan has seen the patron. */
+  recordOf(borrowernumber: number): Promise<VerificationRow | null> {
+    return this.deps.records.forPatron(borrowernumber);
+  }
+
   /** The verification state of a patron's address, for staff (command line, JSON API). */
   stateOf(borrowernumber: number): Promise<PatronVerificationState> {
     return readVerificationState(this.deps, borrowernumber);
@@ -789,13 +777,13 @@ export class VerificationService {
  * so the staff API can answer without the whole service.
  */
 export async function readVerificationState(
-  deps: { knex: Knex; host: Pick<HostReader, 'patron'>; clock: Clock },
+  deps: { records: VerificationStore; host: Pick<HostReader, 'patron'>; clock: Clock },
   borrowernumber: number,
 ): Promise<PatronVerificationState> {
   const [row, patron, flag] = await Promise.all([
-    deps.knex('kmc_email_verifications').where({ borrowernumber }).first() as Promise<VerificationRow | undefined>,
+    deps.records.forPatron(borrowernumber),
     deps.host.patron(borrowernumber),
-    deps.knex('kmc_settings').where({ name: SETTING.baselineAt }).first('value'),
+    deps.records.hasSetting(SETTING.baselineAt),
   ]);
   const email = patron ? patronEmail(patron) : null;
   const base = { borrowernumber, email, sent_at: null, expires_at: null, verified_at: null, verified_by: null };

@@ -70,8 +70,8 @@ export function localTimeFormatter(timeZone: string): (v: string | null | undefi
   });
   return (v) => {
     if (!v) return '';
-    const d = new Date(String(v).replace(' ', 'T') + (String(v).endsWith('Z') ? '' : 'Z'));
-    return Number.isNaN(d.getTime()) ? String(v) : fmt.format(d);
+    const d = new Date(v.replace(' ', 'T') + (v.endsWith('Z') ? '' : 'Z'));
+    return Number.isNaN(d.getTime()) ? v : fmt.format(d);
   };
 }
 
@@ -217,7 +217,7 @@ export function createWebApp(deps: WebDeps): express.Express {
   app.use(authRoutes(kit, parts));
 
   // Everything below needs a signed-in staff member, and CSRF tokens on every change.
-  app.use(requireSignIn(kit));
+  app.use(requireSignIn());
   app.use(csrfGuard(kit));
   app.use(sessionRoutes(kit, parts));
 

@@ -20,6 +20,7 @@ import type { ChannelAdapter } from '../channels';
 import type { RuleStore } from '../rules';
 import type { TemplateStore } from '../rendering';
 import type { BranchSettingsStore } from '../branches';
+import type { RoutineStore } from '../scheduling';
 import type { VerificationRateLimiter, VerificationService } from '../verification';
 import type { AuditLog } from './audit';
 import type { NonceStore, Session, SessionStore, SigninThrottle } from './auth/sessions';
@@ -69,6 +70,8 @@ export interface WebDeps {
   store: MessageStore;
   rules: RuleStore;
   branches: BranchSettingsStore;
+  /** The routines and their schedules. */
+  routines: RoutineStore;
   templates: TemplateStore;
   audit: AuditLog;
   auth: AuthStores;
@@ -140,6 +143,20 @@ export function staffOf(res: Response): StaffContext | null {
 
 /** Express 5 passes rejected promises on; this only narrows the types. */
 export type Handler = (req: Request, res: Response, next: NextFunction) => Promise<void> | void;
+
+/** The fields of a posted form or JSON body, or none when there is no object body. */
+export function formOf(req: Request): Record<string, unknown> {
+  const body: unknown = req.body;
+  return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+}
+
+/** One cookie of the request, when it is there as text. */
+export function cookieOf(req: Request, name: string): string | undefined {
+  const cookies: unknown = req.cookies;
+  if (typeof cookies !== 'object' || cookies === null) return undefined;
+  const value: unknown = (cookies as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+}
 
 /** A number from a path or query, or null when it is not a positive whole number. */
 export function idParam(value: unknown): number | null {

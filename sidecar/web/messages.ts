@@ -139,23 +139,6 @@ export async function patronMessages(knex: Knex, borrowernumber: number, limit =
     .select(LIST_COLUMNS as unknown as string[]);
 }
 
-export interface EmailVerificationState {
-  email: string;
-  state: string;
-  sent_at: string | null;
-  expires_at: string | null;
-  verified_at: string | null;
-  verified_by: string | null;
-}
-
-/** The verification state of a patron's e-mail address, as the verification capability keeps it. */
-export async function emailVerification(knex: Knex, borrowernumber: number): Promise<EmailVerificationState | null> {
-  const row = await knex('kmc_email_verifications')
-    .where({ borrowernumber })
-    .first('email', 'state', 'sent_at', 'expires_at', 'verified_at', 'verified_by');
-  return (row as EmailVerificationState | undefined) ?? null;
-}
-
 /** Query string for a filter, without the page, for pager links. */
 export function filterQuery(f: Partial<ArchiveFilter>, page?: number): string {
   const params = new URLSearchParams();

@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { toDbTime } from '../../db';
-import { RoutineStore, nextFire, parseCron } from '../../scheduling';
+import { nextFire, parseCron } from '../../scheduling';
 import { CHANNELS } from '../messages';
 import type { StaffPage } from '../kit';
 
@@ -50,7 +50,7 @@ export async function dashboardFigures(knex: Knex, now: Date): Promise<Dashboard
     const day =
       r.day instanceof Date
         ? `${r.day.getFullYear()}-${String(r.day.getMonth() + 1).padStart(2, '0')}-${String(r.day.getDate()).padStart(2, '0')}`
-        : String(r.day).slice(0, 10);
+        : r.day.slice(0, 10);
     const slot = days.find((d) => d.day === day);
     const n = Number(r.n);
     if (slot) {
@@ -120,17 +120,17 @@ export const dashboardPages: StaffPage = {
   nav: [{ id: 'dashboard', path: '/dashboard', label: 'nav.dashboard', permission: 'dashboard', order: 45 }],
   mount(router, kit) {
     const { deps } = kit;
-    const routines = new RoutineStore(deps.knex);
+    const routines = deps.routines;
     router.get('/dashboard', kit.requirePermission('dashboard'), async (req, res) => {
       const t = kit.staff(res).t;
       const now = deps.clock.now();
       const figures = await dashboardFigures(deps.knex, now);
       const next = (await routines.list({ enabledOnly: true }))
-        .filter((r) => r.schedule)
+        .flatMap((r) => (r.schedule ? [{ ...r, schedule: r.schedule }] : []))
         .map((r) => {
-          let at: Date | null = null;
+          let at: Date | null;
           try {
-            at = nextFire(parseCron(r.schedule!), now, deps.settings.timezone);
+            at = nextFire(parseCron(r.schedule), now, deps.settings.timezone);
           } catch {
             at = null;
           }

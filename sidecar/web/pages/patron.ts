@@ -3,7 +3,7 @@
  * their e-mail address, on a page small enough for Koha's patron pages to
  * show in a frame (no navigation bar).
  */
-import { emailVerification, patronMessages } from '../messages';
+import { patronMessages } from '../messages';
 import { idParam, type StaffPage } from '../kit';
 
 export const patronPages: StaffPage = {
@@ -18,7 +18,7 @@ export const patronPages: StaffPage = {
       }
       const [messages, verification] = await Promise.all([
         patronMessages(deps.knex, borrowernumber),
-        emailVerification(deps.knex, borrowernumber),
+        deps.verification.service.recordOf(borrowernumber),
       ]);
       const t = kit.staff(res).t;
       kit.render(req, res, 'patron.njk', {
