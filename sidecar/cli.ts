@@ -265,12 +265,12 @@ export function reportError(err: unknown, out: Pick<Out, 'stderr'>): number {
     out.stderr(`kmc: ${redact(err.message)} [${err.code}]`);
     return err.code === 'KMC_USAGE' || err.code === 'KMC_SETTINGS_INVALID' ? 2 : 1;
   }
-  const e = err as { code?: string; message?: string };
-  if (e?.code === 'ECONNREFUSED' || e?.code === 'ER_ACCESS_DENIED_ERROR' || e?.code === 'ER_BAD_DB_ERROR') {
-    out.stderr(`kmc: cannot use the database (${e.code}): ${e.message}. Check KMC_DATABASE_URL.`);
+  const e: { code?: unknown; message?: unknown } = typeof err === 'object' && err !== null ? err : {};
+  if (e.code === 'ECONNREFUSED' || e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_BAD_DB_ERROR') {
+    out.stderr(`kmc: cannot use the database (${e.code}): ${String(e.message)}. Check KMC_DATABASE_URL.`);
     return 1;
   }
-  out.stderr(`kmc: ${e?.message ?? String(err)}`);
+  out.stderr(`kmc: ${typeof e.message === 'string' ? e.message : String(err)}`);
   return 1;
 }
 
@@ -281,5 +281,5 @@ if (require.main === module) {
       // serve and demo keep running on their own; the others are done.
       if (!['serve', 'demo'].includes(process.argv[2] ?? '')) process.exit(code);
     })
-    .catch((err) => process.exit(reportError(err, { stderr })));
+    .catch((err: unknown) => process.exit(reportError(err, { stderr })));
 }

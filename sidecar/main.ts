@@ -16,7 +16,7 @@ import { createKnex, migrationStatus } from './db';
 import { UnavailableError } from './errors';
 import { createHostReader, createStaffReader, type HostReader, type StaffReader } from './host';
 import { MessageStore } from './queue';
-import { createRuleStore, type RuleStore } from './rules';
+import { createRuleStore, loadRulesOwnBranchOnly, type RuleStore } from './rules';
 import { NoticeRenderer } from './rendering';
 import { createLogger, type Logger } from './logging';
 import { systemClock, type Clock, type NoticeDeps } from './notices';
@@ -256,6 +256,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         staff,
         store,
         rules,
+        rulesOwnBranchOnly: () => loadRulesOwnBranchOnly(knex),
         branches,
         routines,
         templates,

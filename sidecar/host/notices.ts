@@ -273,7 +273,7 @@ export function createNoticeReader(knex: Knex): NoticeReader {
     },
 
     async categoryCodes() {
-      return (await knex('categories').orderBy('categorycode').pluck('categorycode')) as string[];
+      return await knex('categories').orderBy('categorycode').pluck<string[]>('categorycode');
     },
   };
 }

@@ -148,11 +148,11 @@ export function createHostReader(knex: Knex): HostReader {
     },
 
     async verificationsWithoutPatron(limit) {
-      return (await knex({ v: 'kmc_email_verifications' })
+      return await knex({ v: 'kmc_email_verifications' })
         .leftJoin({ b: 'borrowers' }, 'b.borrowernumber', 'v.borrowernumber')
         .whereNull('b.borrowernumber')
         .limit(limit)
-        .pluck('v.borrowernumber')) as number[];
+        .pluck<number[]>('v.borrowernumber');
     },
   };
 }

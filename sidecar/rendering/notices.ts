@@ -38,8 +38,10 @@ export function languageCandidates(...langs: Array<string | null | undefined>): 
   return out;
 }
 
+const HTML_ESCAPES: Partial<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
 }
 
 /** An HTML part for languages that ship only a text template: the text, escaped, paragraph by paragraph. */
@@ -68,11 +70,12 @@ export class NoticeRenderer {
 
   private file(lang: string, type: string, channel: string, part: string): string | null {
     const rel = path.join(lang, `${type}.${channel}.${part}.njk`);
-    if (!this.fileCache.has(rel)) {
-      const full = path.join(this.opts.templateDir ?? NOTICE_TEMPLATE_DIR, rel);
-      this.fileCache.set(rel, existsSync(full) ? readFileSync(full, 'utf8') : null);
-    }
-    return this.fileCache.get(rel)!;
+    const cached = this.fileCache.get(rel);
+    if (cached !== undefined) return cached;
+    const full = path.join(this.opts.templateDir ?? NOTICE_TEMPLATE_DIR, rel);
+    const text = existsSync(full) ? readFileSync(full, 'utf8') : null;
+    this.fileCache.set(rel, text);
+    return text;
   }
 
   /** Which set answers a type, channel, language and branch: found once per run, not once per message. */

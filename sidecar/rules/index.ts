@@ -17,6 +17,6 @@ export {
   type RuleStore,
   type RuleSubject,
 } from './rules';
-export { loadEngineSettings, RULES_BRANCH_CHOICES, type EngineSettings, type RulesBranch } from './settings';
+export { loadEngineSettings, loadRulesOwnBranchOnly, RULES_BRANCH_CHOICES, type EngineSettings, type RulesBranch } from './settings';
 export { importKohaRules, type ImportedRule, type ImportReport } from './import-koha';
 export { MESSAGE_TYPES, OVERDUE_LEVELS, type MessageType } from '../kernel';

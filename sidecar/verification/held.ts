@@ -99,13 +99,13 @@ export async function sendHeldByNextChannel(
   const held: MessageRow[] = [];
   for (const part of chunk(borrowernumbers, 500)) {
     held.push(
-      ...((await deps
-        .knex('kmc_messages')
+      ...(await deps
+        .knex<MessageRow>('kmc_messages')
         .whereIn('borrowernumber', part)
         .where({ status: 'held', channel: 'email' })
         .whereNot('message_type', 'email_verification')
         .orderBy('id')
-        .select()) as MessageRow[]),
+        .select()),
     );
   }
   if (!held.length) return result;
@@ -127,14 +127,14 @@ export async function sendHeldByNextChannel(
     held.map((m) => m.id),
     500,
   )) {
-    const rows: MessageItemRow[] = await deps.knex('kmc_message_items').whereIn('message_id', part).orderBy(['message_id', 'id']).select();
-    for (const it of rows) items.set(Number(it.message_id), [...(items.get(Number(it.message_id)) ?? []), it]);
+    const rows = await deps.knex<MessageItemRow>('kmc_message_items').whereIn('message_id', part).orderBy(['message_id', 'id']).select();
+    for (const it of rows) items.set(it.message_id, [...(items.get(it.message_id) ?? []), it]);
   }
   const rulesByType = new Map<string, Rule[]>();
   const ruleFor = async (m: MessageRow & { rule_id?: number | null }): Promise<Rule | null> => {
     const key = `${m.message_type}|${m.level}`;
-    if (!rulesByType.has(key)) rulesByType.set(key, await deps.rules.forType(m.message_type as Rule['message_type'], m.level));
-    const list = rulesByType.get(key)!;
+    let list = rulesByType.get(key);
+    if (!list) rulesByType.set(key, (list = await deps.rules.forType(m.message_type as Rule['message_type'], m.level)));
     return list.find((r) => r.id === m.rule_id) ?? list.find((r) => r.is_baseline) ?? null;
   };
 

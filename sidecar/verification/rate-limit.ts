@@ -88,7 +88,7 @@ export class VerificationRateLimiter {
 
     const since = now - this.limits.failureWindowMs;
     const memory = this.failures.recent(key, since);
-    let oldest = memory[0];
+    let oldest: number | undefined = memory.at(0);
     let count = memory.length;
     if (count < this.limits.maxFailures) {
       const stored = await this.deps.store.failuresSince(key, new Date(since));

@@ -240,7 +240,7 @@ export class VerificationService {
     }
     if (exempt) return { kind: 'exempt', email };
     const token = createVerificationToken(this.deps.settings.secret);
-    return { kind: 'pending', email, token, hash: tokenHash(token), version: Number(row.v_token_version ?? 0) + 1 };
+    return { kind: 'pending', email, token, hash: tokenHash(token), version: (row.v_token_version ?? 0) + 1 };
   }
 
   private async handleBatch(
@@ -445,11 +445,13 @@ export class VerificationService {
     // The page answers in the language the mail was written in.
     const langByKey = new Map(messages.map((m) => [m.idempotencyKey, m.lang]));
     for (const r of idRows) {
+      const hash = hashByPatron.get(r.borrowernumber);
+      if (!hash) continue;
       await this.deps
         .knex('kmc_email_verifications')
-        .where({ borrowernumber: r.borrowernumber, token_hash: hashByPatron.get(r.borrowernumber)! })
+        .where({ borrowernumber: r.borrowernumber, token_hash: hash })
         .update({ message_id: r.id, lang: langByKey.get(r.idempotency_key) ?? null, link_in_archive: 1 });
-      this.deps.logger.info('verification.link_queued', { borrowernumber: r.borrowernumber, messageId: Number(r.id) });
+      this.deps.logger.info('verification.link_queued', { borrowernumber: r.borrowernumber, messageId: r.id });
     }
     result.linksSent += idRows.length;
   }
@@ -543,11 +545,11 @@ export class VerificationService {
   private async retireLinks(messageIds: number[], detail: string, actor: string): Promise<void> {
     const now = toDbTime(this.deps.clock.now());
     await this.deps.knex.transaction(async (trx) => {
-      const ids = (await trx('kmc_messages')
+      const ids = await trx('kmc_messages')
         .whereIn('id', messageIds)
         .where({ status: 'pending', message_type: 'email_verification' })
         .forUpdate()
-        .pluck('id')) as number[];
+        .pluck<number[]>('id');
       if (ids.length) {
         await trx('kmc_messages')
           .whereIn('id', ids)
@@ -593,17 +595,17 @@ export class VerificationService {
       .limit(1000)
       .select('v.borrowernumber', 'v.message_id');
     if (sent.length) {
-      const ids = sent.map((r) => Number(r.message_id));
+      const ids = sent.map((r) => r.message_id);
       await this.removeLinks(ids);
       await this.deps.knex('kmc_email_verifications').whereIn('message_id', ids).update({ link_in_archive: 0 });
     }
     const gone = await this.deps.host.verificationsWithoutPatron(1000);
     if (gone.length) {
-      const links = (await this.deps
+      const links = await this.deps
         .knex('kmc_email_verifications')
         .whereIn('borrowernumber', gone)
         .whereNotNull('message_id')
-        .pluck('message_id')) as number[];
+        .pluck<number[]>('message_id');
       if (links.length) await this.retireLinks(links.map(Number), 'the patron is no longer in Koha', 'verification');
       await this.deps.knex('kmc_email_verifications').whereIn('borrowernumber', gone).delete();
     }
@@ -627,11 +629,11 @@ export class VerificationService {
       .distinct('m.borrowernumber', 'v.state', 'v.email');
     if (!rows.length) return;
     const at = this.deps.clock.now();
-    const usable = rows.filter((r) => (r.state === 'verified' || r.state === 'exempt') && r.email);
+    const usable = rows.flatMap((r) => ((r.state === 'verified' || r.state === 'exempt') && r.email ? [{ ...r, email: r.email }] : []));
     if (usable.length) {
       result.released += await releaseHeldEmail(
         this.deps.knex,
-        usable.map((r) => ({ borrowernumber: r.borrowernumber, email: r.email! })),
+        usable.map((r) => ({ borrowernumber: r.borrowernumber, email: r.email })),
         at,
         actor,
         'e-mail address verified',
@@ -739,7 +741,7 @@ export class VerificationService {
     const at = this.deps.clock.now();
     const now = toDbTime(at);
     const { released, unsent } = await this.deps.knex.transaction(async (trx) => {
-      const before = (await trx('kmc_email_verifications').where({ borrowernumber }).forUpdate().first()) as VerificationRow | undefined;
+      const before = await trx<VerificationRow>('kmc_email_verifications').where({ borrowernumber }).forUpdate().first();
       await trx('kmc_email_verifications')
         .insert({
           borrowernumber,
@@ -754,7 +756,7 @@ export class VerificationService {
         .onConflict('borrowernumber')
         .merge({ email, state: 'verified', verified_at: now, verified_by: actor, expires_at: null, updated_at: now });
       const n = await releaseHeldEmail(trx, [{ borrowernumber, email }], at, actor, `${HELD_RELEASED} by staff`);
-      return { released: n, unsent: before?.state === 'pending' && before.message_id ? Number(before.message_id) : null };
+      return { released: n, unsent: before?.state === 'pending' && before.message_id ? before.message_id : null };
     });
     if (unsent) await this.retireLinks([unsent], 'the address was verified by staff', actor);
     this.deps.logger.info('verification.marked_verified', { borrowernumber, by: actor, released });

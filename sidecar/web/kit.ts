@@ -69,6 +69,8 @@ export interface WebDeps {
   staff: StaffReader;
   store: MessageStore;
   rules: RuleStore;
+  /** Whether staff may change only their own branch's rules (kmc_settings rules_own_branch_only). */
+  rulesOwnBranchOnly(): Promise<boolean>;
   branches: BranchSettingsStore;
   /** The routines and their schedules. */
   routines: RoutineStore;

@@ -118,13 +118,13 @@ export async function searchArchive(
   if (f.status) q.where('status', f.status);
   if (f.from) q.where('created_at', '>=', toDbTime(libraryDayStart(f.from, deps.timezone)));
   if (f.to) q.where('created_at', '<', toDbTime(libraryDayStart(nextDay(f.to), deps.timezone)));
-  const counted = (await q.clone().count({ n: '*' }).first()) as { n: number | string } | undefined;
-  const total = Number(counted?.n ?? 0);
-  const messages: ListedMessage[] = await q
+  const counted = await q.clone().count({ n: '*' }).first<{ n: number } | undefined>();
+  const total = counted?.n ?? 0;
+  const messages = await q
     .orderBy('id', 'desc')
     .limit(pageSize)
     .offset((f.page - 1) * pageSize)
-    .select(LIST_COLUMNS as unknown as string[]);
+    .select<ListedMessage[]>(LIST_COLUMNS);
   return { messages, total, pages: Math.ceil(total / pageSize), noPatron: false };
 }
 
@@ -136,7 +136,7 @@ export async function patronMessages(knex: Knex, borrowernumber: number, limit =
       { column: 'id', order: 'desc' },
     ])
     .limit(limit)
-    .select(LIST_COLUMNS as unknown as string[]);
+    .select<ListedMessage[]>(LIST_COLUMNS);
 }
 
 /** Query string for a filter, without the page, for pager links. */

@@ -22,7 +22,7 @@ import {
   type TokenOutcome,
   type VerificationRateLimiter,
 } from '../verification';
-import { staffOf } from './kit';
+import { formOf, staffOf } from './kit';
 
 export interface VerificationWebDeps {
   service: VerificationService;
@@ -71,7 +71,7 @@ export function verificationPages(deps: VerificationWebDeps, pages: nunjucks.Env
       show(res, 'too_many', verificationPageTexts(browserLang(req)));
       return;
     }
-    const token = String(req.params.token ?? '');
+    const token = String(req.params.token);
     const answer = use ? await deps.service.confirm(token) : await deps.service.inspect(token);
     if (answer.outcome === 'invalid') await deps.limiter.fail(client);
     deps.logger.info(use ? 'verification.page_post' : 'verification.page_get', { outcome: answer.outcome });
@@ -105,7 +105,7 @@ function mayHandlePatrons(_req: Request, res: Response, next: NextFunction): voi
 export function verificationApi(deps: VerificationWebDeps): express.Router {
   const router = express.Router();
   const borrowerOf = (req: Request): number => {
-    const text = String(req.params.borrowernumber ?? '');
+    const text = String(req.params.borrowernumber);
     if (!/^[1-9]\d{0,9}$/.test(text)) throw new RefusedError('KMC_BAD_REQUEST', `"${text}" is not a borrowernumber`);
     return Number(text);
   };
@@ -116,7 +116,7 @@ export function verificationApi(deps: VerificationWebDeps): express.Router {
 
   router.post('/patrons/:borrowernumber/email-verification', mayHandlePatrons, express.json({ limit: '4kb' }), async (req, res) => {
     const borrowernumber = borrowerOf(req);
-    const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+    const body = formOf(req);
     if (body.email !== undefined && typeof body.email !== 'string')
       throw new RefusedError('KMC_BAD_REQUEST', '"email" must be a string: the address staff checked');
     const done = await deps.service.markVerified(borrowernumber, staffActor(res), body.email ?? null);

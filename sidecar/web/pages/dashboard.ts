@@ -61,14 +61,14 @@ export async function dashboardFigures(knex: Knex, now: Date): Promise<Dashboard
     if (r.status === 'sent' || r.status === 'delivered') done += n;
     if (r.status === 'failed') failed += n;
   }
-  const failures = (await knex('kmc_messages')
+  const failures = await knex('kmc_messages')
     .where({ status: 'failed' })
     .where('created_at', '>=', toDbTime(first))
     .select('status_reason as reason')
-    .count({ n: '*' })
+    .count<Array<{ reason: string | null; n: number }>>({ n: '*' })
     .groupBy('status_reason')
     .orderBy('n', 'desc')
-    .limit(10)) as unknown as Array<{ reason: string | null; n: number | string }>;
+    .limit(10);
   const queue: Array<{ status: string; n: number | string }> = await knex('kmc_messages')
     .whereIn('status', QUEUED)
     .select('status')
@@ -79,7 +79,7 @@ export async function dashboardFigures(knex: Knex, now: Date): Promise<Dashboard
     deliveryRate: done + failed ? done / (done + failed) : null,
     done,
     failed,
-    failures: failures.map((f) => ({ reason: f.reason ?? '', n: Number(f.n) })),
+    failures: failures.map((f) => ({ reason: f.reason ?? '', n: f.n })),
     queue: QUEUED.map((s) => ({ status: s, n: Number(queue.find((q) => q.status === s)?.n ?? 0) })),
     queueTotal: queue.reduce((s, q) => s + Number(q.n), 0),
   };

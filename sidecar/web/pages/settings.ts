@@ -14,7 +14,7 @@ import { parseSmppUrl } from '../../channels/smpp/client';
 import { sourceAddress } from '../../channels/smpp/addresses';
 import type { OutgoingMessage, SendOutcome } from '../../channels';
 import type { BranchSettingsInput } from '../../branches';
-import { textParam, type PageKit, type StaffPage } from '../kit';
+import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
 import { libraryDay, type ChannelName } from '../../kernel';
 import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
@@ -125,7 +125,7 @@ export const settingsPages: StaffPage = {
       const branches = [...(await deps.host.branches()).values()]
         .map((b) => ({ code: b.branchcode, name: b.branchname }))
         .sort((a, b) => a.name.localeCompare(b.name));
-      const asked = textParam((req.method === 'GET' ? req.query.branch : (req.body as Record<string, unknown>)?.branch) ?? '', 10);
+      const asked = textParam(req.method === 'GET' ? req.query.branch : formOf(req).branch, 10);
       return { code: branches.some((b) => b.code === asked) ? asked : '', branches };
     };
     const today = () => libraryDay(deps.clock.now(), deps.settings.timezone);
@@ -143,7 +143,7 @@ export const settingsPages: StaffPage = {
       const t = kit.staff(res).t;
       const row = branchcode ? await stored(branchcode) : null;
       const v = values ?? row ?? {};
-      const channelRows = branchcode ? await branchChannels(deps.knex, branchcode, today()) : [];
+      const channelRows = branchcode ? await branchChannels(deps.rules, branchcode, today()) : [];
       kit.render(
         req,
         res,
@@ -156,14 +156,14 @@ export const settingsPages: StaffPage = {
             ...v,
             sms_enabled: !!v.sms_enabled,
             sms_url: withoutPassword(v.sms_url ?? null),
-            quiet_from: v.quiet_from ? String(v.quiet_from).slice(0, 5) : '',
-            quiet_to: v.quiet_to ? String(v.quiet_to).slice(0, 5) : '',
+            quiet_from: v.quiet_from ? v.quiet_from.slice(0, 5) : '',
+            quiet_to: v.quiet_to ? v.quiet_to.slice(0, 5) : '',
           },
           hasPassword: !!row?.sms_url && !!new URL(row.sms_url).password,
           errors: {},
           errorList: [],
-          canTestEmail: !!deps.channels?.email,
-          canTestSms: !!deps.channels?.sms,
+          canTestEmail: !!deps.channels.email,
+          canTestSms: !!deps.channels.sms,
           channelRows,
           channelChoices: CHANNEL_CHOICES,
           ...extra,
@@ -184,7 +184,7 @@ export const settingsPages: StaffPage = {
         kit.fail(req, res, 400, 'settings.error.branch');
         return;
       }
-      const { input, errors } = branchSettingsFromForm(req.body ?? {}, await stored(code), staff.t);
+      const { input, errors } = branchSettingsFromForm(formOf(req), await stored(code), staff.t);
       if (Object.keys(errors).length) {
         return show(req, res, code, branches, input, { errors, errorList: Object.values(errors) }, 400);
       }
@@ -209,7 +209,7 @@ export const settingsPages: StaffPage = {
         kit.fail(req, res, 400, 'settings.error.branch');
         return;
       }
-      const body = (req.body ?? {}) as Record<string, unknown>;
+      const body = formOf(req);
       const wanted = new Map<string, ChannelName[]>();
       try {
         for (const { type, level } of BRANCH_CHANNEL_TYPES) {
@@ -220,11 +220,12 @@ export const settingsPages: StaffPage = {
         kit.fail(req, res, 400, 'settings.error.channels_unknown');
         return;
       }
-      const { changed, empty } = await saveBranchChannels(deps.knex, code, today(), wanted);
+      const { changed, empty } = await saveBranchChannels(deps.rules, code, today(), wanted);
       if (empty.length) {
         const t = staff.t;
         const label = (key: string) => {
-          const row = BRANCH_CHANNEL_TYPES.find((r) => `${r.type}_${r.level}` === key)!;
+          const row = BRANCH_CHANNEL_TYPES.find((r) => `${r.type}_${r.level}` === key);
+          if (!row) return key;
           return t(`type.${row.type}`) + (row.level ? ` ${t('message.level', { n: row.level })}` : '');
         };
         const list = empty.map((k) => t('settings.error.channels_empty', { type: label(k) }));
@@ -252,13 +253,13 @@ export const settingsPages: StaffPage = {
         kit.fail(req, res, 400, 'settings.error.branch');
         return;
       }
-      const body = (req.body ?? {}) as Record<string, unknown>;
+      const body = formOf(req);
       const which = body.which === 'sms' ? 'sms' : 'email';
       const row = await stored(code);
       const branch = (await deps.host.branches()).get(code);
       let to = textParam(which === 'sms' ? body.test_phone : body.test_email, 320);
       let result: { kind: string; text: string };
-      const adapter = deps.channels?.[which];
+      const adapter = deps.channels[which];
       if (!adapter) {
         result = { kind: 'danger', text: t(which === 'sms' ? 'settings.test.no_sms' : 'settings.test.no_email') };
       } else if (which === 'email' && !EMAIL.test(to)) {

@@ -21,7 +21,7 @@ import {
   type TemplateStore,
 } from '../../rendering';
 import { segmentInfo, type SegmentInfo } from '../../channels/smpp';
-import { textParam, type PageKit, type StaffPage } from '../kit';
+import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
 
 export const TEMPLATE_PARTS = ['subject', 'text', 'html'] as const;
 export type TemplatePart = (typeof TEMPLATE_PARTS)[number];
@@ -143,7 +143,7 @@ export async function loadTemplate(
     return {
       draft: { subject: row.subject ?? '', text: row.body_text, html: row.body_html ?? '' },
       edited: true,
-      updatedAt: String(row.updated_at),
+      updatedAt: row.updated_at,
     };
   const part = (p: string) => shippedPart(key.lang, key.message_type, key.channel, p) ?? '';
   return {
@@ -313,7 +313,7 @@ export const templatePages: StaffPage = {
     /** The form posts here: "preview" shows the draft rendered; "save" stores it when it passes the check. */
     router.post('/templates/edit', kit.requirePermission('templates'), async (req, res) => {
       const staff = kit.staff(res);
-      const body = (req.body ?? {}) as Record<string, unknown>;
+      const body = formOf(req);
       const key = templateKeyFrom(body);
       if (!key) {
         kit.fail(req, res, 400, 'template.not_found');
@@ -371,7 +371,7 @@ export const templatePages: StaffPage = {
     /** Removes a staff edit, so the shipped text is used again. */
     router.post('/templates/reset', kit.requirePermission('templates_edit'), async (req, res) => {
       const staff = kit.staff(res);
-      const key = templateKeyFrom((req.body ?? {}) as Record<string, unknown>);
+      const key = templateKeyFrom(formOf(req));
       if (!key) {
         kit.fail(req, res, 400, 'template.not_found');
         return;
@@ -398,7 +398,7 @@ export const templatePages: StaffPage = {
 
     /** The page's script posts the draft here as staff type; JSON back. */
     router.post('/templates/preview', kit.requirePermission('templates'), (req, res) => {
-      const body = (req.body ?? {}) as Record<string, unknown>;
+      const body = formOf(req);
       const key = templateKeyFrom(body);
       if (!key) {
         res.status(400).json({ error: 'KMC_TEMPLATE_KEY', message: 'type, channel, lang or branch is not valid' });
