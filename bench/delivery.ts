@@ -20,7 +20,7 @@ import { createKnex, dropDatabase, migrate, recreateDatabase } from '../sidecar/
 import { messageOfError } from '../sidecar/errors';
 import { createKohaFixtureSchema } from '../sidecar/fixture';
 import { createLogger } from '../sidecar/logging';
-import { createServices } from '../sidecar/main';
+import { createApp } from '../sidecar/main';
 import type { NewMessage } from '../sidecar/queue';
 import { CaptureSmsc } from '../sidecar/demo/capture-smsc';
 import { planSms } from '../sidecar/channels/smpp';
@@ -242,7 +242,7 @@ export async function runDeliveryBench(opts: DeliveryBenchOptions = {}): Promise
     KMC_PRINT_DIR: printDir,
     KMC_LOG_LEVEL: 'warn',
   });
-  const services = createServices(settings, { logger: createLogger('warn') });
+  const services = createApp(settings, { logger: createLogger('warn') });
   try {
     await services.startChannels();
 

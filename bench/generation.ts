@@ -4,7 +4,7 @@
  * storing in batches), from the same process, with its peak memory.
  */
 import type { Knex } from 'knex';
-import type { Services } from '../sidecar/main';
+import type { App } from '../sidecar/main';
 import { runNotices } from '../sidecar/notices';
 import { addDays } from '../sidecar/rendering/dates';
 
@@ -25,7 +25,7 @@ export interface GenerationFigures {
 }
 
 /** Streams every overdue candidate and counts them: what generation cannot be faster than. */
-async function bareSelect(services: Services, dueBefore: string): Promise<{ rows: number; ms: number }> {
+async function bareSelect(services: App, dueBefore: string): Promise<{ rows: number; ms: number }> {
   const started = process.hrtime.bigint();
   let rows = 0;
   for await (const _ of services.host.streamLoans({ dueBefore })) rows += 1;
@@ -55,12 +55,7 @@ async function settled(knex: Knex, log: (line: string) => void): Promise<void> {
   if (waited > 1000) log(`waited ${(waited / 1000).toFixed(1)} s for InnoDB to purge and flush earlier writes`);
 }
 
-export async function generationSection(
-  services: Services,
-  knex: Knex,
-  today: string,
-  log: (line: string) => void,
-): Promise<GenerationFigures> {
+export async function generationSection(services: App, knex: Knex, today: string, log: (line: string) => void): Promise<GenerationFigures> {
   const level1 = (await services.rules.forType('overdue', 1)).filter((r) => r.is_used);
   const minDelay = Math.min(...level1.map((r) => r.delay_days));
   const dueBefore = `${addDays(today, -minDelay + 1)} 00:00:00`;

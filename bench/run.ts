@@ -28,12 +28,12 @@ import { createKnex, migrate } from '../sidecar/db';
 import { messageOfError } from '../sidecar/errors';
 import { createKohaFixtureSchema, seedLibrary } from '../sidecar/fixture';
 import { createLogger } from '../sidecar/logging';
-import { createServices, type Services } from '../sidecar/main';
+import { createApp, type App } from '../sidecar/main';
 import { generationSection } from './generation';
 import { printDeliveryBench, runDeliveryBench } from './delivery';
 
 export interface BenchContext {
-  services: Services;
+  services: App;
   knex: Knex;
   /** The seeded library's "today". */
   today: string;
@@ -123,7 +123,7 @@ async function measure(small: boolean, only: string | undefined): Promise<void> 
   const { url } = databaseUrl();
   const printDir = mkdtempSync(path.join(os.tmpdir(), 'kmc-bench-print-'));
   const settings = loadSettings({ ...process.env, KMC_DATABASE_URL: url, KMC_LOG_LEVEL: 'error', KMC_PRINT_DIR: printDir });
-  const services = createServices(settings, { logger: createLogger('error') });
+  const services = createApp(settings, { logger: createLogger('error') });
   const results: Record<string, unknown> = {};
   try {
     for (const section of SECTIONS) {

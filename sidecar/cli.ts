@@ -1,12 +1,13 @@
 /**
- * `kmc`: the command line. Each command builds what it needs through the
- * composition root, does its work, and closes everything it opened.
+ * `kmc`: the command line. Each command builds the composition root
+ * (sidecar/main.ts), uses what it needs, and stops it; only `kmc serve`
+ * starts the root's jobs.
  */
 import { parseArgs } from 'node:util';
 import { loadSettings, redact, type Settings } from './config';
 import { KmcError, UsageError } from './errors';
 import { migrate, ownTables } from './db';
-import { createServices, type Services } from './main';
+import { createApp, type App } from './main';
 import { runNotices } from './notices';
 import { createLogger } from './logging';
 import { serve } from './serve';
@@ -45,12 +46,13 @@ KMC_PORT, KMC_PUBLIC_URL, KMC_SECRET, KMC_TIMEZONE, KMC_DEFAULT_COUNTRY, KMC_LOG
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
-async function withServices<T>(settings: Settings, fn: (s: Services) => Promise<T>): Promise<T> {
-  const services = createServices(settings, { logger: createLogger(settings.logLevel) });
+/** The root for one command: nothing started but what the command starts itself. */
+async function withServices<T>(settings: Settings, fn: (s: App) => Promise<T>): Promise<T> {
+  const app = createApp(settings, { logger: createLogger(settings.logLevel) });
   try {
-    return await fn(services);
+    return await fn(app);
   } finally {
-    await services.close();
+    await app.stop();
   }
 }
 
@@ -224,7 +226,9 @@ export async function main(
         holds: positiveInt('holds', values.holds),
         seed: positiveInt('seed', values.seed),
         today: values.date,
-        onProgress: (m: string) => out.stderr(m),
+        onProgress: (m: string) => {
+          out.stderr(m);
+        },
       });
       out.stdout(JSON.stringify(summary));
       return 0;
@@ -266,12 +270,12 @@ export function reportError(err: unknown, out: Pick<Out, 'stderr'>): number {
     out.stderr(`kmc: ${redact(err.message)} [${err.code}]`);
     return err.code === 'KMC_USAGE' || err.code === 'KMC_SETTINGS_INVALID' ? 2 : 1;
   }
-  const e = err as { code?: string; message?: string };
-  if (e?.code === 'ECONNREFUSED' || e?.code === 'ER_ACCESS_DENIED_ERROR' || e?.code === 'ER_BAD_DB_ERROR') {
-    out.stderr(`kmc: cannot use the database (${e.code}): ${e.message}. Check KMC_DATABASE_URL.`);
+  const e: { code?: unknown; message?: unknown } = typeof err === 'object' && err !== null ? err : {};
+  if (e.code === 'ECONNREFUSED' || e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_BAD_DB_ERROR') {
+    out.stderr(`kmc: cannot use the database (${e.code}): ${String(e.message)}. Check KMC_DATABASE_URL.`);
     return 1;
   }
-  out.stderr(`kmc: ${e?.message ?? String(err)}`);
+  out.stderr(`kmc: ${typeof e.message === 'string' ? e.message : String(err)}`);
   return 1;
 }
 
@@ -282,5 +286,5 @@ if (require.main === module) {
       // serve and demo keep running on their own; the others are done.
       if (!['serve', 'demo'].includes(process.argv[2] ?? '')) process.exit(code);
     })
-    .catch((err) => process.exit(reportError(err, { stderr })));
+    .catch((err: unknown) => process.exit(reportError(err, { stderr })));
 }

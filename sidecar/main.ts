@@ -1,36 +1,50 @@
 /**
  * The composition root: the one place where settings, the database, the
- * host reader, the stores, the channels and the worker are wired together.
- * Everything else receives its dependencies from here.
+ * host reader, the stores, the channels, the worker, the jobs and the web
+ * app are built, each once. Everything else receives its dependencies from
+ * here; `start()` and `stop()` run the jobs and take them down in order.
+ *
+ * Commands build the root and use what they need: only `start()` starts
+ * jobs, so a command that does not call it runs none.
  */
 import path from 'node:path';
+import type express from 'express';
 import type { Knex } from 'knex';
+import type nunjucks from 'nunjucks';
 import type { Settings } from './config';
-import { createKnex } from './db';
-import { createHostReader, type HostReader } from './host';
+import { createKnex, migrationStatus } from './db';
+import { UnavailableError } from './errors';
+import { createHostReader, createStaffReader, type HostReader, type StaffReader } from './host';
 import { MessageStore, QuietHours, releaseQuietHours } from './queue';
 import { RunStore } from './runs';
-import { createRuleStore, type RuleStore } from './rules';
-import { NoticeRenderer } from './rendering/notices';
+import { createRuleStore, loadRulesOwnBranchOnly, type RuleStore } from './rules';
+import { NoticeRenderer } from './rendering';
 import { createLogger, type Logger } from './logging';
 import { runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
-import {
-  SmtpAdapter,
-  PrintAdapter,
-  SmsRouter,
-  branchSettingsSource,
-  type ChannelAdapter,
-  type ChannelName,
-  type SmsAvailability,
-} from './channels';
+import { SmtpAdapter, PrintAdapter, SmsRouter, type ChannelAdapter, type ChannelName, type SmsAvailability } from './channels';
 import { DeliveryWorker, type RetryPolicy } from './delivery';
-import { VerificationService, VerificationRateLimiter } from './verification';
+import {
+  VerificationService,
+  VerificationRateLimiter,
+  VerificationStore,
+  startVerificationSchedule,
+  type VerificationSchedule,
+} from './verification';
 import { RoutineStore, Scheduler } from './scheduling';
+import { startNightlyAnonymiser } from './archive';
+import { BranchSettingsStore } from './branches';
+import { AuditLog, SessionStore, NonceStore, SigninThrottle, TemplateStore, createWebApp, type HealthReport } from './web';
 
-export interface Services {
+/** The jobs `start()` can run; each is on unless the options turn it off. */
+export const JOBS = ['delivery', 'routines', 'verificationScan', 'anonymiser'] as const;
+export type JobName = (typeof JOBS)[number];
+
+export interface App {
   settings: Settings;
   knex: Knex;
   host: HostReader;
+  /** Koha's staff logins, permissions and lists (branches, categories, item types). */
+  staff: StaffReader;
   store: MessageStore;
   rules: RuleStore;
   renderer: NoticeRenderer;
@@ -50,32 +64,68 @@ export interface Services {
   routines: RoutineStore;
   /** The run log of every notice run and nightly job. */
   runs: RunStore;
-  /** Fires the routines at their times; started by `kmc serve`. */
+  /** Fires the routines at their times (and releases SMS after quiet hours every minute); a job of start(). */
   scheduler: Scheduler<RunResult>;
+  /** Settings per branch (sender, letter address, SMS account, quiet hours). */
+  branches: BranchSettingsStore;
+  /** Staff-edited notice templates. */
+  templates: TemplateStore;
+  /** Who did what on the staff pages. */
+  audit: AuditLog;
+  /** The staff pages, the public verification page and the JSON API, built on first use. */
+  readonly web: express.Express;
+  /** Whether the database is reachable and the sidecar's tables are current (for /healthz). */
+  health(): Promise<HealthReport>;
+  /** Starts the channels; start() does it, `kmc deliver --once` does it alone. */
   startChannels(): Promise<void>;
+  /**
+   * Checks the tables are current, starts the channels and the jobs the
+   * options leave on: delivery (which also releases SMS after quiet hours
+   * before each batch), the routines' scheduler, the verification scan and
+   * the nightly anonymiser.
+   */
+  start(): Promise<void>;
+  /** Stops the jobs, drains the worker, closes the channels, then the database (if the root opened it). */
+  stop(): Promise<void>;
+  /** The same as stop(), for commands that never started. */
   close(): Promise<void>;
 }
 
-export interface ServiceOptions {
+export interface AppOptions {
   logger?: Logger;
   clock?: Clock;
+  /** A database handle the caller owns (tests share one); without it the root opens and closes its own. */
   knex?: Knex;
   /** Replace or add channel adapters (e.g. SMS once an SMSC is set up). */
   adapters?: Partial<Record<ChannelName, ChannelAdapter>>;
   retryPolicy?: RetryPolicy;
   workerId?: string;
   leaseMs?: number;
+  /** How often the delivery job runs (default 15 s). */
+  deliverEveryMs?: number;
+  /** How often the verification scan runs (default 5 minutes; 0 = only by `kmc verification scan`). */
+  verifyEveryMs?: number;
+  /** Jobs start() leaves off (tests and the demo run routines and the anonymiser by hand). */
+  jobs?: Partial<Record<JobName, boolean>>;
+  /** Extra pages, e.g. the demo's captured mail (behind the sign-in). */
+  extend?: (app: express.Express, pages: nunjucks.Environment) => void;
 }
 
-export function createServices(settings: Settings, opts: ServiceOptions = {}): Services {
+/** The name the commands of other capabilities (notices/cli.ts, archive/cli.ts) use for the root. */
+export type Services = App;
+
+export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const logger = opts.logger ?? createLogger(settings.logLevel);
   const clock = opts.clock ?? systemClock;
   const ownsKnex = !opts.knex;
   const knex = opts.knex ?? createKnex(settings.databaseUrl);
   const host = createHostReader(knex);
+  const staff = createStaffReader(knex);
   const store = new MessageStore(knex);
   const rules = createRuleStore(knex);
-  const renderer = new NoticeRenderer({ knex });
+  const branches = new BranchSettingsStore(knex);
+  const templates = new TemplateStore(knex);
+  const renderer = new NoticeRenderer({ templates });
   const routines = new RoutineStore(knex);
   const runs = new RunStore(knex, (ids) => routines.names(ids));
   const quietHours = () => QuietHours.load(knex, settings.timezone);
@@ -91,7 +141,7 @@ export function createServices(settings: Settings, opts: ServiceOptions = {}): S
           tls: settings.sms.tls,
           ...(settings.sms.caFile ? { ca: settings.sms.caFile } : {}),
         },
-        accounts: branchSettingsSource(knex),
+        accounts: branches,
         logger,
         onReceipt: async (receipt) => {
           const result = await store.recordReceipt(receipt, clock.now());
@@ -119,8 +169,10 @@ export function createServices(settings: Settings, opts: ServiceOptions = {}): S
   };
   // SMS go only from branches that have an account; the generators ask once per run.
   if (adapters.sms instanceof SmsRouter) notices.smsAvailability = () => (adapters.sms as SmsRouter).availability();
+  const verificationRecords = new VerificationStore(knex);
   const verification = new VerificationService({
     knex,
+    records: verificationRecords,
     host,
     store,
     rules,
@@ -133,7 +185,7 @@ export function createServices(settings: Settings, opts: ServiceOptions = {}): S
   });
   // No notice goes to an address the patron has not confirmed: the generators ask this gate.
   notices.emailGate = verification.gate;
-  const verificationLimiter = new VerificationRateLimiter({ knex, secret: settings.secret, clock });
+  const verificationLimiter = new VerificationRateLimiter({ store: verificationRecords, secret: settings.secret, clock });
   const worker = new DeliveryWorker({
     store,
     host,
@@ -156,14 +208,35 @@ export function createServices(settings: Settings, opts: ServiceOptions = {}): S
     logger,
     clock,
     timezone: settings.timezone,
-    onMessages: () => worker.poke(),
+    onMessages: () => {
+      worker.poke();
+    },
   });
   const noSms: SmsAvailability = { canSend: () => false, whyNot: () => 'SMS is not set up (KMC_SMPP_URL)' };
-  let started = false;
-  return {
+  const audit = new AuditLog(knex, clock, logger);
+  const jobOn = (job: JobName) => opts.jobs?.[job] !== false;
+
+  const health = async (): Promise<HealthReport> => {
+    try {
+      await knex.raw('SELECT 1');
+      const migrations = await migrationStatus(knex);
+      return { ok: migrations.current, database: 'reachable', migrations };
+    } catch (err) {
+      return { ok: false, database: 'unreachable', error: err instanceof Error ? err.message : String(err) };
+    }
+  };
+
+  let web: express.Express | null = null;
+  let channelsStarted = false;
+  let verificationSchedule: VerificationSchedule | null = null;
+  let anonymiser: { stop(): void } | null = null;
+  let stopping: Promise<void> | null = null;
+
+  const app: App = {
     settings,
     knex,
     host,
+    staff,
     store,
     rules,
     renderer,
@@ -177,19 +250,80 @@ export function createServices(settings: Settings, opts: ServiceOptions = {}): S
     routines,
     runs,
     scheduler,
+    branches,
+    templates,
+    audit,
     sms: adapters.sms instanceof SmsRouter ? adapters.sms : null,
     smsAvailability: () => (adapters.sms instanceof SmsRouter ? adapters.sms.availability() : Promise.resolve(noSms)),
-    async startChannels() {
-      if (started) return;
-      // Marked first: if one channel fails to start, close() still stops those that did.
-      started = true;
-      for (const a of Object.values(adapters)) await a!.start();
+    get web() {
+      web ??= createWebApp({
+        settings,
+        clock,
+        logger,
+        host,
+        staff,
+        store,
+        rules,
+        rulesOwnBranchOnly: () => loadRulesOwnBranchOnly(knex),
+        branches,
+        routines,
+        templates,
+        audit,
+        auth: {
+          sessions: new SessionStore(knex, clock, { idleMinutes: settings.sessionIdleMinutes, maxHours: settings.sessionMaxHours }),
+          nonces: new NonceStore(knex, clock),
+          throttle: new SigninThrottle(knex, clock),
+        },
+        notices,
+        channels: adapters,
+        verification: { service: verification, limiter: verificationLimiter },
+        health,
+        knex,
+        extend: opts.extend,
+      });
+      return web;
     },
-    async close() {
-      await scheduler.stop();
-      await worker.stop();
-      if (started) for (const a of Object.values(adapters)) await a!.stop();
-      if (ownsKnex) await knex.destroy();
+    health,
+    async startChannels() {
+      if (channelsStarted) return;
+      // Marked first: if one channel fails to start, stop() still stops those that did.
+      channelsStarted = true;
+      for (const a of Object.values(adapters)) await a.start();
+    },
+    async start() {
+      const status = await migrationStatus(knex);
+      if (!status.current) {
+        throw new UnavailableError(
+          'KMC_MIGRATIONS_PENDING',
+          `the sidecar's tables are not up to date (pending: ${status.pending.join(', ') || 'none'}); run kmc migrate`,
+        );
+      }
+      // A bad verification setting stops the start, with the setting's name, rather than every scan failing quietly.
+      if (jobOn('verificationScan'))
+        verificationSchedule = await startVerificationSchedule({ verification, logger }, { everyMs: opts.verifyEveryMs });
+      await app.startChannels();
+      if (jobOn('delivery')) worker.start(opts.deliverEveryMs ?? 15_000);
+      if (jobOn('routines')) await scheduler.start();
+      // Messages past the retention period lose their contact data and text at night.
+      if (jobOn('anonymiser')) anonymiser = startNightlyAnonymiser({ store, runs, clock, logger, settings });
+    },
+    stop() {
+      stopping ??= (async () => {
+        // 1. the jobs: no new runs, scans or nightly work
+        anonymiser?.stop();
+        await verificationSchedule?.stop();
+        await scheduler.stop();
+        // 2. the worker: claims nothing more, finishes what is in flight
+        await worker.stop();
+        // 3. the channels, then 4. the database
+        if (channelsStarted) for (const a of Object.values(adapters)) await a.stop();
+        if (ownsKnex) await knex.destroy();
+      })();
+      return stopping;
+    },
+    close() {
+      return app.stop();
     },
   };
+  return app;
 }

@@ -95,7 +95,12 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
     await knex.destroy();
   }
 
-  const running = await startServer(settings, { extend: outboxPages(mail, smsc), deliverEveryMs: 5_000 });
+  const running = await startServer(settings, {
+    extend: outboxPages(mail, smsc),
+    deliverEveryMs: 5_000,
+    // The demo runs its notices once, below; no routine fires on its own.
+    jobs: { routines: false, anonymiser: false },
+  });
   // Every daily type once, so a newcomer sees holds, reminders and overdues by each channel.
   const runs: string[] = [];
   for (const type of ['hold_waiting', 'hold_reminder', 'predue', 'overdue', 'welcome']) {

@@ -52,6 +52,14 @@ export class ForbiddenError extends KmcError {
   }
 }
 
+/** Nobody is signed in, and this needs a signed-in staff member. */
+export class UnauthenticatedError extends KmcError {
+  constructor(code: ErrorCode, message: string, details?: ErrorDetails) {
+    super(code, message, details);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
 /** A part this needs is not set up or not reachable now. */
 export class UnavailableError extends KmcError {
   constructor(code: ErrorCode, message: string, details?: ErrorDetails) {

@@ -8,6 +8,7 @@ export {
   SettingsError,
   TemplateError,
   TransientError,
+  UnauthenticatedError,
   UnavailableError,
   UsageError,
   codeOfError,

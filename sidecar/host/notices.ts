@@ -5,29 +5,8 @@
  * import, and the active currency. Read-only, like everything in host/.
  */
 import type { Knex } from 'knex';
-import type { OverdueLoan, PatronContact } from './index';
-
-const PATRON_COLUMNS = [
-  'b.borrowernumber',
-  'b.cardnumber',
-  'b.surname',
-  'b.firstname',
-  'b.title',
-  'b.email',
-  'b.emailpro',
-  'b.B_email',
-  'b.mobile',
-  'b.smsalertnumber',
-  'b.phone',
-  'b.lang',
-  'b.branchcode',
-  'b.categorycode',
-  'b.address',
-  'b.address2',
-  'b.zipcode',
-  'b.city',
-  'b.country',
-];
+import type { OverdueLoan, PatronContact } from './types';
+import { PATRON_COLUMNS, loansDueBefore } from './queries';
 
 /** A loan with what every loan notice needs, including the item type's default replacement cost. */
 export interface LoanCandidate extends OverdueLoan {
@@ -107,13 +86,27 @@ export interface NoticeReader {
   categoryCodes(): Promise<string[]>;
 }
 
+/** Koha's overduerules row: up to three triggers, each a delay in days and a letter code. */
+interface OverdueRulesRow {
+  overduerules_id: number;
+  branchcode: string | null;
+  categorycode: string | null;
+  delay1: number | null;
+  delay2: number | null;
+  delay3: number | null;
+  letter1: string | null;
+  letter2: string | null;
+  letter3: string | null;
+}
+
 function isMissingTable(err: unknown): boolean {
-  const code = (err as { code?: string })?.code;
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
   return code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_FIELD_ERROR';
 }
 
 function toInt(v: unknown): number | null {
-  if (v === null || v === undefined || String(v).trim() === '') return null;
+  if (typeof v !== 'number' && typeof v !== 'string') return null;
+  if (typeof v === 'string' && v.trim() === '') return null;
   const n = Number(v);
   return Number.isInteger(n) ? n : null;
 }
@@ -121,33 +114,9 @@ function toInt(v: unknown): number | null {
 export function createNoticeReader(knex: Knex): NoticeReader {
   return {
     streamLoans({ dueBefore, dueFrom }) {
-      const q = knex({ i: 'issues' })
-        .join({ b: 'borrowers' }, 'b.borrowernumber', 'i.borrowernumber')
-        .join({ it: 'items' }, 'it.itemnumber', 'i.itemnumber')
-        .join({ bi: 'biblio' }, 'bi.biblionumber', 'it.biblionumber')
-        .leftJoin({ c: 'categories' }, 'c.categorycode', 'b.categorycode')
-        .leftJoin({ t: 'itemtypes' }, 't.itemtype', 'it.itype')
-        .where('i.date_due', '<', dueBefore)
-        .select([
-          ...PATRON_COLUMNS,
-          'i.issue_id',
-          'i.itemnumber',
-          'i.date_due',
-          'i.branchcode as issue_branchcode',
-          'it.barcode',
-          'it.homebranch',
-          'it.itype',
-          'it.itemcallnumber',
-          'it.replacementprice',
-          'bi.biblionumber',
-          'bi.title as biblio_title',
-          'bi.author',
-          'c.overduenoticerequired',
-          't.defaultreplacecost',
-        ])
-        .orderBy([{ column: 'i.borrowernumber' }, { column: 'i.date_due' }, { column: 'i.issue_id' }]);
+      const q = loansDueBefore(knex, dueBefore).leftJoin({ t: 'itemtypes' }, 't.itemtype', 'it.itype').select('t.defaultreplacecost');
       if (dueFrom) q.where('i.date_due', '>=', dueFrom);
-      return q.stream() as unknown as AsyncIterable<LoanCandidate>;
+      return q.stream();
     },
 
     streamWaitingHolds({ expiresFrom }) {
@@ -156,7 +125,7 @@ export function createNoticeReader(knex: Knex): NoticeReader {
         .join({ bi: 'biblio' }, 'bi.biblionumber', 'r.biblionumber')
         .leftJoin({ it: 'items' }, 'it.itemnumber', 'r.itemnumber')
         .where('r.found', 'W')
-        .where((w) => w.whereNull('r.expirationdate').orWhere('r.expirationdate', '>=', expiresFrom))
+        .where((w) => void w.whereNull('r.expirationdate').orWhere('r.expirationdate', '>=', expiresFrom))
         .select([
           ...PATRON_COLUMNS,
           'r.reserve_id',
@@ -173,7 +142,7 @@ export function createNoticeReader(knex: Knex): NoticeReader {
           knex.raw('COALESCE(it.itype, r.itemtype) AS itype'),
         ])
         .orderBy([{ column: 'r.borrowernumber' }, { column: 'r.reserve_id' }])
-        .stream() as unknown as AsyncIterable<WaitingHold>;
+        .stream();
     },
 
     streamNewPatrons({ from, to }) {
@@ -181,33 +150,35 @@ export function createNoticeReader(knex: Knex): NoticeReader {
         .whereBetween('b.dateenrolled', [from, to])
         .select([...PATRON_COLUMNS, 'b.dateenrolled'])
         .orderBy('b.borrowernumber')
-        .stream() as unknown as AsyncIterable<NewPatron>;
+        .stream();
     },
 
     async messagingChoices(borrowernumbers, names) {
       const out = new Map<number, Map<string, MessagingChoice>>();
       const ids = [...new Set(borrowernumbers)];
       for (let i = 0; i < ids.length; i += 1000) {
-        const rows: Array<{
-          borrowernumber: number;
-          message_name: string;
-          days_in_advance: number | null;
-          wants_digest: number;
-          message_transport_type: string | null;
-        }> = await knex({ p: 'borrower_message_preferences' })
+        const rows = await knex({ p: 'borrower_message_preferences' })
           .join({ a: 'message_attributes' }, 'a.message_attribute_id', 'p.message_attribute_id')
           .leftJoin({ t: 'borrower_message_transport_preferences' }, 't.borrower_message_preference_id', 'p.borrower_message_preference_id')
           .whereIn('p.borrowernumber', ids.slice(i, i + 1000))
           .whereIn('a.message_name', names)
-          .select('p.borrowernumber', 'a.message_name', 'p.days_in_advance', 'p.wants_digest', 't.message_transport_type');
+          .select<
+            Array<{
+              borrowernumber: number;
+              message_name: string;
+              days_in_advance: number | null;
+              wants_digest: number;
+              message_transport_type: string | null;
+            }>
+          >('p.borrowernumber', 'a.message_name', 'p.days_in_advance', 'p.wants_digest', 't.message_transport_type');
         for (const r of rows) {
           let byName = out.get(r.borrowernumber);
-          if (!byName) out.set(r.borrowernumber, (byName = new Map()));
+          if (!byName) out.set(r.borrowernumber, (byName = new Map<string, MessagingChoice>()));
           let choice = byName.get(r.message_name);
           if (!choice)
             byName.set(
               r.message_name,
-              (choice = { daysInAdvance: toInt(r.days_in_advance), wantsDigest: !!Number(r.wants_digest), transports: [] }),
+              (choice = { daysInAdvance: toInt(r.days_in_advance), wantsDigest: !!r.wants_digest, transports: [] }),
             );
           if (r.message_transport_type && !choice.transports.includes(r.message_transport_type))
             choice.transports.push(r.message_transport_type);
@@ -217,18 +188,18 @@ export function createNoticeReader(knex: Knex): NoticeReader {
     },
 
     async maxDaysInAdvance(name) {
-      const row = (await knex({ p: 'borrower_message_preferences' })
+      const row = await knex({ p: 'borrower_message_preferences' })
         .join({ a: 'message_attributes' }, 'a.message_attribute_id', 'p.message_attribute_id')
         .where('a.message_name', name)
         .whereNotNull('p.borrowernumber')
         .max({ m: 'p.days_in_advance' })
-        .first()) as { m: number | null } | undefined;
+        .first<{ m: number | null } | undefined>();
       return toInt(row?.m);
     },
 
     async activeCurrency() {
       try {
-        const row = (await knex('currency').where('active', 1).first('currency', 'symbol', 'isocode')) as KohaCurrency | undefined;
+        const row = await knex('currency').where('active', 1).first<KohaCurrency | undefined>('currency', 'symbol', 'isocode');
         return row ?? null;
       } catch (err) {
         // Not every Koha database we are pointed at has the table; the caller falls back.
@@ -238,36 +209,38 @@ export function createNoticeReader(knex: Knex): NoticeReader {
     },
 
     async overdueTriggers() {
-      const rules: Array<Record<string, unknown>> = await knex('overduerules').orderBy('overduerules_id').select();
-      const transports: Array<{ overduerules_id: number; letternumber: number; message_transport_type: string }> = await knex(
-        'overduerules_transport_types',
-      )
+      const rules = await knex('overduerules').orderBy('overduerules_id').select<OverdueRulesRow[]>();
+      const transports = await knex('overduerules_transport_types')
         .orderBy('id')
-        .select('overduerules_id', 'letternumber', 'message_transport_type');
+        .select<Array<{ overduerules_id: number; letternumber: number; message_transport_type: string }>>(
+          'overduerules_id',
+          'letternumber',
+          'message_transport_type',
+        );
       return rules.map((r) => ({
-        branchcode: String(r.branchcode ?? ''),
-        categorycode: String(r.categorycode ?? ''),
-        levels: [1, 2, 3].map((level) => ({
+        branchcode: r.branchcode ?? '',
+        categorycode: r.categorycode ?? '',
+        levels: ([1, 2, 3] as const).map((level) => ({
           level,
           delay: toInt(r[`delay${level}`]),
-          letter: (r[`letter${level}`] as string | null) || null,
+          letter: r[`letter${level}`] || null,
           transports: transports
-            .filter((t) => t.overduerules_id === r.overduerules_id && Number(t.letternumber) === level)
+            .filter((t) => t.overduerules_id === r.overduerules_id && t.letternumber === level)
             .map((t) => t.message_transport_type),
         })),
       }));
     },
 
     async circulationOverdueTriggers() {
-      const rows: Array<{
-        branchcode: string | null;
-        categorycode: string | null;
-        itemtype: string | null;
-        rule_name: string;
-        rule_value: string;
-      }> = await knex('circulation_rules')
-        .where('rule_name', 'like', 'overdue\\_%')
-        .select('branchcode', 'categorycode', 'itemtype', 'rule_name', 'rule_value');
+      const rows = await knex('circulation_rules').where('rule_name', 'like', 'overdue\\_%').select<
+        Array<{
+          branchcode: string | null;
+          categorycode: string | null;
+          itemtype: string | null;
+          rule_name: string;
+          rule_value: string;
+        }>
+      >('branchcode', 'categorycode', 'itemtype', 'rule_name', 'rule_value');
       const out = new Map<string, KohaCirculationTrigger>();
       for (const r of rows) {
         const m = /^overdue_(\d)_(delay|notice|mtt)$/.exec(r.rule_name);
@@ -300,7 +273,7 @@ export function createNoticeReader(knex: Knex): NoticeReader {
     },
 
     async categoryCodes() {
-      return (await knex('categories').orderBy('categorycode').pluck('categorycode')) as string[];
+      return await knex('categories').orderBy('categorycode').pluck<string[]>('categorycode');
     },
   };
 }

@@ -56,7 +56,7 @@ const ACCOUNT_COLUMNS = ['borrowernumber', 'userid', 'cardnumber', 'firstname', 
 type AccountRow = Omit<StaffAccount, 'flags'> & { flags: number | string | null };
 
 function account(row: AccountRow): StaffAccount {
-  return { ...row, borrowernumber: Number(row.borrowernumber), flags: Number(row.flags ?? 0) || 0 };
+  return { ...row, flags: Number(row.flags ?? 0) || 0 };
 }
 
 /** LIKE needs its own wildcards escaped, or a search for "50%" finds everything. */
@@ -71,70 +71,73 @@ export function createStaffReader(knex: Knex): StaffReader {
     async staffLogin(userid) {
       const name = userid.trim();
       if (!name) return null;
+      type LoginRow = AccountRow & { password: string | null };
       const byUserid = await knex('borrowers')
         .where({ userid: name })
-        .first([...ACCOUNT_COLUMNS, 'password']);
+        .first<LoginRow | undefined>([...ACCOUNT_COLUMNS, 'password']);
       const row =
         byUserid ??
         (await knex('borrowers')
           .where({ cardnumber: name })
-          .first([...ACCOUNT_COLUMNS, 'password']));
+          .first<LoginRow | undefined>([...ACCOUNT_COLUMNS, 'password']));
       if (!row) return null;
-      const { password, ...rest } = row as AccountRow & { password: string | null };
+      const { password, ...rest } = row;
       return { ...account(rest), passwordHash: password ?? null };
     },
 
     async staffAccount(borrowernumber) {
-      const row = await knex('borrowers').where({ borrowernumber }).first(ACCOUNT_COLUMNS);
-      return row ? account(row as AccountRow) : null;
+      const row = await knex('borrowers').where({ borrowernumber }).first<AccountRow | undefined>(ACCOUNT_COLUMNS);
+      return row ? account(row) : null;
     },
 
     async subPermissions(borrowernumber) {
-      const rows: SubPermission[] = await knex('user_permissions').where({ borrowernumber }).select('module_bit', 'code');
-      return rows.map((r) => ({ module_bit: Number(r.module_bit), code: r.code }));
+      const rows = await knex('user_permissions').where({ borrowernumber }).select<SubPermission[]>('module_bit', 'code');
+      return rows;
     },
 
     async findPatrons(text, limit) {
       const words = text.trim().split(/\s+/).filter(Boolean).slice(0, 4);
       if (!words.length) return [];
-      const q = knex('borrowers').select('borrowernumber').limit(limit).orderBy('borrowernumber');
+      const q = knex('borrowers').select<Array<{ borrowernumber: number }>>('borrowernumber').limit(limit).orderBy('borrowernumber');
       // A card number matches whole; names match word by word from their start.
-      q.where((w) => {
-        w.where('cardnumber', text.trim()).orWhere((names) => {
+      void q.where((w) => {
+        void w.where('cardnumber', text.trim()).orWhere((names) => {
           for (const word of words) {
             const like = `${likeText(word)}%`;
-            names.where((one) => one.where('surname', 'like', like).orWhere('firstname', 'like', like));
+            void names.where((one) => void one.where('surname', 'like', like).orWhere('firstname', 'like', like));
           }
         });
       });
-      return ((await q) as Array<{ borrowernumber: number }>).map((r) => Number(r.borrowernumber));
+      return (await q).map((r) => r.borrowernumber);
     },
 
     async shelving(itemnumbers) {
       const ids = [...new Set(itemnumbers.filter((n) => Number.isInteger(n)))];
       const out = new Map<number, ItemShelving>();
       if (!ids.length) return out;
-      const rows: Array<{
-        itemnumber: number;
-        location: string | null;
-        itemcallnumber: string | null;
-        homebranch: string | null;
-        holdingbranch: string | null;
-      }> = await knex('items').whereIn('itemnumber', ids).select('itemnumber', 'location', 'itemcallnumber', 'homebranch', 'holdingbranch');
+      const rows = await knex('items').whereIn('itemnumber', ids).select<
+        Array<{
+          itemnumber: number;
+          location: string | null;
+          itemcallnumber: string | null;
+          homebranch: string | null;
+          holdingbranch: string | null;
+        }>
+      >('itemnumber', 'location', 'itemcallnumber', 'homebranch', 'holdingbranch');
       // Koha describes shelving locations in authorised_values (category LOC); a reduced schema may not have it.
       if (hasLocationNames === null) hasLocationNames = await knex.schema.hasTable('authorised_values');
       const names = new Map<string, string>();
       const codes = [...new Set(rows.map((r) => r.location).filter((c): c is string => !!c))];
       if (hasLocationNames && codes.length) {
-        const avs: Array<{ authorised_value: string; lib: string | null }> = await knex('authorised_values')
+        const avs = await knex('authorised_values')
           .where({ category: 'LOC' })
           .whereIn('authorised_value', codes)
-          .select('authorised_value', 'lib');
+          .select<Array<{ authorised_value: string; lib: string | null }>>('authorised_value', 'lib');
         for (const a of avs) if (a.lib) names.set(a.authorised_value, a.lib);
       }
       for (const r of rows) {
-        out.set(Number(r.itemnumber), {
-          itemnumber: Number(r.itemnumber),
+        out.set(r.itemnumber, {
+          itemnumber: r.itemnumber,
           location: r.location,
           locationName: r.location ? (names.get(r.location) ?? null) : null,
           callnumber: r.itemcallnumber,
@@ -146,15 +149,15 @@ export function createStaffReader(knex: Knex): StaffReader {
     },
 
     async patronCategories() {
-      const rows: Array<{ code: string; description: string | null }> = await knex('categories')
-        .select('categorycode as code', 'description')
+      const rows = await knex('categories')
+        .select<Array<{ code: string; description: string | null }>>('categorycode as code', 'description')
         .orderBy('categorycode');
       return rows.map((r) => ({ code: r.code, description: r.description ?? r.code }));
     },
 
     async itemTypes() {
-      const rows: Array<{ code: string; description: string | null }> = await knex('itemtypes')
-        .select('itemtype as code', 'description')
+      const rows = await knex('itemtypes')
+        .select<Array<{ code: string; description: string | null }>>('itemtype as code', 'description')
         .orderBy('itemtype');
       return rows.map((r) => ({ code: r.code, description: r.description ?? r.code }));
     },

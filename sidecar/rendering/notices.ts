@@ -6,10 +6,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Knex } from 'knex';
 import { TemplateError } from '../errors';
-import type { ChannelName } from '../channels/contract';
+import type { ChannelName } from '../kernel';
 import { NoticeData, renderNoticeTemplate } from './safety';
+import type { EditedTemplate, TemplateStore } from './template-store';
 
 export const NOTICE_TEMPLATE_DIR = path.resolve(__dirname, '..', '..', 'templates', 'notices');
 export const LIBRARY_DEFAULT_LANG = 'en';
@@ -38,8 +38,10 @@ export function languageCandidates(...langs: Array<string | null | undefined>): 
   return out;
 }
 
+const HTML_ESCAPES: Partial<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
 }
 
 /** An HTML part for languages that ship only a text template: the text, escaped, paragraph by paragraph. */
@@ -50,25 +52,16 @@ export function htmlFromText(text: string): string {
     .join('\n');
 }
 
-interface EditedRow {
-  message_type: string;
-  channel: string;
-  lang: string;
-  branchcode: string;
-  subject: string | null;
-  body_text: string;
-  body_html: string | null;
-}
-
 export class NoticeRenderer {
   private fileCache = new Map<string, string | null>();
-  private edited = new Map<string, EditedRow>();
+  private edited = new Map<string, EditedTemplate>();
 
-  constructor(private readonly opts: { knex?: Knex; templateDir?: string } = {}) {}
+  /** Without a template store only the shipped templates are used (tests of the shipped texts). */
+  constructor(private readonly opts: { templates?: Pick<TemplateStore, 'all'>; templateDir?: string } = {}) {}
 
   /** Loads staff-edited templates once per run, so rendering needs no query per message. */
   async refresh(): Promise<void> {
-    const rows: EditedRow[] = this.opts.knex ? await this.opts.knex('kmc_templates').select() : [];
+    const rows = this.opts.templates ? await this.opts.templates.all() : [];
     // Swapped in at once, with the sets found from the old ones forgotten, so a render meanwhile never keeps a stale answer.
     this.edited.clear();
     this.sets.clear();
@@ -77,11 +70,12 @@ export class NoticeRenderer {
 
   private file(lang: string, type: string, channel: string, part: string): string | null {
     const rel = path.join(lang, `${type}.${channel}.${part}.njk`);
-    if (!this.fileCache.has(rel)) {
-      const full = path.join(this.opts.templateDir ?? NOTICE_TEMPLATE_DIR, rel);
-      this.fileCache.set(rel, existsSync(full) ? readFileSync(full, 'utf8') : null);
-    }
-    return this.fileCache.get(rel)!;
+    const cached = this.fileCache.get(rel);
+    if (cached !== undefined) return cached;
+    const full = path.join(this.opts.templateDir ?? NOTICE_TEMPLATE_DIR, rel);
+    const text = existsSync(full) ? readFileSync(full, 'utf8') : null;
+    this.fileCache.set(rel, text);
+    return text;
   }
 
   /** Which set answers a type, channel, language and branch: found once per run, not once per message. */

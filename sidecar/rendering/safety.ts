@@ -49,13 +49,16 @@ interface EnvironmentInternals {
 
 /** What nunjucks throws for a syntax or render error (positions are 1-based). */
 interface NunjucksError {
-  message: string;
+  message?: string;
   lineno?: number;
   colno?: number;
   cause?: unknown;
 }
 
+// nunjucks ships neither types nor an import path for its parser and node classes; require() is the documented way in.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
 const nodeClasses = require('nunjucks/src/nodes') as Record<string, NodeClass>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
 const nunjucksParser = require('nunjucks/src/parser') as NunjucksParser;
 
 // ---------------------------------------------------------------------------
@@ -278,7 +281,7 @@ function describeSyntaxError(err: unknown, source: string): Problem {
       ? { line: error.lineno, column: typeof error.colno === 'number' && error.colno > 0 ? error.colno : 1 }
       : endOf(source);
   if (err instanceof RangeError) return { ...at, reason: REASON.nesting };
-  const message = String(error.message ?? '');
+  const message = error.message ?? '';
   const unknownTag = /^unknown block tag: (.*)$/.exec(message);
   if (unknownTag) {
     return { ...at, reason: `{% ${unknownTag[1]} %} is not a tag notice templates can use` };
@@ -452,7 +455,9 @@ class NoticeTemplateChecker {
     }
     const node = value;
     const at = positionOf(node, parentAt);
-    this.deeper(at, () => this.expressionNode(node, typeOf(node), at));
+    this.deeper(at, () => {
+      this.expressionNode(node, typeOf(node), at);
+    });
   }
 
   private expressionNode(node: AstNode, type: string, at: Position): void {
@@ -685,10 +690,8 @@ export interface RenderNoticeOptions {
 /** Compiled templates kept: up to CACHE_LIMIT per escaping mode. */
 const CACHE_LIMIT = 200;
 /** By escaping mode, then by the exact source: no key is built per call. */
-const compiledTemplates = new Map<boolean, Map<string, nunjucks.Template>>([
-  [false, new Map()],
-  [true, new Map()],
-]);
+/** Compiled templates by source, one cache for escaped (HTML) and one for plain output. */
+const compiledTemplates = { escaped: new Map<string, nunjucks.Template>(), plain: new Map<string, nunjucks.Template>() };
 const environments = new Map<boolean, nunjucks.Environment>();
 
 /**
@@ -698,6 +701,7 @@ const environments = new Map<boolean, nunjucks.Environment>();
  * plain-data copy. Sharing it is safe: nunjucks renders from a copy of the
  * top level, and a template has no way to assign into a nested value.
  */
+// eslint-disable-next-line @typescript-eslint/no-extraneous-class -- an opaque handle: only from() makes one, its contents live in a WeakMap
 export class NoticeData {
   private constructor() {}
 
@@ -802,7 +806,7 @@ function onlyThese(all: Record<string, unknown>, names: readonly string[]): Reco
 }
 
 function compiledTemplate(source: string, opts: RenderNoticeOptions): nunjucks.Template {
-  const cache = compiledTemplates.get(opts.autoescape)!;
+  const cache = opts.autoescape ? compiledTemplates.escaped : compiledTemplates.plain;
   const cached = cache.get(source);
   if (cached) {
     // Re-inserting keeps the map in least-recently-used order.
@@ -828,7 +832,7 @@ function renderFailure(name: string, err: unknown): TemplateError {
   const error = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as NunjucksError;
   // nunjucks wraps the real error and prefixes its message with the path.
   const cause = error.cause instanceof Error ? error.cause : undefined;
-  const detail = cause ? cause.message : String(error.message ?? '').replace(/^\([^)]*\)(?: \[[^\]]*\])?\s*/, '');
+  const detail = cause ? cause.message : (error.message ?? '').replace(/^\([^)]*\)(?: \[[^\]]*\])?\s*/, '');
   // Printing a whole record (a null-prototype object) fails inside nunjucks
   // with a message about toString that would mean nothing to staff.
   const reason = /toString is not a function|Cannot convert object to primitive value/.test(detail)

@@ -19,9 +19,9 @@
  * - Every imported rule carries an import key: importing again changes
  *   what changed in Koha and makes nothing twice.
  */
-import type { ChannelName } from '../channels/contract';
-import type { NoticeReader } from '../host/notices';
-import type { ImportOutcome, RuleInput, RuleStore } from './index';
+import type { ChannelName } from '../kernel';
+import type { NoticeReader } from '../host';
+import type { ImportOutcome, RuleInput, RuleStore } from './rules';
 
 export interface ImportedRule {
   id: number;
@@ -60,7 +60,7 @@ function describe(r: RuleInput): string {
     ...(r.itemtype ? [`item type ${r.itemtype}`] : []),
   ].join(', ');
   if (!r.is_used) return `overdue level ${r.level} not used (${scope})`;
-  return `overdue level ${r.level} (${scope}): ${r.delay_days} day(s) ${r.level === 1 ? 'after the due date' : 'after level ' + ((r.level ?? 1) - 1)}, by ${r.channels?.join(', ')}${r.template_code ? `, letter ${r.template_code}` : ''}`;
+  return `overdue level ${r.level} (${scope}): ${r.delay_days} day(s) ${r.level === 1 ? 'after the due date' : `after level ${(r.level ?? 1) - 1}`}, by ${r.channels?.join(', ')}${r.template_code ? `, letter ${r.template_code}` : ''}`;
 }
 
 /** Koha's triggers of one rule row as kmc levels: only triggers Koha sends, renumbered from 1. */
@@ -70,19 +70,19 @@ function levelsOf(
   keyPrefix: string,
   notes: string[],
 ): Array<RuleInput & { import_key: string }> {
-  const active = triggers.filter((t) => t.delay !== null && t.delay > 0 && t.letter);
+  const active = triggers.flatMap((t) => (t.delay !== null && t.delay > 0 && t.letter ? [{ ...t, delay: t.delay }] : []));
   const out: Array<RuleInput & { import_key: string }> = [];
   let previous = 0;
   active.slice(0, 5).forEach((t, i) => {
     const level = i + 1;
-    let delay = t.delay! - previous;
+    let delay = t.delay - previous;
     if (delay < 0) {
       notes.push(
         `${keyPrefix}: Koha's delay for level ${level} (${t.delay}) is before the previous one (${previous}); imported as 0 days after it`,
       );
       delay = 0;
     }
-    previous = t.delay!;
+    previous = t.delay;
     out.push({
       message_type: 'overdue',
       level,

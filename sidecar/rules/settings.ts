@@ -9,6 +9,17 @@ export const RULES_BRANCH_CHOICES = ['issuing', 'item_home', 'patron'] as const;
 /** Whose branch picks the rules for a loan: where it was issued, the item's home, or the patron's. */
 export type RulesBranch = (typeof RULES_BRANCH_CHOICES)[number];
 
+interface SettingRow {
+  name: string;
+  value: string | null;
+}
+
+/** With kmc_settings `rules_own_branch_only` on, staff change only their own branch's rules. */
+export async function loadRulesOwnBranchOnly(knex: Knex): Promise<boolean> {
+  const row = await knex<SettingRow>('kmc_settings').where({ name: 'rules_own_branch_only' }).first('value');
+  return ['1', 'true', 'yes'].includes((row?.value ?? '').trim().toLowerCase());
+}
+
 export interface EngineSettings {
   rulesBranch: RulesBranch;
   /** Shown after amounts when Koha has no active currency (e.g. "SEK", "kr"); null for none. */
@@ -16,9 +27,7 @@ export interface EngineSettings {
 }
 
 export async function loadEngineSettings(knex: Knex): Promise<EngineSettings> {
-  const rows: Array<{ name: string; value: string | null }> = await knex('kmc_settings')
-    .whereIn('name', ['rules_branch', 'currency'])
-    .select('name', 'value');
+  const rows = await knex<SettingRow>('kmc_settings').whereIn('name', ['rules_branch', 'currency']).select('name', 'value');
   const get = (name: string) => rows.find((r) => r.name === name)?.value?.trim() || null;
   const rulesBranch = get('rules_branch') ?? 'issuing';
   if (!(RULES_BRANCH_CHOICES as readonly string[]).includes(rulesBranch)) {

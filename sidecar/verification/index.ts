@@ -10,8 +10,9 @@ export {
   type TokenOutcome,
   type VerificationState,
 } from './service';
+export { VerificationStore, type VerificationRow } from './store';
 export { VerificationRateLimiter, DEFAULT_RATE_LIMITS, type RateLimitOptions } from './rate-limit';
-export { verificationPages, verificationApi, verificationRouters, type VerificationWebDeps } from './web';
+export { pageTexts as verificationPageTexts, type PageTexts as VerificationPageTexts } from './page-texts';
 export { startVerificationSchedule, DEFAULT_SCAN_EVERY_MS, type VerificationSchedule } from './schedule';
 export { verificationCommand, describeState, VERIFICATION_USAGE } from './cli';
 export {

@@ -2,7 +2,7 @@
  * The words of the public verification page, in the languages the notices
  * ship in. Short and plain; never a name or an address.
  */
-import { languageCandidates } from '../rendering/notices';
+import { languageCandidates } from '../rendering';
 
 export interface PageTexts {
   lang: string;
@@ -67,8 +67,8 @@ export const PAGE_TEXTS: Record<string, PageTexts> = {
 /** The page's language: the one the mail was written in, else what the browser asks for, else English. */
 export function pageTexts(...langs: Array<string | null | undefined>): PageTexts {
   for (const code of languageCandidates(...langs)) {
-    const t = PAGE_TEXTS[code.toLowerCase()];
-    if (t) return t;
+    const key = code.toLowerCase();
+    if (Object.hasOwn(PAGE_TEXTS, key)) return PAGE_TEXTS[key];
   }
   return PAGE_TEXTS.en;
 }

@@ -10,9 +10,8 @@
  * kmc_verification_failures (client as an HMAC, never in clear), so a
  * restart or a second sidecar behind the same address does not reset them.
  */
-import type { Knex } from 'knex';
-import { toDbTime } from '../db';
-import type { Clock } from '../notices/context';
+import type { VerificationStore } from './store';
+import type { Clock } from '../kernel';
 import { clientHash } from './tokens';
 
 export interface RateLimitOptions {
@@ -69,7 +68,7 @@ export class VerificationRateLimiter {
   readonly limits: RateLimitOptions;
 
   constructor(
-    private readonly deps: { knex: Knex; secret: string; clock: Clock },
+    private readonly deps: { store: VerificationStore; secret: string; clock: Clock },
     limits: Partial<RateLimitOptions> = {},
   ) {
     this.limits = { ...DEFAULT_RATE_LIMITS, ...limits };
@@ -89,20 +88,13 @@ export class VerificationRateLimiter {
 
     const since = now - this.limits.failureWindowMs;
     const memory = this.failures.recent(key, since);
-    let oldest = memory[0];
+    let oldest: number | undefined = memory.at(0);
     let count = memory.length;
     if (count < this.limits.maxFailures) {
-      const row = (await this.deps
-        .knex('kmc_verification_failures')
-        .where({ client_hash: key })
-        .where('at', '>', toDbTime(new Date(since)))
-        .count({ n: '*' })
-        .min({ first: 'at' })
-        .first()) as { n: number | string; first: string | null } | undefined;
-      const stored = Number(row?.n ?? 0);
-      if (stored > count) {
-        count = stored;
-        oldest = row?.first ? Date.parse(row.first.replace(' ', 'T') + 'Z') : now;
+      const stored = await this.deps.store.failuresSince(key, new Date(since));
+      if (stored.count > count) {
+        count = stored.count;
+        oldest = stored.first ? Date.parse(stored.first.replace(' ', 'T') + 'Z') : now;
       }
     }
     if (count >= this.limits.maxFailures) {
@@ -116,7 +108,7 @@ export class VerificationRateLimiter {
     const key = clientHash(this.deps.secret, client);
     const at = this.deps.clock.now();
     this.failures.add(key, at.getTime());
-    await this.deps.knex('kmc_verification_failures').insert({ client_hash: key, at: toDbTime(at) });
+    await this.deps.store.recordFailure(key, at);
   }
 }
 

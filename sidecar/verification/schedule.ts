@@ -4,7 +4,7 @@
  * Scans never overlap; a failed scan is logged and the next one comes as usual.
  */
 import type { Logger } from '../logging';
-import { KmcError } from '../errors';
+import { codeOfError } from '../errors';
 import type { VerificationService } from './service';
 
 export const DEFAULT_SCAN_EVERY_MS = 5 * 60_000;
@@ -32,8 +32,8 @@ export async function startVerificationSchedule(
       await services.verification.scan({ actor: 'scheduler' });
     } catch (err) {
       services.logger.error('verification.scan_failed', {
-        code: err instanceof KmcError ? err.code : ((err as { code?: string }).code ?? 'KMC_INTERNAL'),
-        error: (err as Error).message,
+        code: codeOfError(err),
+        error: err instanceof Error ? err.message : String(err),
       });
     }
   };

@@ -16,44 +16,27 @@
  */
 import type { Knex } from 'knex';
 import { toDbTime, fromDbTime } from '../db';
-import { KmcError } from '../errors';
+import { ConflictError, NotFoundError } from '../errors';
 import type { EmailChangeRow, HostReader, PatronContact } from '../host';
 import type { MessageStore, NewMessage } from '../queue';
 import type { RuleStore } from '../rules';
-import type { NoticeRenderer } from '../rendering/notices';
+import { asKohaDateFormat, formatKohaDate, type NoticeRenderer } from '../rendering';
 import type { Logger } from '../logging';
 import type { Settings } from '../config';
-import type { ChannelName } from '../channels/contract';
+import { libraryDay, type ChannelName, type Clock } from '../kernel';
 import { patronEmail } from '../contact';
-import { BranchDirectory, type Clock, type EmailGate, type EmailGateState } from '../notices';
-import { asKohaDateFormat, formatKohaDate, libraryDay } from '../rendering/dates';
+import { BranchDirectory, type EmailGate, type EmailGateState } from '../notices';
 import { loadVerificationSettings, SETTING, type VerificationSettings } from './settings';
 import { addressFingerprint, createVerificationToken, isSignedToken, sameHash, tokenHash } from './tokens';
 import { sendHeldByNextChannel } from './held';
+import type { VerificationRow, VerificationState, VerificationStore } from './store';
 
-export type VerificationState = 'verified' | 'pending' | 'expired' | 'exempt' | 'none';
-
-export interface VerificationRow {
-  borrowernumber: number;
-  email: string;
-  state: VerificationState;
-  token_hash: string | null;
-  sent_at: string | null;
-  expires_at: string | null;
-  verified_at: string | null;
-  verified_by: string | null;
-  updated_at: string;
-  source_hash: string | null;
-  token_version: number;
-  message_id: number | null;
-  lang: string | null;
-  used_at: string | null;
-  link_in_archive: number;
-  created_at: string | null;
-}
+export type { VerificationRow, VerificationState } from './store';
 
 export interface VerificationDeps {
   knex: Knex;
+  /** The verification tables' reads (and the rate limiter's). */
+  records: VerificationStore;
   host: HostReader;
   store: MessageStore;
   rules: RuleStore;
@@ -125,14 +108,13 @@ export class VerificationService {
   }
 
   settings(): Promise<VerificationSettings> {
-    return loadVerificationSettings(this.deps.knex);
+    return loadVerificationSettings(this.deps.records);
   }
 
   /** Whether the first scan has run; until it has, every address is usable. */
   async baselineTaken(): Promise<boolean> {
     if (this.baselineKnown) return true;
-    const row = await this.deps.knex('kmc_settings').where({ name: SETTING.baselineAt }).first('value');
-    this.baselineKnown = !!row;
+    this.baselineKnown = await this.deps.records.hasSetting(SETTING.baselineAt);
     return this.baselineKnown;
   }
 
@@ -257,7 +239,7 @@ export class VerificationService {
     }
     if (exempt) return { kind: 'exempt', email };
     const token = createVerificationToken(this.deps.settings.secret);
-    return { kind: 'pending', email, token, hash: tokenHash(token), version: Number(row.v_token_version ?? 0) + 1 };
+    return { kind: 'pending', email, token, hash: tokenHash(token), version: (row.v_token_version ?? 0) + 1 };
   }
 
   private async handleBatch(
@@ -461,11 +443,13 @@ export class VerificationService {
     // The page answers in the language the mail was written in.
     const langByKey = new Map(messages.map((m) => [m.idempotencyKey, m.lang]));
     for (const r of idRows) {
+      const hash = hashByPatron.get(r.borrowernumber);
+      if (!hash) continue;
       await this.deps
         .knex('kmc_email_verifications')
-        .where({ borrowernumber: r.borrowernumber, token_hash: hashByPatron.get(r.borrowernumber)! })
+        .where({ borrowernumber: r.borrowernumber, token_hash: hash })
         .update({ message_id: r.id, lang: langByKey.get(r.idempotency_key) ?? null, link_in_archive: 1 });
-      this.deps.logger.info('verification.link_queued', { borrowernumber: r.borrowernumber, messageId: Number(r.id) });
+      this.deps.logger.info('verification.link_queued', { borrowernumber: r.borrowernumber, messageId: r.id });
     }
     result.linksSent += idRows.length;
   }
@@ -596,17 +580,17 @@ export class VerificationService {
       .limit(1000)
       .select('v.borrowernumber', 'v.message_id');
     if (sent.length) {
-      const ids = sent.map((r) => Number(r.message_id));
+      const ids = sent.map((r) => r.message_id);
       await this.removeLinks(ids);
       await this.deps.knex('kmc_email_verifications').whereIn('message_id', ids).update({ link_in_archive: 0 });
     }
     const gone = await this.deps.host.verificationsWithoutPatron(1000);
     if (gone.length) {
-      const links = (await this.deps
+      const links = await this.deps
         .knex('kmc_email_verifications')
         .whereIn('borrowernumber', gone)
         .whereNotNull('message_id')
-        .pluck('message_id')) as number[];
+        .pluck<number[]>('message_id');
       if (links.length) await this.retireLinks(links.map(Number), 'the patron is no longer in Koha', 'verification');
       await this.deps.knex('kmc_email_verifications').whereIn('borrowernumber', gone).delete();
     }
@@ -630,10 +614,10 @@ export class VerificationService {
       .distinct('m.borrowernumber', 'v.state', 'v.email');
     if (!rows.length) return;
     const at = this.deps.clock.now();
-    const usable = rows.filter((r) => (r.state === 'verified' || r.state === 'exempt') && r.email);
+    const usable = rows.flatMap((r) => ((r.state === 'verified' || r.state === 'exempt') && r.email ? [{ ...r, email: r.email }] : []));
     if (usable.length) {
       result.released += await this.deps.store.releaseVerifiedEmail(
-        usable.map((r) => ({ borrowernumber: r.borrowernumber, email: r.email! })),
+        usable.map((r) => ({ borrowernumber: r.borrowernumber, email: r.email })),
         at,
         actor,
         'e-mail address verified',
@@ -669,7 +653,7 @@ export class VerificationService {
     // A link this sidecar did not sign never reaches the database.
     if (!isSignedToken(token, this.deps.settings.secret)) return { outcome: 'invalid', row: null, hash: '' };
     const hash = tokenHash(token);
-    const row = (await this.deps.knex('kmc_email_verifications').where({ token_hash: hash }).first()) as VerificationRow | undefined;
+    const row = await this.deps.records.forTokenHash(hash);
     if (!row || !sameHash(row.token_hash, hash)) return { outcome: 'invalid', row: null, hash };
     if (row.state === 'verified') return { outcome: 'used', row, hash };
     const expired =
@@ -731,12 +715,13 @@ export class VerificationService {
     expected?: string | null,
   ): Promise<{ borrowernumber: number; state: 'verified'; email: string; released: number }> {
     const patron = await this.deps.host.patron(borrowernumber);
-    if (!patron) throw new KmcError('KMC_PATRON_NOT_FOUND', `there is no patron with borrowernumber ${borrowernumber}`, { borrowernumber });
+    if (!patron)
+      throw new NotFoundError('KMC_PATRON_NOT_FOUND', `there is no patron with borrowernumber ${borrowernumber}`, { borrowernumber });
     const email = patronEmail(patron);
     if (!email)
-      throw new KmcError('KMC_NO_EMAIL_ADDRESS', `patron ${borrowernumber} has no usable e-mail address in Koha`, { borrowernumber });
+      throw new ConflictError('KMC_NO_EMAIL_ADDRESS', `patron ${borrowernumber} has no usable e-mail address in Koha`, { borrowernumber });
     if (expected != null && expected.trim() !== email) {
-      throw new KmcError(
+      throw new ConflictError(
         'KMC_EMAIL_CHANGED',
         `patron ${borrowernumber}'s e-mail address in Koha is not the one given; look again and retry`,
         { borrowernumber },
@@ -746,7 +731,7 @@ export class VerificationService {
     const at = this.deps.clock.now();
     const now = toDbTime(at);
     const { released, unsent } = await this.deps.knex.transaction(async (trx) => {
-      const before = (await trx('kmc_email_verifications').where({ borrowernumber }).forUpdate().first()) as VerificationRow | undefined;
+      const before = await trx<VerificationRow>('kmc_email_verifications').where({ borrowernumber }).forUpdate().first();
       await trx('kmc_email_verifications')
         .insert({
           borrowernumber,
@@ -761,11 +746,16 @@ export class VerificationService {
         .onConflict('borrowernumber')
         .merge({ email, state: 'verified', verified_at: now, verified_by: actor, expires_at: null, updated_at: now });
       const n = await this.deps.store.releaseVerifiedEmail([{ borrowernumber, email }], at, actor, `${HELD_RELEASED} by staff`, trx);
-      return { released: n, unsent: before?.state === 'pending' && before.message_id ? Number(before.message_id) : null };
+      return { released: n, unsent: before?.state === 'pending' && before.message_id ? before.message_id : null };
     });
     if (unsent) await this.retireLinks([unsent], 'the address was verified by staff', actor);
     this.deps.logger.info('verification.marked_verified', { borrowernumber, by: actor, released });
     return { borrowernumber, state: 'verified', email, released };
+  }
+
+  /** The patron's verification record as kept (the staff patron tab shows it), if the scan has seen the patron. */
+  recordOf(borrowernumber: number): Promise<VerificationRow | null> {
+    return this.deps.records.forPatron(borrowernumber);
   }
 
   /** The verification state of a patron's address, for staff (command line, JSON API). */
@@ -779,13 +769,13 @@ export class VerificationService {
  * so the staff API can answer without the whole service.
  */
 export async function readVerificationState(
-  deps: { knex: Knex; host: Pick<HostReader, 'patron'>; clock: Clock },
+  deps: { records: VerificationStore; host: Pick<HostReader, 'patron'>; clock: Clock },
   borrowernumber: number,
 ): Promise<PatronVerificationState> {
   const [row, patron, flag] = await Promise.all([
-    deps.knex('kmc_email_verifications').where({ borrowernumber }).first() as Promise<VerificationRow | undefined>,
+    deps.records.forPatron(borrowernumber),
     deps.host.patron(borrowernumber),
-    deps.knex('kmc_settings').where({ name: SETTING.baselineAt }).first('value'),
+    deps.records.hasSetting(SETTING.baselineAt),
   ]);
   const email = patron ? patronEmail(patron) : null;
   const base = { borrowernumber, email, sent_at: null, expires_at: null, verified_at: null, verified_by: null };

@@ -3,7 +3,7 @@
  * without a restart. Read and checked at the start of every scan (and once
  * when the server starts, so a bad value stops it with the setting's name).
  */
-import type { Knex } from 'knex';
+import type { VerificationStore } from './store';
 import { SettingsError } from '../errors';
 
 export const SETTING = {
@@ -62,9 +62,6 @@ export function parseVerificationSettings(raw: Record<string, string | null | un
   return { validDays, exemptCategories, clearExpiredInKoha };
 }
 
-export async function loadVerificationSettings(knex: Knex): Promise<VerificationSettings> {
-  const rows: Array<{ name: string; value: string | null }> = await knex('kmc_settings')
-    .whereIn('name', [SETTING.validDays, SETTING.exemptCategories, SETTING.clearExpiredInKoha])
-    .select('name', 'value');
-  return parseVerificationSettings(Object.fromEntries(rows.map((r) => [r.name, r.value])));
+export async function loadVerificationSettings(store: Pick<VerificationStore, 'settings'>): Promise<VerificationSettings> {
+  return parseVerificationSettings(await store.settings([SETTING.validDays, SETTING.exemptCategories, SETTING.clearExpiredInKoha]));
 }

@@ -15,12 +15,7 @@ import path from 'node:path';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import cookieParser from 'cookie-parser';
 import nunjucks from 'nunjucks';
-import { migrationStatus } from '../db';
-import { KmcError } from '../errors';
-import { createStaffReader } from '../host';
-import { systemClock } from '../notices';
-import { createNoticeRouter } from '../notices/routes';
-import { AuditLog } from './audit';
+import { KmcError, UnauthenticatedError } from '../errors';
 import { authRoutes, createAuthParts, csrfGuard, loadStaff, requireSignIn, sessionRoutes } from './auth';
 import { translator, isMessageKey, type MessageKey } from './i18n';
 import { PAGE_TEMPLATE_DIR, staffOf, type NavEntry, type PageKit, type StaffPage, type WebDeps } from './kit';
@@ -34,10 +29,18 @@ import { rulePages } from './pages/rules';
 import { templatePages } from './pages/templates';
 import { settingsPages } from './pages/settings';
 import { dashboardPages } from './pages/dashboard';
-import { readVerificationState } from '../verification';
+import { verificationApi, verificationPages } from './verification';
+import { staffMessageApi } from './staff-messages';
+import { apiErrorHandler, errorBody, httpStatusOf, logRequestError } from './errors';
 
 export { PAGE_TEMPLATE_DIR } from './kit';
-export type { WebDeps, StaffPage, PageKit, NavEntry, StaffContext } from './kit';
+export type { WebDeps, WebSettings, AuthStores, HealthReport, StaffPage, PageKit, NavEntry, StaffContext } from './kit';
+export { AuditLog, type AuditEntry, type AuditRow } from './audit';
+export { SessionStore, NonceStore, SigninThrottle } from './auth/sessions';
+export { TemplateStore } from '../rendering';
+export { httpStatusOf, errorBody, apiErrorHandler } from './errors';
+export { verificationPages, verificationApi, type VerificationWebDeps } from './verification';
+export { staffMessageApi, type StaffMessageApiDeps } from './staff-messages';
 
 export const ASSET_DIR = path.resolve(__dirname, 'assets');
 
@@ -67,8 +70,8 @@ export function localTimeFormatter(timeZone: string): (v: string | null | undefi
   });
   return (v) => {
     if (!v) return '';
-    const d = new Date(String(v).replace(' ', 'T') + (String(v).endsWith('Z') ? '' : 'Z'));
-    return Number.isNaN(d.getTime()) ? String(v) : fmt.format(d);
+    const d = new Date(v.replace(' ', 'T') + (v.endsWith('Z') ? '' : 'Z'));
+    return Number.isNaN(d.getTime()) ? v : fmt.format(d);
   };
 }
 
@@ -111,29 +114,11 @@ export function contentSecurityPolicy(kohaStaffOrigins: string[]): string {
   ].join('; ');
 }
 
-const DEFAULT_SETTINGS: PageKit['deps']['settings'] = {
-  secret: 'kmc-development-secret-change-me',
-  publicUrl: 'http://127.0.0.1:8480',
-  timezone: 'Europe/Stockholm',
-  kohaStaffOrigins: [],
-  sessionIdleMinutes: 60,
-  sessionMaxHours: 12,
-  defaultCountry: 'SE',
-  pluginClass: 'Koha::Plugin::Org::KohaMessageCenter',
-  retentionDays: 365,
-  mailFrom: 'library@example.org',
-};
-
-export function createWebApp(input: WebDeps): express.Express {
-  const deps: PageKit['deps'] = {
-    ...input,
-    clock: input.clock ?? systemClock,
-    settings: input.settings ?? DEFAULT_SETTINGS,
-    staff: input.staff ?? createStaffReader(input.knex),
-  };
+/** The web app over what the composition root built (sidecar/main.ts); it builds no service of its own. */
+export function createWebApp(deps: WebDeps): express.Express {
   const app = express();
   const pages = createPageEnvironment(deps.settings.timezone);
-  const audit = new AuditLog(deps.knex, deps.clock, deps.logger);
+  const audit = deps.audit;
   const csp = contentSecurityPolicy(deps.settings.kohaStaffOrigins);
   const nav: NavEntry[] = STAFF_PAGES.flatMap((p) => p.nav ?? []).sort((a, b) => a.order - b.order);
 
@@ -143,7 +128,7 @@ export function createWebApp(input: WebDeps): express.Express {
     pages,
     staff(res) {
       const staff = staffOf(res);
-      if (!staff) throw new KmcError('KMC_SIGN_IN_REQUIRED', 'this page needs a signed-in staff member');
+      if (!staff) throw new UnauthenticatedError('KMC_SIGN_IN_REQUIRED', 'this page needs a signed-in staff member');
       return staff;
     },
     ip(req) {
@@ -177,7 +162,10 @@ export function createWebApp(input: WebDeps): express.Express {
     requirePermission(p) {
       return (req: Request, res: Response, next: NextFunction) => {
         const staff = staffOf(res);
-        if (staff?.permissions.has(p)) return next();
+        if (staff?.permissions.has(p)) {
+          next();
+          return;
+        }
         deps.logger.info('web.forbidden', { staff: staff?.account.borrowernumber ?? null, permission: p, path: req.path });
         if (req.path.startsWith('/api/') || req.baseUrl.startsWith('/api')) {
           res.status(403).json({ error: 'KMC_FORBIDDEN', message: `this needs the ${p} permission` });
@@ -212,14 +200,8 @@ export function createWebApp(input: WebDeps): express.Express {
   app.use('/assets', express.static(ASSET_DIR, { maxAge: '1h', index: false, fallthrough: false }));
 
   app.get('/healthz', async (_req, res) => {
-    try {
-      await deps.knex.raw('SELECT 1');
-      const status = await migrationStatus(deps.knex);
-      const ok = status.current;
-      res.status(ok ? 200 : 503).json({ ok, database: 'reachable', migrations: status });
-    } catch (err) {
-      res.status(503).json({ ok: false, database: 'unreachable', error: (err as Error).message });
-    }
+    const health = await deps.health();
+    res.status(health.ok ? 200 : 503).json(health);
   });
 
   app.use(cookieParser());
@@ -227,14 +209,15 @@ export function createWebApp(input: WebDeps): express.Express {
   app.use(express.json({ limit: '256kb' }));
 
   // Public: no sign-in (the patrons' verification page).
-  for (const make of deps.routers?.public ?? []) app.use(make(pages));
+  const verification = { ...deps.verification, logger: deps.logger };
+  app.use(verificationPages(verification, pages));
 
   const parts = createAuthParts(kit);
   app.use(loadStaff(kit, parts));
   app.use(authRoutes(kit, parts));
 
   // Everything below needs a signed-in staff member, and CSRF tokens on every change.
-  app.use(requireSignIn(kit));
+  app.use(requireSignIn());
   app.use(csrfGuard(kit));
   app.use(sessionRoutes(kit, parts));
 
@@ -245,27 +228,26 @@ export function createWebApp(input: WebDeps): express.Express {
   });
 
   // The first page's message links, kept working.
-  app.get('/messages/:id', (req, res) => res.redirect(301, `/archive/${encodeURIComponent(req.params.id)}`));
+  app.get('/messages/:id', (req, res) => {
+    res.redirect(301, `/archive/${encodeURIComponent(req.params.id)}`);
+  });
 
   const api = express.Router();
   api.get('/messages', kit.requirePermission('patron_messages'), async (req, res) => {
     const borrower = Number(req.query.borrower);
     const list = Number.isInteger(borrower) && borrower > 0 ? await deps.store.forBorrower(borrower) : await deps.store.recent(100);
-    const emailVerification = Number.isInteger(borrower) && borrower > 0 ? await readVerificationState(deps, borrower) : undefined;
+    const emailVerification = Number.isInteger(borrower) && borrower > 0 ? await deps.verification.service.stateOf(borrower) : undefined;
     res.json({ messages: list, ...(emailVerification ? { emailVerification } : {}) });
   });
-  for (const r of deps.routers?.api ?? []) api.use(r);
-  // Messages from staff to one patron: the notice engine's router.
-  if (deps.notices) {
-    const notices = deps.notices;
-    api.use(
-      createNoticeRouter({
-        notices,
-        guard: kit.requirePermission('patron_messages'),
-        actorOf: (_req, res) => String(kit.staff(res).account.borrowernumber),
-      }),
-    );
-  }
+  api.use(verificationApi(verification));
+  // Messages from staff to one patron: the notice engine decides, this only parses and answers.
+  api.use(
+    staffMessageApi({
+      notices: deps.notices,
+      guard: kit.requirePermission('patron_messages'),
+      actorOf: (_req, res) => String(kit.staff(res).account.borrowernumber),
+    }),
+  );
   app.use('/api', api);
 
   for (const page of STAFF_PAGES) {
@@ -284,26 +266,37 @@ export function createWebApp(input: WebDeps): express.Express {
     kit.fail(req, res, 404, 'error.not_found');
   });
 
-  app.use((err: Error, req: Request, res: Response, _next: NextFunction) => {
-    // A request the client got wrong (no such asset, a body that is not JSON, one too large): its status, no alarm.
-    const status = (err as { status?: number }).status;
-    if (status && status >= 400 && status < 500 && !res.headersSent) {
-      deps.logger.info('web.bad_request', { status, path: req.path });
+  const answerApi = apiErrorHandler(deps.logger);
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    // The JSON API, and requests the client got wrong before any route ran (a body that is not JSON), answer in few words.
+    const status = httpStatusOf(err);
+    if (req.path.startsWith('/api/') || req.baseUrl.startsWith('/api')) {
+      answerApi(err, req, res, next);
+      return;
+    }
+    logRequestError(deps.logger, err, req);
+    if (res.headersSent) return;
+    if (!(err instanceof KmcError) && status < 500) {
       res
         .status(status)
         .type('text')
         .send(status === 404 ? 'Not found' : 'Bad request');
       return;
     }
-    const code = err instanceof KmcError ? err.code : 'KMC_INTERNAL';
-    deps.logger.error('web.error', { code, path: req.path, error: err.message });
-    if (res.headersSent) return;
-    if (req.path.startsWith('/api/')) {
-      res.status(500).json({ error: code, message: 'the request failed; the error is in the log' });
-      return;
-    }
     const t = staffOf(res)?.t ?? translator('en');
-    kit.render(req, res, 'staff-error.njk', { title: t('error.title'), text: t('error.internal' as MessageKey) }, { status: 500 });
+    const page = PAGE_TEXT_OF_STATUS[status] ?? PAGE_TEXT_OF_STATUS[500];
+    kit.render(req, res, 'staff-error.njk', { title: t(page.title), text: t(page.text, { reason: errorBody(err).message }) }, { status });
   });
   return app;
 }
+
+/** The words of an error page, by status. */
+const PAGE_TEXT_OF_STATUS: Record<number, { title: MessageKey; text: MessageKey }> = {
+  400: { title: 'error.refused_title', text: 'error.refused' },
+  401: { title: 'error.forbidden_title', text: 'error.forbidden' },
+  403: { title: 'error.forbidden_title', text: 'error.forbidden' },
+  404: { title: 'error.not_found_title', text: 'error.not_found' },
+  409: { title: 'error.conflict_title', text: 'error.conflict' },
+  503: { title: 'error.unavailable_title', text: 'error.unavailable' },
+  500: { title: 'error.title', text: 'error.internal' },
+};

@@ -7,55 +7,91 @@
 import path from 'node:path';
 import type express from 'express';
 import type { Request, Response, NextFunction, RequestHandler } from 'express';
-import nunjucks from 'nunjucks';
+import type nunjucks from 'nunjucks';
 import type { Knex } from 'knex';
 import type { Settings } from '../config';
+import type { MigrationStatus } from '../db';
+import type { Clock, ChannelName } from '../kernel';
 import type { HostReader, StaffAccount, StaffReader } from '../host';
 import type { MessageStore } from '../queue';
 import type { Logger } from '../logging';
-import type { Clock, NoticeDeps } from '../notices';
-import type { ChannelAdapter, ChannelName } from '../channels/contract';
+import type { NoticeDeps } from '../notices';
+import type { ChannelAdapter } from '../channels';
+import type { RuleStore } from '../rules';
+import type { TemplateStore } from '../rendering';
+import type { BranchSettingsStore } from '../branches';
+import type { RoutineStore } from '../scheduling';
+import type { VerificationRateLimiter, VerificationService } from '../verification';
 import type { AuditLog } from './audit';
-import type { Session } from './auth/sessions';
+import type { NonceStore, Session, SessionStore, SigninThrottle } from './auth/sessions';
 import type { Permission } from './auth/permissions';
 import { translator, type MessageKey, type PageLang, type Translate } from './i18n';
 
 export const PAGE_TEMPLATE_DIR = path.resolve(__dirname, '..', '..', 'templates', 'pages');
 
+/** The settings the pages use. */
+export type WebSettings = Pick<
+  Settings,
+  | 'secret'
+  | 'publicUrl'
+  | 'timezone'
+  | 'kohaStaffOrigins'
+  | 'sessionIdleMinutes'
+  | 'sessionMaxHours'
+  | 'defaultCountry'
+  | 'pluginClass'
+  | 'retentionDays'
+  | 'mailFrom'
+> &
+  Partial<Pick<Settings, 'trustProxy'>>;
+
+/** What /healthz reports. */
+export interface HealthReport {
+  ok: boolean;
+  database: 'reachable' | 'unreachable';
+  migrations?: MigrationStatus;
+  error?: string;
+}
+
+/** The stores of the staff sign-in: sessions, launch-token nonces and failed sign-ins. */
+export interface AuthStores {
+  sessions: SessionStore;
+  nonces: NonceStore;
+  throttle: SigninThrottle;
+}
+
+/** Everything the web app uses, built by the composition root (sidecar/main.ts); nothing has a default here. */
 export interface WebDeps {
-  knex: Knex;
-  store: MessageStore;
-  host: HostReader;
+  settings: WebSettings;
+  clock: Clock;
   logger: Logger;
-  clock?: Clock;
-  /** Settings the pages need; the defaults suit a test on loopback. */
-  settings?: Pick<
-    Settings,
-    | 'secret'
-    | 'publicUrl'
-    | 'timezone'
-    | 'kohaStaffOrigins'
-    | 'sessionIdleMinutes'
-    | 'sessionMaxHours'
-    | 'defaultCountry'
-    | 'pluginClass'
-    | 'retentionDays'
-    | 'mailFrom'
-  > &
-    Partial<Pick<Settings, 'trustProxy'>>;
-  /** What a run of a routine needs (generators, renderer, rules); without it routines cannot be run from the pages. */
-  notices?: NoticeDeps;
-  staff?: StaffReader;
-  /** The channel adapters, for the settings page's test buttons (one e-mail, one SMS); without them the buttons say so. */
-  channels?: Partial<Record<ChannelName, ChannelAdapter>>;
+  host: HostReader;
+  staff: StaffReader;
+  store: MessageStore;
+  rules: RuleStore;
+  /** Whether staff may change only their own branch's rules (kmc_settings rules_own_branch_only). */
+  rulesOwnBranchOnly(): Promise<boolean>;
+  branches: BranchSettingsStore;
+  /** The routines and their schedules. */
+  routines: RoutineStore;
+  templates: TemplateStore;
+  audit: AuditLog;
+  auth: AuthStores;
+  /** What a run of a routine needs (generators, renderer, rules). */
+  notices: NoticeDeps;
+  /** The channel adapters, for the settings page's test buttons (one e-mail, one SMS). */
+  channels: Partial<Record<ChannelName, ChannelAdapter>>;
+  /** E-mail verification: the public /verify page and the staff API. */
+  verification: { service: VerificationService; limiter: VerificationRateLimiter };
+  /** Whether the database is reachable and the tables current. */
+  health(): Promise<HealthReport>;
+  /**
+   * The database, only for the pages still moving into their capabilities
+   * (runs, queue, routines); the other pages use the stores above.
+   */
+  knex: Knex;
   /** Extra pages, e.g. the demo's captured mail (behind the sign-in). */
   extend?: (app: express.Express, pages: nunjucks.Environment) => void;
-  /**
-   * Routers of other capabilities: `public` ones need no sign-in (e.g. the
-   * patrons' verification page); `api` ones are mounted under /api, behind
-   * the sign-in and the CSRF check.
-   */
-  routers?: { public?: Array<(pages: nunjucks.Environment) => express.Router>; api?: express.Router[] };
 }
 
 /** The staff member behind a request, once signed in. */
@@ -83,7 +119,7 @@ export interface RenderOptions {
 }
 
 export interface PageKit {
-  deps: Required<Pick<WebDeps, 'clock' | 'settings' | 'staff'>> & WebDeps;
+  deps: WebDeps;
   audit: AuditLog;
   pages: nunjucks.Environment;
   /** Renders a page template with the catalogue, the navigation and the CSRF token of the request. */
@@ -109,6 +145,20 @@ export function staffOf(res: Response): StaffContext | null {
 
 /** Express 5 passes rejected promises on; this only narrows the types. */
 export type Handler = (req: Request, res: Response, next: NextFunction) => Promise<void> | void;
+
+/** The fields of a posted form or JSON body, or none when there is no object body. */
+export function formOf(req: Request): Record<string, unknown> {
+  const body: unknown = req.body;
+  return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+}
+
+/** One cookie of the request, when it is there as text. */
+export function cookieOf(req: Request, name: string): string | undefined {
+  const cookies: unknown = req.cookies;
+  if (typeof cookies !== 'object' || cookies === null) return undefined;
+  const value: unknown = (cookies as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+}
 
 /** A number from a path or query, or null when it is not a positive whole number. */
 export function idParam(value: unknown): number | null {

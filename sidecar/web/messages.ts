@@ -118,18 +118,18 @@ export async function searchArchive(
   if (f.status) q.where('status', f.status);
   if (f.from) q.where('created_at', '>=', toDbTime(libraryDayStart(f.from, deps.timezone)));
   if (f.to) q.where('created_at', '<', toDbTime(libraryDayStart(nextDay(f.to), deps.timezone)));
-  const counted = (await q.clone().count({ n: '*' }).first()) as { n: number | string } | undefined;
+  const counted = await q.clone().count({ n: '*' }).first<{ n: number | string } | undefined>();
   const total = Number(counted?.n ?? 0);
   // Newest first by creation time (then id): the creation-time index gives this order, so a search by
   // dates reads only its days; ordered by id alone, an old date range walked every newer message first.
-  const messages: ListedMessage[] = await q
+  const messages = await q
     .orderBy([
       { column: 'created_at', order: 'desc' },
       { column: 'id', order: 'desc' },
     ])
     .limit(pageSize)
     .offset((f.page - 1) * pageSize)
-    .select(LIST_COLUMNS as unknown as string[]);
+    .select<ListedMessage[]>(LIST_COLUMNS);
   return { messages, total, pages: Math.ceil(total / pageSize), noPatron: false };
 }
 
@@ -141,24 +141,7 @@ export async function patronMessages(knex: Knex, borrowernumber: number, limit =
       { column: 'id', order: 'desc' },
     ])
     .limit(limit)
-    .select(LIST_COLUMNS as unknown as string[]);
-}
-
-export interface EmailVerificationState {
-  email: string;
-  state: string;
-  sent_at: string | null;
-  expires_at: string | null;
-  verified_at: string | null;
-  verified_by: string | null;
-}
-
-/** The verification state of a patron's e-mail address, as the verification capability keeps it. */
-export async function emailVerification(knex: Knex, borrowernumber: number): Promise<EmailVerificationState | null> {
-  const row = await knex('kmc_email_verifications')
-    .where({ borrowernumber })
-    .first('email', 'state', 'sent_at', 'expires_at', 'verified_at', 'verified_by');
-  return (row as EmailVerificationState | undefined) ?? null;
+    .select<ListedMessage[]>(LIST_COLUMNS);
 }
 
 /** Query string for a filter, without the page, for pager links. */

@@ -9,7 +9,7 @@ import type { ScratchDatabase } from '../support/db';
 import { TestClock, testServices, testSettings } from '../support/sidecar';
 import { TestSmsc, type ReceivedSms } from '../support/smsc';
 import { migrate } from '../../sidecar/db';
-import type { Services } from '../../sidecar/main';
+import type { App } from '../../sidecar/main';
 import type { MessageRow, NewMessage } from '../../sidecar/queue';
 import { SmsRouter, branchSettingsSource } from '../../sidecar/channels/sms';
 import { SmppStatus } from '../../sidecar/channels/smpp';
@@ -55,7 +55,7 @@ describe(`SMS through the delivery pipeline (${kohaSchemaKind()} Koha schema)`, 
   let smsc: TestSmsc;
   let onAccepted: ((m: ReceivedSms) => void) | null = null;
   let clock: TestClock;
-  let kmc: Services;
+  let kmc: App;
   const extra: Array<{ close(): Promise<void> }> = [];
 
   const settings = (over: Record<string, string> = {}) =>

@@ -10,7 +10,7 @@ import { TestClock, testServices, testSettings } from '../support/sidecar';
 import { TestSmsc } from '../support/smsc';
 import { migrate } from '../../sidecar/db';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
-import type { Services } from '../../sidecar/main';
+import type { App } from '../../sidecar/main';
 import type { NewMessage } from '../../sidecar/queue';
 
 let serial = 0;
@@ -51,9 +51,9 @@ describe(`the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
   let smsc: TestSmsc;
   let smtp: MailCapture;
   let clock: TestClock;
-  const open: Services[] = [];
+  const open: App[] = [];
 
-  const services = async (over: Record<string, string> = {}, workerId?: string): Promise<Services> => {
+  const services = async (over: Record<string, string> = {}, workerId?: string): Promise<App> => {
     const s = testServices(
       testSettings(db.url, {
         KMC_SMTP_URL: smtp.url,

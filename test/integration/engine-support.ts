@@ -7,13 +7,13 @@ import { createKohaDatabase, type KohaDatabase } from '../support/koha';
 import { TestClock, testServices, testSettings } from '../support/sidecar';
 import { migrate } from '../../sidecar/db';
 import { KohaBuilder } from '../../sidecar/fixture';
-import type { Services } from '../../sidecar/main';
+import type { App } from '../../sidecar/main';
 
 export interface EngineWorld {
   db: KohaDatabase;
   k: KohaBuilder;
   clock: TestClock;
-  kmc: Services & { logs: { lines: Array<{ level: string; event: string; fields: Record<string, unknown> }> } };
+  kmc: App & { logs: { lines: Array<{ level: string; event: string; fields: Record<string, unknown> }> } };
   close(): Promise<void>;
 }
 

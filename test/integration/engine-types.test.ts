@@ -10,10 +10,10 @@ import express from 'express';
 import { kohaSchemaKind } from '../support/koha';
 import { main, reportError } from '../../sidecar/cli';
 import { runNotices, renderAgain, sendStaffMessage } from '../../sidecar/notices';
-import { createNoticeRouter } from '../../sidecar/notices/routes';
+import { staffMessageApi, apiErrorHandler } from '../../sidecar/web';
 import { importKohaRules } from '../../sidecar/rules/import-koha';
 import { startServer, type Running } from '../../sidecar/serve';
-import { testSettings } from '../support/sidecar';
+import { testSettings, BY_HAND } from '../support/sidecar';
 import { createMemoryLogger } from '../../sidecar/logging';
 import { addStaff, StaffSession } from './web-support';
 import { engineWorld, stored, clearMessages, type EngineWorld, centralLibrary } from './engine-support';
@@ -282,7 +282,8 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
 
     it('from the JSON API, its router on its own: 201, 200 for a repeated key, 400, 404, 409', async () => {
       const app = express();
-      app.use('/api', createNoticeRouter({ notices: w.kmc.notices, actorOf: () => 'api-test' }));
+      app.use('/api', staffMessageApi({ notices: w.kmc.notices, actorOf: () => 'api-test' }));
+      app.use(apiErrorHandler(w.kmc.logger));
       const post = (borrower: string | number, body: unknown, key?: string) => {
         const r = request(app).post(`/api/patrons/${borrower}/messages`);
         if (key) r.set('Idempotency-Key', key);
@@ -323,6 +324,7 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
       let running: Running | null = null;
       try {
         running = await startServer(testSettings(w.db.url, { KMC_PORT: '0' }), {
+          jobs: BY_HAND,
           logger: createMemoryLogger(),
           deliverEveryMs: 3_600_000,
           verifyEveryMs: 0,

@@ -4,7 +4,7 @@ import { TestClock, testServices, testSettings } from '../support/sidecar';
 import { migrate } from '../../sidecar/db';
 import { seedLibrary } from '../../sidecar/fixture';
 import { runNotices, type RunStats } from '../../sidecar/notices';
-import type { Services } from '../../sidecar/main';
+import type { App } from '../../sidecar/main';
 import type { NewMessage } from '../../sidecar/queue';
 import { toDbTime } from '../../sidecar/db';
 
@@ -19,8 +19,8 @@ const ROUNDS = 6;
 describe(`two sidecars generating at once (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(120_000);
   let db: KohaDatabase;
-  let a: Services;
-  let b: Services;
+  let a: App;
+  let b: App;
   let expected: { created: number; loans: number[] };
 
   before(async () => {

@@ -6,14 +6,14 @@ import { TestClock, testServices, testSettings } from '../support/sidecar';
 import { migrate } from '../../sidecar/db';
 import { runNotices } from '../../sidecar/notices';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
-import type { Services } from '../../sidecar/main';
+import type { App } from '../../sidecar/main';
 
 describe(`overdue notices by e-mail, end to end (${kohaSchemaKind()} Koha schema)`, () => {
   let db: ScratchDatabase;
   let lib: SmallLibrary;
   let smtp: MailCapture;
   let clock: TestClock;
-  let kmc: Services;
+  let kmc: App;
 
   beforeEach(async () => {
     db = await createKohaDatabase('overdue');

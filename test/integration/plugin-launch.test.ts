@@ -11,7 +11,6 @@ import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../suppor
 import { TestClock, testServices, testSettings } from '../support/sidecar';
 import { KohaBuilder } from '../../sidecar/fixture';
 import { migrate } from '../../sidecar/db';
-import { createWebApp } from '../../sidecar/web';
 
 const PLUGIN_LIB = path.resolve(__dirname, '../../plugin-manifest/koha-plugin');
 const SECRET = 'bibliotekets delade hemlighet ✓ åäö';
@@ -58,7 +57,7 @@ describe(`launch token: the whole hop from the plugin to a signed-in page (${koh
     clock = new TestClock(new Date());
     const settings = testSettings(db.url, { KMC_SECRET: SECRET });
     services = testServices(settings, clock);
-    app = createWebApp({ knex: services.knex, store: services.store, host: services.host, logger: services.logs, clock, settings });
+    app = services.web;
   });
 
   after(async () => {

@@ -11,8 +11,8 @@ import { TestClock, testServices, testSettings } from '../support/sidecar';
 import { migrate } from '../../sidecar/db';
 import { runNotices } from '../../sidecar/notices';
 import { MailCapture, type CapturedMail } from '../../sidecar/demo/capture-smtp';
-import type { Services } from '../../sidecar/main';
-import { verificationPages, verificationApi } from '../../sidecar/verification';
+import type { App } from '../../sidecar/main';
+import { verificationPages, verificationApi, apiErrorHandler } from '../../sidecar/web';
 import { TestSmsc } from '../support/smsc';
 
 const PAGE_DIR = path.resolve(__dirname, '..', '..', 'templates', 'pages');
@@ -32,7 +32,7 @@ describe(`e-mail verification: scan, link, gate, expiry (${kohaSchemaKind()} Koh
   let lib: SmallLibrary;
   let smtp: MailCapture;
   let clock: TestClock;
-  let kmc: Services & { logs: { lines: Array<{ level: string; event: string; fields: Record<string, unknown> }> } };
+  let kmc: App & { logs: { lines: Array<{ level: string; event: string; fields: Record<string, unknown> }> } };
   let app: express.Express;
 
   beforeEach(async () => {
@@ -49,6 +49,7 @@ describe(`e-mail verification: scan, link, gate, expiry (${kohaSchemaKind()} Koh
     app = express();
     app.use(verificationPages(web, pages));
     app.use('/api', verificationApi(web));
+    app.use(apiErrorHandler(web.logger));
   });
 
   afterEach(async () => {
@@ -388,7 +389,7 @@ describe(`e-mail verification: scan, link, gate, expiry (${kohaSchemaKind()} Koh
 
   describe('when the rule allows SMS next', () => {
     let smsc: TestSmsc;
-    let withSms: Services;
+    let withSms: App;
 
     beforeEach(async () => {
       smsc = await TestSmsc.start();

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { createKohaDatabase, kohaSchemaKind } from '../support/koha';
 import type { ScratchDatabase } from '../support/db';
 import { buildSmallLibrary, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
+import { TestClock, testSettings, BY_HAND } from '../support/sidecar';
 import { migrate } from '../../sidecar/db';
 import { startServer, type Running } from '../../sidecar/serve';
 import { createMemoryLogger } from '../../sidecar/logging';
@@ -43,6 +43,7 @@ describe(`e-mail verification inside kmc serve (${kohaSchemaKind()} Koha schema)
       flags: 4,
     });
     running = await startServer(testSettings(db.url, { KMC_PORT: '0' }), {
+      jobs: BY_HAND,
       logger: createMemoryLogger(),
       clock: new TestClock(new Date()),
       deliverEveryMs: 3_600_000,

@@ -10,9 +10,10 @@ import { TestClock, testServices, testSettings } from '../support/sidecar';
 import { migrate } from '../../sidecar/db';
 import { runNotices } from '../../sidecar/notices';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
-import type { Services } from '../../sidecar/main';
+import type { App } from '../../sidecar/main';
 import { main } from '../../sidecar/cli';
-import { verificationPages, verificationApi, VerificationRateLimiter, type VerificationWebDeps } from '../../sidecar/verification';
+import { VerificationRateLimiter, VerificationStore } from '../../sidecar/verification';
+import { verificationPages, verificationApi, apiErrorHandler, type VerificationWebDeps } from '../../sidecar/web';
 
 const PAGE_DIR = path.resolve(__dirname, '..', '..', 'templates', 'pages');
 
@@ -21,7 +22,7 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
   let lib: SmallLibrary;
   let smtp: MailCapture;
   let clock: TestClock;
-  let kmc: Services;
+  let kmc: App;
   let web: VerificationWebDeps;
   let pages: nunjucks.Environment;
 
@@ -29,6 +30,7 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
     const app = express();
     app.use(verificationPages(deps, pages));
     app.use('/api', verificationApi(deps));
+    app.use(apiErrorHandler(deps.logger));
     return app;
   };
 
@@ -87,7 +89,10 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
       .and.not.contain('127.0.0.1');
 
     // A second sidecar (fresh memory, same database) refuses that client too.
-    const other = appWith({ ...web, limiter: new VerificationRateLimiter({ knex: db.knex, secret: kmc.settings.secret, clock }) });
+    const other = appWith({
+      ...web,
+      limiter: new VerificationRateLimiter({ store: new VerificationStore(db.knex), secret: kmc.settings.secret, clock }),
+    });
     expect((await request(other).post(`/verify/${good}`)).status).to.equal(429);
 
     clock.advance(15 * 60_000 + 1000);
@@ -98,7 +103,7 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
 
   it('a flood of requests from one client is refused even with no wrong link', async () => {
     const limiter = new VerificationRateLimiter(
-      { knex: db.knex, secret: kmc.settings.secret, clock },
+      { store: new VerificationStore(db.knex), secret: kmc.settings.secret, clock },
       { maxRequests: 5, requestWindowMs: 60_000 },
     );
     const app = appWith({ ...web, limiter });

@@ -12,7 +12,6 @@ import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../suppor
 import { TestClock, testServices, testSettings } from '../support/sidecar';
 import { KohaBuilder } from '../../sidecar/fixture';
 import { migrate } from '../../sidecar/db';
-import { createWebApp } from '../../sidecar/web';
 import { signLaunchToken } from '../../sidecar/web/auth/launch-token';
 import type { Settings } from '../../sidecar/config';
 import { addStaff, csrfOf, DEMO_PASSWORD, StaffSession } from './web-support';
@@ -67,15 +66,7 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
       KMC_SESSION_MAX_HOURS: '8',
     });
     services = testServices(settings, clock);
-    app = createWebApp({
-      knex: services.knex,
-      store: services.store,
-      host: services.host,
-      logger: services.logs,
-      clock,
-      settings,
-      notices: services.notices,
-    });
+    app = services.web;
   });
 
   after(async () => {
@@ -216,15 +207,10 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
 
   it("gives the session cookie SameSite=None, Secure and Partitioned when the sidecar is on https, for Koha's iframe", async () => {
     const https = { ...settings, publicUrl: 'https://kmc.library.example' };
-    const secureApp = createWebApp({
-      knex: services.knex,
-      store: services.store,
-      host: services.host,
-      logger: services.logs,
-      clock,
-      settings: https,
-    });
-    const res = await request(secureApp).get(`/launch?token=${signLaunchToken(SECRET, librarian, now())}`);
+    // A second root on the same database, with the sidecar on https.
+    const secure = testServices(https, clock, { knex: services.knex });
+    const res = await request(secure.web).get(`/launch?token=${signLaunchToken(SECRET, librarian, now())}`);
+    await secure.stop();
     expect(res.status).to.equal(303);
     const cookie = cookieOf(res, '__Host-kmc_session')!;
     expect(cookie)

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
 import { buildSmallLibrary, RUN_DAY, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
+import { TestClock, testSettings, BY_HAND } from '../support/sidecar';
 import { migrate } from '../../sidecar/db';
 import { runNotices } from '../../sidecar/notices';
 import { startServer, type Running } from '../../sidecar/serve';
@@ -103,6 +103,7 @@ describe(`what each staff member may see and open (${kohaSchemaKind()} Koha sche
       .update({ firstname: '<script>alert(1)</script>', cardnumber: '<b>card</b>' });
     clock = new TestClock(new Date('2026-11-24T05:00:00Z'));
     running = await startServer(testSettings(db.url, { KMC_PORT: '0' }), {
+      jobs: BY_HAND,
       logger: createMemoryLogger(),
       clock,
       deliverEveryMs: 3_600_000,

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
 import { buildSmallLibrary, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
+import { TestClock, testSettings, BY_HAND } from '../support/sidecar';
 import { TestSmsc } from '../support/smsc';
 import { migrate } from '../../sidecar/db';
 import { startServer, type Running } from '../../sidecar/serve';
@@ -69,6 +69,7 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
     smsc = await TestSmsc.start({ password: 'pw-Secret-9' });
     clock = new TestClock(new Date('2026-11-24T09:00:00Z'));
     running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url, KMC_SMPP_URL: smsc.url }), {
+      jobs: BY_HAND,
       logger: createMemoryLogger(),
       clock,
       deliverEveryMs: 3_600_000,

@@ -11,9 +11,10 @@ import { DEMO_PASSWORD_HASH, USER_FLAGS, type KohaBuilder, type UserFlag } from 
 import { signLaunchToken } from '../../sidecar/web/auth/launch-token';
 import { createKohaDatabase, type KohaDatabase } from '../support/koha';
 import { buildSmallLibrary, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
+import { TestClock, testSettings, BY_HAND } from '../support/sidecar';
 import { migrate } from '../../sidecar/db';
 import { startServer, type Running } from '../../sidecar/serve';
+import type { AppOptions } from '../../sidecar/main';
 import { createMemoryLogger } from '../../sidecar/logging';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
 
@@ -125,7 +126,7 @@ export interface StaffSidecar {
 export async function startStaffSidecar(
   label: string,
   staff: Record<string, StaffInput>,
-  opts: { env?: Record<string, string>; at?: string } = {},
+  opts: { env?: Record<string, string>; at?: string; extend?: AppOptions['extend'] } = {},
 ): Promise<StaffSidecar> {
   const db = await createKohaDatabase(label);
   await migrate(db.knex);
@@ -136,10 +137,12 @@ export async function startStaffSidecar(
   await mail.start();
   const clock = new TestClock(new Date(opts.at ?? '2026-11-24T09:00:00Z'));
   const running = await startServer(testSettings(db.url, { KMC_PORT: '0', KMC_SMTP_URL: mail.url, ...opts.env }), {
+    jobs: BY_HAND,
     logger: createMemoryLogger(),
     clock,
     deliverEveryMs: 3_600_000,
     verifyEveryMs: 0,
+    extend: opts.extend,
   });
   return {
     db,

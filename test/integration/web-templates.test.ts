@@ -10,7 +10,7 @@ import type { SmallLibrary } from '../support/library';
 import type { TestClock } from '../support/sidecar';
 import type { Running } from '../../sidecar/serve';
 import type { MailCapture } from '../../sidecar/demo/capture-smtp';
-import { NoticeRenderer } from '../../sidecar/rendering/notices';
+import { NoticeRenderer, TemplateStore } from '../../sidecar/rendering';
 import { TemplateError } from '../../sidecar/errors';
 import { saveTemplate, type TemplateKey } from '../../sidecar/web/pages/templates';
 import { ESCAPES } from '../unit/escape-corpus';
@@ -122,7 +122,7 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
     const row = await db.knex('kmc_templates').where({ message_type: 'overdue', channel: 'email', lang: 'en', branchcode: 'CPL' }).first();
     expect(row).to.include({ subject: 'Overdue at {{ branch.name }}', updated_by: n.editor });
     expect(row.body_html).to.equal(null);
-    const renderer = new NoticeRenderer({ knex: db.knex });
+    const renderer = new NoticeRenderer({ templates: new TemplateStore(db.knex) });
     await renderer.refresh();
     const out = renderer.render({
       type: 'overdue',
@@ -166,7 +166,7 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
         const draft = { subject: 'ok', text: 'ok', html: '<p>ok</p>', [part]: e.source };
         let refused: unknown = null;
         try {
-          await saveTemplate(db.knex, k, draft, n.editor);
+          await saveTemplate(new TemplateStore(db.knex), k, draft, n.editor);
         } catch (err) {
           refused = err;
         }

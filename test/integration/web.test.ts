@@ -3,7 +3,7 @@ import request from 'supertest';
 import { createKohaDatabase, kohaSchemaKind } from '../support/koha';
 import type { ScratchDatabase } from '../support/db';
 import { buildSmallLibrary, RUN_DAY, type SmallLibrary } from '../support/library';
-import { TestClock, testSettings } from '../support/sidecar';
+import { TestClock, testSettings, BY_HAND } from '../support/sidecar';
 import { migrate } from '../../sidecar/db';
 import { runNotices } from '../../sidecar/notices';
 import { startServer, type Running } from '../../sidecar/serve';
@@ -22,6 +22,7 @@ describe(`the first staff page and the health check (${kohaSchemaKind()} Koha sc
     lib = await buildSmallLibrary(db.knex);
     await db.knex('borrowers').where({ borrowernumber: lib.patrons.asa }).update({ firstname: '<script>alert(1)</script>' });
     running = await startServer(testSettings(db.url, { KMC_PORT: '0' }), {
+      jobs: BY_HAND,
       logger: createMemoryLogger(),
       clock: new TestClock(new Date('2026-11-24T05:00:00Z')),
       deliverEveryMs: 3_600_000,

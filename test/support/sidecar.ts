@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { loadSettings, type Settings } from '../../sidecar/config';
-import { createServices, type ServiceOptions, type Services } from '../../sidecar/main';
+import { createApp, type AppOptions, type App } from '../../sidecar/main';
 import { createMemoryLogger } from '../../sidecar/logging';
 import type { Clock } from '../../sidecar/notices';
 
@@ -34,12 +34,15 @@ export function testSettings(databaseUrl: string, overrides: Record<string, stri
   });
 }
 
+/** Jobs a test runs by hand (fires of routines, the nightly anonymiser), so start() leaves them off. */
+export const BY_HAND: AppOptions['jobs'] = { routines: false, anonymiser: false };
+
 export function testServices(
   settings: Settings,
   clock: Clock,
-  opts: ServiceOptions = {},
-): Services & { logs: ReturnType<typeof createMemoryLogger> } {
+  opts: AppOptions = {},
+): App & { logs: ReturnType<typeof createMemoryLogger> } {
   const logs = createMemoryLogger();
-  const services = createServices(settings, { logger: logs, clock, ...opts });
+  const services = createApp(settings, { logger: logs, clock, ...opts });
   return Object.assign(services, { logs });
 }

@@ -11,7 +11,7 @@ import { safeNextPath, verifyLaunchToken } from './launch-token';
 import { hasStaffAccess, permissionsOf } from './permissions';
 import { NonceStore, SessionStore, SigninThrottle, sameToken, type Session } from './sessions';
 import { pickPageLang, isPageLang, translator, type PageLang } from '../i18n';
-import type { PageKit, StaffContext } from '../kit';
+import { cookieOf, formOf, type PageKit, type StaffContext } from '../kit';
 
 export { SessionStore, NonceStore, SigninThrottle } from './sessions';
 export { permissionsOf, hasStaffAccess, PERMISSIONS, type Permission } from './permissions';
@@ -49,14 +49,9 @@ export interface AuthParts {
   cookie: CookiePolicy;
 }
 
+/** The sign-in's stores (built by the composition root) with the cookie policy for this sidecar's address. */
 export function createAuthParts(kit: PageKit): AuthParts {
-  const { knex, clock, settings } = kit.deps;
-  return {
-    sessions: new SessionStore(knex, clock, { idleMinutes: settings.sessionIdleMinutes, maxHours: settings.sessionMaxHours }),
-    nonces: new NonceStore(knex, clock),
-    throttle: new SigninThrottle(knex, clock),
-    cookie: sessionCookiePolicy(settings.publicUrl),
-  };
+  return { ...kit.deps.auth, cookie: sessionCookiePolicy(kit.deps.settings.publicUrl) };
 }
 
 function signinFormToken(secret: string, value: string): string {
@@ -66,7 +61,7 @@ function signinFormToken(secret: string, value: string): string {
 /** Loads the session and the staff member it belongs to, with their permissions as Koha has them now. */
 export function loadStaff(kit: PageKit, parts: AuthParts) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const session = await parts.sessions.load(req.cookies?.[parts.cookie.name]);
+    const session = await parts.sessions.load(cookieOf(req, parts.cookie.name));
     if (session) {
       const account = await kit.deps.staff.staffAccount(session.borrowernumber);
       // Permissions are read from Koha on every request, so a change in Koha counts at once.
@@ -84,9 +79,12 @@ export function loadStaff(kit: PageKit, parts: AuthParts) {
 }
 
 /** Pages need a signed-in staff member: browsers are sent to sign in, API callers get 401. */
-export function requireSignIn(kit: PageKit) {
+export function requireSignIn() {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (res.locals.kmcStaff) return next();
+    if (res.locals.kmcStaff) {
+      next();
+      return;
+    }
     if (req.method === 'GET' && !req.path.startsWith('/api/') && req.accepts(['html', 'json']) === 'html') {
       res.redirect(303, `/signin?next=${encodeURIComponent(req.originalUrl)}`);
       return;
@@ -98,11 +96,17 @@ export function requireSignIn(kit: PageKit) {
 /** Every state-changing request carries the session's token, as a form field or a header. */
 export function csrfGuard(kit: PageKit) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
+    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
+      next();
+      return;
+    }
     const staff = kit.staff(res);
     const given =
       (req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>)._csrf : undefined) ?? req.get('x-csrf-token');
-    if (sameToken(given, staff.session.csrfToken)) return next();
+    if (sameToken(given, staff.session.csrfToken)) {
+      next();
+      return;
+    }
     kit.deps.logger.warn('web.csrf_refused', { staff: staff.account.borrowernumber, method: req.method, path: req.path });
     await kit.audit.record({
       borrowernumber: staff.account.borrowernumber,
@@ -137,10 +141,8 @@ export function authRoutes(kit: PageKit, parts: AuthParts): express.Router {
   };
 
   const signinPage = (req: Request, res: Response, status: number, fields: { error?: string; userid?: string; next: string }) => {
-    const value =
-      req.cookies?.[SIGNIN_COOKIE] && /^[0-9a-f]{32}$/.test(req.cookies[SIGNIN_COOKIE])
-        ? (req.cookies[SIGNIN_COOKIE] as string)
-        : randomBytes(16).toString('hex');
+    const stored = cookieOf(req, SIGNIN_COOKIE);
+    const value = stored && /^[0-9a-f]{32}$/.test(stored) ? stored : randomBytes(16).toString('hex');
     res.cookie(SIGNIN_COOKIE, value, { ...parts.cookie.options, maxAge: 3_600_000 });
     const lang = langOf(req);
     res
@@ -169,11 +171,11 @@ export function authRoutes(kit: PageKit, parts: AuthParts): express.Router {
   });
 
   router.post('/signin', async (req, res) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
+    const body = formOf(req);
     const next = safeNextPath(body.next);
     const userid = typeof body.userid === 'string' ? body.userid.trim().slice(0, 75) : '';
     const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
-    const cookieValue = req.cookies?.[SIGNIN_COOKIE];
+    const cookieValue = cookieOf(req, SIGNIN_COOKIE);
     if (typeof cookieValue !== 'string' || !sameToken(body._csrf, signinFormToken(settings.secret, cookieValue))) {
       logger.warn('signin.csrf_refused', {});
       signinPage(req, res, 403, { next, userid, error: 'error.csrf' });
@@ -186,8 +188,9 @@ export function authRoutes(kit: PageKit, parts: AuthParts): express.Router {
       return;
     }
     const login = userid ? await reader.staffLogin(userid) : null;
-    const usable = !!login?.passwordHash && /^\$2[aby]\$\d\d\$.{53}$/.test(login.passwordHash);
-    const matches = (await bcrypt.compare(password, usable ? login!.passwordHash! : decoyHash())) && usable;
+    const hash = login?.passwordHash && /^\$2[aby]\$\d\d\$.{53}$/.test(login.passwordHash) ? login.passwordHash : null;
+    // Compared against a decoy when there is no usable hash, so a wrong user name takes as long as a wrong password.
+    const matches = (await bcrypt.compare(password, hash ?? decoyHash())) && hash !== null;
     if (!matches || !login) {
       await parts.throttle.failed(ip, userid);
       await kit.audit.record({ borrowernumber: login?.borrowernumber ?? null, action: 'signin.failed', detail: { userid }, ip });
@@ -249,9 +252,9 @@ export function sessionRoutes(kit: PageKit, parts: AuthParts): express.Router {
   });
   router.post('/lang', async (req, res) => {
     const staff = kit.staff(res);
-    const lang = (req.body as Record<string, unknown>)?.lang;
+    const { lang, back } = formOf(req);
     if (isPageLang(lang)) await parts.sessions.setLang(staff.session.idHash, lang);
-    res.redirect(303, safeNextPath((req.body as Record<string, unknown>)?.back));
+    res.redirect(303, safeNextPath(back));
   });
   return router;
 }

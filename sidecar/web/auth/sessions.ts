@@ -93,18 +93,21 @@ export class SessionStore {
   async load(cookieValue: unknown): Promise<Session | null> {
     if (typeof cookieValue !== 'string' || !COOKIE_VALUE.test(cookieValue)) return null;
     const idHash = hashSessionId(cookieValue);
-    const row = (await this.knex('kmc_sessions').where({ id_hash: idHash }).first()) as SessionRow | undefined;
-    if (!row) return null;
+    const row = await this.knex<SessionRow>('kmc_sessions').where({ id_hash: idHash }).first();
+    const createdAt = fromDbTime(row?.created_at ?? null);
+    const lastSeenAt = fromDbTime(row?.last_seen_at ?? null);
+    const expiresAt = fromDbTime(row?.expires_at ?? null);
+    if (!row || !createdAt || !lastSeenAt || !expiresAt) return null;
     const now = this.clock.now();
     const session: Session = {
       idHash,
-      borrowernumber: Number(row.borrowernumber),
+      borrowernumber: row.borrowernumber,
       csrfToken: row.csrf_token,
       lang: row.lang,
       via: row.via === 'launch' ? 'launch' : 'password',
-      createdAt: fromDbTime(row.created_at)!,
-      lastSeenAt: fromDbTime(row.last_seen_at)!,
-      expiresAt: fromDbTime(row.expires_at)!,
+      createdAt,
+      lastSeenAt,
+      expiresAt,
     };
     const idleUntil = session.lastSeenAt.getTime() + this.limits.idleMinutes * 60_000;
     if (now.getTime() >= session.expiresAt.getTime() || now.getTime() >= idleUntil) {
@@ -186,9 +189,12 @@ export class SigninThrottle {
   async blocked(ip: string | null, userid: string): Promise<boolean> {
     const since = toDbTime(new Date(this.clock.now().getTime() - SigninThrottle.WINDOW_MS));
     const count = async (column: 'ip' | 'userid', value: string) => {
-      const row = (await this.knex('kmc_signin_failures').where(column, value).where('at', '>', since).count({ n: '*' }).first()) as
-        { n: number } | undefined;
-      return Number(row?.n ?? 0);
+      const row = await this.knex('kmc_signin_failures')
+        .where(column, value)
+        .where('at', '>', since)
+        .count({ n: '*' })
+        .first<{ n: number } | undefined>();
+      return row?.n ?? 0;
     };
     if (userid && (await count('userid', userid.slice(0, 75))) >= SigninThrottle.MAX_PER_USER) return true;
     if (ip && (await count('ip', ip.slice(0, 45))) >= SigninThrottle.MAX_PER_ADDRESS) return true;

@@ -42,6 +42,12 @@ export const en = {
   'error.not_found': 'There is no such page.',
   'error.csrf': 'The form has expired or did not come from this page. Load the page again and repeat what you did.',
   'error.no_pages': "Your Koha permissions allow none of the Message Center's pages.",
+  'error.conflict_title': 'Not possible now',
+  'error.conflict': 'This cannot be done in its present state: {reason}',
+  'error.refused_title': 'Not accepted',
+  'error.refused': 'The request was not accepted: {reason}',
+  'error.unavailable_title': 'Not available',
+  'error.unavailable': 'A part this needs is not set up or not reachable now: {reason}',
   'error.back': 'Back to the start',
 
   'filter.all': 'All',

@@ -42,12 +42,19 @@ export function isMessageKey(key: unknown): key is MessageKey {
  * A translator for one language. `{name}` in a text is replaced by the
  * parameter of that name; an unknown key shows as itself so it is noticed.
  */
+/** A parameter as it appears in a text: numbers and words as they are, nothing for null. */
+function paramText(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : JSON.stringify(v);
+}
+
 export function translator(lang: PageLang): Translate {
   const texts = CATALOGUES[lang] as Record<string, string>;
   return (key, params) => {
     // Own keys only: a key such as "constructor" must not reach Object's prototype.
     const text = Object.hasOwn(texts, key) ? texts[key] : Object.hasOwn(en, key) ? (en as Record<string, string>)[key] : key;
     if (!params) return text;
-    return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name] ?? '') : whole));
+    return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? paramText(params[name]) : whole));
   };
 }

@@ -44,6 +44,12 @@ export const sv: Record<MessageKey, string> = {
   'error.not_found': 'Det finns ingen sådan sida.',
   'error.csrf': 'Formuläret har gått ut eller kom inte från den här sidan. Ladda om sidan och gör om det du gjorde.',
   'error.no_pages': 'Dina behörigheter i Koha tillåter ingen av Meddelandecentrets sidor.',
+  'error.conflict_title': 'Inte möjligt nu',
+  'error.conflict': 'Det går inte att göra i nuvarande läge: {reason}',
+  'error.refused_title': 'Inte godtaget',
+  'error.refused': 'Begäran godtogs inte: {reason}',
+  'error.unavailable_title': 'Inte tillgängligt',
+  'error.unavailable': 'En del som behövs är inte inställd eller inte nåbar just nu: {reason}',
   'error.back': 'Tillbaka till början',
 
   'filter.all': 'Alla',

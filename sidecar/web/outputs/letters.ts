@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import type { HostReader, StaffReader } from '../../host';
 import { postalAddress } from '../../contact';
 import { BranchDirectory } from '../../notices';
-import { asKohaDateFormat, formatKohaDate } from '../../rendering/dates';
+import { asKohaDateFormat, formatKohaDate } from '../../rendering';
 import type { Translate } from '../i18n';
 import { A4, PdfDocument, wrapText } from './pdf';
 
@@ -98,7 +98,7 @@ export async function runLetters(
     .orderBy('id');
   if (which === 'print') q.where('channel', 'print');
   const hasNoticeDate = await deps.knex.schema.hasColumn('kmc_messages', 'notice_date');
-  const messages = (await q.select([
+  const messages = await q.select<LetterMessage[]>([
     'id',
     'borrowernumber',
     'branchcode',
@@ -108,7 +108,7 @@ export async function runLetters(
     'body_text',
     'created_at',
     ...(hasNoticeDate ? ['notice_date'] : []),
-  ])) as LetterMessage[];
+  ]);
   if (!messages.length) return [];
   const [directory, prefs, patrons] = await Promise.all([
     BranchDirectory.load({
@@ -134,7 +134,7 @@ export async function runLetters(
     // A letter's own address block was fixed when it was made; other channels take the address Koha has now.
     const recipient = m.channel === 'print' && m.to_address ? m.to_address : patron ? postalAddress(patron) : `#${m.borrowernumber}`;
     return {
-      messageId: Number(m.id),
+      messageId: m.id,
       branchLines,
       recipientLines: recipient.split('\n').filter((l) => l.trim()),
       date: formatKohaDate(m.notice_date ?? m.created_at, dateFormat),
@@ -175,11 +175,11 @@ export async function pickList(deps: { knex: Knex; host: HostReader; staff: Staf
     .whereNotNull('i.reserve_id')
     .select('i.message_id', 'm.borrowernumber', 'i.itemnumber', 'i.title', 'i.author', 'i.barcode');
   const [shelving, names] = await Promise.all([
-    deps.staff.shelving(rows.map((r) => Number(r.itemnumber)).filter(Boolean)),
+    deps.staff.shelving(rows.flatMap((r) => (r.itemnumber ? [r.itemnumber] : []))),
     deps.host.patronNames(rows.map((r) => r.borrowernumber)),
   ]);
   const lines = rows.map((r) => {
-    const s = r.itemnumber ? shelving.get(Number(r.itemnumber)) : undefined;
+    const s = r.itemnumber ? shelving.get(r.itemnumber) : undefined;
     const p = names.get(r.borrowernumber);
     return {
       holdingbranch: s?.holdingbranch ?? null,
@@ -192,7 +192,7 @@ export async function pickList(deps: { knex: Knex; host: HostReader; staff: Staf
       borrowernumber: r.borrowernumber,
       patron: p?.name ?? '',
       cardnumber: p?.cardnumber ?? null,
-      messageId: Number(r.message_id),
+      messageId: r.message_id,
     };
   });
   const key = (l: PickListLine) => [l.holdingbranch ?? '', l.locationName ?? l.location ?? '', l.callnumber ?? '', l.title ?? ''];

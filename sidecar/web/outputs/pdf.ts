@@ -11,35 +11,37 @@
 export const A4 = { width: 595.28, height: 841.89 };
 
 /** Unicode characters WinAnsi places in 0x80-0x9F (the rest of 0xA0-0xFF is Latin-1). */
-const WIN_ANSI_HIGH: Record<string, number> = {
-  '€': 0x80,
-  '‚': 0x82,
-  ƒ: 0x83,
-  '„': 0x84,
-  '…': 0x85,
-  '†': 0x86,
-  '‡': 0x87,
-  ˆ: 0x88,
-  '‰': 0x89,
-  Š: 0x8a,
-  '‹': 0x8b,
-  Œ: 0x8c,
-  Ž: 0x8e,
-  '‘': 0x91,
-  '’': 0x92,
-  '“': 0x93,
-  '”': 0x94,
-  '•': 0x95,
-  '–': 0x96,
-  '—': 0x97,
-  '˜': 0x98,
-  '™': 0x99,
-  š: 0x9a,
-  '›': 0x9b,
-  œ: 0x9c,
-  ž: 0x9e,
-  Ÿ: 0x9f,
-};
+const WIN_ANSI_HIGH = new Map<string, number>(
+  Object.entries({
+    '€': 0x80,
+    '‚': 0x82,
+    ƒ: 0x83,
+    '„': 0x84,
+    '…': 0x85,
+    '†': 0x86,
+    '‡': 0x87,
+    ˆ: 0x88,
+    '‰': 0x89,
+    Š: 0x8a,
+    '‹': 0x8b,
+    Œ: 0x8c,
+    Ž: 0x8e,
+    '‘': 0x91,
+    '’': 0x92,
+    '“': 0x93,
+    '”': 0x94,
+    '•': 0x95,
+    '–': 0x96,
+    '—': 0x97,
+    '˜': 0x98,
+    '™': 0x99,
+    š: 0x9a,
+    '›': 0x9b,
+    œ: 0x9c,
+    ž: 0x9e,
+    Ÿ: 0x9f,
+  }),
+);
 
 /** Helvetica advance widths (1/1000 em) of the printable ASCII characters 32-126, from the font's metrics. */
 const ASCII_WIDTHS = [
@@ -182,11 +184,12 @@ const BOLD_FACTOR = 1.1;
 export function toWinAnsi(text: string): number[] {
   const out: number[] = [];
   for (const ch of text.normalize('NFC')) {
-    const code = ch.codePointAt(0)!;
+    const code = ch.codePointAt(0) ?? 0;
+    const high = WIN_ANSI_HIGH.get(ch);
     if (ch === '\t') out.push(0x20);
     else if (code >= 0x20 && code <= 0x7e) out.push(code);
     else if (code >= 0xa0 && code <= 0xff) out.push(code);
-    else if (WIN_ANSI_HIGH[ch] !== undefined) out.push(WIN_ANSI_HIGH[ch]);
+    else if (high !== undefined) out.push(high);
     else if (code >= 0x20) out.push(0x3f);
   }
   return out;

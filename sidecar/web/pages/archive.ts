@@ -19,7 +19,7 @@ export const archivePages: StaffPage = {
     const allowed = kit.requirePermission('patron_messages');
 
     router.get('/archive', allowed, async (req, res) => {
-      const filter = parseArchiveFilter(req.query as Record<string, unknown>);
+      const filter = parseArchiveFilter(req.query);
       const searched = Object.entries(filter).some(([k, v]) => k !== 'page' && v);
       const result = await searchArchive({ knex: deps.knex, staff: deps.staff, timezone: deps.settings.timezone }, filter, PAGE_SIZE);
       const patrons = Object.fromEntries(await deps.host.patronNames(result.messages.map((m) => m.borrowernumber)));
@@ -40,7 +40,10 @@ export const archivePages: StaffPage = {
     const showMessage = (template: string, embed: boolean) => async (req: Request, res: Response) => {
       const id = idParam(req.params.id);
       const message = id ? await deps.store.get(id) : null;
-      if (!message) return kit.fail(req, res, 404, 'archive.no_such_message');
+      if (!message) {
+        kit.fail(req, res, 404, 'archive.no_such_message');
+        return;
+      }
       const [items, events, patrons] = await Promise.all([
         deps.store.items([message.id]),
         deps.store.events(message.id),

@@ -5,16 +5,15 @@
  * here changes that rule, or makes one from the rule in force, so the engine
  * and the rules page always agree with what this page shows.
  */
-import type { Knex } from 'knex';
-import { createRuleStore, OVERDUE_LEVELS, parseChannels, resolveRule, type MessageType, type Rule } from '../../rules';
-import type { ChannelName } from '../../channels/contract';
+import { OVERDUE_LEVELS, parseChannels, resolveRule, type MessageType, type Rule, type RuleStore } from '../../rules';
+import type { ChannelName } from '../../kernel';
 
 /** The types whose channels a branch chooses; staff messages and verification mail go as staff or the patron decide. */
 export const BRANCH_CHANNEL_TYPES: ReadonlyArray<{ type: MessageType; level: number }> = [
   { type: 'hold_waiting', level: 0 },
   { type: 'hold_reminder', level: 0 },
   { type: 'predue', level: 0 },
-  ...OVERDUE_LEVELS.map((level) => ({ type: 'overdue' as MessageType, level })),
+  ...OVERDUE_LEVELS.map((level): { type: MessageType; level: number } => ({ type: 'overdue', level })),
   { type: 'replacement_bill', level: 0 },
   { type: 'welcome', level: 0 },
 ];
@@ -35,8 +34,7 @@ function isBranchWide(r: Rule, branchcode: string): boolean {
   return r.branchcode === branchcode && !r.categorycode && !r.itemtype && !r.valid_from && !r.valid_to;
 }
 
-export async function branchChannels(knex: Knex, branchcode: string, day: string): Promise<BranchChannelRow[]> {
-  const store = createRuleStore(knex);
+export async function branchChannels(store: RuleStore, branchcode: string, day: string): Promise<BranchChannelRow[]> {
   const out: BranchChannelRow[] = [];
   for (const { type, level } of BRANCH_CHANNEL_TYPES) {
     const rules = await store.forType(type, level);
@@ -69,14 +67,13 @@ export function channelsFromForm(body: Record<string, unknown>, key: string): Ch
  * Returns which types changed; refuses an empty list with the type named.
  */
 export async function saveBranchChannels(
-  knex: Knex,
+  store: RuleStore,
   branchcode: string,
   day: string,
   wanted: Map<string, ChannelName[]>,
 ): Promise<{ changed: string[]; empty: string[] }> {
-  const store = createRuleStore(knex);
-  const current = await branchChannels(knex, branchcode, day);
-  const empty = current.filter((row) => wanted.has(row.key) && wanted.get(row.key)!.length === 0).map((r) => r.key);
+  const current = await branchChannels(store, branchcode, day);
+  const empty = current.filter((row) => wanted.get(row.key)?.length === 0).map((r) => r.key);
   if (empty.length) return { changed: [], empty };
   const changed: string[] = [];
   for (const row of current) {

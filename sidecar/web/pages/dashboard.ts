@@ -6,8 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { toDbTime } from '../../db';
-import { RoutineStore } from '../../scheduling/routines';
-import { nextFire, parseCron } from '../../scheduling/cron';
+import { nextFire, parseCron } from '../../scheduling';
 import { CHANNELS } from '../messages';
 import type { StaffPage } from '../kit';
 
@@ -51,7 +50,7 @@ export async function dashboardFigures(knex: Knex, now: Date): Promise<Dashboard
     const day =
       r.day instanceof Date
         ? `${r.day.getFullYear()}-${String(r.day.getMonth() + 1).padStart(2, '0')}-${String(r.day.getDate()).padStart(2, '0')}`
-        : String(r.day).slice(0, 10);
+        : r.day.slice(0, 10);
     const slot = days.find((d) => d.day === day);
     const n = Number(r.n);
     if (slot) {
@@ -62,14 +61,14 @@ export async function dashboardFigures(knex: Knex, now: Date): Promise<Dashboard
     if (r.status === 'sent' || r.status === 'delivered') done += n;
     if (r.status === 'failed') failed += n;
   }
-  const failures = (await knex('kmc_messages')
+  const failures = await knex('kmc_messages')
     .where({ status: 'failed' })
     .where('created_at', '>=', toDbTime(first))
     .select('status_reason as reason')
-    .count({ n: '*' })
+    .count<Array<{ reason: string | null; n: number }>>({ n: '*' })
     .groupBy('status_reason')
     .orderBy('n', 'desc')
-    .limit(10)) as unknown as Array<{ reason: string | null; n: number | string }>;
+    .limit(10);
   const queue: Array<{ status: string; n: number | string }> = await knex('kmc_messages')
     .whereIn('status', QUEUED)
     .select('status')
@@ -80,7 +79,7 @@ export async function dashboardFigures(knex: Knex, now: Date): Promise<Dashboard
     deliveryRate: done + failed ? done / (done + failed) : null,
     done,
     failed,
-    failures: failures.map((f) => ({ reason: f.reason ?? '', n: Number(f.n) })),
+    failures: failures.map((f) => ({ reason: f.reason ?? '', n: f.n })),
     queue: QUEUED.map((s) => ({ status: s, n: Number(queue.find((q) => q.status === s)?.n ?? 0) })),
     queueTotal: queue.reduce((s, q) => s + Number(q.n), 0),
   };
@@ -121,17 +120,17 @@ export const dashboardPages: StaffPage = {
   nav: [{ id: 'dashboard', path: '/dashboard', label: 'nav.dashboard', permission: 'dashboard', order: 45 }],
   mount(router, kit) {
     const { deps } = kit;
-    const routines = new RoutineStore(deps.knex);
+    const routines = deps.routines;
     router.get('/dashboard', kit.requirePermission('dashboard'), async (req, res) => {
       const t = kit.staff(res).t;
       const now = deps.clock.now();
       const figures = await dashboardFigures(deps.knex, now);
       const next = (await routines.list({ enabledOnly: true }))
-        .filter((r) => r.schedule)
+        .flatMap((r) => (r.schedule ? [{ ...r, schedule: r.schedule }] : []))
         .map((r) => {
-          let at: Date | null = null;
+          let at: Date | null;
           try {
-            at = nextFire(parseCron(r.schedule!), now, deps.settings.timezone);
+            at = nextFire(parseCron(r.schedule), now, deps.settings.timezone);
           } catch {
             at = null;
           }

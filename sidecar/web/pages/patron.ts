@@ -3,7 +3,7 @@
  * their e-mail address, on a page small enough for Koha's patron pages to
  * show in a frame (no navigation bar).
  */
-import { emailVerification, patronMessages } from '../messages';
+import { patronMessages } from '../messages';
 import { idParam, type StaffPage } from '../kit';
 
 export const patronPages: StaffPage = {
@@ -12,10 +12,13 @@ export const patronPages: StaffPage = {
     router.get('/patrons/:borrowernumber/messages', kit.requirePermission('patron_messages'), async (req, res) => {
       const borrowernumber = idParam(req.params.borrowernumber);
       const patron = borrowernumber ? await deps.host.patron(borrowernumber) : null;
-      if (!borrowernumber || !patron) return kit.fail(req, res, 404, 'patron.not_found');
+      if (!borrowernumber || !patron) {
+        kit.fail(req, res, 404, 'patron.not_found');
+        return;
+      }
       const [messages, verification] = await Promise.all([
         patronMessages(deps.knex, borrowernumber),
-        emailVerification(deps.knex, borrowernumber),
+        deps.verification.service.recordOf(borrowernumber),
       ]);
       const t = kit.staff(res).t;
       kit.render(req, res, 'patron.njk', {

@@ -6,11 +6,9 @@
  * the rest is shown read-only and a POST to it is answered 403.
  */
 import type { Request, Response } from 'express';
-import type { Knex } from 'knex';
-import type { ChannelName } from '../../channels/contract';
-import { KmcError } from '../../errors';
+import type { ChannelName } from '../../kernel';
+import { ConflictError, RefusedError } from '../../errors';
 import {
-  createRuleStore,
   MESSAGE_TYPES,
   OVERDUE_LEVELS,
   resolveRule,
@@ -22,7 +20,7 @@ import {
   type RuleSubject,
 } from '../../rules';
 import { CHANNELS } from '../messages';
-import { idParam, listParam, textParam, type PageKit, type StaffContext, type StaffPage } from '../kit';
+import { formOf, idParam, listParam, textParam, type StaffContext, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
 
 /** Why the winner outranks the rule that would otherwise apply. */
@@ -84,15 +82,6 @@ export function explanationText(t: Translate, subject: RuleSubject | Omit<RuleSu
   const why = t(`rules.why.${e.reason}`, { loser: e.runnerUp?.id ?? '' });
   const head = t('rules.wins', { scope, id: e.winner.id, why });
   return e.winner.is_used ? head : `${head} ${t('rules.wins_unused')}`;
-}
-
-export async function ownBranchOnly(knex: Knex): Promise<boolean> {
-  const row = (await knex('kmc_settings').where({ name: 'rules_own_branch_only' }).first('value')) as { value: string | null } | undefined;
-  return ['1', 'true', 'yes'].includes(
-    String(row?.value ?? '')
-      .trim()
-      .toLowerCase(),
-  );
 }
 
 /** Whether this staff member may touch a rule for this branch (null = every branch). */
@@ -186,7 +175,7 @@ export const rulePages: StaffPage = {
   nav: [{ id: 'rules', path: '/rules', label: 'nav.rules', permission: 'rules', order: 50 }],
   mount(router, kit) {
     const { deps } = kit;
-    const store = createRuleStore(deps.knex);
+    const store = deps.rules;
     const today = () => {
       const parts = new Intl.DateTimeFormat('sv-SE', {
         timeZone: deps.settings.timezone,
@@ -217,7 +206,7 @@ export const rulePages: StaffPage = {
     /** 403 with a page unless this staff member may touch rules of this branch. */
     const branchGuard = async (req: Request, res: Response, branches: Array<string | null>): Promise<boolean> => {
       const staff = kit.staff(res);
-      const ownOnly = await ownBranchOnly(deps.knex);
+      const ownOnly = await deps.rulesOwnBranchOnly();
       if (branches.every((b) => mayTouchBranch(staff, ownOnly, b))) return true;
       deps.logger.info('web.rules.other_branch', { staff: staff.account.borrowernumber, branch: staff.account.branchcode, path: req.path });
       kit.fail(req, res, 403, 'rules.error.other_branch', { branch: staff.account.branchcode });
@@ -229,7 +218,7 @@ export const rulePages: StaffPage = {
       const t = staff.t;
       const q = req.query as Record<string, unknown>;
       const type = (MESSAGE_TYPES as readonly string[]).includes(String(q.type)) ? (q.type as MessageType) : '';
-      const [all, ownOnly, ch] = await Promise.all([store.list(type ? { messageType: type } : {}), ownBranchOnly(deps.knex), choices()]);
+      const [all, ownOnly, ch] = await Promise.all([store.list(type ? { messageType: type } : {}), deps.rulesOwnBranchOnly(), choices()]);
       const day = today();
       const groups: Array<{ type: MessageType; level: number; rows: Array<Rule & { why: string; touch: boolean; removable: boolean }> }> =
         [];
@@ -292,7 +281,7 @@ export const rulePages: StaffPage = {
 
     const showForm = async (req: Request, res: Response, rule: Rule | null, input: RuleInput, errors: FormErrors, status = 200) => {
       const staff = kit.staff(res);
-      const ownOnly = await ownBranchOnly(deps.knex);
+      const ownOnly = await deps.rulesOwnBranchOnly();
       const readOnly = rule ? !(staff.permissions.has('rules_change') && mayTouchBranch(staff, ownOnly, rule.branchcode)) : false;
       kit.render(
         req,
@@ -317,20 +306,20 @@ export const rulePages: StaffPage = {
 
     router.get('/rules/new', kit.requirePermission('rules_add'), async (req, res) => {
       const staff = kit.staff(res);
-      const ownOnly = await ownBranchOnly(deps.knex);
+      const ownOnly = await deps.rulesOwnBranchOnly();
       await showForm(req, res, null, { ...EMPTY, branchcode: ownOnly ? staff.account.branchcode : null }, {});
     });
 
     router.post('/rules/new', kit.requirePermission('rules_add'), async (req, res) => {
       const staff = kit.staff(res);
-      const { input, errors } = ruleFromForm(req.body ?? {}, staff.t);
+      const { input, errors } = ruleFromForm(formOf(req), staff.t);
       if (Object.keys(errors).length) return showForm(req, res, null, input, errors, 400);
       if (!(await branchGuard(req, res, [input.branchcode ?? null]))) return;
       let id: number;
       try {
         id = await store.create(input);
       } catch (err) {
-        if (err instanceof KmcError && err.code === 'KMC_RULE_INVALID')
+        if (err instanceof RefusedError)
           return showForm(req, res, null, input, { rule: staff.t('rules.error.refused', { reason: err.message }) }, 400);
         throw err;
       }
@@ -355,7 +344,10 @@ export const rulePages: StaffPage = {
     router.get('/rules/:id', kit.requirePermission('rules'), async (req, res) => {
       const id = idParam(req.params.id);
       const rule = id ? await store.get(id) : null;
-      if (!rule) return kit.fail(req, res, 404, 'rule.not_found');
+      if (!rule) {
+        kit.fail(req, res, 404, 'rule.not_found');
+        return;
+      }
       await showForm(req, res, rule, rule, {});
     });
 
@@ -363,15 +355,18 @@ export const rulePages: StaffPage = {
       const staff = kit.staff(res);
       const id = idParam(req.params.id);
       const rule = id ? await store.get(id) : null;
-      if (!rule) return kit.fail(req, res, 404, 'rule.not_found');
-      const { input, errors } = ruleFromForm(req.body ?? {}, staff.t, { message_type: rule.message_type, level: rule.level });
+      if (!rule) {
+        kit.fail(req, res, 404, 'rule.not_found');
+        return;
+      }
+      const { input, errors } = ruleFromForm(formOf(req), staff.t, { message_type: rule.message_type, level: rule.level });
       if (!(await branchGuard(req, res, [rule.branchcode, input.branchcode ?? null]))) return;
       if (Object.keys(errors).length) return showForm(req, res, rule, input, errors, 400);
       const { message_type: _t, level: _l, ...patch } = input;
       try {
         await store.update(rule.id, patch);
       } catch (err) {
-        if (err instanceof KmcError && (err.code === 'KMC_RULE_INVALID' || err.code === 'KMC_BASELINE_RULE')) {
+        if (err instanceof RefusedError || err instanceof ConflictError) {
           return showForm(req, res, rule, input, { rule: staff.t('rules.error.refused', { reason: err.message }) }, 400);
         }
         throw err;
@@ -409,12 +404,15 @@ export const rulePages: StaffPage = {
       const staff = kit.staff(res);
       const id = idParam(req.params.id);
       const rule = id ? await store.get(id) : null;
-      if (!rule) return kit.fail(req, res, 404, 'rule.not_found');
+      if (!rule) {
+        kit.fail(req, res, 404, 'rule.not_found');
+        return;
+      }
       if (!(await branchGuard(req, res, [rule.branchcode]))) return;
       try {
         await store.deleteRule(rule.id);
       } catch (err) {
-        if (err instanceof KmcError && err.code === 'KMC_BASELINE_RULE') {
+        if (err instanceof ConflictError) {
           await kit.audit.record({
             borrowernumber: staff.account.borrowernumber,
             action: 'rule.remove_refused',
@@ -423,7 +421,8 @@ export const rulePages: StaffPage = {
             detail: { why: 'baseline' },
             ip: kit.ip(req),
           });
-          return kit.fail(req, res, 409, 'rules.error.baseline', { id: rule.id });
+          kit.fail(req, res, 409, 'rules.error.baseline', { id: rule.id });
+          return;
         }
         throw err;
       }

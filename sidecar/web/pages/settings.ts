@@ -9,28 +9,17 @@
  * stored.
  */
 import type { Request, Response } from 'express';
-import type { Knex } from 'knex';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { parseSmppUrl } from '../../channels/smpp/client';
 import { sourceAddress } from '../../channels/smpp/addresses';
-import type { OutgoingMessage, SendOutcome } from '../../channels/contract';
-import { textParam, type PageKit, type StaffPage } from '../kit';
+import type { OutgoingMessage, SendOutcome } from '../../channels';
+import type { BranchSettingsInput } from '../../branches';
+import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
-import { libraryDay } from '../../rendering/dates';
+import { libraryDay, type ChannelName } from '../../kernel';
 import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
-import type { ChannelName } from '../../channels/contract';
 
-export interface BranchSettingsInput {
-  sender_email: string | null;
-  reply_to: string | null;
-  letter_address: string | null;
-  default_lang: string | null;
-  sms_enabled: boolean;
-  sms_url: string | null;
-  sms_sender: string | null;
-  quiet_from: string | null;
-  quiet_to: string | null;
-}
+export type { BranchSettingsInput } from '../../branches';
 
 const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -121,21 +110,6 @@ export function branchSettingsFromForm(
   return { input, errors };
 }
 
-export async function saveBranchSettings(knex: Knex, branchcode: string, input: BranchSettingsInput): Promise<void> {
-  const row = {
-    ...input,
-    sms_enabled: input.sms_enabled ? 1 : 0,
-    quiet_from: input.quiet_from ? `${input.quiet_from}:00` : null,
-    quiet_to: input.quiet_to ? `${input.quiet_to}:00` : null,
-  };
-  await knex('kmc_branch_settings')
-    .insert({ branchcode, ...row })
-    .onConflict('branchcode')
-    .merge(Object.keys(row));
-}
-
-type StoredRow = BranchSettingsInput & { branchcode: string; sms_enabled: number | boolean };
-
 function outcomeText(t: Translate, o: SendOutcome): { kind: string; text: string } {
   if (o.kind === 'accepted') return { kind: 'success', text: t('settings.test.accepted', { reply: o.reply }) };
   return { kind: 'danger', text: t('settings.test.failed', { reason: o.reason }) };
@@ -151,12 +125,11 @@ export const settingsPages: StaffPage = {
       const branches = [...(await deps.host.branches()).values()]
         .map((b) => ({ code: b.branchcode, name: b.branchname }))
         .sort((a, b) => a.name.localeCompare(b.name));
-      const asked = textParam((req.method === 'GET' ? req.query.branch : (req.body as Record<string, unknown>)?.branch) ?? '', 10);
+      const asked = textParam(req.method === 'GET' ? req.query.branch : formOf(req).branch, 10);
       return { code: branches.some((b) => b.code === asked) ? asked : '', branches };
     };
     const today = () => libraryDay(deps.clock.now(), deps.settings.timezone);
-    const stored = async (branchcode: string): Promise<StoredRow | null> =>
-      ((await deps.knex('kmc_branch_settings').where({ branchcode }).first()) as StoredRow | undefined) ?? null;
+    const stored = (branchcode: string) => deps.branches.find(branchcode);
 
     const show = async (
       req: Request,
@@ -170,7 +143,7 @@ export const settingsPages: StaffPage = {
       const t = kit.staff(res).t;
       const row = branchcode ? await stored(branchcode) : null;
       const v = values ?? row ?? {};
-      const channelRows = branchcode ? await branchChannels(deps.knex, branchcode, today()) : [];
+      const channelRows = branchcode ? await branchChannels(deps.rules, branchcode, today()) : [];
       kit.render(
         req,
         res,
@@ -183,14 +156,14 @@ export const settingsPages: StaffPage = {
             ...v,
             sms_enabled: !!v.sms_enabled,
             sms_url: withoutPassword(v.sms_url ?? null),
-            quiet_from: v.quiet_from ? String(v.quiet_from).slice(0, 5) : '',
-            quiet_to: v.quiet_to ? String(v.quiet_to).slice(0, 5) : '',
+            quiet_from: v.quiet_from ? v.quiet_from.slice(0, 5) : '',
+            quiet_to: v.quiet_to ? v.quiet_to.slice(0, 5) : '',
           },
           hasPassword: !!row?.sms_url && !!new URL(row.sms_url).password,
           errors: {},
           errorList: [],
-          canTestEmail: !!deps.channels?.email,
-          canTestSms: !!deps.channels?.sms,
+          canTestEmail: !!deps.channels.email,
+          canTestSms: !!deps.channels.sms,
           channelRows,
           channelChoices: CHANNEL_CHOICES,
           ...extra,
@@ -207,12 +180,15 @@ export const settingsPages: StaffPage = {
     router.post('/settings', allowed, async (req, res) => {
       const staff = kit.staff(res);
       const { code, branches } = await branchOf(req);
-      if (!code) return kit.fail(req, res, 400, 'settings.error.branch');
-      const { input, errors } = branchSettingsFromForm(req.body ?? {}, await stored(code), staff.t);
+      if (!code) {
+        kit.fail(req, res, 400, 'settings.error.branch');
+        return;
+      }
+      const { input, errors } = branchSettingsFromForm(formOf(req), await stored(code), staff.t);
       if (Object.keys(errors).length) {
         return show(req, res, code, branches, input, { errors, errorList: Object.values(errors) }, 400);
       }
-      await saveBranchSettings(deps.knex, code, input);
+      await deps.branches.save(code, input);
       // Ids and which fields, never addresses: the audit detail holds no contact data.
       await kit.audit.record({
         borrowernumber: staff.account.borrowernumber,
@@ -229,8 +205,11 @@ export const settingsPages: StaffPage = {
     router.post('/settings/channels', allowed, async (req, res) => {
       const staff = kit.staff(res);
       const { code, branches } = await branchOf(req);
-      if (!code) return kit.fail(req, res, 400, 'settings.error.branch');
-      const body = (req.body ?? {}) as Record<string, unknown>;
+      if (!code) {
+        kit.fail(req, res, 400, 'settings.error.branch');
+        return;
+      }
+      const body = formOf(req);
       const wanted = new Map<string, ChannelName[]>();
       try {
         for (const { type, level } of BRANCH_CHANNEL_TYPES) {
@@ -238,14 +217,16 @@ export const settingsPages: StaffPage = {
           if (channels) wanted.set(`${type}_${level}`, channels);
         }
       } catch {
-        return kit.fail(req, res, 400, 'settings.error.channels_unknown');
+        kit.fail(req, res, 400, 'settings.error.channels_unknown');
+        return;
       }
-      const { changed, empty } = await saveBranchChannels(deps.knex, code, today(), wanted);
+      const { changed, empty } = await saveBranchChannels(deps.rules, code, today(), wanted);
       if (empty.length) {
         const t = staff.t;
         const label = (key: string) => {
-          const row = BRANCH_CHANNEL_TYPES.find((r) => `${r.type}_${r.level}` === key)!;
-          return t(`type.${row.type}` as Parameters<Translate>[0]) + (row.level ? ` ${t('message.level', { n: row.level })}` : '');
+          const row = BRANCH_CHANNEL_TYPES.find((r) => `${r.type}_${r.level}` === key);
+          if (!row) return key;
+          return t(`type.${row.type}`) + (row.level ? ` ${t('message.level', { n: row.level })}` : '');
         };
         const list = empty.map((k) => t('settings.error.channels_empty', { type: label(k) }));
         return show(req, res, code, branches, null, { errors: {}, errorList: list }, 400);
@@ -268,14 +249,17 @@ export const settingsPages: StaffPage = {
       const staff = kit.staff(res);
       const t = staff.t;
       const { code, branches } = await branchOf(req);
-      if (!code) return kit.fail(req, res, 400, 'settings.error.branch');
-      const body = (req.body ?? {}) as Record<string, unknown>;
+      if (!code) {
+        kit.fail(req, res, 400, 'settings.error.branch');
+        return;
+      }
+      const body = formOf(req);
       const which = body.which === 'sms' ? 'sms' : 'email';
       const row = await stored(code);
       const branch = (await deps.host.branches()).get(code);
       let to = textParam(which === 'sms' ? body.test_phone : body.test_email, 320);
       let result: { kind: string; text: string };
-      const adapter = deps.channels?.[which];
+      const adapter = deps.channels[which];
       if (!adapter) {
         result = { kind: 'danger', text: t(which === 'sms' ? 'settings.test.no_sms' : 'settings.test.no_email') };
       } else if (which === 'email' && !EMAIL.test(to)) {

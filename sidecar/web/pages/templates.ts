@@ -9,15 +9,19 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Request, Response } from 'express';
-import type { Knex } from 'knex';
 import { TemplateError } from '../../errors';
-import { MESSAGE_TYPES, type MessageType } from '../../rules';
-import { NOTICE_TEMPLATE_DIR, htmlFromText } from '../../rendering/notices';
-import { checkNoticeTemplate, renderNoticeTemplate, NOTICE_TEMPLATE_FILTERS } from '../../rendering/safety';
+import { CHANNELS, MESSAGE_TYPES, type ChannelName, type MessageType } from '../../kernel';
+import {
+  NOTICE_TEMPLATE_DIR,
+  NOTICE_TEMPLATE_FILTERS,
+  checkNoticeTemplate,
+  htmlFromText,
+  renderNoticeTemplate,
+  type TemplateKey,
+  type TemplateStore,
+} from '../../rendering';
 import { segmentInfo, type SegmentInfo } from '../../channels/smpp';
-import type { ChannelName } from '../../channels/contract';
-import { CHANNELS } from '../messages';
-import { textParam, type PageKit, type StaffPage } from '../kit';
+import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
 
 export const TEMPLATE_PARTS = ['subject', 'text', 'html'] as const;
 export type TemplatePart = (typeof TEMPLATE_PARTS)[number];
@@ -87,13 +91,7 @@ export function sampleData(type: MessageType): Record<string, unknown> {
   };
 }
 
-export interface TemplateKey {
-  message_type: MessageType;
-  channel: ChannelName;
-  lang: string;
-  /** '' for every branch. */
-  branchcode: string;
-}
+export type { TemplateKey } from '../../rendering';
 
 export interface TemplateDraft {
   subject: string;
@@ -137,16 +135,15 @@ function shippedPart(lang: string, type: string, channel: string, part: string):
 
 /** The draft staff start from: their edit if there is one, else the shipped file. */
 export async function loadTemplate(
-  knex: Knex,
+  templates: TemplateStore,
   key: TemplateKey,
 ): Promise<{ draft: TemplateDraft; edited: boolean; updatedAt: string | null }> {
-  const row = (await knex('kmc_templates').where(key).first()) as
-    { subject: string | null; body_text: string; body_html: string | null; updated_at: string } | undefined;
+  const row = await templates.find(key);
   if (row)
     return {
       draft: { subject: row.subject ?? '', text: row.body_text, html: row.body_html ?? '' },
       edited: true,
-      updatedAt: String(row.updated_at),
+      updatedAt: row.updated_at,
     };
   const part = (p: string) => shippedPart(key.lang, key.message_type, key.channel, p) ?? '';
   return {
@@ -214,7 +211,12 @@ export function previewDraft(key: TemplateKey, draft: TemplateDraft): Preview {
  * Stores a staff edit after checking every part; a refused draft stores
  * nothing and throws the first problem as a TemplateError.
  */
-export async function saveTemplate(knex: Knex, key: TemplateKey, draft: TemplateDraft, borrowernumber: number | null): Promise<void> {
+export async function saveTemplate(
+  templates: TemplateStore,
+  key: TemplateKey,
+  draft: TemplateDraft,
+  borrowernumber: number | null,
+): Promise<void> {
   const problems = checkDraft(key, draft);
   if (problems.length) {
     const p = problems[0];
@@ -224,21 +226,16 @@ export async function saveTemplate(knex: Knex, key: TemplateKey, draft: Template
     );
   }
   const parts = partsOf(key.channel);
-  const row = {
-    ...key,
+  await templates.save(key, {
     subject: parts.includes('subject') && draft.subject.trim() ? draft.subject : null,
     body_text: draft.text,
     body_html: parts.includes('html') && draft.html.trim() ? draft.html : null,
     updated_by: borrowernumber,
-  };
-  await knex('kmc_templates')
-    .insert(row)
-    .onConflict(['message_type', 'channel', 'lang', 'branchcode'])
-    .merge(['subject', 'body_text', 'body_html', 'updated_by']);
+  });
 }
 
 function draftFrom(body: Record<string, unknown>): TemplateDraft {
-  const field = (name: string) => (typeof body[name] === 'string' ? (body[name] as string).replace(/\r\n/g, '\n').slice(0, 200_000) : '');
+  const field = (name: string) => (typeof body[name] === 'string' ? body[name].replace(/\r\n/g, '\n').slice(0, 200_000) : '');
   return { subject: field('subject'), text: field('text'), html: field('html') };
 }
 
@@ -260,10 +257,7 @@ export const templatePages: StaffPage = {
 
     router.get('/templates', kit.requirePermission('templates'), async (req, res) => {
       const t = kit.staff(res).t;
-      const edited: Array<TemplateKey & { updated_at: string }> = await deps
-        .knex('kmc_templates')
-        .select('message_type', 'channel', 'lang', 'branchcode', 'updated_at')
-        .orderBy(['message_type', 'channel', 'lang', 'branchcode']);
+      const edited = await deps.templates.summaries();
       const branches = [...(await deps.host.branches()).values()].map((b) => ({ code: b.branchcode, name: b.branchname }));
       kit.render(req, res, 'templates.njk', {
         title: t('templates.title'),
@@ -307,23 +301,30 @@ export const templatePages: StaffPage = {
     };
 
     router.get('/templates/edit', kit.requirePermission('templates'), async (req, res) => {
-      const key = templateKeyFrom(req.query as Record<string, unknown>);
-      if (!key) return kit.fail(req, res, 404, 'template.not_found');
-      const { draft, edited } = await loadTemplate(deps.knex, key);
+      const key = templateKeyFrom(req.query);
+      if (!key) {
+        kit.fail(req, res, 404, 'template.not_found');
+        return;
+      }
+      const { draft, edited } = await loadTemplate(deps.templates, key);
       await show(req, res, key, draft, { edited });
     });
 
     /** The form posts here: "preview" shows the draft rendered; "save" stores it when it passes the check. */
     router.post('/templates/edit', kit.requirePermission('templates'), async (req, res) => {
       const staff = kit.staff(res);
-      const body = (req.body ?? {}) as Record<string, unknown>;
+      const body = formOf(req);
       const key = templateKeyFrom(body);
-      if (!key) return kit.fail(req, res, 400, 'template.not_found');
+      if (!key) {
+        kit.fail(req, res, 400, 'template.not_found');
+        return;
+      }
       const draft = draftFrom(body);
       if (body.action !== 'save') return show(req, res, key, draft);
       if (!staff.permissions.has('templates_edit')) {
         deps.logger.info('web.forbidden', { staff: staff.account.borrowernumber, permission: 'templates_edit', path: req.path });
-        return kit.fail(req, res, 403, 'error.forbidden');
+        kit.fail(req, res, 403, 'error.forbidden');
+        return;
       }
       const problems = checkDraft(key, draft);
       if (problems.length) {
@@ -341,7 +342,7 @@ export const templatePages: StaffPage = {
           preview: { subject: '', text: '', html: null, sms: null, problems },
         });
       }
-      await saveTemplate(deps.knex, key, draft, staff.account.borrowernumber);
+      await saveTemplate(deps.templates, key, draft, staff.account.borrowernumber);
       await kit.audit.record({
         borrowernumber: staff.account.borrowernumber,
         action: 'template.save',
@@ -370,10 +371,13 @@ export const templatePages: StaffPage = {
     /** Removes a staff edit, so the shipped text is used again. */
     router.post('/templates/reset', kit.requirePermission('templates_edit'), async (req, res) => {
       const staff = kit.staff(res);
-      const key = templateKeyFrom((req.body ?? {}) as Record<string, unknown>);
-      if (!key) return kit.fail(req, res, 400, 'template.not_found');
-      const n = await deps.knex('kmc_templates').where(key).delete();
-      if (n)
+      const key = templateKeyFrom(formOf(req));
+      if (!key) {
+        kit.fail(req, res, 400, 'template.not_found');
+        return;
+      }
+      const removed = await deps.templates.remove(key);
+      if (removed)
         await kit.audit.record({
           borrowernumber: staff.account.borrowernumber,
           action: 'template.reset',
@@ -394,7 +398,7 @@ export const templatePages: StaffPage = {
 
     /** The page's script posts the draft here as staff type; JSON back. */
     router.post('/templates/preview', kit.requirePermission('templates'), (req, res) => {
-      const body = (req.body ?? {}) as Record<string, unknown>;
+      const body = formOf(req);
       const key = templateKeyFrom(body);
       if (!key) {
         res.status(400).json({ error: 'KMC_TEMPLATE_KEY', message: 'type, channel, lang or branch is not valid' });

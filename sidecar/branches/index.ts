@@ -1,0 +1,8 @@
+/** Branches: the sidecar's own settings for each Koha branch. */
+export {
+  BranchSettingsStore,
+  type BranchSettingsRow,
+  type BranchSettingsInput,
+  type BranchSmsAccount,
+  type BranchQuietHours,
+} from './store';

@@ -1,0 +1,101 @@
+/**
+ * Settings per branch (kmc_branch_settings): the sender and reply-to
+ * addresses, the address printed on letters, the default language, the SMS
+ * account and sender, SMS quiet hours, and whether automated runs leave the
+ * branch out. This module owns that table's SQL; everyone else asks it.
+ */
+import type { Knex } from 'knex';
+
+/** One branch's row, as the table keeps it (TIME columns come back as 'HH:MM:SS'). */
+export interface BranchSettingsRow {
+  branchcode: string;
+  sender_email: string | null;
+  reply_to: string | null;
+  letter_address: string | null;
+  default_lang: string | null;
+  sms_enabled: number;
+  sms_url: string | null;
+  sms_sender: string | null;
+  quiet_from: string | null;
+  quiet_to: string | null;
+  excluded_from_automated_runs: number;
+  updated_at: string;
+}
+
+/** What staff set on the settings page (times as 'HH:MM'). */
+export interface BranchSettingsInput {
+  sender_email: string | null;
+  reply_to: string | null;
+  letter_address: string | null;
+  default_lang: string | null;
+  sms_enabled: boolean;
+  sms_url: string | null;
+  sms_sender: string | null;
+  quiet_from: string | null;
+  quiet_to: string | null;
+}
+
+/** A branch's own SMS account, as the SMS channel routes by it. */
+export interface BranchSmsAccount {
+  branchcode: string;
+  enabled: boolean;
+  url: string | null;
+  sender: string | null;
+}
+
+/** A branch's SMS quiet hours ('HH:MM:SS' as stored). */
+export interface BranchQuietHours {
+  branchcode: string;
+  quiet_from: string;
+  quiet_to: string;
+}
+
+export class BranchSettingsStore {
+  constructor(private readonly knex: Knex) {}
+
+  private table() {
+    return this.knex<BranchSettingsRow>('kmc_branch_settings');
+  }
+
+  /** Every branch that has settings of its own. */
+  all(): Promise<BranchSettingsRow[]> {
+    return this.table().select();
+  }
+
+  async find(branchcode: string): Promise<BranchSettingsRow | null> {
+    return (await this.table().where({ branchcode }).first()) ?? null;
+  }
+
+  /** Stores what staff set for a branch (a first save makes its row). */
+  async save(branchcode: string, input: BranchSettingsInput): Promise<void> {
+    const row = {
+      ...input,
+      sms_enabled: input.sms_enabled ? 1 : 0,
+      quiet_from: input.quiet_from ? `${input.quiet_from}:00` : null,
+      quiet_to: input.quiet_to ? `${input.quiet_to}:00` : null,
+    };
+    await this.table()
+      .insert({ branchcode, ...row })
+      .onConflict('branchcode')
+      .merge(Object.keys(row) as Array<keyof typeof row>);
+  }
+
+  /** The branches' SMS accounts, for the SMS channel's routing (the shape of its account source). */
+  async branchAccounts(): Promise<BranchSmsAccount[]> {
+    const rows = await this.table().select('branchcode', 'sms_enabled', 'sms_url', 'sms_sender');
+    return rows.map((r) => ({
+      branchcode: r.branchcode,
+      enabled: r.sms_enabled === 1,
+      url: r.sms_url || null,
+      sender: r.sms_sender || null,
+    }));
+  }
+
+  /** The branches with both ends of their SMS quiet hours set. */
+  async quietHours(): Promise<BranchQuietHours[]> {
+    const rows = await this.table().whereNotNull('quiet_from').whereNotNull('quiet_to').select('branchcode', 'quiet_from', 'quiet_to');
+    return rows.flatMap((r) =>
+      r.quiet_from && r.quiet_to ? [{ branchcode: r.branchcode, quiet_from: r.quiet_from, quiet_to: r.quiet_to }] : [],
+    );
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The host reader: the only code that reads Koha's tables. It never writes
+ * them. Queries are set-based and stream, so a consortium's overdue run is
+ * one query, not one per patron.
+ */
+import type { Knex } from 'knex';
+import { createNoticeReader, type NoticeReader } from './notices';
+import type { Branch, EmailChangeRow, OverdueLoan, PatronContact } from './types';
+import { PATRON_COLUMNS, loansDueBefore } from './queries';
+
+export interface PluginState {
+  installed: boolean;
+  /** `__INSTALLED_VERSION__`, when Koha recorded one. */
+  version: string | null;
+  /** The `__ENABLED__` toggle; no row counts as on, as isEnabled reads it. */
+  enabled: boolean;
+}
+
+export interface HostReader extends NoticeReader {
+  /** Koha's plugin toggle; no row at all means the plugin is not installed and the sidecar runs on its own. */
+  isEnabled(pluginClass: string): Promise<boolean>;
+  /** Whether Koha has the plugin installed (any plugin_data row of its class), its version, and the toggle. */
+  pluginState(pluginClass: string): Promise<PluginState>;
+  systemPreferences(names: string[]): Promise<Record<string, string | null>>;
+  branches(): Promise<Map<string, Branch>>;
+  patron(borrowernumber: number): Promise<PatronContact | null>;
+  /** Names and card numbers for lists of messages: one query for the whole page. */
+  patronNames(borrowernumbers: number[]): Promise<Map<number, { name: string; cardnumber: string | null }>>;
+  /** Active loans due before the given local time, ordered by patron so callers can group while streaming. */
+  streamOverdueLoans(opts: { dueBefore: string; branchcode?: string | null }): AsyncIterable<OverdueLoan>;
+  /** Several patrons' contact data in one query. */
+  patrons(borrowernumbers: number[]): Promise<Map<number, PatronContact>>;
+  /**
+   * Patrons whose address columns differ from what the verification scan last
+   * recorded (or who have no record yet), with that record, ordered by patron.
+   * The database compares fingerprints, so unchanged patrons never leave it.
+   */
+  streamEmailChanges(): AsyncIterable<EmailChangeRow>;
+  /** Verification records whose patron no longer exists in Koha. */
+  verificationsWithoutPatron(limit: number): Promise<number[]>;
+}
+
+export function createHostReader(knex: Knex): HostReader {
+  return {
+    // The notice engine's queries: one streaming query per message type.
+    ...createNoticeReader(knex),
+    async isEnabled(pluginClass) {
+      const row = await knex('plugin_data')
+        .where({ plugin_class: pluginClass, plugin_key: '__ENABLED__' })
+        .first<{ plugin_value: string | null } | undefined>('plugin_value');
+      if (!row) return true;
+      return (row.plugin_value ?? '').trim() !== '0';
+    },
+
+    async pluginState(pluginClass) {
+      const rows = await knex('plugin_data')
+        .where({ plugin_class: pluginClass })
+        .select<Array<{ plugin_key: string; plugin_value: string | null }>>('plugin_key', 'plugin_value');
+      const value = (key: string) => rows.find((r) => r.plugin_key === key)?.plugin_value ?? null;
+      const enabled = value('__ENABLED__');
+      return { installed: rows.length > 0, version: value('__INSTALLED_VERSION__'), enabled: enabled === null || enabled.trim() !== '0' };
+    },
+
+    async systemPreferences(names) {
+      const rows = await knex('systempreferences')
+        .whereIn('variable', names)
+        .select<Array<{ variable: string; value: string | null }>>('variable', 'value');
+      const out: Record<string, string | null> = {};
+      for (const n of names) out[n] = null;
+      // Koha compares preference names without regard to case.
+      for (const r of rows) {
+        const wanted = names.find((n) => n.toLowerCase() === r.variable.toLowerCase());
+        if (wanted) out[wanted] = r.value;
+      }
+      return out;
+    },
+
+    async branches() {
+      const rows = await knex('branches').select<Branch[]>(
+        'branchcode',
+        'branchname',
+        'branchemail',
+        'branchreplyto',
+        'branchphone',
+        'branchaddress1',
+        'branchaddress2',
+        'branchzip',
+        'branchcity',
+        'branchcountry',
+      );
+      return new Map(rows.map((r) => [r.branchcode, r]));
+    },
+
+    async patron(borrowernumber) {
+      const row = await knex({ b: 'borrowers' }).where('b.borrowernumber', borrowernumber).first<PatronContact | undefined>(PATRON_COLUMNS);
+      return row ?? null;
+    },
+
+    async patronNames(borrowernumbers) {
+      const ids = [...new Set(borrowernumbers)];
+      const out = new Map<number, { name: string; cardnumber: string | null }>();
+      if (!ids.length) return out;
+      const rows: Array<{ borrowernumber: number; firstname: string | null; surname: string | null; cardnumber: string | null }> =
+        await knex('borrowers').whereIn('borrowernumber', ids).select('borrowernumber', 'firstname', 'surname', 'cardnumber');
+      for (const r of rows)
+        out.set(r.borrowernumber, { name: [r.firstname, r.surname].filter(Boolean).join(' '), cardnumber: r.cardnumber });
+      return out;
+    },
+
+    streamOverdueLoans({ dueBefore, branchcode }) {
+      const q = loansDueBefore(knex, dueBefore);
+      if (branchcode) void q.where('i.branchcode', branchcode);
+      return q.stream();
+    },
+
+    async patrons(borrowernumbers) {
+      const out = new Map<number, PatronContact>();
+      const ids = [...new Set(borrowernumbers)];
+      for (let i = 0; i < ids.length; i += 1000) {
+        const rows = await knex({ b: 'borrowers' })
+          .whereIn('b.borrowernumber', ids.slice(i, i + 1000))
+          .select<PatronContact[]>(PATRON_COLUMNS);
+        for (const r of rows) out.set(r.borrowernumber, r);
+      }
+      return out;
+    },
+
+    streamEmailChanges() {
+      // The same text on both sides of the comparison, so what the database reports is what it compares.
+      // The category is in it too: moving a patron into an exempt category counts as a change.
+      const fingerprint =
+        "SHA2(CONCAT_WS(CHAR(10 USING utf8mb4), COALESCE(b.email, ''), COALESCE(b.emailpro, ''), COALESCE(b.B_email, ''), b.categorycode), 256)";
+      return knex({ b: 'borrowers' })
+        .leftJoin({ v: 'kmc_email_verifications' }, 'v.borrowernumber', 'b.borrowernumber')
+        .where((w) => {
+          void w
+            .where((n) => {
+              void n
+                .whereNull('v.borrowernumber')
+                .andWhere((a) => void a.where('b.email', '<>', '').orWhere('b.emailpro', '<>', '').orWhere('b.B_email', '<>', ''));
+            })
+            .orWhere((c) => {
+              void c
+                .whereNotNull('v.borrowernumber')
+                .andWhere((d) => void d.whereNull('v.source_hash').orWhereRaw(`v.source_hash <> ${fingerprint}`));
+            })
+            .orWhere((r) => void r.where('v.state', 'pending').whereNull('v.message_id'));
+        })
+        .select([
+          'b.borrowernumber',
+          'b.email',
+          'b.emailpro',
+          'b.B_email',
+          'b.categorycode',
+          'b.branchcode',
+          'b.lang',
+          knex.raw(`${fingerprint} AS source_hash`),
+          'v.borrowernumber as v_borrowernumber',
+          'v.email as v_email',
+          'v.state as v_state',
+          'v.source_hash as v_source_hash',
+          'v.token_version as v_token_version',
+          'v.message_id as v_message_id',
+        ])
+        .orderBy('b.borrowernumber')
+        .stream();
+    },
+
+    async verificationsWithoutPatron(limit) {
+      return await knex({ v: 'kmc_email_verifications' })
+        .leftJoin({ b: 'borrowers' }, 'b.borrowernumber', 'v.borrowernumber')
+        .whereNull('b.borrowernumber')
+        .limit(limit)
+        .pluck<number[]>('v.borrowernumber');
+    },
+  };
+}

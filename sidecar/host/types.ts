@@ -1,0 +1,74 @@
+/**
+ * What the host reader gives: Koha's branches, patrons' contact data,
+ * overdue loans and changed e-mail addresses, as plain rows.
+ */
+export interface Branch {
+  branchcode: string;
+  branchname: string;
+  branchemail: string | null;
+  branchreplyto: string | null;
+  branchphone: string | null;
+  branchaddress1: string | null;
+  branchaddress2: string | null;
+  branchzip: string | null;
+  branchcity: string | null;
+  branchcountry: string | null;
+}
+
+/** The patron columns every notice needs: names, contact data, language, branch. */
+export interface PatronContact {
+  borrowernumber: number;
+  cardnumber: string | null;
+  surname: string | null;
+  firstname: string | null;
+  title: string | null;
+  email: string | null;
+  emailpro: string | null;
+  B_email: string | null;
+  mobile: string | null;
+  smsalertnumber: string | null;
+  phone: string | null;
+  lang: string | null;
+  branchcode: string;
+  categorycode: string;
+  address: string | null;
+  address2: string | null;
+  zipcode: string | null;
+  city: string | null;
+  country: string | null;
+}
+
+export interface OverdueLoan extends PatronContact {
+  issue_id: number;
+  itemnumber: number;
+  date_due: string;
+  issue_branchcode: string | null;
+  barcode: string | null;
+  homebranch: string | null;
+  itype: string | null;
+  itemcallnumber: string | null;
+  replacementprice: string | null;
+  biblionumber: number;
+  biblio_title: string | null;
+  author: string | null;
+  overduenoticerequired: number | null;
+}
+
+/** One patron's address columns beside the verification record the sidecar keeps (v_*: none yet when null). */
+export interface EmailChangeRow {
+  borrowernumber: number;
+  email: string | null;
+  emailpro: string | null;
+  B_email: string | null;
+  categorycode: string;
+  branchcode: string;
+  lang: string | null;
+  /** Fingerprint of the three address columns and the category, computed by the database. */
+  source_hash: string;
+  v_borrowernumber: number | null;
+  v_email: string | null;
+  v_state: string | null;
+  v_source_hash: string | null;
+  v_token_version: number | null;
+  v_message_id: number | null;
+}

@@ -1,0 +1,33 @@
+/**
+ * Rendering: notice templates (shipped and staff-edited), the safety check
+ * every template passes, and the Koha date and amount formats.
+ */
+export {
+  NoticeRenderer,
+  NOTICE_TEMPLATE_DIR,
+  LIBRARY_DEFAULT_LANG,
+  languageCandidates,
+  escapeHtml,
+  htmlFromText,
+  type RenderedNotice,
+} from './notices';
+export {
+  checkNoticeTemplate,
+  renderNoticeTemplate,
+  noticeEnvironmentSummary,
+  NoticeData,
+  NOTICE_TEMPLATE_FILTERS,
+  NOTICE_TEMPLATE_TESTS,
+  type RenderNoticeOptions,
+} from './safety';
+export {
+  toPlainData,
+  isPlainRecord,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_VALUES,
+  type PlainData,
+  type PlainRecord,
+  type PlainDataLimits,
+} from './plain-data';
+export { asKohaDateFormat, formatKohaDate, formatAmount, libraryDay, addDays, daysBetween, type KohaDateFormat } from './dates';
+export { TemplateStore, type TemplateKey, type EditedTemplate, type EditedTemplateSummary, type TemplateEdit } from './template-store';
