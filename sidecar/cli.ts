@@ -11,8 +11,8 @@ import { createApp, type App } from './main';
 import { runNotices } from './notices';
 import { createLogger } from './logging';
 import { serve } from './serve';
-import { runDemo } from './demo';
-import { seedDemoDatabase } from './demo/seed';
+import { runDemo, seedDemoDatabase } from './demo';
+import { bouncesClassifyCommand } from './bounces';
 import { verificationCommand, describeState, VERIFICATION_USAGE } from './verification';
 import { messageCommand, routinesCommand, rulesCommand } from './notices/cli';
 import { archiveCommand, ARCHIVE_USAGE } from './archive';
@@ -36,6 +36,8 @@ const USAGE = `kmc: Koha Message Center
 ${VERIFICATION_USAGE}
 ${ARCHIVE_USAGE}
   kmc grants --user NAME [--host HOST]      the GRANT statements for a least-privilege database user
+  kmc bounces classify FILE... [--json]     classify saved bounce messages (hard, soft, complaint, autoreply,
+                                            delivered, not_bounce, unknown) without touching the database
   kmc doctor [--json]                       what is set, what is reachable (database, e-mail, SMS), what is wrong
   kmc seed [--patrons N] [--loans N] [--date YYYY-MM-DD]
                                             fill an EMPTY database with a demo library (Koha's tables)
@@ -188,6 +190,14 @@ export async function main(
       return routinesCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
     case 'message':
       return messageCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
+
+    case 'bounces': {
+      const [sub, ...args] = rest;
+      if (sub !== 'classify') throw new UsageError('kmc bounces takes: classify FILE... [--json]');
+      const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true });
+      if (!positionals.length) throw new UsageError('kmc bounces classify needs at least one file');
+      return bouncesClassifyCommand(positionals, { json: values.json ?? false }, out);
+    }
 
     case 'doctor':
       return doctorCommand(rest, doctorDeps(env), out);

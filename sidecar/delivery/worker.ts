@@ -1,0 +1,495 @@
+/**
+ * The delivery worker: claims due messages, hands each to its channel's
+ * adapter, and records the outcome. Transient failures come back later with
+ * jittered exponential backoff until the channel's retry budget is spent.
+ *
+ * Throughput: each channel keeps as many sends in flight as its adapter says
+ * is useful (the SMPP window, twice the SMTP pool), the next batch is claimed
+ * while the last one is still going, and outcomes are written in groups: one
+ * transaction holds every outcome that came in while the previous write was
+ * running, so no outcome waits for more than the write before it.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../channels';
+import type { CompletionChange, MessageRow, MessageStore } from '../queue';
+import type { HostReader } from '../host';
+import type { Logger } from '../logging';
+import { KmcError, messageOfError } from '../errors';
+import { isChannel, messageIdFor, type ChannelName, type Clock } from '../kernel';
+
+export interface RetryPolicy {
+  maxAttempts: Record<ChannelName, number>;
+  baseMs: number;
+  maxMs: number;
+  /** 0.25 = each wait is spread ±25% so retries of a whole batch do not arrive together. */
+  jitter: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: { email: 8, sms: 8, print: 3 },
+  baseMs: 60_000,
+  maxMs: 6 * 3600_000,
+  jitter: 0.25,
+};
+
+/**
+ * Codes meaning the message left us but no answer came back: the SMSC may
+ * have accepted it. Trying again may send it twice (see the README); the
+ * event says so, so staff can tell when a patron reports two texts.
+ */
+export const MAYBE_DELIVERED_CODES: ReadonlySet<string> = new Set(['SMPP_TIMEOUT', 'SMPP_CONNECTION_LOST']);
+
+const LEASE_CHECK_EVERY_MS = 5_000;
+
+export function backoffMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const raw = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
+  const spread = raw * policy.jitter * (random() * 2 - 1);
+  return Math.max(1000, Math.round(raw + spread));
+}
+
+export interface DeliveryStats {
+  sent: number;
+  failed: number;
+  retried: number;
+  held: number;
+  claimed: number;
+  disabled?: boolean;
+}
+
+export interface DeliveryDeps {
+  store: MessageStore;
+  host: HostReader;
+  adapters: Partial<Record<ChannelName, ChannelAdapter>>;
+  logger: Logger;
+  clock: Clock;
+  pluginClass: string;
+  workerId?: string;
+  /** Messages claimed in one go (default 100). */
+  batchSize?: number;
+  /** Sends in flight per channel when the adapter does not say (default 10). */
+  concurrency?: number;
+  leaseMs?: number;
+  retryPolicy?: RetryPolicy;
+  /** Run before each batch is claimed (e.g. releasing SMS whose quiet hours are over). */
+  beforeBatch?: (now: Date) => Promise<unknown>;
+}
+
+interface Pending {
+  change: CompletionChange & { id: number };
+  resolve: (recorded: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
+/** One channel's part of a delivery run: its adapter, the claimed messages waiting for it, and its sends in flight. */
+interface Lane {
+  adapter: ChannelAdapter;
+  queue: MessageRow[];
+  active: number;
+}
+
+/**
+ * Writes outcomes in groups (a group commit). record() resolves once the
+ * outcome is stored; a database that is away for a moment is tried again for
+ * a few seconds before the outcome is given up (the lease then brings the
+ * message back).
+ */
+class OutcomeWriter {
+  private pending: Pending[] = [];
+  private writing = 0;
+  private running = false;
+  private idleWaiters: Array<() => void> = [];
+  /** Called after each group is written, so the worker can send more. */
+  onWritten: (() => void) | null = null;
+
+  constructor(
+    private readonly store: MessageStore,
+    private readonly workerId: string,
+    private readonly logger: Logger,
+    private readonly maxGroup = 500,
+  ) {}
+
+  /** Outcomes not yet stored: the worker sends no more while this is high. */
+  get backlog(): number {
+    return this.pending.length + this.writing;
+  }
+
+  record(change: CompletionChange & { id: number }): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.pending.push({ change, resolve, reject });
+      if (!this.running) {
+        this.running = true;
+        void this.loop();
+      }
+    });
+  }
+
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.pending.length) {
+        const group = this.pending.splice(0, this.maxGroup);
+        this.writing = group.length;
+        try {
+          const done = await this.write(group.map((p) => p.change));
+          group.forEach((p, i) => {
+            p.resolve(done[i]);
+          });
+        } catch (err) {
+          group.forEach((p) => {
+            p.reject(err);
+          });
+        }
+        this.writing = 0;
+        this.onWritten?.();
+      }
+    } finally {
+      this.running = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private async write(changes: Array<CompletionChange & { id: number }>): Promise<boolean[]> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.store.completeMany(this.workerId, changes);
+      } catch (err) {
+        if (attempt >= 6) throw err;
+        this.logger.warn('delivery.record_retry', {
+          worker: this.workerId,
+          messages: changes.length,
+          attempt,
+          error: messageOfError(err),
+        });
+        await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
+      }
+    }
+  }
+}
+
+export class DeliveryWorker {
+  readonly workerId: string;
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private current: Promise<DeliveryStats> | null = null;
+  private wake: (() => void) | null = null;
+  private wakeRun: (() => void) | null = null;
+
+  constructor(private readonly deps: DeliveryDeps) {
+    this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  }
+
+  /** Read through a call: stop() may set it while a run awaits. */
+  private isStopping(): boolean {
+    return this.stopping;
+  }
+
+  private get policy(): RetryPolicy {
+    return this.deps.retryPolicy ?? DEFAULT_RETRY_POLICY;
+  }
+
+  private limitFor(channel: ChannelName): number {
+    const advised = this.deps.adapters[channel]?.maxInFlight;
+    return Math.max(1, advised ?? this.deps.concurrency ?? 10);
+  }
+
+  /** Delivers everything due now, batch after batch, and returns. */
+  deliverOnce(): Promise<DeliveryStats> {
+    const run = this.runOnce().finally(() => {
+      if (this.current === run) this.current = null;
+    });
+    this.current = run;
+    return run;
+  }
+
+  private async runOnce(): Promise<DeliveryStats> {
+    const stats: DeliveryStats = { sent: 0, failed: 0, retried: 0, held: 0, claimed: 0 };
+    const lanes = new Map<ChannelName, Lane>();
+    for (const [channel, adapter] of Object.entries(this.deps.adapters)) {
+      if (isChannel(channel)) lanes.set(channel, { adapter, queue: [], active: 0 });
+    }
+    const channels = [...lanes.keys()];
+    const batchSize = this.deps.batchSize ?? 100;
+    const writer = new OutcomeWriter(this.deps.store, this.workerId, this.deps.logger);
+    const queued = () => [...lanes.values()].reduce((n, lane) => n + lane.queue.length, 0);
+    const inFlight = () => [...lanes.values()].reduce((n, lane) => n + lane.active, 0);
+
+    let waiting: (() => void) | null = null;
+    const changed = () => {
+      const w = waiting;
+      waiting = null;
+      w?.();
+    };
+    const nextChange = () =>
+      new Promise<void>((resolve) => {
+        waiting = resolve;
+      });
+    this.wakeRun = changed;
+
+    // A channel's slot is free as soon as its send returns; the outcome is written behind it,
+    // with at most this many outcomes waiting to be written.
+    const maxBacklog = Math.max(batchSize * 4, 200);
+    const pump = () => {
+      if (this.stopping) return;
+      for (const [channel, lane] of lanes) {
+        const limit = this.limitFor(channel);
+        while (lane.active < limit && writer.backlog < maxBacklog) {
+          const row = lane.queue.shift();
+          if (!row) break;
+          lane.active += 1;
+          const slotFree = () => {
+            lane.active -= 1;
+            pump();
+            changed();
+          };
+          void this.deliver(row, lane.adapter, stats, writer).then(
+            ({ stored }) => {
+              slotFree();
+              void stored
+                .catch((err: unknown) => {
+                  // The outcome could not be stored: the message stays `sending` and its lease brings it back.
+                  this.deps.logger.error('delivery.record_failed', {
+                    messageId: row.id,
+                    channel,
+                    worker: this.workerId,
+                    error: messageOfError(err),
+                  });
+                })
+                .finally(() => held.delete(row.id));
+            },
+            (err: unknown) => {
+              // Whether it went out is unknown: leave it `sending` for the lease to bring back.
+              held.delete(row.id);
+              slotFree();
+              this.deps.logger.error('delivery.send_failed', {
+                messageId: row.id,
+                channel,
+                worker: this.workerId,
+                error: messageOfError(err),
+              });
+            },
+          );
+        }
+      }
+    };
+    writer.onWritten = () => {
+      pump();
+      changed();
+    };
+
+    // Claimed and not yet recorded: their leases are renewed while this worker lives.
+    const held = new Set<number>();
+    const leaseMs = this.deps.leaseMs ?? 5 * 60_000;
+    const heartbeat = setInterval(
+      () => {
+        if (!held.size) return;
+        this.deps.store
+          .extendLeases([...held], this.workerId, new Date(this.deps.clock.now().getTime() + leaseMs))
+          .catch((err: unknown) => {
+            this.deps.logger.warn('delivery.lease_renewal_failed', {
+              worker: this.workerId,
+              messages: held.size,
+              error: messageOfError(err),
+            });
+          });
+      },
+      Math.max(500, Math.floor(leaseMs / 3)),
+    );
+    heartbeat.unref();
+
+    let nextLeaseCheck = 0;
+    try {
+      for (;;) {
+        if (this.isStopping()) break;
+        // The toggle is read before every batch: switching off in Koha stops sending within one batch.
+        if (!(await this.deps.host.isEnabled(this.deps.pluginClass))) {
+          stats.disabled = true;
+          this.deps.logger.info('delivery.skipped_disabled', { worker: this.workerId });
+          break;
+        }
+        const now = this.deps.clock.now();
+        // Expired leases are looked for at the start and then every few seconds, not before every batch.
+        if (Date.now() >= nextLeaseCheck) {
+          nextLeaseCheck = Date.now() + LEASE_CHECK_EVERY_MS;
+          const released = await this.deps.store.releaseExpiredLeases(now, this.workerId);
+          if (released) this.deps.logger.warn('delivery.leases_expired', { worker: this.workerId, messages: released });
+        }
+        if (this.deps.beforeBatch) await this.deps.beforeBatch(now);
+        const batch = await this.deps.store.claimDue({ channels, limit: batchSize, workerId: this.workerId, leaseMs, now });
+        stats.claimed += batch.length;
+        for (const row of batch) {
+          held.add(row.id);
+          const lane = lanes.get(row.channel);
+          // Only the lanes' channels are claimed.
+          if (!lane) throw new KmcError('KMC_INTERNAL', `message ${row.id} was claimed for ${row.channel}, which has no adapter`);
+          lane.queue.push(row);
+        }
+        pump();
+        if (batch.length < batchSize) {
+          // Nothing more due for now: finish what is in hand, then look once more.
+          while ((queued() || inFlight()) && !this.isStopping()) await nextChange();
+          if (!batch.length) break;
+          continue;
+        }
+        // Claim the next batch while this one is still going, so no channel runs dry.
+        while (queued() > batchSize / 2 && !this.isStopping()) await nextChange();
+      }
+    } finally {
+      // Stopping: what was claimed but not yet handed to a channel goes straight back.
+      const leftover = [...lanes.values()].flatMap((lane) => lane.queue.splice(0));
+      for (const r of leftover) held.delete(r.id);
+      if (leftover.length) {
+        await this.deps.store
+          .releaseClaimed(
+            leftover.map((r) => r.id),
+            this.workerId,
+            this.deps.clock.now(),
+            'returned to the queue unsent: the worker is stopping',
+          )
+          .catch((err: unknown) => {
+            this.deps.logger.error('delivery.release_failed', {
+              worker: this.workerId,
+              messages: leftover.length,
+              error: messageOfError(err),
+            });
+          });
+      }
+      while (inFlight()) await nextChange();
+      await writer.idle();
+      clearInterval(heartbeat);
+      this.wakeRun = null;
+    }
+    // A status no message has is absent from the counts.
+    const counts: Partial<Record<string, number>> = await this.deps.store.countByStatus();
+    stats.held = counts.held ?? 0;
+    return stats;
+  }
+
+  /** Sends one message; resolves once the channel answered, with the write of the outcome under way. */
+  private async deliver(
+    row: MessageRow,
+    adapter: ChannelAdapter,
+    stats: DeliveryStats,
+    writer: OutcomeWriter,
+  ): Promise<{ stored: Promise<void> }> {
+    const messageIdHeader = row.channel === 'email' ? (row.message_id_header ?? messageIdFor(row.id, row.from_address ?? '')) : null;
+    const outgoing: OutgoingMessage = {
+      id: row.id,
+      channel: row.channel,
+      to: row.to_address ?? '',
+      from: row.from_address ?? '',
+      replyTo: row.reply_to,
+      subject: row.subject ?? '',
+      text: row.body_text ?? '',
+      html: row.body_html,
+      messageIdHeader,
+      branchcode: row.branchcode,
+    };
+    let outcome: SendOutcome;
+    try {
+      outcome = await adapter.send(outgoing);
+    } catch (err) {
+      // An adapter that throws broke its contract; treat it as transient so nothing is lost.
+      outcome = { kind: 'retry', code: 'ADAPTER_ERROR', reason: messageOfError(err) };
+    }
+    const at = this.deps.clock.now();
+    const ids = { messageId: row.id, channel: row.channel, worker: this.workerId, attempt: row.attempts };
+    const base = { id: row.id, at, messageIdHeader, channel: row.channel };
+
+    const lost = (recorded: boolean) => {
+      // The lease ran out during the send and the message went back to the queue; its newer state stands.
+      if (!recorded) this.deps.logger.warn('delivery.claim_lost', ids);
+    };
+    if (outcome.kind === 'accepted') {
+      const stored = writer.record({
+        ...base,
+        status: 'sent',
+        detail: outcome.reply,
+        reply: outcome.reply,
+        providerId: outcome.providerId,
+        ...(outcome.account !== undefined ? { providerAccount: outcome.account } : {}),
+      });
+      stats.sent += 1;
+      this.deps.logger.info('delivery.sent', ids);
+      return { stored: stored.then(lost) };
+    }
+
+    const maybe = outcome.kind === 'retry' && MAYBE_DELIVERED_CODES.has(outcome.code);
+    const note = maybe ? 'maybe delivered (no answer came; the SMSC may have accepted it, so the next attempt may repeat it): ' : '';
+    const budget = this.policy.maxAttempts[row.channel];
+    if (outcome.kind === 'failed' || row.attempts >= budget) {
+      const reason = outcome.kind === 'retry' ? `retry budget of ${budget} attempts spent; last: ${outcome.reason}` : outcome.reason;
+      const stored = writer.record({
+        ...base,
+        status: 'failed',
+        detail: `${note}${outcome.code}: ${reason}`,
+        reason: `${outcome.code}: ${reason}`.slice(0, 255),
+        reply: outcome.reason,
+      });
+      stats.failed += 1;
+      this.deps.logger.warn('delivery.failed', { ...ids, code: outcome.code, maybeDelivered: maybe });
+      return { stored: stored.then(lost) };
+    }
+    const wait = Math.max(backoffMs(row.attempts, this.policy), outcome.retryAfterMs ?? 0);
+    const nextAttemptAt = new Date(at.getTime() + wait);
+    const stored = writer.record({
+      ...base,
+      status: 'pending',
+      detail: `${note}${outcome.code}: ${outcome.reason}; next attempt at ${nextAttemptAt.toISOString()}`,
+      reason: `${outcome.code}: ${outcome.reason}`.slice(0, 255),
+      reply: outcome.reason,
+      nextAttemptAt,
+    });
+    stats.retried += 1;
+    this.deps.logger.info('delivery.retry_scheduled', { ...ids, code: outcome.code, waitMs: wait, maybeDelivered: maybe });
+    return { stored: stored.then(lost) };
+  }
+
+  /** For `kmc serve`: deliver, sleep, repeat, until stopped. */
+  start(intervalMs = 15_000): void {
+    if (this.loop) return;
+    this.stopping = false;
+    this.loop = (async () => {
+      while (!this.stopping) {
+        try {
+          await this.deliverOnce();
+        } catch (err) {
+          this.deps.logger.error('delivery.loop_error', { worker: this.workerId, error: messageOfError(err) });
+        }
+        if (this.isStopping()) break;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, intervalMs);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wake = null;
+      }
+    })();
+  }
+
+  /** Wakes the loop now, e.g. after a run queued new messages. */
+  poke(): void {
+    this.wake?.();
+  }
+
+  /**
+   * Stops claiming; claimed messages not yet handed to a channel go back to
+   * the queue at once; what is in flight finishes and is recorded.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    this.wakeRun?.();
+    await this.loop;
+    await this.current?.catch(() => undefined);
+    this.loop = null;
+  }
+}
