@@ -19,14 +19,14 @@ import { TestSmsc } from '../support/smsc';
 
 interface Harness {
   /** Starts whatever server the adapter talks to, and returns the adapter (not started). */
-  setUp(): Promise<ChannelAdapter>;
-  tearDown(): Promise<void>;
+  setUp(): ChannelAdapter | Promise<ChannelAdapter>;
+  tearDown(): void | Promise<void>;
   /** A message the server will take. */
   message(n: number): OutgoingMessage;
   /** A message the channel refuses for good. */
   permanentFailure(n: number): OutgoingMessage;
   /** Makes the next send meet a passing problem; the returned function ends it. */
-  transientProblem(): Promise<() => void | Promise<void>>;
+  transientProblem(): () => void | Promise<void>;
   /** Makes the server slow to answer, so sends are still in flight when stop() is called. */
   slowDown(): void;
   /** How many times the server (or the print folder) got this message. */
@@ -67,7 +67,7 @@ function smtpHarness(): Harness {
       refuse = `nobody${n}@example.org`;
       return { id: n, channel: 'email', to: refuse, from: 'library@example.org', subject: `Notice ${n}`, text: `Notice number ${n}` };
     },
-    async transientProblem() {
+    transientProblem() {
       soft = true;
       return () => {
         soft = false;
@@ -95,7 +95,12 @@ function smscHarness(kind: 'smpp' | 'router'): Harness {
         stopTimeoutMs: 3_000,
       };
       if (kind === 'smpp') return new SmppAdapter(smsc.url, { ...client, defaultFrom: 'Library' });
-      return new SmsRouter({ defaultUrl: smsc.url, defaultSender: 'Library', client, accounts: { branchAccounts: async () => [] } });
+      return new SmsRouter({
+        defaultUrl: smsc.url,
+        defaultSender: 'Library',
+        client,
+        accounts: { branchAccounts: () => Promise.resolve([]) },
+      });
     },
     async tearDown() {
       await smsc.close();
@@ -113,7 +118,7 @@ function smscHarness(kind: 'smpp' | 'router'): Harness {
       smsc.refuseDestination(phone(n), SmppStatus.RINVDSTADR);
       return { id: n, channel: 'sms', to: phone(n), from: 'Library', subject: '', text: `Notice number ${n}`, branchcode: 'CPL' };
     },
-    async transientProblem() {
+    transientProblem() {
       smsc.throttleNext(1);
       // The client waits out its (short) throttle pause by itself once the SMSC accepts again.
       return () => undefined;
@@ -129,11 +134,11 @@ function printHarness(): Harness {
   let dir: string;
   const day = () => new Date().toISOString().slice(0, 10);
   return {
-    async setUp() {
+    setUp() {
       dir = mkdtempSync(path.join(os.tmpdir(), 'kmc-contract-print-'));
       return new PrintAdapter({ dir });
     },
-    async tearDown() {
+    tearDown() {
       rmSync(dir, { recursive: true, force: true });
     },
     message: (n) => ({
@@ -152,7 +157,7 @@ function printHarness(): Harness {
       subject: `Notice ${n}`,
       text: '   ',
     }),
-    async transientProblem() {
+    transientProblem() {
       // A file where the day's folder should be: the write fails until staff clear it.
       const folder = path.join(dir, day());
       rmSync(folder, { recursive: true, force: true });
@@ -230,7 +235,7 @@ for (const [name, make] of harnesses) {
     it('a passing problem gives retry with a code; the same message goes through once it is over', async () => {
       await adapter.start();
       const m = h.message(nextId());
-      const end = await h.transientProblem();
+      const end = h.transientProblem();
       const outcome = await adapter.send(m);
       expect(outcome.kind, JSON.stringify(outcome)).to.equal('retry');
       expect((outcome as { code: string }).code).to.match(CODE);

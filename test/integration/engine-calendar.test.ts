@@ -120,7 +120,7 @@ describe(`a simulated calendar, day 0 to day 90 (${kohaSchemaKind()} Koha schema
   });
 
   after(async () => {
-    await w?.close();
+    await w.close();
   });
 
   const on = (m: StoredMessage) => {

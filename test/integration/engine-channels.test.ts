@@ -65,8 +65,8 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
   });
 
   after(async () => {
-    await w?.close();
-    await smsc?.close();
+    await w.close();
+    await smsc.close();
   });
 
   beforeEach(async () => {
@@ -330,11 +330,11 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
         await k.messagePreference({ borrowernumber: p, message: 'Item_Due', transports: ['email'] });
       }
       w.kmc.notices.emailGate = {
-        async check(patrons) {
+        check(patrons) {
           const out = new Map<number, 'held' | 'expired'>();
           for (const p of patrons) if (p.borrowernumber === holder) out.set(p.borrowernumber, 'held');
           for (const p of patrons) if (p.borrowernumber === expired) out.set(p.borrowernumber, 'expired');
-          return out;
+          return Promise.resolve(out);
         },
       };
       await baseline('predue', 0, { channels: 'email,print' });

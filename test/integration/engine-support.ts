@@ -73,7 +73,7 @@ export async function stored(knex: Knex, where: Record<string, unknown> = {}): P
     m.items = items
       .filter((i) => i.message_id === m.id)
       .map(({ issue_id, reserve_id, coverage_key, fee }) => ({ issue_id, reserve_id, coverage_key, fee }));
-    m.notice_date = m.notice_date ? String(m.notice_date).slice(0, 10) : null;
+    m.notice_date = m.notice_date ? m.notice_date.slice(0, 10) : null;
   }
   return messages;
 }

@@ -15,10 +15,10 @@ import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../suppor
 const TODAY = '2025-03-14';
 const SMALL: SeedOptions = { today: TODAY, seed: 42, patrons: 40, biblios: 60, itemsPerBiblio: 2, loans: 60, overdueShare: 0.5, holds: 8 };
 
-async function countOf(knex: Knex, table: string, where?: (q: Knex.QueryBuilder) => void): Promise<number> {
-  const q = knex(table).count({ n: '*' });
-  if (where) where(q);
-  const row = (await q.first()) as { n: number | string } | undefined;
+/** Rows of `table` (which may carry an alias), narrowed by `where` when given. */
+async function countOf(knex: Knex, table: string, where?: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<number> {
+  const rows = where ? where(knex(table)) : knex(table);
+  const row = (await rows.count({ n: '*' }).first()) as { n: number | string } | undefined;
   return Number(row?.n ?? 0);
 }
 
@@ -167,18 +167,14 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
       expect(Math.min(...days)).to.be.within(-60, -30);
       expect(Math.max(...days)).to.be.within(10, 30);
       expect(dues.every((d) => d.endsWith(' 23:59:00'))).to.equal(true);
-      const issued = await db.knex('issues').whereRaw('issuedate >= date_due').count({ n: '*' }).first();
-      expect(Number((issued as { n: number }).n)).to.equal(0);
+      expect(await countOf(db.knex, 'issues', (q) => q.whereRaw('issuedate >= date_due'))).to.equal(0);
     });
 
     it('marks exactly the loaned items as on loan until their due date', async function () {
-      const mismatched = await db
-        .knex('items as i')
-        .leftJoin('issues as s', 's.itemnumber', 'i.itemnumber')
-        .whereRaw('NOT (i.onloan <=> DATE(s.date_due))')
-        .count({ n: '*' })
-        .first();
-      expect(Number((mismatched as { n: number }).n)).to.equal(0);
+      const mismatched = await countOf(db.knex, 'items as i', (q) =>
+        q.leftJoin('issues as s', 's.itemnumber', 'i.itemnumber').whereRaw('NOT (i.onloan <=> DATE(s.date_due))'),
+      );
+      expect(mismatched).to.equal(0);
       expect(await countOf(db.knex, 'items', (q) => q.whereNotNull('onloan'))).to.equal(60);
     });
 
@@ -206,19 +202,16 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
         expect(h.waitingdate <= TODAY).to.equal(true);
         expect(h.expirationdate >= TODAY && h.expirationdate > h.waitingdate).to.equal(true);
       }
-      const queuedOnLoanedRecords = await db
-        .knex('reserves as r')
-        .whereNull('r.found')
-        .whereExists((q) =>
-          q
+      const queuedOnLoanedRecords = await countOf(db.knex, 'reserves as r', (q) =>
+        q.whereNull('r.found').whereExists((e) => {
+          void e
             .select(db.knex.raw('1'))
             .from('items as i')
             .join('issues as s', 's.itemnumber', 'i.itemnumber')
-            .whereRaw('i.biblionumber = r.biblionumber'),
-        )
-        .count({ n: '*' })
-        .first();
-      expect(Number((queuedOnLoanedRecords as { n: number }).n)).to.equal(summary.holdsQueued);
+            .whereRaw('i.biblionumber = r.biblionumber');
+        }),
+      );
+      expect(queuedOnLoanedRecords).to.equal(summary.holdsQueued);
     });
 
     it('charges overdue fines to adults only, within the rules', async function () {

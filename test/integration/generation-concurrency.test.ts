@@ -48,9 +48,9 @@ describe(`two sidecars generating at once (${kohaSchemaKind()} Koha schema)`, fu
   });
 
   after(async () => {
-    await a?.close();
-    await b?.close();
-    await db?.drop();
+    await a.close();
+    await b.close();
+    await db.drop();
   });
 
   function newMessage(key: string, issueId: number): NewMessage {
@@ -145,7 +145,7 @@ describe(`two sidecars generating at once (${kohaSchemaKind()} Koha schema)`, fu
       .where('coverage_key', 'like', 'overdue:%')
       .orderBy('issue_id')
       .select('issue_id');
-    return rows.map((r) => Number(r.issue_id));
+    return rows.map((r) => r.issue_id);
   }
 
   it(`neither run fails and every loan is covered exactly once (${ROUNDS} rounds)`, async () => {

@@ -3,7 +3,7 @@ import { createKohaDatabase, kohaSchemaKind } from '../support/koha';
 import type { ScratchDatabase } from '../support/db';
 import { buildSmallLibrary, RUN_DAY, type SmallLibrary } from '../support/library';
 import { TestClock, testServices, testSettings } from '../support/sidecar';
-import { migrate } from '../../sidecar/db';
+import { fromDbTime, migrate } from '../../sidecar/db';
 import { runNotices } from '../../sidecar/notices';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
 import type { App } from '../../sidecar/main';
@@ -150,7 +150,7 @@ describe(`overdue notices by e-mail, end to end (${kohaSchemaKind()} Koha schema
     const waiting = await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.jurgen }).first();
     expect(waiting.status).to.equal('pending');
     expect(waiting.last_reply).to.contain('451');
-    expect(Date.parse(waiting.next_attempt_at + 'Z') - clock.now().getTime()).to.be.within(45_000, 75_000);
+    expect(fromDbTime(waiting.next_attempt_at)!.getTime() - clock.now().getTime()).to.be.within(45_000, 75_000);
 
     // Not yet due again: nothing is tried.
     expect(await kmc.worker.deliverOnce()).to.include({ claimed: 0 });
@@ -210,13 +210,13 @@ describe(`overdue notices by e-mail, end to end (${kohaSchemaKind()} Koha schema
 
   it('an address waiting for verification holds the e-mail; an expired one falls to the next channel', async () => {
     kmc.notices.emailGate = {
-      async check(patrons) {
+      check(patrons) {
         const states = new Map<number, 'held' | 'expired'>();
         for (const p of patrons) {
           if (p.borrowernumber === lib.patrons.asa) states.set(p.borrowernumber, 'held');
           if (p.borrowernumber === lib.patrons.jurgen) states.set(p.borrowernumber, 'expired');
         }
-        return states;
+        return Promise.resolve(states);
       },
     };
     const result = await run();

@@ -177,6 +177,17 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     return fs.existsSync(dataFile) ? (JSON.parse(fs.readFileSync(dataFile, 'utf8')) as Record<string, string>) : {};
   }
 
+  /**
+   * What the plugin passes a page template. Which values are there depends on the page and on who asks
+   * (a refusal has a `problem` and no menu); the tests read the others as they check them.
+   */
+  interface PageParams {
+    [name: string]: unknown;
+    menu?: Array<{ id: string }>;
+    current?: { id: string };
+    iframe_src?: string;
+  }
+
   /** Runs one plugin method as Koha's run.pl would, and returns what it printed. */
   let kohaConf: Record<string, string> = {};
 
@@ -192,8 +203,8 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     return JSON.parse(r.stdout) as {
       kind: 'html' | 'redirect' | 'returned';
       status?: string;
-      page?: { file: string; params: Record<string, any> };
-      value?: any;
+      page?: { file: string; params: PageParams };
+      value?: unknown;
       metadata?: Record<string, unknown>;
       '-uri'?: string;
       '-status'?: string;
@@ -201,7 +212,8 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     };
   }
 
-  function tokenIn(url: string) {
+  function tokenIn(url: string | undefined) {
+    if (url === undefined) throw new Error('the page has no iframe_src');
     const u = new URL(url);
     return { url: u, check: verifyLaunchToken(SECRET, u.searchParams.get('token') ?? '', Math.floor(Date.now() / 1000)) };
   }
@@ -362,8 +374,16 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
   });
 
   describe('the manifest check', () => {
-    const good = () => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'plugin-manifest', 'manifest.json'), 'utf8'));
-    const cases: Array<[string, (m: any) => void, RegExp]> = [
+    /** The manifest as its JSON file holds it, before any check: each case below breaks one field of it. */
+    interface ManifestJson {
+      pages: Array<Record<string, unknown>>;
+      toggle: Record<string, unknown>;
+      plugin: Record<string, unknown>;
+      launch: Record<string, unknown>;
+      baseUrl: unknown;
+    }
+    const good = () => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'plugin-manifest', 'manifest.json'), 'utf8')) as ManifestJson;
+    const cases: Array<[string, (m: ManifestJson) => void, RegExp]> = [
       ['a page id used twice', (m) => (m.pages[1].id = m.pages[0].id), /page dashboard: the id is used twice/],
       ['an unknown place', (m) => (m.pages[0].shows = 'opac'), /page dashboard: shows must be one of/],
       ['a path with a host', (m) => (m.pages[0].path = '//evil.example/x'), /page dashboard: path/],
@@ -406,7 +426,9 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
   });
 
   describe('the plugin inside it, run by perl', () => {
-    beforeEach(() => setData({ sidecar_url: 'https://messages.library.example/', secret: SECRET }));
+    beforeEach(() => {
+      setData({ sidecar_url: 'https://messages.library.example/', secret: SECRET });
+    });
 
     it('compiles', () => {
       const r = perl(['-I', standins, '-I', extracted, '-c', path.join(extracted, 'Koha/Plugin/Org/KohaMessageCenter.pm')]);
@@ -421,8 +443,8 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       expect(out.page!.file).to.equal('page.tt');
       // routines and rules (tools › edit_notice_status_triggers), templates (tools › edit_notices);
       // not the queue or the dashboard (the whole tools module or circulation), nor settings
-      expect(params.menu.map((p: { id: string }) => p.id)).to.deep.equal(['routines', 'rules', 'templates']);
-      expect(params.current.id).to.equal('routines');
+      expect(params.menu!.map((p) => p.id)).to.deep.equal(['routines', 'rules', 'templates']);
+      expect(params.current!.id).to.equal('routines');
       const { url, check } = tokenIn(params.iframe_src);
       expect(`${url.origin}${url.pathname}`).to.equal('https://messages.library.example/launch');
       expect(url.searchParams.get('next')).to.equal('/routines');
@@ -431,28 +453,20 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     });
 
     it('reads the permissions as Koha does: the whole tools module, or circulation, opens the queue; a sub-permission alone does not', () => {
-      expect(run('tool', {}, TOOLS).page!.params.menu.map((p: { id: string }) => p.id)).to.deep.equal([
+      expect(run('tool', {}, TOOLS).page!.params.menu!.map((p) => p.id)).to.deep.equal([
         'dashboard',
         'routines',
         'queue',
         'rules',
         'templates',
       ]);
-      expect(run('tool', {}, DESK).page!.params.menu.map((p: { id: string }) => p.id)).to.deep.equal(['dashboard', 'queue', 'archive']);
+      expect(run('tool', {}, DESK).page!.params.menu!.map((p) => p.id)).to.deep.equal(['dashboard', 'queue', 'archive']);
       expect(run('tool', { page: 'queue' }, ANNA).page!.params.problem).to.equal('no_permission');
     });
 
     it('Tools: a superlibrarian sees the administration pages too (for Koha before 24.05)', () => {
       const params = run('tool', { page: 'settings' }, BOSS).page!.params;
-      expect(params.menu.map((p: { id: string }) => p.id)).to.deep.equal([
-        'dashboard',
-        'routines',
-        'queue',
-        'archive',
-        'rules',
-        'templates',
-        'settings',
-      ]);
+      expect(params.menu!.map((p) => p.id)).to.deep.equal(['dashboard', 'routines', 'queue', 'archive', 'rules', 'templates', 'settings']);
       const { url, check } = tokenIn(params.iframe_src);
       expect(url.searchParams.get('next')).to.equal('/settings');
       expect(check).to.include({ ok: true, borrowernumber: 7 });
@@ -461,8 +475,8 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     it('Administration: only the administration pages', () => {
       const params = run('admin', {}, BOSS).page!.params;
       expect(params.area).to.equal('admin');
-      expect(params.menu.map((p: { id: string }) => p.id)).to.deep.equal(['rules', 'templates', 'settings']);
-      expect(params.current.id).to.equal('rules');
+      expect(params.menu!.map((p) => p.id)).to.deep.equal(['rules', 'templates', 'settings']);
+      expect(params.current!.id).to.equal('rules');
     });
 
     it('refuses a page the staff member lacks the permission for, with 403 and no token', () => {
@@ -482,7 +496,7 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       expect(out.kind).to.equal('redirect');
       expect(out['-status']).to.equal('302 Found');
       expect(out['-Cache_Control']).to.equal('no-store');
-      const { url, check } = tokenIn(out['-uri']!);
+      const { url, check } = tokenIn(out['-uri']);
       expect(url.searchParams.get('next')).to.equal('/patrons/42/messages');
       expect(check).to.include({ ok: true, borrowernumber: 88 });
     });
@@ -549,7 +563,7 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       kohaConf = { message_center_secret: conf };
       try {
         setData({ sidecar_url: 'https://messages.library.example', secret: SECRET });
-        const url = new URL(run('tool', {}, BOSS).page!.params.iframe_src);
+        const url = new URL(run('tool', {}, BOSS).page!.params.iframe_src!);
         const token = url.searchParams.get('token')!;
         expect(verifyLaunchToken(conf, token, Math.floor(Date.now() / 1000))).to.include({ ok: true, borrowernumber: 7 });
         expect(verifyLaunchToken(SECRET, token, Math.floor(Date.now() / 1000))).to.deep.equal({ ok: false, reason: 'signature' });
@@ -598,7 +612,7 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     // stands for the sidecar and records what arrived.
     let server: http.Server;
     let base: string;
-    let browser: Browser;
+    let browser: Browser | undefined;
     const launches: Array<{ next: string | null; check: LaunchTokenCheck }> = [];
     const pluginCalls: string[] = [];
 
@@ -641,13 +655,19 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
 
     after(async () => {
       await browser?.close();
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
     });
 
-    beforeEach(() => setData({ sidecar_url: `${base}/sidecar`, secret: SECRET }));
+    beforeEach(() => {
+      setData({ sidecar_url: `${base}/sidecar`, secret: SECRET });
+    });
 
     it('adds a Messages tab whose iframe loads only when opened, through the plugin, with a fresh token', async () => {
-      const page = await browser.newPage();
+      const page = await browser!.newPage();
       try {
         await page.goto(`${base}/cgi-bin/koha/members/moremember.pl?borrowernumber=42`);
         const tab = page.locator('#finesholdsissues .nav-tabs a#kmc-messages-tab');
@@ -678,7 +698,7 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     });
 
     it('on other patron pages, only the menu entry', async () => {
-      const page = await browser.newPage();
+      const page = await browser!.newPage();
       try {
         await page.goto(`${base}/cgi-bin/koha/members/notices.pl?borrowernumber=42`);
         expect(await page.locator('#kmc-messages-menu a').count()).to.equal(1);

@@ -61,8 +61,8 @@ describe(`launch token: the whole hop from the plugin to a signed-in page (${koh
   });
 
   after(async () => {
-    await services?.close();
-    await db?.drop();
+    await services.close();
+    await db.drop();
   });
 
   /** The path and query of the plugin's own launch link (Perl's launch_url). */

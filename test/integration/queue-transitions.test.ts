@@ -77,8 +77,8 @@ describe(`the queue's transitions and placement rule (${kohaSchemaKind()} Koha s
   });
 
   after(async () => {
-    await w?.close();
-    await smsc?.close();
+    await w.close();
+    await smsc.close();
   });
 
   beforeEach(async () => {

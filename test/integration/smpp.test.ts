@@ -113,7 +113,11 @@ describe('SMS channel over SMPP (test SMSC on loopback)', function () {
       const probe = net.createServer();
       await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
       const port = (probe.address() as net.AddressInfo).port;
-      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        probe.close(() => {
+          resolve();
+        });
+      });
       const adapter = await adapterFor(`smpp://kmc:secret@127.0.0.1:${port}`, {}, false);
       const err = await startError(adapter);
       expect(err.code).to.equal('SMPP_CONNECT_FAILED');
@@ -476,9 +480,9 @@ describe('SMS channel over SMPP (test SMSC on loopback)', function () {
     it('asks the SMSC to offer a receipt again when recording it fails', async () => {
       let calls = 0;
       const adapter = await adapterFor(smsc.url, {
-        onReceipt: async () => {
+        onReceipt: () => {
           calls += 1;
-          throw new Error('database is away');
+          return Promise.reject(new Error('database is away'));
         },
       });
       const sent = accepted(await adapter.send(sms('receipt that fails')));

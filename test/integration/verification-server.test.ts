@@ -52,8 +52,8 @@ describe(`e-mail verification inside kmc serve (${kohaSchemaKind()} Koha schema)
   });
 
   after(async () => {
-    await running?.stop();
-    await db?.drop();
+    await running.stop();
+    await db.drop();
   });
 
   it('the schedule scans at start: the existing addresses are taken as verified', async () => {

@@ -70,8 +70,8 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
   });
 
   after(async () => {
-    await services?.close();
-    await db?.drop();
+    await services.close();
+    await db.drop();
   });
 
   async function signinForm(agent = request.agent(app)) {

@@ -10,7 +10,6 @@ import type { SmallLibrary } from '../support/library';
 import type { TestClock } from '../support/sidecar';
 import { toDbTime } from '../../sidecar/db';
 import type { Running } from '../../sidecar/serve';
-import type { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { chartBars, dashboardFigures } from '../../sidecar/web/pages/dashboard';
 import type { NewMessage } from '../../sidecar/queue';
 import { startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
@@ -21,7 +20,6 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
-  let mail: MailCapture;
   let clock: TestClock;
   const n: Record<string, number> = {};
   const now = () => Math.floor(clock.now().getTime() / 1000);
@@ -32,7 +30,7 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
       desk: { userid: 'desk', surname: 'Disk', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' },
       rules: { userid: 'rules', surname: 'Regler', modules: ['catalogue', 'parameters'], branchcode: 'CPL', categorycode: 'PT' },
     });
-    ({ db, lib, running, mail, clock } = sidecar);
+    ({ db, lib, running, clock } = sidecar);
     Object.assign(n, sidecar.n);
     // Ten messages: made through the store, then given their outcome and day.
     const plan: Array<[string, 'email' | 'sms' | 'print', string, string | null]> = [
@@ -76,7 +74,7 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   after(async () => {
-    await sidecar?.stop();
+    await sidecar.stop();
   });
 
   it('counts per day by channel and status, the rate, failures and the queue', async () => {

@@ -117,7 +117,7 @@ describe('the PDF writer for letters', () => {
     expect(/\/Count (\d+)/.exec(text)![1]).to.equal('3');
     // Each stream's /Length is its true length.
     for (const m of text.matchAll(/<< \/Length (\d+) >>\nstream\n/g)) {
-      const start = m.index! + m[0].length;
+      const start = m.index + m[0].length;
       expect(text.slice(start + Number(m[1]), start + Number(m[1]) + 10)).to.equal('\nendstream');
     }
     expect(text).to.contain('(\\305sa \\326berg)');

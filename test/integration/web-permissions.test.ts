@@ -131,8 +131,8 @@ describe(`what each staff member may see and open (${kohaSchemaKind()} Koha sche
   });
 
   after(async () => {
-    await running?.stop();
-    await db?.drop();
+    await running.stop();
+    await db.drop();
   });
 
   const pages = () => ({

@@ -60,7 +60,7 @@ describe(`the message queue (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   after(async () => {
-    await sidecar?.stop();
+    await sidecar.stop();
   });
 
   it('lists failed and missing-contact messages with their reasons, filterable', async () => {

@@ -10,7 +10,6 @@ import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
 import type { SmallLibrary } from '../support/library';
 import type { TestClock } from '../support/sidecar';
 import type { Running } from '../../sidecar/serve';
-import { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { runNotices } from '../../sidecar/notices';
 import { addStaff, startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
@@ -27,7 +26,6 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
   let db: KohaDatabase;
   let lib: SmallLibrary;
   let running: Running;
-  let mail: MailCapture;
   let clock: TestClock;
   let staff: StaffSession;
   let staffNumber: number;
@@ -37,7 +35,7 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
 
   before(async () => {
     sidecar = await startStaffSidecar('web_routines', {}, { at: '2026-11-24T05:00:00Z' });
-    ({ db, lib, running, mail, clock } = sidecar);
+    ({ db, lib, running, clock } = sidecar);
     // A patron whose name is markup: every page must show it as text.
     await db.knex('borrowers').where({ borrowernumber: lib.patrons.jurgen }).update({ firstname: '<script>alert(1)</script>' });
     staffNumber = await addStaff(lib.builder, {
@@ -53,7 +51,7 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
   });
 
   after(async () => {
-    await sidecar?.stop();
+    await sidecar.stop();
   });
 
   /** Starts a run of a routine from its page and waits, as the page does, until it is done. */
@@ -81,15 +79,13 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     expect(all.text).to.contain('Overdue notices').and.to.contain('Hold pickup notices');
     const overdue = await staff.get('/routines?type=overdue');
     expect(overdue.text).to.contain('Overdue notices').and.not.to.contain('Hold pickup notices');
-    await db
-      .knex('kmc_routines')
-      .insert({
-        name: 'Overdue, harbour only',
-        message_type: 'overdue',
-        criteria: JSON.stringify({ branches: ['HAF'], categories: [], itemtypes: [] }),
-        needs_approval: 1,
-        enabled: 1,
-      });
+    await db.knex('kmc_routines').insert({
+      name: 'Overdue, harbour only',
+      message_type: 'overdue',
+      criteria: JSON.stringify({ branches: ['HAF'], categories: [], itemtypes: [] }),
+      needs_approval: 1,
+      enabled: 1,
+    });
     const central = await staff.get('/routines?branch=CPL');
     expect(central.text).to.contain('Overdue notices').and.not.to.contain('Overdue, harbour only');
     const harbour = await staff.get('/routines?branch=HAF');
@@ -246,7 +242,9 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
       .parse((r, cb) => {
         const chunks: Buffer[] = [];
         r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
+        r.on('end', () => {
+          cb(null, Buffer.concat(chunks));
+        });
       });
     expect(res.status).to.equal(200);
     expect(res.headers['content-type']).to.equal('application/pdf');
@@ -265,7 +263,9 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
       .parse((r, cb) => {
         const chunks: Buffer[] = [];
         r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
+        r.on('end', () => {
+          cb(null, Buffer.concat(chunks));
+        });
       });
     // Every message that was not cancelled: Åsa, Søren and Anna (Jürgen was left out).
     expect(pdfFacts(all.body as Buffer).pages).to.equal(3);
@@ -388,17 +388,15 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
   });
 
   it('shows a run at work with a status endpoint and a page that refreshes itself without JavaScript', async () => {
-    const [runId] = await db
-      .knex('kmc_runs')
-      .insert({
-        job: `routine:${overdueRoutine}:manual:at-work`,
-        fire_time: '2026-11-24 05:00:00',
-        run_date: '2026-11-24',
-        message_type: 'overdue',
-        status: 'running',
-        started_at: '2026-11-24 05:00:00.000',
-        started_by: `staff:${staffNumber}`,
-      });
+    const [runId] = await db.knex('kmc_runs').insert({
+      job: `routine:${overdueRoutine}:manual:at-work`,
+      fire_time: '2026-11-24 05:00:00',
+      run_date: '2026-11-24',
+      message_type: 'overdue',
+      status: 'running',
+      started_at: '2026-11-24 05:00:00.000',
+      started_by: `staff:${staffNumber}`,
+    });
     const page = await staff.get(`/runs/${runId}`);
     expect(page.text).to.contain('<noscript><meta http-equiv="refresh" content="3"></noscript>');
     expect(page.text).to.contain(`data-status-url="/runs/${runId}/status"`);

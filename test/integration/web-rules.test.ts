@@ -6,10 +6,8 @@
  */
 import { expect } from 'chai';
 import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
-import type { SmallLibrary } from '../support/library';
 import type { TestClock } from '../support/sidecar';
 import type { Running } from '../../sidecar/serve';
-import type { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { explainRule } from '../../sidecar/web/pages/rules';
 import type { Rule } from '../../sidecar/rules';
 import { startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
@@ -58,9 +56,7 @@ describe(`the rules page (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(60_000);
   let sidecar: StaffSidecar;
   let db: KohaDatabase;
-  let lib: SmallLibrary;
   let running: Running;
-  let mail: MailCapture;
   let clock: TestClock;
   let boss: StaffSession;
   const n: Record<string, number> = {};
@@ -89,13 +85,13 @@ describe(`the rules page (${kohaSchemaKind()} Koha schema)`, function () {
       none: { userid: 'none', surname: 'Ingen', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' },
       haf: { userid: 'hafen', surname: 'Hafen', modules: ['catalogue', 'parameters'], branchcode: 'HAF', categorycode: 'PT' },
     });
-    ({ db, lib, running, mail, clock } = sidecar);
+    ({ db, running, clock } = sidecar);
     Object.assign(n, sidecar.n);
     boss = await as('boss');
   });
 
   after(async () => {
-    await sidecar?.stop();
+    await sidecar.stop();
   });
 
   const baseline = async () =>
@@ -233,16 +229,14 @@ describe(`the rules page (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   it("shows a rule's note as text, not markup", async () => {
-    const [id] = await db
-      .knex('kmc_rules')
-      .insert({
-        message_type: 'welcome',
-        level: 0,
-        categorycode: 'PT',
-        channels: 'email',
-        is_used: 1,
-        note: '"><script>alert(1)</script>',
-      });
+    const [id] = await db.knex('kmc_rules').insert({
+      message_type: 'welcome',
+      level: 0,
+      categorycode: 'PT',
+      channels: 'email',
+      is_used: 1,
+      note: '"><script>alert(1)</script>',
+    });
     const page = await boss.get(`/rules/${id}`);
     expect(page.text).to.not.contain('<script>alert(1)');
     expect(page.text).to.contain('&lt;script&gt;alert(1)');

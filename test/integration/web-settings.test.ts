@@ -79,10 +79,10 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   after(async () => {
-    await running?.stop();
-    await smsc?.close();
-    await mail?.stop();
-    await db?.drop();
+    await running.stop();
+    await smsc.close();
+    await mail.stop();
+    await db.drop();
   });
 
   it("saves a branch's settings; the password is stored but never shown back, and kept when left empty", async () => {

@@ -6,10 +6,8 @@
  */
 import { expect } from 'chai';
 import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
-import type { SmallLibrary } from '../support/library';
 import type { TestClock } from '../support/sidecar';
 import type { Running } from '../../sidecar/serve';
-import type { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { NoticeRenderer, TemplateStore } from '../../sidecar/rendering';
 import { TemplateError } from '../../sidecar/errors';
 import { saveTemplate, type TemplateKey } from '../../sidecar/web/pages/templates';
@@ -20,9 +18,7 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(60_000);
   let sidecar: StaffSidecar;
   let db: KohaDatabase;
-  let lib: SmallLibrary;
   let running: Running;
-  let mail: MailCapture;
   let clock: TestClock;
   let editor: StaffSession;
   const n: Record<string, number> = {};
@@ -44,13 +40,13 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
       reader: { userid: 'reader', surname: 'Läsare', modules: ['catalogue', 'tools'], branchcode: 'CPL', categorycode: 'PT' },
       none: { userid: 'none', surname: 'Ingen', modules: ['catalogue', 'circulate'], branchcode: 'CPL', categorycode: 'PT' },
     });
-    ({ db, lib, running, mail, clock } = sidecar);
+    ({ db, running, clock } = sidecar);
     Object.assign(n, sidecar.n);
     editor = await as('editor');
   });
 
   after(async () => {
-    await sidecar?.stop();
+    await sidecar.stop();
   });
 
   it('opens the shipped template with its variables and a preview on sample data', async () => {
