@@ -18,7 +18,7 @@ import { createHostReader, createStaffReader, type HostReader, type StaffReader 
 import { MessageStore, QueueActions, QuietHours, releaseQuietHours } from './queue';
 import { RunStore } from './runs';
 import { createRuleStore, loadRulesOwnBranchOnly, type RuleStore } from './rules';
-import { NoticeRenderer } from './rendering';
+import { NoticeRenderer, TemplateStore } from './rendering';
 import { createLogger, type Logger } from './logging';
 import { RunApproval, resentContent, runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
 import { SmtpAdapter, PrintAdapter, SmsRouter, type ChannelAdapter, type ChannelName, type SmsAvailability } from './channels';
@@ -33,7 +33,8 @@ import {
 import { RoutineEditor, RoutineStore, Scheduler } from './scheduling';
 import { startNightlyAnonymiser } from './archive';
 import { BranchSettingsStore } from './branches';
-import { AuditLog, SessionStore, NonceStore, SigninThrottle, TemplateStore, createWebApp, type HealthReport } from './web';
+import { AuditLog, SessionStore, NonceStore, SigninThrottle } from './staff';
+import { createWebApp, type HealthReport } from './web';
 
 /** The jobs `start()` can run; each is on unless the options turn it off. */
 export const JOBS = ['delivery', 'routines', 'verificationScan', 'anonymiser'] as const;

@@ -22,8 +22,7 @@ import type { BranchSettingsStore } from '../branches';
 import type { RoutineEditor, RoutineStore } from '../scheduling';
 import type { RunStore } from '../runs';
 import type { VerificationRateLimiter, VerificationService } from '../verification';
-import type { AuditLog } from './audit';
-import type { NonceStore, Session, SessionStore, SigninThrottle } from './auth/sessions';
+import type { AuditLog, NonceStore, Session, SessionStore, SigninThrottle } from '../staff';
 import type { Permission } from './auth/permissions';
 import { translator, type MessageKey, type PageLang, type Translate } from './i18n';
 
