@@ -15,12 +15,12 @@ import type { Settings } from './config';
 import { createKnex, migrationStatus } from './db';
 import { UnavailableError } from './errors';
 import { createHostReader, createStaffReader, type HostReader, type StaffReader } from './host';
-import { MessageStore, QuietHours, releaseQuietHours } from './queue';
+import { MessageStore, QueueActions, QuietHours, releaseQuietHours } from './queue';
 import { RunStore } from './runs';
 import { createRuleStore, loadRulesOwnBranchOnly, type RuleStore } from './rules';
-import { NoticeRenderer } from './rendering';
+import { NoticeRenderer, TemplateStore } from './rendering';
 import { createLogger, type Logger } from './logging';
-import { runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
+import { RunApproval, resentContent, runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
 import { SmtpAdapter, PrintAdapter, SmsRouter, type ChannelAdapter, type ChannelName, type SmsAvailability } from './channels';
 import { DeliveryWorker, type RetryPolicy } from './delivery';
 import {
@@ -30,10 +30,11 @@ import {
   startVerificationSchedule,
   type VerificationSchedule,
 } from './verification';
-import { RoutineStore, Scheduler } from './scheduling';
+import { RoutineEditor, RoutineStore, Scheduler } from './scheduling';
 import { startNightlyAnonymiser } from './archive';
 import { BranchSettingsStore } from './branches';
-import { AuditLog, SessionStore, NonceStore, SigninThrottle, TemplateStore, createWebApp, type HealthReport } from './web';
+import { AuditLog, SessionStore, NonceStore, SigninThrottle } from './staff';
+import { createWebApp, type HealthReport } from './web';
 
 /** The jobs `start()` can run; each is on unless the options turn it off. */
 export const JOBS = ['delivery', 'routines', 'verificationScan', 'anonymiser'] as const;
@@ -185,6 +186,18 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   });
   // No notice goes to an address the patron has not confirmed: the generators ask this gate.
   notices.emailGate = verification.gate;
+  // What staff do on the pages: approve runs, edit routines, deal with the queue (placed by the same rule as generation).
+  const approval = new RunApproval(notices);
+  const routineEditor = new RoutineEditor(routines);
+  const queueActions = new QueueActions({
+    store,
+    host,
+    clock,
+    defaultCountry: settings.defaultCountry,
+    quietHours,
+    emailGate: notices.emailGate,
+    renderFor: (message, channel) => resentContent(notices, message, channel),
+  });
   const verificationLimiter = new VerificationRateLimiter({ store: verificationRecords, secret: settings.secret, clock });
   const worker = new DeliveryWorker({
     store,
@@ -267,6 +280,10 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         rulesOwnBranchOnly: () => loadRulesOwnBranchOnly(knex),
         branches,
         routines,
+        routineEditor,
+        runs,
+        approval,
+        queueActions,
         templates,
         audit,
         auth: {
@@ -278,7 +295,6 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         channels: adapters,
         verification: { service: verification, limiter: verificationLimiter },
         health,
-        knex,
         extend: opts.extend,
       });
       return web;

@@ -20,6 +20,15 @@ export type {
 } from './types';
 export { MessageStore, STAFF_QUEUE_STATUSES, type StaffQueueFilter, type QueuedMessage } from './store';
 export {
+  type ListedMessage,
+  type ArchiveQuery,
+  type ArchiveResult,
+  type DayCountRow,
+  type LetterMessage,
+  type HeldItemLine,
+  type SmsErrorLine,
+} from './staff-reads';
+export {
   placeMessage,
   WAITING_FOR_VERIFICATION,
   VERIFICATION_EXPIRED,

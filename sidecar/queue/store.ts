@@ -31,6 +31,23 @@ import { rewriteMessage, type RewriteArgs } from './transitions/rewrite';
 import { anonymiseBatch } from './transitions/anonymise';
 import { cancelUnsentVerificationMails } from './transitions/cancel';
 import { chunk, numbers } from './transitions/shared';
+import {
+  countInStatuses,
+  countsByDay,
+  failureReasons,
+  heldItemsOfRun,
+  listForPatron,
+  runLetterMessages,
+  searchArchive,
+  smsErrorsOfRun,
+  type ArchiveQuery,
+  type ArchiveResult,
+  type DayCountRow,
+  type HeldItemLine,
+  type LetterMessage,
+  type ListedMessage,
+  type SmsErrorLine,
+} from './staff-reads';
 
 /** What the staff queue shows: messages that failed or found no usable address. */
 export const STAFF_QUEUE_STATUSES: Array<Extract<MessageStatus, 'failed' | 'missing_contact'>> = ['failed', 'missing_contact'];
@@ -380,6 +397,48 @@ export class MessageStore {
         'm.last_reply',
       );
     return { messages, total: Number(counted[0]?.n ?? 0) };
+  }
+
+  // ---- Reads for the staff pages (./staff-reads) ----
+
+  /** The archive: messages matching a search, newest first, one page, with how many match in all. */
+  searchArchive(query: ArchiveQuery): Promise<ArchiveResult> {
+    return searchArchive(this.knex, query);
+  }
+
+  /** One patron's messages for a list (no bodies), newest first. */
+  listForPatron(borrowernumber: number, limit = 200): Promise<ListedMessage[]> {
+    return listForPatron(this.knex, borrowernumber, limit);
+  }
+
+  /** Messages made since `since`, counted per UTC day, channel and status. */
+  countsByDay(since: Date): Promise<DayCountRow[]> {
+    return countsByDay(this.knex, since);
+  }
+
+  /** The commonest reasons of failure among messages made since `since`. */
+  failureReasons(since: Date, limit: number): Promise<Array<{ reason: string; n: number }>> {
+    return failureReasons(this.knex, since, limit);
+  }
+
+  /** How many messages are in each of these statuses. */
+  countInStatuses(statuses: MessageStatus[]): Promise<Map<string, number>> {
+    return countInStatuses(this.knex, statuses);
+  }
+
+  /** The messages of a run that become letters (`print`: those by letter; `all`: every one). */
+  runLetterMessages(runId: number, which: 'print' | 'all'): Promise<LetterMessage[]> {
+    return runLetterMessages(this.knex, runId, which);
+  }
+
+  /** The held items a run's messages cover, for the pick list. */
+  heldItemsOfRun(runId: number): Promise<HeldItemLine[]> {
+    return heldItemsOfRun(this.knex, runId);
+  }
+
+  /** A run's SMS that failed or found no usable number. */
+  smsErrorsOfRun(runId: number): Promise<SmsErrorLine[]> {
+    return smsErrorsOfRun(this.knex, runId);
   }
 
   /** The message, if it is in the staff queue (failed or missing contact, not yet dealt with). */

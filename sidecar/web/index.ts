@@ -35,9 +35,6 @@ import { apiErrorHandler, errorBody, httpStatusOf, logRequestError } from './err
 
 export { PAGE_TEMPLATE_DIR } from './kit';
 export type { WebDeps, WebSettings, AuthStores, HealthReport, StaffPage, PageKit, NavEntry, StaffContext } from './kit';
-export { AuditLog, type AuditEntry, type AuditRow } from './audit';
-export { SessionStore, NonceStore, SigninThrottle } from './auth/sessions';
-export { TemplateStore } from '../rendering';
 export { httpStatusOf, errorBody, apiErrorHandler } from './errors';
 export { verificationPages, verificationApi, type VerificationWebDeps } from './verification';
 export { staffMessageApi, type StaffMessageApiDeps } from './staff-messages';

@@ -8,22 +8,21 @@ import path from 'node:path';
 import type express from 'express';
 import type { Request, Response, NextFunction, RequestHandler } from 'express';
 import type nunjucks from 'nunjucks';
-import type { Knex } from 'knex';
 import type { Settings } from '../config';
 import type { MigrationStatus } from '../db';
 import type { Clock, ChannelName } from '../kernel';
 import type { HostReader, StaffAccount, StaffReader } from '../host';
-import type { MessageStore } from '../queue';
+import type { MessageStore, QueueActions } from '../queue';
 import type { Logger } from '../logging';
-import type { NoticeDeps } from '../notices';
+import type { NoticeDeps, RunApproval } from '../notices';
 import type { ChannelAdapter } from '../channels';
 import type { RuleStore } from '../rules';
 import type { TemplateStore } from '../rendering';
 import type { BranchSettingsStore } from '../branches';
-import type { RoutineStore } from '../scheduling';
+import type { RoutineEditor, RoutineStore } from '../scheduling';
+import type { RunStore } from '../runs';
 import type { VerificationRateLimiter, VerificationService } from '../verification';
-import type { AuditLog } from './audit';
-import type { NonceStore, Session, SessionStore, SigninThrottle } from './auth/sessions';
+import type { AuditLog, NonceStore, Session, SessionStore, SigninThrottle } from '../staff';
 import type { Permission } from './auth/permissions';
 import { translator, type MessageKey, type PageLang, type Translate } from './i18n';
 
@@ -74,6 +73,14 @@ export interface WebDeps {
   branches: BranchSettingsStore;
   /** The routines and their schedules. */
   routines: RoutineStore;
+  /** Staff's editing of routines (checks, names taken). */
+  routineEditor: RoutineEditor;
+  /** The run log, and staff's review of a run. */
+  runs: RunStore;
+  /** Starting a routine by hand and approving a run's messages. */
+  approval: RunApproval;
+  /** What staff can do about a message in the queue: retry, resend by another channel, cancel, mark handled. */
+  queueActions: QueueActions;
   templates: TemplateStore;
   audit: AuditLog;
   auth: AuthStores;
@@ -85,11 +92,6 @@ export interface WebDeps {
   verification: { service: VerificationService; limiter: VerificationRateLimiter };
   /** Whether the database is reachable and the tables current. */
   health(): Promise<HealthReport>;
-  /**
-   * The database, only for the pages still moving into their capabilities
-   * (runs, queue, routines); the other pages use the stores above.
-   */
-  knex: Knex;
   /** Extra pages, e.g. the demo's captured mail (behind the sign-in). */
   extend?: (app: express.Express, pages: nunjucks.Environment) => void;
 }

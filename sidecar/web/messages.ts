@@ -1,35 +1,11 @@
 /**
- * Reading messages for the staff pages: the archive search, one patron's
- * messages, and the shared bits (patron names, library-day boundaries).
+ * The archive search as the staff pages ask for it, and the shared bits
+ * (library-day boundaries, pager links).
  * Lists never load message bodies; only a message's own page does.
  */
-import type { Knex } from 'knex';
-import { toDbTime } from '../db';
-import { MESSAGE_STATUSES, type MessageRow } from '../queue';
-import { MESSAGE_TYPES } from '../rules';
+import { CHANNELS, MESSAGE_STATUSES, MESSAGE_TYPES } from '../kernel';
+import type { ListedMessage, MessageStore } from '../queue';
 import type { StaffReader } from '../host';
-
-export const CHANNELS = ['email', 'sms', 'print'] as const;
-
-/** The columns a list of messages shows. */
-export const LIST_COLUMNS = [
-  'id',
-  'message_type',
-  'level',
-  'borrowernumber',
-  'branchcode',
-  'channel',
-  'status',
-  'status_reason',
-  'subject',
-  'run_id',
-  'created_at',
-  'first_sent_at',
-  'updated_at',
-  'anonymised_at',
-] as const;
-
-export type ListedMessage = Pick<MessageRow, Exclude<(typeof LIST_COLUMNS)[number], 'anonymised_at'>> & { anonymised_at: string | null };
 
 export interface ArchiveFilter {
   q: string;
@@ -102,46 +78,28 @@ export interface ArchivePage {
   noPatron: boolean;
 }
 
+/** The archive search: a patron search through Koha first, then the messages by the sidecar's store. */
 export async function searchArchive(
-  deps: { knex: Knex; staff: StaffReader; timezone: string },
+  deps: { store: MessageStore; staff: StaffReader; timezone: string },
   f: ArchiveFilter,
   pageSize: number,
 ): Promise<ArchivePage> {
-  const q = deps.knex('kmc_messages');
+  let borrowers: number[] | null = null;
   if (f.q) {
-    const borrowers = await deps.staff.findPatrons(f.q, 1000);
+    borrowers = await deps.staff.findPatrons(f.q, 1000);
     if (!borrowers.length) return { messages: [], total: 0, pages: 0, noPatron: true };
-    q.whereIn('borrowernumber', borrowers);
   }
-  if (f.type) q.where('message_type', f.type);
-  if (f.channel) q.where('channel', f.channel);
-  if (f.status) q.where('status', f.status);
-  if (f.from) q.where('created_at', '>=', toDbTime(libraryDayStart(f.from, deps.timezone)));
-  if (f.to) q.where('created_at', '<', toDbTime(libraryDayStart(nextDay(f.to), deps.timezone)));
-  const counted = await q.clone().count({ n: '*' }).first<{ n: number | string } | undefined>();
-  const total = Number(counted?.n ?? 0);
-  // Newest first by creation time (then id): the creation-time index gives this order, so a search by
-  // dates reads only its days; ordered by id alone, an old date range walked every newer message first.
-  const messages = await q
-    .orderBy([
-      { column: 'created_at', order: 'desc' },
-      { column: 'id', order: 'desc' },
-    ])
-    .limit(pageSize)
-    .offset((f.page - 1) * pageSize)
-    .select<ListedMessage[]>(LIST_COLUMNS);
+  const { messages, total } = await deps.store.searchArchive({
+    borrowers,
+    type: f.type,
+    channel: f.channel,
+    status: f.status,
+    from: f.from ? libraryDayStart(f.from, deps.timezone) : null,
+    until: f.to ? libraryDayStart(nextDay(f.to), deps.timezone) : null,
+    page: f.page,
+    pageSize,
+  });
   return { messages, total, pages: Math.ceil(total / pageSize), noPatron: false };
-}
-
-export async function patronMessages(knex: Knex, borrowernumber: number, limit = 200): Promise<ListedMessage[]> {
-  return knex('kmc_messages')
-    .where({ borrowernumber })
-    .orderBy([
-      { column: 'created_at', order: 'desc' },
-      { column: 'id', order: 'desc' },
-    ])
-    .limit(limit)
-    .select<ListedMessage[]>(LIST_COLUMNS);
 }
 
 /** Query string for a filter, without the page, for pager links. */

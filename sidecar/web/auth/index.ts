@@ -4,17 +4,24 @@
  * result is a server-side session whose cookie works inside Koha's iframe,
  * and whose CSRF token every form of the session must carry.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import bcrypt from 'bcryptjs';
 import { safeNextPath, verifyLaunchToken } from './launch-token';
 import { hasStaffAccess, permissionsOf } from './permissions';
-import { NonceStore, SessionStore, SigninThrottle, sameToken, type Session } from './sessions';
+import type { NonceStore, Session, SessionStore, SigninThrottle } from '../../staff';
 import { pickPageLang, isPageLang, translator, type PageLang } from '../i18n';
 import { cookieOf, formOf, type PageKit, type StaffContext } from '../kit';
 
-export { SessionStore, NonceStore, SigninThrottle } from './sessions';
 export { permissionsOf, hasStaffAccess, PERMISSIONS, type Permission } from './permissions';
+
+/** Constant-time comparison of two tokens of any length. */
+function sameToken(a: unknown, b: string): boolean {
+  if (typeof a !== 'string' || !a) return false;
+  const x = createHash('sha256').update(a).digest();
+  const y = createHash('sha256').update(b).digest();
+  return timingSafeEqual(x, y) && a.length === b.length;
+}
 
 export interface CookiePolicy {
   name: string;

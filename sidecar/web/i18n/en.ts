@@ -182,7 +182,6 @@ export const en = {
   'routine.run_now': 'Run now',
   'routine.run_now_hint':
     'A run started here sends nothing yet: you see the patrons and items first, can leave some out, and then approve.',
-  'routine.cannot_run': 'Routines cannot be run from this page here.',
   'routine.disabled': 'The Message Center is switched off in Koha: nothing was generated.',
   'routine.run_failed': 'The run failed: {error}',
   'routine.recent_runs': 'Recent runs',

@@ -184,7 +184,6 @@ export const sv: Record<MessageKey, string> = {
   'routine.run_now': 'Kör nu',
   'routine.run_now_hint':
     'En körning som startas här skickar ingenting än: du ser låntagarna och exemplaren först, kan ta bort några och godkänner sedan.',
-  'routine.cannot_run': 'Rutiner kan inte köras från den här sidan här.',
   'routine.disabled': 'Meddelandecenter är avstängt i Koha: ingenting skapades.',
   'routine.run_failed': 'Körningen misslyckades: {error}',
   'routine.recent_runs': 'Senaste körningar',

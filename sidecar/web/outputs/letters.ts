@@ -4,10 +4,10 @@
  * (a packing slip for held items), a pick list of held titles by shelf
  * location, and the report of SMS that could not be sent.
  */
-import type { Knex } from 'knex';
 import type { HostReader, StaffReader } from '../../host';
 import { postalAddress } from '../../contact';
-import { BranchDirectory } from '../../notices';
+import { BranchDirectory, type NoticeDeps } from '../../notices';
+import type { MessageStore } from '../../queue';
 import { asKohaDateFormat, formatKohaDate } from '../../rendering';
 import type { Translate } from '../i18n';
 import { A4, PdfDocument, wrapText } from './pdf';
@@ -68,54 +68,19 @@ export function lettersPdf(letters: Letter[], t: Translate, title: string): Buff
   return doc.toBuffer();
 }
 
-interface LetterMessage {
-  id: number;
-  borrowernumber: number;
-  branchcode: string | null;
-  channel: string;
-  to_address: string | null;
-  subject: string | null;
-  body_text: string | null;
-  created_at: string;
-  notice_date?: string | null;
-}
-
 /**
  * The letters of a run: `print` gives the messages that go by letter,
  * `all` every message of the run as a letter. Cancelled messages are left out.
  */
 export async function runLetters(
-  deps: { knex: Knex; host: HostReader; settings: { mailFrom: string; timezone: string } },
+  deps: { store: MessageStore; host: HostReader; notices: NoticeDeps },
   runId: number,
   which: 'print' | 'all',
 ): Promise<Letter[]> {
-  const q = deps
-    .knex('kmc_messages')
-    .where({ run_id: runId })
-    .whereNot('status', 'cancelled')
-    .whereNull('anonymised_at')
-    .orderBy('branchcode')
-    .orderBy('id');
-  if (which === 'print') q.where('channel', 'print');
-  const hasNoticeDate = await deps.knex.schema.hasColumn('kmc_messages', 'notice_date');
-  const messages = await q.select<LetterMessage[]>([
-    'id',
-    'borrowernumber',
-    'branchcode',
-    'channel',
-    'to_address',
-    'subject',
-    'body_text',
-    'created_at',
-    ...(hasNoticeDate ? ['notice_date'] : []),
-  ]);
+  const messages = await deps.store.runLetterMessages(runId, which);
   if (!messages.length) return [];
   const [directory, prefs, patrons] = await Promise.all([
-    BranchDirectory.load({
-      host: deps.host,
-      knex: deps.knex,
-      settings: deps.settings as Parameters<typeof BranchDirectory.load>[0]['settings'],
-    }),
+    BranchDirectory.load(deps.notices),
     deps.host.systemPreferences(['dateformat']),
     deps.host.patrons(messages.map((m) => m.borrowernumber)),
   ]);
@@ -159,21 +124,11 @@ export interface PickListLine {
 }
 
 /** Held items of a run, sorted the way staff walk the shelves: branch, shelving location, call number. */
-export async function pickList(deps: { knex: Knex; host: HostReader; staff: StaffReader }, runId: number): Promise<PickListLine[]> {
-  const rows: Array<{
-    message_id: number;
-    borrowernumber: number;
-    itemnumber: number | null;
-    title: string | null;
-    author: string | null;
-    barcode: string | null;
-  }> = await deps
-    .knex('kmc_message_items as i')
-    .join('kmc_messages as m', 'm.id', 'i.message_id')
-    .where('m.run_id', runId)
-    .whereNot('m.status', 'cancelled')
-    .whereNotNull('i.reserve_id')
-    .select('i.message_id', 'm.borrowernumber', 'i.itemnumber', 'i.title', 'i.author', 'i.barcode');
+export async function pickList(
+  deps: { store: MessageStore; host: HostReader; staff: StaffReader },
+  runId: number,
+): Promise<PickListLine[]> {
+  const rows = await deps.store.heldItemsOfRun(runId);
   const [shelving, names] = await Promise.all([
     deps.staff.shelving(rows.flatMap((r) => (r.itemnumber ? [r.itemnumber] : []))),
     deps.host.patronNames(rows.map((r) => r.borrowernumber)),
@@ -205,24 +160,4 @@ export async function pickList(deps: { knex: Knex; host: HostReader; staff: Staf
     }
     return 0;
   });
-}
-
-export interface SmsErrorLine {
-  id: number;
-  borrowernumber: number;
-  status: string;
-  to_address: string | null;
-  status_reason: string | null;
-  last_reply: string | null;
-  attempts: number;
-  updated_at: string;
-}
-
-/** The run's SMS that failed or found no usable number, with the reason the SMSC (or the sidecar) gave. */
-export async function smsErrors(knex: Knex, runId: number): Promise<SmsErrorLine[]> {
-  return knex('kmc_messages')
-    .where({ run_id: runId, channel: 'sms' })
-    .whereIn('status', ['failed', 'missing_contact'])
-    .orderBy('id')
-    .select('id', 'borrowernumber', 'status', 'to_address', 'status_reason', 'last_reply', 'attempts', 'updated_at');
 }

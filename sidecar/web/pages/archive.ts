@@ -5,9 +5,8 @@
  * be printed on its own.
  */
 import type { Request, Response } from 'express';
-import { MESSAGE_STATUSES } from '../../queue';
-import { MESSAGE_TYPES } from '../../rules';
-import { CHANNELS, filterQuery, parseArchiveFilter, searchArchive } from '../messages';
+import { CHANNELS, MESSAGE_STATUSES, MESSAGE_TYPES } from '../../kernel';
+import { filterQuery, parseArchiveFilter, searchArchive } from '../messages';
 import { idParam, type StaffPage } from '../kit';
 
 const PAGE_SIZE = 50;
@@ -21,7 +20,7 @@ export const archivePages: StaffPage = {
     router.get('/archive', allowed, async (req, res) => {
       const filter = parseArchiveFilter(req.query);
       const searched = Object.entries(filter).some(([k, v]) => k !== 'page' && v);
-      const result = await searchArchive({ knex: deps.knex, staff: deps.staff, timezone: deps.settings.timezone }, filter, PAGE_SIZE);
+      const result = await searchArchive({ store: deps.store, staff: deps.staff, timezone: deps.settings.timezone }, filter, PAGE_SIZE);
       const patrons = Object.fromEntries(await deps.host.patronNames(result.messages.map((m) => m.borrowernumber)));
       kit.render(req, res, 'archive.njk', {
         title: kit.staff(res).t('archive.title'),

@@ -4,14 +4,14 @@
  * table for screen readers), the delivery rate, failures by reason, the
  * queue's depth and the next scheduled runs.
  */
-import type { Knex } from 'knex';
 import { toDbTime } from '../../db';
+import { CHANNELS, type MessageStatus } from '../../kernel';
+import type { MessageStore } from '../../queue';
 import { nextFire, parseCron } from '../../scheduling';
-import { CHANNELS } from '../messages';
 import type { StaffPage } from '../kit';
 
 export const DASHBOARD_DAYS = 30;
-const QUEUED = ['proposed', 'held', 'pending', 'sending'];
+const QUEUED: MessageStatus[] = ['proposed', 'held', 'pending', 'sending'];
 const STATUSES = ['proposed', 'held', 'pending', 'sending', 'sent', 'delivered', 'failed', 'missing_contact', 'cancelled'];
 
 export interface DayCount {
@@ -32,13 +32,13 @@ export interface DashboardFigures {
 }
 
 /** The figures of the last `DASHBOARD_DAYS` days up to `now` (UTC days, as the message table stores times). */
-export async function dashboardFigures(knex: Knex, now: Date): Promise<DashboardFigures> {
+export async function dashboardFigures(store: MessageStore, now: Date): Promise<DashboardFigures> {
   const first = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - (DASHBOARD_DAYS - 1)));
-  const rows: Array<{ day: string | Date; channel: string; status: string; n: number | string }> = await knex('kmc_messages')
-    .where('created_at', '>=', toDbTime(first))
-    .select(knex.raw('DATE(created_at) AS day'), 'channel', 'status')
-    .count({ n: '*' })
-    .groupByRaw('DATE(created_at), channel, status');
+  const [rows, failures, queue] = await Promise.all([
+    store.countsByDay(first),
+    store.failureReasons(first, 10),
+    store.countInStatuses(QUEUED),
+  ]);
   const days: DayCount[] = [];
   for (let i = 0; i < DASHBOARD_DAYS; i += 1) {
     const d = new Date(first.getTime() + i * 86_400_000).toISOString().slice(0, 10);
@@ -47,41 +47,23 @@ export async function dashboardFigures(knex: Knex, now: Date): Promise<Dashboard
   let done = 0;
   let failed = 0;
   for (const r of rows) {
-    const day =
-      r.day instanceof Date
-        ? `${r.day.getFullYear()}-${String(r.day.getMonth() + 1).padStart(2, '0')}-${String(r.day.getDate()).padStart(2, '0')}`
-        : r.day.slice(0, 10);
-    const slot = days.find((d) => d.day === day);
-    const n = Number(r.n);
+    const slot = days.find((d) => d.day === r.day);
     if (slot) {
-      slot.byChannel[r.channel] = (slot.byChannel[r.channel] ?? 0) + n;
-      slot.byStatus[r.status] = (slot.byStatus[r.status] ?? 0) + n;
-      slot.total += n;
+      slot.byChannel[r.channel] = (slot.byChannel[r.channel] ?? 0) + r.n;
+      slot.byStatus[r.status] = (slot.byStatus[r.status] ?? 0) + r.n;
+      slot.total += r.n;
     }
-    if (r.status === 'sent' || r.status === 'delivered') done += n;
-    if (r.status === 'failed') failed += n;
+    if (r.status === 'sent' || r.status === 'delivered') done += r.n;
+    if (r.status === 'failed') failed += r.n;
   }
-  const failures = await knex('kmc_messages')
-    .where({ status: 'failed' })
-    .where('created_at', '>=', toDbTime(first))
-    .select('status_reason as reason')
-    .count<Array<{ reason: string | null; n: number }>>({ n: '*' })
-    .groupBy('status_reason')
-    .orderBy('n', 'desc')
-    .limit(10);
-  const queue: Array<{ status: string; n: number | string }> = await knex('kmc_messages')
-    .whereIn('status', QUEUED)
-    .select('status')
-    .count({ n: '*' })
-    .groupBy('status');
   return {
     days,
     deliveryRate: done + failed ? done / (done + failed) : null,
     done,
     failed,
-    failures: failures.map((f) => ({ reason: f.reason ?? '', n: f.n })),
-    queue: QUEUED.map((s) => ({ status: s, n: Number(queue.find((q) => q.status === s)?.n ?? 0) })),
-    queueTotal: queue.reduce((s, q) => s + Number(q.n), 0),
+    failures,
+    queue: QUEUED.map((s) => ({ status: s, n: queue.get(s) ?? 0 })),
+    queueTotal: [...queue.values()].reduce((s, n) => s + n, 0),
   };
 }
 
@@ -124,7 +106,7 @@ export const dashboardPages: StaffPage = {
     router.get('/dashboard', kit.requirePermission('dashboard'), async (req, res) => {
       const t = kit.staff(res).t;
       const now = deps.clock.now();
-      const figures = await dashboardFigures(deps.knex, now);
+      const figures = await dashboardFigures(deps.store, now);
       const next = (await routines.list({ enabledOnly: true }))
         .flatMap((r) => (r.schedule ? [{ ...r, schedule: r.schedule }] : []))
         .map((r) => {

@@ -3,7 +3,6 @@
  * their e-mail address, on a page small enough for Koha's patron pages to
  * show in a frame (no navigation bar).
  */
-import { patronMessages } from '../messages';
 import { idParam, type StaffPage } from '../kit';
 
 export const patronPages: StaffPage = {
@@ -17,7 +16,7 @@ export const patronPages: StaffPage = {
         return;
       }
       const [messages, verification] = await Promise.all([
-        patronMessages(deps.knex, borrowernumber),
+        deps.store.listForPatron(borrowernumber),
         deps.verification.service.recordOf(borrowernumber),
       ]);
       const t = kit.staff(res).t;

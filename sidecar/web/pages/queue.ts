@@ -3,27 +3,11 @@
  * reasons, and the four things staff can do about them, to one message or
  * to all ticked at once.
  */
-import { MESSAGE_TYPES, isChannel } from '../../kernel';
-import { QUEUE_ACTIONS, STAFF_QUEUE_STATUSES, QueueActions, QuietHours, type QueueAction, type StaffQueueFilter } from '../../queue';
-import { resentContent } from '../../notices';
-import { CHANNELS } from '../messages';
-import { idParam, listParam, type PageKit, type StaffPage } from '../kit';
+import { CHANNELS, MESSAGE_TYPES, isChannel } from '../../kernel';
+import { QUEUE_ACTIONS, STAFF_QUEUE_STATUSES, type QueueAction, type StaffQueueFilter } from '../../queue';
+import { idParam, listParam, type StaffPage } from '../kit';
 
 const QUEUE_STATUSES = STAFF_QUEUE_STATUSES;
-
-/** The queue's actions as the pages use them; sending by another channel needs the notice engine. */
-function queueActions(deps: PageKit['deps']): QueueActions {
-  const notices = deps.notices;
-  return new QueueActions({
-    store: deps.store,
-    host: deps.host,
-    clock: deps.clock,
-    defaultCountry: deps.settings.defaultCountry,
-    quietHours: () => QuietHours.load(deps.knex, deps.settings.timezone),
-    emailGate: notices?.emailGate,
-    renderFor: notices ? (message, channel) => resentContent(notices, message, channel) : undefined,
-  });
-}
 
 const PAGE_SIZE = 100;
 
@@ -42,7 +26,7 @@ export const queuePages: StaffPage = {
   nav: [{ id: 'queue', path: '/queue', label: 'nav.queue', permission: 'queue', order: 30 }],
   mount(router, kit) {
     const { deps } = kit;
-    const actions = queueActions(deps);
+    const actions = deps.queueActions;
     const allowed = kit.requirePermission('queue');
 
     router.get('/queue', allowed, async (req, res) => {

@@ -3,11 +3,10 @@
  * settings, and "run now", which makes the run's messages as proposals for
  * staff to look through before anything is sent.
  */
+import { CHANNELS } from '../../kernel';
 import type { Request, Response } from 'express';
-import { ROUTINE_TYPES, RoutineEditor, RoutineStore, routineFromForm, type FieldError, type RoutineForm } from '../../scheduling';
-import { CHANNELS } from '../messages';
+import { ROUTINE_TYPES, routineFromForm, type FieldError, type RoutineForm } from '../../scheduling';
 import { idParam, type PageKit, type StaffPage } from '../kit';
-import { runServices } from './runs';
 
 const EMPTY: RoutineForm = {
   name: '',
@@ -36,10 +35,7 @@ async function formChoices(kit: PageKit) {
 
 /** Per channel, the languages in which staff have edited this type's template (else the shipped texts are used). */
 async function templatesInUse(kit: PageKit, type: string): Promise<Array<{ channel: string; edited: string[] }>> {
-  const rows: Array<{ channel: string; lang: string; branchcode: string }> = await kit.deps
-    .knex('kmc_templates')
-    .where({ message_type: type })
-    .select('channel', 'lang', 'branchcode');
+  const rows = await kit.deps.templates.summaries({ message_type: type });
   return CHANNELS.map((channel) => ({
     channel,
     edited: rows.filter((r) => r.channel === channel).map((r) => (r.branchcode ? `${r.lang} (${r.branchcode})` : r.lang)),
@@ -50,8 +46,7 @@ export const routinePages: StaffPage = {
   nav: [{ id: 'routines', path: '/routines', label: 'nav.routines', permission: 'routines', order: 10, also: ['/runs'] }],
   mount(router, kit) {
     const { deps } = kit;
-    const store = new RoutineEditor(new RoutineStore(deps.knex));
-    const { runs, approval } = runServices(deps);
+    const { runs, approval, routineEditor: store } = deps;
     const allowed = kit.requirePermission('routines');
 
     router.get('/routines', allowed, async (req, res) => {
@@ -98,7 +93,6 @@ export const routinePages: StaffPage = {
           errorFor: Object.fromEntries(errors.map((e) => [e.field, t(e.text)])),
           templates,
           recent,
-          canRun: !!approval,
           ...choices,
         },
         { status },
@@ -160,10 +154,6 @@ export const routinePages: StaffPage = {
       const routine = id ? await store.get(id) : null;
       if (!routine) {
         kit.fail(req, res, 404, 'routine.not_found');
-        return;
-      }
-      if (!approval) {
-        kit.fail(req, res, 503, 'routine.cannot_run');
         return;
       }
       const staff = kit.staff(res).account.borrowernumber;

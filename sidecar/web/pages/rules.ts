@@ -6,7 +6,7 @@
  * the rest is shown read-only and a POST to it is answered 403.
  */
 import type { Request, Response } from 'express';
-import type { ChannelName } from '../../kernel';
+import { CHANNELS, type ChannelName } from '../../kernel';
 import { ConflictError, RefusedError } from '../../errors';
 import {
   MESSAGE_TYPES,
@@ -19,7 +19,6 @@ import {
   type RuleInput,
   type RuleSubject,
 } from '../../rules';
-import { CHANNELS } from '../messages';
 import { formOf, idParam, listParam, textParam, type StaffContext, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
 

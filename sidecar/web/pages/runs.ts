@@ -7,13 +7,10 @@
  */
 import type { Request, Response } from 'express';
 import { KmcError } from '../../errors';
-import { isChannel, type ChannelName } from '../../kernel';
-import { RunApproval } from '../../notices';
-import { RunStore, type RunSummary } from '../../runs';
-import { RoutineStore } from '../../scheduling';
-import { CHANNELS } from '../messages';
-import { lettersPdf, pickList, runLetters, smsErrors } from '../outputs/letters';
-import { idParam, listParam, type PageKit, type StaffPage, type WebDeps } from '../kit';
+import { CHANNELS, isChannel, type ChannelName } from '../../kernel';
+import type { RunStore, RunSummary } from '../../runs';
+import { lettersPdf, pickList, runLetters } from '../outputs/letters';
+import { idParam, listParam, type PageKit, type StaffPage } from '../kit';
 
 const PAGE_SIZE = 100;
 const HOLD_TYPES = ['hold_waiting', 'hold_reminder'];
@@ -24,20 +21,10 @@ function ids(values: unknown): number[] {
     .filter((n): n is number => n !== null);
 }
 
-/**
- * The run log and the approval the pages use: the notice engine's when it is
- * wired in (routines can then be run and approved), else a run log for reading.
- */
-export function runServices(deps: WebDeps): { runs: RunStore; approval: RunApproval | null } {
-  if (deps.notices) return { runs: deps.notices.runs, approval: new RunApproval(deps.notices) };
-  const routines = new RoutineStore(deps.knex);
-  return { runs: new RunStore(deps.knex, (ids) => routines.names(ids)), approval: null };
-}
-
 export const runPages: StaffPage = {
   mount(router, kit: PageKit) {
     const { deps } = kit;
-    const { runs, approval } = runServices(deps);
+    const { runs, approval } = deps;
     const allowed = kit.requirePermission('routines');
 
     const loadRun = async (req: Request, res: Response): Promise<RunSummary | null> => {
@@ -97,7 +84,7 @@ export const runPages: StaffPage = {
         channelCounts: counts.byChannel,
         approved,
         approver: approver ? [approver.firstname, approver.surname].filter(Boolean).join(' ') : null,
-        editable: !approved && run.status === 'finished' && !!approval,
+        editable: !approved && run.status === 'finished',
         progress,
         channels: CHANNELS,
         holdRun: HOLD_TYPES.includes(run.message_type ?? ''),
@@ -146,10 +133,6 @@ export const runPages: StaffPage = {
         res.redirect(303, `${back}&done=run.saved`);
         return;
       }
-      if (!approval) {
-        kit.fail(req, res, 503, 'routine.cannot_run');
-        return;
-      }
       let result;
       try {
         result = await approval.approve(run.id, staff);
@@ -179,7 +162,7 @@ export const runPages: StaffPage = {
       const run = await loadRun(req, res);
       if (!run) return;
       const t = kit.staff(res).t;
-      const letters = await runLetters({ knex: deps.knex, host: deps.host, settings: deps.settings }, run.id, which);
+      const letters = await runLetters({ store: deps.store, host: deps.host, notices: deps.notices }, run.id, which);
       const pdf = lettersPdf(letters, t, t(which === 'print' ? 'run.letters' : 'run.all_letters'));
       await kit.audit.record({
         borrowernumber: kit.staff(res).account.borrowernumber,
@@ -199,7 +182,7 @@ export const runPages: StaffPage = {
     router.get('/runs/:id/pick-list', allowed, async (req, res) => {
       const run = await loadRun(req, res);
       if (!run) return;
-      const lines = await pickList({ knex: deps.knex, host: deps.host, staff: deps.staff }, run.id);
+      const lines = await pickList({ store: deps.store, host: deps.host, staff: deps.staff }, run.id);
       const branches = await deps.host.branches();
       kit.render(req, res, 'pick-list.njk', {
         title: kit.staff(res).t('picklist.title', { id: run.id }),
@@ -212,7 +195,7 @@ export const runPages: StaffPage = {
     router.get('/runs/:id/sms-errors', allowed, async (req, res) => {
       const run = await loadRun(req, res);
       if (!run) return;
-      const lines = await smsErrors(deps.knex, run.id);
+      const lines = await deps.store.smsErrorsOfRun(run.id);
       const patrons = Object.fromEntries(await deps.host.patronNames(lines.map((l) => l.borrowernumber)));
       kit.render(req, res, 'sms-errors.njk', { title: kit.staff(res).t('smserrors.title', { id: run.id }), run, lines, patrons });
     });

@@ -10,13 +10,11 @@
  */
 import type { Request, Response } from 'express';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
-import { parseSmppUrl } from '../../channels/smpp/client';
-import { sourceAddress } from '../../channels/smpp/addresses';
-import type { OutgoingMessage, SendOutcome } from '../../channels';
+import { parseSmppUrl, type OutgoingMessage, type SendOutcome } from '../../channels';
 import type { BranchSettingsInput } from '../../branches';
 import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
-import { libraryDay, type ChannelName } from '../../kernel';
+import { libraryDay, readSmsSender, type ChannelName } from '../../kernel';
 import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
 
 export type { BranchSettingsInput } from '../../branches';
@@ -99,13 +97,7 @@ export function branchSettingsFromForm(
       input.sms_url = null;
     }
   }
-  if (input.sms_sender) {
-    try {
-      sourceAddress(input.sms_sender);
-    } catch {
-      err('sms_sender', 'settings.error.sms_sender');
-    }
-  }
+  if (input.sms_sender && !readSmsSender(input.sms_sender).ok) err('sms_sender', 'settings.error.sms_sender');
   if (!!input.quiet_from !== !!input.quiet_to && !errors.quiet_from && !errors.quiet_to) err('quiet_to', 'settings.error.quiet_pair');
   return { input, errors };
 }

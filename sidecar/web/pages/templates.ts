@@ -20,7 +20,7 @@ import {
   type TemplateKey,
   type TemplateStore,
 } from '../../rendering';
-import { segmentInfo, type SegmentInfo } from '../../channels/smpp';
+import { segmentInfo, type SegmentInfo } from '../../channels';
 import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
 
 export const TEMPLATE_PARTS = ['subject', 'text', 'html'] as const;

@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { toDbTime } from '../db';
-import type { Clock } from '../notices';
+import type { Clock } from '../kernel';
 import type { Logger } from '../logging';
 
 export interface AuditEntry {
@@ -36,7 +36,7 @@ export class AuditLog {
   ) {}
 
   async record(e: AuditEntry, trx?: Knex.Transaction): Promise<void> {
-    await (trx ?? this.knex)('kmc_audit').insert({
+    await (trx ?? this.knex)<AuditRow>('kmc_audit').insert({
       at: toDbTime(this.clock.now()),
       borrowernumber: e.borrowernumber,
       action: e.action.slice(0, 64),
@@ -54,7 +54,7 @@ export class AuditLog {
   }
 
   async recent(opts: { limit: number; borrowernumber?: number | null; action?: string | null }): Promise<AuditRow[]> {
-    const q = this.knex('kmc_audit').orderBy('id', 'desc').limit(opts.limit);
+    const q = this.knex<AuditRow>('kmc_audit').orderBy('id', 'desc').limit(opts.limit);
     if (opts.borrowernumber) q.where({ borrowernumber: opts.borrowernumber });
     if (opts.action) q.where({ action: opts.action });
     return q.select();

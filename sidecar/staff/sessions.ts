@@ -4,10 +4,10 @@
  * and its two deadlines: an idle one that moves with each request and an
  * absolute one that never moves.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { fromDbTime, isDuplicateKey, toDbTime } from '../../db';
-import type { Clock } from '../../notices';
+import { fromDbTime, isDuplicateKey, toDbTime } from '../db';
+import type { Clock } from '../kernel';
 
 export interface Session {
   idHash: string;
@@ -26,9 +26,23 @@ interface SessionRow {
   csrf_token: string;
   lang: string | null;
   via: string;
+  ip: string | null;
   created_at: string;
   last_seen_at: string;
   expires_at: string;
+}
+
+interface NonceRow {
+  nonce: string;
+  borrowernumber: number;
+  expires_at: string;
+  used_at: string;
+}
+
+interface SigninFailureRow {
+  at: string;
+  ip: string | null;
+  userid: string | null;
 }
 
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
@@ -37,14 +51,6 @@ const TOUCH_EVERY_MS = 30_000;
 
 export function hashSessionId(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
-}
-
-/** Constant-time comparison of two tokens of any length. */
-export function sameToken(a: unknown, b: string): boolean {
-  if (typeof a !== 'string' || !a) return false;
-  const x = createHash('sha256').update(a).digest();
-  const y = createHash('sha256').update(b).digest();
-  return timingSafeEqual(x, y) && a.length === b.length;
 }
 
 export class SessionStore {
@@ -75,7 +81,7 @@ export class SessionStore {
       lastSeenAt: now,
       expiresAt: new Date(now.getTime() + this.limits.maxHours * 3_600_000),
     };
-    await this.knex('kmc_sessions').insert({
+    await this.knex<SessionRow>('kmc_sessions').insert({
       id_hash: session.idHash,
       borrowernumber: session.borrowernumber,
       csrf_token: session.csrfToken,
@@ -111,11 +117,11 @@ export class SessionStore {
     };
     const idleUntil = session.lastSeenAt.getTime() + this.limits.idleMinutes * 60_000;
     if (now.getTime() >= session.expiresAt.getTime() || now.getTime() >= idleUntil) {
-      await this.knex('kmc_sessions').where({ id_hash: idHash }).delete();
+      await this.knex<SessionRow>('kmc_sessions').where({ id_hash: idHash }).delete();
       return null;
     }
     if (now.getTime() - session.lastSeenAt.getTime() >= TOUCH_EVERY_MS) {
-      await this.knex('kmc_sessions')
+      await this.knex<SessionRow>('kmc_sessions')
         .where({ id_hash: idHash })
         .update({ last_seen_at: toDbTime(now) });
       session.lastSeenAt = now;
@@ -124,18 +130,21 @@ export class SessionStore {
   }
 
   async destroy(idHash: string): Promise<void> {
-    await this.knex('kmc_sessions').where({ id_hash: idHash }).delete();
+    await this.knex<SessionRow>('kmc_sessions').where({ id_hash: idHash }).delete();
   }
 
   async setLang(idHash: string, lang: string): Promise<void> {
-    await this.knex('kmc_sessions').where({ id_hash: idHash }).update({ lang });
+    await this.knex<SessionRow>('kmc_sessions').where({ id_hash: idHash }).update({ lang });
   }
 
   /** Removes sessions past either deadline; returns how many. */
   async purge(): Promise<number> {
     const now = this.clock.now();
     const idleSince = new Date(now.getTime() - this.limits.idleMinutes * 60_000);
-    return this.knex('kmc_sessions').where('expires_at', '<=', toDbTime(now)).orWhere('last_seen_at', '<=', toDbTime(idleSince)).delete();
+    return this.knex<SessionRow>('kmc_sessions')
+      .where('expires_at', '<=', toDbTime(now))
+      .orWhere('last_seen_at', '<=', toDbTime(idleSince))
+      .delete();
   }
 }
 
@@ -153,11 +162,11 @@ export class NonceStore {
   /** True the first time a nonce is used, false ever after. */
   async consume(nonce: string, borrowernumber: number, expiresSeconds: number): Promise<boolean> {
     const now = this.clock.now();
-    await this.knex('kmc_launch_nonces')
+    await this.knex<NonceRow>('kmc_launch_nonces')
       .where('expires_at', '<', toDbTime(new Date(now.getTime() - 60_000)))
       .delete();
     try {
-      await this.knex('kmc_launch_nonces').insert({
+      await this.knex<NonceRow>('kmc_launch_nonces').insert({
         nonce,
         borrowernumber,
         expires_at: toDbTime(new Date(expiresSeconds * 1000)),
@@ -189,12 +198,11 @@ export class SigninThrottle {
   async blocked(ip: string | null, userid: string): Promise<boolean> {
     const since = toDbTime(new Date(this.clock.now().getTime() - SigninThrottle.WINDOW_MS));
     const count = async (column: 'ip' | 'userid', value: string) => {
-      const row = await this.knex('kmc_signin_failures')
+      const rows = await this.knex<SigninFailureRow>('kmc_signin_failures')
         .where(column, value)
         .where('at', '>', since)
-        .count({ n: '*' })
-        .first<{ n: number } | undefined>();
-      return row?.n ?? 0;
+        .count<Array<{ n: number | string }>>({ n: '*' });
+      return Number(rows[0]?.n ?? 0);
     };
     if (userid && (await count('userid', userid.slice(0, 75))) >= SigninThrottle.MAX_PER_USER) return true;
     if (ip && (await count('ip', ip.slice(0, 45))) >= SigninThrottle.MAX_PER_ADDRESS) return true;
@@ -203,15 +211,19 @@ export class SigninThrottle {
 
   async failed(ip: string | null, userid: string): Promise<void> {
     const now = this.clock.now();
-    await this.knex('kmc_signin_failures').insert({ at: toDbTime(now), ip: ip?.slice(0, 45) ?? null, userid: userid.slice(0, 75) || null });
+    await this.knex<SigninFailureRow>('kmc_signin_failures').insert({
+      at: toDbTime(now),
+      ip: ip?.slice(0, 45) ?? null,
+      userid: userid.slice(0, 75) || null,
+    });
     // Old failures are of no use any more.
-    await this.knex('kmc_signin_failures')
+    await this.knex<SigninFailureRow>('kmc_signin_failures')
       .where('at', '<', toDbTime(new Date(now.getTime() - 2 * SigninThrottle.WINDOW_MS)))
       .delete();
   }
 
   async succeeded(userid: string): Promise<void> {
-    await this.knex('kmc_signin_failures')
+    await this.knex<SigninFailureRow>('kmc_signin_failures')
       .where({ userid: userid.slice(0, 75) })
       .delete();
   }

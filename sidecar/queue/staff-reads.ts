@@ -1,0 +1,197 @@
+/**
+ * What the staff pages read from the message tables: the archive search,
+ * one patron's messages, the dashboard's counts and a run's outputs
+ * (letters, held items for the pick list, SMS that could not be sent).
+ * Reads only; lists never load message bodies, except the letters.
+ */
+import type { Knex } from 'knex';
+import { toDbTime } from '../db';
+import type { MessageStatus } from '../kernel';
+import type { MessageItemRow, MessageRow } from './types';
+
+/** The columns a list of messages shows. */
+export const LISTED_COLUMNS = [
+  'id',
+  'message_type',
+  'level',
+  'borrowernumber',
+  'branchcode',
+  'channel',
+  'status',
+  'status_reason',
+  'subject',
+  'run_id',
+  'created_at',
+  'first_sent_at',
+  'updated_at',
+  'anonymised_at',
+] as const;
+
+export type ListedMessage = Pick<MessageRow, Exclude<(typeof LISTED_COLUMNS)[number], 'anonymised_at'>> & { anonymised_at: string | null };
+
+/** An archive search: every field optional (empty = any); times are UTC instants. */
+export interface ArchiveQuery {
+  /** Only these patrons' messages (a name or card number search), or null for all. */
+  borrowers: number[] | null;
+  type: string;
+  channel: string;
+  status: string;
+  /** Made at or after this instant. */
+  from: Date | null;
+  /** Made before this instant. */
+  until: Date | null;
+  page: number;
+  pageSize: number;
+}
+
+export interface ArchiveResult {
+  messages: ListedMessage[];
+  /** How many match, over all pages. */
+  total: number;
+}
+
+interface CountRow {
+  n: number | string;
+}
+
+export async function searchArchive(knex: Knex, a: ArchiveQuery): Promise<ArchiveResult> {
+  const q = knex<MessageRow>('kmc_messages');
+  if (a.borrowers) q.whereIn('borrowernumber', a.borrowers);
+  if (a.type) q.where('message_type', a.type);
+  if (a.channel) q.where('channel', a.channel);
+  if (a.status) q.where('status', a.status);
+  if (a.from) q.where('created_at', '>=', toDbTime(a.from));
+  if (a.until) q.where('created_at', '<', toDbTime(a.until));
+  const counted = await q.clone().count<CountRow[]>({ n: '*' });
+  // Newest first by creation time (then id): the creation-time index gives this order, so a search by
+  // dates reads only its days; ordered by id alone, an old date range walked every newer message first.
+  const messages = await q
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .limit(a.pageSize)
+    .offset((a.page - 1) * a.pageSize)
+    .select<ListedMessage[]>(LISTED_COLUMNS);
+  return { messages, total: Number(counted[0]?.n ?? 0) };
+}
+
+/** One patron's messages, newest first. */
+export function listForPatron(knex: Knex, borrowernumber: number, limit: number): Promise<ListedMessage[]> {
+  return knex<MessageRow>('kmc_messages')
+    .where({ borrowernumber })
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .limit(limit)
+    .select<ListedMessage[]>(LISTED_COLUMNS);
+}
+
+/** Messages made on one UTC day by one channel in one status. */
+export interface DayCountRow {
+  /** YYYY-MM-DD */
+  day: string;
+  channel: string;
+  status: string;
+  n: number;
+}
+
+/** Messages made since `since`, counted per UTC day, channel and status. */
+export async function countsByDay(knex: Knex, since: Date): Promise<DayCountRow[]> {
+  const rows = await knex<MessageRow>('kmc_messages')
+    .where('created_at', '>=', toDbTime(since))
+    .select(knex.raw('DATE(created_at) AS day'), 'channel', 'status')
+    .count<Array<{ day: string | Date; channel: string; status: string; n: number | string }>>({ n: '*' })
+    .groupByRaw('DATE(created_at), channel, status');
+  // The driver gives a DATE as a Date at local midnight or as text, depending on its settings.
+  const dayOf = (d: string | Date) =>
+    d instanceof Date
+      ? `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
+      : d.slice(0, 10);
+  return rows.map((r) => ({ day: dayOf(r.day), channel: r.channel, status: r.status, n: Number(r.n) }));
+}
+
+/** The commonest reasons of failure among messages made since `since`, most frequent first. */
+export async function failureReasons(knex: Knex, since: Date, limit: number): Promise<Array<{ reason: string; n: number }>> {
+  const rows = await knex<MessageRow>('kmc_messages')
+    .where({ status: 'failed' })
+    .where('created_at', '>=', toDbTime(since))
+    .select('status_reason as reason')
+    .count<Array<{ reason: string | null; n: number | string }>>({ n: '*' })
+    .groupBy('status_reason')
+    .orderBy('n', 'desc')
+    .limit(limit);
+  return rows.map((r) => ({ reason: r.reason ?? '', n: Number(r.n) }));
+}
+
+/** How many messages are in each of these statuses (those in none are left out). */
+export async function countInStatuses(knex: Knex, statuses: MessageStatus[]): Promise<Map<string, number>> {
+  const rows = await knex<MessageRow>('kmc_messages')
+    .whereIn('status', statuses)
+    .select('status')
+    .count<Array<{ status: string; n: number | string }>>({ n: '*' })
+    .groupBy('status');
+  return new Map(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+/** A run's message as a letter shows it. */
+export type LetterMessage = Pick<
+  MessageRow,
+  'id' | 'borrowernumber' | 'branchcode' | 'channel' | 'to_address' | 'subject' | 'body_text' | 'created_at'
+> & { notice_date: string | null };
+
+/**
+ * The messages of a run that become letters: `print` those that go by
+ * letter, `all` every message; cancelled and anonymised ones are left out.
+ * By branch, then in the order they were made.
+ */
+export function runLetterMessages(knex: Knex, runId: number, which: 'print' | 'all'): Promise<LetterMessage[]> {
+  const q = knex<MessageRow>('kmc_messages')
+    .where({ run_id: runId })
+    .whereNot('status', 'cancelled')
+    .whereNull('anonymised_at')
+    .orderBy('branchcode')
+    .orderBy('id');
+  if (which === 'print') q.where('channel', 'print');
+  return q.select<LetterMessage[]>([
+    'id',
+    'borrowernumber',
+    'branchcode',
+    'channel',
+    'to_address',
+    'subject',
+    'body_text',
+    'created_at',
+    'notice_date',
+  ]);
+}
+
+/** A held item a run's message covers, with its patron. */
+export type HeldItemLine = Pick<MessageItemRow, 'message_id' | 'itemnumber' | 'title' | 'author' | 'barcode'> &
+  Pick<MessageRow, 'borrowernumber'>;
+
+/** The held items the run's messages (not cancelled) cover. */
+export function heldItemsOfRun(knex: Knex, runId: number): Promise<HeldItemLine[]> {
+  return knex<MessageItemRow>('kmc_message_items as i')
+    .join('kmc_messages as m', 'm.id', 'i.message_id')
+    .where('m.run_id', runId)
+    .whereNot('m.status', 'cancelled')
+    .whereNotNull('i.reserve_id')
+    .select<HeldItemLine[]>('i.message_id', 'm.borrowernumber', 'i.itemnumber', 'i.title', 'i.author', 'i.barcode');
+}
+
+/** An SMS of a run that could not be sent, with what the SMSC (or the sidecar) said. */
+export type SmsErrorLine = Pick<
+  MessageRow,
+  'id' | 'borrowernumber' | 'status' | 'to_address' | 'status_reason' | 'last_reply' | 'attempts' | 'updated_at'
+>;
+
+/** The run's SMS that failed or found no usable number, in the order they were made. */
+export function smsErrorsOfRun(knex: Knex, runId: number): Promise<SmsErrorLine[]> {
+  return knex<MessageRow>('kmc_messages')
+    .where({ run_id: runId, channel: 'sms' })
+    .whereIn('status', ['failed', 'missing_contact'])
+    .orderBy('id')
+    .select<SmsErrorLine[]>('id', 'borrowernumber', 'status', 'to_address', 'status_reason', 'last_reply', 'attempts', 'updated_at');
+}
