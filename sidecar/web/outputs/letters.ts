@@ -6,6 +6,7 @@
  */
 import type { Knex } from 'knex';
 import type { HostReader, StaffReader } from '../../host';
+import type { BranchSettingsStore } from '../../branches';
 import { postalAddress } from '../../contact';
 import { BranchDirectory } from '../../notices';
 import { asKohaDateFormat, formatKohaDate } from '../../rendering';
@@ -85,7 +86,7 @@ interface LetterMessage {
  * `all` every message of the run as a letter. Cancelled messages are left out.
  */
 export async function runLetters(
-  deps: { knex: Knex; host: HostReader; settings: { mailFrom: string; timezone: string } },
+  deps: { knex: Knex; host: HostReader; branches: Pick<BranchSettingsStore, 'all'>; settings: { mailFrom: string; timezone: string } },
   runId: number,
   which: 'print' | 'all',
 ): Promise<Letter[]> {
@@ -111,11 +112,7 @@ export async function runLetters(
   ]);
   if (!messages.length) return [];
   const [directory, prefs, patrons] = await Promise.all([
-    BranchDirectory.load({
-      host: deps.host,
-      knex: deps.knex,
-      settings: deps.settings as Parameters<typeof BranchDirectory.load>[0]['settings'],
-    }),
+    BranchDirectory.load(deps),
     deps.host.systemPreferences(['dateformat']),
     deps.host.patrons(messages.map((m) => m.borrowernumber)),
   ]);

@@ -19,7 +19,7 @@ function queueActions(deps: PageKit['deps']): QueueActions {
     host: deps.host,
     clock: deps.clock,
     defaultCountry: deps.settings.defaultCountry,
-    quietHours: () => QuietHours.load(deps.knex, deps.settings.timezone),
+    quietHours: () => QuietHours.load(deps.branches, deps.settings.timezone),
     emailGate: notices?.emailGate,
     renderFor: notices ? (message, channel) => resentContent(notices, message, channel) : undefined,
   });

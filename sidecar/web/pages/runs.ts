@@ -179,7 +179,11 @@ export const runPages: StaffPage = {
       const run = await loadRun(req, res);
       if (!run) return;
       const t = kit.staff(res).t;
-      const letters = await runLetters({ knex: deps.knex, host: deps.host, settings: deps.settings }, run.id, which);
+      const letters = await runLetters(
+        { knex: deps.knex, host: deps.host, branches: deps.branches, settings: deps.settings },
+        run.id,
+        which,
+      );
       const pdf = lettersPdf(letters, t, t(which === 'print' ? 'run.letters' : 'run.all_letters'));
       await kit.audit.record({
         borrowernumber: kit.staff(res).account.borrowernumber,
