@@ -8,13 +8,12 @@ import { loadSettings, redact, type Settings } from './config';
 import { KmcError, UsageError } from './errors';
 import { migrate, ownTables } from './db';
 import { createApp, type App } from './main';
-import { runNotices } from './notices';
+import { messageCommand, routinesCommand, rulesCommand, runNotices } from './notices';
 import { createLogger } from './logging';
 import { serve } from './serve';
 import { runDemo, seedDemoDatabase } from './demo';
 import { bouncesClassifyCommand } from './bounces';
 import { verificationCommand, describeState, VERIFICATION_USAGE } from './verification';
-import { messageCommand, routinesCommand, rulesCommand } from './notices/cli';
 import { archiveCommand, ARCHIVE_USAGE } from './archive';
 import { doctorCommand, doctorDeps } from './doctor';
 

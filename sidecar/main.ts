@@ -35,6 +35,7 @@ import { startNightlyAnonymiser } from './archive';
 import { BranchSettingsStore } from './branches';
 import { AuditLog, SessionStore, NonceStore, SigninThrottle } from './staff';
 import { createWebApp, type HealthReport } from './web';
+import { SettingsStore } from './settings';
 
 /** The jobs `start()` can run; each is on unless the options turn it off. */
 export const JOBS = ['delivery', 'routines', 'verificationScan', 'anonymiser'] as const;
@@ -112,9 +113,6 @@ export interface AppOptions {
   extend?: (app: express.Express, pages: nunjucks.Environment) => void;
 }
 
-/** The name the commands of other capabilities (notices/cli.ts, archive/cli.ts) use for the root. */
-export type Services = App;
-
 export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const logger = opts.logger ?? createLogger(settings.logLevel);
   const clock = opts.clock ?? systemClock;
@@ -129,7 +127,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const renderer = new NoticeRenderer({ templates });
   const routines = new RoutineStore(knex);
   const runs = new RunStore(knex, (ids) => routines.names(ids));
-  const quietHours = () => QuietHours.load(knex, settings.timezone);
+  const staffSettings = new SettingsStore(knex);
+  const quietHours = () => QuietHours.load(branches, settings.timezone);
   const sms = settings.smppUrl
     ? new SmsRouter({
         defaultUrl: settings.smppUrl,
@@ -157,8 +156,9 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     ...opts.adapters,
   };
   const notices: NoticeDeps = {
-    knex,
     host,
+    branches,
+    staffSettings,
     store,
     runs,
     rules,
@@ -172,8 +172,9 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   if (adapters.sms instanceof SmsRouter) notices.smsAvailability = () => (adapters.sms as SmsRouter).availability();
   const verificationRecords = new VerificationStore(knex);
   const verification = new VerificationService({
-    knex,
     records: verificationRecords,
+    staffSettings,
+    branches,
     host,
     store,
     rules,
@@ -277,7 +278,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         staff,
         store,
         rules,
-        rulesOwnBranchOnly: () => loadRulesOwnBranchOnly(knex),
+        rulesOwnBranchOnly: () => loadRulesOwnBranchOnly(staffSettings),
         branches,
         routines,
         routineEditor,

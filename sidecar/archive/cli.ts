@@ -3,16 +3,16 @@
  * nightly run would (messages older than KMC_RETENTION_DAYS, or --days).
  */
 import { parseArgs } from 'node:util';
-import type { Services } from '../main';
+import type { Settings } from '../config';
 import { UsageError } from '../errors';
-import { anonymiseOldMessages } from './anonymise';
+import { anonymiseOldMessages, type AnonymiseDeps } from './anonymise';
 
 export const ARCHIVE_USAGE =
   '  kmc archive anonymise [--days N] [--json]   remove contact data and text from messages older than the retention period';
 
 export async function archiveCommand(
   args: string[],
-  services: Pick<Services, 'store' | 'clock' | 'logger' | 'settings'>,
+  services: AnonymiseDeps & { settings: Pick<Settings, 'retentionDays'> },
   out: { stdout: (s: string) => void },
 ): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -12,7 +12,7 @@
  *   the converter, and the report says so).
  */
 import { TemplateError } from '../errors';
-import { checkNoticeTemplate } from '../rendering/safety';
+import { checkNoticeTemplate } from '../rendering';
 import { convertLetterSource, templateSource, textFromHtml, type LetterFinding, type Segment } from './convert';
 import { letterLabel, letterTarget, type ConvertOptions, type KohaLetterRow, type LetterTarget } from './letters';
 

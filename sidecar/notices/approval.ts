@@ -100,7 +100,7 @@ export class RunApproval {
       const ids = await this.deps.store.runMessageIds(runId, REVIEWABLE);
       const [directory, quiet] = await Promise.all([
         BranchDirectory.load(this.deps),
-        QuietHours.load(this.deps.knex, this.deps.settings.timezone),
+        QuietHours.load(this.deps.branches, this.deps.settings.timezone),
       ]);
       for (const part of chunk(ids, 500)) await this.approvePart(runId, part, directory, quiet, actor, result);
     } catch (err) {

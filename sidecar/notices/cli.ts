@@ -10,16 +10,29 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors';
-import type { Services } from '../main';
-import { MESSAGE_TYPES, type MessageType, type Rule } from '../rules';
-import { importKohaRules } from '../rules/import-koha';
-import { nextFire, parseCron, routineRunFields } from '../scheduling';
-import { libraryDay } from '../kernel';
-import { runNotices } from './index';
+import type { Settings } from '../config';
+import type { HostReader } from '../host';
+import { importKohaRules, MESSAGE_TYPES, type MessageType, type Rule, type RuleStore } from '../rules';
+import { nextFire, parseCron, routineRunFields, type RoutineStore } from '../scheduling';
+import { libraryDay, type Clock } from '../kernel';
+import type { NoticeDeps } from './context';
+import { runNotices } from './run';
 import { sendStaffMessage } from './staff';
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
-export type OpenServices = <T>(fn: (s: Services) => Promise<T>) => Promise<T>;
+
+/** What the notice engine's commands use of the composition root. */
+export interface NoticeCommandServices {
+  host: HostReader;
+  rules: RuleStore;
+  routines: RoutineStore;
+  clock: Clock;
+  settings: Pick<Settings, 'timezone'>;
+  notices: NoticeDeps;
+}
+
+/** Opens the root for one command (arguments are checked first) and closes it after. */
+export type OpenServices = <T>(fn: (s: NoticeCommandServices) => Promise<T>) => Promise<T>;
 
 function ruleLine(r: Rule): string {
   const scope =

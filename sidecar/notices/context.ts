@@ -2,16 +2,16 @@
  * What every notice generator is handed: its dependencies, passed in by the
  * composition root, never imported from globals.
  */
-import type { Knex } from 'knex';
 import type { HostReader, Branch, PatronContact } from '../host';
-import type { EmailGate, MessageStore } from '../queue';
+import type { EmailGate, MessageStore, QuietHoursSource } from '../queue';
 import type { RunStore } from '../runs';
 import type { RuleStore } from '../rules';
-import type { NoticeRenderer } from '../rendering/notices';
+import { languageCandidates, type NoticeRenderer } from '../rendering';
 import type { Logger } from '../logging';
 import type { Settings } from '../config';
 import type { ChannelName } from '../kernel';
-import { languageCandidates } from '../rendering/notices';
+import type { BranchSettingsRow, BranchSettingsStore } from '../branches';
+import type { SettingsReader } from '../settings';
 import { patronEmail } from '../contact';
 
 import type { Clock } from '../kernel';
@@ -19,9 +19,15 @@ export { systemClock, type Clock } from '../kernel';
 
 export type { EmailGate, EmailGateState } from '../queue';
 
+/** The branches' own settings as a run reads them: every branch's row, and the SMS quiet hours. */
+export type BranchSettingsSource = Pick<BranchSettingsStore, 'all'> & QuietHoursSource;
+
 export interface NoticeDeps {
-  knex: Knex;
   host: HostReader;
+  /** The branches' own settings (sender, reply-to, letter address, language, quiet hours). */
+  branches: BranchSettingsSource;
+  /** The settings staff change on the pages (the rules branch, the currency). */
+  staffSettings: Pick<SettingsReader, 'values'>;
   store: MessageStore;
   /** The run log: every run is recorded there. */
   runs: RunStore;
@@ -37,15 +43,6 @@ export interface NoticeDeps {
   smsAvailability?: () => Promise<{ canSend(branchcode: string | null): boolean }>;
 }
 
-export interface BranchSettingsRow {
-  branchcode: string;
-  sender_email: string | null;
-  reply_to: string | null;
-  letter_address: string | null;
-  default_lang: string | null;
-  excluded_from_automated_runs: number;
-}
-
 /** Everything about branches a run needs, read once per run. */
 export class BranchDirectory {
   constructor(
@@ -54,9 +51,12 @@ export class BranchDirectory {
     private readonly mailFrom: string,
   ) {}
 
-  static async load(deps: Pick<NoticeDeps, 'host' | 'knex' | 'settings'>): Promise<BranchDirectory> {
-    const branches = await deps.host.branches();
-    const rows = await deps.knex<BranchSettingsRow>('kmc_branch_settings').select();
+  static async load(deps: {
+    host: Pick<HostReader, 'branches'>;
+    branches: Pick<BranchSettingsStore, 'all'>;
+    settings: Pick<Settings, 'mailFrom'>;
+  }): Promise<BranchDirectory> {
+    const [branches, rows] = await Promise.all([deps.host.branches(), deps.branches.all()]);
     return new BranchDirectory(branches, new Map(rows.map((r) => [r.branchcode, r])), deps.settings.mailFrom);
   }
 

@@ -14,7 +14,7 @@ import type { ChannelName } from '../kernel';
 import { placeMessage, QuietHours, type MessageStore, type NewMessage, type NewMessageItem } from '../queue';
 import { fromDbTime } from '../db';
 import { libraryDay } from '../kernel';
-import { asKohaDateFormat, formatKohaDate, type KohaDateFormat } from '../rendering/dates';
+import { asKohaDateFormat, formatKohaDate, type KohaDateFormat } from '../rendering';
 import { TemplateError, KmcError } from '../errors';
 import { BranchDirectory, patronTemplateData, type EmailGateState, type NoticeDeps } from './context';
 import { asCurrencyFormat, formatMoney, type MoneyStyle } from './format';
@@ -88,8 +88,8 @@ export class RunContext {
     const [directory, prefs, engine, quiet, currency, sms] = await Promise.all([
       BranchDirectory.load(deps),
       deps.host.systemPreferences(['dateformat', 'CurrencyFormat']),
-      loadEngineSettings(deps.knex),
-      QuietHours.load(deps.knex, deps.settings.timezone),
+      loadEngineSettings(deps.staffSettings),
+      QuietHours.load(deps.branches, deps.settings.timezone),
       deps.host.activeCurrency(),
       deps.smsAvailability ? deps.smsAvailability() : Promise.resolve(null),
       deps.renderer.refresh(),

@@ -7,7 +7,7 @@
 export type { NoticeDeps, EmailGate, EmailGateState } from './context';
 export type { Clock } from '../kernel';
 export { systemClock } from '../kernel';
-export { BranchDirectory, patronTemplateData, type BranchSettingsRow } from './context';
+export { BranchDirectory, patronTemplateData, type BranchSettingsSource } from './context';
 export { runNotices, type RunRequest, type RunResult } from './run';
 export { isMessageType } from '../kernel';
 export type { RunStats } from './runs';
@@ -16,3 +16,4 @@ export type { RoutineCriteria } from '../scheduling';
 export { sendStaffMessage, type StaffMessageRequest, type StaffMessageResult } from './staff';
 export { renderAgain, resentContent, type RenderedAgain } from './render-again';
 export { RunApproval, type ApprovalResult, type RunApprovalDeps, type StartedRun } from './approval';
+export { rulesCommand, routinesCommand, messageCommand, type NoticeCommandServices, type OpenServices } from './cli';

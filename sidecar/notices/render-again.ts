@@ -9,7 +9,7 @@ import type { ChannelName } from '../kernel';
 import { chooseChannel } from '../contact';
 import { KmcError, TemplateError } from '../errors';
 import type { MessageRow, ResentContent } from '../queue';
-import type { RenderedNotice } from '../rendering/notices';
+import type { RenderedNotice } from '../rendering';
 import { BranchDirectory, type NoticeDeps } from './context';
 
 export interface RenderedAgain extends RenderedNotice {
@@ -20,7 +20,7 @@ export interface RenderedAgain extends RenderedNotice {
   reason: string | null;
 }
 
-export type RenderAgainDeps = Pick<NoticeDeps, 'host' | 'knex' | 'renderer' | 'rules' | 'settings' | 'availableChannels'>;
+export type RenderAgainDeps = Pick<NoticeDeps, 'host' | 'branches' | 'renderer' | 'rules' | 'settings' | 'availableChannels'>;
 
 type StoredMessage = Pick<MessageRow, 'id' | 'message_type' | 'borrowernumber' | 'branchcode' | 'lang'> & {
   render_data?: string | null;

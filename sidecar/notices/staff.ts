@@ -92,7 +92,7 @@ export async function sendStaffMessage(deps: NoticeDeps, req: StaffMessageReques
 
   const [directory, quiet] = await Promise.all([
     BranchDirectory.load(deps),
-    QuietHours.load(deps.knex, deps.settings.timezone),
+    QuietHours.load(deps.branches, deps.settings.timezone),
     deps.renderer.refresh(),
   ]);
   const branchcode = patron.branchcode;

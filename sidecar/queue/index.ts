@@ -37,7 +37,7 @@ export {
   type EmailGate,
   type EmailGateState,
 } from './placement';
-export { QuietHours, QUIET_HOURS_REASON, isQuietAt, localClock, type QuietWindow } from './quiet-hours';
+export { QuietHours, QUIET_HOURS_REASON, isQuietAt, localClock, type QuietWindow, type QuietHoursSource } from './quiet-hours';
 export { releaseQuietHours, type QuietReleaseDeps } from './release';
 export { QueueActions, QUEUE_ACTIONS, type QueueAction, type ActionOutcome, type QueueActionDeps, type ResentContent } from './actions';
 export type { MessageContent } from './transitions/rewrite';

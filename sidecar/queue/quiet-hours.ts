@@ -6,7 +6,6 @@
  * the delivery worker before each batch, so a held SMS leaves within a
  * minute of the window opening.
  */
-import type { Knex } from 'knex';
 
 /** Every held-for-quiet-hours reason starts with this, so the release finds exactly those. */
 export const QUIET_HOURS_REASON = 'SMS quiet hours';
@@ -37,18 +36,19 @@ function hhmm(value: string | null | undefined): string | null {
   return m ? `${m[1].padStart(2, '0')}:${m[2]}` : null;
 }
 
+/** Where the branches' quiet hours are kept (the branch settings store); times as stored, 'HH:MM:SS'. */
+export interface QuietHoursSource {
+  quietHours(): Promise<Array<{ branchcode: string; quiet_from: string; quiet_to: string }>>;
+}
+
 export class QuietHours {
   constructor(
     private readonly windows: Map<string, QuietWindow>,
     private readonly timeZone: string,
   ) {}
 
-  static async load(knex: Knex, timeZone: string): Promise<QuietHours> {
-    // The branch settings have no store of their own yet; this is the one read of the quiet hours.
-    const rows = await knex<{ branchcode: string; quiet_from: string | null; quiet_to: string | null }>('kmc_branch_settings')
-      .whereNotNull('quiet_from')
-      .whereNotNull('quiet_to')
-      .select('branchcode', 'quiet_from', 'quiet_to');
+  static async load(source: QuietHoursSource, timeZone: string): Promise<QuietHours> {
+    const rows = await source.quietHours();
     const windows = new Map<string, QuietWindow>();
     for (const r of rows) {
       const from = hhmm(r.quiet_from);

@@ -9,8 +9,7 @@ import type { Rule } from '../rules';
 import type { ChannelName } from '../kernel';
 import { chooseChannel } from '../contact';
 import { BranchDirectory, patronTemplateData, renderAgain, type NoticeDeps } from '../notices';
-import { asKohaDateFormat, formatAmount, formatKohaDate, type KohaDateFormat } from '../rendering/dates';
-import type { RenderedNotice } from '../rendering/notices';
+import { asKohaDateFormat, formatAmount, formatKohaDate, type KohaDateFormat, type RenderedNotice } from '../rendering';
 
 export interface FallbackResult {
   byChannel: Record<string, number>;
@@ -19,7 +18,7 @@ export interface FallbackResult {
 
 export type FallbackDeps = Pick<
   NoticeDeps,
-  'knex' | 'store' | 'host' | 'rules' | 'renderer' | 'logger' | 'settings' | 'availableChannels' | 'smsAvailability'
+  'branches' | 'store' | 'host' | 'rules' | 'renderer' | 'logger' | 'settings' | 'availableChannels' | 'smsAvailability'
 >;
 
 /**
@@ -44,7 +43,7 @@ export async function sendHeldByNextChannel(
     deps.host.patrons(held.map((m) => m.borrowernumber)),
     BranchDirectory.load(deps),
     deps.host.systemPreferences(['dateformat']),
-    QuietHours.load(deps.knex, deps.settings.timezone),
+    QuietHours.load(deps.branches, deps.settings.timezone),
     deps.smsAvailability ? deps.smsAvailability() : Promise.resolve(null),
     deps.renderer.refresh(),
   ]);
@@ -53,13 +52,15 @@ export async function sendHeldByNextChannel(
     !sms || sms.canSend(branchcode) ? deps.availableChannels : deps.availableChannels.filter((c) => c !== 'sms');
   const dateFormat = asKohaDateFormat(prefs.dateformat);
   const items = new Map<number, MessageItemRow[]>();
-  for (const it of await deps.store.items(held.map((m) => m.id)))
-    items.set(Number(it.message_id), [...(items.get(Number(it.message_id)) ?? []), it]);
+  for (const it of await deps.store.items(held.map((m) => m.id))) items.set(it.message_id, [...(items.get(it.message_id) ?? []), it]);
   const rulesByType = new Map<string, Rule[]>();
   const ruleFor = async (m: MessageRow & { rule_id?: number | null }): Promise<Rule | null> => {
     const key = `${m.message_type}|${m.level}`;
-    if (!rulesByType.has(key)) rulesByType.set(key, await deps.rules.forType(m.message_type as Rule['message_type'], m.level));
-    const list = rulesByType.get(key)!;
+    let list = rulesByType.get(key);
+    if (!list) {
+      list = await deps.rules.forType(m.message_type as Rule['message_type'], m.level);
+      rulesByType.set(key, list);
+    }
     return list.find((r) => r.id === m.rule_id) ?? list.find((r) => r.is_baseline) ?? null;
   };
 

@@ -14,7 +14,6 @@
  *   address and to pass an expired one over; verifying releases what waits.
  * - Expiry: the address is never used; what waited goes by the next channel.
  */
-import type { Knex } from 'knex';
 import { toDbTime, fromDbTime } from '../db';
 import { ConflictError, NotFoundError } from '../errors';
 import type { EmailChangeRow, HostReader, PatronContact } from '../host';
@@ -25,18 +24,29 @@ import type { Logger } from '../logging';
 import type { Settings } from '../config';
 import { libraryDay, type ChannelName, type Clock } from '../kernel';
 import { patronEmail } from '../contact';
-import { BranchDirectory, type EmailGate, type EmailGateState } from '../notices';
+import { BranchDirectory, type BranchSettingsSource, type EmailGate, type EmailGateState } from '../notices';
+import type { SettingsReader } from '../settings';
 import { loadVerificationSettings, SETTING, type VerificationSettings } from './settings';
 import { addressFingerprint, createVerificationToken, isSignedToken, sameHash, tokenHash } from './tokens';
 import { sendHeldByNextChannel } from './held';
-import type { VerificationRow, VerificationState, VerificationStore } from './store';
+import {
+  KOHA_EMAIL_COLUMNS,
+  type GuardedChange,
+  type VerificationChange,
+  type VerificationRow,
+  type VerificationState,
+  type VerificationStore,
+} from './store';
 
 export type { VerificationRow, VerificationState } from './store';
 
 export interface VerificationDeps {
-  knex: Knex;
-  /** The verification tables' reads (and the rate limiter's). */
+  /** The verification tables (all their SQL). */
   records: VerificationStore;
+  /** The verification settings staff change on the pages, and the first scan's moment. */
+  staffSettings: SettingsReader & { setOnce(name: string, value: string): Promise<void> };
+  /** The branches' own settings (sender, language, quiet hours). */
+  branches: BranchSettingsSource;
   host: HostReader;
   store: MessageStore;
   rules: RuleStore;
@@ -108,13 +118,13 @@ export class VerificationService {
   }
 
   settings(): Promise<VerificationSettings> {
-    return loadVerificationSettings(this.deps.records);
+    return loadVerificationSettings(this.deps.staffSettings);
   }
 
   /** Whether the first scan has run; until it has, every address is usable. */
   async baselineTaken(): Promise<boolean> {
     if (this.baselineKnown) return true;
-    this.baselineKnown = await this.deps.records.hasSetting(SETTING.baselineAt);
+    this.baselineKnown = await this.deps.staffSettings.has(SETTING.baselineAt);
     return this.baselineKnown;
   }
 
@@ -132,15 +142,8 @@ export class VerificationService {
     const out = new Map<number, EmailGateState>();
     if (!patrons.length || !(await this.baselineTaken())) return out;
     const now = this.deps.clock.now().getTime();
-    const rows = new Map<number, Pick<VerificationRow, 'borrowernumber' | 'email' | 'state' | 'expires_at'>>();
     const ids = [...new Set(patrons.map((p) => p.borrowernumber))];
-    for (let i = 0; i < ids.length; i += 1000) {
-      const part: VerificationRow[] = await this.deps
-        .knex('kmc_email_verifications')
-        .whereIn('borrowernumber', ids.slice(i, i + 1000))
-        .select('borrowernumber', 'email', 'state', 'expires_at');
-      for (const r of part) rows.set(r.borrowernumber, r);
-    }
+    const rows = new Map((await this.deps.records.gateRows(ids)).map((r) => [r.borrowernumber, r]));
     for (const p of patrons) {
       const row = rows.get(p.borrowernumber);
       if (!row || row.email !== p.email) {
@@ -203,11 +206,7 @@ export class VerificationService {
     if (batch.length) await this.handleBatch(batch, ctx, result);
 
     if (baseline) {
-      await this.deps
-        .knex('kmc_settings')
-        .insert({ name: SETTING.baselineAt, value: this.deps.clock.now().toISOString() })
-        .onConflict('name')
-        .ignore();
+      await this.deps.staffSettings.setOnce(SETTING.baselineAt, this.deps.clock.now().toISOString());
       this.baselineKnown = true;
       this.deps.logger.info('verification.baseline_taken', { verified: result.verified, exempt: result.exempt });
     }
@@ -259,7 +258,7 @@ export class VerificationService {
     const decided = rows.map((row) => ({ row, d: this.decide(row, ctx.cfg, ctx.baseline) }));
     result.checked += rows.length;
 
-    const record = (row: EmailChangeRow, d: Decision): Record<string, unknown> => {
+    const record = (row: EmailChangeRow, d: Decision): VerificationChange => {
       if (d.kind === 'same') return { source_hash: row.source_hash, updated_at: now };
       // Whatever link there was is gone with this change (its mail is dealt with below).
       const base = { source_hash: row.source_hash, updated_at: now, link_in_archive: 0 };
@@ -322,24 +321,18 @@ export class VerificationService {
     };
 
     // Writes are guarded by what was read, so two sidecars scanning at once never both send a link.
-    await this.deps.knex.transaction(async (trx) => {
-      const inserts = decided
-        .filter((x) => x.row.v_borrowernumber === null)
-        .map((x) => ({ borrowernumber: x.row.borrowernumber, created_at: now, token_version: 0, ...record(x.row, x.d) }));
-      for (let i = 0; i < inserts.length; i += BATCH) {
-        await trx('kmc_email_verifications')
-          .insert(inserts.slice(i, i + BATCH))
-          .onConflict('borrowernumber')
-          .ignore();
-      }
-      for (const { row, d } of decided) {
-        if (row.v_borrowernumber === null) continue;
-        await trx('kmc_email_verifications')
-          .where({ borrowernumber: row.borrowernumber, token_version: row.v_token_version ?? 0 })
-          .whereRaw('source_hash <=> ?', [row.v_source_hash])
-          .update(record(row, d));
-      }
-    });
+    const inserts = decided
+      .filter((x) => x.row.v_borrowernumber === null)
+      .map((x) => ({ borrowernumber: x.row.borrowernumber, created_at: now, token_version: 0, ...record(x.row, x.d) }));
+    const updates: GuardedChange[] = decided
+      .filter((x) => x.row.v_borrowernumber !== null)
+      .map(({ row, d }) => ({
+        borrowernumber: row.borrowernumber,
+        tokenVersion: row.v_token_version ?? 0,
+        sourceHash: row.v_source_hash,
+        change: record(row, d),
+      }));
+    await this.deps.records.recordScan(inserts, updates, BATCH);
 
     // The mail of a link this change made worthless: cancelled if unsent, its link removed either way.
     const superseded = decided.filter((x) => x.row.v_message_id && x.d.kind !== 'same').map((x) => Number(x.row.v_message_id));
@@ -386,14 +379,7 @@ export class VerificationService {
     result: ScanResult,
   ): Promise<void> {
     const ours = new Set<number>();
-    const stored: Array<{ borrowernumber: number; token_hash: string | null }> = await this.deps
-      .knex('kmc_email_verifications')
-      .whereIn(
-        'borrowernumber',
-        pending.map((p) => p.row.borrowernumber),
-      )
-      .select('borrowernumber', 'token_hash');
-    const hashOf = new Map(stored.map((s) => [s.borrowernumber, s.token_hash]));
+    const hashOf = await this.deps.records.tokenHashes(pending.map((p) => p.row.borrowernumber));
     for (const p of pending) if (sameHash(hashOf.get(p.row.borrowernumber), p.d.hash)) ours.add(p.row.borrowernumber);
 
     const expiresText = this.localDateTime(expiresAt, ctx.dateFormat);
@@ -432,23 +418,14 @@ export class VerificationService {
     }
     if (!messages.length) return;
     await this.deps.store.insertMessages(messages, at, ctx.actor);
-    const idRows: Array<{ id: number; idempotency_key: string; borrowernumber: number }> = await this.deps
-      .knex('kmc_messages')
-      .whereIn(
-        'idempotency_key',
-        messages.map((m) => m.idempotencyKey),
-      )
-      .select('id', 'idempotency_key', 'borrowernumber');
+    const idRows = await this.deps.records.mailIdsByKey(messages.map((m) => m.idempotencyKey));
     const hashByPatron = new Map(pending.map((p) => [p.row.borrowernumber, p.d.hash]));
     // The page answers in the language the mail was written in.
     const langByKey = new Map(messages.map((m) => [m.idempotencyKey, m.lang]));
     for (const r of idRows) {
       const hash = hashByPatron.get(r.borrowernumber);
       if (!hash) continue;
-      await this.deps
-        .knex('kmc_email_verifications')
-        .where({ borrowernumber: r.borrowernumber, token_hash: hash })
-        .update({ message_id: r.id, lang: langByKey.get(r.idempotency_key) ?? null, link_in_archive: 1 });
+      await this.deps.records.linkQueued(r.borrowernumber, hash, r.id, langByKey.get(r.idempotency_key) ?? null);
       this.deps.logger.info('verification.link_queued', { borrowernumber: r.borrowernumber, messageId: r.id });
     }
     result.linksSent += idRows.length;
@@ -459,23 +436,10 @@ export class VerificationService {
     for (;;) {
       const at = this.deps.clock.now();
       const now = toDbTime(at);
-      const due: Array<Pick<VerificationRow, 'borrowernumber' | 'email' | 'token_hash' | 'message_id'>> = await this.deps
-        .knex('kmc_email_verifications')
-        .where({ state: 'pending' })
-        .where('expires_at', '<=', now)
-        .orderBy('borrowernumber')
-        .limit(BATCH)
-        .select('borrowernumber', 'email', 'token_hash', 'message_id');
+      const due = await this.deps.records.duePending(now, BATCH);
       if (!due.length) return;
       const expired: typeof due = [];
-      for (const row of due) {
-        const n = await this.deps
-          .knex('kmc_email_verifications')
-          .where({ borrowernumber: row.borrowernumber, state: 'pending' })
-          .whereRaw('token_hash <=> ?', [row.token_hash])
-          .update({ state: 'expired', updated_at: now });
-        if (n) expired.push(row);
-      }
+      for (const row of due) if (await this.deps.records.expire(row.borrowernumber, row.token_hash, now)) expired.push(row);
       result.expired += expired.length;
       for (const row of expired) this.deps.logger.info('verification.expired', { borrowernumber: row.borrowernumber });
       const links = expired
@@ -507,14 +471,9 @@ export class VerificationService {
    */
   private async clearInKoha(borrowernumber: number, email: string): Promise<number> {
     let cleared = 0;
-    for (const column of ['email', 'emailpro', 'B_email']) {
+    for (const column of KOHA_EMAIL_COLUMNS) {
       try {
-        const n = await this.deps
-          .knex('borrowers')
-          .where({ borrowernumber })
-          .where(column, email)
-          .update({ [column]: null });
-        if (n) {
+        if (await this.deps.records.clearAddressInKoha(borrowernumber, column, email)) {
           cleared += 1;
           this.deps.logger.warn('verification.cleared_in_koha', { borrowernumber, column });
         }
@@ -543,26 +502,13 @@ export class VerificationService {
   private async retireLinks(messageIds: number[], detail: string, actor: string): Promise<void> {
     await this.deps.store.cancelUnsentVerificationMails(messageIds, detail, actor, this.deps.clock.now());
     await this.removeLinks(messageIds);
-    await this.deps.knex('kmc_email_verifications').whereIn('message_id', messageIds).update({ link_in_archive: 0 });
   }
 
   /** Takes the link out of stored verification mails, so the archive never holds a working token. */
   private async removeLinks(messageIds: number[]): Promise<void> {
     if (!messageIds.length) return;
-    const rows: Array<{ id: number; body_text: string | null; body_html: string | null }> = await this.deps
-      .knex('kmc_messages')
-      .whereIn('id', messageIds)
-      .where({ message_type: 'email_verification' })
-      .select('id', 'body_text', 'body_html');
-    for (const r of rows) {
-      await this.deps
-        .knex('kmc_messages')
-        .where({ id: r.id })
-        .update({
-          body_text: r.body_text ? r.body_text.replace(TOKEN_IN_TEXT, LINK_REMOVED) : r.body_text,
-          body_html: r.body_html ? r.body_html.replace(TOKEN_IN_TEXT, LINK_REMOVED) : r.body_html,
-        });
-    }
+    await this.deps.records.removeLinkFromMails(messageIds, TOKEN_IN_TEXT, LINK_REMOVED);
+    await this.deps.records.linksRemoved(messageIds);
   }
 
   /**
@@ -572,30 +518,14 @@ export class VerificationService {
    * are deleted.
    */
   private async tidy(): Promise<void> {
-    const sent: Array<{ borrowernumber: number; message_id: number }> = await this.deps
-      .knex({ v: 'kmc_email_verifications' })
-      .join({ m: 'kmc_messages' }, 'm.id', 'v.message_id')
-      .where('v.link_in_archive', 1)
-      .whereIn('m.status', FINAL)
-      .limit(1000)
-      .select('v.borrowernumber', 'v.message_id');
-    if (sent.length) {
-      const ids = sent.map((r) => r.message_id);
-      await this.removeLinks(ids);
-      await this.deps.knex('kmc_email_verifications').whereIn('message_id', ids).update({ link_in_archive: 0 });
-    }
+    await this.removeLinks(await this.deps.records.doneMailsWithLink(FINAL, 1000));
     const gone = await this.deps.host.verificationsWithoutPatron(1000);
     if (gone.length) {
-      const links = await this.deps
-        .knex('kmc_email_verifications')
-        .whereIn('borrowernumber', gone)
-        .whereNotNull('message_id')
-        .pluck<number[]>('message_id');
-      if (links.length) await this.retireLinks(links.map(Number), 'the patron is no longer in Koha', 'verification');
-      await this.deps.knex('kmc_email_verifications').whereIn('borrowernumber', gone).delete();
+      const links = await this.deps.records.linkMailsOf(gone);
+      if (links.length) await this.retireLinks(links, 'the patron is no longer in Koha', 'verification');
+      await this.deps.records.forget(gone);
     }
-    const dayAgo = toDbTime(new Date(this.deps.clock.now().getTime() - 86_400_000));
-    await this.deps.knex('kmc_verification_failures').where('at', '<', dayAgo).delete();
+    await this.deps.records.forgetFailuresBefore(new Date(this.deps.clock.now().getTime() - 86_400_000));
   }
 
   /**
@@ -606,12 +536,7 @@ export class VerificationService {
    * between, or an address changed back before a scan, left behind.)
    */
   private async sweepHeld(result: ScanResult, actor: string): Promise<void> {
-    const rows: Array<{ borrowernumber: number; state: string | null; email: string | null }> = await this.deps
-      .knex({ m: 'kmc_messages' })
-      .leftJoin({ v: 'kmc_email_verifications' }, 'v.borrowernumber', 'm.borrowernumber')
-      .where({ 'm.status': 'held', 'm.channel': 'email' })
-      .whereNot('m.message_type', 'email_verification')
-      .distinct('m.borrowernumber', 'v.state', 'v.email');
+    const rows = await this.deps.records.heldEmailPatrons();
     if (!rows.length) return;
     const at = this.deps.clock.now();
     const usable = rows.flatMap((r) => ((r.state === 'verified' || r.state === 'exempt') && r.email ? [{ ...r, email: r.email }] : []));
@@ -678,12 +603,12 @@ export class VerificationService {
     const row = found.row;
     const at = this.deps.clock.now();
     const now = toDbTime(at);
-    const released = await this.deps.knex.transaction(async (trx) => {
-      const n = await trx('kmc_email_verifications')
-        .where({ borrowernumber: row.borrowernumber, token_hash: found.hash, state: 'pending' })
-        .where('expires_at', '>', now)
-        .update({ state: 'verified', verified_at: now, verified_by: actor.slice(0, 64), used_at: now, updated_at: now });
-      if (!n) return null;
+    const released = await this.deps.records.withTransaction(async (trx) => {
+      const used = await this.deps.records.useLink(
+        { borrowernumber: row.borrowernumber, tokenHash: found.hash, now, by: actor.slice(0, 64) },
+        trx,
+      );
+      if (!used) return null;
       return this.deps.store.releaseVerifiedEmail(
         [{ borrowernumber: row.borrowernumber, email: row.email }],
         at,
@@ -730,21 +655,9 @@ export class VerificationService {
     const actor = by.trim().slice(0, 64) || 'staff';
     const at = this.deps.clock.now();
     const now = toDbTime(at);
-    const { released, unsent } = await this.deps.knex.transaction(async (trx) => {
-      const before = await trx<VerificationRow>('kmc_email_verifications').where({ borrowernumber }).forUpdate().first();
-      await trx('kmc_email_verifications')
-        .insert({
-          borrowernumber,
-          email,
-          state: 'verified',
-          verified_at: now,
-          verified_by: actor,
-          updated_at: now,
-          created_at: now,
-          token_version: 0,
-        })
-        .onConflict('borrowernumber')
-        .merge({ email, state: 'verified', verified_at: now, verified_by: actor, expires_at: null, updated_at: now });
+    const { released, unsent } = await this.deps.records.withTransaction(async (trx) => {
+      const before = await this.deps.records.forPatron(borrowernumber, trx, { forUpdate: true });
+      await this.deps.records.markVerified({ borrowernumber, email, now, by: actor }, trx);
       const n = await this.deps.store.releaseVerifiedEmail([{ borrowernumber, email }], at, actor, `${HELD_RELEASED} by staff`, trx);
       return { released: n, unsent: before?.state === 'pending' && before.message_id ? before.message_id : null };
     });
@@ -769,13 +682,13 @@ export class VerificationService {
  * so the staff API can answer without the whole service.
  */
 export async function readVerificationState(
-  deps: { records: VerificationStore; host: Pick<HostReader, 'patron'>; clock: Clock },
+  deps: { records: VerificationStore; staffSettings: Pick<SettingsReader, 'has'>; host: Pick<HostReader, 'patron'>; clock: Clock },
   borrowernumber: number,
 ): Promise<PatronVerificationState> {
   const [row, patron, flag] = await Promise.all([
     deps.records.forPatron(borrowernumber),
     deps.host.patron(borrowernumber),
-    deps.records.hasSetting(SETTING.baselineAt),
+    deps.staffSettings.has(SETTING.baselineAt),
   ]);
   const email = patron ? patronEmail(patron) : null;
   const base = { borrowernumber, email, sent_at: null, expires_at: null, verified_at: null, verified_by: null };

@@ -3,8 +3,8 @@
  * without a restart. Read and checked at the start of every scan (and once
  * when the server starts, so a bad value stops it with the setting's name).
  */
-import type { VerificationStore } from './store';
 import { SettingsError } from '../errors';
+import type { SettingsReader } from '../settings';
 
 export const SETTING = {
   validDays: 'verification_valid_days',
@@ -62,6 +62,6 @@ export function parseVerificationSettings(raw: Record<string, string | null | un
   return { validDays, exemptCategories, clearExpiredInKoha };
 }
 
-export async function loadVerificationSettings(store: Pick<VerificationStore, 'settings'>): Promise<VerificationSettings> {
-  return parseVerificationSettings(await store.settings([SETTING.validDays, SETTING.exemptCategories, SETTING.clearExpiredInKoha]));
+export async function loadVerificationSettings(settings: Pick<SettingsReader, 'values'>): Promise<VerificationSettings> {
+  return parseVerificationSettings(await settings.values([SETTING.validDays, SETTING.exemptCategories, SETTING.clearExpiredInKoha]));
 }

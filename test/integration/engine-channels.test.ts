@@ -257,7 +257,7 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
 
       // Still night: the release leaves it, and the worker does not send it.
       w.clock.set(`${RUN_DAY}T23:59:00Z`);
-      const quietHours = () => QuietHours.load(w.db.knex, 'Europe/Stockholm');
+      const quietHours = () => QuietHours.load(w.kmc.branches, 'Europe/Stockholm');
       expect(await releaseQuietHours({ store: w.kmc.store, quietHours, clock: w.clock, logger: w.kmc.logger })).to.equal(0);
       await w.kmc.worker.deliverOnce();
       expect(smsc.messages).to.have.length(0);

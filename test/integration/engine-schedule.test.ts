@@ -23,7 +23,7 @@ function engineOf(w: EngineWorld): Pick<SchedulerDeps<RunResult>, 'run' | 'runs'
     runs: w.kmc.runs,
     releaseQuietHours: (actor) =>
       releaseQuietHours(
-        { store: w.kmc.store, quietHours: () => QuietHours.load(w.db.knex, 'Europe/Stockholm'), clock: w.clock, logger: w.kmc.logger },
+        { store: w.kmc.store, quietHours: () => QuietHours.load(w.kmc.branches, 'Europe/Stockholm'), clock: w.clock, logger: w.kmc.logger },
         actor,
       ),
   };

@@ -27,7 +27,7 @@ describe(`the queue's transitions and placement rule (${kohaSchemaKind()} Koha s
   let smsc: TestSmsc;
   let patron: number;
 
-  const quietHours = () => QuietHours.load(w.db.knex, 'Europe/Stockholm');
+  const quietHours = () => QuietHours.load(w.kmc.branches, 'Europe/Stockholm');
   const release = () => releaseQuietHours({ store: w.kmc.store, quietHours, clock: w.clock, logger: w.kmc.logger }, 'test');
   const actions = () =>
     new QueueActions({
