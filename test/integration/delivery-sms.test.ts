@@ -13,42 +13,9 @@ import type { Services } from '../../sidecar/main';
 import type { MessageRow, NewMessage } from '../../sidecar/queue';
 import { SmsRouter, branchSettingsSource } from '../../sidecar/channels/sms';
 import { SmppStatus } from '../../sidecar/channels/smpp';
+import { smsMessage as sms, until } from './delivery-support';
 
 const HOUR = 3600_000;
-let serial = 0;
-
-function sms(text: string, over: Partial<NewMessage> = {}): NewMessage {
-  serial += 1;
-  return {
-    idempotencyKey: `test:sms:${serial}:${Math.random().toString(36).slice(2)}`,
-    messageType: 'overdue',
-    level: 1,
-    borrowernumber: 1000 + serial,
-    branchcode: 'CPL',
-    channel: 'sms',
-    status: 'pending',
-    to: `+4670${String(1_000_000 + serial)}`,
-    from: 'Centralbiblioteket',
-    lang: 'en',
-    subject: '',
-    text,
-    html: null,
-    fee: 0,
-    runId: null,
-    ruleId: null,
-    items: [],
-    ...over,
-  };
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe(`SMS through the delivery pipeline (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(30_000);
   let db: ScratchDatabase;
@@ -100,7 +67,7 @@ describe(`SMS through the delivery pipeline (${kohaSchemaKind()} Koha schema)`, 
     await db.drop();
   });
 
-  it('is composed from KMC_SMPP_URL: the SMS channel is the branch router, bound once at start', async () => {
+  it('is composed from KMC_SMPP_URL: the SMS channel is the branch router, bound once at start', () => {
     expect(kmc.sms).to.be.instanceOf(SmsRouter);
     expect(kmc.adapters.sms).to.equal(kmc.sms);
     expect(smsc.binds.filter((b) => b.status === 0)).to.have.length(1);
@@ -112,7 +79,7 @@ describe(`SMS through the delivery pipeline (${kohaSchemaKind()} Koha schema)`, 
     const wrong = testServices(settings({ KMC_SMPP_URL: smsc.urlWith('kmc', 'wrong-password') }), clock);
     try {
       let refused: (Error & { code?: string }) | null = null;
-      await wrong.startChannels().catch((err: Error) => (refused = err));
+      await wrong.startChannels().catch((err: unknown) => (refused = err as Error & { code?: string }));
       expect(refused, 'start fails').to.not.equal(null);
       expect(refused!.code).to.equal('SMPP_BIND_REJECTED');
       expect(refused!.message).to.contain('system_id "kmc"').and.not.contain('wrong-password');
