@@ -12,6 +12,7 @@ export {
   rawShortMessage,
   segmentInfo,
   smppPackage,
+  sourceAddress,
 } from './smpp';
 export type { ConcatInfo, Pdu, SegmentInfo } from './smpp';
 export { SmsRouter, branchSettingsSource, accountLabel, availabilityOf, routeFor } from './sms';

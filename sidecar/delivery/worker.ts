@@ -8,6 +8,12 @@
  * while the last one is still going, and outcomes are written in groups: one
  * transaction holds every outcome that came in while the previous write was
  * running, so no outcome waits for more than the write before it.
+ *
+ * What a crash can repeat: a send's slot in its channel's window is given
+ * back only once its outcome is stored, so at any moment the messages that
+ * reached a server without `sent` stored are at most the window of each
+ * channel. A crash repeats no more than that, and each e-mail keeps the
+ * Message-ID its claim gave it.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +22,7 @@ import type { CompletionChange, MessageRow, MessageStore } from '../queue';
 import type { HostReader } from '../host';
 import type { Logger } from '../logging';
 import { KmcError, messageOfError } from '../errors';
-import { isChannel, messageIdFor, type ChannelName, type Clock } from '../kernel';
+import { isChannel, type ChannelName, type Clock } from '../kernel';
 
 export interface RetryPolicy {
   maxAttempts: Record<ChannelName, number>;
@@ -96,11 +102,8 @@ interface Lane {
  */
 class OutcomeWriter {
   private pending: Pending[] = [];
-  private writing = 0;
   private running = false;
   private idleWaiters: Array<() => void> = [];
-  /** Called after each group is written, so the worker can send more. */
-  onWritten: (() => void) | null = null;
 
   constructor(
     private readonly store: MessageStore,
@@ -108,11 +111,6 @@ class OutcomeWriter {
     private readonly logger: Logger,
     private readonly maxGroup = 500,
   ) {}
-
-  /** Outcomes not yet stored: the worker sends no more while this is high. */
-  get backlog(): number {
-    return this.pending.length + this.writing;
-  }
 
   record(change: CompletionChange & { id: number }): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
@@ -133,7 +131,6 @@ class OutcomeWriter {
     try {
       while (this.pending.length) {
         const group = this.pending.splice(0, this.maxGroup);
-        this.writing = group.length;
         try {
           const done = await this.write(group.map((p) => p.change));
           group.forEach((p, i) => {
@@ -144,8 +141,6 @@ class OutcomeWriter {
             p.reject(err);
           });
         }
-        this.writing = 0;
-        this.onWritten?.();
       }
     } finally {
       this.running = false;
@@ -232,26 +227,25 @@ export class DeliveryWorker {
       });
     this.wakeRun = changed;
 
-    // A channel's slot is free as soon as its send returns; the outcome is written behind it,
-    // with at most this many outcomes waiting to be written.
-    const maxBacklog = Math.max(batchSize * 4, 200);
+    // A channel's slot is free once the outcome of its send is stored (or given up): a message that
+    // reached its server without `sent` stored holds a slot, so a crash repeats at most the window.
     const pump = () => {
       if (this.stopping) return;
       for (const [channel, lane] of lanes) {
         const limit = this.limitFor(channel);
-        while (lane.active < limit && writer.backlog < maxBacklog) {
+        while (lane.active < limit) {
           const row = lane.queue.shift();
           if (!row) break;
           lane.active += 1;
           const slotFree = () => {
+            held.delete(row.id);
             lane.active -= 1;
             pump();
             changed();
           };
           void this.deliver(row, lane.adapter, stats, writer).then(
-            ({ stored }) => {
-              slotFree();
-              void stored
+            ({ stored }) =>
+              stored
                 .catch((err: unknown) => {
                   // The outcome could not be stored: the message stays `sending` and its lease brings it back.
                   this.deps.logger.error('delivery.record_failed', {
@@ -261,11 +255,9 @@ export class DeliveryWorker {
                     error: messageOfError(err),
                   });
                 })
-                .finally(() => held.delete(row.id));
-            },
+                .finally(slotFree),
             (err: unknown) => {
               // Whether it went out is unknown: leave it `sending` for the lease to bring back.
-              held.delete(row.id);
               slotFree();
               this.deps.logger.error('delivery.send_failed', {
                 messageId: row.id,
@@ -277,10 +269,6 @@ export class DeliveryWorker {
           );
         }
       }
-    };
-    writer.onWritten = () => {
-      pump();
-      changed();
     };
 
     // Claimed and not yet recorded: their leases are renewed while this worker lives.
@@ -378,7 +366,8 @@ export class DeliveryWorker {
     stats: DeliveryStats,
     writer: OutcomeWriter,
   ): Promise<{ stored: Promise<void> }> {
-    const messageIdHeader = row.channel === 'email' ? (row.message_id_header ?? messageIdFor(row.id, row.from_address ?? '')) : null;
+    // Fixed by the claim, so every attempt of this message carries the same one.
+    const messageIdHeader = row.channel === 'email' ? row.message_id_header : null;
     const outgoing: OutgoingMessage = {
       id: row.id,
       channel: row.channel,
@@ -400,7 +389,7 @@ export class DeliveryWorker {
     }
     const at = this.deps.clock.now();
     const ids = { messageId: row.id, channel: row.channel, worker: this.workerId, attempt: row.attempts };
-    const base = { id: row.id, at, messageIdHeader, channel: row.channel };
+    const base = { id: row.id, at, channel: row.channel };
 
     const lost = (recorded: boolean) => {
       // The lease ran out during the send and the message went back to the queue; its newer state stands.

@@ -121,7 +121,7 @@ export class MessageStore {
   }
 
   /** Receipt: an SMS delivery receipt, applied to its sent message or kept until it is sent. */
-  recordReceipt(receipt: SmsReceipt, at: Date): Promise<'applied' | 'kept' | 'duplicate'> {
+  recordReceipt(receipt: SmsReceipt, at: Date): Promise<'applied' | 'kept'> {
     return recordReceipt(this.knex, receipt, at);
   }
 

@@ -122,7 +122,6 @@ export interface CompletionChange {
   /** The SMS account that gave providerId; receipts are matched on both. */
   providerAccount?: string | null;
   reply?: string | null;
-  messageIdHeader?: string | null;
   nextAttemptAt?: Date | null;
   reason?: string | null;
   /** The message's channel: receipts are looked for only for SMS (all when absent). */

@@ -6,41 +6,12 @@
  * `kmc deliver --once`, in a child process of its own.
  */
 import { expect } from 'chai';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { createKohaDatabase, kohaSchemaKind } from '../support/koha';
-import type { ScratchDatabase } from '../support/db';
-import { TestSmsc } from '../support/smsc';
-import { migrate } from '../../sidecar/db';
-import { MailCapture } from '../../sidecar/demo/capture-smtp';
+import { kohaSchemaKind } from '../support/koha';
 import { MessageStore, type NewMessage } from '../../sidecar/queue';
-import { cliKind, kmcEnvironment, spawnKmc } from '../support/cli';
-
-interface Run {
-  child: ChildProcess;
-  stdout: string[];
-  stderr: string[];
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startWorker(env: Record<string, string>): Run {
-  const child = spawnKmc(['deliver', '--once', '--json'], { env: kmcEnvironment(env) });
-  const run: Run = {
-    child,
-    stdout: [],
-    stderr: [],
-    exit: new Promise((resolve) => {
-      child.on('exit', (code, signal) => {
-        resolve({ code, signal });
-      });
-    }),
-  };
-  child.stdout!.on('data', (d: Buffer) => run.stdout.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => run.stderr.push(d.toString()));
-  return run;
-}
+import { cliKind } from '../support/cli';
+import { deliveryWorld, startWorker, workerEnv } from './delivery-support';
 
 function message(i: number, channel: 'sms' | 'email' | 'print'): NewMessage {
   return {
@@ -66,30 +37,11 @@ function message(i: number, channel: 'sms' | 'email' | 'print'): NewMessage {
 
 describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, function () {
   this.timeout(60_000);
-  let db: ScratchDatabase;
-  let smsc: TestSmsc;
-  let smtp: MailCapture;
-  let printDir: string;
-  const children: ChildProcess[] = [];
-
-  before(async () => {
-    db = await createKohaDatabase('delivcrash');
-    await migrate(db.knex);
-    smsc = await TestSmsc.start();
-    smtp = new MailCapture();
-    await smtp.start();
-    printDir = mkdtempSync(path.join(os.tmpdir(), 'kmc-crash-print-'));
-  });
-
-  after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await smtp.stop();
-    await smsc.close();
-    rmSync(printDir, { recursive: true, force: true });
-    await db.drop();
-  });
+  const world = deliveryWorld('delivcrash');
+  const { children } = world;
 
   it('loses no message; only those the dead worker had in hand may reach a server twice', async () => {
+    const { db, smsc, smtp, printDir } = world;
     const messages = [
       ...Array.from({ length: 200 }, (_, i) => message(i, 'sms')),
       ...Array.from({ length: 60 }, (_, i) => message(i, 'email')),
@@ -100,22 +52,15 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
     const idByText = new Map(messages.map((m, i) => [m.text, ids[i]]));
     // Slow enough answers that the kill lands while a window of submits is in flight.
     smsc.setResponseDelay(40);
-    const env = {
-      KMC_DATABASE_URL: db.url,
-      KMC_SMTP_URL: smtp.url,
-      KMC_SMPP_URL: smsc.url,
-      KMC_PRINT_DIR: printDir,
-      KMC_LOG_LEVEL: 'error',
+    const env = workerEnv(world, {
       KMC_DELIVERY_LEASE_SECONDS: '3',
       KMC_SMPP_PDU_TIMEOUT_MS: '1000',
-      KMC_SMPP_ENQUIRE_LINK_SECONDS: '0',
       KMC_DELIVERY_BATCH: '25',
-    };
+    });
     const count = async (status: string) =>
       Number(((await db.knex('kmc_messages').where({ status }).count({ n: '*' }).first()) as { n: number | string }).n);
 
-    const first = startWorker(env);
-    children.push(first.child);
+    const first = startWorker(env, children);
     const deadline = Date.now() + 30_000;
     while ((await count('sent')) < 40) {
       if (first.child.exitCode !== null) throw new Error(`the worker finished before it could be killed: ${first.stderr.join('')}`);
@@ -139,8 +84,7 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
     );
     await new Promise((r) => setTimeout(r, Math.max(0, leaseEnd - Date.now()) + 100));
 
-    const second = startWorker(env);
-    children.push(second.child);
+    const second = startWorker(env, children);
     const exit = await second.exit;
     expect(exit, second.stderr.join('')).to.deep.equal({ code: 0, signal: null });
     const stats = JSON.parse(second.stdout.join('').trim());
@@ -184,27 +128,21 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
   });
 
   it('SIGTERM stops it gracefully: in-flight sends are recorded, the rest goes straight back, nothing twice', async () => {
+    const { db, smsc } = world;
     const messages = Array.from({ length: 150 }, (_, i) => message(1000 + i, 'sms'));
     const store = new MessageStore(db.knex);
     const { ids } = await store.insertMessages(messages, new Date(), 'test');
     smsc.reset();
     smsc.setResponseDelay(40);
-    const env = {
-      KMC_DATABASE_URL: db.url,
-      KMC_SMTP_URL: smtp.url,
-      KMC_SMPP_URL: smsc.url,
-      KMC_PRINT_DIR: printDir,
-      KMC_LOG_LEVEL: 'error',
-      KMC_SMPP_ENQUIRE_LINK_SECONDS: '0',
+    const env = workerEnv(world, {
       KMC_DELIVERY_BATCH: '25',
-    };
+    });
     const sentSoFar = async () =>
       Number(
         ((await db.knex('kmc_messages').whereIn('id', ids).where({ status: 'sent' }).count({ n: '*' }).first()) as { n: number | string })
           .n,
       );
-    const run = startWorker(env);
-    children.push(run.child);
+    const run = startWorker(env, children);
     const deadline = Date.now() + 30_000;
     while ((await sentSoFar()) < 20) {
       if (run.child.exitCode !== null || Date.now() > deadline) throw new Error(`the worker was not mid-batch: ${run.stderr.join('')}`);

@@ -13,42 +13,9 @@ import type { App } from '../../sidecar/main';
 import type { MessageRow, NewMessage } from '../../sidecar/queue';
 import { SmsRouter, branchSettingsSource } from '../../sidecar/channels/sms';
 import { SmppStatus } from '../../sidecar/channels/smpp';
+import { smsMessage as sms, until } from './delivery-support';
 
 const HOUR = 3600_000;
-let serial = 0;
-
-function sms(text: string, over: Partial<NewMessage> = {}): NewMessage {
-  serial += 1;
-  return {
-    idempotencyKey: `test:sms:${serial}:${Math.random().toString(36).slice(2)}`,
-    messageType: 'overdue',
-    level: 1,
-    borrowernumber: 1000 + serial,
-    branchcode: 'CPL',
-    channel: 'sms',
-    status: 'pending',
-    to: `+4670${String(1_000_000 + serial)}`,
-    from: 'Centralbiblioteket',
-    lang: 'en',
-    subject: '',
-    text,
-    html: null,
-    fee: 0,
-    runId: null,
-    ruleId: null,
-    items: [],
-    ...over,
-  };
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe(`SMS through the delivery pipeline (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(30_000);
   let db: ScratchDatabase;

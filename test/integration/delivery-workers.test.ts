@@ -207,6 +207,40 @@ describe(`the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
     expect((await s.store.get(ids[0]))!.status).to.equal('sent');
   });
 
+  it("an e-mail's Message-ID is stored by its claim, before the first attempt, and every later attempt carries it", async () => {
+    const s = await services();
+    const [email, text] = (await s.store.insertMessages([message('email'), message('sms')], clock.now(), 'test')).ids;
+    const [claimedEmail, claimedSms] = await s.store.claimDue({
+      channels: ['email', 'sms'],
+      limit: 10,
+      workerId: 'dead-worker',
+      leaseMs: 60_000,
+      now: clock.now(),
+    });
+    expect(claimedEmail.id).to.equal(email);
+    const header = claimedEmail.message_id_header;
+    expect(header).to.match(new RegExp(`^<kmc\\.${String(email)}\\.[0-9a-f]{12}@example\\.org>$`));
+    expect((await s.store.get(email))!.message_id_header, 'stored with the claim').to.equal(header);
+    expect(claimedSms.message_id_header, 'an SMS has none').to.equal(null);
+    expect((await s.store.get(text))!.message_id_header).to.equal(null);
+
+    // The claimer dies; the next worker's attempt (and a staff retry after it) keeps the same one.
+    clock.advance(60_001);
+    smtp.respond = () => ({ action: 'reply', code: 451, message: '4.3.0 busy' });
+    try {
+      expect(await s.worker.deliverOnce()).to.include({ retried: 1 });
+    } finally {
+      smtp.respond = undefined;
+    }
+    expect((await s.store.get(email))!.message_id_header).to.equal(header);
+    clock.advance(3600_000);
+    expect(await s.worker.deliverOnce()).to.include({ sent: 1 });
+    const got = smtp.messages.filter((m) => m.parsed.headers.get('x-kmc-message') === String(email));
+    expect(got).to.have.length(1);
+    expect(got[0].parsed.messageId).to.equal(header);
+    expect((await s.store.get(email))!.message_id_header).to.equal(header);
+  });
+
   it('retry budgets are settings per channel', async () => {
     const s = await services({ KMC_RETRY_EMAIL_ATTEMPTS: '2', KMC_RETRY_FIRST_SECONDS: '10' });
     smtp.respond = () => ({ action: 'reply', code: 451, message: '4.3.0 busy' });

@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { toDbTime } from '../../db';
-import type { ChannelName } from '../../kernel';
+import { messageIdFor, type ChannelName } from '../../kernel';
 import type { MessageRow } from '../types';
 import { numbers, withLockRetry, writeEvents } from './shared';
 
@@ -27,21 +27,30 @@ export async function claimDue(
     knex.transaction(
       async (trx) => {
         // The claim index gives rows in due order, so the scan stops (and locks) after the batch.
-        const ids = numbers(
-          await trx
-            .from<MessageRow>(trx.raw('?? FORCE INDEX (kmc_messages_claim)', ['kmc_messages']))
-            .where('status', 'pending')
-            .whereIn('channel', opts.channels)
-            .where((q) => {
-              void q.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now);
-            })
-            .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
-            .limit(opts.limit)
-            .forUpdate()
-            .skipLocked()
-            .pluck('id'),
+        const due = await trx
+          .from<MessageRow>(trx.raw('?? FORCE INDEX (kmc_messages_claim)', ['kmc_messages']))
+          .where('status', 'pending')
+          .whereIn('channel', opts.channels)
+          .where((q) => {
+            void q.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now);
+          })
+          .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
+          .limit(opts.limit)
+          .forUpdate()
+          .skipLocked()
+          .select<Array<Pick<MessageRow, 'id' | 'channel' | 'from_address' | 'message_id_header'>>>(
+            'id',
+            'channel',
+            'from_address',
+            'message_id_header',
+          );
+        if (!due.length) return [];
+        const ids = numbers(due.map((r) => r.id));
+        // An e-mail's Message-ID is fixed by the claim before its first attempt, in the same statement:
+        // every later attempt, and a send again after a crash, carries the same one.
+        const headers = due.flatMap((r, i) =>
+          r.channel === 'email' && r.message_id_header === null ? [{ id: ids[i], header: messageIdFor(ids[i], r.from_address ?? '') }] : [],
         );
-        if (!ids.length) return [];
         await trx('kmc_messages')
           .whereIn('id', ids)
           .where('status', 'pending')
@@ -51,6 +60,14 @@ export async function claimDue(
             claimed_by: opts.workerId,
             updated_at: now,
             attempts: trx.raw('attempts + 1'),
+            ...(headers.length
+              ? {
+                  message_id_header: trx.raw(
+                    `CASE id ${headers.map(() => 'WHEN ? THEN ?').join(' ')} ELSE message_id_header END`,
+                    headers.flatMap((h) => [h.id, h.header]),
+                  ),
+                }
+              : {}),
           });
         await writeEvents(
           trx,

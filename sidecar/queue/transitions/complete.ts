@@ -5,7 +5,7 @@
  * overwrite the newer state.
  */
 import type { Knex } from 'knex';
-import { toDbTime } from '../../db';
+import { fromDbTime, toDbTime } from '../../db';
 import type { CompletionChange, MessageRow } from '../types';
 import { applyWaitingReceipts } from './receipt';
 import { numbers, withLockRetry, writeEvents } from './shared';
@@ -21,24 +21,24 @@ export async function completeMany(knex: Knex, workerId: string, changes: Array<
   return withLockRetry(() =>
     knex.transaction(async (trx) => {
       // Lock the rows still ours; a message whose lease ran out and was claimed again is left alone.
-      const owned = new Set(
-        numbers(
-          await trx<MessageRow>('kmc_messages')
-            .whereIn(
-              'id',
-              changes.map((c) => c.id),
-            )
-            .where({ status: 'sending', claimed_by: workerId })
-            .forUpdate()
-            .pluck('id'),
-        ),
-      );
+      // Their updated_at is still the time of the claim, before which no receipt can be theirs.
+      const claimed = await trx<MessageRow>('kmc_messages')
+        .whereIn(
+          'id',
+          changes.map((c) => c.id),
+        )
+        .where({ status: 'sending', claimed_by: workerId })
+        .forUpdate()
+        .select<Array<Pick<MessageRow, 'id' | 'updated_at'>>>('id', 'updated_at');
+      const claimedIds = numbers(claimed.map((r) => r.id));
+      const claimedAt = new Map(claimed.map((r, i) => [claimedIds[i], fromDbTime(r.updated_at)]));
+      const owned = new Set(claimedIds);
       const mine = changes.filter((c) => owned.has(c.id));
       if (mine.length) {
         // One statement for the whole group: each row takes its own values from a derived table.
         const cols =
-          '? AS id, ? AS status, ? AS status_reason, ? AS updated_at, ? AS last_reply, ? AS next_attempt_at, ? AS has_provider, ? AS provider_id, ? AS has_account, ? AS provider_account, ? AS has_header, ? AS message_id_header';
-        const rows = mine.map((_, i) => (i === 0 ? `SELECT ${cols}` : 'SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?')).join(' UNION ALL ');
+          '? AS id, ? AS status, ? AS status_reason, ? AS updated_at, ? AS last_reply, ? AS next_attempt_at, ? AS has_provider, ? AS provider_id, ? AS has_account, ? AS provider_account';
+        const rows = mine.map((_, i) => (i === 0 ? `SELECT ${cols}` : 'SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?')).join(' UNION ALL ');
         const bindings = mine.flatMap((c) => [
           c.id,
           c.status,
@@ -50,8 +50,6 @@ export async function completeMany(knex: Knex, workerId: string, changes: Array<
           c.providerId ?? null,
           c.providerAccount !== undefined ? 1 : 0,
           c.providerAccount ?? null,
-          c.messageIdHeader !== undefined ? 1 : 0,
-          c.messageIdHeader ?? null,
         ]);
         await trx.raw(
           `UPDATE kmc_messages m JOIN (${rows}) v ON m.id = v.id
@@ -59,7 +57,6 @@ export async function completeMany(knex: Knex, workerId: string, changes: Array<
                m.lease_until = NULL, m.claimed_by = NULL, m.last_reply = v.last_reply, m.next_attempt_at = v.next_attempt_at,
                m.provider_id = IF(v.has_provider = 1, v.provider_id, m.provider_id),
                m.provider_account = IF(v.has_account = 1, v.provider_account, m.provider_account),
-               m.message_id_header = IF(v.has_header = 1, v.message_id_header, m.message_id_header),
                m.first_sent_at = IF(v.status = 'sent', COALESCE(m.first_sent_at, v.updated_at), m.first_sent_at)
            WHERE m.status = 'sending' AND m.claimed_by = ?`,
           [...bindings, workerId],
@@ -70,7 +67,12 @@ export async function completeMany(knex: Knex, workerId: string, changes: Array<
         );
         const sentWithId = mine
           .filter((c) => c.status === 'sent' && c.providerId && (c.channel === undefined || c.channel === 'sms'))
-          .map((c) => ({ id: c.id, providerId: c.providerId ?? '', account: c.providerAccount ?? '' }));
+          .map((c) => ({
+            id: c.id,
+            providerId: c.providerId ?? '',
+            account: c.providerAccount ?? '',
+            claimedAt: claimedAt.get(c.id) ?? c.at,
+          }));
         if (sentWithId.length) await applyWaitingReceipts(trx, sentWithId, mine[0].at);
       }
       return changes.map((c) => owned.has(c.id));

@@ -2,9 +2,16 @@
  * Receipt: an SMS delivery receipt moves a `sent` message to `delivered` or
  * `failed`; an intermediate report only adds to its history. A receipt for a
  * message not yet stored as sent is kept and applied when it is.
+ *
+ * An SMSC's message ids are unique only for a while: after a restart its ids
+ * may start again at the same values. So a receipt moves only a message still
+ * waiting for one (`sent`), on the account it came in on, sent within the
+ * receipt validity, the most recent of those; a message already `delivered`
+ * or `failed` is never moved again. A receipt that matches nothing is kept in
+ * `kmc_sms_receipts` for inspection.
  */
 import type { Knex } from 'knex';
-import { toDbTime } from '../../db';
+import { fromDbTime, toDbTime } from '../../db';
 import type { MessageStatus } from '../../kernel';
 import type { MessageRow, SmsReceipt, SmsReceiptRow } from '../types';
 import { withLockRetry, writeEvents } from './shared';
@@ -12,6 +19,14 @@ import { withLockRetry, writeEvents } from './shared';
 export function toReceipt(r: SmsReceiptRow): SmsReceipt {
   return { providerId: r.provider_id, state: r.state, stat: r.stat, err: r.err ?? undefined, account: r.provider_account };
 }
+
+/**
+ * How long after sending a receipt can still come: SMSCs give up on a
+ * message after their validity period (commonly one to seven days) and
+ * report it then. Older sent messages are not matched.
+ */
+export const RECEIPT_VALIDITY_DAYS = 7;
+const RECEIPT_VALIDITY_MS = RECEIPT_VALIDITY_DAYS * 24 * 3600_000;
 
 /** Moves a sent message by its receipt and writes the event; returns the status it ends in. */
 export async function applyReceipt(
@@ -37,25 +52,34 @@ export async function applyReceipt(
   return status;
 }
 
-/** Receipts that came before their message was stored as sent are applied now, oldest first. */
+/**
+ * Receipts that came before their message was stored as sent are applied
+ * now, oldest first: only those received after the message was claimed (an
+ * older receipt with the same id belongs to an earlier message).
+ */
 export async function applyWaitingReceipts(
   trx: Knex.Transaction,
-  sent: Array<{ id: number; providerId: string; account: string }>,
+  sent: Array<{ id: number; providerId: string; account: string; claimedAt: Date }>,
   at: Date,
 ): Promise<void> {
+  const earliest = new Date(Math.min(...sent.map((s) => s.claimedAt.getTime())));
   const waiting = await trx<SmsReceiptRow>('kmc_sms_receipts')
     .whereIn(
       'provider_id',
       sent.map((s) => s.providerId),
     )
     .whereNull('applied_at')
+    .where('received_at', '>=', toDbTime(earliest))
     .orderBy('id')
     .forUpdate()
     .select();
   if (!waiting.length) return;
   const status = new Map<number, MessageStatus>();
   for (const r of waiting) {
-    const message = sent.find((s) => s.providerId === r.provider_id && s.account === r.provider_account);
+    const receivedAt = fromDbTime(r.received_at) ?? at;
+    const message = sent.find(
+      (s) => s.providerId === r.provider_id && s.account === r.provider_account && receivedAt.getTime() >= s.claimedAt.getTime(),
+    );
     if (!message) continue;
     const current = status.get(message.id) ?? 'sent';
     status.set(message.id, await applyReceipt(trx, { id: message.id, status: current }, toReceipt(r), at));
@@ -67,18 +91,28 @@ export async function applyWaitingReceipts(
 
 /**
  * A delivery receipt from the SMSC. Safe to call again with the same
- * receipt (an SMSC may offer it twice).
+ * receipt (an SMSC may offer it twice): the message it moved is no longer
+ * waiting, so the second one is kept, not applied.
  */
-export async function recordReceipt(knex: Knex, receipt: SmsReceipt, at: Date): Promise<'applied' | 'kept' | 'duplicate'> {
+export async function recordReceipt(knex: Knex, receipt: SmsReceipt, at: Date): Promise<'applied' | 'kept'> {
   const account = receipt.account ?? '';
+  const since = toDbTime(new Date(at.getTime() - RECEIPT_VALIDITY_MS));
   return withLockRetry(() =>
     knex.transaction(async (trx) => {
-      // A locking read: it waits for (or holds off) a worker storing `sent` with this id right now.
-      const rows = await trx<MessageRow>('kmc_messages')
-        .where({ provider_id: receipt.providerId, channel: 'sms' })
+      // A locking read on the id: it waits for (or holds off) a worker storing `sent` with this id right now.
+      const match = await trx<MessageRow>('kmc_messages')
+        .where({ provider_id: receipt.providerId, channel: 'sms', status: 'sent' })
+        .where((q) => {
+          // Messages sent before accounts were recorded have none.
+          void q.where('provider_account', account).orWhereNull('provider_account');
+        })
+        .where('first_sent_at', '>=', since)
+        .orderBy([
+          { column: 'first_sent_at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
         .forUpdate()
-        .select('id', 'status', 'provider_account');
-      const match = rows.find((r) => (r.provider_account ?? '') === account) ?? rows.find((r) => r.provider_account === null);
+        .first('id', 'status');
       if (!match) {
         await trx('kmc_sms_receipts').insert({
           provider_id: receipt.providerId,
@@ -90,7 +124,6 @@ export async function recordReceipt(knex: Knex, receipt: SmsReceipt, at: Date): 
         });
         return 'kept';
       }
-      if (match.status !== 'sent') return 'duplicate';
       await applyReceipt(trx, { id: match.id, status: match.status }, receipt, at);
       return 'applied';
     }),
