@@ -43,6 +43,11 @@ export interface Settings {
   sessionMaxHours: number;
   /** Which proxies in front of the pages to believe about the client's address (express "trust proxy"); false: none. */
   trustProxy: string | number | false;
+  /**
+   * How often a notice run renews its lease on its row in the run log. A run
+   * not renewed for four of these lost its process and is marked abandoned.
+   */
+  runHeartbeatMs: number;
 }
 
 const DEFAULTS = {
@@ -162,6 +167,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     sms,
     delivery,
     ...staffPages,
+    runHeartbeatMs: wholeNumber(env, 'KMC_RUN_HEARTBEAT_SECONDS', 30, 1, 3600) * 1000,
   };
 }
 

@@ -29,7 +29,7 @@ export interface NoticeDeps {
   renderer: NoticeRenderer;
   logger: Logger;
   clock: Clock;
-  settings: Pick<Settings, 'defaultCountry' | 'mailFrom' | 'pluginClass' | 'timezone'>;
+  settings: Pick<Settings, 'defaultCountry' | 'mailFrom' | 'pluginClass' | 'timezone'> & Partial<Pick<Settings, 'runHeartbeatMs'>>;
   /** Channels that have an adapter set up; a channel without one is passed over. */
   availableChannels: ChannelName[];
   emailGate?: EmailGate;

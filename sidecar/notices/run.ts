@@ -77,7 +77,13 @@ export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<Run
   }
 
   const runLog = deps.runs;
+  // A run of this type whose process died must not stay `running`; this run makes what it did not.
+  const abandoned = await runLog.abandonStale();
+  if (abandoned.length) deps.logger.warn('run.abandoned', { runIds: abandoned, type: req.type });
+  const heartbeatMs = deps.settings.runHeartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const leaseMs = heartbeatMs * LEASE_HEARTBEATS;
   const runId = await runLog.open({
+    leaseMs,
     job: req.job,
     fireTime: req.fireTime,
     runDate: date,
@@ -108,6 +114,7 @@ export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<Run
     }
   };
 
+  const heartbeat = keepAlive(deps, runId, heartbeatMs, leaseMs);
   try {
     await generator(
       deps,
@@ -133,10 +140,37 @@ export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<Run
     await runLog.fail(runId, message, deps.clock.now());
     deps.logger.error('run.failed', { runId, type: req.type, code: err instanceof KmcError ? err.code : 'KMC_INTERNAL', error: message });
     throw err;
+  } finally {
+    heartbeat.stop();
   }
   await runLog.finish(runId, stats, deps.clock.now());
   deps.logger.info('run.finished', { runId, type: req.type, created: stats.created, skipped: stats.skipped, duplicates: stats.duplicates });
   return { ...base, ...stats, runId };
+}
+
+/** A run renews its lease this often unless the settings say otherwise. */
+const DEFAULT_HEARTBEAT_MS = 30_000;
+/** Heartbeats a run may miss before it counts as abandoned: a slow database answer is not a death. */
+const LEASE_HEARTBEATS = 4;
+
+/** Renews the run's lease every heartbeat while it works; never keeps the process alive by itself. */
+function keepAlive(deps: NoticeDeps, runId: number, heartbeatMs: number, leaseMs: number): { stop(): void } {
+  const timer = setInterval(() => {
+    deps.runs.renew(runId, leaseMs).then(
+      (running) => {
+        if (!running) deps.logger.warn('run.lease_lost', { runId });
+      },
+      (err: unknown) => {
+        deps.logger.warn('run.heartbeat_failed', { runId, error: err instanceof Error ? err.message : String(err) });
+      },
+    );
+  }, heartbeatMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+    },
+  };
 }
 
 /** When some messages of a batch were duplicates, count only those this run stored. */

@@ -476,6 +476,9 @@ export const en = {
   'dashboard.next_at': 'Next run',
   'dashboard.no_runs': 'No routine is scheduled.',
   // end of staff pages part 2
+  // issue 11: runs that lost their process, records a run skipped
+  'run.status.abandoned': 'Abandoned',
+  'run.abandoned': 'The process doing this run stopped before it finished (last sign of life {at}). The next run of this type makes the notices this one did not.',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -478,4 +478,7 @@ export const sv: Record<MessageKey, string> = {
   'dashboard.next_at': 'Nästa körning',
   'dashboard.no_runs': 'Ingen rutin är schemalagd.',
   // end of staff pages part 2
+  // issue 11: runs that lost their process, records a run skipped
+  'run.status.abandoned': 'Avbruten',
+  'run.abandoned': 'Processen som gjorde körningen stannade innan den var klar (senast vid liv {at}). Nästa körning av samma slag gör de meddelanden som den här inte hann göra.',
 };
