@@ -12,6 +12,7 @@ import type { Logger } from '../logging';
 import type { Settings } from '../config';
 import type { ChannelName } from '../kernel';
 import { languageCandidates } from '../rendering/notices';
+import { cutToFit } from '../queue';
 import { patronEmail } from '../contact';
 
 import type { Clock } from '../kernel';
@@ -96,10 +97,11 @@ export class BranchDirectory {
     const b = this.branch(code);
     return {
       code: code ?? '',
-      name: b?.branchname ?? '',
+      // Koha keeps these as LONGTEXT: a notice shows a sensible length of them.
+      name: cutToFit(b?.branchname ?? '', { chars: 200 }),
       email: this.senderEmail(code),
-      phone: b?.branchphone ?? '',
-      address: this.letterAddress(code),
+      phone: cutToFit(b?.branchphone ?? '', { chars: 50 }),
+      address: cutToFit(this.letterAddress(code), { chars: 1000 }),
     };
   }
 

@@ -4,13 +4,13 @@
  */
 import { KmcError } from '../errors';
 import { MESSAGE_TYPES, isMessageType, libraryDay, type MessageType } from '../kernel';
-import type { NewMessage } from '../queue';
+import { isRefusedValue, type NewMessage } from '../queue';
 import type { NoticeDeps } from './context';
 import { generateOverdue, generateReplacementBills } from './overdue';
 import { generatePredue } from './predue';
 import { generateHoldReminder, generateHoldWaiting } from './holds';
 import { generateWelcome } from './welcome';
-import type { GenerateArgs, MessageSink, RoutineCriteria } from './engine';
+import { skipRecord, type GenerateArgs, type MessageSink, type RoutineCriteria } from './engine';
 import { countInto, emptyStats, type RunStats } from './runs';
 
 type Generator = (deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink) => Promise<void>;
@@ -101,12 +101,7 @@ export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<Run
   req.onOpen?.(runId);
 
   const sink = async (messages: NewMessage[]) => {
-    let made = messages;
-    if (!req.dryRun) {
-      const res = await deps.store.insertMessages(messages, deps.clock.now(), req.startedBy);
-      stats.duplicates += res.duplicates;
-      if (res.duplicates) made = await keepCreated(deps, messages, res.ids);
-    }
+    const made = req.dryRun ? messages : await storeMessages(deps, messages, req.startedBy, stats);
     for (const m of made) {
       stats.created += 1;
       countInto(stats.byChannel, m.channel);
@@ -171,6 +166,56 @@ function keepAlive(deps: NoticeDeps, runId: number, heartbeatMs: number, leaseMs
       clearInterval(timer);
     },
   };
+}
+
+/**
+ * Stores a batch and answers the messages this run stored. When the
+ * database refuses a value of one message (too long, out of range), the
+ * batch is stored message by message: the refused ones are skipped with
+ * their reason on the run, every other patron's message is stored.
+ */
+async function storeMessages(deps: NoticeDeps, messages: NewMessage[], actor: string, stats: RunStats): Promise<NewMessage[]> {
+  const made: NewMessage[] = [];
+  // In parts of the store's own transaction size, so a refused part was stored not at all.
+  for (let at = 0; at < messages.length; at += STORE_PART) {
+    const part = messages.slice(at, at + STORE_PART);
+    try {
+      const res = await deps.store.insertMessages(part, deps.clock.now(), actor);
+      stats.duplicates += res.duplicates;
+      made.push(...(res.duplicates ? await keepCreated(deps, part, res.ids) : part));
+      continue;
+    } catch (err) {
+      if (!isRefusedValue(err)) throw err;
+    }
+    for (const m of part) {
+      try {
+        const res = await deps.store.insertMessages([m], deps.clock.now(), actor);
+        stats.duplicates += res.duplicates;
+        if (res.created) made.push(m);
+      } catch (err) {
+        if (!isRefusedValue(err)) throw err;
+        skipRefused(deps, m, errorCode(err), stats);
+      }
+    }
+  }
+  return made;
+}
+
+/** Messages the store writes in one transaction (its own batch size). */
+const STORE_PART = 500;
+
+/** A message the database refused: each loan or hold it covers is skipped with the reason on the run. */
+function skipRefused(deps: NoticeDeps, m: NewMessage, detail: string, stats: RunStats): void {
+  deps.logger.warn('run.record_skipped', { runId: m.runId ?? null, borrowernumber: m.borrowernumber, detail });
+  const base = { reason: 'cannot_store', borrowernumber: m.borrowernumber, detail };
+  if (!m.items.length) skipRecord(stats, base);
+  for (const it of m.items) {
+    skipRecord(stats, { ...base, ...(it.issueId ? { issueId: it.issueId } : {}), ...(it.reserveId ? { reserveId: it.reserveId } : {}) });
+  }
+}
+
+function errorCode(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'unknown';
 }
 
 /** When some messages of a batch were duplicates, count only those this run stored. */

@@ -40,7 +40,59 @@ export interface RunRow {
   lease_until: string | null;
 }
 
+/**
+ * A record from Koha a run could not use (an impossible date, a value the
+ * database refused): who and what it was, and why. Kept in the run's stats
+ * and shown on the run's page, so staff can have the record put right.
+ */
+export interface SkippedRecord {
+  /** The reason code, as in the run's skipped counts. */
+  reason: string;
+  borrowernumber: number;
+  issueId?: number;
+  reserveId?: number;
+  /** The value that was wrong, by its column in Koha, when one was. */
+  field?: string;
+  value?: string;
+  /** The database's or the program's word for what went wrong. */
+  detail?: string;
+}
+
+/** The records a run skipped for their data, from its stats as stored. */
+export function skippedRecordsOf(stats: string | null): SkippedRecord[] {
+  if (!stats) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stats);
+  } catch {
+    return [];
+  }
+  if (typeof parsed !== 'object' || parsed === null || !('skippedRecords' in parsed) || !Array.isArray(parsed.skippedRecords)) return [];
+  const out: SkippedRecord[] = [];
+  for (const entry of parsed.skippedRecords as unknown[]) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const r = new Map<string, unknown>(Object.entries(entry));
+    const reason = r.get('reason');
+    const borrowernumber = r.get('borrowernumber');
+    if (typeof reason !== 'string' || typeof borrowernumber !== 'number') continue;
+    const text = (k: string): string | undefined => (r.has(k) ? String(r.get(k)) : undefined);
+    const id = (k: string): number | undefined => (r.has(k) ? Number(r.get(k)) : undefined);
+    out.push({
+      reason,
+      borrowernumber,
+      issueId: id('issueId'),
+      reserveId: id('reserveId'),
+      field: text('field'),
+      value: text('value'),
+      detail: text('detail'),
+    });
+  }
+  return out;
+}
+
 export interface RunSummary extends RunRow {
+  /** Records the run skipped because their data could not be used. */
+  skippedRecords: SkippedRecord[];
   routine_id: number | null;
   routine_name: string | null;
   messages: number;
@@ -273,6 +325,7 @@ export class RunStore {
       return {
         ...r,
         id: r.id,
+        skippedRecords: skippedRecordsOf(r.stats),
         routine_id: routineId,
         routine_name: routineId ? (names.get(routineId) ?? null) : null,
         messages: Number(c?.n ?? 0),
