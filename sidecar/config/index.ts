@@ -1,2 +1,2 @@
 // Settings: read and checked once at start.
-export { loadSettings, redact, type DeliverySettings, type LogLevel, type Settings, type SmsSettings } from './settings';
+export { SECRET_MIN_BYTES, loadSettings, redact, type DeliverySettings, type LogLevel, type Settings, type SmsSettings } from './settings';

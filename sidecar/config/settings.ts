@@ -43,6 +43,11 @@ export interface Settings {
   sessionMaxHours: number;
   /** Which proxies in front of the pages to believe about the client's address (express "trust proxy"); false: none. */
   trustProxy: string | number | false;
+  /**
+   * How often a notice run renews its lease on its row in the run log. A run
+   * not renewed for four of these lost its process and is marked abandoned.
+   */
+  runHeartbeatMs: number;
 }
 
 const DEFAULTS = {
@@ -110,12 +115,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const publicUrl = env.KMC_PUBLIC_URL?.trim() || `http://${host}:${port}`;
   parseUrl('KMC_PUBLIC_URL', publicUrl, ['http', 'https']);
 
-  const secret = env.KMC_SECRET?.trim() || DEV_SECRET;
-  if (secret.length < 16) throw new SettingsError('KMC_SECRET', 'must be at least 16 characters long');
-  if (secret === DEV_SECRET && host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
-    throw new SettingsError('KMC_SECRET', 'must be set to a secret of your own when the pages listen beyond loopback');
-  }
-
   const timezone = get('KMC_TIMEZONE');
   try {
     new Intl.DateTimeFormat('en', { timeZone: timezone });
@@ -143,6 +142,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     );
   }
 
+  const staffPages = staffPageSettings(env);
+  const secret = signingSecret(env, host, publicUrl, staffPages.trustProxy);
+
   const mailFrom = get('KMC_MAIL_FROM');
   if (!/^[^\s@]+@[^\s@]+$/.test(mailFrom)) {
     throw new SettingsError('KMC_MAIL_FROM', `"${mailFrom}" is not an e-mail address`);
@@ -164,8 +166,53 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     pluginClass: get('KMC_PLUGIN_CLASS'),
     sms,
     delivery,
-    ...staffPageSettings(env),
+    ...staffPages,
+    runHeartbeatMs: wholeNumber(env, 'KMC_RUN_HEARTBEAT_SECONDS', 30, 1, 3600) * 1000,
   };
+}
+
+/** The least a signing key may have: 256 bits, the size of the HMAC-SHA256 output it keys. */
+export const SECRET_MIN_BYTES = 32;
+
+function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * The secret that signs launch tokens and verification links. The public
+ * development secret is accepted only where nobody but this machine can
+ * reach the pages: listening on loopback, a plain http public URL on
+ * loopback, and no proxy trusted (a proxy means the pages are reachable from
+ * elsewhere, whatever the sidecar itself listens on).
+ */
+function signingSecret(env: NodeJS.ProcessEnv, host: string, publicUrl: string, trustProxy: string | number | false): string {
+  const own = env.KMC_SECRET?.trim() ?? '';
+  if (own && own !== DEV_SECRET) {
+    const bytes = Buffer.byteLength(own, 'utf8');
+    if (bytes < SECRET_MIN_BYTES) {
+      throw new SettingsError(
+        'KMC_SECRET',
+        `must be at least ${SECRET_MIN_BYTES} bytes long, got ${bytes} (openssl rand -base64 33 makes one)`,
+      );
+    }
+    return own;
+  }
+  const url = new URL(publicUrl);
+  const why = !isLoopbackHost(host)
+    ? `the pages listen beyond loopback (KMC_HOST=${host})`
+    : url.protocol !== 'http:' || !isLoopbackHost(url.hostname)
+      ? `the pages are reached at ${url.origin} (KMC_PUBLIC_URL)`
+      : trustProxy !== false
+        ? 'a reverse proxy is trusted (KMC_TRUST_PROXY)'
+        : null;
+  if (why) {
+    throw new SettingsError(
+      'KMC_SECRET',
+      `must be set to a secret of your own, at least ${SECRET_MIN_BYTES} bytes long, because ${why}; the development secret is public`,
+    );
+  }
+  return DEV_SECRET;
 }
 
 function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

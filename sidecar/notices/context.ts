@@ -12,6 +12,7 @@ import type { Settings } from '../config';
 import type { ChannelName } from '../kernel';
 import type { BranchSettingsRow, BranchSettingsStore } from '../branches';
 import type { SettingsReader } from '../settings';
+import { cutToFit } from '../queue';
 import { patronEmail } from '../contact';
 
 import type { Clock } from '../kernel';
@@ -35,7 +36,7 @@ export interface NoticeDeps {
   renderer: NoticeRenderer;
   logger: Logger;
   clock: Clock;
-  settings: Pick<Settings, 'defaultCountry' | 'mailFrom' | 'pluginClass' | 'timezone'>;
+  settings: Pick<Settings, 'defaultCountry' | 'mailFrom' | 'pluginClass' | 'timezone'> & Partial<Pick<Settings, 'runHeartbeatMs'>>;
   /** Channels that have an adapter set up; a channel without one is passed over. */
   availableChannels: ChannelName[];
   emailGate?: EmailGate;
@@ -96,10 +97,11 @@ export class BranchDirectory {
     const b = this.branch(code);
     return {
       code: code ?? '',
-      name: b?.branchname ?? '',
+      // Koha keeps these as LONGTEXT: a notice shows a sensible length of them.
+      name: cutToFit(b?.branchname ?? '', { chars: 200 }),
       email: this.senderEmail(code),
-      phone: b?.branchphone ?? '',
-      address: this.letterAddress(code),
+      phone: cutToFit(b?.branchphone ?? '', { chars: 50 }),
+      address: cutToFit(this.letterAddress(code), { chars: 1000 }),
     };
   }
 

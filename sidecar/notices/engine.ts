@@ -18,7 +18,7 @@ import { asKohaDateFormat, formatKohaDate, type KohaDateFormat } from '../render
 import { TemplateError, KmcError } from '../errors';
 import { BranchDirectory, patronTemplateData, type EmailGateState, type NoticeDeps } from './context';
 import { asCurrencyFormat, formatMoney, type MoneyStyle } from './format';
-import { countInto, type RunStats } from './runs';
+import { countInto, MAX_LISTED_RECORDS, type RunStats, type SkippedRecord } from './runs';
 
 import type { RoutineCriteria } from '../scheduling';
 export type { RoutineCriteria };
@@ -170,6 +170,21 @@ export class RunContext {
 export function skip(stats: RunStats, reason: string, n = 1): void {
   stats.skipped += n;
   countInto(stats.skippedBy, reason, n);
+}
+
+/** Skips a record from Koha for its data: counted under its reason and listed, with its ids, on the run. */
+export function skipRecord(stats: RunStats, record: SkippedRecord): void {
+  skip(stats, record.reason);
+  if (stats.skippedRecords.length < MAX_LISTED_RECORDS) stats.skippedRecords.push(record);
+}
+
+/** The ids a skipped unit is listed under: its patron and its loan or hold. */
+export function idsOfUnit(u: Pick<Unit, 'patron' | 'item'>): Pick<SkippedRecord, 'borrowernumber' | 'issueId' | 'reserveId'> {
+  return {
+    borrowernumber: u.patron.borrowernumber,
+    ...(u.item.issueId ? { issueId: u.item.issueId } : {}),
+    ...(u.item.reserveId ? { reserveId: u.item.reserveId } : {}),
+  };
 }
 
 /** The rules of one type and level, refusing to run without the baseline that must cover everything. */
@@ -366,7 +381,15 @@ export class Composer {
     const out: NewMessage[] = [];
     let sinceYield = 0;
     for (const list of groups.values()) {
-      out.push(...this.messagesFor(list, gate.get(list[0].patron.borrowernumber)));
+      try {
+        out.push(...this.messagesFor(list, gate.get(list[0].patron.borrowernumber)));
+      } catch (err) {
+        // A template that cannot be used stops the run: staff must put it right. Anything else is this record's data.
+        if (err instanceof TemplateError) throw err;
+        const detail = err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200);
+        deps.logger.warn('run.record_skipped', { runId: this.ctx.args.runId, borrowernumber: list[0].patron.borrowernumber, detail });
+        for (const u of list) skipRecord(stats, { reason: 'cannot_make_notice', ...idsOfUnit(u), detail });
+      }
       // Rendering a whole batch at once would hold up the batch being written
       // and the query being read, each of which needs the event loop between
       // its round trips: let them move on every few messages.

@@ -18,11 +18,13 @@ import {
   rulesWithBaseline,
   runBatches,
   skip,
+  skipRecord,
   type GenerateArgs,
   type MessageSink,
   type Unit,
 } from './engine';
 import type { RunStats } from './runs';
+import { cutLongValues, firstImpossibleDate } from './records';
 
 type HoldType = 'hold_waiting' | 'hold_reminder';
 
@@ -56,11 +58,17 @@ async function generateHolds(type: HoldType, deps: NoticeDeps, args: GenerateArg
         [KOHA_MESSAGE[type]],
       );
       const units: Unit[] = [];
-      for (const hold of patrons.flat()) {
+      for (const row of patrons.flat()) {
+        const hold = cutLongValues(row);
         const ruleBranch = ctx.holdRuleBranch(hold);
         const outside = ctx.outOfScope({ branchcode: ruleBranch, categorycode: hold.categorycode, itemtype: hold.itype });
         if (outside) {
           skip(stats, outside);
+          continue;
+        }
+        const bad = firstImpossibleDate({ waitingdate: hold.waitingdate, expirationdate: hold.expirationdate });
+        if (bad) {
+          skipRecord(stats, { reason: 'impossible_date', borrowernumber: hold.borrowernumber, reserveId: hold.reserve_id, ...bad });
           continue;
         }
         const rule = resolveRule(rules, ctx.subject(ruleBranch, hold.categorycode, hold.itype));

@@ -21,12 +21,14 @@ import {
   rulesWithBaseline,
   runBatches,
   skip,
+  skipRecord,
   smallestDelay,
   type GenerateArgs,
   type MessageSink,
   type Unit,
 } from './engine';
 import type { RunStats } from './runs';
+import { cutLongValues, firstImpossibleDate } from './records';
 
 export { coverageKey, idempotencyKey, emailStates, type GenerateArgs, type MessageSink } from './engine';
 
@@ -207,7 +209,8 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
 /** Overdue loans whose patron category takes overdue notices and that fall inside the run's routine criteria. */
 function loansInScope(ctx: RunContext, patrons: LoanCandidate[][], stats: RunStats): LoanCandidate[] {
   const loans: LoanCandidate[] = [];
-  for (const loan of patrons.flat()) {
+  for (const row of patrons.flat()) {
+    const loan = cutLongValues(row);
     if (categoryWantsNoNotices(loan)) {
       skip(stats, 'category_gets_no_overdue_notices');
       continue;
@@ -215,6 +218,11 @@ function loansInScope(ctx: RunContext, patrons: LoanCandidate[][], stats: RunSta
     const outside = ctx.outOfScope({ branchcode: ctx.loanRuleBranch(loan), categorycode: loan.categorycode, itemtype: loan.itype });
     if (outside) {
       skip(stats, outside);
+      continue;
+    }
+    const bad = firstImpossibleDate({ date_due: loan.date_due }, ['date_due']);
+    if (bad) {
+      skipRecord(stats, { reason: 'impossible_date', borrowernumber: loan.borrowernumber, issueId: loan.issue_id, ...bad });
       continue;
     }
     loans.push(loan);

@@ -17,12 +17,14 @@ import {
   rulesWithBaseline,
   runBatches,
   skip,
+  skipRecord,
   type GenerateArgs,
   type MessageSink,
   type Unit,
 } from './engine';
 import { loanUnit } from './overdue';
 import type { RunStats } from './runs';
+import { cutLongValues, firstImpossibleDate } from './records';
 
 const MAX_DAYS_AHEAD = 60;
 
@@ -46,11 +48,17 @@ export async function generatePredue(deps: NoticeDeps, args: GenerateArgs, stats
         ['Advance_Notice', 'Item_Due'],
       );
       const units: Unit[] = [];
-      for (const loan of patrons.flat()) {
+      for (const row of patrons.flat()) {
+        const loan = cutLongValues(row);
         const ruleBranch = ctx.loanRuleBranch(loan);
         const outside = ctx.outOfScope({ branchcode: ruleBranch, categorycode: loan.categorycode, itemtype: loan.itype });
         if (outside) {
           skip(stats, outside);
+          continue;
+        }
+        const bad = firstImpossibleDate({ date_due: loan.date_due }, ['date_due']);
+        if (bad) {
+          skipRecord(stats, { reason: 'impossible_date', borrowernumber: loan.borrowernumber, issueId: loan.issue_id, ...bad });
           continue;
         }
         const rule = resolveRule(rules, ctx.subject(ruleBranch, loan.categorycode, loan.itype));

@@ -4,13 +4,13 @@
  */
 import { KmcError } from '../errors';
 import { MESSAGE_TYPES, isMessageType, libraryDay, type MessageType } from '../kernel';
-import type { NewMessage } from '../queue';
+import { isRefusedValue, type NewMessage } from '../queue';
 import type { NoticeDeps } from './context';
 import { generateOverdue, generateReplacementBills } from './overdue';
 import { generatePredue } from './predue';
 import { generateHoldReminder, generateHoldWaiting } from './holds';
 import { generateWelcome } from './welcome';
-import type { GenerateArgs, MessageSink, RoutineCriteria } from './engine';
+import { skipRecord, type GenerateArgs, type MessageSink, type RoutineCriteria } from './engine';
 import { countInto, emptyStats, type RunStats } from './runs';
 
 type Generator = (deps: NoticeDeps, args: GenerateArgs, stats: RunStats, sink: MessageSink) => Promise<void>;
@@ -77,7 +77,13 @@ export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<Run
   }
 
   const runLog = deps.runs;
+  // A run of this type whose process died must not stay `running`; this run makes what it did not.
+  const abandoned = await runLog.abandonStale();
+  if (abandoned.length) deps.logger.warn('run.abandoned', { runIds: abandoned, type: req.type });
+  const heartbeatMs = deps.settings.runHeartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const leaseMs = heartbeatMs * LEASE_HEARTBEATS;
   const runId = await runLog.open({
+    leaseMs,
     job: req.job,
     fireTime: req.fireTime,
     runDate: date,
@@ -95,12 +101,7 @@ export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<Run
   req.onOpen?.(runId);
 
   const sink = async (messages: NewMessage[]) => {
-    let made = messages;
-    if (!req.dryRun) {
-      const res = await deps.store.insertMessages(messages, deps.clock.now(), req.startedBy);
-      stats.duplicates += res.duplicates;
-      if (res.duplicates) made = await keepCreated(deps, messages, res.ids);
-    }
+    const made = req.dryRun ? messages : await storeMessages(deps, messages, req.startedBy, stats);
     for (const m of made) {
       stats.created += 1;
       countInto(stats.byChannel, m.channel);
@@ -108,6 +109,7 @@ export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<Run
     }
   };
 
+  const heartbeat = keepAlive(deps, runId, heartbeatMs, leaseMs);
   try {
     await generator(
       deps,
@@ -133,10 +135,87 @@ export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<Run
     await runLog.fail(runId, message, deps.clock.now());
     deps.logger.error('run.failed', { runId, type: req.type, code: err instanceof KmcError ? err.code : 'KMC_INTERNAL', error: message });
     throw err;
+  } finally {
+    heartbeat.stop();
   }
   await runLog.finish(runId, stats, deps.clock.now());
   deps.logger.info('run.finished', { runId, type: req.type, created: stats.created, skipped: stats.skipped, duplicates: stats.duplicates });
   return { ...base, ...stats, runId };
+}
+
+/** A run renews its lease this often unless the settings say otherwise. */
+const DEFAULT_HEARTBEAT_MS = 30_000;
+/** Heartbeats a run may miss before it counts as abandoned: a slow database answer is not a death. */
+const LEASE_HEARTBEATS = 4;
+
+/** Renews the run's lease every heartbeat while it works; never keeps the process alive by itself. */
+function keepAlive(deps: NoticeDeps, runId: number, heartbeatMs: number, leaseMs: number): { stop(): void } {
+  const timer = setInterval(() => {
+    deps.runs.renew(runId, leaseMs).then(
+      (running) => {
+        if (!running) deps.logger.warn('run.lease_lost', { runId });
+      },
+      (err: unknown) => {
+        deps.logger.warn('run.heartbeat_failed', { runId, error: err instanceof Error ? err.message : String(err) });
+      },
+    );
+  }, heartbeatMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+/**
+ * Stores a batch and answers the messages this run stored. When the
+ * database refuses a value of one message (too long, out of range), the
+ * batch is stored message by message: the refused ones are skipped with
+ * their reason on the run, every other patron's message is stored.
+ */
+async function storeMessages(deps: NoticeDeps, messages: NewMessage[], actor: string, stats: RunStats): Promise<NewMessage[]> {
+  const made: NewMessage[] = [];
+  // In parts of the store's own transaction size, so a refused part was stored not at all.
+  for (let at = 0; at < messages.length; at += STORE_PART) {
+    const part = messages.slice(at, at + STORE_PART);
+    try {
+      const res = await deps.store.insertMessages(part, deps.clock.now(), actor);
+      stats.duplicates += res.duplicates;
+      made.push(...(res.duplicates ? await keepCreated(deps, part, res.ids) : part));
+      continue;
+    } catch (err) {
+      if (!isRefusedValue(err)) throw err;
+    }
+    for (const m of part) {
+      try {
+        const res = await deps.store.insertMessages([m], deps.clock.now(), actor);
+        stats.duplicates += res.duplicates;
+        if (res.created) made.push(m);
+      } catch (err) {
+        if (!isRefusedValue(err)) throw err;
+        skipRefused(deps, m, errorCode(err), stats);
+      }
+    }
+  }
+  return made;
+}
+
+/** Messages the store writes in one transaction (its own batch size). */
+const STORE_PART = 500;
+
+/** A message the database refused: each loan or hold it covers is skipped with the reason on the run. */
+function skipRefused(deps: NoticeDeps, m: NewMessage, detail: string, stats: RunStats): void {
+  deps.logger.warn('run.record_skipped', { runId: m.runId ?? null, borrowernumber: m.borrowernumber, detail });
+  const base = { reason: 'cannot_store', borrowernumber: m.borrowernumber, detail };
+  if (!m.items.length) skipRecord(stats, base);
+  for (const it of m.items) {
+    skipRecord(stats, { ...base, ...(it.issueId ? { issueId: it.issueId } : {}), ...(it.reserveId ? { reserveId: it.reserveId } : {}) });
+  }
+}
+
+function errorCode(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'unknown';
 }
 
 /** When some messages of a batch were duplicates, count only those this run stored. */

@@ -15,11 +15,13 @@ import {
   rulesWithBaseline,
   runBatches,
   skip,
+  skipRecord,
   type GenerateArgs,
   type MessageSink,
   type Unit,
 } from './engine';
 import type { RunStats } from './runs';
+import { cutLongValues, firstImpossibleDate } from './records';
 
 /** The day of the last finished welcome run that stored its messages, or null. */
 export async function lastWelcomeDay(deps: Pick<NoticeDeps, 'runs'>, before: string): Promise<string | null> {
@@ -38,10 +40,16 @@ export async function generateWelcome(deps: NoticeDeps, args: GenerateArgs, stat
     deps.host.streamNewPatrons({ from, to: args.runDate }),
     async (patrons) => {
       const units: Unit[] = [];
-      for (const patron of patrons.flat()) {
+      for (const row of patrons.flat()) {
+        const patron = cutLongValues(row);
         const outside = ctx.outOfScope({ branchcode: patron.branchcode, categorycode: patron.categorycode, itemtype: null });
         if (outside) {
           skip(stats, outside);
+          continue;
+        }
+        const bad = firstImpossibleDate({ dateenrolled: patron.dateenrolled });
+        if (bad) {
+          skipRecord(stats, { reason: 'impossible_date', borrowernumber: patron.borrowernumber, ...bad });
           continue;
         }
         const rule = resolveRule(rules, ctx.subject(patron.branchcode, patron.categorycode, null));

@@ -44,3 +44,4 @@ export type { MessageContent } from './transitions/rewrite';
 export type { Move } from './transitions/move';
 export { FINAL_STATUSES } from './transitions/anonymise';
 export { fromDbTime } from '../db';
+export { cutToFit, isRefusedValue, CUT_MARKER, type ColumnSize } from './insert';

@@ -76,6 +76,92 @@ export const ITEM_COLUMNS = [
 
 export const EVENT_COLUMNS = ['message_id', 'at', 'status', 'detail', 'actor'] as const;
 
+/** What marks a value cut to fit: the reader sees that something follows. */
+export const CUT_MARKER = '…';
+
+/**
+ * How much a column holds: VARCHAR(n) counts characters, TEXT types count
+ * bytes (utf8mb4: one to four a character).
+ */
+export interface ColumnSize {
+  chars?: number;
+  bytes?: number;
+}
+
+const TEXT_BYTES = 65_535;
+const MEDIUMTEXT_BYTES = 16_777_215;
+
+/**
+ * The sizes of the text columns a new message and its items are stored in
+ * (sql/001_foundation.sql). Values from Koha can be far longer (biblio.title
+ * and borrowers.address are LONGTEXT): they are cut to these, never refused.
+ */
+export const COLUMN_SIZES = {
+  status_reason: { chars: 255 },
+  address: { chars: 320 },
+  lang: { chars: 25 },
+  subject: { chars: 255 },
+  body: { bytes: MEDIUMTEXT_BYTES },
+  barcode: { chars: 20 },
+  title: { bytes: TEXT_BYTES },
+  author: { bytes: TEXT_BYTES },
+  detail: { bytes: TEXT_BYTES },
+  actor: { chars: 64 },
+} as const satisfies Record<string, ColumnSize>;
+
+/**
+ * A value cut, when it is longer than a column holds, to what fits with the
+ * marker at its end. Cuts between characters (never inside one), so the
+ * stored text stays valid UTF-8.
+ */
+export function cutToFit(value: string, size: ColumnSize, marker = CUT_MARKER): string {
+  const maxChars = size.chars ?? Infinity;
+  const maxBytes = size.bytes ?? Infinity;
+  // Most values are short: a UTF-16 length within both limits cannot exceed either.
+  if (value.length <= maxChars && value.length * 3 <= maxBytes) return value;
+  const chars = Array.from(value);
+  if (chars.length <= maxChars && Buffer.byteLength(value, 'utf8') <= maxBytes) return value;
+  const room = { chars: maxChars - Array.from(marker).length, bytes: maxBytes - Buffer.byteLength(marker, 'utf8') };
+  let bytes = 0;
+  let n = 0;
+  for (; n < chars.length && n < room.chars; n += 1) {
+    const b = Buffer.byteLength(chars[n], 'utf8');
+    if (bytes + b > room.bytes) break;
+    bytes += b;
+  }
+  return chars.slice(0, Math.max(0, n)).join('') + marker;
+}
+
+/** cutToFit for values that may be absent. */
+export function cutOrNull(value: string | null | undefined, size: ColumnSize): string | null {
+  return value === null || value === undefined ? null : cutToFit(value, size);
+}
+
+/**
+ * MariaDB error codes that refuse a value itself (too long, out of range,
+ * not a date), as opposed to the database being unavailable or busy: the
+ * message carrying it cannot be stored however often it is tried.
+ */
+const REFUSED_VALUE_CODES = new Set([
+  'ER_DATA_TOO_LONG',
+  'ER_WARN_DATA_OUT_OF_RANGE',
+  'ER_TRUNCATED_WRONG_VALUE',
+  'ER_TRUNCATED_WRONG_VALUE_FOR_FIELD',
+  'ER_WRONG_VALUE',
+  'ER_WRONG_VALUE_FOR_TYPE',
+  'ER_INVALID_CHARACTER_STRING',
+  'ER_BAD_NULL_ERROR',
+  'ER_DATETIME_FUNCTION_OVERFLOW',
+  'ER_WARN_NULL_TO_NOTNULL',
+  'ER_DIVISION_BY_ZERO',
+]);
+
+/** True when the database refused a value of the row, not the write as such. */
+export function isRefusedValue(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return false;
+  return typeof err.code === 'string' && REFUSED_VALUE_CODES.has(err.code);
+}
+
 /** Rows in the largest statement; 256 rows of the widest table stay far below the 65,535 placeholders a statement may have. */
 const LARGEST_STATEMENT = 256;
 

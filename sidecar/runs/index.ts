@@ -3,6 +3,8 @@ export {
   RunStore,
   REVIEWABLE,
   routineIdOfJob,
+  skippedRecordsOf,
+  type SkippedRecord,
   type RunRow,
   type RunStatus,
   type RunSummary,

@@ -11,7 +11,14 @@ import { isDuplicateKey, toDbTime } from '../db';
 import type { ChannelName, MessageStatus } from '../kernel';
 import { isChannel } from '../kernel';
 
-export type RunStatus = 'running' | 'finished' | 'failed';
+/** `abandoned`: the process doing the run stopped (killed, crashed) before it could say finished or failed. */
+export type RunStatus = 'running' | 'finished' | 'failed' | 'abandoned';
+
+/**
+ * How long a run's lease lasts when its opener does not say: a day, for
+ * jobs that do not renew it. Notice runs renew a short lease while they work.
+ */
+export const DEFAULT_RUN_LEASE_MS = 24 * 60 * 60 * 1000;
 
 export interface RunRow {
   id: number;
@@ -27,9 +34,65 @@ export interface RunRow {
   started_by: string | null;
   stats: string | null;
   error: string | null;
+  /** When the run last said it was working (database time, UTC). */
+  heartbeat_at: string | null;
+  /** A running run not renewed by then has lost its process (database time, UTC). */
+  lease_until: string | null;
+}
+
+/**
+ * A record from Koha a run could not use (an impossible date, a value the
+ * database refused): who and what it was, and why. Kept in the run's stats
+ * and shown on the run's page, so staff can have the record put right.
+ */
+export interface SkippedRecord {
+  /** The reason code, as in the run's skipped counts. */
+  reason: string;
+  borrowernumber: number;
+  issueId?: number;
+  reserveId?: number;
+  /** The value that was wrong, by its column in Koha, when one was. */
+  field?: string;
+  value?: string;
+  /** The database's or the program's word for what went wrong. */
+  detail?: string;
+}
+
+/** The records a run skipped for their data, from its stats as stored. */
+export function skippedRecordsOf(stats: string | null): SkippedRecord[] {
+  if (!stats) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stats);
+  } catch {
+    return [];
+  }
+  if (typeof parsed !== 'object' || parsed === null || !('skippedRecords' in parsed) || !Array.isArray(parsed.skippedRecords)) return [];
+  const out: SkippedRecord[] = [];
+  for (const entry of parsed.skippedRecords as unknown[]) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const r = new Map<string, unknown>(Object.entries(entry));
+    const reason = r.get('reason');
+    const borrowernumber = r.get('borrowernumber');
+    if (typeof reason !== 'string' || typeof borrowernumber !== 'number') continue;
+    const text = (k: string): string | undefined => (r.has(k) ? String(r.get(k)) : undefined);
+    const id = (k: string): number | undefined => (r.has(k) ? Number(r.get(k)) : undefined);
+    out.push({
+      reason,
+      borrowernumber,
+      issueId: id('issueId'),
+      reserveId: id('reserveId'),
+      field: text('field'),
+      value: text('value'),
+      detail: text('detail'),
+    });
+  }
+  return out;
 }
 
 export interface RunSummary extends RunRow {
+  /** Records the run skipped because their data could not be used. */
+  skippedRecords: SkippedRecord[];
   routine_id: number | null;
   routine_name: string | null;
   messages: number;
@@ -98,6 +161,13 @@ export interface OpenRun {
   dryRun?: boolean;
   startedBy: string;
   at: Date;
+  /** How long the run may go without renewing its lease before it counts as abandoned. */
+  leaseMs?: number;
+}
+
+/** Whole seconds of a lease, at least one. */
+function leaseSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
 }
 
 export class RunStore {
@@ -116,7 +186,10 @@ export class RunStore {
   async open(args: OpenRun): Promise<number | null> {
     const job = args.job ?? `manual:${args.messageType ?? 'run'}:${randomUUID().slice(0, 8)}`;
     try {
+      // Leases are kept in the database server's time, which every sidecar sharing it agrees on.
       const [id] = await this.knex('kmc_runs').insert({
+        heartbeat_at: this.knex.raw('UTC_TIMESTAMP(3)'),
+        lease_until: this.knex.raw('DATE_ADD(UTC_TIMESTAMP(3), INTERVAL ? SECOND)', [leaseSeconds(args.leaseMs ?? DEFAULT_RUN_LEASE_MS)]),
         job,
         fire_time: toDbTime(args.fireTime ?? args.at).slice(0, 19),
         run_date: args.runDate,
@@ -132,6 +205,36 @@ export class RunStore {
       if (isDuplicateKey(err)) return null;
       throw err;
     }
+  }
+
+  /**
+   * The run says it is still working: its lease runs for another `leaseMs`.
+   * False when the run is no longer running (someone judged it abandoned).
+   */
+  async renew(id: number, leaseMs: number): Promise<boolean> {
+    const n = await this.knex('kmc_runs')
+      .where({ id, status: 'running' })
+      .update({
+        heartbeat_at: this.knex.raw('UTC_TIMESTAMP(3)'),
+        lease_until: this.knex.raw('DATE_ADD(UTC_TIMESTAMP(3), INTERVAL ? SECOND)', [leaseSeconds(leaseMs)]),
+      });
+    return n > 0;
+  }
+
+  /**
+   * Marks every run still `running` whose lease has passed as `abandoned`,
+   * ended at its last heartbeat. Returns their ids. The next run and every
+   * reader of the run log call it, so a run whose process died never stays
+   * `running`.
+   */
+  async abandonStale(): Promise<number[]> {
+    const stale = () => this.knex('kmc_runs').where('status', 'running').where('lease_until', '<', this.knex.raw('UTC_TIMESTAMP(3)'));
+    const ids = (await stale().pluck<number[]>('id')).map(Number);
+    if (!ids.length) return [];
+    await stale()
+      .whereIn('id', ids)
+      .update({ status: 'abandoned', finished_at: this.knex.raw('COALESCE(heartbeat_at, started_at)') });
+    return ids;
   }
 
   async finish(id: number, stats: unknown, at: Date): Promise<void> {
@@ -164,6 +267,7 @@ export class RunStore {
   }
 
   async status(id: number): Promise<RunStatus | null> {
+    await this.abandonStale();
     return (await this.knex<RunRow>('kmc_runs').where({ id }).first('status'))?.status ?? null;
   }
 
@@ -188,6 +292,7 @@ export class RunStore {
   }
 
   private async summaries(q: Knex.QueryBuilder<RunRow, RunRow[]>): Promise<RunSummary[]> {
+    await this.abandonStale();
     const runs = await q.select();
     if (!runs.length) return [];
     const ids = runs.map((r) => r.id);
@@ -220,6 +325,7 @@ export class RunStore {
       return {
         ...r,
         id: r.id,
+        skippedRecords: skippedRecordsOf(r.stats),
         routine_id: routineId,
         routine_name: routineId ? (names.get(routineId) ?? null) : null,
         messages: Number(c?.n ?? 0),

@@ -52,7 +52,7 @@ describe(`kmc doctor (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, funct
       KMC_SMPP_URL: smsc.url,
       KMC_SMPP_ENQUIRE_LINK_SECONDS: '0',
       KMC_PRINT_DIR: mkdtempSync(path.join(os.tmpdir(), 'kmc-doctor-print-')),
-      KMC_SECRET: 'doctor-test-secret-0123456789',
+      KMC_SECRET: 'doctor-test-secret-0123456789-abcdef',
       KMC_KOHA_STAFF_ORIGIN: 'https://staff.library.example',
       KMC_LOG_LEVEL: 'error',
     };

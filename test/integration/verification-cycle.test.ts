@@ -17,6 +17,8 @@ import { TestSmsc } from '../support/smsc';
 
 const PAGE_DIR = path.resolve(__dirname, '..', '..', 'templates', 'pages');
 const PUBLIC_URL = 'https://bibliotek.example.org/kmc';
+/** Links to a public address are signed with a secret of the library's own. */
+const SECRET = 'the verification links of this library are signed with this';
 const DAY = 86_400_000;
 
 /** The link's token as the patron receives it: taken from the mail the SMTP server got. */
@@ -42,7 +44,7 @@ describe(`e-mail verification: scan, link, gate, expiry (${kohaSchemaKind()} Koh
     smtp = new MailCapture();
     await smtp.start();
     clock = new TestClock(new Date('2026-11-24T05:00:00Z'));
-    kmc = testServices(testSettings(db.url, { KMC_SMTP_URL: smtp.url, KMC_PUBLIC_URL: PUBLIC_URL }), clock);
+    kmc = testServices(testSettings(db.url, { KMC_SMTP_URL: smtp.url, KMC_PUBLIC_URL: PUBLIC_URL, KMC_SECRET: SECRET }), clock);
     await kmc.startChannels();
     const pages = new nunjucks.Environment(new nunjucks.FileSystemLoader(PAGE_DIR), { autoescape: true });
     const web = { service: kmc.verification, limiter: kmc.verificationLimiter, logger: kmc.logger };
@@ -393,7 +395,10 @@ describe(`e-mail verification: scan, link, gate, expiry (${kohaSchemaKind()} Koh
 
     beforeEach(async () => {
       smsc = await TestSmsc.start();
-      withSms = testServices(testSettings(db.url, { KMC_SMTP_URL: smtp.url, KMC_PUBLIC_URL: PUBLIC_URL, KMC_SMPP_URL: smsc.url }), clock);
+      withSms = testServices(
+        testSettings(db.url, { KMC_SMTP_URL: smtp.url, KMC_PUBLIC_URL: PUBLIC_URL, KMC_SECRET: SECRET, KMC_SMPP_URL: smsc.url }),
+        clock,
+      );
       await withSms.startChannels();
       await db.knex('kmc_branch_settings').insert({ branchcode: 'CPL', sms_enabled: 1 });
       await db.knex('kmc_rules').where({ message_type: 'overdue', level: 1, is_baseline: 1 }).update({ channels: 'email,sms,print' });

@@ -16,7 +16,7 @@ import { signLaunchToken } from '../../sidecar/web/auth/launch-token';
 import type { Settings } from '../../sidecar/config';
 import { addStaff, csrfOf, DEMO_PASSWORD, StaffSession } from './web-support';
 
-const SECRET = 'the library secret, long enough';
+const SECRET = 'the library secret, long enough for a signing key';
 
 describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(60_000);

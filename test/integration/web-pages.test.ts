@@ -153,6 +153,8 @@ describe('the content security policy', () => {
 
 describe("the staff pages' settings", () => {
   const base = { KMC_DATABASE_URL: 'mysql://root@127.0.0.1:3306/koha' };
+  // Behind a proxy the public development secret is refused: these settings bring their own.
+  const PROXIED_SECRET = 'a secret of our own, long enough to sign';
   const refused = (env: Record<string, string>, setting: string) => {
     expect(() => loadSettings({ ...base, ...env }))
       .to.throw(new RegExp(`^${setting}: `))
@@ -168,6 +170,7 @@ describe("the staff pages' settings", () => {
       KMC_RETENTION_DAYS: '90',
       KMC_ANONYMISE_AT: '02:15',
       KMC_TRUST_PROXY: 'loopback, 10.0.0.0/8',
+      KMC_SECRET: PROXIED_SECRET,
     });
     expect(s.kohaStaffOrigins).to.deep.equal(['https://staff.library.example', 'http://intra.library.example:8080']);
     expect(s).to.include({
@@ -180,7 +183,7 @@ describe("the staff pages' settings", () => {
     const d = loadSettings(base);
     expect(d).to.include({ sessionIdleMinutes: 60, sessionMaxHours: 12, retentionDays: 365, anonymiseAt: '03:30', trustProxy: false });
     expect(d.kohaStaffOrigins).to.deep.equal([]);
-    expect(loadSettings({ ...base, KMC_TRUST_PROXY: '1' }).trustProxy).to.equal(1);
+    expect(loadSettings({ ...base, KMC_TRUST_PROXY: '1', KMC_SECRET: PROXIED_SECRET }).trustProxy).to.equal(1);
   });
 
   it('refuses bad values, naming the setting', () => {

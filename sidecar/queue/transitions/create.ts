@@ -7,7 +7,16 @@
  */
 import type { Knex } from 'knex';
 import { isDuplicateKey, toDbTime } from '../../db';
-import { EVENT_COLUMNS, ITEM_COLUMNS, MESSAGE_COLUMNS, idsAreConsecutive, inWriteTransaction } from '../insert';
+import {
+  COLUMN_SIZES,
+  EVENT_COLUMNS,
+  ITEM_COLUMNS,
+  MESSAGE_COLUMNS,
+  cutOrNull,
+  cutToFit,
+  idsAreConsecutive,
+  inWriteTransaction,
+} from '../insert';
 import type { InsertResult, NewMessage, NewMessageItem } from '../types';
 import { chunk, withLockRetry } from './shared';
 
@@ -21,14 +30,15 @@ function messageValues(m: NewMessage, now: string): Array<string | number | null
     m.branchcode ?? null,
     m.channel,
     m.status,
-    m.statusReason ?? null,
-    m.to ?? null,
-    m.from ?? null,
-    m.replyTo ?? null,
-    m.lang ?? null,
-    m.subject.slice(0, 255),
-    m.text,
-    m.html ?? null,
+    cutOrNull(m.statusReason, COLUMN_SIZES.status_reason),
+    // Values from Koha may be longer than their column (LONGTEXT there): cut, never refused.
+    cutOrNull(m.to, COLUMN_SIZES.address),
+    cutOrNull(m.from, COLUMN_SIZES.address),
+    cutOrNull(m.replyTo, COLUMN_SIZES.address),
+    cutOrNull(m.lang, COLUMN_SIZES.lang),
+    cutToFit(m.subject, COLUMN_SIZES.subject),
+    cutToFit(m.text, COLUMN_SIZES.body),
+    cutOrNull(m.html, COLUMN_SIZES.body),
     m.fee,
     m.runId ?? null,
     m.ruleId ?? null,
@@ -51,9 +61,9 @@ function itemValues(messageId: number, it: NewMessageItem): Array<string | numbe
     it.reserveId ?? null,
     it.itemnumber ?? null,
     it.biblionumber ?? null,
-    it.barcode ?? null,
-    it.title ?? null,
-    it.author ?? null,
+    cutOrNull(it.barcode, COLUMN_SIZES.barcode),
+    cutOrNull(it.title, COLUMN_SIZES.title),
+    cutOrNull(it.author, COLUMN_SIZES.author),
     it.dateDue ?? null,
     it.fee ?? 0,
   ];
@@ -144,7 +154,13 @@ export class MessageCreator {
       const events: Array<Array<string | number | null>> = [];
       fresh.forEach((m, i) => {
         for (const it of m.items) items.push(itemValues(ids[i], it));
-        events.push([ids[i], now, m.status, m.statusReason ?? 'created', actor]);
+        events.push([
+          ids[i],
+          now,
+          m.status,
+          cutToFit(m.statusReason ?? 'created', COLUMN_SIZES.detail),
+          cutToFit(actor, COLUMN_SIZES.actor),
+        ]);
       });
       if (items.length) await tx.insert('kmc_message_items', ITEM_COLUMNS, items);
       await tx.insert('kmc_message_events', EVENT_COLUMNS, events);

@@ -481,6 +481,20 @@ export const en = {
   'dashboard.next_at': 'Next run',
   'dashboard.no_runs': 'No routine is scheduled.',
   // end of staff pages part 2
+  // issue 11: runs that lost their process, records a run skipped
+  'run.status.abandoned': 'Abandoned',
+  'run.abandoned':
+    'The process doing this run stopped before it finished (last sign of life {at}). The next run of this type makes the notices this one did not.',
+  'run.skipped_records': 'Records skipped for their data',
+  'run.skipped_records_hint':
+    'These loans, holds or patrons got no notice from this run because their data in Koha cannot be used. Once the record is put right in Koha, the next run includes it.',
+  'run.skipped_record': 'Loan or hold',
+  'run.skipped_reason': 'Why',
+  'run.skipped_loan': 'loan {id}',
+  'run.skipped_hold': 'hold {id}',
+  'run.skip.impossible_date': 'an impossible date',
+  'run.skip.cannot_make_notice': 'the notice could not be made',
+  'run.skip.cannot_store': 'the database refused a value',
 } as const;
 
 export type MessageKey = keyof typeof en;

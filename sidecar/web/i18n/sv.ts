@@ -483,4 +483,18 @@ export const sv: Record<MessageKey, string> = {
   'dashboard.next_at': 'Nästa körning',
   'dashboard.no_runs': 'Ingen rutin är schemalagd.',
   // end of staff pages part 2
+  // issue 11: runs that lost their process, records a run skipped
+  'run.status.abandoned': 'Avbruten',
+  'run.abandoned':
+    'Processen som gjorde körningen stannade innan den var klar (senast vid liv {at}). Nästa körning av samma slag gör de meddelanden som den här inte hann göra.',
+  'run.skipped_records': 'Poster som hoppades över för sina uppgifter',
+  'run.skipped_records_hint':
+    'De här lånen, reservationerna eller låntagarna fick inget meddelande av körningen eftersom deras uppgifter i Koha inte går att använda. När posten är rättad i Koha tar nästa körning med den.',
+  'run.skipped_record': 'Lån eller reservation',
+  'run.skipped_reason': 'Varför',
+  'run.skipped_loan': 'lån {id}',
+  'run.skipped_hold': 'reservation {id}',
+  'run.skip.impossible_date': 'ett omöjligt datum',
+  'run.skip.cannot_make_notice': 'meddelandet kunde inte göras',
+  'run.skip.cannot_store': 'databasen tog inte emot ett värde',
 };
