@@ -43,6 +43,7 @@ interface SigninFailureRow {
   at: string;
   ip: string | null;
   userid: string | null;
+  borrowernumber: number | null;
 }
 
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{43}$/;
@@ -181,9 +182,20 @@ export class NonceStore {
 }
 
 /**
+ * Who a sign-in names: the staff member the typed name (user name or card
+ * number) belongs to, or only the typed name when it belongs to no one.
+ */
+export interface SigninName {
+  typed: string;
+  borrowernumber: number | null;
+}
+
+/**
  * Slows down password guessing: after a number of failures within a window,
- * from one address or for one user name, sign-in is refused until the window
- * has passed. Kept in the database so restarts and other sidecars count too.
+ * from one address or for one staff member, sign-in is refused until the
+ * window has passed. A staff member is counted by borrowernumber, so their
+ * user name and card number share one count; a name that belongs to no one is
+ * counted as typed. Kept in the database so restarts and other sidecars count too.
  */
 export class SigninThrottle {
   static readonly WINDOW_MS = 15 * 60_000;
@@ -195,26 +207,30 @@ export class SigninThrottle {
     private readonly clock: Clock,
   ) {}
 
-  async blocked(ip: string | null, userid: string): Promise<boolean> {
+  async blocked(ip: string | null, name: SigninName): Promise<boolean> {
     const since = toDbTime(new Date(this.clock.now().getTime() - SigninThrottle.WINDOW_MS));
-    const count = async (column: 'ip' | 'userid', value: string) => {
+    const count = async (column: 'ip' | 'userid' | 'borrowernumber', value: string | number) => {
       const rows = await this.knex<SigninFailureRow>('kmc_signin_failures')
         .where(column, value)
         .where('at', '>', since)
         .count<Array<{ n: number | string }>>({ n: '*' });
       return Number(rows[0]?.n ?? 0);
     };
-    if (userid && (await count('userid', userid.slice(0, 75))) >= SigninThrottle.MAX_PER_USER) return true;
+    const typed = name.typed.slice(0, 75);
+    const forPerson =
+      name.borrowernumber !== null ? await count('borrowernumber', name.borrowernumber) : typed ? await count('userid', typed) : 0;
+    if (forPerson >= SigninThrottle.MAX_PER_USER) return true;
     if (ip && (await count('ip', ip.slice(0, 45))) >= SigninThrottle.MAX_PER_ADDRESS) return true;
     return false;
   }
 
-  async failed(ip: string | null, userid: string): Promise<void> {
+  async failed(ip: string | null, name: SigninName): Promise<void> {
     const now = this.clock.now();
     await this.knex<SigninFailureRow>('kmc_signin_failures').insert({
       at: toDbTime(now),
       ip: ip?.slice(0, 45) ?? null,
-      userid: userid.slice(0, 75) || null,
+      userid: name.typed.slice(0, 75) || null,
+      borrowernumber: name.borrowernumber,
     });
     // Old failures are of no use any more.
     await this.knex<SigninFailureRow>('kmc_signin_failures')
@@ -222,9 +238,8 @@ export class SigninThrottle {
       .delete();
   }
 
-  async succeeded(userid: string): Promise<void> {
-    await this.knex<SigninFailureRow>('kmc_signin_failures')
-      .where({ userid: userid.slice(0, 75) })
-      .delete();
+  /** A staff member signed in: their failures, under any name they used, are forgotten. */
+  async succeeded(borrowernumber: number): Promise<void> {
+    await this.knex<SigninFailureRow>('kmc_signin_failures').where({ borrowernumber }).delete();
   }
 }

@@ -164,6 +164,34 @@ describe(`staff sign-in, sessions and CSRF (${kohaSchemaKind()} Koha schema)`, f
     expect((await later.post('/signin').type('form').send({ _csrf: t2, userid: 'mads', password: DEMO_PASSWORD })).status).to.equal(303);
   });
 
+  it('counts failed sign-ins per staff member, by user name or card number alike, and per address', async () => {
+    // Earlier failures from this address slide out of the window first.
+    clock.advance(16 * 60_000);
+    const attempt = async (userid: string, password: string) => {
+      const { agent, token } = await signinForm();
+      return agent.post('/signin').type('form').send({ _csrf: token, userid, password });
+    };
+    const { cardnumber } = await db.knex('borrowers').where({ borrowernumber: desk }).first('cardnumber');
+    expect(cardnumber).to.be.a('string').and.not.equal('mads');
+    for (let i = 0; i < 5; i++) expect((await attempt('mads', `guess ${i}`)).status).to.equal(401);
+    // The same person by card number: the failures of the user name count for the card number too.
+    expect((await attempt(cardnumber, 'guess 5')).status).to.equal(429);
+    const refused = await attempt(cardnumber, DEMO_PASSWORD);
+    expect(refused.status).to.equal(429);
+    expect(cookieOf(refused)).to.equal(undefined);
+    expect((await attempt('mads', DEMO_PASSWORD)).status).to.equal(429);
+    const failures = await db.knex('kmc_signin_failures').where({ borrowernumber: desk }).count<Array<{ n: number | string }>>({ n: '*' });
+    expect(Number(failures[0].n)).to.equal(5);
+    clock.advance(16 * 60_000);
+    expect((await attempt(cardnumber, DEMO_PASSWORD)).status).to.equal(303);
+
+    // Per address: twenty failures under as many names stop every name from that address.
+    for (let i = 0; i < 20; i++) expect((await attempt(`nobody ${i}`, `guess ${i}`)).status).to.equal(401);
+    expect((await attempt('mads', DEMO_PASSWORD)).status).to.equal(429);
+    clock.advance(16 * 60_000);
+    expect((await attempt('mads', DEMO_PASSWORD)).status).to.equal(303);
+  });
+
   it('ends a session after the idle time, and after the absolute time however busy it is', async () => {
     const idle = await StaffSession.launch(app, SECRET, librarian, now());
     expect((await idle.get('/archive')).status).to.equal(200);

@@ -189,17 +189,19 @@ export function authRoutes(kit: PageKit, parts: AuthParts): express.Router {
       return;
     }
     const ip = kit.ip(req);
-    if (await parts.throttle.blocked(ip, userid)) {
-      await kit.audit.record({ borrowernumber: null, action: 'signin.throttled', detail: { userid }, ip });
+    const login = userid ? await reader.staffLogin(userid) : null;
+    // Counted per staff member, whether they typed their user name or their card number.
+    const name = { typed: userid, borrowernumber: login?.borrowernumber ?? null };
+    if (await parts.throttle.blocked(ip, name)) {
+      await kit.audit.record({ borrowernumber: name.borrowernumber, action: 'signin.throttled', detail: { userid }, ip });
       signinPage(req, res, 429, { next, userid, error: 'signin.throttled' });
       return;
     }
-    const login = userid ? await reader.staffLogin(userid) : null;
     const hash = login?.passwordHash && /^\$2[aby]\$\d\d\$.{53}$/.test(login.passwordHash) ? login.passwordHash : null;
     // Compared against a decoy when there is no usable hash, so a wrong user name takes as long as a wrong password.
     const matches = (await bcrypt.compare(password, hash ?? decoyHash())) && hash !== null;
     if (!matches || !login) {
-      await parts.throttle.failed(ip, userid);
+      await parts.throttle.failed(ip, name);
       await kit.audit.record({ borrowernumber: login?.borrowernumber ?? null, action: 'signin.failed', detail: { userid }, ip });
       signinPage(req, res, 401, { next, userid, error: 'signin.wrong' });
       return;
@@ -209,7 +211,7 @@ export function authRoutes(kit: PageKit, parts: AuthParts): express.Router {
       signinPage(req, res, 403, { next, userid, error: 'signin.not_staff' });
       return;
     }
-    await parts.throttle.succeeded(userid);
+    await parts.throttle.succeeded(login.borrowernumber);
     await startSession(req, res, login.borrowernumber, 'password', pickPageLang(login.lang, req.get('accept-language')));
     await kit.audit.record({ borrowernumber: login.borrowernumber, action: 'signin', detail: { via: 'password' }, ip });
     res.redirect(303, next);
