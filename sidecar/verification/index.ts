@@ -12,7 +12,11 @@ export {
 } from './service';
 export { VerificationStore, type VerificationRow } from './store';
 export { VerificationRateLimiter, DEFAULT_RATE_LIMITS, type RateLimitOptions } from './rate-limit';
-export { pageTexts as verificationPageTexts, type PageTexts as VerificationPageTexts } from './page-texts';
+export {
+  pageTexts as verificationPageTexts,
+  PAGE_LANGS as VERIFICATION_PAGE_LANGS,
+  type PageTexts as VerificationPageTexts,
+} from './page-texts';
 export { startVerificationSchedule, DEFAULT_SCAN_EVERY_MS, type VerificationSchedule } from './schedule';
 export { verificationCommand, describeState, VERIFICATION_USAGE } from './cli';
 export {

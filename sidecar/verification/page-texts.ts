@@ -64,7 +64,10 @@ export const PAGE_TEXTS: Record<string, PageTexts> = {
   },
 };
 
-/** The page's language: the one the mail was written in, else what the browser asks for, else English. */
+/** The languages the page has texts in. */
+export const PAGE_LANGS: readonly string[] = Object.keys(PAGE_TEXTS);
+
+/** The page's language: the first of the given ones it has texts in (the mail's once the link worked, then the browser's), else English. */
 export function pageTexts(...langs: Array<string | null | undefined>): PageTexts {
   for (const code of languageCandidates(...langs)) {
     const key = code.toLowerCase();

@@ -3,8 +3,12 @@
  *
  * - every request counts in a short sliding window (a flood is refused);
  * - every wrong link counts in a longer one; past the limit the client gets
- *   429 for anything under /verify until old failures slide out, whatever
- *   link it brings, so guesses during the pause tell it nothing.
+ *   429 for further wrong links until old failures slide out.
+ *
+ * A refusal applies only to a wrong link: the page checks the link first (a
+ * constant-time signature check, which costs the guesser and not the
+ * database), and a link that checks out is always answered, so guesses from
+ * one address never lock the patrons behind it out of their own links.
  *
  * The windows live in memory; failures are also written to
  * kmc_verification_failures (client as an HMAC, never in clear), so a

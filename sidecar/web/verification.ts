@@ -5,7 +5,9 @@
  * button: mail systems follow links to scan them, so the address is verified
  * by the POST of that button's form, which works without JavaScript. The page
  * says plainly whether it worked, expired or is invalid, and shows no name
- * and no address, whatever the link. Every client is rate-limited.
+ * and no address, whatever the link, and speaks the browser's language until
+ * the link has verified the address. Wrong links are rate-limited per client;
+ * a link that checks out is always answered.
  *
  * /api/patrons/<borrowernumber>/email-verification is for staff: it sits
  * under /api so it gets the staff sign-in and CSRF checks of the API.
@@ -17,6 +19,7 @@ import { ForbiddenError, RefusedError } from '../errors';
 import type { Logger } from '../logging';
 import {
   verificationPageTexts,
+  VERIFICATION_PAGE_LANGS,
   type VerificationPageTexts,
   type VerificationService,
   type TokenOutcome,
@@ -41,8 +44,9 @@ const STATUS: Record<PageOutcome, number> = {
   too_many: 429,
 };
 
+/** The language the browser asks for, among those the page has texts in. */
 function browserLang(req: Request): string | null {
-  return req.acceptsLanguages('en', 'sv', 'da', 'de') || null;
+  return req.acceptsLanguages(...VERIFICATION_PAGE_LANGS) || null;
 }
 
 function clientOf(req: Request): string {
@@ -64,18 +68,26 @@ export function verificationPages(deps: VerificationWebDeps, pages: nunjucks.Env
 
   const handle = (use: boolean) => async (req: Request, res: Response) => {
     const client = clientOf(req);
-    const admitted = await deps.limiter.admit(client);
-    if (!admitted.ok) {
-      res.setHeader('Retry-After', String(admitted.retryAfterSeconds));
-      deps.logger.warn('verification.page_rate_limited', { why: admitted.why, retryAfterSeconds: admitted.retryAfterSeconds });
-      show(res, 'too_many', verificationPageTexts(browserLang(req)));
-      return;
-    }
     const token = String(req.params.token);
+    // The link is checked first (its signature in constant time, before any database look-up): a link that checks out
+    // is answered whatever else came from its address, so wrong links from one address (a proxy, a school's network)
+    // never lock the patrons behind it out of their own links. Only the wrong ones are limited.
     const answer = use ? await deps.service.confirm(token) : await deps.service.inspect(token);
-    if (answer.outcome === 'invalid') await deps.limiter.fail(client);
+    const admitted = await deps.limiter.admit(client);
+    if (answer.outcome === 'invalid') {
+      if (!admitted.ok) {
+        res.setHeader('Retry-After', String(admitted.retryAfterSeconds));
+        deps.logger.warn('verification.page_rate_limited', { why: admitted.why, retryAfterSeconds: admitted.retryAfterSeconds });
+        show(res, 'too_many', verificationPageTexts(browserLang(req)));
+        return;
+      }
+      await deps.limiter.fail(client);
+    }
     deps.logger.info(use ? 'verification.page_post' : 'verification.page_get', { outcome: answer.outcome });
-    show(res, answer.outcome, verificationPageTexts(answer.lang, browserLang(req)));
+    // The browser's language until the link has done its work: answering a link in its patron's language would tell a
+    // guesser more about it than the page itself says.
+    const patronLang = answer.outcome === 'verified' ? answer.lang : null;
+    show(res, answer.outcome, verificationPageTexts(patronLang, browserLang(req)));
   };
 
   router.get('/verify/:token', handle(false));

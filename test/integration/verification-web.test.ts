@@ -62,7 +62,7 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
     return /\/verify\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/.exec(String(mail.parsed.text))![1];
   };
 
-  it('a burst of wrong links is slowed down with 429, for any link, across sidecars, until the window slides on', async () => {
+  it('a burst of wrong links is slowed down with 429 for further wrong links, across sidecars, until the window slides on', async () => {
     await kmc.verification.scan();
     const good = await linkFor(lib.patrons.asa, 'asa.ny@example.org');
     const app = appWith(web);
@@ -77,8 +77,8 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
     expect(refused.status).to.equal(429);
     expect(Number(refused.headers['retry-after'])).to.be.within(1, 15 * 60);
     expect(refused.text).to.contain('Too many attempts');
-    // While refused, even the right link gets no answer about itself, and verifies nothing.
-    const blocked = await request(app).post(`/verify/${good}`);
+    // While refused, a further wrong link is refused too, and not counted.
+    const blocked = await request(app).post(`/verify/${'C'.repeat(31)}1.${'D'.repeat(22)}`);
     expect(blocked.status).to.equal(429);
     expect((await db.knex('kmc_email_verifications').where({ borrowernumber: lib.patrons.asa }).first()).state).to.equal('pending');
     // Failures are recorded without the client address in clear.
@@ -93,15 +93,48 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
       ...web,
       limiter: new VerificationRateLimiter({ store: new VerificationStore(db.knex), secret: kmc.settings.secret, clock }),
     });
-    expect((await request(other).post(`/verify/${good}`)).status).to.equal(429);
+    expect((await request(other).post(`/verify/${'C'.repeat(31)}2.${'D'.repeat(22)}`)).status).to.equal(429);
 
     clock.advance(15 * 60_000 + 1000);
+    expect((await request(app).get(`/verify/${'C'.repeat(31)}3.${'D'.repeat(22)}`)).status).to.equal(404);
     const later = await request(app).post(`/verify/${good}`);
     expect(later.status).to.equal(200);
     expect((await db.knex('kmc_email_verifications').where({ borrowernumber: lib.patrons.asa }).first()).state).to.equal('verified');
   });
 
-  it('a flood of requests from one client is refused even with no wrong link', async () => {
+  it("wrong links from one address never slow a valid one, and the page speaks the browser's language until the link worked", async () => {
+    await kmc.verification.scan();
+    // Åsa's mail is in Swedish; the browser at the shared address asks for English.
+    const good = await linkFor(lib.patrons.asa, 'asa.ny@example.org');
+    const app = appWith(web);
+    const { maxFailures } = kmc.verificationLimiter.limits;
+    for (let i = 0; i < maxFailures; i += 1) {
+      const guess = `${'E'.repeat(31)}${i % 10}.${'F'.repeat(22)}`;
+      expect((await request(app).get(`/verify/${guess}`).set('Accept-Language', 'en-GB,en;q=0.9')).status).to.equal(404);
+    }
+    const refused = await request(app)
+      .post(`/verify/${'G'.repeat(32)}.${'H'.repeat(22)}`)
+      .set('Accept-Language', 'en-GB,en;q=0.9');
+    expect(refused.status).to.equal(429);
+    expect(Number(refused.headers['retry-after'])).to.be.within(1, 15 * 60);
+
+    // The patron behind the same address opens her link: it is answered, in the browser's language, not the mail's.
+    const page = await request(app).get(`/verify/${good}`).set('Accept-Language', 'en-GB,en;q=0.9');
+    expect(page.status).to.equal(200);
+    expect(page.text).to.contain('<html lang="en">').and.contain('Confirm my e-mail address').and.not.contain('Bekräfta');
+    // A browser asking for German gets German, from the page's own texts.
+    const german = await request(app).get(`/verify/${good}`).set('Accept-Language', 'de-DE,de;q=0.9');
+    expect(german.text).to.contain('<html lang="de">').and.contain('E-Mail-Adresse bestätigen');
+    const done = await request(app).post(`/verify/${good}`).set('Accept-Language', 'en-GB,en;q=0.9');
+    expect(done.status).to.equal(200);
+    expect((await db.knex('kmc_email_verifications').where({ borrowernumber: lib.patrons.asa }).first()).state).to.equal('verified');
+
+    // Further wrong links from that address are still refused, and not counted again.
+    expect((await request(app).get(`/verify/${'J'.repeat(32)}.${'K'.repeat(22)}`)).status).to.equal(429);
+    expect(await db.knex('kmc_verification_failures').select('id')).to.have.length(maxFailures);
+  });
+
+  it('after a flood of requests from one client its wrong links are refused, its valid ones still answered', async () => {
     const limiter = new VerificationRateLimiter(
       { store: new VerificationStore(db.knex), secret: kmc.settings.secret, clock },
       { maxRequests: 5, requestWindowMs: 60_000 },
@@ -109,10 +142,14 @@ describe(`e-mail verification: the public page's limits, staff confirmation, com
     const app = appWith({ ...web, limiter });
     await kmc.verification.scan();
     const good = await linkFor(lib.patrons.asa, 'asa.ny@example.org');
+    const wrong = `${'L'.repeat(32)}.${'M'.repeat(22)}`;
     for (let i = 0; i < 5; i += 1) expect((await request(app).get(`/verify/${good}`)).status).to.equal(200);
-    expect((await request(app).get(`/verify/${good}`)).status).to.equal(429);
-    clock.advance(61_000);
+    const flooded = await request(app).get(`/verify/${wrong}`);
+    expect(flooded.status).to.equal(429);
+    expect(Number(flooded.headers['retry-after'])).to.be.within(1, 60);
     expect((await request(app).get(`/verify/${good}`)).status).to.equal(200);
+    clock.advance(61_000);
+    expect((await request(app).get(`/verify/${wrong}`)).status).to.equal(404);
   });
 
   it('staff mark an address verified through the JSON API: recorded with who did it, held notices released', async () => {
