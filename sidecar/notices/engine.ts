@@ -14,7 +14,7 @@ import type { ChannelName } from '../kernel';
 import { placeMessage, QuietHours, type MessageStore, type NewMessage, type NewMessageItem } from '../queue';
 import { fromDbTime } from '../db';
 import { libraryDay } from '../kernel';
-import { asKohaDateFormat, formatKohaDate, type KohaDateFormat } from '../rendering';
+import { RenderBudgetExceeded, asKohaDateFormat, formatKohaDate, type KohaDateFormat } from '../rendering';
 import { TemplateError, KmcError } from '../errors';
 import { BranchDirectory, patronTemplateData, type EmailGateState, type NoticeDeps } from './context';
 import { asCurrencyFormat, formatMoney, type MoneyStyle } from './format';
@@ -384,8 +384,9 @@ export class Composer {
       try {
         out.push(...this.messagesFor(list, gate.get(list[0].patron.borrowernumber)));
       } catch (err) {
-        // A template that cannot be used stops the run: staff must put it right. Anything else is this record's data.
-        if (err instanceof TemplateError) throw err;
+        // A template that cannot be used stops the run: staff must put it right. Anything else is this record's data,
+        // including data too large for the template's render budget: this patron's notice is skipped, the run goes on.
+        if (err instanceof TemplateError && !(err instanceof RenderBudgetExceeded)) throw err;
         const detail = err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200);
         deps.logger.warn('run.record_skipped', { runId: this.ctx.args.runId, borrowernumber: list[0].patron.borrowernumber, detail });
         for (const u of list) skipRecord(stats, { reason: 'cannot_make_notice', ...idsOfUnit(u), detail });

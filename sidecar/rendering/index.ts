@@ -7,10 +7,11 @@ export {
   NOTICE_TEMPLATE_DIR,
   LIBRARY_DEFAULT_LANG,
   languageCandidates,
-  escapeHtml,
   htmlFromText,
   type RenderedNotice,
 } from './notices';
+export { escapeHtml } from './html';
+export { RENDER_BUDGET, RenderBudgetExceeded } from './render-budget';
 export {
   checkNoticeTemplate,
   renderNoticeTemplate,

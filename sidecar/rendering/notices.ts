@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TemplateError } from '../errors';
 import type { ChannelName } from '../kernel';
+import { escapeHtml } from './html';
 import { NoticeData, renderNoticeTemplate } from './safety';
 import type { EditedTemplate, TemplateStore } from './template-store';
 
@@ -36,12 +37,6 @@ export function languageCandidates(...langs: Array<string | null | undefined>): 
     for (const code of [lang, lang.split(/[-_]/)[0]]) if (!out.includes(code)) out.push(code);
   }
   return out;
-}
-
-const HTML_ESCAPES: Partial<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
 }
 
 /** An HTML part for languages that ship only a text template: the text, escaped, paragraph by paragraph. */

@@ -19,6 +19,8 @@
 import * as nunjucks from 'nunjucks';
 import { TemplateError } from '../errors';
 import { isPlainRecord, toPlainData } from './plain-data';
+import { escapeHtml } from './html';
+import { RenderBudget, activeBudget, withBudget } from './render-budget';
 
 // ---------------------------------------------------------------------------
 // nunjucks internals used here (the package publishes no types for them)
@@ -60,6 +62,52 @@ interface NunjucksError {
 const nodeClasses = require('nunjucks/src/nodes') as Record<string, NodeClass>;
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
 const nunjucksParser = require('nunjucks/src/parser') as NunjucksParser;
+
+/** A scope of variables while rendering; `loop.index` is set once per loop round. */
+interface RenderFrame {
+  set(name: string, value: unknown, resolveUp?: boolean): void;
+  push(isolateWrites?: boolean): RenderFrame;
+}
+
+interface NunjucksRuntime {
+  Frame: new (parent?: RenderFrame, isolateWrites?: boolean) => RenderFrame;
+  SafeString: new (text: string) => { readonly val: string };
+  suppressValue(value: unknown, autoescape: boolean): unknown;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+const nunjucksRuntime = require('nunjucks/src/runtime') as NunjucksRuntime;
+
+/** A render's frames: each loop round is counted against the render budget. */
+class BudgetFrame extends nunjucksRuntime.Frame {
+  constructor(
+    private readonly budget: RenderBudget,
+    parent?: RenderFrame,
+    isolateWrites?: boolean,
+  ) {
+    super(parent, isolateWrites);
+  }
+
+  override set(name: string, value: unknown, resolveUp?: boolean): void {
+    if (name === 'loop.index') this.budget.loopRound();
+    super.set(name, value, resolveUp);
+  }
+
+  override push(isolateWrites?: boolean): RenderFrame {
+    return new BudgetFrame(this.budget, this, isolateWrites);
+  }
+}
+
+// Every {{ }} goes through suppressValue, which also escapes it for HTML: its
+// text is counted against the budget of a notice render under way (none while
+// the staff pages render).
+const printValue = nunjucksRuntime.suppressValue.bind(nunjucksRuntime);
+nunjucksRuntime.suppressValue = (value: unknown, autoescape: boolean): unknown => {
+  const printed = printValue(value, autoescape);
+  const budget = activeBudget();
+  if (budget) budget.output(typeof printed === 'string' ? printed.length : 0);
+  return printed;
+};
 
 // ---------------------------------------------------------------------------
 // The allow-list
@@ -122,6 +170,9 @@ const COMPARE_OPERATORS = new Set(['==', '===', '!=', '!==', '<', '>', '<=', '>=
 /** Tests allowed after `is`; `none` and `null` reach nunjucks' `null` test. */
 const TEST_NAMES = ['defined', 'undefined', 'number', 'string', 'odd', 'even'] as const;
 const ENVIRONMENT_TESTS = [...TEST_NAMES, 'null'];
+
+/** Loops inside loops: enough for items and their parts, too few to multiply into billions of rounds. */
+const MAX_LOOP_DEPTH = 3;
 
 /** Largest number a width or count argument may take (widths build strings). */
 const MAX_FILTER_COUNT = 1000;
@@ -217,6 +268,10 @@ const REASON = {
   loop: '"loop" can only be used inside {% for %}, as loop.index, loop.index0, loop.revindex, loop.revindex0, loop.first, loop.last or loop.length',
   test: `only these tests can follow "is" in notice templates: ${NOTICE_TEMPLATE_TESTS.join(', ')}`,
   nesting: 'the template is nested too deeply',
+  loopSource:
+    'a {% for %} loop can only go over a list the notice provides, such as items; lists, texts or dictionaries written into the template, and filtered values, cannot be looped over',
+  loopDepth: `{% for %} loops can be nested at most ${MAX_LOOP_DEPTH} deep in notice templates`,
+  emptySearch: 'argument 1 of the filter "replace" must not be empty: replacing "" inserts text between every character',
   unsupported: 'this syntax is not allowed in notice templates',
 } as const;
 
@@ -437,7 +492,11 @@ class NoticeTemplateChecker {
       const problem = variableNameProblem(name.value);
       if (problem) this.refuse(positionOf(name, at), problem);
     }
-    this.expression(node.arr, at);
+    const source = node.arr;
+    const sourceType = isNode(source) ? typeOf(source) : 'unknown';
+    if (sourceType !== 'Symbol' && sourceType !== 'LookupVal') this.refuse(isNode(source) ? positionOf(source, at) : at, REASON.loopSource);
+    this.expression(source, at);
+    if (this.loopDepth >= MAX_LOOP_DEPTH) this.refuse(at, REASON.loopDepth);
     this.loopDepth++;
     try {
       this.statements(node.body, at);
@@ -623,6 +682,10 @@ class NoticeTemplateChecker {
     extra.forEach((arg, index) => {
       if (index < spec.length) this.filterArgument(name, index, spec[index], arg, at);
     });
+    const search = extra[0];
+    if (name === 'replace' && isNode(search) && typeOf(search) === 'Literal' && search.value === '') {
+      this.refuse(positionOf(search, at), REASON.emptySearch);
+    }
   }
 
   private filterArgument(filter: string, index: number, kind: FilterArgument, arg: unknown, at: Position): void {
@@ -724,12 +787,23 @@ const plainCopies = new WeakMap<NoticeData, object>();
 export function renderNoticeTemplate(source: string, data: unknown, opts: RenderNoticeOptions): string {
   checkOnce(source, opts.name);
   const context = (data instanceof NoticeData ? plainCopies.get(data) : undefined) ?? noticeContext(data, opts.name);
-  const template = compiledTemplate(source, opts);
+  const template = compiledTemplate(source, opts) as unknown as RenderableTemplate;
+  const budget = new RenderBudget(opts.name);
+  let rendered: string;
   try {
-    return template.render(context);
+    rendered = withBudget(budget, () => template.render(context, new BudgetFrame(budget)));
   } catch (err) {
+    if (budget.exceeded) throw budget.exceeded;
     throw renderFailure(opts.name, err);
   }
+  // Text outside {{ }} is not counted while it is joined; its length is known without reading it.
+  budget.output(rendered.length);
+  return rendered;
+}
+
+/** Template.render with the parent frame the published types leave out. */
+interface RenderableTemplate {
+  render(context: object, parentFrame: RenderFrame): string;
 }
 
 /**
@@ -787,11 +861,49 @@ function noticeEnvironment(autoescape: boolean): nunjucks.Environment {
   env = new nunjucks.Environment([], { autoescape, throwOnUndefined: false, dev: true });
   const internals = env as unknown as EnvironmentInternals;
   internals.globals = Object.create(null) as Record<string, unknown>;
-  internals.filters = onlyThese(internals.filters, [...FILTERS.keys()]);
+  internals.filters = budgetedFilters(onlyThese(internals.filters, [...FILTERS.keys()]), autoescape);
   internals.tests = onlyThese(internals.tests, ENVIRONMENT_TESTS);
   internals.extensionsList = [];
   environments.set(autoescape, env);
   return env;
+}
+
+/**
+ * Each filter's result is counted against the render budget. For HTML, no
+ * filter result is ever marked safe, so every value is escaped when it is
+ * printed, after the last filter: `escape` changes nothing there (the value is
+ * escaped once, at output), and no later filter can undo the escaping, since
+ * it has not happened yet.
+ */
+function budgetedFilters(filters: Record<string, unknown>, autoescape: boolean): Record<string, unknown> {
+  const budgeted = Object.create(null) as Record<string, unknown>;
+  for (const [name, filter] of Object.entries(filters)) {
+    if (typeof filter !== 'function') throw new Error(`nunjucks' filter "${name}" is not a function`);
+    let run = filter;
+    if (autoescape && (name === 'escape' || name === 'e')) run = (value: unknown): unknown => value;
+    if (autoescape && name === 'nl2br') run = htmlLineBreaks;
+    budgeted[name] = function (this: unknown, ...args: unknown[]): unknown {
+      const result: unknown = Reflect.apply(run, this, args);
+      activeBudget()?.filterResult(name, result);
+      if (autoescape && result instanceof nunjucksRuntime.SafeString) return name === 'nl2br' ? result : result.val;
+      return result;
+    };
+  }
+  return budgeted;
+}
+
+/**
+ * `nl2br` for HTML: the only result ever marked safe, because it escapes its
+ * input itself before adding the line breaks. Any filter after it takes the
+ * mark away again (the text is then escaped a second time, never not at all).
+ */
+function htmlLineBreaks(value: unknown): unknown {
+  if (value === null || value === undefined) return '';
+  const text =
+    value instanceof nunjucksRuntime.SafeString
+      ? value.val
+      : escapeHtml(typeof value === 'number' || typeof value === 'boolean' ? String(value) : typeof value === 'string' ? value : '');
+  return new nunjucksRuntime.SafeString(text.replace(/\r\n|\n/g, '<br />\n'));
 }
 
 function onlyThese(all: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {

@@ -11,6 +11,7 @@ import { kohaSchemaKind } from '../support/koha';
 import { centralLibrary, clearMessages, engineWorld, stored, type EngineWorld } from './engine-support';
 import { runNotices, type RunResult } from '../../sidecar/notices';
 import { RunStore } from '../../sidecar/runs';
+import { TemplateStore } from '../../sidecar/rendering';
 
 const RUN_DAY = '2026-11-24';
 
@@ -168,6 +169,31 @@ describe(`bad data in Koha never stops a run (${kohaSchemaKind()} Koha schema)`,
     expect(summary.skippedRecords.map((r) => [r.reason, r.borrowernumber, r.reserveId, r.field])).to.deep.equal([
       ['impossible_date', zero.borrowernumber, zero.reserveId, 'waitingdate'],
     ]);
+  });
+
+  it('skips a patron whose data makes an edited template exceed its render budget; the run and every other patron go on', async () => {
+    const templates = new TemplateStore(w.db.knex);
+    // Whatever language the patrons' notices are in.
+    const keys = ['en', 'sv', 'de', 'da'].map((lang) => ({ message_type: 'overdue', channel: 'email', lang, branchcode: '' }) as const);
+    // Grows each "a" of the surname ten thousand times: harmless for most names, over the budget for a long one with many.
+    const growing = `{{ patron.surname${'|replace("a", "aaaaaaaaaa")'.repeat(4)} }}`;
+    for (const key of keys)
+      await templates.save(key, { subject: 'Overdue', body_text: `Dear ${growing}`, body_html: null, updated_by: null });
+    try {
+      const long = await patronWithLoan('Saga', { surname: 'Saga'.repeat(100) });
+      const plain = await patronWithLoan('Lind');
+      const result = await run('overdue');
+      expect(await messagesOf(long.borrowernumber)).to.have.length(0);
+      const [m] = await messagesOf(plain.borrowernumber);
+      expect(m.body_text).to.contain('Dear Lind');
+      const summary = await skippedOf(result);
+      expect(summary.status).to.equal('finished');
+      const skipped = summary.skippedRecords.find((r) => r.borrowernumber === long.borrowernumber);
+      expect(skipped?.reason).to.equal('cannot_make_notice');
+      expect(skipped?.detail).to.match(/render budget/);
+    } finally {
+      for (const key of keys) await templates.remove(key);
+    }
   });
 
   it('skips a bill the database cannot hold (an absurd replacement cost) with the reason on the run; the others are billed', async () => {

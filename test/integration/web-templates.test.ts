@@ -12,6 +12,8 @@ import { NoticeRenderer, TemplateStore } from '../../sidecar/rendering';
 import { TemplateError } from '../../sidecar/errors';
 import { saveTemplate, type TemplateKey } from '../../sidecar/web/pages/templates';
 import { ESCAPES } from '../unit/escape-corpus';
+import { EXHAUSTION_TEMPLATES } from '../unit/exhaustion-corpus';
+import request from 'supertest';
 import { startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
 describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
@@ -212,5 +214,41 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
     expect(res.text).to.not.contain('<script>alert');
     expect(res.text).to.contain('&lt;script&gt;alert(2)');
     expect(res.text).to.contain('srcdoc="&lt;b&gt;Åsa&lt;/b&gt;"');
+  });
+  it('stops exhausting drafts in the preview while /healthz keeps answering within 200 ms', async () => {
+    const names = [
+      'array literal loops nested seven deep',
+      'replace with an empty search string',
+      'replace growing a character',
+      'urlencode growth',
+      'upper and replace growth',
+    ];
+    const drafts = EXHAUSTION_TEMPLATES.filter((t) => names.includes(t.name));
+    expect(drafts).to.have.length(names.length);
+    const healthTimes: number[] = [];
+    const state = { previewing: true };
+    const poll = (async () => {
+      while (state.previewing) {
+        const started = performance.now();
+        const res = await request(running.server).get('/healthz');
+        healthTimes.push(performance.now() - started);
+        expect(res.status).to.equal(200);
+      }
+    })();
+    try {
+      for (const draft of drafts) {
+        for (const channel of ['email', 'sms']) {
+          const res = await editor.post('/templates/preview', { type: 'overdue', channel, lang: 'en', branch: '', text: draft.source });
+          expect(res.status, draft.name).to.equal(200);
+          expect(res.body.ok, draft.name).to.equal(false);
+          expect(JSON.stringify(res.body.problems), draft.name).to.match(/budget|not allowed|must not be empty|can only go over/);
+        }
+      }
+    } finally {
+      state.previewing = false;
+      await poll;
+    }
+    expect(healthTimes.length).to.be.at.least(drafts.length);
+    expect(Math.max(...healthTimes)).to.be.below(200);
   });
 });
