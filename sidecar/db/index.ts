@@ -12,3 +12,4 @@ export {
   type Knex,
   type MigrationStatus,
 } from './database';
+export { streamRows } from './stream';

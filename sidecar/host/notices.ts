@@ -5,6 +5,7 @@
  * import, and the active currency. Read-only, like everything in host/.
  */
 import type { Knex } from 'knex';
+import { streamRows } from '../db';
 import type { OverdueLoan, PatronContact } from './types';
 import { PATRON_COLUMNS, loansDueBefore } from './queries';
 
@@ -116,41 +117,45 @@ export function createNoticeReader(knex: Knex): NoticeReader {
     streamLoans({ dueBefore, dueFrom }) {
       const q = loansDueBefore(knex, dueBefore).leftJoin({ t: 'itemtypes' }, 't.itemtype', 'it.itype').select('t.defaultreplacecost');
       if (dueFrom) q.where('i.date_due', '>=', dueFrom);
-      return q.stream();
+      return streamRows(knex, q);
     },
 
     streamWaitingHolds({ expiresFrom }) {
-      return knex({ r: 'reserves' })
-        .join({ b: 'borrowers' }, 'b.borrowernumber', 'r.borrowernumber')
-        .join({ bi: 'biblio' }, 'bi.biblionumber', 'r.biblionumber')
-        .leftJoin({ it: 'items' }, 'it.itemnumber', 'r.itemnumber')
-        .where('r.found', 'W')
-        .where((w) => void w.whereNull('r.expirationdate').orWhere('r.expirationdate', '>=', expiresFrom))
-        .select([
-          ...PATRON_COLUMNS,
-          'r.reserve_id',
-          'r.biblionumber',
-          'r.itemnumber',
-          'r.branchcode as pickup_branchcode',
-          'r.waitingdate',
-          'r.expirationdate',
-          'bi.title as biblio_title',
-          'bi.author',
-          'it.barcode',
-          'it.homebranch',
-          'it.itemcallnumber',
-          knex.raw('COALESCE(it.itype, r.itemtype) AS itype'),
-        ])
-        .orderBy([{ column: 'r.borrowernumber' }, { column: 'r.reserve_id' }])
-        .stream();
+      return streamRows(
+        knex,
+        knex({ r: 'reserves' })
+          .join({ b: 'borrowers' }, 'b.borrowernumber', 'r.borrowernumber')
+          .join({ bi: 'biblio' }, 'bi.biblionumber', 'r.biblionumber')
+          .leftJoin({ it: 'items' }, 'it.itemnumber', 'r.itemnumber')
+          .where('r.found', 'W')
+          .where((w) => void w.whereNull('r.expirationdate').orWhere('r.expirationdate', '>=', expiresFrom))
+          .select([
+            ...PATRON_COLUMNS,
+            'r.reserve_id',
+            'r.biblionumber',
+            'r.itemnumber',
+            'r.branchcode as pickup_branchcode',
+            'r.waitingdate',
+            'r.expirationdate',
+            'bi.title as biblio_title',
+            'bi.author',
+            'it.barcode',
+            'it.homebranch',
+            'it.itemcallnumber',
+            knex.raw('COALESCE(it.itype, r.itemtype) AS itype'),
+          ])
+          .orderBy([{ column: 'r.borrowernumber' }, { column: 'r.reserve_id' }]),
+      );
     },
 
     streamNewPatrons({ from, to }) {
-      return knex({ b: 'borrowers' })
-        .whereBetween('b.dateenrolled', [from, to])
-        .select([...PATRON_COLUMNS, 'b.dateenrolled'])
-        .orderBy('b.borrowernumber')
-        .stream();
+      return streamRows(
+        knex,
+        knex({ b: 'borrowers' })
+          .whereBetween('b.dateenrolled', [from, to])
+          .select([...PATRON_COLUMNS, 'b.dateenrolled'])
+          .orderBy('b.borrowernumber'),
+      );
     },
 
     async messagingChoices(borrowernumbers, names) {

@@ -4,6 +4,7 @@
  * one query, not one per patron.
  */
 import type { Knex } from 'knex';
+import { streamRows } from '../db';
 import { createNoticeReader, type NoticeReader } from './notices';
 import type { Branch, EmailChangeRow, OverdueLoan, PatronContact } from './types';
 import { PATRON_COLUMNS, loansDueBefore } from './queries';
@@ -110,7 +111,7 @@ export function createHostReader(knex: Knex): HostReader {
     streamOverdueLoans({ dueBefore, branchcode }) {
       const q = loansDueBefore(knex, dueBefore);
       if (branchcode) void q.where('i.branchcode', branchcode);
-      return q.stream();
+      return streamRows(knex, q);
     },
 
     async patrons(borrowernumbers) {
@@ -130,40 +131,42 @@ export function createHostReader(knex: Knex): HostReader {
       // The category is in it too: moving a patron into an exempt category counts as a change.
       const fingerprint =
         "SHA2(CONCAT_WS(CHAR(10 USING utf8mb4), COALESCE(b.email, ''), COALESCE(b.emailpro, ''), COALESCE(b.B_email, ''), b.categorycode), 256)";
-      return knex({ b: 'borrowers' })
-        .leftJoin({ v: 'kmc_email_verifications' }, 'v.borrowernumber', 'b.borrowernumber')
-        .where((w) => {
-          void w
-            .where((n) => {
-              void n
-                .whereNull('v.borrowernumber')
-                .andWhere((a) => void a.where('b.email', '<>', '').orWhere('b.emailpro', '<>', '').orWhere('b.B_email', '<>', ''));
-            })
-            .orWhere((c) => {
-              void c
-                .whereNotNull('v.borrowernumber')
-                .andWhere((d) => void d.whereNull('v.source_hash').orWhereRaw(`v.source_hash <> ${fingerprint}`));
-            })
-            .orWhere((r) => void r.where('v.state', 'pending').whereNull('v.message_id'));
-        })
-        .select([
-          'b.borrowernumber',
-          'b.email',
-          'b.emailpro',
-          'b.B_email',
-          'b.categorycode',
-          'b.branchcode',
-          'b.lang',
-          knex.raw(`${fingerprint} AS source_hash`),
-          'v.borrowernumber as v_borrowernumber',
-          'v.email as v_email',
-          'v.state as v_state',
-          'v.source_hash as v_source_hash',
-          'v.token_version as v_token_version',
-          'v.message_id as v_message_id',
-        ])
-        .orderBy('b.borrowernumber')
-        .stream();
+      return streamRows(
+        knex,
+        knex({ b: 'borrowers' })
+          .leftJoin({ v: 'kmc_email_verifications' }, 'v.borrowernumber', 'b.borrowernumber')
+          .where((w) => {
+            void w
+              .where((n) => {
+                void n
+                  .whereNull('v.borrowernumber')
+                  .andWhere((a) => void a.where('b.email', '<>', '').orWhere('b.emailpro', '<>', '').orWhere('b.B_email', '<>', ''));
+              })
+              .orWhere((c) => {
+                void c
+                  .whereNotNull('v.borrowernumber')
+                  .andWhere((d) => void d.whereNull('v.source_hash').orWhereRaw(`v.source_hash <> ${fingerprint}`));
+              })
+              .orWhere((r) => void r.where('v.state', 'pending').whereNull('v.message_id'));
+          })
+          .select([
+            'b.borrowernumber',
+            'b.email',
+            'b.emailpro',
+            'b.B_email',
+            'b.categorycode',
+            'b.branchcode',
+            'b.lang',
+            knex.raw(`${fingerprint} AS source_hash`),
+            'v.borrowernumber as v_borrowernumber',
+            'v.email as v_email',
+            'v.state as v_state',
+            'v.source_hash as v_source_hash',
+            'v.token_version as v_token_version',
+            'v.message_id as v_message_id',
+          ])
+          .orderBy('b.borrowernumber'),
+      );
     },
 
     async verificationsWithoutPatron(limit) {
