@@ -49,9 +49,7 @@ describe('reading a large result row by row', () => {
     const smallQueries = async () => {
       for (let i = 0; i < 40; i += 1) await knex.raw('SELECT 1');
     };
-    const counts = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? readAll() : smallQueries().then(() => -1))),
-    );
+    const counts = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? readAll() : smallQueries().then(() => -1))));
     expect(counts.filter((n) => n >= 0)).to.deep.equal([3000, 3000, 3000, 3000]);
     expect(seen.sharedHandouts).to.equal(0);
     expect(seen.held()).to.equal(0);
