@@ -5,7 +5,15 @@
  * never used; the doctor names where it is, why, and what is used instead.
  */
 import { ADDRESS_PROBLEM_TEXT, SENDER_PREFERENCES, branchAddresses, checkAddress, type AddressInForce } from '../addresses';
-import type { Finding } from './diagnose';
+
+/** A finding of the doctor's report (see diagnose.ts), in the `addresses` area. */
+interface Finding {
+  area: 'addresses';
+  subject: string;
+  verdict: 'ok' | 'warning' | 'problem';
+  says: string;
+  hint: string | null;
+}
 
 /** What the doctor reads for it: Koha's branches with their addresses, the branch settings here, the preferences. */
 export interface LibraryAddresses {
