@@ -3,6 +3,7 @@
  * problem names the setting, so an admin can fix it without reading code.
  */
 import { SettingsError } from '../errors';
+import { ADDRESS_PROBLEM_TEXT, checkAddress } from '../addresses';
 import { loadDeliverySettings, loadSmsSettings, type DeliverySettings, type SmsSettings } from './delivery';
 
 export type { DeliverySettings, SmsSettings } from './delivery';
@@ -145,10 +146,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const staffPages = staffPageSettings(env);
   const secret = signingSecret(env, host, publicUrl, staffPages.trustProxy);
 
-  const mailFrom = get('KMC_MAIL_FROM');
-  if (!/^[^\s@]+@[^\s@]+$/.test(mailFrom)) {
-    throw new SettingsError('KMC_MAIL_FROM', `"${mailFrom}" is not an e-mail address`);
+  const mailFromCheck = checkAddress(get('KMC_MAIL_FROM'));
+  if (!mailFromCheck.ok) {
+    throw new SettingsError('KMC_MAIL_FROM', `is refused as a sender address: ${ADDRESS_PROBLEM_TEXT[mailFromCheck.problem]}`);
   }
+  const mailFrom = mailFromCheck.address;
 
   return {
     databaseUrl,

@@ -8,11 +8,12 @@ import type { Settings } from '../config';
 import type { MigrationStatus } from '../db';
 import type { PluginState } from '../host';
 import type { SmsBranchAccount } from '../channels';
+import { addressFindings, type LibraryAddresses } from './addresses';
 
 /** ok: as it should be; warning: works, but look at it; problem: something does not work; not_checked: an earlier problem stands in the way. */
 export type Verdict = 'ok' | 'warning' | 'problem' | 'not_checked';
 
-export type CheckArea = 'settings' | 'database' | 'migrations' | 'plugin' | 'email' | 'sms' | 'print';
+export type CheckArea = 'settings' | 'database' | 'migrations' | 'plugin' | 'addresses' | 'email' | 'sms' | 'print';
 
 export interface Finding {
   area: CheckArea;
@@ -46,6 +47,8 @@ export interface DoctorDatabase {
   migrationStatus: () => Promise<MigrationStatus>;
   pluginState: (pluginClass: string) => Promise<PluginState>;
   branchSmsAccounts: () => Promise<SmsBranchAccount[]>;
+  /** The library's addresses in Koha's branches and preferences and in the branch settings here. */
+  libraryAddresses: () => Promise<LibraryAddresses>;
   close: () => Promise<void>;
 }
 
@@ -408,6 +411,11 @@ export async function diagnose(deps: DoctorDeps): Promise<DoctorReport> {
         says: errorCode(err) === 'ER_NO_SUCH_TABLE' ? 'this database has no Koha table plugin_data' : `cannot be read: ${errorText(err)}`,
         hint: "KMC_DATABASE_URL must name Koha's database, and the user needs SELECT on it (kmc grants)",
       });
+    }
+    try {
+      findings.push(...addressFindings(await db.libraryAddresses(), settings.mailFrom));
+    } catch (err) {
+      findings.push(notChecked('addresses', "the library's addresses", `they cannot be read (${errorCode(err) ?? errorText(err)})`));
     }
     try {
       branches = await db.branchSmsAccounts();

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { loadSettings, redact, type Settings } from '../config';
 import { createKnex, migrationStatus } from '../db';
 import { createHostReader } from '../host';
+import { SENDER_PREFERENCES } from '../addresses';
+import { BranchSettingsStore } from '../branches';
 import { SmtpAdapter, SmppClient, accountLabel, branchSettingsSource } from '../channels';
 import type { DoctorDatabase, DoctorDeps } from './diagnose';
 
@@ -22,6 +24,14 @@ function openDatabase(settings: Settings): DoctorDatabase {
     migrationStatus: () => migrationStatus(knex),
     pluginState: (pluginClass) => host.pluginState(pluginClass),
     branchSmsAccounts: () => accounts.branchAccounts(),
+    libraryAddresses: async () => {
+      const [branches, own, preferences] = await Promise.all([
+        host.branches(),
+        new BranchSettingsStore(knex).all(),
+        host.systemPreferences([...SENDER_PREFERENCES]),
+      ]);
+      return { branches: [...branches.values()], own, preferences };
+    },
     close: () => knex.destroy(),
   };
 }

@@ -82,6 +82,7 @@ export function createHostReader(knex: Knex): HostReader {
         'branchname',
         'branchemail',
         'branchreplyto',
+        'branchreturnpath',
         'branchphone',
         'branchaddress1',
         'branchaddress2',

@@ -7,6 +7,7 @@ export interface Branch {
   branchname: string;
   branchemail: string | null;
   branchreplyto: string | null;
+  branchreturnpath: string | null;
   branchphone: string | null;
   branchaddress1: string | null;
   branchaddress2: string | null;

@@ -5,11 +5,18 @@
  */
 import { randomBytes } from 'node:crypto';
 
+/** A domain name as it may stand in a header: dotted labels of letters, digits and hyphens, nothing else. */
+const HOST_NAME = /^(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/i;
+
 /**
  * A Message-ID for message `id` sent from `from`: `<kmc.<id>.<random>@<domain>>`,
- * with the sender's domain (or `kmc.invalid` when the sender has none).
+ * with the sender's domain, or `kmc.invalid` when the sender has none that is a
+ * plain host name (a line break or anything else there never reaches the header).
  */
 export function messageIdFor(id: number, from: string): string {
-  const domain = from.includes('@') ? from.slice(from.lastIndexOf('@') + 1) : 'kmc.invalid';
+  // Only a sender that is one plain address lends its domain: no blank, control character or second @ anywhere in it.
+  const plain = /^[^\s@<>()",;:\\]+@([^\s@]+)$/.exec(from);
+  const given = plain?.[1] ?? '';
+  const domain = given.length <= 253 && HOST_NAME.test(given) ? given.toLowerCase() : 'kmc.invalid';
   return `<kmc.${id}.${randomBytes(6).toString('hex')}@${domain}>`;
 }

@@ -14,6 +14,7 @@ import type { BranchSettingsRow, BranchSettingsStore } from '../branches';
 import type { SettingsReader } from '../settings';
 import { cutToFit } from '../queue';
 import { patronEmail } from '../contact';
+import { SENDER_PREFERENCES, branchAddresses, type BranchAddresses, type RefusedAddress } from '../addresses';
 
 import type { Clock } from '../kernel';
 export { systemClock, type Clock } from '../kernel';
@@ -46,32 +47,79 @@ export interface NoticeDeps {
 
 /** Everything about branches a run needs, read once per run. */
 export class BranchDirectory {
+  private readonly addressCache = new Map<string, BranchAddresses>();
+
   constructor(
     private readonly branches: Map<string, Branch>,
     private readonly own: Map<string, BranchSettingsRow>,
     private readonly mailFrom: string,
+    /** Koha's system preferences that name the library's addresses (KohaAdminEmailAddress, ReplytoDefault, ReturnpathDefault). */
+    private readonly preferences: Record<string, string | null> = {},
   ) {}
 
   static async load(deps: {
-    host: Pick<HostReader, 'branches'>;
+    host: Pick<HostReader, 'branches' | 'systemPreferences'>;
     branches: Pick<BranchSettingsStore, 'all'>;
     settings: Pick<Settings, 'mailFrom'>;
   }): Promise<BranchDirectory> {
-    const [branches, rows] = await Promise.all([deps.host.branches(), deps.branches.all()]);
-    return new BranchDirectory(branches, new Map(rows.map((r) => [r.branchcode, r])), deps.settings.mailFrom);
+    const [branches, rows, preferences] = await Promise.all([
+      deps.host.branches(),
+      deps.branches.all(),
+      deps.host.systemPreferences([...SENDER_PREFERENCES]),
+    ]);
+    return new BranchDirectory(branches, new Map(rows.map((r) => [r.branchcode, r])), deps.settings.mailFrom, preferences);
   }
 
   branch(code: string | null): Branch | null {
     return (code && this.branches.get(code)) || null;
   }
 
-  /** The sidecar's own setting first, then the branch's address in Koha, then the library default. */
+  /** The sender, reply-to and return path in force for a branch, each checked, with the refused candidates. */
+  addresses(code: string | null): BranchAddresses {
+    const key = code ?? '';
+    let found = this.addressCache.get(key);
+    if (!found) {
+      found = branchAddresses({
+        own: this.own.get(key) ?? null,
+        branch: this.branch(code),
+        preferences: this.preferences,
+        mailFrom: this.mailFrom,
+      });
+      this.addressCache.set(key, found);
+    }
+    return found;
+  }
+
+  /** Every candidate refused for a branch: its sender, reply-to and return path. */
+  refusedAddresses(code: string | null): RefusedAddress[] {
+    const a = this.addresses(code);
+    return [...a.sender.refused, ...a.replyTo.refused, ...a.returnPath.refused];
+  }
+
+  /** Every branch with a refused address, with what was refused (Koha's branches, then the library-wide candidates). */
+  allRefused(): Array<{ branchcode: string | null; refused: RefusedAddress[] }> {
+    const out: Array<{ branchcode: string | null; refused: RefusedAddress[] }> = [];
+    for (const code of [...this.branches.keys()].sort()) {
+      const refused = this.refusedAddresses(code);
+      if (refused.length) out.push({ branchcode: code, refused });
+    }
+    return out;
+  }
+
+  /**
+   * The sender in force: the sidecar's own setting, the branch's address in Koha, KohaAdminEmailAddress, KMC_MAIL_FROM;
+   * each checked, a refused one passed over. Empty when none passes (the message then fails with the reason, unsent).
+   */
   senderEmail(code: string | null): string {
-    return this.own.get(code ?? '')?.sender_email || this.branch(code)?.branchemail || this.mailFrom;
+    return this.addresses(code).sender.address ?? '';
   }
 
   replyTo(code: string | null): string | null {
-    return this.own.get(code ?? '')?.reply_to || this.branch(code)?.branchreplyto || null;
+    return this.addresses(code).replyTo.address;
+  }
+
+  returnPath(code: string | null): string | null {
+    return this.addresses(code).returnPath.address;
   }
 
   defaultLang(code: string | null): string | null {

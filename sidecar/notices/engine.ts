@@ -95,6 +95,14 @@ export class RunContext {
       deps.renderer.refresh(),
     ]);
     const unit = currency?.symbol || currency?.isocode || currency?.currency || engine.currency || '';
+    // A refused address is passed over for the next candidate; the run's log says which and why (never the value).
+    for (const { branchcode, refused } of directory.allRefused()) {
+      deps.logger.warn('run.address_refused', {
+        runId: args.runId,
+        branchcode,
+        refused: refused.map((r) => ({ role: r.role, field: r.candidate.name, problem: r.problem })),
+      });
+    }
     return new RunContext(
       deps,
       args,

@@ -116,6 +116,52 @@ describe(`kmc doctor (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, funct
     });
   });
 
+  it('names every refused address in Koha and the branch settings, with the reason and what is used instead, and never uses it', async () => {
+    await db.knex('branches').insert({
+      branchcode: 'ADR',
+      branchname: 'Adressbiblioteket',
+      branchemail: 'x@y\r\nBcc: victim@evil.example',
+      branchreplyto: 'a@x.example, b@x.example',
+    });
+    await db.knex('kmc_branch_settings').where({ branchcode: 'FFL' }).update({ sender_email: 'Library <ffl@bib.example>' });
+    const prefs = await db.knex('systempreferences').whereIn('variable', ['ReturnpathDefault', 'KohaAdminEmailAddress']).select();
+    await db
+      .knex('systempreferences')
+      .insert([
+        { variable: 'ReturnpathDefault', value: 'bounces@localhost' },
+        { variable: 'KohaAdminEmailAddress', value: 'admin@koha.example.org' },
+      ])
+      .onConflict('variable')
+      .merge(['value']);
+    try {
+      const r = await runKmc(['doctor'], env);
+      expect(r.code).to.equal(0);
+      const lines = r.stdout.split('\n').map((l) => l.replace(/\s+/g, ' ').trim());
+      expect(lines).to.include.members([
+        `WARNING branch ADR, branches.branchemail: "x@y\\r\\nBcc: victim@evil.example" is refused: it holds a line break or another control character; admin@koha.example.org (KohaAdminEmailAddress) is used instead`,
+        'what to do: correct it in Koha (Administration › Libraries), or give the branch its own sender on the Settings page here',
+        'WARNING branch ADR, branches.branchreplyto: "a@x.example, b@x.example" is refused: it holds more than one address; none is used instead',
+        'WARNING Koha\'s system preference ReturnpathDefault: "bounces@localhost" is refused: the domain has no dot; it is not used',
+        'what to do: correct it in Koha (Administration › System preferences)',
+        'All is well (0 problem(s), 4 warning(s)).',
+      ]);
+      const ffl = lines.find((l) => l.startsWith('WARNING branch FFL, its sender in the branch settings:'));
+      expect(ffl).to.contain('it holds a name or angle brackets besides the address');
+      const report = JSON.parse((await runKmc(['doctor', '--json'], env)).stdout) as DoctorReport;
+      expect(report.findings.filter((f) => f.area === 'addresses').map((f) => f.verdict)).to.deep.equal([
+        'warning',
+        'warning',
+        'warning',
+        'warning',
+      ]);
+    } finally {
+      await db.knex('branches').where({ branchcode: 'ADR' }).del();
+      await db.knex('kmc_branch_settings').where({ branchcode: 'FFL' }).update({ sender_email: null });
+      await db.knex('systempreferences').whereIn('variable', ['ReturnpathDefault', 'KohaAdminEmailAddress']).del();
+      if (prefs.length) await db.knex('systempreferences').insert(prefs);
+    }
+  });
+
   it('mail server down and a migration pending: says both with what to do, exits 1', async () => {
     const gone = new MailCapture();
     await gone.start();

@@ -135,11 +135,51 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
       sms_sender: 'A sender name that is far too long',
     });
     expect(res.status).to.equal(400);
-    expect(res.text).to.contain('Sender address: an e-mail address such as library@example.org.');
+    expect(res.text).to.contain(
+      'Sender address: it holds a name or angle brackets besides the address. Give one address such as library@example.org.',
+    );
     expect(res.text).to.contain('No SMS from: a time as HH:MM.');
     expect(res.text).to.contain('SMS account (smpp://user@host:port): an address such as');
     expect(res.text).to.contain('SMS sender: up to 11 letters and digits, or a phone number.');
     expect(await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first()).to.deep.equal(before);
+  });
+
+  it('refuses a sender or reply-to with a header smuggled in, naming the reason, and stores nothing', async () => {
+    const before = await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first();
+    const res = await admin.post('/settings', {
+      branch: 'CPL',
+      sender_email: 'ffl@bib.example\r\nBcc: victim@evil.example',
+      reply_to: 'a@bib.example, b@bib.example',
+    });
+    expect(res.status).to.equal(400);
+    expect(res.text).to.contain('Sender address: it holds a line break or another control character.');
+    expect(res.text).to.contain('Reply-to address: it holds more than one address.');
+    expect(await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first()).to.deep.equal(before);
+  });
+
+  it('shows the addresses in force for a branch and where each comes from, and a refused one from Koha with its reason', async () => {
+    await db.knex('branches').where({ branchcode: 'HAF' }).update({ branchemail: 'x@y\r\nBcc: victim@evil.example' });
+    await lib.builder.systemPreference('ReplytoDefault', 'svar@bibliotek.example.org');
+    const adminPref = await db.knex('systempreferences').where({ variable: 'KohaAdminEmailAddress' }).first();
+    await lib.builder.systemPreference('KohaAdminEmailAddress', 'admin@koha.example.org');
+    try {
+      const page = await admin.get('/settings?branch=HAF');
+      expect(page.status).to.equal(200);
+      const row = (role: string) => new RegExp(`<tr id="address-${role}">([\\s\\S]*?)</tr>`).exec(page.text)?.[1] ?? '';
+      const sender = row('sender');
+      expect(sender).to.contain('<code>admin@koha.example.org</code>').and.contain('Koha&#39;s system preference KohaAdminEmailAddress');
+      expect(sender).to.contain('Refused:').and.contain('Koha&#39;s library record (branchemail)');
+      expect(sender).to.contain('it holds a line break or another control character');
+      expect(sender).to.not.contain('\r\nBcc');
+      expect(row('reply_to')).to.contain('<code>svar@bibliotek.example.org</code>').and.contain('system preference ReplytoDefault');
+      expect(row('return_path')).to.contain('none: undeliverable mail comes back to the sender');
+      const cpl = await admin.get('/settings?branch=CPL');
+      expect(cpl.text).to.contain('<code>ny@bibliotek.example.org</code>').and.contain('this page (sender_email)');
+    } finally {
+      await db.knex('branches').where({ branchcode: 'HAF' }).update({ branchemail: 'hafen@stadtbibliothek.example.net' });
+      await db.knex('systempreferences').whereIn('variable', ['ReplytoDefault', 'KohaAdminEmailAddress']).del();
+      if (adminPref) await db.knex('systempreferences').insert(adminPref);
+    }
   });
 
   it("sends a test e-mail through the SMTP adapter, from the branch's sender address", async () => {

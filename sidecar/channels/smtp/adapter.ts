@@ -6,6 +6,7 @@
 import { createTransport, type Transporter, type TransportOptions } from 'nodemailer';
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
 import { isUsableEmail } from '../../contact';
+import { ADDRESS_PROBLEM_TEXT, checkAddress } from '../../addresses';
 import { messageIdFor } from '../../kernel';
 
 export interface SmtpOptions {
@@ -115,12 +116,29 @@ export class SmtpAdapter implements ChannelAdapter {
   private async sendNow(message: OutgoingMessage, transport: Transporter): Promise<SendOutcome> {
     // A malformed address is never handed to the server.
     if (!isUsableEmail(message.to)) return { kind: 'failed', code: 'EMAIL_INVALID_ADDRESS', reason: 'the e-mail address is not valid' };
-    const messageId = message.messageIdHeader ?? messageIdFor(message.id, message.from);
+    // Nor a sender or reply-to that fails the address check: a line break there would write headers of its own.
+    const from = checkAddress(message.from);
+    if (!from.ok)
+      return {
+        kind: 'failed',
+        code: 'EMAIL_INVALID_SENDER',
+        reason: `the sender address is refused: ${ADDRESS_PROBLEM_TEXT[from.problem]}`,
+      };
+    const replyTo = message.replyTo ? checkAddress(message.replyTo) : null;
+    if (replyTo && !replyTo.ok)
+      return {
+        kind: 'failed',
+        code: 'EMAIL_INVALID_SENDER',
+        reason: `the reply-to address is refused: ${ADDRESS_PROBLEM_TEXT[replyTo.problem]}`,
+      };
+    const bcc = this.opts.bcc ? checkAddress(this.opts.bcc) : null;
+    const messageId = message.messageIdHeader ?? messageIdFor(message.id, from.address);
     const job = transport.sendMail({
-      from: message.from,
+      from: from.address,
       to: message.to,
-      replyTo: message.replyTo ?? undefined,
-      bcc: this.opts.bcc ?? undefined,
+      replyTo: replyTo?.ok ? replyTo.address : undefined,
+      // A copy address that fails the check is left out, never passed on.
+      bcc: bcc?.ok ? bcc.address : undefined,
       subject: message.subject,
       text: message.text,
       html: message.html ?? undefined,

@@ -15,6 +15,7 @@ import type { BranchSettingsInput } from '../../branches';
 import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
 import { libraryDay, readSmsSender, type ChannelName } from '../../kernel';
+import { SENDER_PREFERENCES, branchAddresses, checkAddress, type AddressInForce, type BranchAddresses } from '../../addresses';
 import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
 
 export type { BranchSettingsInput } from '../../branches';
@@ -61,9 +62,13 @@ export function branchSettingsFromForm(
   const errors: Record<string, string> = {};
   const err = (field: string, key: string) => (errors[field] = t(key, { field: t(`settings.field.${field}`) }));
   const email = (name: 'sender_email' | 'reply_to') => {
-    const v = textParam(body[name], 320);
-    if (v && !EMAIL.test(v)) err(name, 'settings.error.email');
-    return v || null;
+    // Read as typed (line breaks included), so the check sees what would be stored.
+    const raw = typeof body[name] === 'string' ? body[name].slice(0, 400) : '';
+    if (!raw.trim()) return null;
+    const check = checkAddress(raw);
+    if (check.ok) return check.address;
+    errors[name] = t('settings.error.address', { field: t(`settings.field.${name}`), reason: t(`address.problem.${check.problem}`) });
+    return raw.trim().slice(0, 320);
   };
   const time = (name: 'quiet_from' | 'quiet_to') => {
     const v = textParam(body[name], 8).slice(0, 5);
@@ -121,6 +126,15 @@ export const settingsPages: StaffPage = {
       return { code: branches.some((b) => b.code === asked) ? asked : '', branches };
     };
     const today = () => libraryDay(deps.clock.now(), deps.settings.timezone);
+    /** The sender, reply-to and return path in force for a branch, as a notice run decides them. */
+    const addressesOf = async (branchcode: string): Promise<BranchAddresses> => {
+      const [branches, own, preferences] = await Promise.all([
+        deps.host.branches(),
+        deps.branches.find(branchcode),
+        deps.host.systemPreferences([...SENDER_PREFERENCES]),
+      ]);
+      return branchAddresses({ own, branch: branches.get(branchcode) ?? null, preferences, mailFrom: deps.settings.mailFrom });
+    };
     const stored = (branchcode: string) => deps.branches.find(branchcode);
 
     const show = async (
@@ -136,6 +150,22 @@ export const settingsPages: StaffPage = {
       const row = branchcode ? await stored(branchcode) : null;
       const v = values ?? row ?? {};
       const channelRows = branchcode ? await branchChannels(deps.rules, branchcode, today()) : [];
+      const inForce = branchcode ? await addressesOf(branchcode) : null;
+      const source = (c: AddressInForce['source']) => (c ? t(`settings.addresses.from.${c.kind}`, { name: c.name }) : '');
+      const addressRows = inForce
+        ? [inForce.sender, inForce.replyTo, inForce.returnPath].map((a) => ({
+            role: a.role,
+            address: a.address,
+            source: source(a.source),
+            refused: a.refused.map((r) =>
+              t('settings.addresses.refused', {
+                value: JSON.stringify(r.candidate.value ?? '').slice(0, 120),
+                source: source(r.candidate),
+                reason: t(`address.problem.${r.problem}`),
+              }),
+            ),
+          }))
+        : [];
       kit.render(
         req,
         res,
@@ -158,6 +188,7 @@ export const settingsPages: StaffPage = {
           canTestSms: !!deps.channels.sms,
           channelRows,
           channelChoices: CHANNEL_CHOICES,
+          addressRows,
           ...extra,
         },
         { status },
@@ -249,6 +280,7 @@ export const settingsPages: StaffPage = {
       const which = body.which === 'sms' ? 'sms' : 'email';
       const row = await stored(code);
       const branch = (await deps.host.branches()).get(code);
+      const addresses = which === 'email' ? await addressesOf(code) : null;
       let to = textParam(which === 'sms' ? body.test_phone : body.test_email, 320);
       let result: { kind: string; text: string };
       const adapter = deps.channels[which];
@@ -268,8 +300,9 @@ export const settingsPages: StaffPage = {
             id: 0,
             channel: which,
             to,
-            from: which === 'sms' ? (row?.sms_sender ?? '') : row?.sender_email || deps.settings.mailFrom,
-            replyTo: which === 'email' ? (row?.reply_to ?? null) : null,
+            // The test e-mail goes out as a notice would: with the addresses in force, each checked.
+            from: which === 'sms' ? (row?.sms_sender ?? '') : (addresses?.sender.address ?? ''),
+            replyTo: addresses?.replyTo.address ?? null,
             subject: t('settings.test.subject', { branch: branch?.branchname ?? code }),
             text: t('settings.test.text', { branch: branch?.branchname ?? code }),
             branchcode: code,
