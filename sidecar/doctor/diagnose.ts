@@ -81,6 +81,7 @@ const SHOWN: Array<{ name: string; value: (s: Settings) => string }> = [
   { name: 'KMC_DEFAULT_COUNTRY', value: (s) => s.defaultCountry },
   { name: 'KMC_PRINT_DIR', value: (s) => s.printDir },
   { name: 'KMC_PLUGIN_CLASS', value: (s) => s.pluginClass },
+  { name: 'KMC_WITHOUT_PLUGIN', value: (s) => (s.withoutPlugin ? 'on' : 'off') },
   { name: 'KMC_LOG_LEVEL', value: (s) => s.logLevel },
   { name: 'KMC_RETENTION_DAYS', value: (s) => String(s.retentionDays) },
 ];
@@ -283,12 +284,30 @@ function migrationFinding(status: MigrationStatus): Finding {
 function pluginFinding(settings: Settings, state: PluginState): Finding {
   const subject = `the Koha plugin (${settings.pluginClass})`;
   if (!state.installed) {
+    if (settings.withoutPlugin) {
+      return {
+        area: 'plugin',
+        subject,
+        verdict: 'ok',
+        says: 'not installed in Koha; KMC_WITHOUT_PLUGIN is on, so the sidecar runs on its own',
+        hint: null,
+      };
+    }
+    if (state.seenBefore) {
+      return {
+        area: 'plugin',
+        subject,
+        verdict: 'problem',
+        says: 'uninstalled in Koha after the sidecar had seen it installed: no notice is generated or sent',
+        hint: 'install the plugin again on Koha’s plugin page, or set KMC_WITHOUT_PLUGIN=on to run the sidecar without it on purpose',
+      };
+    }
     return {
       area: 'plugin',
       subject,
       verdict: 'warning',
-      says: 'not installed in Koha: the sidecar runs on its own, and staff do not see its pages inside Koha',
-      hint: 'upload the plugin (npm run package:kpz builds it) on Koha’s plugin page, or correct KMC_PLUGIN_CLASS',
+      says: 'not installed in Koha: the sidecar runs on its own until it has once seen the plugin, and staff do not see its pages inside Koha',
+      hint: 'upload the plugin (npm run package:kpz builds it) on Koha’s plugin page, correct KMC_PLUGIN_CLASS, or set KMC_WITHOUT_PLUGIN=on',
     };
   }
   const version = state.version ? `, version ${state.version}` : '';
@@ -297,7 +316,7 @@ function pluginFinding(settings: Settings, state: PluginState): Finding {
       area: 'plugin',
       subject,
       verdict: 'problem',
-      says: `installed${version}, but switched off: no notice is generated or sent`,
+      says: `installed${version}, but switched off (Koha counts it on only when __ENABLED__ is 1): no notice is generated or sent`,
       hint: 'switch it on on Koha’s plugin page when notices should go out',
     };
   }

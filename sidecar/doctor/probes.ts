@@ -9,6 +9,7 @@ import path from 'node:path';
 import { loadSettings, redact, type Settings } from '../config';
 import { createKnex, migrationStatus } from '../db';
 import { createHostReader } from '../host';
+import { SettingsStore } from '../settings';
 import { SmtpAdapter, SmppClient, accountLabel, branchSettingsSource } from '../channels';
 import type { DoctorDatabase, DoctorDeps } from './diagnose';
 
@@ -16,7 +17,13 @@ const PROBE_TIMEOUT_MS = 10_000;
 
 function openDatabase(settings: Settings): DoctorDatabase {
   const knex = createKnex(settings.databaseUrl, { poolMax: 1, quiet: true });
-  const host = createHostReader(knex);
+  // The doctor changes nothing: it reads whether the plugin was seen, and notes nothing.
+  const staffSettings = new SettingsStore(knex);
+  const host = createHostReader(knex, {
+    seen: { has: (name) => staffSettings.has(name) },
+    withoutPlugin: settings.withoutPlugin,
+    now: () => new Date(),
+  });
   const accounts = branchSettingsSource(knex);
   return {
     migrationStatus: () => migrationStatus(knex),

@@ -152,4 +152,28 @@ describe(`kmc doctor (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, funct
       await migrate(db.knex);
     }
   });
+
+  it('the plugin uninstalled after the sidecar had seen it: a problem that says nothing goes out; the doctor notes nothing itself', async () => {
+    // The doctor run above saw the plugin installed, but changes nothing: it did not note it.
+    expect(await db.knex('kmc_settings').where({ name: 'koha_plugin_seen' }).first()).to.equal(undefined);
+    const rows = await db.knex('plugin_data').where({ plugin_class: PLUGIN }).select();
+    await db.knex('kmc_settings').insert({ name: 'koha_plugin_seen', value: '2026-11-01T08:00:00.000Z' });
+    await db.knex('plugin_data').where({ plugin_class: PLUGIN }).del();
+    try {
+      const r = await runKmc(['doctor'], env);
+      expect(r.code).to.equal(1);
+      const lines = r.stdout.split('\n').map((l) => l.replace(/\s+/g, ' ').trim());
+      expect(lines).to.include.members([
+        `PROBLEM the Koha plugin (${PLUGIN}): uninstalled in Koha after the sidecar had seen it installed: no notice is generated or sent`,
+        'what to do: install the plugin again on Koha’s plugin page, or set KMC_WITHOUT_PLUGIN=on to run the sidecar without it on purpose',
+      ]);
+      const on = await runKmc(['doctor'], { ...env, KMC_WITHOUT_PLUGIN: 'on' });
+      expect(on.stdout.split('\n').map((l) => l.replace(/\s+/g, ' ').trim())).to.include(
+        `ok the Koha plugin (${PLUGIN}): not installed in Koha; KMC_WITHOUT_PLUGIN is on, so the sidecar runs on its own`,
+      );
+    } finally {
+      await db.knex('plugin_data').insert(rows);
+      await db.knex('kmc_settings').where({ name: 'koha_plugin_seen' }).del();
+    }
+  });
 });
