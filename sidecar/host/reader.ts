@@ -6,11 +6,12 @@
 import type { Knex } from 'knex';
 import { streamRows } from '../db';
 import { createNoticeReader, type NoticeReader } from './notices';
+import { createKohaNoticeReader, type KohaNoticeReader } from './koha-notices';
 import type { Branch, EmailChangeRow, OverdueLoan, PatronContact } from './types';
 import { PATRON_COLUMNS, loansDueBefore } from './queries';
 import { pluginSwitch, type PluginState, type PluginSwitchOptions } from './plugin';
 
-export interface HostReader extends NoticeReader {
+export interface HostReader extends NoticeReader, KohaNoticeReader {
   /**
    * Whether the sidecar may generate and send: Koha's toggle (`__ENABLED__` = 1) when the plugin is installed;
    * with no rows, on only until the sidecar has once seen the plugin (or with KMC_WITHOUT_PLUGIN).
@@ -42,6 +43,8 @@ export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostR
   return {
     // The notice engine's queries: one streaming query per message type.
     ...createNoticeReader(knex),
+    // Koha's own letters and message queue.
+    ...createKohaNoticeReader(knex),
     async isEnabled(pluginClass) {
       return (await pluginState(pluginClass)).on;
     },
