@@ -6,13 +6,13 @@
  */
 import type { Settings } from '../config';
 import type { MigrationStatus } from '../db';
-import type { PluginState } from '../host';
+import type { KohaQueuedNotices, PluginState } from '../host';
 import type { SmsBranchAccount } from '../channels';
 
 /** ok: as it should be; warning: works, but look at it; problem: something does not work; not_checked: an earlier problem stands in the way. */
 export type Verdict = 'ok' | 'warning' | 'problem' | 'not_checked';
 
-export type CheckArea = 'settings' | 'database' | 'migrations' | 'plugin' | 'email' | 'sms' | 'print';
+export type CheckArea = 'settings' | 'database' | 'migrations' | 'plugin' | 'koha_jobs' | 'email' | 'sms' | 'print';
 
 export interface Finding {
   area: CheckArea;
@@ -45,6 +45,8 @@ export interface DoctorReport {
 export interface DoctorDatabase {
   migrationStatus: () => Promise<MigrationStatus>;
   pluginState: (pluginClass: string) => Promise<PluginState>;
+  /** Koha's own notices of the kinds the sidecar sends, queued in Koha's message_queue in the last days. */
+  kohaQueuedNotices: () => Promise<{ days: number; rows: KohaQueuedNotices[] }>;
   branchSmsAccounts: () => Promise<SmsBranchAccount[]>;
   close: () => Promise<void>;
 }
@@ -323,6 +325,35 @@ function pluginFinding(settings: Settings, state: PluginState): Finding {
   return { area: 'plugin', subject, verdict: 'ok', says: `installed${version} and switched on`, hint: null };
 }
 
+const KOHA_JOBS_SUBJECT = "Koha's own notice jobs";
+
+/** Koha's cron jobs still queueing the notices the sidecar sends: each patron would get them twice. */
+function kohaJobsFinding(found: { days: number; rows: KohaQueuedNotices[] }): Finding {
+  const total = found.rows.reduce((n, r) => n + r.count, 0);
+  if (!total) {
+    return {
+      area: 'koha_jobs',
+      subject: KOHA_JOBS_SUBJECT,
+      verdict: 'ok',
+      says: `no overdue, pre-due or hold notice in Koha's message_queue in the last ${found.days} days`,
+      hint: null,
+    };
+  }
+  const newest =
+    found.rows
+      .map((r) => r.newest ?? '')
+      .sort()
+      .at(-1) ?? '';
+  const figures = found.rows.map((r) => `${r.letter_code} by ${r.message_transport_type}: ${r.count}`).join(', ');
+  return {
+    area: 'koha_jobs',
+    subject: KOHA_JOBS_SUBJECT,
+    verdict: 'warning',
+    says: `still at work: ${total} notice(s) in Koha's message_queue in the last ${found.days} days (${figures}; newest ${newest}); patrons get these notices twice`,
+    hint: "switch off overdue_notices.pl, advance_notices.pl and holds/holds_reminder.pl in Koha's cron (/etc/cron.d/koha-common, or the koha user's crontab); see the README, Koha's own notice jobs",
+  };
+}
+
 function settingWarnings(env: NodeJS.ProcessEnv, settings: Settings): Finding[] {
   const out: Finding[] = [];
   if (!isSet(env, 'KMC_SECRET')) {
@@ -427,6 +458,13 @@ export async function diagnose(deps: DoctorDeps): Promise<DoctorReport> {
         says: errorCode(err) === 'ER_NO_SUCH_TABLE' ? 'this database has no Koha table plugin_data' : `cannot be read: ${errorText(err)}`,
         hint: "KMC_DATABASE_URL must name Koha's database, and the user needs SELECT on it (kmc grants)",
       });
+    }
+    try {
+      findings.push(kohaJobsFinding(await db.kohaQueuedNotices()));
+    } catch (err) {
+      findings.push(
+        notChecked('koha_jobs', KOHA_JOBS_SUBJECT, `Koha's message_queue cannot be read (${errorCode(err) ?? errorText(err)})`),
+      );
     }
     try {
       branches = await db.branchSmsAccounts();

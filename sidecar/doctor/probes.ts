@@ -8,7 +8,7 @@ import { access, constants, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadSettings, redact, type Settings } from '../config';
 import { createKnex, migrationStatus } from '../db';
-import { createHostReader } from '../host';
+import { createHostReader, KOHA_JOBS_DAYS, KOHA_JOB_LETTER_PREFIXES } from '../host';
 import { SettingsStore } from '../settings';
 import { SmtpAdapter, SmppClient, accountLabel, branchSettingsSource } from '../channels';
 import type { DoctorDatabase, DoctorDeps } from './diagnose';
@@ -28,6 +28,7 @@ function openDatabase(settings: Settings): DoctorDatabase {
   return {
     migrationStatus: () => migrationStatus(knex),
     pluginState: (pluginClass) => host.pluginState(pluginClass),
+    kohaQueuedNotices: async () => ({ days: KOHA_JOBS_DAYS, rows: await host.kohaQueuedNotices(KOHA_JOBS_DAYS, KOHA_JOB_LETTER_PREFIXES) }),
     branchSmsAccounts: () => accounts.branchAccounts(),
     close: () => knex.destroy(),
   };

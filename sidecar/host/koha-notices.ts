@@ -7,6 +7,13 @@
 import type { Knex } from 'knex';
 import type { KohaLetter, KohaQueuedNotices } from './types';
 
+/** How far back the doctor and the dashboard look for Koha's own notice jobs at work. */
+export const KOHA_JOBS_DAYS = 7;
+/** Letter codes of the notices the sidecar sends in Koha's place: overdue, pre-due and due, hold (by prefix). */
+export const KOHA_JOB_LETTER_PREFIXES: readonly string[] = ['ODUE', 'PREDUE', 'DUE', 'HOLD'];
+/** Letters that start like those but are not notices the sidecar sends (Koha's note to staff of a placed hold). */
+const NOT_REPLACED = /^HOLDPLACED/;
+
 export interface KohaNoticeReader {
   /** Koha's letters with these codes (every branch, transport and language), in Koha's key order. */
   kohaLetters(codes: readonly string[]): Promise<KohaLetter[]>;
@@ -39,12 +46,14 @@ export function createKohaNoticeReader(knex: Knex): KohaNoticeReader {
           .groupBy('letter_code', 'message_transport_type')
           .orderBy(['letter_code', 'message_transport_type'])
           .select('letter_code', 'message_transport_type', knex.raw('COUNT(*) AS count'), knex.raw(`MAX(${at.toQuery()}) AS newest`));
-      return rows.map((r) => ({
-        letter_code: r.letter_code,
-        message_transport_type: r.message_transport_type,
-        count: Number(r.count),
-        newest: r.newest,
-      }));
+      return rows
+        .filter((r) => !NOT_REPLACED.test(r.letter_code))
+        .map((r) => ({
+          letter_code: r.letter_code,
+          message_transport_type: r.message_transport_type,
+          count: Number(r.count),
+          newest: r.newest,
+        }));
     },
   };
 }

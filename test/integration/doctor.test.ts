@@ -176,4 +176,31 @@ describe(`kmc doctor (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, funct
       await db.knex('kmc_settings').where({ name: 'koha_plugin_seen' }).del();
     }
   });
+
+  it("Koha's own notice jobs still queue overdue notices: a warning with figures and which cron jobs to switch off", async () => {
+    await db.knex.raw(
+      "INSERT IGNORE INTO message_transport_types (message_transport_type) VALUES ('email'), ('sms'), ('print'), ('phone'), ('itiva')",
+    );
+    const row = (letter_code: string, message_transport_type: string, daysAgo: number) => ({
+      letter_code,
+      message_transport_type,
+      status: 'sent',
+      content: 'Dear patron',
+      time_queued: db.knex.raw('NOW() - INTERVAL ? DAY', [daysAgo]),
+    });
+    await db.knex('message_queue').insert([row('ODUE', 'email', 1), row('ODUE', 'print', 2), row('PREDUEDGST', 'email', 30)]);
+    try {
+      const r = await runKmc(['doctor', '--json'], env);
+      const report = JSON.parse(r.stdout) as DoctorReport;
+      const found = report.findings.find((f) => f.area === 'koha_jobs');
+      expect(found?.verdict).to.equal('warning');
+      expect(found?.says).to.match(
+        /^still at work: 2 notice\(s\) in Koha's message_queue in the last 7 days \(ODUE by email: 1, ODUE by print: 1; newest \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\); patrons get these notices twice$/,
+      );
+      expect(found?.hint).to.contain('overdue_notices.pl').and.contain('advance_notices.pl').and.contain('holds_reminder.pl');
+      expect(report).to.include({ ok: true, warnings: 1 });
+    } finally {
+      await db.knex('message_queue').del();
+    }
+  });
 });
