@@ -16,6 +16,7 @@ import { bouncesClassifyCommand } from './bounces';
 import { verificationCommand, describeState, VERIFICATION_USAGE } from './verification';
 import { archiveCommand, ARCHIVE_USAGE } from './archive';
 import { doctorCommand, doctorDeps } from './doctor';
+import { templatesCommand, TEMPLATES_USAGE } from './koha-letters';
 
 const USAGE = `kmc: Koha Message Center
 
@@ -28,6 +29,7 @@ const USAGE = `kmc: Koha Message Center
                                             the routines with their next run, or run one now
   kmc rules import-koha | list [--type T] | delete ID [--json]
                                             rules from Koha's overdue triggers; the rule matrix
+${TEMPLATES_USAGE}
   kmc message --borrower N --channel email|sms --text "..." [--subject S]
                                             a message from staff to one patron
   kmc deliver --once [--json]               deliver what is due, then stop
@@ -185,6 +187,12 @@ export async function main(
 
     case 'rules':
       return rulesCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
+    case 'templates':
+      return templatesCommand(
+        rest,
+        (fn) => withServices(loadSettings(env), (s) => fn({ host: s.host, templates: s.templates, now: () => s.clock.now() })),
+        out,
+      );
     case 'routines':
       return routinesCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
     case 'message':

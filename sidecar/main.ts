@@ -118,7 +118,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const clock = opts.clock ?? systemClock;
   const ownsKnex = !opts.knex;
   const knex = opts.knex ?? createKnex(settings.databaseUrl);
-  const host = createHostReader(knex);
+  const staffSettings = new SettingsStore(knex);
+  const host = createHostReader(knex, { seen: staffSettings, withoutPlugin: settings.withoutPlugin, now: () => clock.now() });
   const staff = createStaffReader(knex);
   const store = new MessageStore(knex);
   const rules = createRuleStore(knex);
@@ -127,7 +128,6 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const renderer = new NoticeRenderer({ templates });
   const routines = new RoutineStore(knex);
   const runs = new RunStore(knex, (ids) => routines.names(ids));
-  const staffSettings = new SettingsStore(knex);
   const quietHours = () => QuietHours.load(branches, settings.timezone);
   const sms = settings.smppUrl
     ? new SmsRouter({

@@ -55,7 +55,8 @@ function wholeNumber(env: Env, name: string, fallback: number, min: number, max:
   return Number(text);
 }
 
-function onOff(env: Env, name: string, fallback: boolean): boolean {
+/** An on/off setting: on, true, yes, 1 or off, false, no, 0; anything else names the setting. */
+export function onOff(env: Env, name: string, fallback: boolean): boolean {
   const text = value(env, name)?.toLowerCase();
   if (text === undefined) return fallback;
   if (['on', 'true', 'yes', '1'].includes(text)) return true;

@@ -4,7 +4,7 @@
  */
 import { SettingsError } from '../errors';
 import { ADDRESS_PROBLEM_TEXT, checkAddress } from '../addresses';
-import { loadDeliverySettings, loadSmsSettings, type DeliverySettings, type SmsSettings } from './delivery';
+import { loadDeliverySettings, loadSmsSettings, onOff, type DeliverySettings, type SmsSettings } from './delivery';
 
 export type { DeliverySettings, SmsSettings } from './delivery';
 
@@ -28,6 +28,12 @@ export interface Settings {
   printDir: string;
   /** Koha plugin class whose `__ENABLED__` row switches the sidecar on and off. */
   pluginClass: string;
+  /**
+   * KMC_WITHOUT_PLUGIN: the sidecar runs without the Koha plugin on purpose, so a plugin that is not
+   * installed (also one uninstalled after the sidecar had seen it) does not stop it. An installed
+   * plugin's toggle is still obeyed.
+   */
+  withoutPlugin: boolean;
   /** The SMS channel: bind mode, window, time-outs, TLS, default sender (KMC_SMPP_*, KMC_SMS_SENDER). */
   sms: SmsSettings;
   /** Retry budgets and backoff, the claim lease, the batch size (KMC_RETRY_*, KMC_DELIVERY_*). */
@@ -166,6 +172,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     mailFrom,
     printDir: get('KMC_PRINT_DIR'),
     pluginClass: get('KMC_PLUGIN_CLASS'),
+    withoutPlugin: onOff(env, 'KMC_WITHOUT_PLUGIN', false),
     sms,
     delivery,
     ...staffPages,

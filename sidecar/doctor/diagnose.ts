@@ -6,14 +6,14 @@
  */
 import type { Settings } from '../config';
 import type { MigrationStatus } from '../db';
-import type { PluginState } from '../host';
+import type { KohaQueuedNotices, PluginState } from '../host';
 import type { SmsBranchAccount } from '../channels';
 import { addressFindings, type LibraryAddresses } from './addresses';
 
 /** ok: as it should be; warning: works, but look at it; problem: something does not work; not_checked: an earlier problem stands in the way. */
 export type Verdict = 'ok' | 'warning' | 'problem' | 'not_checked';
 
-export type CheckArea = 'settings' | 'database' | 'migrations' | 'plugin' | 'addresses' | 'email' | 'sms' | 'print';
+export type CheckArea = 'settings' | 'database' | 'migrations' | 'plugin' | 'koha_jobs' | 'addresses' | 'email' | 'sms' | 'print';
 
 export interface Finding {
   area: CheckArea;
@@ -46,6 +46,8 @@ export interface DoctorReport {
 export interface DoctorDatabase {
   migrationStatus: () => Promise<MigrationStatus>;
   pluginState: (pluginClass: string) => Promise<PluginState>;
+  /** Koha's own notices of the kinds the sidecar sends, queued in Koha's message_queue in the last days. */
+  kohaQueuedNotices: () => Promise<{ days: number; rows: KohaQueuedNotices[] }>;
   branchSmsAccounts: () => Promise<SmsBranchAccount[]>;
   /** The library's addresses in Koha's branches and preferences and in the branch settings here. */
   libraryAddresses: () => Promise<LibraryAddresses>;
@@ -84,6 +86,7 @@ const SHOWN: Array<{ name: string; value: (s: Settings) => string }> = [
   { name: 'KMC_DEFAULT_COUNTRY', value: (s) => s.defaultCountry },
   { name: 'KMC_PRINT_DIR', value: (s) => s.printDir },
   { name: 'KMC_PLUGIN_CLASS', value: (s) => s.pluginClass },
+  { name: 'KMC_WITHOUT_PLUGIN', value: (s) => (s.withoutPlugin ? 'on' : 'off') },
   { name: 'KMC_LOG_LEVEL', value: (s) => s.logLevel },
   { name: 'KMC_RETENTION_DAYS', value: (s) => String(s.retentionDays) },
 ];
@@ -286,12 +289,30 @@ function migrationFinding(status: MigrationStatus): Finding {
 function pluginFinding(settings: Settings, state: PluginState): Finding {
   const subject = `the Koha plugin (${settings.pluginClass})`;
   if (!state.installed) {
+    if (settings.withoutPlugin) {
+      return {
+        area: 'plugin',
+        subject,
+        verdict: 'ok',
+        says: 'not installed in Koha; KMC_WITHOUT_PLUGIN is on, so the sidecar runs on its own',
+        hint: null,
+      };
+    }
+    if (state.seenBefore) {
+      return {
+        area: 'plugin',
+        subject,
+        verdict: 'problem',
+        says: 'uninstalled in Koha after the sidecar had seen it installed: no notice is generated or sent',
+        hint: 'install the plugin again on Koha’s plugin page, or set KMC_WITHOUT_PLUGIN=on to run the sidecar without it on purpose',
+      };
+    }
     return {
       area: 'plugin',
       subject,
       verdict: 'warning',
-      says: 'not installed in Koha: the sidecar runs on its own, and staff do not see its pages inside Koha',
-      hint: 'upload the plugin (npm run package:kpz builds it) on Koha’s plugin page, or correct KMC_PLUGIN_CLASS',
+      says: 'not installed in Koha: the sidecar runs on its own until it has once seen the plugin, and staff do not see its pages inside Koha',
+      hint: 'upload the plugin (npm run package:kpz builds it) on Koha’s plugin page, correct KMC_PLUGIN_CLASS, or set KMC_WITHOUT_PLUGIN=on',
     };
   }
   const version = state.version ? `, version ${state.version}` : '';
@@ -300,11 +321,40 @@ function pluginFinding(settings: Settings, state: PluginState): Finding {
       area: 'plugin',
       subject,
       verdict: 'problem',
-      says: `installed${version}, but switched off: no notice is generated or sent`,
+      says: `installed${version}, but switched off (Koha counts it on only when __ENABLED__ is 1): no notice is generated or sent`,
       hint: 'switch it on on Koha’s plugin page when notices should go out',
     };
   }
   return { area: 'plugin', subject, verdict: 'ok', says: `installed${version} and switched on`, hint: null };
+}
+
+const KOHA_JOBS_SUBJECT = "Koha's own notice jobs";
+
+/** Koha's cron jobs still queueing the notices the sidecar sends: each patron would get them twice. */
+function kohaJobsFinding(found: { days: number; rows: KohaQueuedNotices[] }): Finding {
+  const total = found.rows.reduce((n, r) => n + r.count, 0);
+  if (!total) {
+    return {
+      area: 'koha_jobs',
+      subject: KOHA_JOBS_SUBJECT,
+      verdict: 'ok',
+      says: `no overdue, pre-due or hold notice in Koha's message_queue in the last ${found.days} days`,
+      hint: null,
+    };
+  }
+  const newest =
+    found.rows
+      .map((r) => r.newest ?? '')
+      .sort()
+      .at(-1) ?? '';
+  const figures = found.rows.map((r) => `${r.letter_code} by ${r.message_transport_type}: ${r.count}`).join(', ');
+  return {
+    area: 'koha_jobs',
+    subject: KOHA_JOBS_SUBJECT,
+    verdict: 'warning',
+    says: `still at work: ${total} notice(s) in Koha's message_queue in the last ${found.days} days (${figures}; newest ${newest}); patrons get these notices twice`,
+    hint: "switch off overdue_notices.pl, advance_notices.pl and holds/holds_reminder.pl in Koha's cron (/etc/cron.d/koha-common, or the koha user's crontab); see the README, Koha's own notice jobs",
+  };
 }
 
 function settingWarnings(env: NodeJS.ProcessEnv, settings: Settings): Finding[] {
@@ -411,6 +461,13 @@ export async function diagnose(deps: DoctorDeps): Promise<DoctorReport> {
         says: errorCode(err) === 'ER_NO_SUCH_TABLE' ? 'this database has no Koha table plugin_data' : `cannot be read: ${errorText(err)}`,
         hint: "KMC_DATABASE_URL must name Koha's database, and the user needs SELECT on it (kmc grants)",
       });
+    }
+    try {
+      findings.push(kohaJobsFinding(await db.kohaQueuedNotices()));
+    } catch (err) {
+      findings.push(
+        notChecked('koha_jobs', KOHA_JOBS_SUBJECT, `Koha's message_queue cannot be read (${errorCode(err) ?? errorText(err)})`),
+      );
     }
     try {
       findings.push(...addressFindings(await db.libraryAddresses(), settings.mailFrom));

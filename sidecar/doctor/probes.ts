@@ -8,9 +8,10 @@ import { access, constants, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadSettings, redact, type Settings } from '../config';
 import { createKnex, migrationStatus } from '../db';
-import { createHostReader } from '../host';
+import { createHostReader, KOHA_JOBS_DAYS, KOHA_JOB_LETTER_PREFIXES } from '../host';
 import { SENDER_PREFERENCES } from '../addresses';
 import { BranchSettingsStore } from '../branches';
+import { SettingsStore } from '../settings';
 import { SmtpAdapter, SmppClient, accountLabel, branchSettingsSource } from '../channels';
 import type { DoctorDatabase, DoctorDeps } from './diagnose';
 
@@ -18,11 +19,18 @@ const PROBE_TIMEOUT_MS = 10_000;
 
 function openDatabase(settings: Settings): DoctorDatabase {
   const knex = createKnex(settings.databaseUrl, { poolMax: 1, quiet: true });
-  const host = createHostReader(knex);
+  // The doctor changes nothing: it reads whether the plugin was seen, and notes nothing.
+  const staffSettings = new SettingsStore(knex);
+  const host = createHostReader(knex, {
+    seen: { has: (name) => staffSettings.has(name) },
+    withoutPlugin: settings.withoutPlugin,
+    now: () => new Date(),
+  });
   const accounts = branchSettingsSource(knex);
   return {
     migrationStatus: () => migrationStatus(knex),
     pluginState: (pluginClass) => host.pluginState(pluginClass),
+    kohaQueuedNotices: async () => ({ days: KOHA_JOBS_DAYS, rows: await host.kohaQueuedNotices(KOHA_JOBS_DAYS, KOHA_JOB_LETTER_PREFIXES) }),
     branchSmsAccounts: () => accounts.branchAccounts(),
     libraryAddresses: async () => {
       const [branches, own, preferences] = await Promise.all([

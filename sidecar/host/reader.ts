@@ -6,21 +6,18 @@
 import type { Knex } from 'knex';
 import { streamRows } from '../db';
 import { createNoticeReader, type NoticeReader } from './notices';
+import { createKohaNoticeReader, type KohaNoticeReader } from './koha-notices';
 import type { Branch, EmailChangeRow, OverdueLoan, PatronContact } from './types';
 import { PATRON_COLUMNS, loansDueBefore } from './queries';
+import { pluginSwitch, type PluginState, type PluginSwitchOptions } from './plugin';
 
-export interface PluginState {
-  installed: boolean;
-  /** `__INSTALLED_VERSION__`, when Koha recorded one. */
-  version: string | null;
-  /** The `__ENABLED__` toggle; no row counts as on, as isEnabled reads it. */
-  enabled: boolean;
-}
-
-export interface HostReader extends NoticeReader {
-  /** Koha's plugin toggle; no row at all means the plugin is not installed and the sidecar runs on its own. */
+export interface HostReader extends NoticeReader, KohaNoticeReader {
+  /**
+   * Whether the sidecar may generate and send: Koha's toggle (`__ENABLED__` = 1) when the plugin is installed;
+   * with no rows, on only until the sidecar has once seen the plugin (or with KMC_WITHOUT_PLUGIN).
+   */
   isEnabled(pluginClass: string): Promise<boolean>;
-  /** Whether Koha has the plugin installed (any plugin_data row of its class), its version, and the toggle. */
+  /** Whether Koha has the plugin installed (any plugin_data row of its class), its version, the toggle, and the outcome. */
   pluginState(pluginClass: string): Promise<PluginState>;
   systemPreferences(names: string[]): Promise<Record<string, string | null>>;
   branches(): Promise<Map<string, Branch>>;
@@ -41,26 +38,18 @@ export interface HostReader extends NoticeReader {
   verificationsWithoutPatron(limit: number): Promise<number[]>;
 }
 
-export function createHostReader(knex: Knex): HostReader {
+export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostReader {
+  const pluginState = pluginSwitch(knex, plugin);
   return {
     // The notice engine's queries: one streaming query per message type.
     ...createNoticeReader(knex),
+    // Koha's own letters and message queue.
+    ...createKohaNoticeReader(knex),
     async isEnabled(pluginClass) {
-      const row = await knex('plugin_data')
-        .where({ plugin_class: pluginClass, plugin_key: '__ENABLED__' })
-        .first<{ plugin_value: string | null } | undefined>('plugin_value');
-      if (!row) return true;
-      return (row.plugin_value ?? '').trim() !== '0';
+      return (await pluginState(pluginClass)).on;
     },
 
-    async pluginState(pluginClass) {
-      const rows = await knex('plugin_data')
-        .where({ plugin_class: pluginClass })
-        .select<Array<{ plugin_key: string; plugin_value: string | null }>>('plugin_key', 'plugin_value');
-      const value = (key: string) => rows.find((r) => r.plugin_key === key)?.plugin_value ?? null;
-      const enabled = value('__ENABLED__');
-      return { installed: rows.length > 0, version: value('__INSTALLED_VERSION__'), enabled: enabled === null || enabled.trim() !== '0' };
-    },
+    pluginState,
 
     async systemPreferences(names) {
       const rows = await knex('systempreferences')

@@ -73,3 +73,27 @@ export interface EmailChangeRow {
   v_token_version: number | null;
   v_message_id: number | null;
 }
+
+/** A row of Koha's `letter` table: one notice text for a module, code, branch, transport and language. */
+export interface KohaLetter {
+  module: string;
+  code: string;
+  /** Empty for a letter of every branch. */
+  branchcode: string | null;
+  name: string;
+  is_html: number | null;
+  title: string | null;
+  content: string | null;
+  message_transport_type: string;
+  /** `default` or a language code such as `sv-SE`. */
+  lang: string | null;
+}
+
+/** Koha's own notice jobs at work: rows of its `message_queue` of one letter code and transport since a time. */
+export interface KohaQueuedNotices {
+  letter_code: string;
+  message_transport_type: string;
+  count: number;
+  /** The newest row's time (Koha's time_queued, else updated_on), as the database gives it. */
+  newest: string | null;
+}

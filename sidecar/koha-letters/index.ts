@@ -11,3 +11,11 @@ export {
   type TemplatePlace,
 } from './plan';
 export { describeConversion, describeImportPlan } from './report';
+export {
+  importKohaLetters,
+  KOHA_LETTER_CODES,
+  type KohaLetterImportDeps,
+  type KohaLetterImportOptions,
+  type KohaLetterImportOutcome,
+} from './import';
+export { templatesCommand, TEMPLATES_USAGE } from './command';

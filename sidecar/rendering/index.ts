@@ -31,4 +31,12 @@ export {
   type PlainDataLimits,
 } from './plain-data';
 export { asKohaDateFormat, formatKohaDate, formatAmount, libraryDay, addDays, daysBetween, type KohaDateFormat } from './dates';
-export { TemplateStore, type TemplateKey, type EditedTemplate, type EditedTemplateSummary, type TemplateEdit } from './template-store';
+export {
+  TemplateStore,
+  type TemplateKey,
+  type EditedTemplate,
+  type EditedTemplateSummary,
+  type TemplateEdit,
+  type TemplateImportState,
+  type ImportWrite,
+} from './template-store';

@@ -198,4 +198,55 @@ describe(`kmc doctor (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, funct
       await migrate(db.knex);
     }
   });
+
+  it('the plugin uninstalled after the sidecar had seen it: a problem that says nothing goes out; the doctor notes nothing itself', async () => {
+    // The doctor run above saw the plugin installed, but changes nothing: it did not note it.
+    expect(await db.knex('kmc_settings').where({ name: 'koha_plugin_seen' }).first()).to.equal(undefined);
+    const rows = await db.knex('plugin_data').where({ plugin_class: PLUGIN }).select();
+    await db.knex('kmc_settings').insert({ name: 'koha_plugin_seen', value: '2026-11-01T08:00:00.000Z' });
+    await db.knex('plugin_data').where({ plugin_class: PLUGIN }).del();
+    try {
+      const r = await runKmc(['doctor'], env);
+      expect(r.code).to.equal(1);
+      const lines = r.stdout.split('\n').map((l) => l.replace(/\s+/g, ' ').trim());
+      expect(lines).to.include.members([
+        `PROBLEM the Koha plugin (${PLUGIN}): uninstalled in Koha after the sidecar had seen it installed: no notice is generated or sent`,
+        'what to do: install the plugin again on Koha’s plugin page, or set KMC_WITHOUT_PLUGIN=on to run the sidecar without it on purpose',
+      ]);
+      const on = await runKmc(['doctor'], { ...env, KMC_WITHOUT_PLUGIN: 'on' });
+      expect(on.stdout.split('\n').map((l) => l.replace(/\s+/g, ' ').trim())).to.include(
+        `ok the Koha plugin (${PLUGIN}): not installed in Koha; KMC_WITHOUT_PLUGIN is on, so the sidecar runs on its own`,
+      );
+    } finally {
+      await db.knex('plugin_data').insert(rows);
+      await db.knex('kmc_settings').where({ name: 'koha_plugin_seen' }).del();
+    }
+  });
+
+  it("Koha's own notice jobs still queue overdue notices: a warning with figures and which cron jobs to switch off", async () => {
+    await db.knex.raw(
+      "INSERT IGNORE INTO message_transport_types (message_transport_type) VALUES ('email'), ('sms'), ('print'), ('phone'), ('itiva')",
+    );
+    const row = (letter_code: string, message_transport_type: string, daysAgo: number) => ({
+      letter_code,
+      message_transport_type,
+      status: 'sent',
+      content: 'Dear patron',
+      time_queued: db.knex.raw('NOW() - INTERVAL ? DAY', [daysAgo]),
+    });
+    await db.knex('message_queue').insert([row('ODUE', 'email', 1), row('ODUE', 'print', 2), row('PREDUEDGST', 'email', 30)]);
+    try {
+      const r = await runKmc(['doctor', '--json'], env);
+      const report = JSON.parse(r.stdout) as DoctorReport;
+      const found = report.findings.find((f) => f.area === 'koha_jobs');
+      expect(found?.verdict).to.equal('warning');
+      expect(found?.says).to.match(
+        /^still at work: 2 notice\(s\) in Koha's message_queue in the last 7 days \(ODUE by email: 1, ODUE by print: 1; newest \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\); patrons get these notices twice$/,
+      );
+      expect(found?.hint).to.contain('overdue_notices.pl').and.contain('advance_notices.pl').and.contain('holds_reminder.pl');
+      expect(report).to.include({ ok: true, warnings: 1 });
+    } finally {
+      await db.knex('message_queue').del();
+    }
+  });
 });

@@ -125,4 +125,40 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
     expect(page.text).to.not.contain('<img src=x');
     expect(page.text).to.contain('&lt;img src=x onerror=alert(1)&gt;');
   });
+
+  it("warns with figures while Koha's own notice jobs still queue overdue, pre-due or hold notices", async () => {
+    const desk = await as('desk');
+    expect((await desk.get('/dashboard')).text).to.not.contain('id="koha-jobs"');
+    await lib.builder.ensureMessageTransportTypes();
+    // As Koha's overdue_notices.pl and holds jobs leave them: recent ODUE rows, and rows that do not count.
+    const row = (letter_code: string, message_transport_type: string, daysAgo: number) => ({
+      borrowernumber: lib.patrons.asa,
+      letter_code,
+      message_transport_type,
+      status: 'sent',
+      subject: 'Overdue',
+      content: 'Dear patron',
+      time_queued: db.knex.raw('NOW() - INTERVAL ? DAY', [daysAgo]),
+    });
+    await db
+      .knex('message_queue')
+      .insert([
+        row('ODUE', 'email', 1),
+        row('ODUE', 'email', 2),
+        row('ODUE2', 'sms', 3),
+        row('HOLD', 'email', 20),
+        row('HOLDPLACED', 'email', 1),
+        row('CHECKOUT', 'email', 1),
+      ]);
+    try {
+      const page = await desk.get('/dashboard');
+      expect(page.status).to.equal(200);
+      const box = /<div class="alert alert-warning" role="alert" id="koha-jobs">([\s\S]*?)<\/div>/.exec(page.text)?.[1] ?? '';
+      expect(box).to.contain('<li>ODUE by email: 2</li>').and.contain('<li>ODUE2 by sms: 1</li>');
+      expect(box).to.contain(': 3 notices').and.contain('last 7 days').and.contain('overdue_notices.pl');
+      expect(box).to.not.contain('HOLD').and.not.contain('CHECKOUT');
+    } finally {
+      await db.knex('message_queue').del();
+    }
+  });
 });

@@ -12,6 +12,8 @@ describe('settings', () => {
     expect(s.port).to.equal(8480);
     expect(s.publicUrl).to.equal('http://127.0.0.1:8480');
     expect(s.smppUrl).to.equal(null);
+    expect(s.withoutPlugin).to.equal(false);
+    expect(loadSettings({ KMC_WITHOUT_PLUGIN: 'on' }).withoutPlugin).to.equal(true);
   });
 
   const cases: Array<[string, Record<string, string>, RegExp]> = [
@@ -25,6 +27,7 @@ describe('settings', () => {
     ['KMC_TIMEZONE', { KMC_TIMEZONE: 'Mars/Olympus' }, /IANA time zone/],
     ['KMC_DEFAULT_COUNTRY', { KMC_DEFAULT_COUNTRY: 'Sweden' }, /two-letter/],
     ['KMC_LOG_LEVEL', { KMC_LOG_LEVEL: 'loud' }, /one of error/],
+    ['KMC_WITHOUT_PLUGIN', { KMC_WITHOUT_PLUGIN: 'perhaps' }, /must be on or off/],
     ['KMC_SECRET', { KMC_SECRET: 'short' }, /at least 32 bytes/],
     // 31 bytes: one short of the least a signing key may have.
     ['KMC_SECRET', { KMC_SECRET: 'the library secret, long enough' }, /at least 32 bytes/],

@@ -509,6 +509,11 @@ export const en = {
   'dashboard.next_runs': 'Next scheduled runs',
   'dashboard.next_at': 'Next run',
   'dashboard.no_runs': 'No routine is scheduled.',
+  'dashboard.koha_jobs':
+    "Koha's own notice jobs are still running: {n} notices of the kinds this sidecar sends were queued in Koha in the last {days} days. Patrons get these notices twice.",
+  'dashboard.koha_jobs_row': '{code} by {channel}: {n}',
+  'dashboard.koha_jobs_fix':
+    "Ask the system administrator to switch off overdue_notices.pl, advance_notices.pl and holds_reminder.pl in Koha's cron jobs.",
   // end of staff pages part 2
   // issue 11: runs that lost their process, records a run skipped
   'run.status.abandoned': 'Abandoned',

@@ -511,6 +511,11 @@ export const sv: Record<MessageKey, string> = {
   'dashboard.next_runs': 'Nästa schemalagda körningar',
   'dashboard.next_at': 'Nästa körning',
   'dashboard.no_runs': 'Ingen rutin är schemalagd.',
+  'dashboard.koha_jobs':
+    'Kohas egna meddelandejobb körs fortfarande: {n} meddelanden av de slag som det här tillägget skickar har köats i Koha de senaste {days} dagarna. Låntagarna får dem två gånger.',
+  'dashboard.koha_jobs_row': '{code} via {channel}: {n}',
+  'dashboard.koha_jobs_fix':
+    'Be systemadministratören stänga av overdue_notices.pl, advance_notices.pl och holds_reminder.pl bland Kohas schemalagda jobb.',
   // end of staff pages part 2
   // issue 11: runs that lost their process, records a run skipped
   'run.status.abandoned': 'Avbruten',

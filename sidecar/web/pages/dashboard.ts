@@ -7,6 +7,7 @@
 import { toDbTime } from '../../db';
 import { CHANNELS, type MessageStatus } from '../../kernel';
 import type { MessageStore } from '../../queue';
+import { KOHA_JOBS_DAYS, KOHA_JOB_LETTER_PREFIXES, type HostReader, type KohaQueuedNotices } from '../../host';
 import { nextFire, parseCron } from '../../scheduling';
 import type { StaffPage } from '../kit';
 
@@ -98,6 +99,21 @@ export function chartBars(
   return { bars, width: days.length * (barWidth + gap), height, max };
 }
 
+/** Koha's own notice jobs still queueing what the sidecar sends (none: null); a Koha without message_queue counts as none. */
+export async function kohaJobsStillRunning(
+  host: Pick<HostReader, 'kohaQueuedNotices'>,
+): Promise<{ days: number; total: number; rows: KohaQueuedNotices[] } | null> {
+  let rows: KohaQueuedNotices[];
+  try {
+    rows = await host.kohaQueuedNotices(KOHA_JOBS_DAYS, KOHA_JOB_LETTER_PREFIXES);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ER_NO_SUCH_TABLE') return null;
+    throw err;
+  }
+  const total = rows.reduce((n, r) => n + r.count, 0);
+  return total ? { days: KOHA_JOBS_DAYS, total, rows } : null;
+}
+
 export const dashboardPages: StaffPage = {
   nav: [{ id: 'dashboard', path: '/dashboard', label: 'nav.dashboard', permission: 'dashboard', order: 45 }],
   mount(router, kit) {
@@ -106,7 +122,7 @@ export const dashboardPages: StaffPage = {
     router.get('/dashboard', kit.requirePermission('dashboard'), async (req, res) => {
       const t = kit.staff(res).t;
       const now = deps.clock.now();
-      const figures = await dashboardFigures(deps.store, now);
+      const [figures, kohaJobs] = await Promise.all([dashboardFigures(deps.store, now), kohaJobsStillRunning(deps.host)]);
       const next = (await routines.list({ enabledOnly: true }))
         .flatMap((r) => (r.schedule ? [{ ...r, schedule: r.schedule }] : []))
         .map((r) => {
@@ -129,6 +145,7 @@ export const dashboardPages: StaffPage = {
         statuses: STATUSES.filter((s) => figures.days.some((d) => d.byStatus[s])),
         rate: figures.deliveryRate === null ? null : (Math.round(figures.deliveryRate * 1000) / 10).toFixed(1),
         next,
+        kohaJobs,
       });
     });
   },
