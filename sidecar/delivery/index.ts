@@ -8,3 +8,4 @@ export {
   type DeliveryStats,
   type RetryPolicy,
 } from './worker';
+export { ReceiptTally, waitForReceipts, type ReceiptWaitDeps, type ReceiptWaitOptions, type ReceiptWaitResult } from './receipts';

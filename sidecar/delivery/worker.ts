@@ -175,6 +175,8 @@ export class DeliveryWorker {
   private current: Promise<DeliveryStats> | null = null;
   private wake: (() => void) | null = null;
   private wakeRun: (() => void) | null = null;
+  /** SMS the SMSC accepted in the latest run (kmc deliver --once waits for their receipts). */
+  private smsAccepted: number[] = [];
 
   constructor(private readonly deps: DeliveryDeps) {
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -203,7 +205,13 @@ export class DeliveryWorker {
     return run;
   }
 
+  /** The SMS the SMSC accepted in the latest run, for the receipt wait of `kmc deliver --once`. */
+  smsAcceptedInLastRun(): readonly number[] {
+    return this.smsAccepted;
+  }
+
   private async runOnce(): Promise<DeliveryStats> {
+    this.smsAccepted = [];
     const stats: DeliveryStats = { sent: 0, failed: 0, retried: 0, held: 0, claimed: 0 };
     const lanes = new Map<ChannelName, Lane>();
     for (const [channel, adapter] of Object.entries(this.deps.adapters)) {
@@ -405,6 +413,7 @@ export class DeliveryWorker {
         ...(outcome.account !== undefined ? { providerAccount: outcome.account } : {}),
       });
       stats.sent += 1;
+      if (row.channel === 'sms') this.smsAccepted.push(row.id);
       this.deps.logger.info('delivery.sent', ids);
       return { stored: stored.then(lost) };
     }

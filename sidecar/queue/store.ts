@@ -426,6 +426,19 @@ export class MessageStore {
     return countInStatuses(this.knex, statuses);
   }
 
+  /** How many of these messages are still in the given status (e.g. SMS still `sent`, waiting for a receipt). */
+  async countStillIn(ids: readonly number[], status: MessageStatus): Promise<number> {
+    let n = 0;
+    for (const part of chunk([...ids], 1000)) {
+      const [row] = await this.knex<MessageRow>('kmc_messages')
+        .whereIn('id', part)
+        .where({ status })
+        .count<Array<{ n: number | string }>>({ n: '*' });
+      n += Number(row.n);
+    }
+    return n;
+  }
+
   /** The messages of a run that become letters (`print`: those by letter; `all`: every one). */
   runLetterMessages(runId: number, which: 'print' | 'all'): Promise<LetterMessage[]> {
     return runLetterMessages(this.knex, runId, which);

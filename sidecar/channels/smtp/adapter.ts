@@ -7,6 +7,7 @@ import { createTransport, type Transporter, type TransportOptions } from 'nodema
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
 import { isUsableEmail } from '../../contact';
 import { messageIdFor } from '../../kernel';
+import { dkimKeyFor, type DkimKey } from '../../config';
 
 export interface SmtpOptions {
   url: string;
@@ -15,6 +16,8 @@ export interface SmtpOptions {
   /** Per-connection time-outs; kept short so a hung server does not stall a batch. */
   timeoutMs?: number;
   bcc?: string | null;
+  /** DKIM keys per sending domain: mail from a domain with a key is signed with it. */
+  dkim?: readonly DkimKey[];
 }
 
 const TRANSIENT_CODES = new Set([
@@ -28,6 +31,20 @@ const TRANSIENT_CODES = new Set([
   'EAUTH',
   'ESTREAM',
 ]);
+
+/**
+ * Every notice is an automatic message (RFC 3834), said in the forms mail
+ * programs look for, so out-of-office and vacation replies are not sent back:
+ * Auto-Submitted for RFC 3834 responders, X-Auto-Response-Suppress for
+ * Exchange and Outlook, and Precedence: bulk for the older vacation programs.
+ * `bulk` rather than `auto_reply`: a notice is not a reply to anything, and
+ * `bulk` is the value vacation programs have skipped the longest.
+ */
+export const AUTOMATIC_MESSAGE_HEADERS: Readonly<Record<string, string>> = {
+  'Auto-Submitted': 'auto-generated',
+  'X-Auto-Response-Suppress': 'All',
+  Precedence: 'bulk',
+};
 
 interface SmtpError extends Error {
   code?: string;
@@ -116,6 +133,7 @@ export class SmtpAdapter implements ChannelAdapter {
     // A malformed address is never handed to the server.
     if (!isUsableEmail(message.to)) return { kind: 'failed', code: 'EMAIL_INVALID_ADDRESS', reason: 'the e-mail address is not valid' };
     const messageId = message.messageIdHeader ?? messageIdFor(message.id, message.from);
+    const key = dkimKeyFor(this.opts.dkim ?? [], message.from);
     const job = transport.sendMail({
       from: message.from,
       to: message.to,
@@ -125,7 +143,8 @@ export class SmtpAdapter implements ChannelAdapter {
       text: message.text,
       html: message.html ?? undefined,
       messageId,
-      headers: { 'X-KMC-Message': String(message.id) },
+      headers: { ...AUTOMATIC_MESSAGE_HEADERS, 'X-KMC-Message': String(message.id) },
+      ...(key ? { dkim: { domainName: key.domain, keySelector: key.selector, privateKey: key.privateKey } } : {}),
     });
     try {
       const info = await job;
