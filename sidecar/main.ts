@@ -22,7 +22,7 @@ import { NoticeRenderer, TemplateStore } from './rendering';
 import { createLogger, type Logger } from './logging';
 import { RunApproval, resentContent, runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
 import { SmtpAdapter, PrintAdapter, SmsRouter, type ChannelAdapter, type ChannelName, type SmsAvailability } from './channels';
-import { DeliveryWorker, ReceiptTally, type RetryPolicy } from './delivery';
+import { DeliveryWorker, ReceiptTally, SendingPace, type RetryPolicy } from './delivery';
 import {
   VerificationService,
   VerificationRateLimiter,
@@ -217,6 +217,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     workerId: opts.workerId,
     leaseMs: opts.leaseMs ?? settings.delivery.leaseMs,
     batchSize: settings.delivery.batchSize,
+    pace: new SendingPace(settings.limits),
     // SMS held for quiet hours that are over go back in the queue before each batch.
     beforeBatch: (now) => releaseQuietHours({ store, quietHours, clock: { now: () => now }, logger }, 'delivery'),
   });

@@ -9,3 +9,4 @@ export {
   type RetryPolicy,
 } from './worker';
 export { ReceiptTally, waitForReceipts, type ReceiptWaitDeps, type ReceiptWaitOptions, type ReceiptWaitResult } from './receipts';
+export { SendingPace, type PaceHold, type PaceRule } from './pace';

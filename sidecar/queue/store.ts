@@ -106,8 +106,8 @@ export class MessageStore {
   }
 
   /** A stopping worker gives back what it claimed but never handed to a channel. */
-  releaseClaimed(ids: number[], workerId: string, at: Date, reason: string): Promise<number> {
-    return releaseClaimed(this.knex, ids, workerId, at, reason);
+  releaseClaimed(ids: number[], workerId: string, at: Date, reason: string, nextAttemptAt?: Date): Promise<number> {
+    return releaseClaimed(this.knex, ids, workerId, at, reason, nextAttemptAt);
   }
 
   /** Complete: moves a claimed message on after one attempt. */
