@@ -1,5 +1,5 @@
 // Settings: read and checked once at start.
-export { dkimKeyFor, dkimRecordText } from './mail';
+export { dkimKeyFor, dkimRecordText, domainOfAddress } from './mail';
 export {
   SECRET_MIN_BYTES,
   loadSettings,

@@ -78,15 +78,21 @@ export function dkimRecordText(key: Pick<DkimKey, 'publicKeyBase64'>): string {
   return `v=DKIM1; k=rsa; p=${key.publicKeyBase64}`;
 }
 
-/** The key that signs mail from this address: its domain's, else the nearest parent domain's; null: none. */
-export function dkimKeyFor(keys: readonly DkimKey[], fromAddress: string): DkimKey | null {
-  const at = fromAddress.lastIndexOf('@');
+/** The domain of an e-mail address (also in the form `Name <address>`), lower case; null when it has none. */
+export function domainOfAddress(address: string): string | null {
+  const at = address.lastIndexOf('@');
   if (at < 0) return null;
-  let domain = fromAddress
+  const domain = address
     .slice(at + 1)
     .replace(/>.*$/, '')
     .trim()
     .toLowerCase();
+  return domain || null;
+}
+
+/** The key that signs mail from this address: its domain's, else the nearest parent domain's; null: none. */
+export function dkimKeyFor(keys: readonly DkimKey[], fromAddress: string): DkimKey | null {
+  let domain = domainOfAddress(fromAddress) ?? '';
   while (domain.includes('.')) {
     const key = keys.find((k) => k.domain === domain);
     if (key) return key;

@@ -5,7 +5,7 @@
  * that would go over a limit is held back until a place in it frees, while
  * messages under other limits go on.
  */
-import type { SendingLimits } from '../config';
+import { domainOfAddress, type SendingLimits } from '../config';
 import type { ChannelName } from '../kernel';
 
 /** One limit a message falls under. */
@@ -24,18 +24,6 @@ export interface PaceHold {
   rule: PaceRule;
 }
 
-/** The recipient domain of an e-mail address, lower case; null for anything else. */
-function domainOf(address: string): string | null {
-  const at = address.lastIndexOf('@');
-  if (at < 0) return null;
-  const domain = address
-    .slice(at + 1)
-    .replace(/>.*$/, '')
-    .trim()
-    .toLowerCase();
-  return domain || null;
-}
-
 export class SendingPace {
   /** Send times (ms) per rule key, oldest first, only those still inside the rule's span. */
   private readonly sends = new Map<string, number[]>();
@@ -51,7 +39,7 @@ export class SendingPace {
   rulesFor(channel: ChannelName, to: string, account: string | null): PaceRule[] {
     const rules: PaceRule[] = [];
     if (channel === 'email') {
-      const domain = domainOf(to);
+      const domain = domainOfAddress(to);
       if (domain) {
         const counted = this.limits.belongsTo[domain] ?? domain;
         const limit = this.limits.domains.find((d) => d.domain === counted);

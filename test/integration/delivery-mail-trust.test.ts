@@ -11,10 +11,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dkimVerify } from 'mailauth/lib/dkim/verify';
-import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import { kohaSchemaKind } from '../support/koha';
+import { deliveryWorld } from './delivery-support';
 import { TestClock, testServices, testSettings } from '../support/sidecar';
-import { MailCapture, type CapturedMail } from '../../sidecar/demo/capture-smtp';
-import { migrate } from '../../sidecar/db';
+import type { CapturedMail } from '../../sidecar/demo/capture-smtp';
 import { dkimRecordText } from '../../sidecar/config';
 import type { NewMessage } from '../../sidecar/queue';
 
@@ -46,21 +46,9 @@ function email(from: string, over: Partial<NewMessage> = {}): NewMessage {
 
 describe(`mail that providers trust (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(60_000);
-  let db: KohaDatabase;
-  let smtp: MailCapture;
+  const world = deliveryWorld('mailtrust');
   let published: string;
   const keyDir = mkdtempSync(path.join(os.tmpdir(), 'kmc-dkim-'));
-
-  before(async () => {
-    db = await createKohaDatabase('mailtrust');
-    await migrate(db.knex);
-    smtp = new MailCapture();
-    await smtp.start();
-  });
-  after(async () => {
-    await smtp.stop();
-    await db.drop();
-  });
 
   /** A resolver that answers as DNS would with the published record, and nothing else. */
   const resolver = (name: string, rrtype: string): Promise<string[][]> => {
@@ -72,8 +60,8 @@ describe(`mail that providers trust (${kohaSchemaKind()} Koha schema)`, function
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const keyFile = path.join(keyDir, 'library.pem');
     writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const settings = testSettings(db.url, {
-      KMC_SMTP_URL: smtp.url,
+    const settings = testSettings(world.db.url, {
+      KMC_SMTP_URL: world.smtp.url,
       KMC_DKIM_KEYS: `library.example.org:kmc2026:${keyFile}`,
     });
     published = dkimRecordText(settings.dkim[0]);
@@ -97,9 +85,9 @@ describe(`mail that providers trust (${kohaSchemaKind()} Koha schema)`, function
     } finally {
       await kmc.close();
     }
-    const byFrom = (from: string): CapturedMail => smtp.messages.find((m) => m.parsed.from?.value[0]?.address === from)!;
+    const byFrom = (from: string): CapturedMail => world.smtp.messages.find((m) => m.parsed.from?.value[0]?.address === from)!;
 
-    for (const m of smtp.messages) {
+    for (const m of world.smtp.messages) {
       expect(m.parsed.headers.get('auto-submitted')).to.equal('auto-generated');
       expect(m.parsed.headers.get('x-auto-response-suppress')).to.equal('All');
       expect(m.parsed.headers.get('precedence')).to.equal('bulk');

@@ -7,10 +7,9 @@
  * domains all go in the first pass.
  */
 import { expect } from 'chai';
-import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import { kohaSchemaKind } from '../support/koha';
+import { deliveryWorld } from './delivery-support';
 import { TestClock, testServices, testSettings } from '../support/sidecar';
-import { MailCapture } from '../../sidecar/demo/capture-smtp';
-import { migrate } from '../../sidecar/db';
 import type { NewMessage } from '../../sidecar/queue';
 
 const MINUTE = 60_000;
@@ -39,25 +38,13 @@ function email(i: number, to: string): NewMessage {
 
 describe(`sending limits in the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(120_000);
-  let db: KohaDatabase;
-  let smtp: MailCapture;
-
-  before(async () => {
-    db = await createKohaDatabase('pace');
-    await migrate(db.knex);
-    smtp = new MailCapture();
-    await smtp.start();
-  });
-  after(async () => {
-    await smtp.stop();
-    await db.drop();
-  });
+  const world = deliveryWorld('pace');
 
   it('a domain limited to 60 a minute never gets more, and does not delay the other domains', async () => {
     const clock = new TestClock(new Date('2026-11-02T08:00:00Z'));
     const kmc = testServices(
-      testSettings(db.url, {
-        KMC_SMTP_URL: smtp.url,
+      testSettings(world.db.url, {
+        KMC_SMTP_URL: world.smtp.url,
         KMC_MESSAGE_DOMAIN_LIMITS: `<message_domain_limits>
           <domain><name>slow.example.net</name><limit>60</limit><unit>1m</unit></domain>
           <domain><name>also-slow.example.net</name><belongs_to>slow.example.net</belongs_to></domain>
@@ -101,7 +88,7 @@ describe(`sending limits in the delivery worker (${kohaSchemaKind()} Koha schema
         expect(stats.sent).to.equal(60);
       }
       expect(await statuses(limited)).to.deep.equal(Array(300).fill('sent'));
-      expect(smtp.messages).to.have.length(600);
+      expect(world.smtp.messages).to.have.length(600);
 
       // Counted by the test clock: no span of a minute holds more than 60 sends to the limited domain.
       const sentAt: number[] = [];
