@@ -17,6 +17,7 @@ import { verificationCommand, describeState, VERIFICATION_USAGE } from './verifi
 import { archiveCommand, ARCHIVE_USAGE } from './archive';
 import { doctorCommand, doctorDeps } from './doctor';
 import { templatesCommand, TEMPLATES_USAGE } from './koha-letters';
+import { waitForReceipts } from './delivery';
 
 const USAGE = `kmc: Koha Message Center
 
@@ -140,9 +141,21 @@ export async function main(
           process.off('SIGTERM', stop);
           process.off('SIGINT', stop);
         });
-        if (values.json) out.stdout(JSON.stringify(stats));
+        // Receipts come after the send: stay bound a while so they reach their messages before this process exits.
+        const waited = s.sms
+          ? await waitForReceipts(
+              { store: s.store, tally: s.receipts, logger: s.logger },
+              { sentIds: s.worker.smsAcceptedInLastRun(), waitMs: s.settings.sms.receiptWaitMs },
+            )
+          : null;
+        const report = { ...stats, receipts: s.receipts.taken(), awaitingReceipt: waited?.stillSent ?? 0 };
+        if (values.json) out.stdout(JSON.stringify(report));
         else if (stats.disabled) out.stdout('Nothing sent: the Message Center is switched off in Koha.');
-        else out.stdout(`sent ${stats.sent}, failed ${stats.failed}, to retry ${stats.retried}, held ${stats.held}`);
+        else
+          out.stdout(
+            `sent ${stats.sent}, failed ${stats.failed}, to retry ${stats.retried}, held ${stats.held}` +
+              (s.sms ? `; SMS receipts taken ${report.receipts}, still awaiting a receipt ${report.awaitingReceipt}` : ''),
+          );
         return 0;
       });
     }

@@ -22,7 +22,7 @@ import { NoticeRenderer, TemplateStore } from './rendering';
 import { createLogger, type Logger } from './logging';
 import { RunApproval, resentContent, runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
 import { SmtpAdapter, PrintAdapter, SmsRouter, type ChannelAdapter, type ChannelName, type SmsAvailability } from './channels';
-import { DeliveryWorker, type RetryPolicy } from './delivery';
+import { DeliveryWorker, ReceiptTally, SendingPace, type RetryPolicy } from './delivery';
 import {
   VerificationService,
   VerificationRateLimiter,
@@ -55,6 +55,8 @@ export interface App {
   adapters: Partial<Record<ChannelName, ChannelAdapter>>;
   /** The SMS channel when KMC_SMPP_URL is set: routes each message to its branch's account. */
   sms: SmsRouter | null;
+  /** The SMS delivery receipts this process took and their storing (kmc deliver --once waits for them). */
+  receipts: ReceiptTally;
   /** Which branches can send SMS now (read once per run): SMS is "not set up" for the others. */
   smsAvailability(): Promise<SmsAvailability>;
   notices: NoticeDeps;
@@ -129,6 +131,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const routines = new RoutineStore(knex);
   const runs = new RunStore(knex, (ids) => routines.names(ids));
   const quietHours = () => QuietHours.load(branches, settings.timezone);
+  const receipts = new ReceiptTally();
   const sms = settings.smppUrl
     ? new SmsRouter({
         defaultUrl: settings.smppUrl,
@@ -143,14 +146,17 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         },
         accounts: branches,
         logger,
-        onReceipt: async (receipt) => {
-          const result = await store.recordReceipt(receipt, clock.now());
-          logger.info('sms.receipt', { providerId: receipt.providerId, account: receipt.account, stat: receipt.stat, result });
+        onReceipt: (receipt) => {
+          const recorded = store.recordReceipt(receipt, clock.now()).then((result) => {
+            logger.info('sms.receipt', { providerId: receipt.providerId, account: receipt.account, stat: receipt.stat, result });
+          });
+          receipts.track(recorded);
+          return recorded;
         },
       })
     : null;
   const adapters: Partial<Record<ChannelName, ChannelAdapter>> = {
-    email: new SmtpAdapter({ url: settings.smtpUrl }),
+    email: new SmtpAdapter({ url: settings.smtpUrl, dkim: settings.dkim }),
     ...(sms ? { sms } : {}),
     print: new PrintAdapter({ dir: path.resolve(settings.printDir), now: () => clock.now() }),
     ...opts.adapters,
@@ -211,6 +217,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     workerId: opts.workerId,
     leaseMs: opts.leaseMs ?? settings.delivery.leaseMs,
     batchSize: settings.delivery.batchSize,
+    pace: new SendingPace(settings.limits),
     // SMS held for quiet hours that are over go back in the queue before each batch.
     beforeBatch: (now) => releaseQuietHours({ store, quietHours, clock: { now: () => now }, logger }, 'delivery'),
   });
@@ -268,6 +275,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     templates,
     audit,
     sms: adapters.sms instanceof SmsRouter ? adapters.sms : null,
+    receipts,
     smsAvailability: () => (adapters.sms instanceof SmsRouter ? adapters.sms.availability() : Promise.resolve(noSms)),
     get web() {
       web ??= createWebApp({

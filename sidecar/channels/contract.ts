@@ -44,6 +44,11 @@ export interface ChannelAdapter {
    * SMTP pool); the worker keeps that many going. Absent: the worker's default.
    */
   readonly maxInFlight?: number;
+  /**
+   * The account of the channel that carries a branch's messages (SMS: system_id@host:port), for the limits
+   * kept per account; absent: one account.
+   */
+  paceAccount?(branchcode: string | null): string | null;
   start(): Promise<void>;
   /** Stops taking new sends and waits for those in flight. */
   stop(): Promise<void>;

@@ -23,6 +23,11 @@ export interface SmsSettings {
   caFile: string | null;
   /** Sender when the branch names none; null lets the SMSC use the account's own. */
   sender: string | null;
+  /**
+   * How long `kmc deliver --once` stays bound after sending to take delivery
+   * receipts (of what it sent, and those the SMSC offers on bind); 0: it does not wait.
+   */
+  receiptWaitMs: number;
 }
 
 export interface DeliverySettings {
@@ -94,6 +99,7 @@ export function loadSmsSettings(env: Env): SmsSettings {
     tls: onOff(env, 'KMC_SMPP_TLS', false),
     caFile,
     sender,
+    receiptWaitMs: wholeNumber(env, 'KMC_SMS_RECEIPT_WAIT_SECONDS', 30, 0, 3600) * 1000,
   };
 }
 

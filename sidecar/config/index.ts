@@ -1,2 +1,14 @@
 // Settings: read and checked once at start.
-export { SECRET_MIN_BYTES, loadSettings, redact, type DeliverySettings, type LogLevel, type Settings, type SmsSettings } from './settings';
+export { dkimKeyFor, dkimRecordText, domainOfAddress } from './mail';
+export {
+  SECRET_MIN_BYTES,
+  loadSettings,
+  redact,
+  type DeliverySettings,
+  type DkimKey,
+  type DomainLimit,
+  type LogLevel,
+  type SendingLimits,
+  type Settings,
+  type SmsSettings,
+} from './settings';

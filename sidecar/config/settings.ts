@@ -5,8 +5,10 @@
 import { SettingsError } from '../errors';
 import { ADDRESS_PROBLEM_TEXT, checkAddress } from '../addresses';
 import { loadDeliverySettings, loadSmsSettings, onOff, type DeliverySettings, type SmsSettings } from './delivery';
+import { loadDkimKeys, loadDomainLimits, type DkimKey, type SendingLimits } from './mail';
 
 export type { DeliverySettings, SmsSettings } from './delivery';
+export type { DkimKey, DomainLimit, SendingLimits } from './mail';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -38,6 +40,10 @@ export interface Settings {
   sms: SmsSettings;
   /** Retry budgets and backoff, the claim lease, the batch size (KMC_RETRY_*, KMC_DELIVERY_*). */
   delivery: DeliverySettings;
+  /** DKIM keys of the sending domains (KMC_DKIM_KEYS); empty: mail goes unsigned. */
+  dkim: DkimKey[];
+  /** How fast messages may go out: per recipient domain, per SMTP relay, per SMS account. */
+  limits: SendingLimits;
   /** Origins of Koha's staff interface that may show the pages in a frame (CSP frame-ancestors). */
   kohaStaffOrigins: string[];
   /** Messages older than this many days are anonymised at night. */
@@ -175,6 +181,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     withoutPlugin: onOff(env, 'KMC_WITHOUT_PLUGIN', false),
     sms,
     delivery,
+    dkim: loadDkimKeys(env),
+    limits: {
+      ...loadDomainLimits(env),
+      smtpPerMinute: wholeNumber(env, 'KMC_SMTP_PER_MINUTE', 0, 0, 1_000_000),
+      smsPerSecond: wholeNumber(env, 'KMC_SMS_PER_SECOND', 0, 0, 10_000),
+    },
     ...staffPages,
     runHeartbeatMs: wholeNumber(env, 'KMC_RUN_HEARTBEAT_SECONDS', 30, 1, 3600) * 1000,
   };

@@ -8,3 +8,5 @@ export {
   type DeliveryStats,
   type RetryPolicy,
 } from './worker';
+export { ReceiptTally, waitForReceipts, type ReceiptWaitDeps, type ReceiptWaitOptions, type ReceiptWaitResult } from './receipts';
+export { SendingPace, type PaceHold, type PaceRule } from './pace';

@@ -23,6 +23,7 @@ import type { HostReader } from '../host';
 import type { Logger } from '../logging';
 import { KmcError, messageOfError } from '../errors';
 import { isChannel, type ChannelName, type Clock } from '../kernel';
+import type { PaceHold, SendingPace } from './pace';
 
 export interface RetryPolicy {
   maxAttempts: Record<ChannelName, number>;
@@ -60,6 +61,8 @@ export interface DeliveryStats {
   retried: number;
   held: number;
   claimed: number;
+  /** Held back by a sending limit and put back in the queue for when the limit allows (absent: none). */
+  heldBack?: number;
   disabled?: boolean;
 }
 
@@ -77,6 +80,8 @@ export interface DeliveryDeps {
   concurrency?: number;
   leaseMs?: number;
   retryPolicy?: RetryPolicy;
+  /** Sending limits per recipient domain, SMTP relay and SMS account; absent: none. */
+  pace?: SendingPace;
   /** Run before each batch is claimed (e.g. releasing SMS whose quiet hours are over). */
   beforeBatch?: (now: Date) => Promise<unknown>;
 }
@@ -92,7 +97,14 @@ interface Lane {
   adapter: ChannelAdapter;
   queue: MessageRow[];
   active: number;
+  /** Held back for a moment by a sending limit (e.g. SMS per second), each with the timer that puts it back. */
+  waiting: Map<NodeJS.Timeout, MessageRow>;
 }
+
+/** A hold shorter than this waits in the worker; a longer one puts the message back in the queue for its time. */
+const SHORT_HOLD_MS = 2_000;
+/** Short waits one message may have in a run before it goes back in the queue instead. */
+const SHORT_HOLDS_MAX = 3;
 
 /**
  * Writes outcomes in groups (a group commit). record() resolves once the
@@ -175,6 +187,8 @@ export class DeliveryWorker {
   private current: Promise<DeliveryStats> | null = null;
   private wake: (() => void) | null = null;
   private wakeRun: (() => void) | null = null;
+  /** SMS the SMSC accepted in the latest run (kmc deliver --once waits for their receipts). */
+  private smsAccepted: number[] = [];
 
   constructor(private readonly deps: DeliveryDeps) {
     this.workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -203,16 +217,22 @@ export class DeliveryWorker {
     return run;
   }
 
+  /** The SMS the SMSC accepted in the latest run, for the receipt wait of `kmc deliver --once`. */
+  smsAcceptedInLastRun(): readonly number[] {
+    return this.smsAccepted;
+  }
+
   private async runOnce(): Promise<DeliveryStats> {
+    this.smsAccepted = [];
     const stats: DeliveryStats = { sent: 0, failed: 0, retried: 0, held: 0, claimed: 0 };
     const lanes = new Map<ChannelName, Lane>();
     for (const [channel, adapter] of Object.entries(this.deps.adapters)) {
-      if (isChannel(channel)) lanes.set(channel, { adapter, queue: [], active: 0 });
+      if (isChannel(channel)) lanes.set(channel, { adapter, queue: [], active: 0, waiting: new Map() });
     }
     const channels = [...lanes.keys()];
     const batchSize = this.deps.batchSize ?? 100;
     const writer = new OutcomeWriter(this.deps.store, this.workerId, this.deps.logger);
-    const queued = () => [...lanes.values()].reduce((n, lane) => n + lane.queue.length, 0);
+    const queued = () => [...lanes.values()].reduce((n, lane) => n + lane.queue.length + lane.waiting.size, 0);
     const inFlight = () => [...lanes.values()].reduce((n, lane) => n + lane.active, 0);
 
     let waiting: (() => void) | null = null;
@@ -227,6 +247,41 @@ export class DeliveryWorker {
       });
     this.wakeRun = changed;
 
+    // Sending limits: a message over one waits a moment in the worker, or goes back in the queue for
+    // when the limit allows, its attempt given back; messages under other limits go on meanwhile.
+    const shortHolds = new Map<number, number>();
+    const holds: Array<{ row: MessageRow; hold: PaceHold }> = [];
+    let releasing: Promise<void> = Promise.resolve();
+    const heldBack = (row: MessageRow, lane: Lane): boolean => {
+      const pace = this.deps.pace;
+      if (!pace || pace.unlimited) return false;
+      const rules = pace.rulesFor(row.channel, row.to_address ?? '', lane.adapter.paceAccount?.(row.branchcode) ?? null);
+      if (!rules.length) return false;
+      const now = this.deps.clock.now().getTime();
+      const hold = pace.take(rules, now);
+      if (!hold) return false;
+      const waits = shortHolds.get(row.id) ?? 0;
+      if (hold.at - now <= SHORT_HOLD_MS && waits < SHORT_HOLDS_MAX) {
+        shortHolds.set(row.id, waits + 1);
+        const timer = setTimeout(() => {
+          lane.waiting.delete(timer);
+          lane.queue.unshift(row);
+          pump();
+          changed();
+        }, hold.at - now);
+        lane.waiting.set(timer, row);
+        return true;
+      }
+      holds.push({ row, hold });
+      return true;
+    };
+    const releaseHeld = () => {
+      if (!holds.length) return;
+      const group = holds.splice(0);
+      stats.heldBack = (stats.heldBack ?? 0) + group.length;
+      releasing = releasing.then(() => this.putBack(group, held));
+    };
+
     // A channel's slot is free once the outcome of its send is stored (or given up): a message that
     // reached its server without `sent` stored holds a slot, so a crash repeats at most the window.
     const pump = () => {
@@ -236,6 +291,7 @@ export class DeliveryWorker {
         while (lane.active < limit) {
           const row = lane.queue.shift();
           if (!row) break;
+          if (heldBack(row, lane)) continue;
           lane.active += 1;
           const slotFree = () => {
             held.delete(row.id);
@@ -269,6 +325,7 @@ export class DeliveryWorker {
           );
         }
       }
+      releaseHeld();
     };
 
     // Claimed and not yet recorded: their leases are renewed while this worker lives.
@@ -330,7 +387,12 @@ export class DeliveryWorker {
       }
     } finally {
       // Stopping: what was claimed but not yet handed to a channel goes straight back.
-      const leftover = [...lanes.values()].flatMap((lane) => lane.queue.splice(0));
+      const leftover = [...lanes.values()].flatMap((lane) => {
+        const waiting = [...lane.waiting.entries()];
+        lane.waiting.clear();
+        for (const [timer] of waiting) clearTimeout(timer);
+        return [...lane.queue.splice(0), ...waiting.map(([, row]) => row)];
+      });
       for (const r of leftover) held.delete(r.id);
       if (leftover.length) {
         await this.deps.store
@@ -349,6 +411,8 @@ export class DeliveryWorker {
           });
       }
       while (inFlight()) await nextChange();
+      releaseHeld();
+      await releasing;
       await writer.idle();
       clearInterval(heartbeat);
       this.wakeRun = null;
@@ -357,6 +421,39 @@ export class DeliveryWorker {
     const counts: Partial<Record<string, number>> = await this.deps.store.countByStatus();
     stats.held = counts.held ?? 0;
     return stats;
+  }
+
+  /** Puts messages a sending limit holds back in the queue for when it allows them; their attempts are given back. */
+  private async putBack(group: Array<{ row: MessageRow; hold: PaceHold }>, held: Set<number>): Promise<void> {
+    const byTime = new Map<string, { at: number; says: string; ids: number[] }>();
+    for (const { row, hold } of group) {
+      const key = `${String(hold.at)} ${hold.rule.key}`;
+      const entry = byTime.get(key) ?? { at: hold.at, says: hold.rule.says, ids: [] };
+      entry.ids.push(row.id);
+      byTime.set(key, entry);
+    }
+    for (const { at, says, ids } of byTime.values()) {
+      const next = new Date(at);
+      try {
+        await this.deps.store.releaseClaimed(
+          ids,
+          this.workerId,
+          this.deps.clock.now(),
+          `held back by ${says}; next attempt at ${next.toISOString()}`,
+          next,
+        );
+        this.deps.logger.info('delivery.held_back', {
+          worker: this.workerId,
+          messages: ids.length,
+          limit: says,
+          until: next.toISOString(),
+        });
+      } catch (err) {
+        // Left `sending`: the lease brings them back.
+        this.deps.logger.error('delivery.hold_failed', { worker: this.workerId, messages: ids.length, error: messageOfError(err) });
+      }
+      for (const id of ids) held.delete(id);
+    }
   }
 
   /** Sends one message; resolves once the channel answered, with the write of the outcome under way. */
@@ -405,6 +502,7 @@ export class DeliveryWorker {
         ...(outcome.account !== undefined ? { providerAccount: outcome.account } : {}),
       });
       stats.sent += 1;
+      if (row.channel === 'sms') this.smsAccepted.push(row.id);
       this.deps.logger.info('delivery.sent', ids);
       return { stored: stored.then(lost) };
     }

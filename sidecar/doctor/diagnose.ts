@@ -4,7 +4,7 @@
  * probes.ts for the real ones), so the checks read as a list of questions.
  * It changes nothing: no table, no folder, no message.
  */
-import type { Settings } from '../config';
+import { dkimRecordText, type DkimKey, type Settings } from '../config';
 import type { MigrationStatus } from '../db';
 import type { KohaQueuedNotices, PluginState } from '../host';
 import type { SmsBranchAccount } from '../channels';
@@ -68,6 +68,8 @@ export interface DoctorDeps {
   accountLabel: (url: string) => string;
   /** A URL with its password replaced by ***. */
   redact: (url: string) => string;
+  /** The TXT records at a DNS name (each record as its strings); rejects with the resolver's code. */
+  resolveTxt: (name: string) => Promise<string[][]>;
 }
 
 /** The settings an admin most needs to see, with the value in effect. */
@@ -75,6 +77,7 @@ const SHOWN: Array<{ name: string; value: (s: Settings) => string }> = [
   { name: 'KMC_DATABASE_URL', value: (s) => s.databaseUrl },
   { name: 'KMC_SMTP_URL', value: (s) => s.smtpUrl },
   { name: 'KMC_SMPP_URL', value: (s) => s.smppUrl ?? '(none)' },
+  { name: 'KMC_DKIM_KEYS', value: (s) => s.dkim.map((k) => `${k.domain}:${k.selector}:${k.file}`).join(', ') || '(none)' },
   { name: 'KMC_MAIL_FROM', value: (s) => s.mailFrom },
   { name: 'KMC_HOST', value: (s) => s.host },
   { name: 'KMC_PORT', value: (s) => String(s.port) },
@@ -412,6 +415,80 @@ function notChecked(area: CheckArea, subject: string, why: string): Finding {
   return { area, subject, verdict: 'not_checked', says: why, hint: null };
 }
 
+/** Resolver codes meaning the name has no such record (DNS answered), not that DNS could not be asked. */
+const NO_RECORD_CODES = new Set(['ENOTFOUND', 'ENODATA', 'NXDOMAIN']);
+
+/** The tags of a DKIM key record (v=DKIM1; k=rsa; p=...), the strings of the record joined. */
+function dkimTags(record: string[]): Map<string, string> {
+  const tags = new Map<string, string>();
+  for (const part of record.join('').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) tags.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).replace(/\s+/g, ''));
+  }
+  return tags;
+}
+
+/**
+ * Each DKIM key of KMC_DKIM_KEYS against the record published for its
+ * selector, where DNS can be asked; always with the record to publish. DNS
+ * that cannot be asked is said, and is no problem of the installation.
+ */
+export async function dkimFindings(deps: Pick<DoctorDeps, 'resolveTxt'>, keys: readonly DkimKey[]): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const key of keys) {
+    const name = `${key.selector}._domainkey.${key.domain}`;
+    const subject = `the DKIM key of ${key.domain} (selector ${key.selector}, ${key.file})`;
+    const publish = `publish a TXT record at ${name} with the text: ${dkimRecordText(key)}`;
+    let records: string[][];
+    try {
+      records = await deps.resolveTxt(name);
+    } catch (err) {
+      const code = errorCode(err);
+      findings.push(
+        code && NO_RECORD_CODES.has(code)
+          ? {
+              area: 'email',
+              subject,
+              verdict: 'warning',
+              says: `nothing is published at ${name}: receivers cannot check the signature`,
+              hint: publish,
+            }
+          : {
+              area: 'email',
+              subject,
+              verdict: 'not_checked',
+              says: `DNS could not be asked from here (${code ?? errorText(err)}), so the published record was not compared with the key`,
+              hint: `check it from a machine that reaches DNS; the record to ${publish}`,
+            },
+      );
+      continue;
+    }
+    const keyRecords = records.map(dkimTags).filter((t) => t.has('p'));
+    if (keyRecords.some((t) => t.get('p') === key.publicKeyBase64)) {
+      findings.push({ area: 'email', subject, verdict: 'ok', says: `the record at ${name} matches the key`, hint: null });
+    } else if (keyRecords.some((t) => t.get('p') === '')) {
+      findings.push({
+        area: 'email',
+        subject,
+        verdict: 'problem',
+        says: `the record at ${name} revokes the key (empty p=)`,
+        hint: publish,
+      });
+    } else {
+      findings.push({
+        area: 'email',
+        subject,
+        verdict: 'problem',
+        says: keyRecords.length
+          ? `the record at ${name} holds another key: signatures made with this key fail`
+          : `the TXT record at ${name} is not a DKIM key record`,
+        hint: `replace it: ${publish}`,
+      });
+    }
+  }
+  return findings;
+}
+
 function report(settings: SettingShown[], findings: Finding[]): DoctorReport {
   const problems = findings.filter((f) => f.verdict === 'problem').length;
   const warnings = findings.filter((f) => f.verdict === 'warning').length;
@@ -501,6 +578,7 @@ export async function diagnose(deps: DoctorDeps): Promise<DoctorReport> {
   } catch (err) {
     findings.push(smtpFinding(settings, err));
   }
+  findings.push(...(await dkimFindings(deps, settings.dkim)));
   findings.push(...(await smsFindings(deps, settings, branches)));
   findings.push(await printFinding(deps, settings));
   return report(settingsShown(deps.env, settings, deps.redact), findings);

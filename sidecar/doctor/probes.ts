@@ -5,6 +5,7 @@
  * answers in seconds, also when a server does not.
  */
 import { access, constants, stat } from 'node:fs/promises';
+import { promises as dns } from 'node:dns';
 import path from 'node:path';
 import { loadSettings, redact, type Settings } from '../config';
 import { createKnex, migrationStatus } from '../db';
@@ -73,6 +74,11 @@ async function checkWritable(dir: string): Promise<void> {
   await access(full, constants.W_OK);
 }
 
+/** One try, a few seconds: a machine without DNS gets its answer quickly. */
+function resolveTxt(name: string): Promise<string[][]> {
+  return new dns.Resolver({ timeout: 3000, tries: 1 }).resolveTxt(name);
+}
+
 export function doctorDeps(env: NodeJS.ProcessEnv): DoctorDeps {
-  return { env, loadSettings, openDatabase, verifySmtp, bindSms, checkWritable, accountLabel, redact };
+  return { env, loadSettings, openDatabase, verifySmtp, bindSms, checkWritable, accountLabel, redact, resolveTxt };
 }

@@ -106,8 +106,8 @@ export class MessageStore {
   }
 
   /** A stopping worker gives back what it claimed but never handed to a channel. */
-  releaseClaimed(ids: number[], workerId: string, at: Date, reason: string): Promise<number> {
-    return releaseClaimed(this.knex, ids, workerId, at, reason);
+  releaseClaimed(ids: number[], workerId: string, at: Date, reason: string, nextAttemptAt?: Date): Promise<number> {
+    return releaseClaimed(this.knex, ids, workerId, at, reason, nextAttemptAt);
   }
 
   /** Complete: moves a claimed message on after one attempt. */
@@ -424,6 +424,19 @@ export class MessageStore {
   /** How many messages are in each of these statuses. */
   countInStatuses(statuses: MessageStatus[]): Promise<Map<string, number>> {
     return countInStatuses(this.knex, statuses);
+  }
+
+  /** How many of these messages are still in the given status (e.g. SMS still `sent`, waiting for a receipt). */
+  async countStillIn(ids: readonly number[], status: MessageStatus): Promise<number> {
+    let n = 0;
+    for (const part of chunk([...ids], 1000)) {
+      const [row] = await this.knex<MessageRow>('kmc_messages')
+        .whereIn('id', part)
+        .where({ status })
+        .count<Array<{ n: number | string }>>({ n: '*' });
+      n += Number(row.n);
+    }
+    return n;
   }
 
   /** The messages of a run that become letters (`print`: those by letter; `all`: every one). */

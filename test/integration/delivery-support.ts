@@ -33,6 +33,8 @@ export function workerEnv(world: DeliveryWorld, over: Record<string, string>): R
     KMC_PRINT_DIR: world.printDir,
     KMC_LOG_LEVEL: 'error',
     KMC_SMPP_ENQUIRE_LINK_SECONDS: '0',
+    // Tests that wait for SMS receipts under --once say so.
+    KMC_SMS_RECEIPT_WAIT_SECONDS: '0',
     ...over,
   };
 }

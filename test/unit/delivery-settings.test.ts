@@ -24,6 +24,7 @@ describe('delivery and SMS settings', () => {
       tls: false,
       caFile: null,
       sender: null,
+      receiptWaitMs: 30_000,
     });
     expect(s.delivery.retry).to.deep.equal(DEFAULT_RETRY_POLICY);
     expect(s.delivery.leaseMs).to.equal(300_000);
@@ -42,6 +43,7 @@ describe('delivery and SMS settings', () => {
       KMC_SMPP_TLS: 'on',
       KMC_SMPP_CA: ca,
       KMC_SMS_SENDER: 'KohaLib',
+      KMC_SMS_RECEIPT_WAIT_SECONDS: '0',
       KMC_RETRY_EMAIL_ATTEMPTS: '5',
       KMC_RETRY_SMS_ATTEMPTS: '3',
       KMC_RETRY_PRINT_ATTEMPTS: '1',
@@ -58,6 +60,7 @@ describe('delivery and SMS settings', () => {
       tls: true,
       caFile: ca,
       sender: 'KohaLib',
+      receiptWaitMs: 0,
     });
     expect(s.delivery).to.deep.equal({
       retry: { maxAttempts: { email: 5, sms: 3, print: 1 }, baseMs: 30_000, maxMs: 3_600_000, jitter: 0.25 },
@@ -75,6 +78,8 @@ describe('delivery and SMS settings', () => {
     ['KMC_SMPP_CA', { KMC_SMPP_CA: '/nonexistent/ca.pem' }, /does not exist/],
     ['KMC_SMS_SENDER', { KMC_SMS_SENDER: 'ThisNameIsTooLong' }, /1 to 11 plain ASCII characters/],
     ['KMC_SMS_SENDER', { KMC_SMS_SENDER: '12-34' }, /looks like a phone number/],
+    ['KMC_SMS_RECEIPT_WAIT_SECONDS', { KMC_SMS_RECEIPT_WAIT_SECONDS: '-1' }, /whole number from 0 to 3600, got "-1"/],
+    ['KMC_SMS_RECEIPT_WAIT_SECONDS', { KMC_SMS_RECEIPT_WAIT_SECONDS: '2h' }, /got "2h"/],
     ['KMC_RETRY_SMS_ATTEMPTS', { KMC_RETRY_SMS_ATTEMPTS: '0' }, /from 1 to 100/],
     ['KMC_RETRY_MAX_SECONDS', { KMC_RETRY_FIRST_SECONDS: '600', KMC_RETRY_MAX_SECONDS: '60' }, /must not be below KMC_RETRY_FIRST_SECONDS/],
     [

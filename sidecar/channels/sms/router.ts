@@ -214,6 +214,13 @@ export class SmsRouter implements ChannelAdapter {
     return reading.ok && reading.sender.addr ? messageFrom : '';
   }
 
+  /** The account that carries a branch's SMS, as last read (the SMS-per-second limit is kept per account). */
+  paceAccount(branchcode: string | null): string | null {
+    if (!this.routes) return this.opts.defaultUrl ? accountLabel(this.opts.defaultUrl) : null;
+    const route = routeFor(this.routes.branches, branchcode, this.opts.defaultUrl, this.defaultSender);
+    return route.ok ? route.account : null;
+  }
+
   /** Which account, if any, carries SMS for a branch, by the rules at the top of this file. */
   async route(branchcode: string | null): Promise<SmsRoute> {
     const routes = await this.loadRoutes(false);

@@ -8,6 +8,7 @@ import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
 import { isUsableEmail } from '../../contact';
 import { ADDRESS_PROBLEM_TEXT, checkAddress } from '../../addresses';
 import { messageIdFor } from '../../kernel';
+import { dkimKeyFor, type DkimKey } from '../../config';
 
 export interface SmtpOptions {
   url: string;
@@ -16,6 +17,8 @@ export interface SmtpOptions {
   /** Per-connection time-outs; kept short so a hung server does not stall a batch. */
   timeoutMs?: number;
   bcc?: string | null;
+  /** DKIM keys per sending domain: mail from a domain with a key is signed with it. */
+  dkim?: readonly DkimKey[];
 }
 
 const TRANSIENT_CODES = new Set([
@@ -29,6 +32,20 @@ const TRANSIENT_CODES = new Set([
   'EAUTH',
   'ESTREAM',
 ]);
+
+/**
+ * Every notice is an automatic message (RFC 3834), said in the forms mail
+ * programs look for, so out-of-office and vacation replies are not sent back:
+ * Auto-Submitted for RFC 3834 responders, X-Auto-Response-Suppress for
+ * Exchange and Outlook, and Precedence: bulk for the older vacation programs.
+ * `bulk` rather than `auto_reply`: a notice is not a reply to anything, and
+ * `bulk` is the value vacation programs have skipped the longest.
+ */
+export const AUTOMATIC_MESSAGE_HEADERS: Readonly<Record<string, string>> = {
+  'Auto-Submitted': 'auto-generated',
+  'X-Auto-Response-Suppress': 'All',
+  Precedence: 'bulk',
+};
 
 interface SmtpError extends Error {
   code?: string;
@@ -133,6 +150,7 @@ export class SmtpAdapter implements ChannelAdapter {
       };
     const bcc = this.opts.bcc ? checkAddress(this.opts.bcc) : null;
     const messageId = message.messageIdHeader ?? messageIdFor(message.id, from.address);
+    const key = dkimKeyFor(this.opts.dkim ?? [], from.address);
     const job = transport.sendMail({
       from: from.address,
       to: message.to,
@@ -143,7 +161,8 @@ export class SmtpAdapter implements ChannelAdapter {
       text: message.text,
       html: message.html ?? undefined,
       messageId,
-      headers: { 'X-KMC-Message': String(message.id) },
+      headers: { ...AUTOMATIC_MESSAGE_HEADERS, 'X-KMC-Message': String(message.id) },
+      ...(key ? { dkim: { domainName: key.domain, keySelector: key.selector, privateKey: key.privateKey } } : {}),
     });
     try {
       const info = await job;

@@ -118,10 +118,18 @@ export async function releaseExpiredLeases(knex: Knex, now: Date, actor: string)
 
 /**
  * Puts messages this worker claimed but never handed to a channel back in
- * the queue at once (a stopping worker), without waiting for the lease.
- * The claim's attempt is given back, since nothing was tried.
+ * the queue at once (a stopping worker), without waiting for the lease; or,
+ * with `nextAttemptAt`, for later (a sending limit holds them back). The
+ * claim's attempt is given back, since nothing was tried.
  */
-export async function releaseClaimed(knex: Knex, ids: number[], workerId: string, at: Date, reason: string): Promise<number> {
+export async function releaseClaimed(
+  knex: Knex,
+  ids: number[],
+  workerId: string,
+  at: Date,
+  reason: string,
+  nextAttemptAt: Date = at,
+): Promise<number> {
   if (!ids.length) return 0;
   const now = toDbTime(at);
   return withLockRetry(() =>
@@ -136,7 +144,7 @@ export async function releaseClaimed(knex: Knex, ids: number[], workerId: string
           status: 'pending',
           claimed_by: null,
           lease_until: null,
-          next_attempt_at: now,
+          next_attempt_at: toDbTime(nextAttemptAt),
           updated_at: now,
           attempts: trx.raw('GREATEST(attempts - 1, 0)'),
         });

@@ -1,0 +1,112 @@
+/**
+ * Mail that providers trust, on real captured mail: the delivery worker
+ * sends through the real SMTP capture server; each notice carries the
+ * headers of an automatic message and the branch's Reply-To, and a notice
+ * from a domain with a DKIM key verifies with an independent verifier
+ * (mailauth) given the published public key, while a changed copy does not.
+ */
+import { expect } from 'chai';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { dkimVerify } from 'mailauth/lib/dkim/verify';
+import { kohaSchemaKind } from '../support/koha';
+import { deliveryWorld } from './delivery-support';
+import { TestClock, testServices, testSettings } from '../support/sidecar';
+import type { CapturedMail } from '../../sidecar/demo/capture-smtp';
+import { dkimRecordText } from '../../sidecar/config';
+import type { NewMessage } from '../../sidecar/queue';
+
+let serial = 0;
+function email(from: string, over: Partial<NewMessage> = {}): NewMessage {
+  serial += 1;
+  return {
+    idempotencyKey: `test:trust:${String(serial)}`,
+    messageType: 'overdue',
+    level: 1,
+    borrowernumber: 5000 + serial,
+    branchcode: 'CPL',
+    channel: 'email',
+    status: 'pending',
+    to: `patron${String(serial)}@mail.example.net`,
+    from,
+    replyTo: 'circulation@library.example.org',
+    lang: 'en',
+    subject: `Overdue notice ${String(serial)}`,
+    text: `Your loan is overdue (${String(serial)}).\nPlease return it.`,
+    html: `<p>Your loan is overdue (${String(serial)}).</p>`,
+    fee: 0,
+    runId: null,
+    ruleId: null,
+    items: [],
+    ...over,
+  };
+}
+
+describe(`mail that providers trust (${kohaSchemaKind()} Koha schema)`, function () {
+  this.timeout(60_000);
+  const world = deliveryWorld('mailtrust');
+  let published: string;
+  const keyDir = mkdtempSync(path.join(os.tmpdir(), 'kmc-dkim-'));
+
+  /** A resolver that answers as DNS would with the published record, and nothing else. */
+  const resolver = (name: string, rrtype: string): Promise<string[][]> => {
+    if (rrtype === 'TXT' && name === 'kmc2026._domainkey.library.example.org') return Promise.resolve([[published]]);
+    return Promise.reject(Object.assign(new Error(`no ${rrtype} record for ${name}`), { code: 'ENOTFOUND' }));
+  };
+
+  it('signs each sending domain with its key, with the headers of an automatic message and the branch Reply-To', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const keyFile = path.join(keyDir, 'library.pem');
+    writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const settings = testSettings(world.db.url, {
+      KMC_SMTP_URL: world.smtp.url,
+      KMC_DKIM_KEYS: `library.example.org:kmc2026:${keyFile}`,
+    });
+    published = dkimRecordText(settings.dkim[0]);
+    const clock = new TestClock(new Date('2026-11-02T08:00:00Z'));
+    const kmc = testServices(settings, clock, { adapters: {} });
+    try {
+      await kmc.startChannels();
+      await kmc.store.insertMessages(
+        [
+          email('Centralbiblioteket <library@library.example.org>'),
+          // A branch on a subdomain signs with its parent domain's key.
+          email('branch@north.library.example.org'),
+          // No key for this domain: unsigned, still sent.
+          email('library@other.example.com', { replyTo: null }),
+        ],
+        clock.now(),
+        'test',
+      );
+      const stats = await kmc.worker.deliverOnce();
+      expect(stats).to.include({ sent: 3, failed: 0 });
+    } finally {
+      await kmc.close();
+    }
+    const byFrom = (from: string): CapturedMail => world.smtp.messages.find((m) => m.parsed.from?.value[0]?.address === from)!;
+
+    for (const m of world.smtp.messages) {
+      expect(m.parsed.headers.get('auto-submitted')).to.equal('auto-generated');
+      expect(m.parsed.headers.get('x-auto-response-suppress')).to.equal('All');
+      expect(m.parsed.headers.get('precedence')).to.equal('bulk');
+    }
+    expect(byFrom('library@library.example.org').parsed.replyTo?.text).to.equal('circulation@library.example.org');
+    expect(byFrom('library@other.example.com').parsed.replyTo).to.equal(undefined);
+
+    for (const from of ['library@library.example.org', 'branch@north.library.example.org']) {
+      const { raw } = byFrom(from);
+      const verdict = await dkimVerify(raw, { resolver });
+      expect(verdict.results, from).to.have.length(1);
+      expect(verdict.results[0]).to.deep.include({ signingDomain: 'library.example.org', selector: 'kmc2026' });
+      expect(verdict.results[0].status.result, from).to.equal('pass');
+      // The same message changed on the way does not verify: the verifier can say no.
+      const changed = raw.replace(/Your loan is overdue/, 'Your loan is fine');
+      const refused = await dkimVerify(changed, { resolver });
+      expect(refused.results[0].status.result, `${from}, changed`).to.not.equal('pass');
+    }
+    const unsigned = await dkimVerify(byFrom('library@other.example.com').raw, { resolver });
+    expect(unsigned.results.map((r) => r.status.result)).to.deep.equal(['none']);
+  });
+});
