@@ -18,7 +18,16 @@ import nunjucks from 'nunjucks';
 import { KmcError, UnauthenticatedError } from '../errors';
 import { authRoutes, createAuthParts, csrfGuard, loadStaff, requireSignIn, sessionRoutes } from './auth';
 import { PAGE_LANGS, translator, isMessageKey, type MessageKey } from './i18n';
-import { actorWords, auditActionWords, auditDetailWords, auditObjectWords, jobWords, reasonWords, routineNameWords } from './words';
+import {
+  actorWords,
+  auditActionWords,
+  auditDetailWords,
+  auditObjectWords,
+  jobWords,
+  reasonWords,
+  routineNameWords,
+  scheduleWords,
+} from './words';
 import { PAGE_TEMPLATE_DIR, staffOf, type NavEntry, type PageKit, type StaffPage, type WebDeps } from './kit';
 import { routinePages } from './pages/routines';
 import { runPages } from './pages/runs';
@@ -154,6 +163,7 @@ export function createWebApp(deps: WebDeps): express.Express {
         reason: (r: string | null | undefined) => reasonWords(t, r),
         who: (a: string | null | undefined) => actorWords(t, a, (ctx.actorNames as Record<number, string> | undefined) ?? {}),
         routineName: (n: string | null | undefined) => routineNameWords(t, n),
+        scheduleText: (c: string | null | undefined) => scheduleWords(t, staff?.lang ?? 'en', c),
         jobName: (j: string | null | undefined, type?: string | null) => jobWords(t, j, type),
         auditAction: (a: string) => auditActionWords(t, a),
         auditObject: (type: string | null, id: string | number | null) => auditObjectWords(t, type, id),

@@ -5,8 +5,9 @@
  * through here. A text none of the patterns knows (a server's reply, for
  * example) is data and is shown as it is.
  */
+import cronstrue from 'cronstrue/i18n';
 import type { StaffReader } from '../host';
-import type { Translate } from './i18n';
+import type { PageLang, Translate } from './i18n';
 
 /** Known reasons: the recorded text, and the catalogue key that says it (with the parts it carries). */
 const REASONS: Array<{ re: RegExp; key: string; names?: string[] }> = [
@@ -222,4 +223,17 @@ export function jobWords(t: Translate, job: string | null | undefined, messageTy
   if (manual) return t('run.job.manual', { type: manual[1] === 'run' ? '' : t(`type.${messageType ?? manual[1]}`) }).trim();
   if (/anonymi[sz]e/.test(job)) return t('run.job.anonymise');
   return job;
+}
+
+/**
+ * A routine's schedule in words in the staff member's language ("At 06:30, Monday through Friday"), by cronstrue,
+ * in 24-hour time; a schedule it cannot read is shown as written, and no schedule means by hand.
+ */
+export function scheduleWords(t: Translate, lang: PageLang, cron: string | null | undefined): string {
+  if (!cron?.trim()) return t('routine.by_hand');
+  try {
+    return cronstrue.toString(cron, { locale: lang, use24HourTimeFormat: true, verbose: false });
+  } catch {
+    return cron;
+  }
 }

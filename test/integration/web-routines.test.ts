@@ -77,6 +77,9 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     const all = await staff.get('/routines');
     expect(all.status).to.equal(200);
     expect(all.text).to.contain('Overdue notices').and.to.contain('Hold pickup notices');
+    // Schedules in words (cronstrue), the cron form beside them for those who want it.
+    expect(all.text).to.contain('At 06:30 <small><code>30 6 * * *</code></small>');
+    expect(all.text).to.contain('Every hour, between 08:00 and 20:00');
     const overdue = await staff.get('/routines?type=overdue');
     expect(overdue.text).to.contain('Overdue notices').and.not.to.contain('Hold pickup notices');
     await db.knex('kmc_routines').insert({

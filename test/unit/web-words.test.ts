@@ -14,6 +14,7 @@ import {
   jobWords,
   reasonWords,
   routineNameWords,
+  scheduleWords,
 } from '../../sidecar/web/words';
 
 describe('recorded texts in the staff member’s words', () => {
@@ -57,5 +58,14 @@ describe('recorded texts in the staff member’s words', () => {
     expect(routineNameWords(sv, 'Kravrutin Barn')).to.equal('Kravrutin Barn');
     expect(jobWords(sv, 'archive:anonymise')).to.equal('Nattlig anonymisering av gamla meddelanden');
     expect(jobWords(sv, 'manual:overdue:1a2b3c4d', 'overdue')).to.equal('Körd för hand: Krav');
+  });
+
+  it('says a schedule in words in the staff member’s language, with a 24-hour clock', () => {
+    expect(scheduleWords(en, 'en', '30 6 * * 1-5')).to.equal('At 06:30, Monday through Friday');
+    expect(scheduleWords(sv, 'sv', '30 6 * * 1-5')).to.equal('Kl 06:30, måndag till fredag');
+    expect(scheduleWords(translator('de'), 'de', '0 9 * * *')).to.equal('Um 09:00');
+    expect(scheduleWords(translator('da'), 'da', '0 9 * * *')).to.equal('Kl 09:00');
+    expect(scheduleWords(sv, 'sv', null)).to.equal(sv('routine.by_hand'));
+    expect(scheduleWords(sv, 'sv', 'not a schedule')).to.equal('not a schedule');
   });
 });
