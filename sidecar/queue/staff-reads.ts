@@ -187,11 +187,28 @@ export type SmsErrorLine = Pick<
   'id' | 'borrowernumber' | 'status' | 'to_address' | 'status_reason' | 'last_reply' | 'attempts' | 'updated_at'
 >;
 
-/** The run's SMS that failed or found no usable number, in the order they were made. */
+/**
+ * The run's SMS that failed or found no usable number, in the order they were made, with the messages staff chose
+ * to send as SMS in the review that then found no number (they keep their first channel, and must not go unseen).
+ */
 export function smsErrorsOfRun(knex: Knex, runId: number): Promise<SmsErrorLine[]> {
-  return knex<MessageRow>('kmc_messages')
-    .where({ run_id: runId, channel: 'sms' })
-    .whereIn('status', ['failed', 'missing_contact'])
-    .orderBy('id')
-    .select<SmsErrorLine[]>('id', 'borrowernumber', 'status', 'to_address', 'status_reason', 'last_reply', 'attempts', 'updated_at');
+  return knex<MessageRow>('kmc_messages as m')
+    .leftJoin('kmc_review_messages as r', 'r.message_id', 'm.id')
+    .where('m.run_id', runId)
+    .where((w) => {
+      void w
+        .where((sms) => void sms.where('m.channel', 'sms').whereIn('m.status', ['failed', 'missing_contact']))
+        .orWhere((chosen) => void chosen.where('r.send_as', 'sms').where('m.status', 'missing_contact'));
+    })
+    .orderBy('m.id')
+    .select<SmsErrorLine[]>(
+      'm.id',
+      'm.borrowernumber',
+      'm.status',
+      'm.to_address',
+      'm.status_reason',
+      'm.last_reply',
+      'm.attempts',
+      'm.updated_at',
+    );
 }

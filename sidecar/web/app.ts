@@ -17,7 +17,17 @@ import cookieParser from 'cookie-parser';
 import nunjucks from 'nunjucks';
 import { KmcError, UnauthenticatedError } from '../errors';
 import { authRoutes, createAuthParts, csrfGuard, loadStaff, requireSignIn, sessionRoutes } from './auth';
-import { translator, isMessageKey, type MessageKey } from './i18n';
+import { PAGE_LANGS, translator, isMessageKey, type MessageKey } from './i18n';
+import {
+  actorWords,
+  auditActionWords,
+  auditDetailWords,
+  auditObjectWords,
+  jobWords,
+  reasonWords,
+  routineNameWords,
+  scheduleWords,
+} from './words';
 import { PAGE_TEMPLATE_DIR, staffOf, type NavEntry, type PageKit, type StaffPage, type WebDeps } from './kit';
 import { routinePages } from './pages/routines';
 import { runPages } from './pages/runs';
@@ -139,7 +149,7 @@ export function createWebApp(deps: WebDeps): express.Express {
       const html = pages.render(template, {
         t,
         lang: staff?.lang ?? 'en',
-        otherLang: staff?.lang === 'sv' ? 'en' : 'sv',
+        otherLangs: PAGE_LANGS.filter((l) => l !== (staff?.lang ?? 'en')),
         staff: staff?.account ?? null,
         staffName: staff ? [staff.account.firstname, staff.account.surname].filter(Boolean).join(' ') || staff.account.userid : '',
         csrf: staff?.session.csrfToken ?? '',
@@ -149,6 +159,15 @@ export function createWebApp(deps: WebDeps): express.Express {
           .map((n) => ({ ...n, active: [n.path, ...(n.also ?? [])].some((p) => here === p || here.startsWith(`${p}/`)) })),
         here: req.originalUrl,
         notice: done ? { kind: 'success', text: t(done, { n: typeof req.query.n === 'string' ? req.query.n.slice(0, 12) : '' }) } : null,
+        // What the sidecar recorded, in the staff member's words (words.ts); `actorNames` from the page names its staff.
+        reason: (r: string | null | undefined) => reasonWords(t, r),
+        who: (a: string | null | undefined) => actorWords(t, a, (ctx.actorNames as Record<number, string> | undefined) ?? {}),
+        routineName: (n: string | null | undefined) => routineNameWords(t, n),
+        scheduleText: (c: string | null | undefined) => scheduleWords(t, staff?.lang ?? 'en', c),
+        jobName: (j: string | null | undefined, type?: string | null) => jobWords(t, j, type),
+        auditAction: (a: string) => auditActionWords(t, a),
+        auditObject: (type: string | null, id: string | number | null) => auditObjectWords(t, type, id),
+        auditDetail: (a: string, d: string | null) => auditDetailWords(t, a, d),
         ...ctx,
       });
       res

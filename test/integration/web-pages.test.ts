@@ -62,7 +62,7 @@ describe("the staff pages' message catalogues", () => {
     expect(Object.keys(sv).sort()).to.deep.equal([...keys].sort());
     const same = keys.filter((k) => (sv as Record<string, string>)[k] === (en as Record<string, string>)[k]);
     // Words that are the same in both: SMS, Status, Message-ID, and the language names.
-    expect(same.sort()).to.deep.equal(['channel.sms', 'field.status', 'lang.en', 'lang.sv', 'message.message_id']);
+    expect(same.sort()).to.deep.equal(['channel.sms', 'field.status', 'lang.da', 'lang.de', 'lang.en', 'lang.sv', 'message.message_id']);
     for (const k of keys) {
       const params = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
       expect(params((sv as Record<string, string>)[k]), k).to.deep.equal(params((en as Record<string, string>)[k]));
@@ -73,8 +73,11 @@ describe("the staff pages' message catalogues", () => {
     expect(translator('sv')('run.approved', { n: 3 })).to.equal('Körningen godkändes: 3 meddelande(n) köades.');
     expect(translator('en')('no.such.key')).to.equal('no.such.key');
     expect(pickPageLang('sv-SE')).to.equal('sv');
-    expect(pickPageLang(null, 'da-DK,sv;q=0.8')).to.equal('sv');
-    expect(pickPageLang('de-DE', 'fr')).to.equal('en');
+    // Danish and German pages too (issue 12); a language without pages falls through to the next, then English.
+    expect(pickPageLang(null, 'da-DK,sv;q=0.8')).to.equal('da');
+    expect(pickPageLang('de-DE', 'fr')).to.equal('de');
+    expect(pickPageLang('fr-FR', 'nb,sv;q=0.8')).to.equal('sv');
+    expect(pickPageLang('fr-FR', 'nb')).to.equal('en');
   });
 });
 

@@ -77,6 +77,9 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     const all = await staff.get('/routines');
     expect(all.status).to.equal(200);
     expect(all.text).to.contain('Overdue notices').and.to.contain('Hold pickup notices');
+    // Schedules in words (cronstrue), the cron form beside them for those who want it.
+    expect(all.text).to.contain('At 06:30 <small><code>30 6 * * *</code></small>');
+    expect(all.text).to.contain('Every hour, between 08:00 and 20:00');
     const overdue = await staff.get('/routines?type=overdue');
     expect(overdue.text).to.contain('Overdue notices').and.not.to.contain('Hold pickup notices');
     await db.knex('kmc_routines').insert({
@@ -280,9 +283,18 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
       .knex('kmc_messages')
       .where({ id: anna.id })
       .update({ channel: 'sms', status: 'failed', to_address: '+46701234567', last_reply: 'ESME_RINVDSTADR <b>' });
+    // Staff chose SMS for Jürgen in the review, and there was no number: it stays an e-mail without contact, and is reported.
+    const jurgen = await db.knex('kmc_messages').where({ run_id: runId, borrowernumber: lib.patrons.jurgen }).first();
+    await db.knex('kmc_messages').where({ id: jurgen.id }).update({ status: 'missing_contact', status_reason: 'no address for sms' });
+    await db
+      .knex('kmc_review_messages')
+      .insert({ message_id: jurgen.id, run_id: runId, excluded: 0, send_as: 'sms', updated_at: new Date() })
+      .onConflict('message_id')
+      .merge();
     const res = await staff.get(`/runs/${runId}/sms-errors`);
     expect(res.status).to.equal(200);
     expect(res.text).to.contain('+46701234567').and.to.contain('ESME_RINVDSTADR &lt;b&gt;');
+    expect(res.text).to.contain(`href="/archive/${jurgen.id}"`).and.to.contain('no address for SMS');
   });
 
   it('a scheduled run of a routine that needs approval waits as proposed, and the pick list sorts held titles by shelf', async () => {

@@ -10,7 +10,7 @@ import bcrypt from 'bcryptjs';
 import { safeNextPath, verifyLaunchToken } from './launch-token';
 import { hasStaffAccess, permissionsOf } from './permissions';
 import type { NonceStore, Session, SessionStore, SigninThrottle } from '../../staff';
-import { pickPageLang, isPageLang, translator, type PageLang } from '../i18n';
+import { PAGE_LANGS, pickPageLang, isPageLang, translator, type PageLang } from '../i18n';
 import { cookieOf, formOf, type PageKit, type StaffContext } from '../kit';
 
 export { permissionsOf, hasStaffAccess, PERMISSIONS, type Permission } from './permissions';
@@ -159,6 +159,7 @@ export function authRoutes(kit: PageKit, parts: AuthParts): express.Router {
         kit.pages.render('signin.njk', {
           t: translator(lang),
           lang,
+          otherLangs: PAGE_LANGS.filter((l) => l !== lang),
           title: translator(lang)('signin.title'),
           formToken: signinFormToken(settings.secret, value),
           error: fields.error ?? null,

@@ -1,16 +1,20 @@
 /**
  * The staff pages' message catalogues. Every word on a page comes from here;
  * English is the reference, and every other catalogue has exactly its keys
- * (the type system and a unit test both check that).
+ * (the type system and test/unit/catalogues.test.ts both check that). To add
+ * a text, give its key the English wording in en.ts and the same key in
+ * sv.ts, da.ts and de.ts.
  */
 import { en, type MessageKey } from './en';
 import { sv } from './sv';
+import { da } from './da';
+import { de } from './de';
 
 export type { MessageKey };
-export const PAGE_LANGS = ['en', 'sv'] as const;
+export const PAGE_LANGS = ['en', 'sv', 'da', 'de'] as const;
 export type PageLang = (typeof PAGE_LANGS)[number];
 
-const CATALOGUES: Record<PageLang, Record<MessageKey, string>> = { en, sv };
+const CATALOGUES: Record<PageLang, Record<MessageKey, string>> = { en, sv, da, de };
 
 export type Translate = (key: string, params?: Record<string, unknown>) => string;
 

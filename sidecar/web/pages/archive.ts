@@ -8,6 +8,7 @@ import type { Request, Response } from 'express';
 import { CHANNELS, MESSAGE_STATUSES, MESSAGE_TYPES } from '../../kernel';
 import { filterQuery, parseArchiveFilter, searchArchive } from '../messages';
 import { idParam, type StaffPage } from '../kit';
+import { staffNames } from '../words';
 
 const PAGE_SIZE = 50;
 
@@ -55,6 +56,10 @@ export const archivePages: StaffPage = {
         message,
         items,
         events,
+        actorNames: await staffNames(
+          deps.staff,
+          events.map((e) => e.actor),
+        ),
         patron: patrons.get(message.borrowernumber) ?? null,
         branch: message.branchcode ? (branches.get(message.branchcode) ?? null) : null,
         embed,

@@ -7,6 +7,7 @@ import { CHANNELS } from '../../kernel';
 import type { Request, Response } from 'express';
 import { ROUTINE_TYPES, routineFromForm, type FieldError, type RoutineForm } from '../../scheduling';
 import { idParam, type PageKit, type StaffPage } from '../kit';
+import { routineNameWords } from '../words';
 
 const EMPTY: RoutineForm = {
   name: '',
@@ -86,7 +87,7 @@ export const routinePages: StaffPage = {
         res,
         'routine.njk',
         {
-          title: routineId ? t('routine.title', { name: input.name }) : t('routine.new'),
+          title: routineId ? t('routine.title', { name: routineNameWords(t, input.name) }) : t('routine.new'),
           routineId,
           routine: input,
           errors,

@@ -11,6 +11,7 @@ import { CHANNELS, isChannel, type ChannelName } from '../../kernel';
 import type { RunStore, RunSummary } from '../../runs';
 import { lettersPdf, pickList, runLetters } from '../outputs/letters';
 import { idParam, listParam, type PageKit, type StaffPage } from '../kit';
+import { routineNameWords, staffNames } from '../words';
 
 const PAGE_SIZE = 100;
 const HOLD_TYPES = ['hold_waiting', 'hold_reminder'];
@@ -37,7 +38,11 @@ export const runPages: StaffPage = {
     router.get('/runs', allowed, async (req, res) => {
       const waiting = req.query.waiting === '1';
       const list = await runs.recent({ limit: 100, waiting });
-      kit.render(req, res, 'runs.njk', { title: kit.staff(res).t('runs.title'), runs: list, waiting });
+      const actorNames = await staffNames(
+        deps.staff,
+        list.map((r) => r.started_by),
+      );
+      kit.render(req, res, 'runs.njk', { title: kit.staff(res).t('runs.title'), runs: list, waiting, actorNames });
     });
 
     router.get('/runs/:id/status', allowed, async (req, res) => {
@@ -72,9 +77,11 @@ export const runPages: StaffPage = {
       const pages = Math.max(1, Math.ceil(review.total / PAGE_SIZE));
       const progress = run.status === 'running' ? await runs.progress(run.id) : null;
       const approver = run.approved_by ? await deps.staff.staffAccount(run.approved_by) : null;
+      const actorNames = await staffNames(deps.staff, [run.started_by]);
       kit.render(req, res, 'run.njk', {
-        title: t('run.title', { name: run.routine_name ?? t(`type.${run.message_type ?? 'overdue'}`), id: run.id }),
+        title: t('run.title', { name: routineNameWords(t, run.routine_name) || t(`type.${run.message_type ?? 'overdue'}`), id: run.id }),
         run,
+        actorNames,
         view,
         page,
         pages,
