@@ -19,11 +19,16 @@ const PAGE = 1000;
 export async function releaseQuietHours(knex: Knex, quiet: QuietHours, now: Date, actor: string): Promise<number> {
   const at = toDbTime(now);
   let released = 0;
+  // Branches still quiet are left out by the query itself, so however many of their SMS wait, the others are found.
+  const stillQuiet = quiet.quietBranches(now);
   for (;;) {
     const moved = await knex.transaction(async (trx) => {
       const rows = await trx<MessageRow>('kmc_messages')
         .where({ status: 'held', channel: 'sms' })
         .where('status_reason', 'like', `${QUIET_HOURS_REASON}%`)
+        .where((w) => {
+          if (stillQuiet.length) void w.whereNotIn('branchcode', stillQuiet).orWhereNull('branchcode');
+        })
         .orderBy('id')
         .limit(PAGE)
         .forUpdate()
