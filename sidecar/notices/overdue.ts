@@ -130,7 +130,8 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
         // A later level counts from the day the one before went out; while that one waits, so does this one.
         const from = current ? sent.get(current)?.wentOut : loan.date_due.slice(0, 10);
         if (!from) {
-          skip(stats, 'previous_level_not_sent');
+          // Notified at its current level, which has not gone out yet.
+          skip(stats, 'already_notified');
           continue;
         }
         if (daysBetween(from, args.runDate) < rule.delay_days) {
