@@ -23,17 +23,11 @@ export async function releaseQuietHours(knex: Knex, quiet: QuietHours, now: Date
   const stillQuiet = quiet.quietBranches(now);
   for (;;) {
     const moved = await knex.transaction(async (trx) => {
-      const rows = await trx<MessageRow>('kmc_messages')
+      const q = trx<MessageRow>('kmc_messages')
         .where({ status: 'held', channel: 'sms' })
-        .where('status_reason', 'like', `${QUIET_HOURS_REASON}%`)
-        .where((w) => {
-          if (stillQuiet.length) void w.whereNotIn('branchcode', stillQuiet).orWhereNull('branchcode');
-        })
-        .orderBy('id')
-        .limit(PAGE)
-        .forUpdate()
-        .skipLocked()
-        .select('id', 'branchcode');
+        .where('status_reason', 'like', `${QUIET_HOURS_REASON}%`);
+      if (stillQuiet.length) void q.where((w) => void w.whereNotIn('branchcode', stillQuiet).orWhereNull('branchcode'));
+      const rows = await q.orderBy('id').limit(PAGE).forUpdate().skipLocked().select('id', 'branchcode');
       const ids = rows.filter((r) => !quiet.isQuiet(r.branchcode, now)).map((r) => r.id);
       if (ids.length) {
         await trx('kmc_messages')
