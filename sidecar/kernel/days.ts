@@ -15,3 +15,23 @@ export function addDays(day: string, days: number): string {
 export function daysBetween(fromDay: string, toDay: string): number {
   return Math.round((Date.parse(`${toDay}T00:00:00Z`) - Date.parse(`${fromDay}T00:00:00Z`)) / 86_400_000);
 }
+
+const WALL_CLOCK = { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' } as const;
+
+/** The library's wall-clock time at an instant (YYYY-MM-DD HH:MM:SS), as Koha stores its times. */
+export function libraryTime(at: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, hourCycle: 'h23', ...WALL_CLOCK }).formatToParts(at);
+  const v = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
+  return `${v('year')}-${v('month')}-${v('day')} ${v('hour')}:${v('minute')}:${v('second')}`;
+}
+
+/**
+ * The moment a run for a library day counts as "now", as library wall-clock
+ * time: the present moment for today's run, the end of the day for a day
+ * that has passed, its start for a day still to come.
+ */
+export function runMoment(runDate: string, at: Date, timeZone: string): string {
+  const today = libraryDay(at, timeZone);
+  if (runDate === today) return libraryTime(at, timeZone);
+  return runDate < today ? `${addDays(runDate, 1)} 00:00:00` : `${runDate} 00:00:00`;
+}

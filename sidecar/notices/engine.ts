@@ -50,6 +50,17 @@ export function coverageKey(type: string, level: number, kind: CoverageKind, id:
   return `${type}:${level}:${kind}:${id}`;
 }
 
+/**
+ * A loan's coverage for one due date: a renewal that moves the due date
+ * starts the loan over (level 1 again, a new pre-due reminder). `variant`
+ * tells two notices of one kind apart (the due-day reminder beside the
+ * advance one).
+ */
+export function loanCoverageKey(type: string, level: number, issueId: number, dateDue: string, variant?: string): string {
+  const due = dateDue.slice(0, 16).replace(/[-:]/g, '').replace(' ', 'T');
+  return `${coverageKey(type, level, 'issue', issueId)}:due:${due}${variant ? `:${variant}` : ''}`;
+}
+
 export function idempotencyKey(type: string, level: number, borrowernumber: number, coverage: string[]): string {
   const digest = createHash('sha256')
     .update([...coverage].sort().join(','))
@@ -495,29 +506,52 @@ export class Composer {
   }
 }
 
-/** What the sidecar already sent about some loans: per loan, the overdue levels with their notice days, and the other types. */
+/** A level of a loan's overdue notices: the day it went out, or null while it has not (proposed, held, queued, cancelled, no contact). */
+export interface LevelRecord {
+  wentOut: string | null;
+}
+
+/** What the sidecar already sent about some loans: per loan, the overdue levels for its current due date, and the other types. */
 export interface LoanHistory {
-  levels: Map<number, string>;
+  levels: Map<number, LevelRecord>;
   types: Set<string>;
 }
 
-const COVERAGE = /^([a-z_]+):(\d):issue:\d+$/;
+/** Statuses of a notice that reached the patron's way: sent, delivered, or a letter printed (or handed to print). */
+export const WENT_OUT: ReadonlySet<string> = new Set(['sent', 'delivered', 'printed', 'to_print', 'bounced']);
+
+const COVERAGE = /^([a-z_]+):(\d):issue:\d+(?::due:\d{8}T\d{4})?$/;
+
+const sameDue = (a: string | null, b: string) => a === null || a.slice(0, 16) === b.slice(0, 16);
 
 /**
- * One query per batch: the notices that cover these loans, with the library
- * day each was made for. Later overdue levels and bills count from these.
+ * One query per batch: the notices that cover these loans. Overdue levels
+ * count only for the loan's current due date (a renewal starts it over);
+ * each level carries the library day it went out, from which the next level
+ * and the bill count.
  */
-export async function loanHistory(store: MessageStore, issueIds: number[], timeZone: string): Promise<Map<number, LoanHistory>> {
+export async function loanHistory(
+  store: MessageStore,
+  loans: Array<{ issue_id: number; date_due: string }>,
+  timeZone: string,
+): Promise<Map<number, LoanHistory>> {
   const out = new Map<number, LoanHistory>();
-  for (const r of await store.loanCoverage(issueIds)) {
+  const dueOf = new Map(loans.map((l) => [l.issue_id, l.date_due]));
+  for (const r of await store.loanCoverage([...dueOf.keys()])) {
     const m = COVERAGE.exec(r.coverage_key);
     if (!m) continue;
     let h = out.get(r.issue_id);
     if (!h) out.set(r.issue_id, (h = { levels: new Map(), types: new Set() }));
     h.types.add(m[1]);
-    if (m[1] === 'overdue') {
-      const day = r.notice_date ? r.notice_date.slice(0, 10) : libraryDay(fromDbTime(r.created_at) ?? new Date(0), timeZone);
-      h.levels.set(Number(m[2]), day);
+    const due = dueOf.get(r.issue_id);
+    if (m[1] === 'overdue' && due !== undefined && sameDue(r.date_due, due)) {
+      const sentAt = fromDbTime(r.first_sent_at);
+      const day = sentAt
+        ? libraryDay(sentAt, timeZone)
+        : r.notice_date
+          ? r.notice_date.slice(0, 10)
+          : libraryDay(fromDbTime(r.created_at) ?? new Date(0), timeZone);
+      h.levels.set(Number(m[2]), { wentOut: WENT_OUT.has(r.status) ? day : null });
     }
   }
   return out;

@@ -2,20 +2,24 @@
  * Overdue notices, levels 1 to 5, and replacement bills. One streaming query
  * selects every loan overdue by at least the smallest level-1 delay; for
  * each batch of patrons one query reads what the sidecar already sent about
- * those loans. Level 1 counts its delay from the due date, each later level
- * from the day the level before it was sent; a level not used for a loan
- * stops it and every later level. A loan is covered once per level: the
- * coverage key in kmc_message_items makes that a database fact.
+ * those loans. Level 1 counts its delay from the due date (and never covers
+ * a loan not yet overdue at the moment of the run: hourly loans and a delay
+ * of 0 are compared by date and time), each later level from the day the
+ * level before it actually went out; a level not used for a loan stops it
+ * and every later level. A loan is covered once per level and due date: the
+ * coverage key in kmc_message_items makes that a database fact, and a
+ * renewal that moves the due date starts the loan over at level 1.
  */
 import type { LoanCandidate } from '../host';
 import { OVERDUE_LEVELS, type OverdueRuleChain, type Rule } from '../rules';
-import { addDays, daysBetween } from '../kernel';
+import { addDays, daysBetween, runMoment } from '../kernel';
 import { KmcError } from '../errors';
 import type { NoticeDeps } from './context';
 import {
   Composer,
   RunContext,
   coverageKey,
+  loanCoverageKey,
   loanHistory,
   resolveRule,
   rulesWithBaseline,
@@ -24,6 +28,7 @@ import {
   skipRecord,
   smallestDelay,
   type GenerateArgs,
+  type LevelRecord,
   type MessageSink,
   type Unit,
 } from './engine';
@@ -100,20 +105,17 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
   const ctx = await RunContext.load(deps, args);
   const composer = new Composer(ctx, 'overdue');
   const dueBefore = `${addDays(args.runDate, -minDelay + 1)} 00:00:00`;
+  const moment = runMoment(args.runDate, ctx.now, deps.settings.timezone);
 
   await runBatches(
     deps.host.streamLoans({ dueBefore }),
     async (patrons) => {
       const loans = loansInScope(ctx, patrons, stats);
-      const history = await loanHistory(
-        deps.store,
-        loans.map((l) => l.issue_id),
-        deps.settings.timezone,
-      );
+      const history = await loanHistory(deps.store, loans, deps.settings.timezone);
       const units: Unit[] = [];
       for (const loan of loans) {
         const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
-        const sent = history.get(loan.issue_id)?.levels ?? new Map<number, string>();
+        const sent = history.get(loan.issue_id)?.levels ?? new Map<number, LevelRecord>();
         const current = sent.size ? Math.max(...sent.keys()) : 0;
         const next = current + 1;
         const rule = next <= 5 ? chain.levelRule(next, subject) : null;
@@ -121,7 +123,17 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
           skip(stats, current ? 'no_further_level' : 'level_not_used');
           continue;
         }
-        const from = (current ? sent.get(current) : undefined) ?? loan.date_due.slice(0, 10);
+        if (!current && loan.date_due >= moment) {
+          skip(stats, 'not_yet_due_for_notice');
+          continue;
+        }
+        // A later level counts from the day the one before went out; while that one waits, so does this one.
+        const from = current ? sent.get(current)?.wentOut : loan.date_due.slice(0, 10);
+        if (!from) {
+          // Notified at its current level, which has not gone out yet.
+          skip(stats, 'already_notified');
+          continue;
+        }
         if (daysBetween(from, args.runDate) < rule.delay_days) {
           skip(stats, current ? 'already_notified' : 'not_yet_due_for_notice');
           continue;
@@ -130,7 +142,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
           skip(stats, 'other_level');
           continue;
         }
-        units.push(loanUnit(ctx, loan, rule, next, coverageKey('overdue', next, 'issue', loan.issue_id)));
+        units.push(loanUnit(ctx, loan, rule, next, loanCoverageKey('overdue', next, loan.issue_id, loan.date_due)));
       }
       // The history read above is what tells which level is next, so coverage is known here.
       return composer.compose(units, stats, { coverageKnown: true });
@@ -168,11 +180,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
     deps.host.streamLoans({ dueBefore }),
     async (patrons) => {
       const loans = loansInScope(ctx, patrons, stats);
-      const history = await loanHistory(
-        deps.store,
-        loans.map((l) => l.issue_id),
-        deps.settings.timezone,
-      );
+      const history = await loanHistory(deps.store, loans, deps.settings.timezone);
       const units: Unit[] = [];
       for (const loan of loans) {
         const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
@@ -187,7 +195,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
           continue;
         }
         const last = chain.lastUsedLevel(subject);
-        const from = last ? h?.levels.get(last) : loan.date_due.slice(0, 10);
+        const from = last ? h?.levels.get(last)?.wentOut : loan.date_due.slice(0, 10);
         if (!from) {
           skip(stats, 'overdue_levels_not_yet_sent');
           continue;

@@ -4,15 +4,18 @@
  * days_in_advance and wants_digest) or Item_Due (the due day itself); the
  * rule says whether the library sends them at all and by which channels.
  * A run that was missed catches up the next day, still before the due date.
+ * A reminder covers one due date: a renewal re-arms it. A patron who asked
+ * for both gets both, as in Koha: the advance one before the due day, the
+ * due-day one on it. An hourly loan whose due time has passed gets none.
  */
 import type { LoanCandidate, MessagingChoice } from '../host';
-import { addDays, daysBetween } from '../kernel';
+import { addDays, daysBetween, runMoment } from '../kernel';
 import { allowedChannels } from '../contact';
 import type { NoticeDeps } from './context';
 import {
   Composer,
   RunContext,
-  coverageKey,
+  loanCoverageKey,
   resolveRule,
   rulesWithBaseline,
   runBatches,
@@ -39,6 +42,7 @@ export async function generatePredue(deps: NoticeDeps, args: GenerateArgs, stats
     days_left: daysBetween(c.args.runDate, (units[0].item.dateDue ?? c.args.runDate).slice(0, 10)),
   }));
 
+  const moment = runMoment(args.runDate, ctx.now, deps.settings.timezone);
   const rows = deps.host.streamLoans({ dueFrom: `${args.runDate} 00:00:00`, dueBefore: `${addDays(args.runDate, ahead + 1)} 00:00:00` });
   await runBatches(
     rows,
@@ -67,13 +71,18 @@ export async function generatePredue(deps: NoticeDeps, args: GenerateArgs, stats
           continue;
         }
         const mine = choices.get(loan.borrowernumber);
-        const pick = choose(mine?.get('Advance_Notice'), mine?.get('Item_Due'), rule.delay_days);
-        if (!pick) {
+        const daysLeft = daysBetween(args.runDate, loan.date_due.slice(0, 10));
+        const pick = choose(mine?.get('Advance_Notice'), mine?.get('Item_Due'), rule.delay_days, daysLeft);
+        if (pick === 'not_asked') {
           skip(stats, 'patron_did_not_ask');
           continue;
         }
-        if (daysBetween(args.runDate, loan.date_due.slice(0, 10)) > pick.days) {
+        if (pick === 'not_yet') {
           skip(stats, 'not_yet_due_for_notice');
+          continue;
+        }
+        if (loan.date_due <= moment) {
+          skip(stats, 'due_time_passed');
           continue;
         }
         const channels = allowedChannels(rule.channels, pick.transports);
@@ -81,7 +90,7 @@ export async function generatePredue(deps: NoticeDeps, args: GenerateArgs, stats
           skip(stats, 'patron_channels_not_allowed');
           continue;
         }
-        units.push(predueUnit(ctx, loan, rule, channels, pick.digest));
+        units.push(predueUnit(ctx, loan, rule, channels, pick));
       }
       return composer.compose(units, stats);
     },
@@ -89,13 +98,33 @@ export async function generatePredue(deps: NoticeDeps, args: GenerateArgs, stats
   );
 }
 
-/** Advance_Notice wins over Item_Due: one reminder per loan. A choice without transports is none. */
-function choose(advance: MessagingChoice | undefined, due: MessagingChoice | undefined, defaultDays: number) {
-  if (advance && advance.transports.length) {
-    return { days: advance.daysInAdvance ?? defaultDays, digest: advance.wantsDigest, transports: advance.transports };
-  }
-  if (due && due.transports.length) return { days: 0, digest: due.wantsDigest, transports: due.transports };
-  return null;
+interface ReminderPick {
+  digest: boolean;
+  transports: string[];
+  /** The due-day reminder of a patron who also asked for the advance one. */
+  dueDay: boolean;
+}
+
+/**
+ * Which reminder a loan gets on this run, `daysLeft` before its due day. A
+ * choice without transports is none. With both asked for, the due day is the
+ * due-day reminder's and the days before it the advance one's; with one, it
+ * covers the whole window up to the due day (a missed run catches up).
+ */
+function choose(
+  advance: MessagingChoice | undefined,
+  due: MessagingChoice | undefined,
+  defaultDays: number,
+  daysLeft: number,
+): ReminderPick | 'not_asked' | 'not_yet' {
+  const a = advance?.transports.length ? advance : null;
+  const d = due?.transports.length ? due : null;
+  if (!a && !d) return 'not_asked';
+  const days = a ? (a.daysInAdvance ?? defaultDays) : 0;
+  if (daysLeft > days) return 'not_yet';
+  if (a && !(d && daysLeft === 0 && days > 0)) return { digest: a.wantsDigest, transports: a.transports, dueDay: false };
+  if (d) return { digest: d.wantsDigest, transports: d.transports, dueDay: !!a };
+  return 'not_yet';
 }
 
 function predueUnit(
@@ -103,9 +132,14 @@ function predueUnit(
   loan: LoanCandidate,
   rule: Parameters<typeof loanUnit>[2],
   channels: Unit['channels'],
-  digest: boolean,
+  pick: ReminderPick,
 ): Unit {
-  const unit = loanUnit(ctx, loan, rule, 0, coverageKey('predue', 0, 'issue', loan.issue_id));
+  const key = loanCoverageKey('predue', 0, loan.issue_id, loan.date_due, pick.dueDay ? 'day' : undefined);
+  const unit = loanUnit(ctx, loan, rule, 0, key);
+  // An hourly loan's reminder says by what time it is due.
+  const time = loan.date_due.slice(11, 16);
+  const line =
+    unit.line && time && time !== '23:59' ? { ...unit.line, due: `${String(unit.line.due)} ${time}`, due_time: time } : unit.line;
   // The patron's wants_digest decides here, not the rule: it is the patron's reminder.
-  return { ...unit, channels, digestKey: digest ? `rule:${rule.id}` : null };
+  return { ...unit, line, channels, digestKey: pick.digest ? `rule:${rule.id}` : null };
 }

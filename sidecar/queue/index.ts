@@ -18,7 +18,7 @@ export type {
   QueueQuery,
   QueuePage,
 } from './types';
-export { MessageStore, STAFF_QUEUE_STATUSES, type StaffQueueFilter, type QueuedMessage } from './store';
+export { MessageStore, STAFF_QUEUE_STATUSES, type StaffQueueFilter, type QueuedMessage, type LoanCoverageRow } from './store';
 export {
   type ListedMessage,
   type ArchiveQuery,

@@ -67,6 +67,12 @@ export class QuietHours {
     return !!w && isQuietAt(w, localClock(at, this.timeZone));
   }
 
+  /** The branches whose quiet hours last at this instant. */
+  quietBranches(at: Date): string[] {
+    const clock = localClock(at, this.timeZone);
+    return [...this.windows].filter(([, w]) => isQuietAt(w, clock)).map(([code]) => code);
+  }
+
   /** The reason to hold an SMS from this branch now, or null when its quiet hours do not last now. */
   quietNow(branchcode: string | null, at: Date): string | null {
     return this.isQuiet(branchcode, at) ? this.reason(branchcode) : null;

@@ -49,6 +49,17 @@ import {
   type SmsErrorLine,
 } from './staff-reads';
 
+/** A loan's coverage as a run reads it back. */
+export interface LoanCoverageRow {
+  issue_id: number;
+  coverage_key: string;
+  date_due: string | null;
+  notice_date: string | null;
+  created_at: string;
+  status: MessageStatus;
+  first_sent_at: string | null;
+}
+
 /** What the staff queue shows: messages that failed or found no usable address. */
 export const STAFF_QUEUE_STATUSES: Array<Extract<MessageStatus, 'failed' | 'missing_contact'>> = ['failed', 'missing_contact'];
 
@@ -222,21 +233,25 @@ export class MessageStore {
     return (await this.knex<MessageRow>('kmc_messages').where({ idempotency_key: key }).first()) ?? null;
   }
 
-  /** Per covered loan: its coverage keys, with the library day and time of the message that covers it. */
-  async loanCoverage(
-    issueIds: number[],
-  ): Promise<Array<{ issue_id: number; coverage_key: string; notice_date: string | null; created_at: string }>> {
-    const out: Array<{ issue_id: number; coverage_key: string; notice_date: string | null; created_at: string }> = [];
+  /**
+   * Per covered loan: its coverage keys, the due date each message covered,
+   * and the message's library day, status and the time it first went out.
+   */
+  async loanCoverage(issueIds: number[]): Promise<LoanCoverageRow[]> {
+    const out: LoanCoverageRow[] = [];
     for (const part of chunk(issueIds, 1000)) {
       const rows = await this.knex<MessageItemRow>({ mi: 'kmc_message_items' })
         .join<MessageRow>({ m: 'kmc_messages' }, 'm.id', 'mi.message_id')
         .whereIn('mi.issue_id', part)
         .whereNotNull('mi.coverage_key')
-        .select<Array<{ issue_id: number; coverage_key: string; notice_date: string | null; created_at: string }>>(
+        .select<LoanCoverageRow[]>(
           'mi.issue_id',
           'mi.coverage_key',
+          'mi.date_due',
           'm.notice_date',
           'm.created_at',
+          'm.status',
+          'm.first_sent_at',
         );
       out.push(...rows);
     }

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { kohaSchemaKind } from '../support/koha';
 import { addDays } from '../../sidecar/rendering/dates';
 import { firesBetween, parseCron, type Routine } from '../../sidecar/scheduling';
+import { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { engineWorld, stored, type EngineWorld, type StoredMessage } from './engine-support';
 
 const DAY0 = '2026-11-01';
@@ -17,13 +18,17 @@ const TZ = 'Europe/Stockholm';
 describe(`a simulated calendar, day 0 to day 90 (${kohaSchemaKind()} Koha schema)`, function () {
   this.timeout(120_000);
   let w: EngineWorld;
+  let smtp: MailCapture;
   let all: StoredMessage[];
   const who: Record<string, number> = {};
   const loan: Record<string, number> = {};
   const firedPerDay: number[] = [];
 
   before(async () => {
-    w = await engineWorld('calendar', { now: `${DAY0}T05:00:00Z` });
+    smtp = new MailCapture();
+    await smtp.start();
+    w = await engineWorld('calendar', { now: `${DAY0}T05:00:00Z`, env: { KMC_SMTP_URL: smtp.url } });
+    await w.kmc.startChannels();
     const { k, db, kmc } = w;
     await k.branch({
       code: 'CPL',
@@ -114,6 +119,8 @@ describe(`a simulated calendar, day 0 to day 90 (${kohaSchemaKind()} Koha schema
         const result = await kmc.scheduler.fire(r, t);
         expect(result.notRun, `${r.name} on day ${n}`).to.equal(undefined);
       }
+      // What the day's runs made goes out that day: each later level counts from the day the one before went out.
+      await kmc.worker.deliverOnce();
       firedPerDay.push(fires.length);
     }
     all = await stored(db.knex);
@@ -121,6 +128,7 @@ describe(`a simulated calendar, day 0 to day 90 (${kohaSchemaKind()} Koha schema
 
   after(async () => {
     await w.close();
+    await smtp.stop();
   });
 
   const on = (m: StoredMessage) => {
@@ -168,11 +176,12 @@ describe(`a simulated calendar, day 0 to day 90 (${kohaSchemaKind()} Koha schema
   it('every notice covers its loan once, under its own coverage key', () => {
     const keys = all.flatMap((m) => m.items.map((i) => i.coverage_key));
     expect(new Set(keys).size).to.equal(keys.length);
+    const due = (n: number) => `${day(n).replace(/-/g, '')}T2359`;
     expect(keys)
-      .to.include(`overdue:5:issue:${loan.ada}`)
+      .to.include(`overdue:5:issue:${loan.ada}:due:${due(10)}`)
       .and.include(`replacement_bill:0:issue:${loan.ada}`)
-      .and.include(`predue:0:issue:${loan.cia}`);
-    expect(keys).not.to.include(`overdue:3:issue:${loan.bo}`);
+      .and.include(`predue:0:issue:${loan.cia}:due:${due(20)}`);
+    expect(keys).not.to.include(`overdue:3:issue:${loan.bo}:due:${due(10)}`);
   });
 
   it("later levels say which reminder they are; dates and amounts follow Koha's settings", () => {

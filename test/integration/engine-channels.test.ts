@@ -160,8 +160,8 @@ describe(`channels, fallback, digests, quiet hours and the toggle (${kohaSchemaK
       await run('overdue');
       const both = (await stored(w.db.knex, { borrowernumber: who.both })).map((m) => [m.channel, m.items[0].coverage_key]);
       expect(both).to.deep.equal([
-        ['email', `overdue:1:issue:${loans.both[0]}`],
-        ['sms', `overdue:1:issue:${loans.both[0]}:sms`],
+        ['email', `overdue:1:issue:${loans.both[0]}:due:20261110T2359`],
+        ['sms', `overdue:1:issue:${loans.both[0]}:due:20261110T2359:sms`],
       ]);
       // Running again makes nothing: every key is taken.
       expect((await run('overdue')).created).to.equal(0);

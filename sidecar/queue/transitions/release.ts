@@ -19,16 +19,15 @@ const PAGE = 1000;
 export async function releaseQuietHours(knex: Knex, quiet: QuietHours, now: Date, actor: string): Promise<number> {
   const at = toDbTime(now);
   let released = 0;
+  // Branches still quiet are left out by the query itself, so however many of their SMS wait, the others are found.
+  const stillQuiet = quiet.quietBranches(now);
   for (;;) {
     const moved = await knex.transaction(async (trx) => {
-      const rows = await trx<MessageRow>('kmc_messages')
+      const q = trx<MessageRow>('kmc_messages')
         .where({ status: 'held', channel: 'sms' })
-        .where('status_reason', 'like', `${QUIET_HOURS_REASON}%`)
-        .orderBy('id')
-        .limit(PAGE)
-        .forUpdate()
-        .skipLocked()
-        .select('id', 'branchcode');
+        .where('status_reason', 'like', `${QUIET_HOURS_REASON}%`);
+      if (stillQuiet.length) void q.where((w) => void w.whereNotIn('branchcode', stillQuiet).orWhereNull('branchcode'));
+      const rows = await q.orderBy('id').limit(PAGE).forUpdate().skipLocked().select('id', 'branchcode');
       const ids = rows.filter((r) => !quiet.isQuiet(r.branchcode, now)).map((r) => r.id);
       if (ids.length) {
         await trx('kmc_messages')
