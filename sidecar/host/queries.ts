@@ -26,12 +26,25 @@ export const PATRON_COLUMNS: string[] = [
   'b.country',
 ];
 
+/**
+ * The item type Koha goes by, as its `effective_itemtype` decides: with the
+ * system preference `item-level_itypes` on (Koha's default) the item's own
+ * type, falling back to the record's when the item has none; with it off,
+ * the record's (`biblioitems.itemtype`). One uncorrelated subquery, so the
+ * preference is read once per query. Needs the aliases `it` (items) and
+ * `bii` (biblioitems).
+ */
+export const EFFECTIVE_ITYPE_SQL =
+  "CASE WHEN COALESCE((SELECT sp.value FROM systempreferences sp WHERE sp.variable = 'item-level_itypes' LIMIT 1), '1') IN ('0', '') " +
+  "THEN bii.itemtype ELSE COALESCE(NULLIF(it.itype, ''), bii.itemtype) END";
+
 /** Active loans due before a local time with their patron, item, title and category, ordered by patron. */
 export function loansDueBefore(knex: Knex, dueBefore: string): Knex.QueryBuilder {
   return knex({ i: 'issues' })
     .join({ b: 'borrowers' }, 'b.borrowernumber', 'i.borrowernumber')
     .join({ it: 'items' }, 'it.itemnumber', 'i.itemnumber')
     .join({ bi: 'biblio' }, 'bi.biblionumber', 'it.biblionumber')
+    .leftJoin({ bii: 'biblioitems' }, 'bii.biblioitemnumber', 'it.biblioitemnumber')
     .leftJoin({ c: 'categories' }, 'c.categorycode', 'b.categorycode')
     .where('i.date_due', '<', dueBefore)
     .select([
@@ -42,7 +55,8 @@ export function loansDueBefore(knex: Knex, dueBefore: string): Knex.QueryBuilder
       'i.branchcode as issue_branchcode',
       'it.barcode',
       'it.homebranch',
-      'it.itype',
+      'it.holdingbranch',
+      knex.raw(`${EFFECTIVE_ITYPE_SQL} AS itype`),
       'it.itemcallnumber',
       'it.replacementprice',
       'bi.biblionumber',

@@ -8,6 +8,8 @@ import { streamRows } from '../db';
 import { createNoticeReader, type NoticeReader } from './notices';
 import type { Branch, EmailChangeRow, OverdueLoan, PatronContact } from './types';
 import { PATRON_COLUMNS, loansDueBefore } from './queries';
+import { readKohaSmtpServers, type KohaSmtpServers } from './smtp';
+import { readKohaCalendars, type KohaBranchCalendar } from './calendar';
 
 export interface PluginState {
   installed: boolean;
@@ -23,6 +25,10 @@ export interface HostReader extends NoticeReader {
   /** Whether Koha has the plugin installed (any plugin_data row of its class), its version, and the toggle. */
   pluginState(pluginClass: string): Promise<PluginState>;
   systemPreferences(names: string[]): Promise<Record<string, string | null>>;
+  /** Koha's SMTP servers: the one named for each library, and the default. */
+  smtpServers(): Promise<KohaSmtpServers>;
+  /** Koha's calendar of every branch (closed weekdays, closed days, exceptions). */
+  calendars(): Promise<Map<string, KohaBranchCalendar>>;
   branches(): Promise<Map<string, Branch>>;
   patron(borrowernumber: number): Promise<PatronContact | null>;
   /** Names and card numbers for lists of messages: one query for the whole page. */
@@ -75,6 +81,9 @@ export function createHostReader(knex: Knex): HostReader {
       }
       return out;
     },
+
+    smtpServers: () => readKohaSmtpServers(knex),
+    calendars: () => readKohaCalendars(knex),
 
     async branches() {
       const rows = await knex('branches').select<Branch[]>(

@@ -45,6 +45,8 @@ export interface OverdueLoan extends PatronContact {
   issue_branchcode: string | null;
   barcode: string | null;
   homebranch: string | null;
+  /** Where the item is now (Koha sets it to the issuing branch at checkout). */
+  holdingbranch: string | null;
   itype: string | null;
   itemcallnumber: string | null;
   replacementprice: string | null;

@@ -9,7 +9,7 @@
  */
 import type { LoanCandidate } from '../host';
 import { OVERDUE_LEVELS, type OverdueRuleChain, type Rule } from '../rules';
-import { addDays, daysBetween } from '../kernel';
+import { addDays } from '../kernel';
 import { KmcError } from '../errors';
 import type { NoticeDeps } from './context';
 import {
@@ -29,6 +29,7 @@ import {
 } from './engine';
 import type { RunStats } from './runs';
 import { cutLongValues, firstImpossibleDate } from './records';
+import { OverdueCalendar } from './calendar';
 
 export { coverageKey, idempotencyKey, emailStates, type GenerateArgs, type MessageSink } from './engine';
 
@@ -97,8 +98,9 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
   if (args.level != null && !(args.level >= 1 && args.level <= 5)) {
     throw new KmcError('KMC_BAD_LEVEL', `overdue notices have levels 1 to 5, not ${args.level}`);
   }
-  const ctx = await RunContext.load(deps, args);
+  const [ctx, calendar] = await Promise.all([RunContext.load(deps, args), OverdueCalendar.load(deps.host)]);
   const composer = new Composer(ctx, 'overdue');
+  // Open days are never more than calendar days, so this bound holds with Koha's calendar too.
   const dueBefore = `${addDays(args.runDate, -minDelay + 1)} 00:00:00`;
 
   await runBatches(
@@ -112,7 +114,15 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
       );
       const units: Unit[] = [];
       for (const loan of loans) {
-        const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
+        const ruleBranch = ctx.loanRuleBranch(loan);
+        // Koha's job makes no overdue notice of a branch on a day its calendar has it closed.
+        const calendarBranch = calendar.branchFor(loan);
+        const closed = calendar.closedToday(calendarBranch, args.runDate);
+        if (closed) {
+          skip(stats, closed);
+          continue;
+        }
+        const subject = ctx.subject(ruleBranch, loan.categorycode, loan.itype);
         const sent = history.get(loan.issue_id)?.levels ?? new Map<number, string>();
         const current = sent.size ? Math.max(...sent.keys()) : 0;
         const next = current + 1;
@@ -122,7 +132,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
           continue;
         }
         const from = (current ? sent.get(current) : undefined) ?? loan.date_due.slice(0, 10);
-        if (daysBetween(from, args.runDate) < rule.delay_days) {
+        if (calendar.daysBetween(calendarBranch, from, args.runDate) < rule.delay_days) {
           skip(stats, current ? 'already_notified' : 'not_yet_due_for_notice');
           continue;
         }
@@ -151,7 +161,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
   if (billDelay === null) return;
   const firstDelay = smallestDelay(chain.rulesOf(1), args.runDate);
   const minDelay = Math.min(billDelay, firstDelay ?? billDelay);
-  const ctx = await RunContext.load(deps, args);
+  const [ctx, calendar] = await Promise.all([RunContext.load(deps, args), OverdueCalendar.load(deps.host)]);
   const composer = new Composer(ctx, 'replacement_bill', (units, c) => {
     const rule = units[0].rule;
     const total = units.reduce((s, u) => s + (u.amount ?? 0), 0) + rule.fee_per_notice + rule.fee_per_item * units.length;
@@ -175,7 +185,14 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
       );
       const units: Unit[] = [];
       for (const loan of loans) {
-        const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
+        const ruleBranch = ctx.loanRuleBranch(loan);
+        const calendarBranch = calendar.branchFor(loan);
+        const closed = calendar.closedToday(calendarBranch, args.runDate);
+        if (closed) {
+          skip(stats, closed);
+          continue;
+        }
+        const subject = ctx.subject(ruleBranch, loan.categorycode, loan.itype);
         const rule = resolveRule(billRules, subject);
         if (!rule || !rule.is_used) {
           skip(stats, 'type_not_used');
@@ -192,7 +209,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
           skip(stats, 'overdue_levels_not_yet_sent');
           continue;
         }
-        if (daysBetween(from, args.runDate) < rule.delay_days) {
+        if (calendar.daysBetween(calendarBranch, from, args.runDate) < rule.delay_days) {
           skip(stats, 'not_yet_due_for_notice');
           continue;
         }

@@ -7,6 +7,7 @@ import { createTransport, type Transporter, type TransportOptions } from 'nodema
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
 import { isUsableEmail } from '../../contact';
 import { messageIdFor } from '../../kernel';
+import type { SmtpTransports } from './transports';
 
 export interface SmtpOptions {
   url: string;
@@ -15,6 +16,8 @@ export interface SmtpOptions {
   /** Per-connection time-outs; kept short so a hung server does not stall a batch. */
   timeoutMs?: number;
   bcc?: string | null;
+  /** Koha's SMTP servers and the branches' own: a branch named there sends through its server, not `url`. */
+  servers?: SmtpTransports | null;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -101,6 +104,7 @@ export class SmtpAdapter implements ChannelAdapter {
     await Promise.allSettled([...this.inFlight]);
     this.transport?.close();
     this.transport = null;
+    this.opts.servers?.close();
   }
 
   send(message: OutgoingMessage): Promise<SendOutcome> {
@@ -112,9 +116,18 @@ export class SmtpAdapter implements ChannelAdapter {
     return job;
   }
 
-  private async sendNow(message: OutgoingMessage, transport: Transporter): Promise<SendOutcome> {
+  private async sendNow(message: OutgoingMessage, ownTransport: Transporter): Promise<SendOutcome> {
     // A malformed address is never handed to the server.
     if (!isUsableEmail(message.to)) return { kind: 'failed', code: 'EMAIL_INVALID_ADDRESS', reason: 'the e-mail address is not valid' };
+    let transport = ownTransport;
+    if (this.opts.servers) {
+      try {
+        transport = (await this.opts.servers.routeFor(message.branchcode ?? null))?.transport ?? ownTransport;
+      } catch (err) {
+        // Koha's server list could not be read: try again later rather than send through the wrong server.
+        return { kind: 'retry', code: 'SMTP_SERVER_LIST', reason: err instanceof Error ? err.message : String(err) };
+      }
+    }
     const messageId = message.messageIdHeader ?? messageIdFor(message.id, message.from);
     const job = transport.sendMail({
       from: message.from,
