@@ -106,7 +106,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
   await runBatches(
     deps.host.streamLoans({ dueBefore }),
     async (patrons) => {
-      const loans = loansInScope(ctx, patrons, stats);
+      const loans = loansInScope(ctx, calendar, patrons, stats);
       const history = await loanHistory(
         deps.store,
         loans.map((l) => l.issue_id),
@@ -114,15 +114,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
       );
       const units: Unit[] = [];
       for (const loan of loans) {
-        const ruleBranch = ctx.loanRuleBranch(loan);
-        // Koha's job makes no overdue notice of a branch on a day its calendar has it closed.
-        const calendarBranch = calendar.branchFor(loan);
-        const closed = calendar.closedToday(calendarBranch, args.runDate);
-        if (closed) {
-          skip(stats, closed);
-          continue;
-        }
-        const subject = ctx.subject(ruleBranch, loan.categorycode, loan.itype);
+        const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
         const sent = history.get(loan.issue_id)?.levels ?? new Map<number, string>();
         const current = sent.size ? Math.max(...sent.keys()) : 0;
         const next = current + 1;
@@ -132,7 +124,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
           continue;
         }
         const from = (current ? sent.get(current) : undefined) ?? loan.date_due.slice(0, 10);
-        if (calendar.daysBetween(calendarBranch, from, args.runDate) < rule.delay_days) {
+        if (calendar.daysBetween(calendar.branchFor(loan), from, args.runDate) < rule.delay_days) {
           skip(stats, current ? 'already_notified' : 'not_yet_due_for_notice');
           continue;
         }
@@ -177,7 +169,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
   await runBatches(
     deps.host.streamLoans({ dueBefore }),
     async (patrons) => {
-      const loans = loansInScope(ctx, patrons, stats);
+      const loans = loansInScope(ctx, calendar, patrons, stats);
       const history = await loanHistory(
         deps.store,
         loans.map((l) => l.issue_id),
@@ -185,14 +177,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
       );
       const units: Unit[] = [];
       for (const loan of loans) {
-        const ruleBranch = ctx.loanRuleBranch(loan);
-        const calendarBranch = calendar.branchFor(loan);
-        const closed = calendar.closedToday(calendarBranch, args.runDate);
-        if (closed) {
-          skip(stats, closed);
-          continue;
-        }
-        const subject = ctx.subject(ruleBranch, loan.categorycode, loan.itype);
+        const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
         const rule = resolveRule(billRules, subject);
         if (!rule || !rule.is_used) {
           skip(stats, 'type_not_used');
@@ -209,7 +194,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
           skip(stats, 'overdue_levels_not_yet_sent');
           continue;
         }
-        if (calendar.daysBetween(calendarBranch, from, args.runDate) < rule.delay_days) {
+        if (calendar.daysBetween(calendar.branchFor(loan), from, args.runDate) < rule.delay_days) {
           skip(stats, 'not_yet_due_for_notice');
           continue;
         }
@@ -223,8 +208,12 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
   );
 }
 
-/** Overdue loans whose patron category takes overdue notices and that fall inside the run's routine criteria. */
-function loansInScope(ctx: RunContext, patrons: LoanCandidate[][], stats: RunStats): LoanCandidate[] {
+/**
+ * Overdue loans whose patron category takes overdue notices, that fall inside
+ * the run's routine criteria, and whose branch is open today by Koha's calendar
+ * (Koha's job makes no overdue notice of a branch on a day it is closed).
+ */
+function loansInScope(ctx: RunContext, calendar: OverdueCalendar, patrons: LoanCandidate[][], stats: RunStats): LoanCandidate[] {
   const loans: LoanCandidate[] = [];
   for (const row of patrons.flat()) {
     const loan = cutLongValues(row);
@@ -235,6 +224,11 @@ function loansInScope(ctx: RunContext, patrons: LoanCandidate[][], stats: RunSta
     const outside = ctx.outOfScope({ branchcode: ctx.loanRuleBranch(loan), categorycode: loan.categorycode, itemtype: loan.itype });
     if (outside) {
       skip(stats, outside);
+      continue;
+    }
+    const closed = calendar.closedToday(calendar.branchFor(loan), ctx.args.runDate);
+    if (closed) {
+      skip(stats, closed);
       continue;
     }
     const bad = firstImpossibleDate({ date_due: loan.date_due }, ['date_due']);

@@ -10,17 +10,10 @@
  * its pool closed.
  */
 import { createTransport, type Transporter, type TransportOptions } from 'nodemailer';
+import type { KohaSmtpServer } from '../../host';
 
-/** One of Koha's SMTP servers, in Koha's own terms (timeout in seconds). */
-export interface SmtpServerSettings {
-  name: string;
-  host: string;
-  port: number;
-  timeout: number;
-  ssl_mode: 'disabled' | 'ssl' | 'starttls';
-  user_name: string | null;
-  password: string | null;
-}
+/** One of Koha's SMTP servers, as the host reader gives it (timeout in seconds). */
+export type SmtpServerSettings = Omit<KohaSmtpServer, 'id'>;
 
 /** Where Koha's servers come from (the composition root passes the host reader). */
 export interface SmtpServerSource {
