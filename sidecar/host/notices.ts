@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import { streamRows } from '../db';
 import type { OverdueLoan, PatronContact } from './types';
-import { EFFECTIVE_ITYPE_SQL, PATRON_COLUMNS, loansDueBefore } from './queries';
+import { EFFECTIVE_ITYPE_SQL, loansDueBefore, patronColumns } from './queries';
 
 /** A loan with what every loan notice needs, including the item type's default replacement cost. */
 export interface LoanCandidate extends OverdueLoan {
@@ -134,7 +134,7 @@ export function createNoticeReader(knex: Knex): NoticeReader {
           .where('r.found', 'W')
           .where((w) => void w.whereNull('r.expirationdate').orWhere('r.expirationdate', '>=', expiresFrom))
           .select([
-            ...PATRON_COLUMNS,
+            ...patronColumns(knex),
             'r.reserve_id',
             'r.biblionumber',
             'r.itemnumber',
@@ -158,7 +158,7 @@ export function createNoticeReader(knex: Knex): NoticeReader {
         knex,
         knex({ b: 'borrowers' })
           .whereBetween('b.dateenrolled', [from, to])
-          .select([...PATRON_COLUMNS, 'b.dateenrolled'])
+          .select([...patronColumns(knex), 'b.dateenrolled'])
           .orderBy('b.borrowernumber'),
       );
     },

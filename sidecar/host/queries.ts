@@ -27,6 +27,26 @@ export const PATRON_COLUMNS: string[] = [
 ];
 
 /**
+ * Which of a patron's e-mail columns Koha's notices use, in order, as Koha's
+ * `notice_email_address` reads its preferences: `EmailFieldPrimary` (older
+ * Koha: `AutoEmailPrimaryAddress`) naming one column means that column only;
+ * `MULTI` means the columns in `EmailFieldSelection`; `OFF` (or nothing) the
+ * first of email, emailpro, B_email (`EmailFieldPrecedence` may order them).
+ * One uncorrelated subquery per preference, read once per query.
+ */
+const pref = (name: string) => `(SELECT sp.value FROM systempreferences sp WHERE sp.variable = '${name}' LIMIT 1)`;
+export const EMAIL_FIELDS_SQL =
+  `CASE COALESCE(NULLIF(${pref('EmailFieldPrimary')}, ''), NULLIF(${pref('AutoEmailPrimaryAddress')}, ''), 'OFF') ` +
+  "WHEN 'email' THEN 'email' WHEN 'emailpro' THEN 'emailpro' WHEN 'B_email' THEN 'B_email' " +
+  `WHEN 'MULTI' THEN COALESCE(${pref('EmailFieldSelection')}, '') ` +
+  `ELSE COALESCE(NULLIF(${pref('EmailFieldPrecedence')}, ''), 'email,emailpro,B_email') END`;
+
+/** The patron columns every notice needs, with the e-mail columns Koha's preferences pick (`email_fields`). */
+export function patronColumns(knex: Knex): Array<string | Knex.Raw> {
+  return [...PATRON_COLUMNS, knex.raw(`${EMAIL_FIELDS_SQL} AS email_fields`)];
+}
+
+/**
  * The item type Koha goes by, as its `effective_itemtype` decides: with the
  * system preference `item-level_itypes` on (Koha's default) the item's own
  * type, falling back to the record's when the item has none; with it off,
@@ -48,7 +68,7 @@ export function loansDueBefore(knex: Knex, dueBefore: string): Knex.QueryBuilder
     .leftJoin({ c: 'categories' }, 'c.categorycode', 'b.categorycode')
     .where('i.date_due', '<', dueBefore)
     .select([
-      ...PATRON_COLUMNS,
+      ...patronColumns(knex),
       'i.issue_id',
       'i.itemnumber',
       'i.date_due',

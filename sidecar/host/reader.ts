@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import { streamRows } from '../db';
 import { createNoticeReader, type NoticeReader } from './notices';
 import type { Branch, EmailChangeRow, OverdueLoan, PatronContact } from './types';
-import { PATRON_COLUMNS, loansDueBefore } from './queries';
+import { EMAIL_FIELDS_SQL, loansDueBefore, patronColumns } from './queries';
 import { readKohaSmtpServers, type KohaSmtpServers } from './smtp';
 import { readKohaCalendars, type KohaBranchCalendar } from './calendar';
 
@@ -102,7 +102,9 @@ export function createHostReader(knex: Knex): HostReader {
     },
 
     async patron(borrowernumber) {
-      const row = await knex({ b: 'borrowers' }).where('b.borrowernumber', borrowernumber).first<PatronContact | undefined>(PATRON_COLUMNS);
+      const row = await knex({ b: 'borrowers' })
+        .where('b.borrowernumber', borrowernumber)
+        .first<PatronContact | undefined>(patronColumns(knex));
       return row ?? null;
     },
 
@@ -129,7 +131,7 @@ export function createHostReader(knex: Knex): HostReader {
       for (let i = 0; i < ids.length; i += 1000) {
         const rows = await knex({ b: 'borrowers' })
           .whereIn('b.borrowernumber', ids.slice(i, i + 1000))
-          .select<PatronContact[]>(PATRON_COLUMNS);
+          .select<PatronContact[]>(patronColumns(knex));
         for (const r of rows) out.set(r.borrowernumber, r);
       }
       return out;
@@ -166,6 +168,7 @@ export function createHostReader(knex: Knex): HostReader {
             'b.categorycode',
             'b.branchcode',
             'b.lang',
+            knex.raw(`${EMAIL_FIELDS_SQL} AS email_fields`),
             knex.raw(`${fingerprint} AS source_hash`),
             'v.borrowernumber as v_borrowernumber',
             'v.email as v_email',
