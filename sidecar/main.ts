@@ -21,7 +21,15 @@ import { createRuleStore, loadRulesOwnBranchOnly, type RuleStore } from './rules
 import { NoticeRenderer, TemplateStore } from './rendering';
 import { createLogger, type Logger } from './logging';
 import { RunApproval, resentContent, runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
-import { SmtpAdapter, PrintAdapter, SmsRouter, type ChannelAdapter, type ChannelName, type SmsAvailability } from './channels';
+import {
+  SmtpAdapter,
+  SmtpTransports,
+  PrintAdapter,
+  SmsRouter,
+  type ChannelAdapter,
+  type ChannelName,
+  type SmsAvailability,
+} from './channels';
 import { DeliveryWorker, ReceiptTally, SendingPace, type RetryPolicy } from './delivery';
 import {
   VerificationService,
@@ -156,7 +164,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       })
     : null;
   const adapters: Partial<Record<ChannelName, ChannelAdapter>> = {
-    email: new SmtpAdapter({ url: settings.smtpUrl, dkim: settings.dkim }),
+    // Koha's own SMTP servers, where it names one for a branch or a default; KMC_SMTP_URL otherwise.
+    email: new SmtpAdapter({ url: settings.smtpUrl, dkim: settings.dkim, servers: new SmtpTransports({ koha: host }) }),
     ...(sms ? { sms } : {}),
     print: new PrintAdapter({ dir: path.resolve(settings.printDir), now: () => clock.now() }),
     ...opts.adapters,

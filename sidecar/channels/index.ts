@@ -1,5 +1,6 @@
 export type { ChannelAdapter, ChannelName, OutgoingMessage, SendOutcome } from './contract';
-export { SmtpAdapter, classifySmtpError } from './smtp';
+export { SmtpAdapter, classifySmtpError, SmtpTransports } from './smtp';
+export type { SmtpServerSettings, SmtpServerSource, BranchSmtpSource } from './smtp';
 export { PrintAdapter } from './print';
 export {
   EsmClass,

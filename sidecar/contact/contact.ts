@@ -33,8 +33,26 @@ export function toE164(value: string | null | undefined, defaultCountry: string)
   return parsed.number;
 }
 
+const EMAIL_COLUMNS = ['email', 'emailpro', 'B_email'] as const;
+
+/**
+ * The address notices go to: the first usable one of the columns Koha's
+ * preferences pick (`email_fields`, from the host reader), in their order;
+ * without them email, emailpro, B_email. A column Koha's preference names
+ * alone is used alone, as Koha does: no other address stands in for it.
+ */
 export function patronEmail(p: PatronContact): string | null {
-  for (const candidate of [p.email, p.emailpro, p.B_email]) if (isUsableEmail(candidate)) return candidate.trim();
+  const picked =
+    p.email_fields == null
+      ? EMAIL_COLUMNS
+      : p.email_fields
+          .split(/[,|\s]+/)
+          .map((f) => EMAIL_COLUMNS.find((c) => c.toLowerCase() === f.trim().toLowerCase()))
+          .filter((c) => c !== undefined);
+  for (const column of picked) {
+    const candidate = p[column];
+    if (isUsableEmail(candidate)) return candidate.trim();
+  }
   return null;
 }
 

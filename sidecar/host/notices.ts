@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import { streamRows } from '../db';
 import type { OverdueLoan, PatronContact } from './types';
-import { PATRON_COLUMNS, loansDueBefore } from './queries';
+import { EFFECTIVE_ITYPE_SQL, loansDueBefore, patronColumns } from './queries';
 
 /** A loan with what every loan notice needs, including the item type's default replacement cost. */
 export interface LoanCandidate extends OverdueLoan {
@@ -115,7 +115,10 @@ function toInt(v: unknown): number | null {
 export function createNoticeReader(knex: Knex): NoticeReader {
   return {
     streamLoans({ dueBefore, dueFrom }) {
-      const q = loansDueBefore(knex, dueBefore).leftJoin({ t: 'itemtypes' }, 't.itemtype', 'it.itype').select('t.defaultreplacecost');
+      // The default replacement cost is the effective item type's, as Koha charges it.
+      const q = loansDueBefore(knex, dueBefore)
+        .leftJoin({ t: 'itemtypes' }, (j) => void j.on('t.itemtype', '=', knex.raw(EFFECTIVE_ITYPE_SQL)))
+        .select('t.defaultreplacecost');
       if (dueFrom) q.where('i.date_due', '>=', dueFrom);
       return streamRows(knex, q);
     },
@@ -127,10 +130,11 @@ export function createNoticeReader(knex: Knex): NoticeReader {
           .join({ b: 'borrowers' }, 'b.borrowernumber', 'r.borrowernumber')
           .join({ bi: 'biblio' }, 'bi.biblionumber', 'r.biblionumber')
           .leftJoin({ it: 'items' }, 'it.itemnumber', 'r.itemnumber')
+          .leftJoin({ bii: 'biblioitems' }, 'bii.biblioitemnumber', 'it.biblioitemnumber')
           .where('r.found', 'W')
           .where((w) => void w.whereNull('r.expirationdate').orWhere('r.expirationdate', '>=', expiresFrom))
           .select([
-            ...PATRON_COLUMNS,
+            ...patronColumns(knex),
             'r.reserve_id',
             'r.biblionumber',
             'r.itemnumber',
@@ -142,7 +146,8 @@ export function createNoticeReader(knex: Knex): NoticeReader {
             'it.barcode',
             'it.homebranch',
             'it.itemcallnumber',
-            knex.raw('COALESCE(it.itype, r.itemtype) AS itype'),
+            // A hold on a particular item goes by that item's effective type; a record-level hold by the type it asked for.
+            knex.raw(`CASE WHEN it.itemnumber IS NULL THEN r.itemtype ELSE ${EFFECTIVE_ITYPE_SQL} END AS itype`),
           ])
           .orderBy([{ column: 'r.borrowernumber' }, { column: 'r.reserve_id' }]),
       );
@@ -153,7 +158,7 @@ export function createNoticeReader(knex: Knex): NoticeReader {
         knex,
         knex({ b: 'borrowers' })
           .whereBetween('b.dateenrolled', [from, to])
-          .select([...PATRON_COLUMNS, 'b.dateenrolled'])
+          .select([...patronColumns(knex), 'b.dateenrolled'])
           .orderBy('b.borrowernumber'),
       );
     },

@@ -8,8 +8,10 @@ import { streamRows } from '../db';
 import { createNoticeReader, type NoticeReader } from './notices';
 import { createKohaNoticeReader, type KohaNoticeReader } from './koha-notices';
 import type { Branch, EmailChangeRow, OverdueLoan, PatronContact } from './types';
-import { PATRON_COLUMNS, loansDueBefore } from './queries';
+import { EMAIL_FIELDS_SQL, loansDueBefore, patronColumns } from './queries';
 import { pluginSwitch, type PluginState, type PluginSwitchOptions } from './plugin';
+import { readKohaSmtpServers, type KohaSmtpServers } from './smtp';
+import { readKohaCalendars, type KohaBranchCalendar } from './calendar';
 
 export interface HostReader extends NoticeReader, KohaNoticeReader {
   /**
@@ -20,6 +22,10 @@ export interface HostReader extends NoticeReader, KohaNoticeReader {
   /** Whether Koha has the plugin installed (any plugin_data row of its class), its version, the toggle, and the outcome. */
   pluginState(pluginClass: string): Promise<PluginState>;
   systemPreferences(names: string[]): Promise<Record<string, string | null>>;
+  /** Koha's SMTP servers: the one named for each library, and the default. */
+  smtpServers(): Promise<KohaSmtpServers>;
+  /** Koha's calendar of every branch (closed weekdays, closed days, exceptions). */
+  calendars(): Promise<Map<string, KohaBranchCalendar>>;
   branches(): Promise<Map<string, Branch>>;
   patron(borrowernumber: number): Promise<PatronContact | null>;
   /** Names and card numbers for lists of messages: one query for the whole page. */
@@ -65,6 +71,9 @@ export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostR
       return out;
     },
 
+    smtpServers: () => readKohaSmtpServers(knex),
+    calendars: () => readKohaCalendars(knex),
+
     async branches() {
       const rows = await knex('branches').select<Branch[]>(
         'branchcode',
@@ -83,7 +92,9 @@ export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostR
     },
 
     async patron(borrowernumber) {
-      const row = await knex({ b: 'borrowers' }).where('b.borrowernumber', borrowernumber).first<PatronContact | undefined>(PATRON_COLUMNS);
+      const row = await knex({ b: 'borrowers' })
+        .where('b.borrowernumber', borrowernumber)
+        .first<PatronContact | undefined>(patronColumns(knex));
       return row ?? null;
     },
 
@@ -110,7 +121,7 @@ export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostR
       for (let i = 0; i < ids.length; i += 1000) {
         const rows = await knex({ b: 'borrowers' })
           .whereIn('b.borrowernumber', ids.slice(i, i + 1000))
-          .select<PatronContact[]>(PATRON_COLUMNS);
+          .select<PatronContact[]>(patronColumns(knex));
         for (const r of rows) out.set(r.borrowernumber, r);
       }
       return out;
@@ -147,6 +158,7 @@ export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostR
             'b.categorycode',
             'b.branchcode',
             'b.lang',
+            knex.raw(`${EMAIL_FIELDS_SQL} AS email_fields`),
             knex.raw(`${fingerprint} AS source_hash`),
             'v.borrowernumber as v_borrowernumber',
             'v.email as v_email',

@@ -37,6 +37,12 @@ export interface PatronContact {
   zipcode: string | null;
   city: string | null;
   country: string | null;
+  /**
+   * The e-mail columns Koha's notices use, in order, comma-separated, as
+   * Koha's preferences (EmailFieldPrimary ...) pick them; absent: email,
+   * emailpro, B_email.
+   */
+  email_fields?: string | null;
 }
 
 export interface OverdueLoan extends PatronContact {
@@ -46,6 +52,8 @@ export interface OverdueLoan extends PatronContact {
   issue_branchcode: string | null;
   barcode: string | null;
   homebranch: string | null;
+  /** Where the item is now (Koha sets it to the issuing branch at checkout). */
+  holdingbranch: string | null;
   itype: string | null;
   itemcallnumber: string | null;
   replacementprice: string | null;
@@ -64,6 +72,8 @@ export interface EmailChangeRow {
   categorycode: string;
   branchcode: string;
   lang: string | null;
+  /** The e-mail columns Koha's preferences pick, as for notices. */
+  email_fields: string | null;
   /** Fingerprint of the three address columns and the category, computed by the database. */
   source_hash: string;
   v_borrowernumber: number | null;

@@ -12,7 +12,7 @@
  */
 import type { LoanCandidate } from '../host';
 import { OVERDUE_LEVELS, type OverdueRuleChain, type Rule } from '../rules';
-import { addDays, daysBetween, runMoment } from '../kernel';
+import { addDays, runMoment } from '../kernel';
 import { KmcError } from '../errors';
 import type { NoticeDeps } from './context';
 import {
@@ -34,6 +34,7 @@ import {
 } from './engine';
 import type { RunStats } from './runs';
 import { cutLongValues, firstImpossibleDate } from './records';
+import { OverdueCalendar } from './calendar';
 
 export { coverageKey, idempotencyKey, emailStates, type GenerateArgs, type MessageSink } from './engine';
 
@@ -102,15 +103,16 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
   if (args.level != null && !(args.level >= 1 && args.level <= 5)) {
     throw new KmcError('KMC_BAD_LEVEL', `overdue notices have levels 1 to 5, not ${args.level}`);
   }
-  const ctx = await RunContext.load(deps, args);
+  const [ctx, calendar] = await Promise.all([RunContext.load(deps, args), OverdueCalendar.load(deps.host)]);
   const composer = new Composer(ctx, 'overdue');
+  // Open days are never more than calendar days, so this bound holds with Koha's calendar too.
   const dueBefore = `${addDays(args.runDate, -minDelay + 1)} 00:00:00`;
   const moment = runMoment(args.runDate, ctx.now, deps.settings.timezone);
 
   await runBatches(
     deps.host.streamLoans({ dueBefore }),
     async (patrons) => {
-      const loans = loansInScope(ctx, patrons, stats);
+      const loans = loansInScope(ctx, calendar, patrons, stats);
       const history = await loanHistory(deps.store, loans, deps.settings.timezone);
       const units: Unit[] = [];
       for (const loan of loans) {
@@ -134,7 +136,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
           skip(stats, 'already_notified');
           continue;
         }
-        if (daysBetween(from, args.runDate) < rule.delay_days) {
+        if (calendar.daysBetween(calendar.branchFor(loan), from, args.runDate) < rule.delay_days) {
           skip(stats, current ? 'already_notified' : 'not_yet_due_for_notice');
           continue;
         }
@@ -163,7 +165,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
   if (billDelay === null) return;
   const firstDelay = smallestDelay(chain.rulesOf(1), args.runDate);
   const minDelay = Math.min(billDelay, firstDelay ?? billDelay);
-  const ctx = await RunContext.load(deps, args);
+  const [ctx, calendar] = await Promise.all([RunContext.load(deps, args), OverdueCalendar.load(deps.host)]);
   const composer = new Composer(ctx, 'replacement_bill', (units, c) => {
     const rule = units[0].rule;
     const total = units.reduce((s, u) => s + (u.amount ?? 0), 0) + rule.fee_per_notice + rule.fee_per_item * units.length;
@@ -179,7 +181,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
   await runBatches(
     deps.host.streamLoans({ dueBefore }),
     async (patrons) => {
-      const loans = loansInScope(ctx, patrons, stats);
+      const loans = loansInScope(ctx, calendar, patrons, stats);
       const history = await loanHistory(deps.store, loans, deps.settings.timezone);
       const units: Unit[] = [];
       for (const loan of loans) {
@@ -200,7 +202,7 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
           skip(stats, 'overdue_levels_not_yet_sent');
           continue;
         }
-        if (daysBetween(from, args.runDate) < rule.delay_days) {
+        if (calendar.daysBetween(calendar.branchFor(loan), from, args.runDate) < rule.delay_days) {
           skip(stats, 'not_yet_due_for_notice');
           continue;
         }
@@ -214,8 +216,12 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
   );
 }
 
-/** Overdue loans whose patron category takes overdue notices and that fall inside the run's routine criteria. */
-function loansInScope(ctx: RunContext, patrons: LoanCandidate[][], stats: RunStats): LoanCandidate[] {
+/**
+ * Overdue loans whose patron category takes overdue notices, that fall inside
+ * the run's routine criteria, and whose branch is open today by Koha's calendar
+ * (Koha's job makes no overdue notice of a branch on a day it is closed).
+ */
+function loansInScope(ctx: RunContext, calendar: OverdueCalendar, patrons: LoanCandidate[][], stats: RunStats): LoanCandidate[] {
   const loans: LoanCandidate[] = [];
   for (const row of patrons.flat()) {
     const loan = cutLongValues(row);
@@ -226,6 +232,11 @@ function loansInScope(ctx: RunContext, patrons: LoanCandidate[][], stats: RunSta
     const outside = ctx.outOfScope({ branchcode: ctx.loanRuleBranch(loan), categorycode: loan.categorycode, itemtype: loan.itype });
     if (outside) {
       skip(stats, outside);
+      continue;
+    }
+    const closed = calendar.closedToday(calendar.branchFor(loan), ctx.args.runDate);
+    if (closed) {
+      skip(stats, closed);
       continue;
     }
     const bad = firstImpossibleDate({ date_due: loan.date_due }, ['date_due']);

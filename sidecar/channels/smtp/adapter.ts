@@ -9,6 +9,7 @@ import { isUsableEmail } from '../../contact';
 import { ADDRESS_PROBLEM_TEXT, checkAddress } from '../../addresses';
 import { messageIdFor } from '../../kernel';
 import { dkimKeyFor, type DkimKey } from '../../config';
+import type { SmtpTransports } from './transports';
 
 export interface SmtpOptions {
   url: string;
@@ -19,6 +20,8 @@ export interface SmtpOptions {
   bcc?: string | null;
   /** DKIM keys per sending domain: mail from a domain with a key is signed with it. */
   dkim?: readonly DkimKey[];
+  /** Koha's SMTP servers and the branches' own: a branch named there sends through its server, not `url`. */
+  servers?: SmtpTransports | null;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -119,6 +122,7 @@ export class SmtpAdapter implements ChannelAdapter {
     await Promise.allSettled([...this.inFlight]);
     this.transport?.close();
     this.transport = null;
+    this.opts.servers?.close();
   }
 
   send(message: OutgoingMessage): Promise<SendOutcome> {
@@ -130,9 +134,18 @@ export class SmtpAdapter implements ChannelAdapter {
     return job;
   }
 
-  private async sendNow(message: OutgoingMessage, transport: Transporter): Promise<SendOutcome> {
+  private async sendNow(message: OutgoingMessage, ownTransport: Transporter): Promise<SendOutcome> {
     // A malformed address is never handed to the server.
     if (!isUsableEmail(message.to)) return { kind: 'failed', code: 'EMAIL_INVALID_ADDRESS', reason: 'the e-mail address is not valid' };
+    let transport = ownTransport;
+    if (this.opts.servers) {
+      try {
+        transport = (await this.opts.servers.routeFor(message.branchcode ?? null))?.transport ?? ownTransport;
+      } catch (err) {
+        // Koha's server list could not be read: try again later rather than send through the wrong server.
+        return { kind: 'retry', code: 'SMTP_SERVER_LIST', reason: err instanceof Error ? err.message : String(err) };
+      }
+    }
     // Nor a sender or reply-to that fails the address check: a line break there would write headers of its own.
     const from = checkAddress(message.from);
     if (!from.ok)
