@@ -1,2 +1,11 @@
 // Settings: read and checked once at start.
-export { SECRET_MIN_BYTES, loadSettings, redact, type DeliverySettings, type LogLevel, type Settings, type SmsSettings } from './settings';
+export {
+  SECRET_MIN_BYTES,
+  loadSettings,
+  redact,
+  type BounceSettings,
+  type DeliverySettings,
+  type LogLevel,
+  type Settings,
+  type SmsSettings,
+} from './settings';

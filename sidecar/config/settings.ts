@@ -4,8 +4,10 @@
  */
 import { SettingsError } from '../errors';
 import { loadDeliverySettings, loadSmsSettings, type DeliverySettings, type SmsSettings } from './delivery';
+import { loadBounceSettings, type BounceSettings } from './bounces';
 
 export type { DeliverySettings, SmsSettings } from './delivery';
+export type { BounceSettings } from './bounces';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -31,6 +33,8 @@ export interface Settings {
   sms: SmsSettings;
   /** Retry budgets and backoff, the claim lease, the batch size (KMC_RETRY_*, KMC_DELIVERY_*). */
   delivery: DeliverySettings;
+  /** Return paths, the bounce listener and mailbox, soft-bounce counting (KMC_BOUNCE_*). */
+  bounces: BounceSettings;
   /** Origins of Koha's staff interface that may show the pages in a frame (CSP frame-ancestors). */
   kohaStaffOrigins: string[];
   /** Messages older than this many days are anonymised at night. */
@@ -166,6 +170,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     pluginClass: get('KMC_PLUGIN_CLASS'),
     sms,
     delivery,
+    bounces: loadBounceSettings(env),
     ...staffPages,
     runHeartbeatMs: wholeNumber(env, 'KMC_RUN_HEARTBEAT_SECONDS', 30, 1, 3600) * 1000,
   };

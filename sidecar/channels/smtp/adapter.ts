@@ -15,6 +15,8 @@ export interface SmtpOptions {
   /** Per-connection time-outs; kept short so a hung server does not stall a batch. */
   timeoutMs?: number;
   bcc?: string | null;
+  /** The envelope sender (return path) of each message, where its bounces come back; the header From stays the branch's. */
+  returnPath?: (message: OutgoingMessage) => string | null;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -116,7 +118,10 @@ export class SmtpAdapter implements ChannelAdapter {
     // A malformed address is never handed to the server.
     if (!isUsableEmail(message.to)) return { kind: 'failed', code: 'EMAIL_INVALID_ADDRESS', reason: 'the e-mail address is not valid' };
     const messageId = message.messageIdHeader ?? messageIdFor(message.id, message.from);
+    const returnPath = this.opts.returnPath?.(message) ?? null;
     const job = transport.sendMail({
+      // With an envelope of its own nodemailer takes the recipients from it alone: the Bcc goes in too.
+      envelope: returnPath ? { from: returnPath, to: [message.to, ...(this.opts.bcc ? [this.opts.bcc] : [])] } : undefined,
       from: message.from,
       to: message.to,
       replyTo: message.replyTo ?? undefined,

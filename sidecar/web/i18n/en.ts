@@ -85,6 +85,7 @@ export const en = {
   'status.sending': 'Sending',
   'status.sent': 'Sent',
   'status.delivered': 'Delivered',
+  'status.bounced': 'Bounced',
   'status.failed': 'Failed',
   'status.missing_contact': 'Missing contact information',
   'status.cancelled': 'Cancelled',

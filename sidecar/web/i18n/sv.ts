@@ -87,6 +87,7 @@ export const sv: Record<MessageKey, string> = {
   'status.sending': 'Skickas',
   'status.sent': 'Skickat',
   'status.delivered': 'Levererat',
+  'status.bounced': 'Studsade',
   'status.failed': 'Misslyckat',
   'status.missing_contact': 'Kontaktuppgifter saknas',
   'status.cancelled': 'Makulerat',

@@ -12,7 +12,7 @@ import type { StaffPage } from '../kit';
 
 export const DASHBOARD_DAYS = 30;
 const QUEUED: MessageStatus[] = ['proposed', 'held', 'pending', 'sending'];
-const STATUSES = ['proposed', 'held', 'pending', 'sending', 'sent', 'delivered', 'failed', 'missing_contact', 'cancelled'];
+const STATUSES = ['proposed', 'held', 'pending', 'sending', 'sent', 'delivered', 'bounced', 'failed', 'missing_contact', 'cancelled'];
 
 export interface DayCount {
   day: string;
