@@ -12,7 +12,7 @@ import { messageCommand, routinesCommand, rulesCommand, runNotices } from './not
 import { createLogger } from './logging';
 import { serve } from './serve';
 import { runDemo, seedDemoDatabase } from './demo';
-import { bouncesClassifyCommand } from './bounces';
+import { bouncesClassifyCommand, bouncesProcessCommand } from './bounces';
 import { verificationCommand, describeState, VERIFICATION_USAGE } from './verification';
 import { archiveCommand, ARCHIVE_USAGE } from './archive';
 import { doctorCommand, doctorDeps } from './doctor';
@@ -40,6 +40,9 @@ ${ARCHIVE_USAGE}
   kmc grants --user NAME [--host HOST]      the GRANT statements for a least-privilege database user
   kmc bounces classify FILE... [--json]     classify saved bounce messages (hard, soft, complaint, autoreply,
                                             delivered, not_bounce, unknown) without touching the database
+  kmc bounces process FILE... [--json]      feed saved returned messages in as if they had arrived: a bounce
+                                            of one of our notices marks it bounced and its address, and
+                                            replaces the notice by the next channel its rule allows
   kmc doctor [--json]                       what is set, what is reachable (database, e-mail, SMS), what is wrong
   kmc seed [--patrons N] [--loans N] [--date YYYY-MM-DD]
                                             fill an EMPTY database with a demo library (Koha's tables)
@@ -213,10 +216,12 @@ export async function main(
 
     case 'bounces': {
       const [sub, ...args] = rest;
-      if (sub !== 'classify') throw new UsageError('kmc bounces takes: classify FILE... [--json]');
+      if (sub !== 'classify' && sub !== 'process')
+        throw new UsageError('kmc bounces takes: classify FILE... [--json], or process FILE... [--json]');
       const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true });
-      if (!positionals.length) throw new UsageError('kmc bounces classify needs at least one file');
-      return bouncesClassifyCommand(positionals, { json: values.json ?? false }, out);
+      if (!positionals.length) throw new UsageError(`kmc bounces ${sub} needs at least one file`);
+      if (sub === 'classify') return bouncesClassifyCommand(positionals, { json: values.json ?? false }, out);
+      return withServices(loadSettings(env), (s) => bouncesProcessCommand(positionals, { json: values.json ?? false }, s.bounces, out));
     }
 
     case 'doctor':

@@ -44,6 +44,15 @@ import { BranchSettingsStore } from './branches';
 import { AuditLog, SessionStore, NonceStore, SigninThrottle } from './staff';
 import { createWebApp, type HealthReport } from './web';
 import { SettingsStore } from './settings';
+import { AddressStateStore, gateWithAddressStates } from './address-states';
+import {
+  BounceIntake,
+  returnPathFor,
+  startBounceListener,
+  startBounceMailboxSchedule,
+  type BounceListener,
+  type BounceMailboxSchedule,
+} from './bounces';
 
 /** The jobs `start()` can run; each is on unless the options turn it off. */
 export const JOBS = ['delivery', 'routines', 'verificationScan', 'anonymiser'] as const;
@@ -84,6 +93,14 @@ export interface App {
   templates: TemplateStore;
   /** Who did what on the staff pages. */
   audit: AuditLog;
+  /** What bounces did to patrons' e-mail addresses. */
+  addressStates: AddressStateStore;
+  /** Takes a returned message (from the listener, the mailbox or `kmc bounces process`) and applies what it says. */
+  bounces: BounceIntake;
+  /** The bounce listener once start() started it (KMC_BOUNCE_LISTEN), else null. */
+  bounceListener(): BounceListener | null;
+  /** The bounce mailbox's polls once start() started them (KMC_BOUNCE_IMAP_URL), else null. */
+  bounceMailbox(): BounceMailboxSchedule | null;
   /** The staff pages, the public verification page and the JSON API, built on first use. */
   readonly web: express.Express;
   /** Whether the database is reachable and the sidecar's tables are current (for /healthz). */
@@ -164,8 +181,14 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       })
     : null;
   const adapters: Partial<Record<ChannelName, ChannelAdapter>> = {
-    // Koha's own SMTP servers, where it names one for a branch or a default; KMC_SMTP_URL otherwise.
-    email: new SmtpAdapter({ url: settings.smtpUrl, dkim: settings.dkim, servers: new SmtpTransports({ koha: host }) }),
+    email: new SmtpAdapter({
+      url: settings.smtpUrl,
+      dkim: settings.dkim,
+      // Koha's own SMTP servers, where it names one for a branch or a default; KMC_SMTP_URL otherwise.
+      servers: new SmtpTransports({ koha: host }),
+      // Each e-mail's own return path (VERP), so its bounce names it.
+      returnPath: (m) => returnPathFor(m, { secret: settings.secret, bounceDomain: settings.bounces.domain ?? undefined }),
+    }),
     ...(sms ? { sms } : {}),
     print: new PrintAdapter({ dir: path.resolve(settings.printDir), now: () => clock.now() }),
     ...opts.adapters,
@@ -200,8 +223,9 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     availableChannels: notices.availableChannels,
     smsAvailability: notices.smsAvailability,
   });
-  // No notice goes to an address the patron has not confirmed: the generators ask this gate.
-  notices.emailGate = verification.gate;
+  const addressStates = new AddressStateStore(knex, { count: settings.bounces.softCount, windowDays: settings.bounces.softWindowDays });
+  // No notice goes to an address the patron has not confirmed, nor to one that bounced: the generators ask this gate.
+  notices.emailGate = gateWithAddressStates(verification.gate, addressStates);
   // What staff do on the pages: approve runs, edit routines, deal with the queue (placed by the same rule as generation).
   const approval = new RunApproval(notices);
   const routineEditor = new RoutineEditor(routines);
@@ -213,6 +237,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     quietHours,
     emailGate: notices.emailGate,
     renderFor: (message, channel) => resentContent(notices, message, channel),
+    ruleChannels: async (message) => (message.rule_id ? ((await rules.get(message.rule_id))?.channels ?? []) : []),
+    loansOut: (issueIds) => host.loansOut(issueIds),
   });
   const verificationLimiter = new VerificationRateLimiter({ store: verificationRecords, secret: settings.secret, clock });
   const worker = new DeliveryWorker({
@@ -229,6 +255,18 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     pace: new SendingPace(settings.limits),
     // SMS held for quiet hours that are over go back in the queue before each batch.
     beforeBatch: (now) => releaseQuietHours({ store, quietHours, clock: { now: () => now }, logger }, 'delivery'),
+  });
+  const bounces = new BounceIntake({
+    secrets: [settings.secret],
+    messages: store,
+    addresses: addressStates,
+    replace: async (id, actor) => {
+      const replaced = await queueActions.replaceBounced(id, actor);
+      if (replaced.outcome === 'replaced') worker.poke();
+      return replaced;
+    },
+    clock,
+    logger,
   });
   const scheduler = new Scheduler({
     run: (req) => runNotices(notices, req),
@@ -260,6 +298,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   let channelsStarted = false;
   let verificationSchedule: VerificationSchedule | null = null;
   let anonymiser: { stop(): void } | null = null;
+  let bounceListener: BounceListener | null = null;
+  let bounceMailbox: BounceMailboxSchedule | null = null;
   let stopping: Promise<void> | null = null;
 
   const app: App = {
@@ -283,6 +323,10 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     branches,
     templates,
     audit,
+    addressStates,
+    bounces,
+    bounceListener: () => bounceListener,
+    bounceMailbox: () => bounceMailbox,
     sms: adapters.sms instanceof SmsRouter ? adapters.sms : null,
     receipts,
     smsAvailability: () => (adapters.sms instanceof SmsRouter ? adapters.sms.availability() : Promise.resolve(noSms)),
@@ -304,6 +348,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         queueActions,
         templates,
         audit,
+        addressStates,
         auth: {
           sessions: new SessionStore(knex, clock, { idleMinutes: settings.sessionIdleMinutes, maxHours: settings.sessionMaxHours }),
           nonces: new NonceStore(knex, clock),
@@ -340,11 +385,43 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       if (jobOn('routines')) await scheduler.start();
       // Messages past the retention period lose their contact data and text at night.
       if (jobOn('anonymiser')) anonymiser = startNightlyAnonymiser({ store, runs, clock, logger, settings });
+      // Returned mail: the listener for the bounce domain and the bounce mailbox, each only when its setting is given.
+      const b = settings.bounces;
+      if (b.listen && b.domain)
+        bounceListener = await startBounceListener({
+          host: b.listen.host,
+          port: b.listen.port,
+          domains: [b.domain],
+          maxBytes: b.maxBytes,
+          logger,
+          onMessage: async (raw, envelope) => {
+            await bounces.take(raw, { envelopeTo: envelope.rcptTo, actor: 'bounce listener' });
+          },
+        });
+      if (b.imap)
+        bounceMailbox = startBounceMailboxSchedule({
+          host: b.imap.host,
+          port: b.imap.port,
+          secure: b.imap.secure,
+          user: b.imap.user,
+          password: b.imap.password,
+          mailbox: b.imap.mailbox,
+          processedMailbox: b.imap.processedMailbox ?? undefined,
+          maxBytes: b.maxBytes,
+          everyMs: b.imap.everyMs,
+          logger,
+          onMessage: async (raw) => {
+            const { kind } = await bounces.take(raw, { actor: 'bounce mailbox' });
+            return { kind };
+          },
+        });
     },
     stop() {
       stopping ??= (async () => {
-        // 1. the jobs: no new runs, scans or nightly work
+        // 1. the jobs: no new runs, scans, nightly work or returned mail
         anonymiser?.stop();
+        await bounceListener?.stop();
+        await bounceMailbox?.stop();
         await verificationSchedule?.stop();
         await scheduler.stop();
         // 2. the worker: claims nothing more, finishes what is in flight

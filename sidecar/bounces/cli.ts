@@ -1,6 +1,7 @@
-/** `kmc bounces classify FILE... [--json]`: what saved messages say, without touching the database. */
+/** `kmc bounces classify FILE... [--json]`: what saved messages say, without touching the database; `kmc bounces process FILE...` feeds them in. */
 import { readFile } from 'node:fs/promises';
 import { classifyBounce } from './classify';
+import type { IntakeResult } from './intake';
 import type { BounceVerdict } from './verdict';
 
 export interface CommandOutput {
@@ -45,4 +46,58 @@ export async function bouncesClassifyCommand(files: readonly string[], opts: { j
     } else out.stdout(describe(file, verdict));
   }
   return failed ? 1 : 0;
+}
+
+/** Something that takes a returned message as if it had arrived (the bounce intake). */
+export interface ReturnedMessageTaker {
+  take(raw: Buffer, opts: { actor: string }): Promise<IntakeResult>;
+}
+
+/**
+ * `kmc bounces process FILE... [--json]`: feeds saved messages in as if they had arrived, then prints what each did
+ * and a summary. A file that cannot be read or recorded is reported and the rest still go. Exit code 1 if any failed.
+ */
+export async function bouncesProcessCommand(
+  files: readonly string[],
+  opts: { json: boolean },
+  intake: ReturnedMessageTaker,
+  out: CommandOutput,
+): Promise<number> {
+  const summary = { files: files.length, recorded: 0, ignored: 0, forged: 0, noTag: 0, unknownMessage: 0, replaced: 0, failed: 0 };
+  for (const file of files) {
+    let result: IntakeResult;
+    try {
+      const raw = await readFile(file);
+      result = await intake.take(raw, { actor: 'kmc bounces process' });
+    } catch (err: unknown) {
+      summary.failed++;
+      const error = `cannot process: ${whyUnreadable(err)}`;
+      if (opts.json) out.stdout(JSON.stringify({ file, error }));
+      else out.stderr(`kmc bounces process: ${file}: ${error}`);
+      continue;
+    }
+    if (result.effect === 'recorded') summary.recorded++;
+    else if (result.effect === 'ignored') summary.ignored++;
+    else if (result.effect === 'forged') summary.forged++;
+    else if (result.effect === 'no_tag') summary.noTag++;
+    else summary.unknownMessage++;
+    if (result.replacement?.outcome === 'replaced') summary.replaced++;
+    const { kind, effect, messageId, status, addressState, replacement } = result;
+    if (opts.json) out.stdout(JSON.stringify({ file, kind, effect, messageId, status, addressState, replacement }));
+    else {
+      const what = [`${file}: ${kind}, ${effect.replace('_', ' ')}`];
+      if (messageId !== null && effect === 'recorded')
+        what.push(`message ${String(messageId)} ${status ?? ''}, address ${addressState ?? ''}`);
+      if (replacement?.outcome === 'replaced') what.push(`replaced by message ${String(replacement.newId)} (${replacement.channel})`);
+      else if (replacement) what.push(`not replaced: ${replacement.why}`);
+      out.stdout(what.join('; '));
+    }
+  }
+  if (opts.json) out.stdout(JSON.stringify({ summary }));
+  else
+    out.stdout(
+      `${String(summary.files)} files: ${String(summary.recorded)} recorded, ${String(summary.replaced)} replaced, ${String(summary.ignored)} changed nothing, ` +
+        `${String(summary.forged)} forged, ${String(summary.noTag)} without a return path of ours, ${String(summary.unknownMessage)} for unknown messages, ${String(summary.failed)} failed`,
+    );
+  return summary.failed ? 1 : 0;
 }

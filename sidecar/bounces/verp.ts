@@ -89,3 +89,17 @@ export function readVerpTag(tag: string | null | undefined, secret: string | rea
   }
   return valid ? { messageId } : null;
 }
+
+/**
+ * The return path of an e-mail notice about to go out, from its message id and its sender (an address, or
+ * `Name <address>`); null when it is no stored notice or the sender is no address to tag (then the envelope sender
+ * is the header From).
+ */
+export function returnPathFor(message: { id: number; from: string }, opts: Omit<VerpOptions, 'senderAddress'>): string | null {
+  // Id 0 is no stored notice (the settings page's test e-mail): nothing to come back to.
+  if (!Number.isSafeInteger(message.id) || message.id < 1) return null;
+  const angle = /<([^<>\s]+@[^<>\s]+)>\s*$/.exec(message.from);
+  const senderAddress = (angle ? angle[1] : message.from).trim();
+  if (!opts.bounceDomain && !/^[^\s@]+@[^\s@]+$/.test(senderAddress)) return null;
+  return verpReturnPath(message.id, { ...opts, senderAddress });
+}

@@ -4,6 +4,7 @@ export {
   SECRET_MIN_BYTES,
   loadSettings,
   redact,
+  type BounceSettings,
   type DeliverySettings,
   type DkimKey,
   type DomainLimit,

@@ -9,6 +9,8 @@ import { loadDkimKeys, loadDomainLimits, type DkimKey, type SendingLimits } from
 
 export type { DeliverySettings, SmsSettings } from './delivery';
 export type { DkimKey, DomainLimit, SendingLimits } from './mail';
+import { loadBounceSettings, type BounceSettings } from './bounces';
+export type { BounceSettings } from './bounces';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -44,6 +46,8 @@ export interface Settings {
   dkim: DkimKey[];
   /** How fast messages may go out: per recipient domain, per SMTP relay, per SMS account. */
   limits: SendingLimits;
+  /** Return paths, the bounce listener and mailbox, soft-bounce counting (KMC_BOUNCE_*). */
+  bounces: BounceSettings;
   /** Origins of Koha's staff interface that may show the pages in a frame (CSP frame-ancestors). */
   kohaStaffOrigins: string[];
   /** Messages older than this many days are anonymised at night. */
@@ -187,6 +191,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       smtpPerMinute: wholeNumber(env, 'KMC_SMTP_PER_MINUTE', 0, 0, 1_000_000),
       smsPerSecond: wholeNumber(env, 'KMC_SMS_PER_SECOND', 0, 0, 10_000),
     },
+    bounces: loadBounceSettings(env),
     ...staffPages,
     runHeartbeatMs: wholeNumber(env, 'KMC_RUN_HEARTBEAT_SECONDS', 30, 1, 3600) * 1000,
   };

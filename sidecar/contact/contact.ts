@@ -91,8 +91,13 @@ export function chooseChannel(
   opts: {
     defaultCountry: string;
     available?: ChannelName[];
-    /** The verification state of the patron's e-mail: held waits for the patron, expired is never used. */
-    emailState?: 'held' | 'expired';
+    /**
+     * The state of the patron's e-mail: held waits for the patron's verification; expired (never verified) and
+     * undeliverable (it bounced) are never used; complained is passed over when `complaintStopsEmail`.
+     */
+    emailState?: 'held' | 'expired' | 'undeliverable' | 'complained';
+    /** The notice may do without e-mail to an address whose owner complained (see address-states). */
+    complaintStopsEmail?: boolean;
   },
 ): ChannelChoice {
   const reasons: string[] = [];
@@ -105,6 +110,14 @@ export function chooseChannel(
       const to = patronEmail(patron);
       if (to && opts.emailState === 'expired') {
         reasons.push('email: address expired without being verified');
+        continue;
+      }
+      if (to && opts.emailState === 'undeliverable') {
+        reasons.push('email: address undeliverable (it bounced)');
+        continue;
+      }
+      if (to && opts.emailState === 'complained' && opts.complaintStopsEmail) {
+        reasons.push('email: the patron complained about notices to this address');
         continue;
       }
       if (to && opts.emailState === 'held') return { ok: true, channel, to, held: 'waiting for the patron to verify the e-mail address' };

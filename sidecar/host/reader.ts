@@ -42,6 +42,8 @@ export interface HostReader extends NoticeReader, KohaNoticeReader {
   streamEmailChanges(): AsyncIterable<EmailChangeRow>;
   /** Verification records whose patron no longer exists in Koha. */
   verificationsWithoutPatron(limit: number): Promise<number[]>;
+  /** Of these loans (Koha's issue ids), the ones still out: returned loans move to old_issues. */
+  loansOut(issueIds: number[]): Promise<Set<number>>;
 }
 
 export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostReader {
@@ -113,6 +115,18 @@ export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostR
       const q = loansDueBefore(knex, dueBefore);
       if (branchcode) void q.where('i.branchcode', branchcode);
       return streamRows(knex, q);
+    },
+
+    async loansOut(issueIds) {
+      const out = new Set<number>();
+      const ids = [...new Set(issueIds)];
+      for (let i = 0; i < ids.length; i += 1000) {
+        const rows = await knex('issues')
+          .whereIn('issue_id', ids.slice(i, i + 1000))
+          .select<Array<{ issue_id: number }>>('issue_id');
+        for (const r of rows) out.add(r.issue_id);
+      }
+      return out;
     },
 
     async patrons(borrowernumbers) {

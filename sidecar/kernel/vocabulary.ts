@@ -32,6 +32,7 @@ export const MESSAGE_STATUSES = [
   'sending',
   'sent',
   'delivered',
+  'bounced',
   'failed',
   'missing_contact',
   'cancelled',

@@ -426,7 +426,14 @@ export class Composer {
     const { deps, args } = ctx;
     const first = units[0];
     const { rule, patron, level, sendingBranch } = first;
-    const choiceOpts = { defaultCountry: deps.settings.defaultCountry, available: ctx.availableFrom(sendingBranch), emailState };
+    // A complaint stops e-mail for notices that may be skipped; overdue notices and bills only when a letter can go instead.
+    const mustReach = this.type === 'overdue' || this.type === 'replacement_bill';
+    const choiceOpts = {
+      defaultCountry: deps.settings.defaultCountry,
+      available: ctx.availableFrom(sendingBranch),
+      emailState,
+      complaintStopsEmail: !mustReach || first.channels.includes('print'),
+    };
     const choices: ChannelChoice[] = rule.send_all_channels
       ? chooseAllChannels(first.channels, patron, choiceOpts)
       : [chooseChannel(first.channels, patron, choiceOpts)];

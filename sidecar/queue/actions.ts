@@ -40,7 +40,17 @@ export interface QueueActionDeps {
    * keep its data. Without it messages cannot be sent by another channel.
    */
   renderFor?: (message: MessageRow, channel: ChannelName) => Promise<ResentContent>;
+  /** The channels the message's rule allows, in the rule's order (for the replacement of a bounced e-mail). */
+  ruleChannels?: (message: MessageRow) => Promise<ChannelName[]>;
+  /** Of these loans, the ones still out (Koha's issue ids). */
+  loansOut?: (issueIds: number[]) => Promise<Set<number>>;
 }
+
+/** What became of a bounced notice: replaced by another channel, not needed any more, or left in the staff queue. */
+export type Replacement =
+  | { outcome: 'replaced'; newId: number; channel: ChannelName }
+  | { outcome: 'not_needed'; why: string }
+  | { outcome: 'not_replaced'; why: string };
 
 export class QueueActions {
   constructor(private readonly deps: QueueActionDeps) {}
@@ -100,14 +110,63 @@ export class QueueActions {
   }
 
   /**
+   * A bounced e-mail that is still relevant (its loans still out) is replaced at once by the next channel its rule
+   * allows after e-mail, as a new message whose history names the bounced one; the bounced one leaves the staff
+   * queue. One that cannot be replaced stays in the staff queue for staff to deal with.
+   */
+  async replaceBounced(id: number, actor: string): Promise<Replacement> {
+    const message = await this.deps.store.inStaffQueue(id);
+    if (!message || message.status !== 'bounced') return { outcome: 'not_replaced', why: 'not a bounced message in the queue' };
+    const items = await this.deps.store.items([id]);
+    const loans = items.map((i) => i.issue_id).filter((n): n is number => n !== null);
+    if (loans.length && this.deps.loansOut) {
+      const out = await this.deps.loansOut(loans);
+      if (!loans.some((l) => out.has(l))) {
+        const why = 'its loans have all been returned';
+        await this.deps.store.note({
+          id,
+          status: message.status,
+          detail: `not replaced: ${why}`,
+          actor,
+          at: this.deps.clock.now(),
+          handled: { by: 0, how: 'handled' },
+        });
+        return { outcome: 'not_needed', why };
+      }
+    }
+    const channels = this.deps.ruleChannels ? await this.deps.ruleChannels(message) : [];
+    const after = channels.slice(channels.indexOf(message.channel) + 1).filter((c) => c !== message.channel);
+    const tried: string[] = [];
+    for (const channel of after) {
+      const made = await this.resendAs(message, channel, actor, 0, `instead of message ${String(id)}, which bounced`);
+      if (made.outcome === 'done' && made.newId) return { outcome: 'replaced', newId: made.newId, channel };
+      tried.push(`${channel}: ${made.outcome}`);
+    }
+    const why = tried.length ? tried.join('; ') : 'the rule allows no other channel';
+    await this.deps.store.note({ id, status: message.status, detail: `could not be replaced (${why})`, actor, at: this.deps.clock.now() });
+    return { outcome: 'not_replaced', why };
+  }
+
+  /**
    * Sends the message again by another channel, as a new message made from
    * the same data; the old one keeps its status and leaves the queue.
    */
   async resend(id: number, channel: ChannelName, actor: string, staffNumber: number): Promise<{ outcome: ActionOutcome; newId?: number }> {
-    const renderFor = this.deps.renderFor;
-    if (!renderFor) throw new KmcError('KMC_NOT_AVAILABLE', 'messages cannot be rendered again here: the notice engine is not wired in');
     const message = await this.deps.store.inStaffQueue(id);
     if (!message) return { outcome: 'not_in_queue' };
+    return this.resendAs(message, channel, actor, staffNumber, `sent again by staff instead of message ${String(id)} (${message.channel})`);
+  }
+
+  private async resendAs(
+    message: MessageRow,
+    channel: ChannelName,
+    actor: string,
+    staffNumber: number,
+    resent: string,
+  ): Promise<{ outcome: ActionOutcome; newId?: number }> {
+    const renderFor = this.deps.renderFor;
+    if (!renderFor) throw new KmcError('KMC_NOT_AVAILABLE', 'messages cannot be rendered again here: the notice engine is not wired in');
+    const id = message.id;
     if (message.channel === channel) return { outcome: 'same_channel' };
     let again: ResentContent;
     try {
@@ -119,7 +178,6 @@ export class QueueActions {
     if (!again.to) return { outcome: 'no_address' };
     const placement = await this.place({ borrowernumber: message.borrowernumber, branchcode: message.branchcode, channel, to: again.to });
     if (placement.status !== 'pending' && placement.status !== 'held') return { outcome: 'no_address' };
-    const resent = `sent again by staff instead of message ${id} (${message.channel})`;
     const items = await this.deps.store.items([id]);
     const now = this.deps.clock.now();
     const made = await this.deps.store.insertMessages(

@@ -39,9 +39,18 @@ export {
 } from './placement';
 export { QuietHours, QUIET_HOURS_REASON, isQuietAt, localClock, type QuietWindow, type QuietHoursSource } from './quiet-hours';
 export { releaseQuietHours, type QuietReleaseDeps } from './release';
-export { QueueActions, QUEUE_ACTIONS, type QueueAction, type ActionOutcome, type QueueActionDeps, type ResentContent } from './actions';
+export {
+  QueueActions,
+  QUEUE_ACTIONS,
+  type QueueAction,
+  type ActionOutcome,
+  type QueueActionDeps,
+  type ResentContent,
+  type Replacement,
+} from './actions';
 export type { MessageContent } from './transitions/rewrite';
 export type { Move } from './transitions/move';
+export { BOUNCEABLE_STATUSES, type BounceReport } from './transitions/bounce';
 export { FINAL_STATUSES } from './transitions/anonymise';
 export { fromDbTime } from '../db';
 export { cutToFit, isRefusedValue, CUT_MARKER, type ColumnSize } from './insert';

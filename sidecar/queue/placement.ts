@@ -17,13 +17,14 @@ import type { ChannelName } from '../kernel';
 /** The reason stored on an e-mail held for verification; the release finds them by status and channel. */
 export const WAITING_FOR_VERIFICATION = 'waiting for the patron to verify the e-mail address';
 export const VERIFICATION_EXPIRED = 'email: address expired without being verified';
+export const ADDRESS_UNDELIVERABLE = 'email: address undeliverable (it bounced)';
 
 /**
  * Whether a patron's e-mail address may carry notices now. The verification
  * capability answers; without one every syntactically usable address is used.
  * Patrons missing from the answer are usable.
  */
-export type EmailGateState = 'held' | 'expired';
+export type EmailGateState = 'held' | 'expired' | 'undeliverable' | 'complained';
 export interface EmailGate {
   check(patrons: Array<{ borrowernumber: number; email: string }>): Promise<Map<number, EmailGateState>>;
 }
@@ -47,6 +48,8 @@ export interface Placement {
 export function placeMessage(facts: PlacementFacts): Placement {
   let placed: Placement = { status: 'pending', reason: null };
   if (facts.channel === 'email' && facts.emailState === 'expired') return { status: 'missing_contact', reason: VERIFICATION_EXPIRED };
+  if (facts.channel === 'email' && facts.emailState === 'undeliverable')
+    return { status: 'missing_contact', reason: ADDRESS_UNDELIVERABLE };
   if (facts.channel === 'email' && facts.emailState === 'held') placed = { status: 'held', reason: WAITING_FOR_VERIFICATION };
   else if (facts.channel === 'sms' && facts.quietHours) placed = { status: 'held', reason: facts.quietHours };
   if (facts.approval) {

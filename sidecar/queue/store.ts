@@ -24,6 +24,7 @@ import { MessageCreator } from './transitions/create';
 import { claimDue, releaseClaimed, releaseExpiredLeases } from './transitions/claim';
 import { completeMany } from './transitions/complete';
 import { recordReceipt } from './transitions/receipt';
+import { recordBounce, type BounceReport } from './transitions/bounce';
 import { releaseQuietHours, releaseVerifiedEmail } from './transitions/release';
 import { moveMany, type Move } from './transitions/move';
 import { noteEvent, retryByStaff, type NoteArgs, type RetryArgs } from './transitions/staff';
@@ -60,8 +61,12 @@ export interface LoanCoverageRow {
   first_sent_at: string | null;
 }
 
-/** What the staff queue shows: messages that failed or found no usable address. */
-export const STAFF_QUEUE_STATUSES: Array<Extract<MessageStatus, 'failed' | 'missing_contact'>> = ['failed', 'missing_contact'];
+/** What the staff queue shows: messages that failed, found no usable address, or bounced and could not be replaced. */
+export const STAFF_QUEUE_STATUSES: Array<Extract<MessageStatus, 'failed' | 'missing_contact' | 'bounced'>> = [
+  'failed',
+  'missing_contact',
+  'bounced',
+];
 
 export interface StaffQueueFilter {
   status: string;
@@ -104,6 +109,16 @@ export class MessageStore {
   /** Create: stores new messages with what they cover, each in the place it was given. */
   insertMessages(messages: NewMessage[], at: Date, actor: string): Promise<InsertResult> {
     return this.creator.insertMessages(messages, at, actor);
+  }
+
+  /** Bounce: a report that came back to an e-mail's return path moves it to `bounced` (a complaint only adds history). */
+  recordBounce(
+    messageId: number,
+    report: BounceReport,
+    at: Date,
+    actor: string,
+  ): Promise<{ before: MessageStatus; after: MessageStatus } | null> {
+    return recordBounce(this.knex, messageId, report, at, actor);
   }
 
   /** Claim: due messages for one worker, with a lease. */

@@ -100,7 +100,7 @@ const HELD_RELEASED = 'e-mail address verified';
 const TOKEN_IN_TEXT = /\/verify\/[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{22}/g;
 const LINK_REMOVED = '/verify/[link removed]';
 /** Message statuses after which a verification mail will not be sent (again). */
-const FINAL = ['sent', 'delivered', 'failed', 'cancelled', 'missing_contact'];
+const FINAL = ['sent', 'delivered', 'bounced', 'failed', 'cancelled', 'missing_contact'];
 
 type Decision =
   | { kind: 'none' }

@@ -21,6 +21,7 @@ import type { TemplateStore } from '../rendering';
 import type { BranchSettingsStore } from '../branches';
 import type { RoutineEditor, RoutineStore } from '../scheduling';
 import type { RunStore } from '../runs';
+import type { AddressStateStore } from '../address-states';
 import type { VerificationRateLimiter, VerificationService } from '../verification';
 import type { AuditLog, NonceStore, Session, SessionStore, SigninThrottle } from '../staff';
 import type { Permission } from './auth/permissions';
@@ -83,6 +84,8 @@ export interface WebDeps {
   queueActions: QueueActions;
   templates: TemplateStore;
   audit: AuditLog;
+  /** What bounces did to patrons' e-mail addresses (the patron tab, the dashboard). */
+  addressStates: AddressStateStore;
   auth: AuthStores;
   /** What a run of a routine needs (generators, renderer, rules). */
   notices: NoticeDeps;

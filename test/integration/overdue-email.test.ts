@@ -7,6 +7,7 @@ import { fromDbTime, migrate } from '../../sidecar/db';
 import { runNotices } from '../../sidecar/notices';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
 import type { App } from '../../sidecar/main';
+import { verpReturnPath } from '../../sidecar/bounces';
 
 describe(`overdue notices by e-mail, end to end (${kohaSchemaKind()} Koha schema)`, () => {
   let db: ScratchDatabase;
@@ -118,11 +119,16 @@ describe(`overdue notices by e-mail, end to end (${kohaSchemaKind()} Koha schema
     expect(smtp.messages).to.have.length(2);
 
     const toAsa = smtp.messages.find((m) => m.envelopeTo.includes('asa.oberg@example.org'))!;
-    expect(toAsa.envelopeFrom).to.equal('central@bibliotek.example.org');
+    const stored = await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.asa }).first();
+    // The envelope sender is the notice's own return path (VERP, a plus-tag on the branch's sender); the From stays the branch's.
+    expect(toAsa.envelopeFrom).to.equal(
+      verpReturnPath(stored.id, { secret: kmc.settings.secret, senderAddress: 'central@bibliotek.example.org' }),
+    );
+    expect(toAsa.envelopeFrom).to.match(/^central\+bounce-\d+\.[a-z2-7]{8}@bibliotek\.example\.org$/);
+    expect(toAsa.parsed.from?.value[0].address).to.equal('central@bibliotek.example.org');
     expect(toAsa.parsed.subject).to.contain('Centralbiblioteket');
     expect(toAsa.parsed.text).to.contain('Hej Åsa Öberg').and.contain('Röda rummet');
     expect(toAsa.parsed.html).to.be.a('string').and.contain('Röda rummet');
-    const stored = await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.asa }).first();
     expect(stored.status).to.equal('sent');
     expect(stored.message_id_header).to.equal(toAsa.parsed.messageId);
     expect(stored.last_reply).to.match(/^250/);

@@ -22,6 +22,8 @@ export interface SmtpOptions {
   dkim?: readonly DkimKey[];
   /** Koha's SMTP servers and the branches' own: a branch named there sends through its server, not `url`. */
   servers?: SmtpTransports | null;
+  /** The envelope sender (return path) of each message, where its bounces come back; the header From stays the branch's. */
+  returnPath?: (message: OutgoingMessage) => string | null;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -164,7 +166,10 @@ export class SmtpAdapter implements ChannelAdapter {
     const bcc = this.opts.bcc ? checkAddress(this.opts.bcc) : null;
     const messageId = message.messageIdHeader ?? messageIdFor(message.id, from.address);
     const key = dkimKeyFor(this.opts.dkim ?? [], from.address);
+    const returnPath = this.opts.returnPath?.(message) ?? null;
     const job = transport.sendMail({
+      // With an envelope of its own nodemailer takes the recipients from it alone: the Bcc goes in too.
+      envelope: returnPath ? { from: returnPath, to: [message.to, ...(bcc?.ok ? [bcc.address] : [])] } : undefined,
       from: from.address,
       to: message.to,
       replyTo: replyTo?.ok ? replyTo.address : undefined,

@@ -13,7 +13,7 @@ import type { StaffPage } from '../kit';
 
 export const DASHBOARD_DAYS = 30;
 const QUEUED: MessageStatus[] = ['proposed', 'held', 'pending', 'sending'];
-const STATUSES = ['proposed', 'held', 'pending', 'sending', 'sent', 'delivered', 'failed', 'missing_contact', 'cancelled'];
+const STATUSES = ['proposed', 'held', 'pending', 'sending', 'sent', 'delivered', 'bounced', 'failed', 'missing_contact', 'cancelled'];
 
 export interface DayCount {
   day: string;
@@ -123,6 +123,12 @@ export const dashboardPages: StaffPage = {
       const t = kit.staff(res).t;
       const now = deps.clock.now();
       const [figures, kohaJobs] = await Promise.all([dashboardFigures(deps.store, now), kohaJobsStillRunning(deps.host)]);
+      // Bounces of the last seven days by kind, and the addresses that went bad in them.
+      const weekAgo = new Date(now.getTime() - 7 * 86_400_000);
+      const [bounceCounts, wentBad] = await Promise.all([
+        deps.addressStates.bounceCounts(weekAgo),
+        deps.addressStates.wentBad(weekAgo, 50),
+      ]);
       const next = (await routines.list({ enabledOnly: true }))
         .flatMap((r) => (r.schedule ? [{ ...r, schedule: r.schedule }] : []))
         .map((r) => {
@@ -143,6 +149,8 @@ export const dashboardPages: StaffPage = {
         chart: chartBars(figures.days),
         channels: CHANNELS,
         statuses: STATUSES.filter((s) => figures.days.some((d) => d.byStatus[s])),
+        bounceCounts,
+        wentBad: wentBad.map((s) => ({ ...s, changedAt: s.changedAt.toISOString() })),
         rate: figures.deliveryRate === null ? null : (Math.round(figures.deliveryRate * 1000) / 10).toFixed(1),
         next,
         kohaJobs,
