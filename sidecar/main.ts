@@ -36,6 +36,7 @@ import { BranchSettingsStore } from './branches';
 import { AuditLog, SessionStore, NonceStore, SigninThrottle } from './staff';
 import { createWebApp, type HealthReport } from './web';
 import { SettingsStore } from './settings';
+import { letterText, lettersOfMessages, renderLettersPdf } from './letters';
 
 /** The jobs `start()` can run; each is on unless the options turn it off. */
 export const JOBS = ['delivery', 'routines', 'verificationScan', 'anonymiser'] as const;
@@ -152,7 +153,20 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const adapters: Partial<Record<ChannelName, ChannelAdapter>> = {
     email: new SmtpAdapter({ url: settings.smtpUrl }),
     ...(sms ? { sms } : {}),
-    print: new PrintAdapter({ dir: path.resolve(settings.printDir), now: () => clock.now() }),
+    print: new PrintAdapter({
+      dir: path.resolve(settings.printDir),
+      timeZone: settings.timezone,
+      now: () => clock.now(),
+      // The print folder's PDF of a run's letters at one branch, each letter in its patron's language.
+      render: async (ids) => {
+        const letters = await lettersOfMessages({ host, notices }, await store.lettersByIds(ids));
+        const lang = letters[0]?.lang ?? 'en';
+        return renderLettersPdf(letters, { title: letterText(lang, 'title'), lang, country: settings.defaultCountry });
+      },
+      onWriteError: (file, err) => {
+        logger.error('print.pdf_failed', { file, error: err.message });
+      },
+    }),
     ...opts.adapters,
   };
   const notices: NoticeDeps = {

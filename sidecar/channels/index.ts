@@ -1,6 +1,6 @@
 export type { ChannelAdapter, ChannelName, OutgoingMessage, SendOutcome } from './contract';
 export { SmtpAdapter, classifySmtpError } from './smtp';
-export { PrintAdapter } from './print';
+export { PrintAdapter, type PrintAdapterOptions, type RenderLetters } from './print';
 export {
   EsmClass,
   SmppStatus,

@@ -12,7 +12,19 @@ import type { StaffPage } from '../kit';
 
 export const DASHBOARD_DAYS = 30;
 const QUEUED: MessageStatus[] = ['proposed', 'held', 'pending', 'sending'];
-const STATUSES = ['proposed', 'held', 'pending', 'sending', 'sent', 'delivered', 'failed', 'missing_contact', 'cancelled'];
+const STATUSES = [
+  'proposed',
+  'held',
+  'pending',
+  'sending',
+  'sent',
+  'to_print',
+  'printed',
+  'delivered',
+  'failed',
+  'missing_contact',
+  'cancelled',
+];
 
 export interface DayCount {
   day: string;
@@ -53,7 +65,7 @@ export async function dashboardFigures(store: MessageStore, now: Date): Promise<
       slot.byStatus[r.status] = (slot.byStatus[r.status] ?? 0) + r.n;
       slot.total += r.n;
     }
-    if (r.status === 'sent' || r.status === 'delivered') done += r.n;
+    if (r.status === 'sent' || r.status === 'printed' || r.status === 'delivered') done += r.n;
     if (r.status === 'failed') failed += r.n;
   }
   return {
