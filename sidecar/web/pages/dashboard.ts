@@ -5,26 +5,13 @@
  * queue's depth and the next scheduled runs.
  */
 import { toDbTime } from '../../db';
-import { CHANNELS, type MessageStatus } from '../../kernel';
+import { CHANNELS, MESSAGE_STATUSES, type MessageStatus } from '../../kernel';
 import type { MessageStore } from '../../queue';
 import { nextFire, parseCron } from '../../scheduling';
 import type { StaffPage } from '../kit';
 
 export const DASHBOARD_DAYS = 30;
 const QUEUED: MessageStatus[] = ['proposed', 'held', 'pending', 'sending'];
-const STATUSES = [
-  'proposed',
-  'held',
-  'pending',
-  'sending',
-  'sent',
-  'to_print',
-  'printed',
-  'delivered',
-  'failed',
-  'missing_contact',
-  'cancelled',
-];
 
 export interface DayCount {
   day: string;
@@ -138,7 +125,7 @@ export const dashboardPages: StaffPage = {
         figures,
         chart: chartBars(figures.days),
         channels: CHANNELS,
-        statuses: STATUSES.filter((s) => figures.days.some((d) => d.byStatus[s])),
+        statuses: MESSAGE_STATUSES.filter((s) => figures.days.some((d) => d.byStatus[s])),
         rate: figures.deliveryRate === null ? null : (Math.round(figures.deliveryRate * 1000) / 10).toFixed(1),
         next,
       });
