@@ -53,6 +53,7 @@ import {
   type BounceListener,
   type BounceMailboxSchedule,
 } from './bounces';
+import { letterText, lettersOfMessages, renderLettersPdf } from './letters';
 
 /** The jobs `start()` can run; each is on unless the options turn it off. */
 export const JOBS = ['delivery', 'routines', 'verificationScan', 'anonymiser'] as const;
@@ -190,7 +191,20 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       returnPath: (m) => returnPathFor(m, { secret: settings.secret, bounceDomain: settings.bounces.domain ?? undefined }),
     }),
     ...(sms ? { sms } : {}),
-    print: new PrintAdapter({ dir: path.resolve(settings.printDir), now: () => clock.now() }),
+    print: new PrintAdapter({
+      dir: path.resolve(settings.printDir),
+      timeZone: settings.timezone,
+      now: () => clock.now(),
+      // The print folder's PDF of a run's letters at one branch, each letter in its patron's language.
+      render: async (ids) => {
+        const letters = await lettersOfMessages({ host, notices }, await store.lettersByIds(ids));
+        const lang = letters[0]?.lang ?? 'en';
+        return renderLettersPdf(letters, { title: letterText(lang, 'title'), lang, country: settings.defaultCountry });
+      },
+      onWriteError: (file, err) => {
+        logger.error('print.pdf_failed', { file, error: err.message });
+      },
+    }),
     ...opts.adapters,
   };
   const notices: NoticeDeps = {

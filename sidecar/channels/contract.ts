@@ -21,6 +21,10 @@ export interface OutgoingMessage {
   /** Kept by the sidecar so receipts and bounces can be matched later. */
   messageIdHeader?: string | null;
   branchcode?: string | null;
+  /** The notice run that made it (print: the letters of a run and branch go in one PDF). */
+  runId?: number | null;
+  /** The message's language (the patron's). */
+  lang?: string | null;
 }
 
 /** The adapter's verdict on one send. Exactly one of three outcomes. */
@@ -53,4 +57,9 @@ export interface ChannelAdapter {
   /** Stops taking new sends and waits for those in flight. */
   stop(): Promise<void>;
   send(message: OutgoingMessage): Promise<SendOutcome>;
+  /**
+   * Resolves once what the channel accepted is fully written where staff
+   * find it (print: the PDFs of the print folder). Absent: nothing to wait for.
+   */
+  idle?(): Promise<void>;
 }

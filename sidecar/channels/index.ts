@@ -1,7 +1,7 @@
 export type { ChannelAdapter, ChannelName, OutgoingMessage, SendOutcome } from './contract';
 export { SmtpAdapter, classifySmtpError, SmtpTransports } from './smtp';
 export type { SmtpServerSettings, SmtpServerSource, BranchSmtpSource } from './smtp';
-export { PrintAdapter } from './print';
+export { PrintAdapter, type PrintAdapterOptions, type RenderLetters } from './print';
 export {
   EsmClass,
   SmppStatus,

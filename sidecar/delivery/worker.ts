@@ -414,6 +414,8 @@ export class DeliveryWorker {
       releaseHeld();
       await releasing;
       await writer.idle();
+      // What the channels accepted is written where staff find it (the print folder's PDFs) before the round ends.
+      await Promise.allSettled(Object.values(this.deps.adapters).map((a) => (a.idle ? a.idle() : Promise.resolve())));
       clearInterval(heartbeat);
       this.wakeRun = null;
     }
@@ -476,6 +478,8 @@ export class DeliveryWorker {
       html: row.body_html,
       messageIdHeader,
       branchcode: row.branchcode,
+      runId: row.run_id,
+      lang: row.lang,
     };
     let outcome: SendOutcome;
     try {
@@ -493,9 +497,10 @@ export class DeliveryWorker {
       if (!recorded) this.deps.logger.warn('delivery.claim_lost', ids);
     };
     if (outcome.kind === 'accepted') {
+      // A letter written for staff is not sent yet: it waits until they say they printed it.
       const stored = writer.record({
         ...base,
-        status: 'sent',
+        status: row.channel === 'print' ? 'to_print' : 'sent',
         detail: outcome.reply,
         reply: outcome.reply,
         providerId: outcome.providerId,

@@ -31,6 +31,8 @@ export const MESSAGE_STATUSES = [
   'pending',
   'sending',
   'sent',
+  'to_print',
+  'printed',
   'delivered',
   'bounced',
   'failed',

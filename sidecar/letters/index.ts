@@ -11,3 +11,4 @@ export {
   type LetterTextKey,
 } from './texts';
 export { graphemes, paginate, wrapText } from './layout';
+export { lettersOfMessages, type MessageLetterDeps } from './from-messages';

@@ -4,18 +4,18 @@
  * from the staff pages' catalogues, because a letter is read by the patron.
  */
 
-export const LETTER_TEXT_KEYS = ['page_of', 'continued', 'reference'] as const;
+export const LETTER_TEXT_KEYS = ['page_of', 'continued', 'reference', 'title'] as const;
 export type LetterTextKey = (typeof LETTER_TEXT_KEYS)[number];
 
 type LetterCatalogue = Record<LetterTextKey, string>;
 
 export const LETTER_TEXTS = {
-  en: { page_of: 'Page {page} of {pages}', continued: 'continued', reference: 'Message {id}' },
-  sv: { page_of: 'Sida {page} av {pages}', continued: 'fortsättning', reference: 'Meddelande {id}' },
-  da: { page_of: 'Side {page} af {pages}', continued: 'fortsat', reference: 'Meddelelse {id}' },
-  nb: { page_of: 'Side {page} av {pages}', continued: 'fortsettelse', reference: 'Melding {id}' },
-  de: { page_of: 'Seite {page} von {pages}', continued: 'Fortsetzung', reference: 'Nachricht {id}' },
-  fi: { page_of: 'Sivu {page}/{pages}', continued: 'jatkoa', reference: 'Viesti {id}' },
+  en: { page_of: 'Page {page} of {pages}', continued: 'continued', reference: 'Message {id}', title: 'Letters' },
+  sv: { page_of: 'Sida {page} av {pages}', continued: 'fortsättning', reference: 'Meddelande {id}', title: 'Brev' },
+  da: { page_of: 'Side {page} af {pages}', continued: 'fortsat', reference: 'Meddelelse {id}', title: 'Breve' },
+  nb: { page_of: 'Side {page} av {pages}', continued: 'fortsettelse', reference: 'Melding {id}', title: 'Brev' },
+  de: { page_of: 'Seite {page} von {pages}', continued: 'Fortsetzung', reference: 'Nachricht {id}', title: 'Briefe' },
+  fi: { page_of: 'Sivu {page}/{pages}', continued: 'jatkoa', reference: 'Viesti {id}', title: 'Kirjeet' },
 } satisfies Record<string, LetterCatalogue>;
 
 export type LetterLanguage = keyof typeof LETTER_TEXTS;

@@ -138,8 +138,23 @@ export async function countInStatuses(knex: Knex, statuses: MessageStatus[]): Pr
 /** A run's message as a letter shows it. */
 export type LetterMessage = Pick<
   MessageRow,
-  'id' | 'borrowernumber' | 'branchcode' | 'channel' | 'to_address' | 'subject' | 'body_text' | 'created_at'
+  'id' | 'borrowernumber' | 'branchcode' | 'channel' | 'to_address' | 'subject' | 'body_text' | 'created_at' | 'lang' | 'status' | 'run_id'
 > & { notice_date: string | null };
+
+const LETTER_COLUMNS = [
+  'id',
+  'borrowernumber',
+  'branchcode',
+  'channel',
+  'to_address',
+  'subject',
+  'body_text',
+  'created_at',
+  'notice_date',
+  'lang',
+  'status',
+  'run_id',
+];
 
 /**
  * The messages of a run that become letters: `print` those that go by
@@ -154,17 +169,44 @@ export function runLetterMessages(knex: Knex, runId: number, which: 'print' | 'a
     .orderBy('branchcode')
     .orderBy('id');
   if (which === 'print') q.where('channel', 'print');
-  return q.select<LetterMessage[]>([
-    'id',
-    'borrowernumber',
-    'branchcode',
-    'channel',
-    'to_address',
-    'subject',
-    'body_text',
-    'created_at',
-    'notice_date',
-  ]);
+  return q.select<LetterMessage[]>(LETTER_COLUMNS);
+}
+
+/** Letters waiting to be printed, of one run or one branch (or all), by branch, then in the order they were made. */
+export function lettersToPrint(knex: Knex, where: { runId?: number; branchcode?: string | null }): Promise<LetterMessage[]> {
+  const q = knex<MessageRow>('kmc_messages').where({ channel: 'print', status: 'to_print' }).whereNull('anonymised_at');
+  if (where.runId !== undefined) q.where('run_id', where.runId);
+  if (where.branchcode !== undefined) {
+    if (where.branchcode === null) q.whereNull('branchcode');
+    else q.where('branchcode', where.branchcode);
+  }
+  return q.orderBy('branchcode').orderBy('id').select<LetterMessage[]>(LETTER_COLUMNS);
+}
+
+/** Letters by id (any status but anonymised), in the order of their ids. */
+export function lettersByIds(knex: Knex, ids: number[]): Promise<LetterMessage[]> {
+  if (!ids.length) return Promise.resolve([]);
+  return knex<MessageRow>('kmc_messages')
+    .whereIn('id', ids)
+    .where('channel', 'print')
+    .whereNull('anonymised_at')
+    .orderBy('id')
+    .select<LetterMessage[]>(LETTER_COLUMNS);
+}
+
+/** How many letters wait to be printed at each branch (`null`: no branch). */
+export async function lettersToPrintByBranch(knex: Knex): Promise<Array<{ branchcode: string | null; n: number; oldest: string }>> {
+  const rows = await knex('kmc_messages')
+    .where({ channel: 'print', status: 'to_print' })
+    .whereNull('anonymised_at')
+    .groupBy('branchcode')
+    .orderBy('branchcode')
+    .select<Array<{ branchcode: string | null; n: number | string; oldest: string }>>(
+      'branchcode',
+      knex.raw('COUNT(*) AS n'),
+      knex.raw('MIN(updated_at) AS oldest'),
+    );
+  return rows.map((r) => ({ branchcode: r.branchcode, n: Number(r.n), oldest: r.oldest }));
 }
 
 /** A held item a run's message covers, with its patron. */

@@ -31,6 +31,7 @@ import { noteEvent, retryByStaff, type NoteArgs, type RetryArgs } from './transi
 import { rewriteMessage, type RewriteArgs } from './transitions/rewrite';
 import { anonymiseBatch } from './transitions/anonymise';
 import { cancelUnsentVerificationMails } from './transitions/cancel';
+import { confirmPrinted, type ConfirmPrintedArgs } from './transitions/print';
 import { chunk, numbers } from './transitions/shared';
 import {
   countInStatuses,
@@ -39,6 +40,9 @@ import {
   heldItemsOfRun,
   listForPatron,
   runLetterMessages,
+  lettersToPrint,
+  lettersByIds,
+  lettersToPrintByBranch,
   searchArchive,
   smsErrorsOfRun,
   type ArchiveQuery,
@@ -472,6 +476,26 @@ export class MessageStore {
   /** The messages of a run that become letters (`print`: those by letter; `all`: every one). */
   runLetterMessages(runId: number, which: 'print' | 'all'): Promise<LetterMessage[]> {
     return runLetterMessages(this.knex, runId, which);
+  }
+
+  /** Letters waiting to be printed, of one run or one branch. */
+  lettersToPrint(where: { runId?: number; branchcode?: string | null }): Promise<LetterMessage[]> {
+    return lettersToPrint(this.knex, where);
+  }
+
+  /** Letters by id, for the print folder's PDF. */
+  lettersByIds(ids: number[]): Promise<LetterMessage[]> {
+    return lettersByIds(this.knex, ids);
+  }
+
+  /** How many letters wait to be printed at each branch. */
+  lettersToPrintByBranch(): Promise<Array<{ branchcode: string | null; n: number; oldest: string }>> {
+    return lettersToPrintByBranch(this.knex);
+  }
+
+  /** Print: staff printed these letters; those still waiting move to `printed`. Returns the ids that moved. */
+  confirmPrinted(args: ConfirmPrintedArgs): Promise<number[]> {
+    return confirmPrinted(this.knex, args);
   }
 
   /** The held items a run's messages cover, for the pick list. */

@@ -115,7 +115,7 @@ export interface InsertResult {
 
 /** How a claimed message moves on after one attempt. */
 export interface CompletionChange {
-  status: Extract<MessageStatus, 'sent' | 'pending' | 'failed'>;
+  status: Extract<MessageStatus, 'sent' | 'to_print' | 'pending' | 'failed'>;
   detail: string;
   at: Date;
   providerId?: string | null;

@@ -34,6 +34,7 @@ import { runPages } from './pages/runs';
 import { archivePages } from './pages/archive';
 import { patronPages } from './pages/patron';
 import { queuePages } from './pages/queue';
+import { letterPages } from './pages/letters';
 import { auditPages } from './pages/audit';
 import { rulePages } from './pages/rules';
 import { templatePages } from './pages/templates';
@@ -57,6 +58,7 @@ export const STAFF_PAGES: StaffPage[] = [
   runPages,
   archivePages,
   queuePages,
+  letterPages,
   patronPages,
   auditPages,
   rulePages,

@@ -6,12 +6,13 @@
  * expectations are the same for all.
  */
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../../sidecar/channels/contract';
 import { SmtpAdapter } from '../../sidecar/channels/smtp';
 import { PrintAdapter } from '../../sidecar/channels/print';
+import { renderLettersPdf } from '../../sidecar/letters';
 import { SmppAdapter, SmppStatus } from '../../sidecar/channels/smpp';
 import { SmsRouter } from '../../sidecar/channels/sms';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
@@ -132,48 +133,76 @@ function smscHarness(kind: 'smpp' | 'router'): Harness {
 
 function printHarness(): Harness {
   let dir: string;
-  const day = () => new Date().toISOString().slice(0, 10);
+  let adapter: PrintAdapter;
+  const made = new Map<number, OutgoingMessage>();
+  const remember = (m: OutgoingMessage) => {
+    made.set(m.id, m);
+    return m;
+  };
   return {
     setUp() {
       dir = mkdtempSync(path.join(os.tmpdir(), 'kmc-contract-print-'));
-      return new PrintAdapter({ dir });
+      // The letters' PDF is made from the letters handed over, with the real renderer.
+      adapter = new PrintAdapter({
+        dir,
+        timeZone: 'UTC',
+        render: (ids) =>
+          renderLettersPdf(
+            ids.flatMap((id) => {
+              const m = made.get(id);
+              return m
+                ? [
+                    {
+                      messageId: id,
+                      branchLines: [m.from],
+                      recipientLines: m.to.split('\n'),
+                      date: '2026-11-24',
+                      subject: m.subject,
+                      body: m.text,
+                    },
+                  ]
+                : [];
+            }),
+            { title: 'Letters', lang: 'sv' },
+          ),
+      });
+      return adapter;
     },
     tearDown() {
       rmSync(dir, { recursive: true, force: true });
     },
-    message: (n) => ({
-      id: n,
-      channel: 'print',
-      to: 'Åsa Öberg\nÄngsvägen 3\n123 45 Solna',
-      from: 'Centralbiblioteket',
-      subject: `Notice ${n}`,
-      text: `Notice number ${n}`,
-    }),
-    permanentFailure: (n) => ({
-      id: n,
-      channel: 'print',
-      to: 'Åsa Öberg',
-      from: 'Centralbiblioteket',
-      subject: `Notice ${n}`,
-      text: '   ',
-    }),
+    message: (n) =>
+      remember({
+        id: n,
+        channel: 'print',
+        to: 'Åsa Öberg\nÄngsvägen 3\n123 45 Solna',
+        from: 'Centralbiblioteket',
+        subject: `Notice ${n}`,
+        text: `Notice number ${n}`,
+        branchcode: 'CPL',
+        runId: 7,
+      }),
+    permanentFailure: (n) =>
+      remember({
+        id: n,
+        channel: 'print',
+        to: 'Åsa Öberg',
+        from: 'Centralbiblioteket',
+        subject: `Notice ${n}`,
+        text: '   ',
+      }),
     transientProblem() {
-      // A file where the day's folder should be: the write fails until staff clear it.
-      const folder = path.join(dir, day());
-      rmSync(folder, { recursive: true, force: true });
-      writeFileSync(folder, 'in the way');
+      // A file where the print folder's spool should be: noting a letter fails until staff clear it.
+      const spool = path.join(dir, '.spool');
+      rmSync(spool, { recursive: true, force: true });
+      writeFileSync(spool, 'in the way');
       return () => {
-        rmSync(folder, { force: true });
-        mkdirSync(folder, { recursive: true });
+        rmSync(spool, { force: true });
+        mkdirSync(spool, { recursive: true });
       };
     },
     slowDown() {},
-    received: (m) => {
-      const folder = path.join(dir, day());
-      return existsSync(folder) && statSync(folder).isDirectory()
-        ? readdirSync(folder).filter((f) => f === `letter-${m.id}.txt`).length
-        : 0;
-    },
+    received: (m) => adapter.timesNoted(m.id),
   };
 }
 

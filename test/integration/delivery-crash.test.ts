@@ -6,12 +6,13 @@
  * `kmc deliver --once`, in a child process of its own.
  */
 import { expect } from 'chai';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { kohaSchemaKind } from '../support/koha';
 import { MessageStore, type NewMessage } from '../../sidecar/queue';
 import { cliKind } from '../support/cli';
 import { deliveryWorld, startWorker, workerEnv } from './delivery-support';
+import { pdfPages } from '../support/pdf';
 
 function message(i: number, channel: 'sms' | 'email' | 'print'): NewMessage {
   return {
@@ -57,8 +58,20 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
       KMC_SMPP_PDU_TIMEOUT_MS: '1000',
       KMC_DELIVERY_BATCH: '25',
     });
+    // A letter that reached the print folder waits there to be printed: for a letter, that is "sent".
+    const done = ['sent', 'to_print'];
     const count = async (status: string) =>
-      Number(((await db.knex('kmc_messages').where({ status }).count({ n: '*' }).first()) as { n: number | string }).n);
+      Number(
+        (
+          (await db
+            .knex('kmc_messages')
+            .whereIn('status', status === 'sent' ? done : [status])
+            .count({ n: '*' })
+            .first()) as {
+            n: number | string;
+          }
+        ).n,
+      );
 
     const first = startWorker(env, children);
     const deadline = Date.now() + 30_000;
@@ -74,7 +87,7 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
       .knex('kmc_messages')
       .select('id', 'status', 'lease_until');
     const inHand = new Set(atKill.filter((r) => r.status === 'sending').map((r) => Number(r.id)));
-    const sentAtKill = atKill.filter((r) => r.status === 'sent').length;
+    const sentAtKill = atKill.filter((r) => done.includes(r.status)).length;
     expect(inHand.size, 'killed with messages in hand').to.be.greaterThan(0);
     expect(sentAtKill, 'killed before the end').to.be.below(messages.length);
 
@@ -94,20 +107,25 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
     expect(await count('sent')).to.equal(messages.length);
     const sentEvents: Array<{ message_id: number; n: number | string }> = await db
       .knex('kmc_message_events')
-      .where({ status: 'sent' })
+      .whereIn('status', done)
       .groupBy('message_id')
       .select('message_id')
       .count({ n: '*' });
     expect(sentEvents.filter((e) => Number(e.n) === 1)).to.have.length(messages.length);
 
-    const lettersToday = readdirSync(printDir).flatMap((day) => readdirSync(path.join(printDir, day)));
+    // The print folder's spool notes each letter handed over, one line a time.
+    const spool = path.join(printDir, '.spool');
+    const noted = readdirSync(spool)
+      .flatMap((day) => readdirSync(path.join(spool, day)).map((f) => readFileSync(path.join(spool, day, f), 'utf8')))
+      .join('')
+      .split('\n');
     let twice = 0;
     for (const m of messages) {
       const id = idByText.get(m.text)!;
       let seen: number;
       if (m.channel === 'sms') seen = smsc.messagesWithText(m.text).length;
       else if (m.channel === 'email') seen = smtp.messages.filter((c) => c.envelopeTo.includes(m.to!)).length;
-      else seen = lettersToday.filter((f) => f === `letter-${id}.txt`).length;
+      else seen = noted.filter((l) => l === String(id)).length;
       expect(seen, `${m.text}: at least once`).to.be.at.least(1);
       if (inHand.has(id)) {
         expect(seen, `${m.text} was in hand: at most twice`).to.be.at.most(2);
@@ -124,6 +142,17 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
       }
     }
     expect(twice).to.be.at.most(inHand.size);
+    // What staff print has each letter once, however often it was handed over: one page each.
+    const pdfs = readdirSync(printDir)
+      .filter((d) => d !== '.spool')
+      .flatMap((day) => readdirSync(path.join(printDir, day)).map((f) => path.join(printDir, day, f)));
+    expect(
+      pdfs.every((f) => f.endsWith('.pdf')),
+      pdfs.join(', '),
+    ).to.equal(true);
+    let pages = 0;
+    for (const f of pdfs) pages += (await pdfPages(readFileSync(f))).length;
+    expect(pages).to.equal(messages.filter((m) => m.channel === 'print').length);
     expect(existsSync(printDir)).to.equal(true);
   });
 

@@ -137,8 +137,9 @@ describe(`overdue notices by e-mail, end to end (${kohaSchemaKind()} Koha schema
     // The malformed address was never tried over SMTP.
     expect(smtp.messages.flatMap((m) => m.envelopeTo)).not.to.include('anna.lund@@example');
     const letter = await db.knex('kmc_messages').where({ borrowernumber: lib.patrons.anna }).first();
-    expect(letter.status).to.equal('sent');
-    expect(letter.last_reply).to.contain('letter written to');
+    // Written to the print folder's PDF, the letter waits for staff to print it.
+    expect(letter.status).to.equal('to_print');
+    expect(letter.last_reply).to.contain('letter added to');
 
     const events = await db.knex('kmc_message_events').where({ message_id: stored.id }).orderBy('id').pluck('status');
     expect(events).to.deep.equal(['pending', 'sending', 'sent']);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { pdfPages } from '../support/pdf';
 import path from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import express from 'express';
@@ -263,9 +264,9 @@ describe(`e-mail verification: scan, link, gate, expiry (${kohaSchemaKind()} Koh
 
     const stats = await kmc.worker.deliverOnce();
     expect(stats.sent).to.be.at.least(1);
-    expect((await db.knex('kmc_messages').where({ id: letter.id }).first()).status).to.equal('sent');
+    expect((await db.knex('kmc_messages').where({ id: letter.id }).first()).status).to.equal('to_print');
     const file = path.join(kmc.settings.printDir, (await db.knex('kmc_messages').where({ id: letter.id }).first()).provider_id);
-    expect(existsSync(file) ? readFileSync(file, 'utf8') : '').to.contain('Der Zauberberg');
+    expect(existsSync(file) ? (await pdfPages(readFileSync(file))).join('\n') : '').to.contain('Der Zauberberg');
     expect(mailsTo('juergen.neu@example.net')).to.have.length(1);
 
     // The expired address is passed over from now on: a new notice goes by letter at once.

@@ -1,7 +1,8 @@
 /**
  * The staff pages' parts that need no database: the message catalogues
  * (every word on a page is in English and Swedish, with the same
- * placeholders), the PDF writer for letters, and the CSP's inline styles.
+ * placeholders), the run's letters as PDF (through the letters capability),
+ * and the CSP's inline styles.
  */
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,11 +12,11 @@ import { en } from '../../sidecar/web/i18n/en';
 import { sv } from '../../sidecar/web/i18n/sv';
 import { pickPageLang, translator } from '../../sidecar/web/i18n';
 import { PAGE_TEMPLATE_DIR, inlineStyleHashes } from '../../sidecar/web';
-import { PdfDocument, textWidth, toWinAnsi, wrapText } from '../../sidecar/web/outputs/pdf';
 import { lettersPdf } from '../../sidecar/web/outputs/letters';
 import { MESSAGE_STATUSES } from '../../sidecar/queue';
 import { MESSAGE_TYPES } from '../../sidecar/rules';
 import { loadSettings } from '../../sidecar/config';
+import { pdfPages } from '../support/pdf';
 
 const WEB_DIR = path.resolve(__dirname, '../../sidecar/web');
 
@@ -81,67 +82,41 @@ describe("the staff pages' message catalogues", () => {
   });
 });
 
-describe('the PDF writer for letters', () => {
-  it("encodes the libraries' letters in WinAnsi and marks what it cannot say", () => {
-    expect(toWinAnsi('åäöÅÄÖüøØéæß€–')).to.deep.equal([0xe5, 0xe4, 0xf6, 0xc5, 0xc4, 0xd6, 0xfc, 0xf8, 0xd8, 0xe9, 0xe6, 0xdf, 0x80, 0x96]);
-    // Decomposed letters are composed first; what WinAnsi lacks becomes "?".
-    expect(toWinAnsi('a\u0308')).to.deep.equal([0xe4]);
-    expect(toWinAnsi('Ж😀')).to.deep.equal([0x3f, 0x3f]);
+describe("the run's letters as PDF", () => {
+  const letter = (n: number, lang: string | null) => ({
+    messageId: n,
+    branchLines: ['Centralbiblioteket', 'Storgatan 1', '111 22 Stockholm'],
+    recipientLines: ['Åsa Öberg', 'Ängsvägen 3', '123 45 Solna'],
+    date: '2026-11-24',
+    subject: 'Påminnelse (krav) \\ 1',
+    body: 'Hej Åsa!\n\nRöda rummet (Strindberg) ska lämnas tillbaka.',
+    lang,
   });
 
-  it('wraps text inside the width, breaking an over-long word where it must', () => {
-    const lines = wrapText('Det här är en lång mening om böcker som ska lämnas tillbaka till biblioteket.\n\nNytt stycke.', 150, 11);
-    expect(lines.length).to.be.greaterThan(3);
-    for (const l of lines) expect(textWidth(l, 11)).to.be.at.most(150);
-    expect(lines).to.include('');
-    const long = wrapText('x'.repeat(200), 100, 11);
-    expect(long.join('')).to.equal('x'.repeat(200));
-    for (const l of long) expect(textWidth(l, 11)).to.be.at.most(100);
+  it("prints each letter's labels and footer in the patron's language, not the staff member's", async () => {
+    // The staff member reads English; the patrons read Swedish, German, and (no language) the document's.
+    const pdf = await lettersPdf([letter(1, 'sv-SE'), letter(2, 'de'), letter(3, null)], { title: 'Letters', lang: 'en', country: 'SE' });
+    const pages = await pdfPages(pdf);
+    expect(pages).to.have.length(3);
+    expect(pages[0]).to.contain('Meddelande 1').and.contain('Sida 1 av 1').and.contain('Åsa Öberg');
+    expect(pages[0]).not.to.contain('Message 1');
+    expect(pages[1]).to.contain('Nachricht 2').and.contain('Seite 1 von 1');
+    expect(pages[2]).to.contain('Message 3').and.contain('Page 1 of 1');
+    expect(pages[0]).to.contain('Påminnelse (krav) \\ 1');
   });
 
-  it('writes a well-formed PDF: every cross-reference points at its object, one page per letter', () => {
-    const t = translator('sv');
-    const letter = (n: number) => ({
-      messageId: n,
-      branchLines: ['Centralbiblioteket', 'Storgatan 1', '111 22 Stockholm'],
-      recipientLines: ['Åsa Öberg', 'Ängsvägen 3', '123 45 Solna'],
-      date: '2026-11-24',
-      subject: 'Påminnelse (krav) \\ 1',
-      body: 'Hej Åsa!\n\nRöda rummet (Strindberg) ska lämnas tillbaka.',
-    });
-    const pdf = lettersPdf([letter(1), letter(2), letter(3)], t, 'Brev');
-    const text = pdf.toString('latin1');
-    expect(text.startsWith('%PDF-1.4\n')).to.equal(true);
-    expect(text.trimEnd().endsWith('%%EOF')).to.equal(true);
-    const startxref = Number(/startxref\n(\d+)\n%%EOF/.exec(text)![1]);
-    expect(text.slice(startxref, startxref + 4)).to.equal('xref');
-    const entries = [...text.slice(startxref).matchAll(/^(\d{10}) 00000 n $/gm)].map((m) => Number(m[1]));
-    entries.forEach((offset, i) => expect(text.slice(offset, offset + `${i + 1} 0 obj`.length)).to.equal(`${i + 1} 0 obj`));
-    expect(/\/Count (\d+)/.exec(text)![1]).to.equal('3');
-    // Each stream's /Length is its true length.
-    for (const m of text.matchAll(/<< \/Length (\d+) >>\nstream\n/g)) {
-      const start = m.index + m[0].length;
-      expect(text.slice(start + Number(m[1]), start + Number(m[1]) + 10)).to.equal('\nendstream');
-    }
-    expect(text).to.contain('(\\305sa \\326berg)');
-    expect(text).to.contain('(P\\345minnelse \\(krav\\) \\\\ 1)');
-    expect(text).to.contain('/BaseFont /Helvetica /Encoding /WinAnsiEncoding');
-    expect(text).to.contain('(Meddelande 2)');
-  });
-
-  it('continues a letter too long for one page on the next', () => {
+  it('continues a letter too long for one page on the next, marked in its language', async () => {
     const body = Array.from({ length: 80 }, (_, i) => `Rad ${i + 1}`).join('\n');
-    const pdf = lettersPdf(
-      [{ messageId: 9, branchLines: ['B'], recipientLines: ['R'], date: 'd', subject: 'Långt brev', body }],
-      translator('en'),
-      'x',
+    const pages = await pdfPages(
+      await lettersPdf([{ ...letter(9, 'sv'), subject: 'Långt brev', body }], { title: 'x', lang: 'en', country: 'SE' }),
     );
-    expect(/\/Count (\d+)/.exec(pdf.toString('latin1'))![1]).to.equal('2');
-    expect(pdf.toString('latin1')).to.contain('(L\\345ngt brev \\(continued\\))');
+    expect(pages.length).to.be.greaterThan(1);
+    expect(pages[0]).to.contain(`Sida 1 av ${pages.length}`).and.contain('Rad 1\n');
+    expect(pages[1]).to.contain('Långt brev (fortsättning)').and.contain(`Sida 2 av ${pages.length}`);
   });
 
-  it('makes a one-page document even with nothing in it', () => {
-    expect(/\/Count (\d+)/.exec(new PdfDocument().toBuffer().toString('latin1'))![1]).to.equal('1');
+  it('makes a one-page document even with nothing in it', async () => {
+    expect(await pdfPages(await lettersPdf([], { title: 'x', lang: 'sv', country: 'SE' }))).to.have.length(1);
   });
 });
 

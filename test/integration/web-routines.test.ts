@@ -6,18 +6,25 @@
  * error report) and a scheduled run that waits for approval.
  */
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Response as AgentResponse } from 'superagent';
 import { kohaSchemaKind, type KohaDatabase } from '../support/koha';
 import type { SmallLibrary } from '../support/library';
 import type { TestClock } from '../support/sidecar';
 import type { Running } from '../../sidecar/serve';
 import { runNotices } from '../../sidecar/notices';
+import { fromDbTime } from '../../sidecar/db';
 import { addStaff, startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
+import { pdfPages } from '../support/pdf';
 
-/** The page count a PDF's page tree declares, and its text as bytes (for looking up WinAnsi text). */
-function pdfFacts(body: Buffer): { pages: number; text: string } {
-  const text = body.toString('latin1');
-  const m = /\/Type \/Pages \/Kids \[[^\]]*\] \/Count (\d+)/.exec(text);
-  return { pages: m ? Number(m[1]) : -1, text };
+/** A PDF download as bytes. */
+function asBuffer(r: AgentResponse, cb: (err: Error | null, body: Buffer) => void) {
+  const chunks: Buffer[] = [];
+  r.on('data', (c: Buffer) => chunks.push(c));
+  r.on('end', () => {
+    cb(null, Buffer.concat(chunks));
+  });
 }
 
 describe(`routines on the staff pages: run, review, approve, outputs (${kohaSchemaKind()} Koha schema)`, function () {
@@ -239,39 +246,84 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     const runId = Number(
       (await db.knex('kmc_runs').where('job', 'like', `routine:${overdueRoutine}:manual:%`).orderBy('id', 'desc').first('id')).id,
     );
-    const res = await staff
-      .get(`/runs/${runId}/letters.pdf`)
-      .buffer(true)
-      .parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => {
-          cb(null, Buffer.concat(chunks));
-        });
-      });
+    const res = await staff.get(`/runs/${runId}/letters.pdf`).buffer(true).parse(asBuffer);
     expect(res.status).to.equal(200);
     expect(res.headers['content-type']).to.equal('application/pdf');
-    const pdf = pdfFacts(res.body as Buffer);
-    expect(pdf.text.startsWith('%PDF-1.4')).to.equal(true);
-    expect(pdf.pages).to.equal(2);
-    // WinAnsi octal escapes: Ö = \326, ä = \344 (Ängsvägen), ø = \370 (Søren).
-    expect(pdf.text).to.contain('(Centralbiblioteket)');
-    expect(pdf.text).to.contain('(Storgatan 1)');
-    expect(pdf.text).to.contain('\\326berg');
-    expect(pdf.text).to.contain('S\\370ren');
+    const pages = await pdfPages(res.body as Buffer);
+    expect(pages).to.have.length(2);
+    expect(pages[0]).to.contain('Centralbiblioteket').and.contain('Storgatan 1').and.contain('Öberg').and.contain('Ängsvägen 3');
+    expect(pages.join('\n')).to.contain('Søren');
 
-    const all = await staff
-      .get(`/runs/${runId}/all-messages.pdf`)
-      .buffer(true)
-      .parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => {
-          cb(null, Buffer.concat(chunks));
-        });
-      });
+    const all = await staff.get(`/runs/${runId}/all-messages.pdf`).buffer(true).parse(asBuffer);
     // Every message that was not cancelled: Åsa, Søren and Anna (Jürgen was left out).
-    expect(pdfFacts(all.body as Buffer).pages).to.equal(3);
+    expect(await pdfPages(all.body as Buffer)).to.have.length(3);
+  });
+
+  it('a letter waits to be printed until staff print it and confirm; then it is printed, with who and when', async () => {
+    const runId = Number(
+      (await db.knex('kmc_runs').where('job', 'like', `routine:${overdueRoutine}:manual:%`).orderBy('id', 'desc').first('id')).id,
+    );
+    const letters = await db.knex('kmc_messages').where({ run_id: runId, channel: 'print' }).orderBy('id');
+    expect(letters).to.have.length(2);
+    // Written for staff to print is not sent.
+    for (const l of letters) expect(l.status).to.equal('to_print');
+
+    // The print folder holds what staff would print: one PDF of the run's letters at the branch, named by the library's day.
+    const file = path.join(running.services.settings.printDir, letters[0].provider_id);
+    expect(letters[0].provider_id).to.equal(path.join('2026-11-24', `letters-CPL-run-${runId}.pdf`));
+    const folderPdf = await pdfPages(readFileSync(file));
+    expect(folderPdf).to.have.length(2);
+    expect(folderPdf.join('\n')).to.contain('Öberg').and.contain('Søren');
+
+    // The run's page offers "Print letters" and then "Confirm printed", in the staff member's language.
+    const page = await staff.get(`/runs/${runId}`);
+    expect(page.text).to.contain('2 letter(s) wait to be printed.');
+    expect(page.text).to.contain(`href="/runs/${runId}/letters.pdf?waiting=1"`);
+    expect(page.text).to.contain('Did all these letters print correctly?');
+    expect(page.text).to.contain(`value="${letters.map((l) => l.id).join(',')}"`);
+    const waiting = await staff.get(`/runs/${runId}/letters.pdf?waiting=1`).buffer(true).parse(asBuffer);
+    expect(await pdfPages(waiting.body as Buffer)).to.have.length(2);
+
+    // The daily list collects them by branch.
+    const daily = await staff.get('/letters');
+    expect(daily.status).to.equal(200);
+    expect(daily.text).to.contain('Centralbiblioteket').and.contain('href="/letters/CPL/letters.pdf"');
+
+    // Without the form's token nothing moves.
+    const forged = await staff.agent
+      .post(`/runs/${runId}/printed`)
+      .type('form')
+      .send({ letters: String(letters[0].id) });
+    expect(forged.status).to.equal(403);
+    expect((await db.knex('kmc_messages').where({ id: letters[0].id }).first()).status).to.equal('to_print');
+
+    clock.advance(5 * 60_000);
+    const at = clock.now();
+    const confirmed = await staff.post(`/runs/${runId}/printed`, { letters: letters.map((l) => l.id).join(',') });
+    expect(confirmed.status).to.equal(303);
+    expect(confirmed.headers.location).to.equal(`/runs/${runId}?done=letters.confirmed&n=2`);
+    for (const l of letters) {
+      const after = await db.knex('kmc_messages').where({ id: l.id }).first();
+      expect(after.status).to.equal('printed');
+      const last = await db.knex('kmc_message_events').where({ message_id: l.id }).orderBy('id', 'desc').first();
+      expect(last).to.include({ status: 'printed', detail: 'printed; confirmed by Karin Lindqvist', actor: `staff:${staffNumber}` });
+      expect(fromDbTime(last.at)?.getTime()).to.equal(Math.floor(at.getTime() / 1000) * 1000);
+    }
+    const shown = await staff.get(confirmed.headers.location);
+    expect(shown.text).to.contain('2 letter(s) marked as printed.');
+    expect(shown.text).not.to.contain('wait to be printed');
+    expect(shown.text).to.contain('status-printed');
+    // Confirming again moves nothing.
+    const again = await staff.post(`/runs/${runId}/printed`, { letters: letters.map((l) => l.id).join(',') });
+    expect(again.headers.location).to.equal(`/runs/${runId}?done=letters.confirmed&n=0`);
+    expect(await db.knex('kmc_audit').where({ action: 'letters.printed' }).count({ n: '*' }).first()).to.deep.equal({ n: 2 });
+
+    // The archive and the dashboard say so, in words.
+    const archive = await staff.get('/archive?status=printed');
+    expect(archive.text).to.contain(`href="/archive/${letters[0].id}"`).and.contain('Printed');
+    const dashboard = await staff.get('/dashboard');
+    expect(dashboard.text).to.contain('>Printed<');
+    expect((await staff.get('/letters')).text).to.contain('No letters wait to be printed.');
   });
 
   it("reports the run's SMS that failed, with the SMS centre's answer, escaped", async () => {

@@ -1,18 +1,53 @@
 /**
- * Print letters: each letter is written to the print folder, one file a
- * letter under the day's folder, for staff to print and post or hand over.
+ * Print letters: each letter handed over is noted in the day's spool of its
+ * run and branch, and the letters of that run and branch are written as one
+ * PDF in the print folder, named by the library's day:
+ * `<day>/letters-<branch>-run-<run>.pdf`. The letter then waits in
+ * `to_print` until staff print it and confirm (the worker records that, not
+ * this adapter).
+ *
+ * Noting a letter is what the send answers for (a write that fails is tried
+ * again); the PDF is rewritten from the spool once the sends of a moment are
+ * done, so a run of 500 letters is not rendered 500 times. stop() writes
+ * whatever is left, and a PDF that could not be written is tried again at
+ * the next flush.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { libraryDay } from '../../kernel';
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
+
+/** Renders the letters with these message ids into one PDF. */
+export type RenderLetters = (ids: number[]) => Promise<Buffer>;
+
+export interface PrintAdapterOptions {
+  dir: string;
+  render: RenderLetters;
+  /** The library's time zone: the day a letter's file is named by. */
+  timeZone: string;
+  now?: () => Date;
+  /** Told when a PDF could not be written (it is tried again at the next flush). */
+  onWriteError?: (file: string, err: Error) => void;
+}
+
+const SPOOL = '.spool';
+
+/** A file name part from a branch code: letters, digits, `-` and `_` only. */
+function safe(part: string): string {
+  return part.replace(/[^A-Za-z0-9_-]/g, '_') || '_';
+}
 
 export class PrintAdapter implements ChannelAdapter {
   readonly channel = 'print' as const;
   readonly maxInFlight = 4;
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
   private readonly inFlight = new Set<Promise<SendOutcome>>();
+  /** PDFs to write again, as paths relative to the folder (without `.pdf`). */
+  private readonly dirty = new Set<string>();
+  private flushing: Promise<void> | null = null;
 
-  constructor(private readonly opts: { dir: string; now?: () => Date }) {}
+  constructor(private readonly opts: PrintAdapterOptions) {}
 
   async start(): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true });
@@ -26,6 +61,7 @@ export class PrintAdapter implements ChannelAdapter {
     }
     this.state = 'stopping';
     await Promise.allSettled([...this.inFlight]);
+    await this.flush();
     this.state = 'stopped';
   }
 
@@ -39,12 +75,77 @@ export class PrintAdapter implements ChannelAdapter {
       });
     }
     // The promise handed back is the one stop() waits for, so a caller sees its outcome first.
-    const job: Promise<SendOutcome> = this.write(message).finally(() => this.inFlight.delete(job));
+    const job: Promise<SendOutcome> = this.note(message).finally(() => this.inFlight.delete(job));
     this.inFlight.add(job);
     return job;
   }
 
-  private async write(message: OutgoingMessage): Promise<SendOutcome> {
+  /** Where a letter goes: `<day>/letters-<branch>-run-<run>` (no run: `letters-<branch>`). */
+  groupOf(message: Pick<OutgoingMessage, 'branchcode' | 'runId'>): string {
+    const day = libraryDay(this.opts.now?.() ?? new Date(), this.opts.timeZone);
+    const branch = safe(message.branchcode ?? 'none');
+    const run = message.runId ? `-run-${message.runId}` : '';
+    return path.join(day, `letters-${branch}${run}`);
+  }
+
+  /** The message ids noted for a group's PDF, each once, in the order they came. */
+  letterIds(group: string): number[] {
+    const file = this.spoolFile(group);
+    if (!existsSync(file)) return [];
+    const ids = readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter((n) => Number.isInteger(n) && n > 0);
+    return [...new Set(ids)];
+  }
+
+  /** How many times a message was noted in the print folder (all days and groups). */
+  timesNoted(id: number): number {
+    const spool = path.join(this.opts.dir, SPOOL);
+    if (!existsSync(spool) || !statSync(spool).isDirectory()) return 0;
+    let n = 0;
+    for (const day of readdirSync(spool)) {
+      for (const f of readdirSync(path.join(spool, day))) {
+        n += readFileSync(path.join(spool, day, f), 'utf8')
+          .split('\n')
+          .filter((l) => l.trim() === String(id)).length;
+      }
+    }
+    return n;
+  }
+
+  /** The print folder's PDFs are written for every letter accepted so far. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    await this.flush();
+  }
+
+  /** Writes the PDF of every group that got letters since the last flush. */
+  flush(): Promise<void> {
+    // The flush under way writes what was noted meanwhile too, before it ends.
+    if (this.flushing) return this.flushing;
+    this.flushing = (async () => {
+      const failed = new Set<string>();
+      do {
+        const groups = [...this.dirty].filter((g) => !failed.has(g));
+        for (const group of groups) {
+          this.dirty.delete(group);
+          if (!(await this.writePdf(group))) failed.add(group);
+        }
+      } while ([...this.dirty].some((g) => !failed.has(g)));
+      // Tried again at the next flush.
+      for (const group of failed) this.dirty.add(group);
+    })().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private spoolFile(group: string): string {
+    return path.join(this.opts.dir, SPOOL, `${group}.ids`);
+  }
+
+  private async note(message: OutgoingMessage): Promise<SendOutcome> {
     if (message.channel !== 'print') {
       return {
         kind: 'failed',
@@ -56,16 +157,41 @@ export class PrintAdapter implements ChannelAdapter {
     if (!message.text || !message.text.trim()) {
       return { kind: 'failed', code: 'PRINT_EMPTY_LETTER', reason: `message ${message.id} has no text to print` };
     }
-    const day = (this.opts.now?.() ?? new Date()).toISOString().slice(0, 10);
-    const folder = path.join(this.opts.dir, day);
-    const file = path.join(folder, `letter-${message.id}.txt`);
+    const group = this.groupOf(message);
+    const spool = this.spoolFile(group);
     try {
-      await mkdir(folder, { recursive: true });
-      await writeFile(file, message.text, 'utf8');
+      await mkdir(path.dirname(spool), { recursive: true });
+      await mkdir(path.join(this.opts.dir, path.dirname(group)), { recursive: true });
+      await appendFile(spool, `${message.id}\n`, 'utf8');
     } catch (err) {
       // A full disk or a folder that went away: worth trying again once staff fix it.
       return { kind: 'retry', code: 'PRINT_WRITE_FAILED', reason: (err as Error).message };
     }
-    return { kind: 'accepted', providerId: path.join(day, path.basename(file)), reply: `letter written to ${file}` };
+    this.dirty.add(group);
+    // After the sends of this moment have noted their letters.
+    setImmediate(() => void this.flush());
+    const file = `${group}.pdf`;
+    return { kind: 'accepted', providerId: file, reply: `letter added to ${file}` };
+  }
+
+  private async writePdf(group: string): Promise<boolean> {
+    const file = path.join(this.opts.dir, `${group}.pdf`);
+    try {
+      const ids = this.letterIds(group);
+      const pdf = await this.opts.render(ids);
+      // Written whole and then renamed, so staff never open half a file.
+      const part = `${file}.part`;
+      await writeFile(part, pdf);
+      await rename(part, file);
+      return true;
+    } catch (err) {
+      this.opts.onWriteError?.(file, err as Error);
+      return false;
+    }
+  }
+
+  /** For tests and the demo: the PDF of a group as it is now. */
+  async readPdf(group: string): Promise<Buffer> {
+    return readFile(path.join(this.opts.dir, `${group}.pdf`));
   }
 }

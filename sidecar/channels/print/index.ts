@@ -1,2 +1,2 @@
-// Printed letters.
-export { PrintAdapter } from './adapter';
+// Printed letters: the print folder, one PDF per run and branch a day.
+export { PrintAdapter, type PrintAdapterOptions, type RenderLetters } from './adapter';

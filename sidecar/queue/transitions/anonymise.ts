@@ -11,7 +11,7 @@ import type { MessageRow } from '../types';
 import { writeEvents } from './shared';
 
 /** Only messages whose story has ended are anonymised; one still on its way is left alone. */
-export const FINAL_STATUSES: MessageStatus[] = ['sent', 'delivered', 'bounced', 'failed', 'missing_contact', 'cancelled'];
+export const FINAL_STATUSES: MessageStatus[] = ['sent', 'printed', 'delivered', 'bounced', 'failed', 'missing_contact', 'cancelled'];
 
 /** Columns later migrations may add that hold a message's data; cleared when present. */
 const OPTIONAL_DATA_COLUMNS = ['render_data'] as const;

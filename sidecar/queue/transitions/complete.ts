@@ -1,5 +1,6 @@
 /**
- * Complete: a claimed message moves on after one attempt, to `sent`, back
+ * Complete: a claimed message moves on after one attempt, to `sent` (a
+ * letter: `to_print`, until staff confirm they printed it), back
  * to `pending` for a later try, or to `failed`. Guarded by the claim: a
  * worker whose lease ran out and whose message was claimed again cannot
  * overwrite the newer state.
@@ -57,7 +58,7 @@ export async function completeMany(knex: Knex, workerId: string, changes: Array<
                m.lease_until = NULL, m.claimed_by = NULL, m.last_reply = v.last_reply, m.next_attempt_at = v.next_attempt_at,
                m.provider_id = IF(v.has_provider = 1, v.provider_id, m.provider_id),
                m.provider_account = IF(v.has_account = 1, v.provider_account, m.provider_account),
-               m.first_sent_at = IF(v.status = 'sent', COALESCE(m.first_sent_at, v.updated_at), m.first_sent_at)
+               m.first_sent_at = IF(v.status IN ('sent', 'to_print'), COALESCE(m.first_sent_at, v.updated_at), m.first_sent_at)
            WHERE m.status = 'sending' AND m.claimed_by = ?`,
           [...bindings, workerId],
         );

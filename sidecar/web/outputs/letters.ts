@@ -1,112 +1,38 @@
 /**
- * Outputs of a run: print-ready letters (one PDF, one letter a page, with
- * the sending branch's address block), every message of the run as a letter
+ * Outputs of a run: print-ready letters (one PDF from the letters
+ * capability: the sending branch's block, the patron's address in the
+ * envelope's window, labels in the patron's language), every message of the run as a letter
  * (a packing slip for held items), a pick list of held titles by shelf
  * location, and the report of SMS that could not be sent.
  */
 import type { HostReader, StaffReader } from '../../host';
-import { postalAddress } from '../../contact';
-import { BranchDirectory, type NoticeDeps } from '../../notices';
+import { lettersOfMessages, renderLettersPdf, type Letter } from '../../letters';
+import type { NoticeDeps } from '../../notices';
 import type { MessageStore } from '../../queue';
-import { asKohaDateFormat, formatKohaDate } from '../../rendering';
-import type { Translate } from '../i18n';
-import { A4, PdfDocument, wrapText } from './pdf';
 
-const LEFT = 56;
-const RIGHT = A4.width - 56;
-const BOTTOM = A4.height - 60;
+export type { Letter };
 
-export interface Letter {
-  messageId: number;
-  branchLines: string[];
-  recipientLines: string[];
-  date: string;
-  subject: string;
-  body: string;
-}
-
-/** One letter a page; a letter too long for its page goes on over the next, with its subject repeated. */
-export function lettersPdf(letters: Letter[], t: Translate, title: string): Buffer {
-  const doc = new PdfDocument({ title });
-  for (const letter of letters) {
-    let page = doc.addPage();
-    let top = 64;
-    letter.branchLines.forEach((line, i) => {
-      page.text(LEFT, top, line, { size: i === 0 ? 12 : 10, bold: i === 0 });
-      top += i === 0 ? 15 : 12.5;
-    });
-    page.textRight(RIGHT, 64, letter.date, { size: 10 });
-    // Where a window envelope shows the address.
-    top = Math.max(top + 24, 150);
-    for (const line of letter.recipientLines) {
-      page.text(LEFT + 14, top, line, { size: 11 });
-      top += 14;
-    }
-    top = Math.max(top + 36, 270);
-    for (const line of wrapText(letter.subject, RIGHT - LEFT, 13, true)) {
-      page.text(LEFT, top, line, { size: 13, bold: true });
-      top += 17;
-    }
-    top += 10;
-    const footer = (p: typeof page) => {
-      p.line(LEFT, A4.height - 44, RIGHT, A4.height - 44);
-      p.text(LEFT, A4.height - 32, t('letters.reference', { id: letter.messageId }), { size: 8 });
-    };
-    footer(page);
-    for (const line of wrapText(letter.body, RIGHT - LEFT, 11)) {
-      if (top > BOTTOM) {
-        page = doc.addPage();
-        footer(page);
-        top = 64;
-        page.text(LEFT, top, `${letter.subject} (${t('letters.continued')})`, { size: 10, bold: true });
-        top += 24;
-      }
-      if (line) page.text(LEFT, top, line, { size: 11 });
-      top += 15;
-    }
-  }
-  return doc.toBuffer();
+export interface LetterOutputDeps {
+  store: MessageStore;
+  host: HostReader;
+  notices: NoticeDeps;
 }
 
 /**
  * The letters of a run: `print` gives the messages that go by letter,
  * `all` every message of the run as a letter. Cancelled messages are left out.
  */
-export async function runLetters(
-  deps: { store: MessageStore; host: HostReader; notices: NoticeDeps },
-  runId: number,
-  which: 'print' | 'all',
-): Promise<Letter[]> {
-  const messages = await deps.store.runLetterMessages(runId, which);
-  if (!messages.length) return [];
-  const [directory, prefs, patrons] = await Promise.all([
-    BranchDirectory.load(deps.notices),
-    deps.host.systemPreferences(['dateformat']),
-    deps.host.patrons(messages.map((m) => m.borrowernumber)),
-  ]);
-  const dateFormat = asKohaDateFormat(prefs.dateformat);
-  return messages.map((m) => {
-    const b = directory.branch(m.branchcode);
-    const branchLines = [
-      b?.branchname ?? m.branchcode ?? '',
-      ...directory.letterAddress(m.branchcode).split('\n'),
-      b?.branchphone ?? '',
-      directory.senderEmail(m.branchcode),
-    ]
-      .map((l) => l.trim())
-      .filter(Boolean);
-    const patron = patrons.get(m.borrowernumber);
-    // A letter's own address block was fixed when it was made; other channels take the address Koha has now.
-    const recipient = m.channel === 'print' && m.to_address ? m.to_address : patron ? postalAddress(patron) : `#${m.borrowernumber}`;
-    return {
-      messageId: m.id,
-      branchLines,
-      recipientLines: recipient.split('\n').filter((l) => l.trim()),
-      date: formatKohaDate(m.notice_date ?? m.created_at, dateFormat),
-      subject: m.subject ?? '',
-      body: m.body_text ?? '',
-    };
-  });
+export async function runLetters(deps: LetterOutputDeps, runId: number, which: 'print' | 'all'): Promise<Letter[]> {
+  return lettersOfMessages(deps, await deps.store.runLetterMessages(runId, which));
+}
+
+/**
+ * One PDF of the letters, each letter's labels and footer in its own
+ * language (the patron's); `lang` is the document's language, the window
+ * placing is the library's country's.
+ */
+export function lettersPdf(letters: Letter[], doc: { title: string; lang: string; country: string }): Promise<Buffer> {
+  return renderLettersPdf(letters, doc);
 }
 
 export interface PickListLine {

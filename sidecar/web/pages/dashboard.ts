@@ -5,7 +5,7 @@
  * queue's depth and the next scheduled runs.
  */
 import { toDbTime } from '../../db';
-import { CHANNELS, type MessageStatus } from '../../kernel';
+import { CHANNELS, MESSAGE_STATUSES, type MessageStatus } from '../../kernel';
 import type { MessageStore } from '../../queue';
 import { KOHA_JOBS_DAYS, KOHA_JOB_LETTER_PREFIXES, type HostReader, type KohaQueuedNotices } from '../../host';
 import { nextFire, parseCron } from '../../scheduling';
@@ -13,7 +13,6 @@ import type { StaffPage } from '../kit';
 
 export const DASHBOARD_DAYS = 30;
 const QUEUED: MessageStatus[] = ['proposed', 'held', 'pending', 'sending'];
-const STATUSES = ['proposed', 'held', 'pending', 'sending', 'sent', 'delivered', 'bounced', 'failed', 'missing_contact', 'cancelled'];
 
 export interface DayCount {
   day: string;
@@ -54,7 +53,7 @@ export async function dashboardFigures(store: MessageStore, now: Date): Promise<
       slot.byStatus[r.status] = (slot.byStatus[r.status] ?? 0) + r.n;
       slot.total += r.n;
     }
-    if (r.status === 'sent' || r.status === 'delivered') done += r.n;
+    if (r.status === 'sent' || r.status === 'printed' || r.status === 'delivered') done += r.n;
     if (r.status === 'failed') failed += r.n;
   }
   return {
@@ -148,7 +147,7 @@ export const dashboardPages: StaffPage = {
         figures,
         chart: chartBars(figures.days),
         channels: CHANNELS,
-        statuses: STATUSES.filter((s) => figures.days.some((d) => d.byStatus[s])),
+        statuses: MESSAGE_STATUSES.filter((s) => figures.days.some((d) => d.byStatus[s])),
         bounceCounts,
         wentBad: wentBad.map((s) => ({ ...s, changedAt: s.changedAt.toISOString() })),
         rate: figures.deliveryRate === null ? null : (Math.round(figures.deliveryRate * 1000) / 10).toFixed(1),

@@ -9,7 +9,8 @@ import type { Request, Response } from 'express';
 import { KmcError } from '../../errors';
 import { CHANNELS, isChannel, type ChannelName } from '../../kernel';
 import type { RunStore, RunSummary } from '../../runs';
-import { lettersPdf, pickList, runLetters } from '../outputs/letters';
+import { pickList } from '../outputs/letters';
+import { confirmPrinted, sendLettersPdf } from './letters';
 import { idParam, listParam, type PageKit, type StaffPage } from '../kit';
 import { routineNameWords, staffNames } from '../words';
 
@@ -78,6 +79,7 @@ export const runPages: StaffPage = {
       const progress = run.status === 'running' ? await runs.progress(run.id) : null;
       const approver = run.approved_by ? await deps.staff.staffAccount(run.approved_by) : null;
       const actorNames = await staffNames(deps.staff, [run.started_by]);
+      const toPrint = run.status === 'running' ? [] : await deps.store.lettersToPrint({ runId: run.id });
       kit.render(req, res, 'run.njk', {
         title: t('run.title', { name: routineNameWords(t, run.routine_name) || t(`type.${run.message_type ?? 'overdue'}`), id: run.id }),
         run,
@@ -95,6 +97,8 @@ export const runPages: StaffPage = {
         progress,
         channels: CHANNELS,
         holdRun: HOLD_TYPES.includes(run.message_type ?? ''),
+        toPrint: toPrint.map((m) => m.id).join(','),
+        toPrintCount: toPrint.length,
         base: `/runs/${run.id}`,
       });
     };
@@ -169,22 +173,27 @@ export const runPages: StaffPage = {
       const run = await loadRun(req, res);
       if (!run) return;
       const t = kit.staff(res).t;
-      const letters = await runLetters({ store: deps.store, host: deps.host, notices: deps.notices }, run.id, which);
-      const pdf = lettersPdf(letters, t, t(which === 'print' ? 'run.letters' : 'run.all_letters'));
-      await kit.audit.record({
-        borrowernumber: kit.staff(res).account.borrowernumber,
+      // "Print letters": the letters that wait to be printed; otherwise every letter of the run (to print again).
+      const waiting = which === 'print' && req.query.waiting === '1';
+      const messages = waiting ? await deps.store.lettersToPrint({ runId: run.id }) : await deps.store.runLetterMessages(run.id, which);
+      await sendLettersPdf(kit, req, res, {
+        messages,
+        title: t(which === 'print' ? 'run.letters' : 'run.all_letters'),
+        file: `run-${run.id}-${which === 'print' ? 'letters' : 'all-messages'}.pdf`,
         action: which === 'print' ? 'run.letters' : 'run.all_letters',
         objectType: 'run',
         objectId: run.id,
-        detail: { letters: letters.length },
-        ip: kit.ip(req),
       });
-      res.setHeader('Content-Disposition', `inline; filename="run-${run.id}-${which === 'print' ? 'letters' : 'all-messages'}.pdf"`);
-      res.setHeader('Cache-Control', 'no-store');
-      res.type('application/pdf').send(pdf);
     };
     router.get('/runs/:id/letters.pdf', allowed, sendPdf('print'));
     router.get('/runs/:id/all-messages.pdf', allowed, sendPdf('all'));
+
+    router.post('/runs/:id/printed', allowed, async (req, res) => {
+      const run = await loadRun(req, res);
+      if (!run) return;
+      const n = await confirmPrinted(kit, req, res, { objectType: 'run', objectId: run.id });
+      res.redirect(303, `/runs/${run.id}?done=letters.confirmed&n=${n}`);
+    });
 
     router.get('/runs/:id/pick-list', allowed, async (req, res) => {
       const run = await loadRun(req, res);
