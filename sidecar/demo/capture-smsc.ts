@@ -93,6 +93,8 @@ export interface RecordedSubmit {
   /** A concatenated part whose sequence number had already arrived. */
   duplicate: boolean;
   at: number;
+  /** Submits of the same session still unanswered when this one arrived: the client's window, as the SMSC sees it. */
+  inFlight: number;
 }
 
 /** A whole SMS as the SMSC accepted it: single, or all its parts joined. */
@@ -464,6 +466,7 @@ export class CaptureSmsc {
       answered: false,
       duplicate: false,
       at: Date.now(),
+      inFlight: this.submits.filter((s) => s.sessionId === state.id && !s.answered && s.status === Status.ROK).length,
     };
     try {
       const decoded = decodeSmsPayload(payload, dataCoding, (esmClass & EsmClass.UDHI) !== 0);

