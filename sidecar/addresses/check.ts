@@ -94,3 +94,31 @@ export function checkAddress(value: string | null | undefined, opts: AddressChec
   if (address.length > MAX_ADDRESS) return problem('too_long');
   return { ok: true, address };
 }
+
+export type SenderCheck = { ok: true; address: string; name: string | null } | { ok: false; problem: AddressProblem };
+
+/** A display name longer than this is no name a mail client shows. */
+const MAX_NAME = 200;
+
+/**
+ * A sender as a library writes it: a bare address, or a name and the address in
+ * angle brackets (`Centralbiblioteket <library@example.org>`). The address passes
+ * the same check; the name may hold no control character, angle bracket or
+ * unbalanced quote. The name goes on as a name (the mail library encodes it), so
+ * nothing in it can start a header or add an address.
+ */
+export function checkSender(value: string | null | undefined, opts: AddressCheckOptions = {}): SenderCheck {
+  const text = (value ?? '').trim();
+  const named = /^([^<>]*)<([^<>]*)>$/s.exec(text);
+  if (!named) {
+    const bare = checkAddress(text, opts);
+    return bare.ok ? { ok: true, address: bare.address, name: null } : bare;
+  }
+  let name = named[1].trim();
+  if (CONTROL.test(name)) return { ok: false, problem: 'control_character' };
+  if (name.startsWith('"') && name.endsWith('"') && name.length >= 2) name = name.slice(1, -1).trim();
+  if (name.includes('"') || name.length > MAX_NAME) return { ok: false, problem: 'display_name' };
+  const address = checkAddress(named[2], opts);
+  if (!address.ok) return address;
+  return { ok: true, address: address.address, name: name || null };
+}

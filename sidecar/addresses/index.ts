@@ -1,5 +1,13 @@
 // Addresses the library sends from: the check, and the sender, reply-to and return path in force.
-export { ADDRESS_PROBLEM_TEXT, checkAddress, type AddressCheck, type AddressCheckOptions, type AddressProblem } from './check';
+export {
+  ADDRESS_PROBLEM_TEXT,
+  checkAddress,
+  checkSender,
+  type AddressCheck,
+  type AddressCheckOptions,
+  type AddressProblem,
+  type SenderCheck,
+} from './check';
 export {
   SENDER_PREFERENCES,
   addressInForce,

@@ -112,7 +112,8 @@ describe(`a bounce comes back to its notice (${kohaSchemaKind()} Koha schema)`, 
     expect(await db.knex('kmc_queue_handled').where({ message_id: stored.id }).first()).to.include({ how: 'resent' });
     const delivered = await kmc.worker.deliverOnce();
     expect(delivered.sent).to.equal(1);
-    expect((await db.knex('kmc_messages').where({ id: letter.id }).first()).status).to.equal('sent');
+    // The replacement letter waits for staff to print it.
+    expect((await db.knex('kmc_messages').where({ id: letter.id }).first()).status).to.equal('to_print');
 
     // From now on her address counts as missing: the gate says so, until the address in Koha changes.
     const gate = kmc.notices.emailGate!;

@@ -43,6 +43,7 @@ interface ExplainRow {
 
 interface Explained {
   sql: string;
+  bindings: unknown;
   /** The plan's rows for kmc_messages (under any alias the query gave it). */
   messages: ExplainRow[];
 }
@@ -195,7 +196,7 @@ describe(`indexes of the message table at ${MESSAGES.toLocaleString('en')} messa
         const full = (r.type === 'ALL' && big(r.rows)) || big(r.r_rows) || (!select && r.type === 'index' && big(r.rows));
         if (full) fullScans.push(`type ${r.type}, ${r.rows} rows${read}: ${q.sql}`);
       }
-      out.push({ sql: q.sql, messages });
+      out.push({ sql: q.sql, bindings: q.bindings, messages });
     }
     // Every plan is printed first, so a failure shows them all.
     expect(fullScans, `${label}: full scans of kmc_messages`).to.deep.equal([]);
@@ -215,9 +216,15 @@ describe(`indexes of the message table at ${MESSAGES.toLocaleString('en')} messa
       }
     });
     const plans = await explainAll('run page', queries);
-    const byRun = keysWhere(plans, /`run_id`\s*(=|in)/i);
+    // The run's letters still to print are few at any size: the status index finds them as well as the run index.
+    const toPrint = plans.filter((p) => /`run_id`\s*(=|in)/i.test(p.sql) && /to_print/.test(JSON.stringify(p.bindings)));
+    const byRun = keysWhere(
+      plans.filter((p) => !toPrint.includes(p)),
+      /`run_id`\s*(=|in)/i,
+    );
     expect(byRun, 'statements that select by run id').to.not.be.empty;
     for (const key of byRun) expect(key).to.equal('kmc_messages_run');
+    for (const p of toPrint) for (const r of p.messages) expect(r.key).to.be.oneOf(['kmc_messages_run', 'kmc_messages_claim']);
   });
 
   it('the dashboard counts the last 30 days by the creation-time index', async () => {

@@ -200,14 +200,15 @@ describe(`what each staff member may see and open (${kohaSchemaKind()} Koha sche
       '/routines',
       '/archive',
       '/queue',
+      '/letters',
       '/dashboard',
       '/rules',
       '/templates',
       '/settings',
       '/audit',
     ]);
-    expect(await nav('tools', '/archive')).to.deep.equal(['/routines', '/archive', '/queue', '/dashboard', '/templates']);
-    expect(await nav('desk', '/archive')).to.deep.equal(['/archive', '/queue', '/dashboard']);
+    expect(await nav('tools', '/archive')).to.deep.equal(['/routines', '/archive', '/queue', '/letters', '/dashboard', '/templates']);
+    expect(await nav('desk', '/archive')).to.deep.equal(['/archive', '/queue', '/letters', '/dashboard']);
     expect(await nav('patrons', '/archive')).to.deep.equal(['/archive']);
     // No page at all: no navigation, and the start page says why.
     const start = await logins.cataloguer.get('/');

@@ -4,7 +4,7 @@
  * branch's addresses are chosen.
  */
 import { expect } from 'chai';
-import { ADDRESS_PROBLEM_TEXT, branchAddresses, checkAddress, type AddressProblem } from '../../sidecar/addresses';
+import { ADDRESS_PROBLEM_TEXT, branchAddresses, checkAddress, checkSender, type AddressProblem } from '../../sidecar/addresses';
 import { messageIdFor } from '../../sidecar/kernel';
 
 const GOOD: Array<[string, string]> = [
@@ -160,4 +160,29 @@ describe("a branch's addresses", () => {
     expect(a.returnPath.address).to.equal(null);
     expect(a.returnPath.refused.map((r) => [r.candidate.name, r.problem])).to.deep.equal([['branchreturnpath', 'display_name']]);
   });
+});
+
+describe('the sender check', () => {
+  const good: Array<[string, string, string | null]> = [
+    ['library@example.org', 'library@example.org', null],
+    ['Centralbiblioteket <library@example.org>', 'library@example.org', 'Centralbiblioteket'],
+    ['"Bibliotek, Nord" <nord@example.org>', 'nord@example.org', 'Bibliotek, Nord'],
+    ['Łódź biblioteka <lodz@example.pl>', 'lodz@example.pl', 'Łódź biblioteka'],
+    ['<bare@example.org>', 'bare@example.org', null],
+  ];
+  for (const [value, address, name] of good)
+    it(`takes ${JSON.stringify(value)} as ${address} named ${String(name)}`, () => {
+      expect(checkSender(value)).to.deep.equal({ ok: true, address, name });
+    });
+  const bad: Array<[string, string]> = [
+    ['Library\r\nBcc: victim@evil.example <library@example.org>', 'control_character'],
+    ['Library <library@example.org\r\nBcc: victim@evil.example>', 'control_character'],
+    ['Library <a@example.org>, Other <b@example.org>', 'several_addresses'],
+    ['Lib"rary <library@example.org>', 'display_name'],
+    ['Library <not an address>', 'display_name'],
+  ];
+  for (const [value, problem] of bad)
+    it(`refuses ${JSON.stringify(value)}`, () => {
+      expect(checkSender(value)).to.deep.equal({ ok: false, problem });
+    });
 });

@@ -6,7 +6,7 @@
 import { createTransport, type Transporter, type TransportOptions } from 'nodemailer';
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
 import { isUsableEmail } from '../../contact';
-import { ADDRESS_PROBLEM_TEXT, checkAddress } from '../../addresses';
+import { ADDRESS_PROBLEM_TEXT, checkAddress, checkSender } from '../../addresses';
 import { messageIdFor } from '../../kernel';
 import { dkimKeyFor, type DkimKey } from '../../config';
 import type { SmtpTransports } from './transports';
@@ -149,7 +149,7 @@ export class SmtpAdapter implements ChannelAdapter {
       }
     }
     // Nor a sender or reply-to that fails the address check: a line break there would write headers of its own.
-    const from = checkAddress(message.from);
+    const from = checkSender(message.from);
     if (!from.ok)
       return {
         kind: 'failed',
@@ -170,7 +170,7 @@ export class SmtpAdapter implements ChannelAdapter {
     const job = transport.sendMail({
       // With an envelope of its own nodemailer takes the recipients from it alone: the Bcc goes in too.
       envelope: returnPath ? { from: returnPath, to: [message.to, ...(bcc?.ok ? [bcc.address] : [])] } : undefined,
-      from: from.address,
+      from: from.name ? { name: from.name, address: from.address } : from.address,
       to: message.to,
       replyTo: replyTo?.ok ? replyTo.address : undefined,
       // A copy address that fails the check is left out, never passed on.
