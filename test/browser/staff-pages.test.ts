@@ -120,7 +120,7 @@ describe(`the staff pages in headless Chromium (${kohaSchemaKind()} Koha schema)
   it('a staff member without the permission sees no routines tab, and the routines page answers 403', async () => {
     await signIn('mads');
     const tabs = await page.locator('header nav a').allInnerTexts();
-    expect(tabs).to.deep.equal(['Archive', 'Message queue', 'Dashboard']);
+    expect(tabs).to.deep.equal(['Archive', 'Message queue', 'Letters to print', 'Dashboard']);
     const res = await page.goto(url('/routines'));
     expect(res!.status()).to.equal(403);
     expect(await page.locator('main').innerText()).to.contain('Your Koha permissions do not allow this page.');

@@ -166,7 +166,10 @@ export class SmtpAdapter implements ChannelAdapter {
     const bcc = this.opts.bcc ? checkAddress(this.opts.bcc) : null;
     const messageId = message.messageIdHeader ?? messageIdFor(message.id, from.address);
     const key = dkimKeyFor(this.opts.dkim ?? [], from.address);
-    const returnPath = this.opts.returnPath?.(message) ?? null;
+    // The return path passes the same check; one that fails it is left out, and bounces go to the sender.
+    const tagged = this.opts.returnPath?.(message) ?? null;
+    const checkedPath = tagged ? checkAddress(tagged) : null;
+    const returnPath = checkedPath?.ok ? checkedPath.address : null;
     const job = transport.sendMail({
       // With an envelope of its own nodemailer takes the recipients from it alone: the Bcc goes in too.
       envelope: returnPath ? { from: returnPath, to: [message.to, ...(bcc?.ok ? [bcc.address] : [])] } : undefined,
