@@ -6,6 +6,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { KmcError, SettingsError } from '../errors';
+import { checkSender } from '../addresses';
 
 /** How many base32 characters of the HMAC the tag keeps: 40 bits, enough that guessing one is hopeless. */
 const SIGNATURE_LENGTH = 8;
@@ -98,8 +99,8 @@ export function readVerpTag(tag: string | null | undefined, secret: string | rea
 export function returnPathFor(message: { id: number; from: string }, opts: Omit<VerpOptions, 'senderAddress'>): string | null {
   // Id 0 is no stored notice (the settings page's test e-mail): nothing to come back to.
   if (!Number.isSafeInteger(message.id) || message.id < 1) return null;
-  const angle = /<([^<>\s]+@[^<>\s]+)>\s*$/.exec(message.from);
-  const senderAddress = (angle ? angle[1] : message.from).trim();
-  if (!opts.bounceDomain && !/^[^\s@]+@[^\s@]+$/.test(senderAddress)) return null;
-  return verpReturnPath(message.id, { ...opts, senderAddress });
+  // The sender is read as the SMTP adapter reads it, so the tag goes on the very address the header From carries.
+  const sender = checkSender(message.from);
+  if (!opts.bounceDomain && !sender.ok) return null;
+  return verpReturnPath(message.id, { ...opts, senderAddress: sender.ok ? sender.address : '' });
 }
