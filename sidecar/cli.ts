@@ -23,7 +23,7 @@ const USAGE = `kmc: Koha Message Center
 
   kmc migrate                               create or upgrade the sidecar's own tables
   kmc serve                                 staff pages, JSON API and the delivery worker
-  kmc run TYPE [--date YYYY-MM-DD] [--branch CODE] [--level N] [--dry-run] [--json]
+  kmc run TYPE [--date YYYY-MM-DD] [--branch CODE] [--level N] [--include-existing] [--dry-run] [--json]
                                             generate the notices of one type now: overdue, replacement_bill,
                                             predue, hold_waiting, hold_reminder, welcome
   kmc routines [run NAME [--date D] [--dry-run]] [--json]
@@ -102,10 +102,14 @@ export async function main(
           branch: { type: 'string' },
           level: { type: 'string' },
           'dry-run': { type: 'boolean' },
+          'include-existing': { type: 'boolean' },
           json: { type: 'boolean' },
         },
       });
       if (positionals.length !== 1) throw new UsageError('kmc run takes one message type, e.g. `kmc run overdue`');
+      if (values['include-existing'] && positionals[0] !== 'hold_waiting') {
+        throw new UsageError('--include-existing is for `kmc run hold_waiting` (holds already waiting before the first run)');
+      }
       const level = positiveInt('level', values.level);
       const settings = loadSettings(env);
       return withServices(settings, async (s) => {
@@ -116,6 +120,7 @@ export async function main(
           dryRun: !!values['dry-run'],
           startedBy: 'cli',
           level: level ?? null,
+          includeExisting: !!values['include-existing'],
         });
         if (values.json) out.stdout(JSON.stringify(result));
         else if (result.notRun === 'disabled') out.stdout('Nothing generated: the Message Center is switched off in Koha.');
