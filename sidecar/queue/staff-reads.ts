@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { toDbTime } from '../db';
-import type { MessageStatus } from '../kernel';
+import { libraryDay, type MessageStatus } from '../kernel';
 import type { MessageItemRow, MessageRow } from './types';
 
 /** The columns a list of messages shows. */
@@ -88,7 +88,7 @@ export function listForPatron(knex: Knex, borrowernumber: number, limit: number)
     .select<ListedMessage[]>(LISTED_COLUMNS);
 }
 
-/** Messages made on one UTC day by one channel in one status. */
+/** Messages made on one library day by one channel in one status. */
 export interface DayCountRow {
   /** YYYY-MM-DD */
   day: string;
@@ -97,19 +97,26 @@ export interface DayCountRow {
   n: number;
 }
 
-/** Messages made since `since`, counted per UTC day, channel and status. */
-export async function countsByDay(knex: Knex, since: Date): Promise<DayCountRow[]> {
+/** Messages made since `since`, counted per library day (in `timeZone`), channel and status. */
+export async function countsByDay(knex: Knex, since: Date, timeZone: string): Promise<DayCountRow[]> {
+  // By quarter hour of UTC (every time zone's offset is a whole number of quarters), then by the library's day.
+  const slot = "CONCAT(DATE_FORMAT(created_at, '%Y-%m-%dT%H:'), LPAD(FLOOR(MINUTE(created_at) / 15) * 15, 2, '0'))";
   const rows = await knex<MessageRow>('kmc_messages')
     .where('created_at', '>=', toDbTime(since))
-    .select(knex.raw('DATE(created_at) AS day'), 'channel', 'status')
-    .count<Array<{ day: string | Date; channel: string; status: string; n: number | string }>>({ n: '*' })
-    .groupByRaw('DATE(created_at), channel, status');
-  // The driver gives a DATE as a Date at local midnight or as text, depending on its settings.
-  const dayOf = (d: string | Date) =>
-    d instanceof Date
-      ? `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
-      : d.slice(0, 10);
-  return rows.map((r) => ({ day: dayOf(r.day), channel: r.channel, status: r.status, n: Number(r.n) }));
+    .select(knex.raw(`${slot} AS slot`), 'channel', 'status')
+    .count<Array<{ slot: string; channel: string; status: string; n: number | string }>>({ n: '*' })
+    .groupByRaw(`${slot}, channel, status`);
+  const days = new Map<string, string>();
+  const out = new Map<string, DayCountRow>();
+  for (const r of rows) {
+    let day = days.get(r.slot);
+    if (day === undefined) days.set(r.slot, (day = libraryDay(new Date(`${r.slot}:00Z`), timeZone)));
+    const key = `${day}|${r.channel}|${r.status}`;
+    const row = out.get(key);
+    if (row) row.n += Number(r.n);
+    else out.set(key, { day, channel: r.channel, status: r.status, n: Number(r.n) });
+  }
+  return [...out.values()];
 }
 
 /** The commonest reasons of failure among messages made since `since`, most frequent first. */

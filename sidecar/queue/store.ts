@@ -445,9 +445,9 @@ export class MessageStore {
     return listForPatron(this.knex, borrowernumber, limit);
   }
 
-  /** Messages made since `since`, counted per UTC day, channel and status. */
-  countsByDay(since: Date): Promise<DayCountRow[]> {
-    return countsByDay(this.knex, since);
+  /** Messages made since an instant, counted per library day (in `timeZone`), channel and status. */
+  countsByDay(since: Date, timeZone: string): Promise<DayCountRow[]> {
+    return countsByDay(this.knex, since, timeZone);
   }
 
   /** The commonest reasons of failure among messages made since `since`. */

@@ -78,7 +78,7 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   it('counts per day by channel and status, the rate, failures and the queue', async () => {
-    const f = await dashboardFigures(running.services.store, clock.now());
+    const f = await dashboardFigures(running.services.store, clock.now(), 'Europe/Stockholm');
     expect(f.days).to.have.length(30);
     expect(f.days[29]).to.deep.include({ day: '2026-11-24', total: 4 });
     expect(f.days[29].byChannel).to.deep.equal({ email: 3, sms: 1, print: 0 });

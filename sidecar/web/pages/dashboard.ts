@@ -5,7 +5,8 @@
  * queue's depth and the next scheduled runs.
  */
 import { toDbTime } from '../../db';
-import { CHANNELS, MESSAGE_STATUSES, type MessageStatus } from '../../kernel';
+import { CHANNELS, MESSAGE_STATUSES, addDays, libraryDay, type MessageStatus } from '../../kernel';
+import { libraryDayStart } from '../messages';
 import type { MessageStore } from '../../queue';
 import { KOHA_JOBS_DAYS, KOHA_JOB_LETTER_PREFIXES, type HostReader, type KohaQueuedNotices } from '../../host';
 import { nextFire, parseCron } from '../../scheduling';
@@ -31,18 +32,18 @@ export interface DashboardFigures {
   queueTotal: number;
 }
 
-/** The figures of the last `DASHBOARD_DAYS` days up to `now` (UTC days, as the message table stores times). */
-export async function dashboardFigures(store: MessageStore, now: Date): Promise<DashboardFigures> {
-  const first = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - (DASHBOARD_DAYS - 1)));
+/** The figures of the last `DASHBOARD_DAYS` library days up to `now` (days in the library's time zone, as staff count them). */
+export async function dashboardFigures(store: MessageStore, now: Date, timeZone: string): Promise<DashboardFigures> {
+  const firstDay = addDays(libraryDay(now, timeZone), -(DASHBOARD_DAYS - 1));
+  const first = libraryDayStart(firstDay, timeZone);
   const [rows, failures, queue] = await Promise.all([
-    store.countsByDay(first),
+    store.countsByDay(first, timeZone),
     store.failureReasons(first, 10),
     store.countInStatuses(QUEUED),
   ]);
   const days: DayCount[] = [];
   for (let i = 0; i < DASHBOARD_DAYS; i += 1) {
-    const d = new Date(first.getTime() + i * 86_400_000).toISOString().slice(0, 10);
-    days.push({ day: d, byChannel: Object.fromEntries(CHANNELS.map((c) => [c, 0])), byStatus: {}, total: 0 });
+    days.push({ day: addDays(firstDay, i), byChannel: Object.fromEntries(CHANNELS.map((c) => [c, 0])), byStatus: {}, total: 0 });
   }
   let done = 0;
   let failed = 0;
@@ -121,7 +122,10 @@ export const dashboardPages: StaffPage = {
     router.get('/dashboard', kit.requirePermission('dashboard'), async (req, res) => {
       const t = kit.staff(res).t;
       const now = deps.clock.now();
-      const [figures, kohaJobs] = await Promise.all([dashboardFigures(deps.store, now), kohaJobsStillRunning(deps.host)]);
+      const [figures, kohaJobs] = await Promise.all([
+        dashboardFigures(deps.store, now, deps.settings.timezone),
+        kohaJobsStillRunning(deps.host),
+      ]);
       // Bounces of the last seven days by kind, and the addresses that went bad in them.
       const weekAgo = new Date(now.getTime() - 7 * 86_400_000);
       const [bounceCounts, wentBad] = await Promise.all([
