@@ -12,6 +12,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { expect } from 'chai';
 import { kohaSchemaKind } from '../support/koha';
 import { runNotices } from '../../sidecar/notices';
+import { main, reportError } from '../../sidecar/cli';
 import { Scheduler, firesBetween, parseCron, routineJob } from '../../sidecar/scheduling';
 import { dashboardFigures } from '../../sidecar/web/pages/dashboard';
 import { centralLibrary, engineWorld, stored, type EngineWorld } from './engine-support';
@@ -73,6 +74,21 @@ describe(`library days: first runs, clock changes, hourly loans, the library's d
       expect(asked.created).to.equal(1);
       const covered = (await stored(w.db.knex)).flatMap((m) => m.items.map((i) => i.reserve_id));
       expect(covered).to.deep.equal([today, next, old]);
+    });
+
+    it('kmc run hold_waiting --include-existing tells the holds Koha already told; the flag is for hold_waiting only', async () => {
+      await start(morning('2026-11-24'));
+      await waiting('Told by Koha', '2026-11-20');
+      const out: string[] = [];
+      const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t) };
+      const env = { KMC_DATABASE_URL: w.db.url, KMC_LOG_LEVEL: 'error', KMC_SMTP_URL: 'smtp://127.0.0.1:1?tls=off' };
+      const kmc = (args: string[]) => main(args, env, io).catch((err: unknown) => reportError(err, io));
+      expect(await kmc(['run', 'hold_waiting', '--date', '2026-11-24', '--json'])).to.equal(0);
+      expect(JSON.parse(out.pop()!)).to.deep.include({ created: 0, skippedBy: { waiting_before_first_run: 1 } });
+      expect(await kmc(['run', 'hold_waiting', '--date', '2026-11-24', '--include-existing', '--json'])).to.equal(0);
+      expect(JSON.parse(out.pop()!)).to.include({ created: 1 });
+      expect(await kmc(['run', 'overdue', '--include-existing'])).to.equal(2);
+      expect(out.join('\n')).to.contain('--include-existing is for `kmc run hold_waiting`');
     });
 
     it('KMC_FIRST_RUN_HOLDS=notify tells every waiting hold on the first run', async () => {
