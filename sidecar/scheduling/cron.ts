@@ -199,6 +199,21 @@ export function previousFire(s: CronSchedule, at: Date, timeZone: string): Date 
   return null;
 }
 
+/** The last fire of each library day in (from, to], in order: what a sidecar down for days catches up. */
+export function lastFireOfEachDay(s: CronSchedule, from: Date, to: Date, timeZone: string): Date[] {
+  const start = Math.floor(from.getTime() / MINUTE) * MINUTE;
+  const end = Math.floor(to.getTime() / MINUTE) * MINUTE;
+  const out: Date[] = [];
+  // From the day before: a fire in the skipped hour may land on the next instant of that day.
+  for (let day = dayOf(start, timeZone) - DAY; day <= dayOf(end, timeZone) + DAY; day += DAY) {
+    const last = firesOnDay(s, day, timeZone)
+      .filter((f) => f > start && f <= end)
+      .pop();
+    if (last !== undefined) out.push(new Date(last));
+  }
+  return out;
+}
+
 /** Every fire in (from, to], in order: for a simulated calendar, or to show what a schedule means. */
 export function firesBetween(s: CronSchedule, from: Date, to: Date, timeZone: string): Date[] {
   const out: Date[] = [];

@@ -11,4 +11,4 @@ export {
   type RoutineCriteria,
 } from './routines';
 export { RoutineEditor, routineFromForm, type RoutineForm, type FieldError, type RoutineProblem } from './editing';
-export { parseCron, nextFire, previousFire, firesBetween, cronMatches, wallClock, type CronSchedule } from './cron';
+export { parseCron, nextFire, previousFire, firesBetween, lastFireOfEachDay, cronMatches, wallClock, type CronSchedule } from './cron';

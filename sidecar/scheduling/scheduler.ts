@@ -12,7 +12,7 @@ import schedule from 'node-schedule';
 import { KmcError } from '../errors';
 import type { Logger } from '../logging';
 import { libraryDay, type Clock } from '../kernel';
-import { firesBetween, nextFire, parseCron, previousFire, type CronSchedule } from './cron';
+import { lastFireOfEachDay, nextFire, parseCron, previousFire, type CronSchedule } from './cron';
 import { routineRunFields, type Routine, type RoutineStore } from './routines';
 
 /** What the scheduler asks the notice engine to run for one fire of a routine. */
@@ -143,9 +143,7 @@ export class Scheduler<R extends RoutineRunResult = RoutineRunResult> {
     const last = (await this.deps.runs.lastFire?.(routineJob(routine))) ?? null;
     if (!last || last.getTime() >= prev.getTime()) return [prev];
     const from = Math.max(last.getTime(), made, now.getTime() - CATCH_UP_DAYS * 86_400_000);
-    const lastOfDay = new Map<string, Date>();
-    for (const t of firesBetween(cron, new Date(from), now, timezone)) lastOfDay.set(libraryDay(t, timezone), t);
-    return [...lastOfDay.values()];
+    return lastFireOfEachDay(cron, new Date(from), now, timezone);
   }
 
   /** Catches up, arms every enabled routine, and starts the minute-by-minute housekeeping. */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { firesBetween, nextFire, parseCron, previousFire } from '../../sidecar/scheduling';
+import { firesBetween, lastFireOfEachDay, nextFire, parseCron, previousFire } from '../../sidecar/scheduling';
 import { parseCriteria, validateRoutine } from '../../sidecar/scheduling/routines';
 import { isQuietAt, localClock } from '../../sidecar/queue';
 import { formatMoney } from '../../sidecar/notices/format';
@@ -50,6 +50,21 @@ describe('engine: schedules in the library time zone', () => {
       '2026-10-25T01:00:00.000Z',
       '2026-10-25T02:00:00.000Z',
     ]);
+  });
+
+  it('names the last fire of each missed library day, across a clock change, also for a schedule every minute', () => {
+    const night = lastFireOfEachDay(parseCron('30 2 * * *'), at('2026-03-27T01:30:00Z'), at('2026-03-31T10:00:00Z'), TZ);
+    expect(night.map((d) => d.toISOString())).to.deep.equal([
+      '2026-03-28T01:30:00.000Z',
+      '2026-03-29T01:00:00.000Z',
+      '2026-03-30T00:30:00.000Z',
+      '2026-03-31T00:30:00.000Z',
+    ]);
+    // Every minute for a month: one fire a day, the day's last minute in library time (the last day: up to the end).
+    const busy = lastFireOfEachDay(parseCron('* * * * *'), at('2026-10-01T12:00:00Z'), at('2026-10-31T12:00:00Z'), TZ);
+    expect(busy).to.have.length(31);
+    expect(busy[24].toISOString()).to.equal('2026-10-25T22:59:00.000Z');
+    expect(busy[30].toISOString()).to.equal('2026-10-31T12:00:00.000Z');
   });
 
   it('knows the last fire before an instant (what a restarted sidecar catches up)', () => {
