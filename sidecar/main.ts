@@ -42,7 +42,7 @@ import { RoutineEditor, RoutineStore, Scheduler } from './scheduling';
 import { startNightlyAnonymiser } from './archive';
 import { BranchSettingsStore } from './branches';
 import { AuditLog, SessionStore, NonceStore, SigninThrottle } from './staff';
-import { createWebApp, type HealthReport } from './web';
+import type { HealthReport } from './web';
 import { SettingsStore } from './settings';
 import { AddressStateStore, gateWithAddressStates } from './address-states';
 import {
@@ -345,6 +345,10 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     receipts,
     smsAvailability: () => (adapters.sms instanceof SmsRouter ? adapters.sms.availability() : Promise.resolve(noSms)),
     get web() {
+      // The web app's code (express, the page templates, sign-in) is loaded here, on first use, so commands that
+      // show no page never load it.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, as said above
+      const { createWebApp } = require('./web') as typeof import('./web');
       web ??= createWebApp({
         settings,
         clock,

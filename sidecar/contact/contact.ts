@@ -3,9 +3,13 @@
  * exactly one channel: the first allowed one for which the patron has a
  * usable address; a letter needs none, since staff can hand it over.
  */
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
 import type { ChannelName } from '../kernel';
 import type { PatronContact } from '../host';
+
+/** libphonenumber-js (with its metadata of every country), loaded on the first number read. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const phoneNumbers = () => require('libphonenumber-js') as typeof import('libphonenumber-js');
 
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 const DOMAIN_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
@@ -28,7 +32,7 @@ export function isUsableEmail(value: string | null | undefined): value is string
 /** A mobile number in E.164 (`+46701234567`), or null when it cannot be read as one. */
 export function toE164(value: string | null | undefined, defaultCountry: string): string | null {
   if (!value || !value.trim()) return null;
-  const parsed = parsePhoneNumberFromString(value.trim(), defaultCountry as CountryCode);
+  const parsed = phoneNumbers().parsePhoneNumberFromString(value.trim(), defaultCountry as CountryCode);
   if (!parsed || !parsed.isValid()) return null;
   return parsed.number;
 }

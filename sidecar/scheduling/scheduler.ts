@@ -8,12 +8,17 @@
  * are released every minute. Routines are read again every few minutes, so
  * changes made on the staff pages take effect without a restart.
  */
-import schedule from 'node-schedule';
+import type schedule from 'node-schedule';
+
 import { KmcError } from '../errors';
 import type { Logger } from '../logging';
 import { libraryDay, type Clock } from '../kernel';
 import { lastFireOfEachDay, nextFire, parseCron, previousFire, type CronSchedule } from './cron';
 import { routineRunFields, type Routine, type RoutineStore } from './routines';
+
+/** node-schedule, loaded when the scheduler first arms a job (a command that schedules nothing never loads it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const scheduler = () => require('node-schedule') as typeof schedule;
 
 /** What the scheduler asks the notice engine to run for one fire of a routine. */
 export type RoutineRunRequest = ReturnType<typeof routineRunFields> & {
@@ -152,7 +157,7 @@ export class Scheduler<R extends RoutineRunResult = RoutineRunResult> {
     this.started = true;
     const caughtUp = await this.catchUp();
     await this.reload();
-    this.housekeeping.push(schedule.scheduleJob('kmc:quiet-hours', '* * * * *', () => void this.track(this.releaseQuietHours())));
+    this.housekeeping.push(scheduler().scheduleJob('kmc:quiet-hours', '* * * * *', () => void this.track(this.releaseQuietHours())));
     const every = this.deps.reloadEveryMs ?? 5 * 60_000;
     if (every > 0) {
       this.reloadTimer = setInterval(
@@ -225,7 +230,7 @@ export class Scheduler<R extends RoutineRunResult = RoutineRunResult> {
       return;
     }
     if (!at) return;
-    const job = schedule.scheduleJob(`routine:${routine.id}:${at.toISOString()}`, at, () => {
+    const job = scheduler().scheduleJob(`routine:${routine.id}:${at.toISOString()}`, at, () => {
       this.armed.delete(routine.id);
       const run = this.fire(routine, at)
         .catch((err: unknown) => {

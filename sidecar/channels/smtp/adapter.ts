@@ -3,13 +3,17 @@
  * decides the outcome: 2xx accepted, 4xx or a dropped connection is worth a
  * retry, 5xx is final and its reply is kept.
  */
-import { createTransport, type Transporter, type TransportOptions } from 'nodemailer';
+import type { Transporter, TransportOptions } from 'nodemailer';
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
 import { isUsableEmail } from '../../contact';
 import { ADDRESS_PROBLEM_TEXT, checkAddress, checkSender } from '../../addresses';
 import { messageIdFor } from '../../kernel';
 import { dkimKeyFor, type DkimKey } from '../../config';
 import type { SmtpTransports } from './transports';
+
+/** nodemailer, loaded when the first transport is made (commands that send no e-mail never load it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const nodemailer = () => require('nodemailer') as typeof import('nodemailer');
 
 export interface SmtpOptions {
   url: string;
@@ -96,7 +100,7 @@ export class SmtpAdapter implements ChannelAdapter {
   private openPool(): Transporter {
     const url = new URL(this.opts.url);
     const timeout = this.opts.timeoutMs ?? 30_000;
-    return createTransport({
+    return nodemailer().createTransport({
       pool: true,
       host: url.hostname,
       port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),

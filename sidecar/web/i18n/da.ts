@@ -63,6 +63,7 @@ export const da: Record<MessageKey, string> = {
   'pager.prev': 'Forrige',
   'pager.next': 'Næste',
   'pager.page': 'Side {page} af {pages}',
+  'pager.at': 'Side {page}',
 
   'field.type': 'Type',
   'field.channel': 'Kanal',
@@ -119,6 +120,7 @@ export const da: Record<MessageKey, string> = {
   'archive.from': 'Fra',
   'archive.to': 'Til',
   'archive.count': '{n} besked(er) fundet.',
+  'archive.count_more': 'Mere end {n} beskeder fundet.',
   'archive.caption': 'Beskeder, nyeste først',
   'archive.none': 'Ingen besked passer til søgningen.',
   'archive.empty': 'Ingen beskeder endnu.',
@@ -273,6 +275,7 @@ export const da: Record<MessageKey, string> = {
   'queue.title': 'Beskedkø',
   'queue.both': 'Mislykkede og uden kontaktoplysninger',
   'queue.count': '{n} besked(er) at behandle.',
+  'queue.count_more': 'Mere end {n} beskeder at behandle.',
   'queue.empty': 'Intet at behandle.',
   'queue.with_ticked': 'Med de markerede beskeder',
   'queue.resend_by': 'via',

@@ -64,6 +64,7 @@ export const de: Record<MessageKey, string> = {
   'pager.prev': 'Zurück',
   'pager.next': 'Weiter',
   'pager.page': 'Seite {page} von {pages}',
+  'pager.at': 'Seite {page}',
 
   'field.type': 'Art',
   'field.channel': 'Kanal',
@@ -120,6 +121,7 @@ export const de: Record<MessageKey, string> = {
   'archive.from': 'Von',
   'archive.to': 'Bis',
   'archive.count': '{n} Nachricht(en) gefunden.',
+  'archive.count_more': 'Mehr als {n} Nachrichten gefunden.',
   'archive.caption': 'Nachrichten, neueste zuerst',
   'archive.none': 'Keine Nachricht passt zur Suche.',
   'archive.empty': 'Noch keine Nachrichten.',
@@ -274,6 +276,7 @@ export const de: Record<MessageKey, string> = {
   'queue.title': 'Warteschlange',
   'queue.both': 'Fehlgeschlagen und ohne Kontaktdaten',
   'queue.count': '{n} Nachricht(en) zu bearbeiten.',
+  'queue.count_more': 'Mehr als {n} Nachrichten zu bearbeiten.',
   'queue.empty': 'Nichts zu bearbeiten.',
   'queue.with_ticked': 'Mit den angehakten Nachrichten',
   'queue.resend_by': 'per',

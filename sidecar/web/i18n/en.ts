@@ -61,6 +61,7 @@ export const en = {
   'pager.prev': 'Previous',
   'pager.next': 'Next',
   'pager.page': 'Page {page} of {pages}',
+  'pager.at': 'Page {page}',
 
   'field.type': 'Type',
   'field.channel': 'Channel',
@@ -118,6 +119,7 @@ export const en = {
   'archive.from': 'From',
   'archive.to': 'To',
   'archive.count': '{n} message(s) found.',
+  'archive.count_more': 'More than {n} messages found.',
   'archive.caption': 'Messages, newest first',
   'archive.none': 'No message matches the search.',
   'archive.empty': 'No messages yet.',
@@ -303,6 +305,7 @@ export const en = {
   'queue.title': 'Message queue',
   'queue.both': 'Failed and missing contact information',
   'queue.count': '{n} message(s) to deal with.',
+  'queue.count_more': 'More than {n} messages to deal with.',
   'queue.empty': 'Nothing to deal with.',
   'queue.with_ticked': 'With the ticked messages',
   'queue.resend_by': 'by',

@@ -63,6 +63,7 @@ export const sv: Record<MessageKey, string> = {
   'pager.prev': 'Föregående',
   'pager.next': 'Nästa',
   'pager.page': 'Sida {page} av {pages}',
+  'pager.at': 'Sida {page}',
 
   'field.type': 'Typ',
   'field.channel': 'Kanal',
@@ -120,6 +121,7 @@ export const sv: Record<MessageKey, string> = {
   'archive.from': 'Från',
   'archive.to': 'Till',
   'archive.count': '{n} meddelande(n) hittades.',
+  'archive.count_more': 'Fler än {n} meddelanden hittades.',
   'archive.caption': 'Meddelanden, nyaste först',
   'archive.none': 'Inget meddelande matchar sökningen.',
   'archive.empty': 'Inga meddelanden än.',
@@ -306,6 +308,7 @@ export const sv: Record<MessageKey, string> = {
   'queue.title': 'Meddelandekö',
   'queue.both': 'Misslyckade och utan kontaktuppgifter',
   'queue.count': '{n} meddelande(n) att hantera.',
+  'queue.count_more': 'Fler än {n} meddelanden att hantera.',
   'queue.empty': 'Inget att hantera.',
   'queue.with_ticked': 'Med de markerade meddelandena',
   'queue.resend_by': 'via',
