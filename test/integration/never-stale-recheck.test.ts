@@ -11,6 +11,7 @@ import { TestSmsc } from '../support/smsc';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { RunApproval, runNotices } from '../../sidecar/notices';
 import { centralLibrary, clearMessages, engineWorld, smsEnv, stored, type EngineWorld } from './engine-support';
+import { addStaff, startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';
 
 const RUN_DAY = '2026-11-24';
 /** 09:00 in Stockholm on the run day. */
@@ -293,5 +294,61 @@ describe(`never stale: checked against Koha before sending and at approval (${ko
     const [after] = await stored(w.db.knex, { borrowernumber: p });
     expect(after.body_text).to.equal(before.body_text);
     expect(after.items).to.have.length(2);
+  });
+});
+
+describe(`never stale on the staff pages: approving a run checks it against Koha first (${kohaSchemaKind()} Koha schema)`, function () {
+  this.timeout(90_000);
+  let sidecar: StaffSidecar;
+  let staff: StaffSession;
+
+  before(async () => {
+    sidecar = await startStaffSidecar('recheck_web', {}, { at: '2026-11-24T05:00:00Z' });
+    const staffNumber = await addStaff(sidecar.lib.builder, {
+      userid: 'karin',
+      surname: 'Lindqvist',
+      firstname: 'Karin',
+      modules: ['catalogue', 'tools'],
+      branchcode: 'CPL',
+      categorycode: 'PT',
+    });
+    const now = Math.floor(sidecar.clock.now().getTime() / 1000);
+    staff = await StaffSession.launch(sidecar.running.server, sidecar.running.services.settings.secret, staffNumber, now);
+  });
+
+  after(async () => {
+    await sidecar.stop();
+  });
+
+  it('items returned since the run are left out, a notice with nothing left is cancelled, and the pages say so', async () => {
+    const { db, lib } = sidecar;
+    const routine = Number((await db.knex('kmc_routines').where({ message_type: 'overdue' }).first('id')).id);
+    const started = await staff.post(`/routines/${routine}/run`, {});
+    const runId = Number(/^\/runs\/(\d+)$/.exec(started.headers.location)![1]);
+    for (let i = 0; i < 200 && (await staff.get(`/runs/${runId}/status`)).body.status === 'running'; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    const messages = await db.knex('kmc_messages').where({ run_id: runId });
+    const asa = messages.find((m) => m.borrowernumber === lib.patrons.asa);
+    const soren = messages.find((m) => m.borrowernumber === lib.patrons.soren);
+    expect([asa?.status, soren?.status]).to.deep.equal(['proposed', 'proposed']);
+
+    // Checked in at the desk while the run waited for review.
+    await lib.builder.returnLoan(lib.loans.asaMid, '2026-11-24');
+    await lib.builder.returnLoan(lib.loans.sorenOld, '2026-11-24');
+    const approved = await staff.post(`/runs/${runId}/review`, { view: 'patrons', page: '1', do: 'approve' });
+    expect(approved.status).to.equal(303);
+    expect(approved.headers.location).to.match(new RegExp(`^/runs/${runId}\\?done=run\\.approved_stale&n=\\d+$`));
+    const page = await staff.get(approved.headers.location);
+    expect(page.text).to.contain('Checked against Koha first: items returned, renewed or picked up since the run were left out');
+
+    const asaAfter = await db.knex('kmc_messages').where({ id: asa.id }).first();
+    expect(asaAfter.status).to.equal('pending');
+    expect(asaAfter.body_text).to.contain('Röda rummet').and.not.contain('Gösta Berlings saga');
+    const sorenAfter = await db.knex('kmc_messages').where({ id: soren.id }).first();
+    expect(sorenAfter.status).to.equal('cancelled');
+    expect(sorenAfter.status_reason).to.match(/^nothing left to send; returned since the notice was made: /);
+    const shown = await staff.get(`/archive/${soren.id}`);
+    expect(shown.status).to.equal(200);
+    expect(shown.text).to.contain('nothing left to send; returned since the notice was made');
   });
 });
