@@ -20,7 +20,7 @@ import { RunStore } from './runs';
 import { createRuleStore, loadRulesOwnBranchOnly, type RuleStore } from './rules';
 import { NoticeRenderer, TemplateStore } from './rendering';
 import { createLogger, type Logger } from './logging';
-import { RunApproval, resentContent, runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
+import { NoticeRecheck, RunApproval, resentContent, runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
 import {
   SmtpAdapter,
   SmtpTransports,
@@ -242,6 +242,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   notices.emailGate = gateWithAddressStates(verification.gate, addressStates);
   // What staff do on the pages: approve runs, edit routines, deal with the queue (placed by the same rule as generation).
   const approval = new RunApproval(notices);
+  const recheck = new NoticeRecheck(notices);
   const routineEditor = new RoutineEditor(routines);
   const queueActions = new QueueActions({
     store,
@@ -269,6 +270,11 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     pace: new SendingPace(settings.limits),
     // SMS held for quiet hours that are over go back in the queue before each batch.
     beforeBatch: (now) => releaseQuietHours({ store, quietHours, clock: { now: () => now }, logger }, 'delivery'),
+    // Never stale: what Koha moved on from since a notice was made is dropped from it, or cancels it.
+    recheck: async (batch, workerId) => {
+      const checked = await recheck.settle(batch, { actor: workerId, claimedBy: workerId });
+      return { send: checked.kept, cancelled: checked.cancelled.length };
+    },
   });
   const bounces = new BounceIntake({
     secrets: [settings.secret],

@@ -54,6 +54,7 @@ export {
 } from './actions';
 export type { MessageContent } from './transitions/rewrite';
 export type { Move } from './transitions/move';
+export type { StaleCancel } from './transitions/stale';
 export { BOUNCEABLE_STATUSES, type BounceReport } from './transitions/bounce';
 export { FINAL_STATUSES } from './transitions/anonymise';
 export { fromDbTime } from '../db';

@@ -30,6 +30,7 @@ import { moveMany, type Move } from './transitions/move';
 import { noteEvent, retryByStaff, type NoteArgs, type RetryArgs } from './transitions/staff';
 import { rewriteMessage, type RewriteArgs } from './transitions/rewrite';
 import { anonymiseBatch, type AnonymiseMark } from './transitions/anonymise';
+import { cancelStale, type StaleCancel } from './transitions/stale';
 import { cancelUnsentVerificationMails } from './transitions/cancel';
 import { confirmPrinted, type ConfirmPrintedArgs } from './transitions/print';
 import { chunk, numbers } from './transitions/shared';
@@ -213,6 +214,11 @@ export class MessageStore {
   /** A message made again (new channel, text or items), optionally moving it as `place` says. */
   rewrite(args: RewriteArgs): Promise<boolean> {
     return rewriteMessage(this.knex, args);
+  }
+
+  /** Notices with nothing left that is still current in Koha: cancelled with the reason. */
+  cancelStale(c: StaleCancel): Promise<number[]> {
+    return cancelStale(this.knex, c);
   }
 
   /** Anonymise one batch of ended messages made before `before` (a UTC database time), after the last batch's mark. */

@@ -166,7 +166,8 @@ export const runPages: StaffPage = {
         detail: { ...result },
         ip: kit.ip(req),
       });
-      res.redirect(303, `/runs/${run.id}?done=run.approved&n=${result.queued + result.held}`);
+      const stale = result.itemsNoLongerCurrent + result.cancelledNoLongerCurrent > 0;
+      res.redirect(303, `/runs/${run.id}?done=${stale ? 'run.approved_stale' : 'run.approved'}&n=${result.queued + result.held}`);
     });
 
     const sendPdf = (which: 'print' | 'all') => async (req: Request, res: Response) => {
