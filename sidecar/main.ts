@@ -158,6 +158,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const runs = new RunStore(knex, (ids) => routines.names(ids));
   const quietHours = () => QuietHours.load(branches, settings.timezone);
   const receipts = new ReceiptTally();
+  // Set once the queue's actions exist (below); a receipt cannot arrive before the channels start.
+  let smsBounced: (messageId: number) => Promise<void> = async () => {};
   const sms = settings.smppUrl
     ? new SmsRouter({
         defaultUrl: settings.smppUrl,
@@ -173,8 +175,16 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         accounts: branches,
         logger,
         onReceipt: (receipt) => {
-          const recorded = store.recordReceipt(receipt, clock.now()).then((result) => {
-            logger.info('sms.receipt', { providerId: receipt.providerId, account: receipt.account, stat: receipt.stat, result });
+          const recorded = store.recordReceipt(receipt, clock.now()).then(async (outcome) => {
+            logger.info('sms.receipt', {
+              providerId: receipt.providerId,
+              account: receipt.account,
+              stat: receipt.stat,
+              result: outcome.result,
+              messageId: outcome.messageId,
+            });
+            // An SMS the phone never got is replaced by the next channel its rule allows, as a bounced e-mail is.
+            if (outcome.status === 'bounced' && outcome.messageId !== null) await smsBounced(outcome.messageId);
           });
           receipts.track(recorded);
           return recorded;
@@ -270,6 +280,11 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     // SMS held for quiet hours that are over go back in the queue before each batch.
     beforeBatch: (now) => releaseQuietHours({ store, quietHours, clock: { now: () => now }, logger }, 'delivery'),
   });
+  smsBounced = async (messageId) => {
+    const replaced = await queueActions.replaceBounced(messageId, 'smsc');
+    logger.info('sms.bounce_replacement', { messageId, ...replaced });
+    if (replaced.outcome === 'replaced') worker.poke();
+  };
   const bounces = new BounceIntake({
     secrets: [settings.secret],
     messages: store,
