@@ -30,7 +30,7 @@ import {
   type ChannelName,
   type SmsAvailability,
 } from './channels';
-import { DeliveryWorker, ReceiptTally, SendingPace, type RetryPolicy } from './delivery';
+import { DeliveryWorker, ReceiptTally, SendCountStore, SendingPace, type RetryPolicy } from './delivery';
 import {
   VerificationService,
   VerificationRateLimiter,
@@ -276,7 +276,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     workerId: opts.workerId,
     leaseMs: opts.leaseMs ?? settings.delivery.leaseMs,
     batchSize: settings.delivery.batchSize,
-    pace: new SendingPace(settings.limits),
+    // Counted in kmc_send_counts too, so that workers sharing the queue, and a restart, keep within each limit.
+    pace: new SendingPace(settings.limits, new SendCountStore(knex)),
     // SMS held for quiet hours that are over go back in the queue before each batch.
     beforeBatch: (now) => releaseQuietHours({ store, quietHours, clock: { now: () => now }, logger }, 'delivery'),
   });
