@@ -11,7 +11,7 @@ import path from 'node:path';
 import type express from 'express';
 import type { Knex } from 'knex';
 import type nunjucks from 'nunjucks';
-import type { Settings } from './config';
+import { dkimKeyOf, type Settings } from './config';
 import { createKnex, migrationStatus } from './db';
 import { UnavailableError } from './errors';
 import { createHostReader, createStaffReader, type HostReader, type StaffReader } from './host';
@@ -152,6 +152,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const store = new MessageStore(knex);
   const rules = createRuleStore(knex);
   const branches = new BranchSettingsStore(knex);
+  const branchMail = (branchcode: string | null | undefined) => (branchcode ? branches.mail(branchcode) : Promise.resolve(null));
   const templates = new TemplateStore(knex);
   const renderer = new NoticeRenderer({ templates });
   const routines = new RoutineStore(knex);
@@ -197,8 +198,20 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       dkim: settings.dkim,
       // Koha's own SMTP servers, where it names one for a branch or a default; KMC_SMTP_URL otherwise.
       servers: new SmtpTransports({ koha: host }),
-      // Each e-mail's own return path (VERP), so its bounce names it.
-      returnPath: (m) => returnPathFor(m, { secret: settings.secret, bounceDomain: settings.bounces.domain ?? undefined }),
+      // Each e-mail's own return path (VERP), so its bounce names it: at the branch's bounce domain, else the global one.
+      returnPath: async (m) =>
+        returnPathFor(m, {
+          secret: settings.secret,
+          bounceDomain: (await branchMail(m.branchcode))?.bounceDomain ?? settings.bounces.domain ?? undefined,
+        }),
+      // A branch's own DKIM key (its settings page), before those of KMC_DKIM_KEYS.
+      branchDkim: async (m) => {
+        const mail = await branchMail(m.branchcode);
+        if (!mail?.dkim) return null;
+        const made = dkimKeyOf(mail.dkim.domain, mail.dkim.selector, mail.dkim.privateKey, `the settings of branch ${mail.branchcode}`);
+        if (!made.key) logger.warn('email.branch_dkim_unusable', { branchcode: mail.branchcode, problem: made.problem });
+        return made.key;
+      },
     }),
     ...(sms ? { sms } : {}),
     print: new PrintAdapter({
