@@ -138,7 +138,7 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
     };
     const res = await admin.post('/settings/mail-identity', fields);
     expect(res.status, res.text).to.equal(303);
-    expect(res.headers.location).to.equal('/settings?branch=HAF&done=settings.identity.saved');
+    expect(res.headers.location).to.equal('/settings?branch=HAF&done=settings.identity_saved');
     const row = await db.knex('kmc_branch_settings').where({ branchcode: 'HAF' }).first();
     expect(row).to.include({
       bounce_domain: 'retur.stadtbibliothek.example.net',

@@ -443,7 +443,7 @@ export const da: Record<MessageKey, string> = {
   'settings.identity.remove_key': 'Fjern den gemte nøgle',
   'settings.identity.publish': 'Udgiv en TXT-post ved {name} med teksten:',
   'settings.identity.save': 'Gem returadresse og signatur',
-  'settings.identity.saved': 'Returadresse og signatur er gemt.',
+  'settings.identity_saved': 'Returadresse og signatur er gemt.',
   'settings.error.domain': '{field}: et domænenavn som bounce.bibliotek.example.org.',
   'settings.error.dkim_selector': '{field}: bogstaver, cifre, - og _.',
   'settings.error.dkim_key': '{field}: en privat RSA-nøgle i PEM-form på mindst 1024 bit (2048 anbefales).',

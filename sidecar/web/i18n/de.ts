@@ -445,7 +445,7 @@ export const de: Record<MessageKey, string> = {
   'settings.identity.remove_key': 'Den gespeicherten Schlüssel entfernen',
   'settings.identity.publish': 'Veröffentlichen Sie einen TXT-Eintrag bei {name} mit dem Text:',
   'settings.identity.save': 'Rücklaufadresse und Signatur speichern',
-  'settings.identity.saved': 'Rücklaufadresse und Signatur sind gespeichert.',
+  'settings.identity_saved': 'Rücklaufadresse und Signatur sind gespeichert.',
   'settings.error.domain': '{field}: ein Domainname wie bounce.bibliothek.example.org.',
   'settings.error.dkim_selector': '{field}: Buchstaben, Ziffern, - und _.',
   'settings.error.dkim_key': '{field}: ein privater RSA-Schlüssel im PEM-Format mit mindestens 1024 Bit (2048 empfohlen).',

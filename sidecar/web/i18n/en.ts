@@ -474,7 +474,7 @@ export const en = {
   'settings.identity.remove_key': 'Remove the stored key',
   'settings.identity.publish': 'Publish a TXT record at {name} with the text:',
   'settings.identity.save': 'Save the return path and signature',
-  'settings.identity.saved': 'The return path and signature are saved.',
+  'settings.identity_saved': 'The return path and signature are saved.',
   'settings.error.domain': '{field}: a domain name such as bounce.library.example.org.',
   'settings.error.dkim_selector': '{field}: letters, digits, - and _.',
   'settings.error.dkim_key': '{field}: an RSA private key in PEM form, of at least 1024 bits (2048 advised).',

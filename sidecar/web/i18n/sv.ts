@@ -477,7 +477,7 @@ export const sv: Record<MessageKey, string> = {
   'settings.identity.remove_key': 'Ta bort den sparade nyckeln',
   'settings.identity.publish': 'Publicera en TXT-post vid {name} med texten:',
   'settings.identity.save': 'Spara returadress och signatur',
-  'settings.identity.saved': 'Returadress och signatur är sparade.',
+  'settings.identity_saved': 'Returadress och signatur är sparade.',
   'settings.error.domain': '{field}: ett domännamn som studs.bibliotek.example.org.',
   'settings.error.dkim_selector': '{field}: bokstäver, siffror, - och _.',
   'settings.error.dkim_key': '{field}: en privat RSA-nyckel i PEM-form, på minst 1024 bitar (2048 rekommenderas).',

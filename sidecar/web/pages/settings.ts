@@ -307,7 +307,7 @@ export const settingsPages: StaffPage = {
         ip: kit.ip(req),
       });
       deps.logger.info('web.settings.mail_identity_saved', { staff: staff.account.borrowernumber, branch: code });
-      res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.identity.saved`);
+      res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.identity_saved`);
     });
 
     router.post('/settings/channels', allowed, async (req, res) => {
