@@ -11,7 +11,7 @@ import path from 'node:path';
 import type express from 'express';
 import type { Knex } from 'knex';
 import type nunjucks from 'nunjucks';
-import type { Settings } from './config';
+import { dkimKeyOf, type Settings } from './config';
 import { createKnex, migrationStatus } from './db';
 import { UnavailableError } from './errors';
 import { createHostReader, createStaffReader, type HostReader, type StaffReader } from './host';
@@ -30,7 +30,7 @@ import {
   type ChannelName,
   type SmsAvailability,
 } from './channels';
-import { DeliveryWorker, ReceiptTally, SendingPace, type RetryPolicy } from './delivery';
+import { DeliveryWorker, ReceiptTally, SendCountStore, SendingPace, type RetryPolicy } from './delivery';
 import {
   VerificationService,
   VerificationRateLimiter,
@@ -152,12 +152,15 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const store = new MessageStore(knex);
   const rules = createRuleStore(knex);
   const branches = new BranchSettingsStore(knex);
+  const branchMail = (branchcode: string | null | undefined) => (branchcode ? branches.mail(branchcode) : Promise.resolve(null));
   const templates = new TemplateStore(knex);
   const renderer = new NoticeRenderer({ templates });
   const routines = new RoutineStore(knex);
   const runs = new RunStore(knex, (ids) => routines.names(ids));
   const quietHours = () => QuietHours.load(branches, settings.timezone);
   const receipts = new ReceiptTally();
+  // Set once the queue's actions exist (below); a receipt cannot arrive before the channels start.
+  let smsBounced: (messageId: number) => Promise<void> = async () => {};
   const sms = settings.smppUrl
     ? new SmsRouter({
         defaultUrl: settings.smppUrl,
@@ -173,8 +176,16 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         accounts: branches,
         logger,
         onReceipt: (receipt) => {
-          const recorded = store.recordReceipt(receipt, clock.now()).then((result) => {
-            logger.info('sms.receipt', { providerId: receipt.providerId, account: receipt.account, stat: receipt.stat, result });
+          const recorded = store.recordReceipt(receipt, clock.now()).then(async (outcome) => {
+            logger.info('sms.receipt', {
+              providerId: receipt.providerId,
+              account: receipt.account,
+              stat: receipt.stat,
+              result: outcome.result,
+              messageId: outcome.messageId,
+            });
+            // An SMS the phone never got is replaced by the next channel its rule allows, as a bounced e-mail is.
+            if (outcome.status === 'bounced' && outcome.messageId !== null) await smsBounced(outcome.messageId);
           });
           receipts.track(recorded);
           return recorded;
@@ -187,8 +198,20 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       dkim: settings.dkim,
       // Koha's own SMTP servers, where it names one for a branch or a default; KMC_SMTP_URL otherwise.
       servers: new SmtpTransports({ koha: host }),
-      // Each e-mail's own return path (VERP), so its bounce names it.
-      returnPath: (m) => returnPathFor(m, { secret: settings.secret, bounceDomain: settings.bounces.domain ?? undefined }),
+      // Each e-mail's own return path (VERP), so its bounce names it: at the branch's bounce domain, else the global one.
+      returnPath: async (m) =>
+        returnPathFor(m, {
+          secret: settings.secret,
+          bounceDomain: (await branchMail(m.branchcode))?.bounceDomain ?? settings.bounces.domain ?? undefined,
+        }),
+      // A branch's own DKIM key (its settings page), before those of KMC_DKIM_KEYS.
+      branchDkim: async (m) => {
+        const mail = await branchMail(m.branchcode);
+        if (!mail?.dkim) return null;
+        const made = dkimKeyOf(mail.dkim.domain, mail.dkim.selector, mail.dkim.privateKey, `the settings of branch ${mail.branchcode}`);
+        if (!made.key) logger.warn('email.branch_dkim_unusable', { branchcode: mail.branchcode, problem: made.problem });
+        return made.key;
+      },
     }),
     ...(sms ? { sms } : {}),
     print: new PrintAdapter({
@@ -267,7 +290,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     workerId: opts.workerId,
     leaseMs: opts.leaseMs ?? settings.delivery.leaseMs,
     batchSize: settings.delivery.batchSize,
-    pace: new SendingPace(settings.limits),
+    // Counted in kmc_send_counts too, so that workers sharing the queue, and a restart, keep within each limit.
+    pace: new SendingPace(settings.limits, new SendCountStore(knex)),
     // SMS held for quiet hours that are over go back in the queue before each batch.
     beforeBatch: (now) => releaseQuietHours({ store, quietHours, clock: { now: () => now }, logger }, 'delivery'),
     // Never stale: what Koha moved on from since a notice was made is dropped from it, or cancels it.
@@ -276,6 +300,11 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       return { send: checked.kept, cancelled: checked.cancelled.length };
     },
   });
+  smsBounced = async (messageId) => {
+    const replaced = await queueActions.replaceBounced(messageId, 'smsc');
+    logger.info('sms.bounce_replacement', { messageId, ...replaced });
+    if (replaced.outcome === 'replaced') worker.poke();
+  };
   const bounces = new BounceIntake({
     secrets: [settings.secret],
     messages: store,

@@ -268,6 +268,31 @@ export class DeliveryWorker {
       const now = this.deps.clock.now().getTime();
       const hold = pace.take(rules, now);
       if (!hold) return false;
+      if (hold.taking) {
+        // Places are being taken in the shared count: the message holds a slot meanwhile (so the round
+        // waits for it), then is asked about again.
+        lane.active += 1;
+        hold.taking.then(
+          () => {
+            lane.active -= 1;
+            lane.queue.unshift(row);
+            pump();
+            changed();
+          },
+          (err: unknown) => {
+            lane.active -= 1;
+            this.deps.logger.error('delivery.pace_count_failed', {
+              worker: this.workerId,
+              limit: hold.rule.key,
+              error: messageOfError(err),
+            });
+            holds.push({ row, hold: { at: now + hold.rule.windowMs, rule: hold.rule } });
+            releaseHeld();
+            changed();
+          },
+        );
+        return true;
+      }
       const waits = shortHolds.get(row.id) ?? 0;
       if (hold.at - now <= SHORT_HOLD_MS && waits < SHORT_HOLDS_MAX) {
         shortHolds.set(row.id, waits + 1);
@@ -419,8 +444,27 @@ export class DeliveryWorker {
           });
       }
       while (inFlight()) await nextChange();
+      // Messages that came back from taking places in the shared count after the first sweep.
+      const late = [...lanes.values()].flatMap((lane) => lane.queue.splice(0));
+      for (const r of late) held.delete(r.id);
+      if (late.length) {
+        await this.deps.store
+          .releaseClaimed(
+            late.map((r) => r.id),
+            this.workerId,
+            this.deps.clock.now(),
+            'returned to the queue unsent: the worker is stopping',
+          )
+          .catch((err: unknown) => {
+            this.deps.logger.error('delivery.release_failed', { worker: this.workerId, messages: late.length, error: messageOfError(err) });
+          });
+      }
       releaseHeld();
       await releasing;
+      // Places taken in the shared sending limits and not used go back for other workers.
+      await this.deps.pace?.giveBack(this.deps.clock.now().getTime()).catch((err: unknown) => {
+        this.deps.logger.warn('delivery.pace_give_back_failed', { worker: this.workerId, error: messageOfError(err) });
+      });
       await writer.idle();
       // What the channels accepted is written where staff find it (the print folder's PDFs) before the round ends.
       await Promise.allSettled(Object.values(this.deps.adapters).map((a) => (a.idle ? a.idle() : Promise.resolve())));

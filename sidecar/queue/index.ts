@@ -56,6 +56,7 @@ export type { MessageContent } from './transitions/rewrite';
 export type { Move } from './transitions/move';
 export type { StaleCancel } from './transitions/stale';
 export { BOUNCEABLE_STATUSES, type BounceReport } from './transitions/bounce';
+export type { ReceiptOutcome } from './transitions/receipt';
 export { FINAL_STATUSES } from './transitions/anonymise';
 export { fromDbTime } from '../db';
 export { cutToFit, isRefusedValue, CUT_MARKER, type ColumnSize } from './insert';

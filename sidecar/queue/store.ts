@@ -23,7 +23,7 @@ import type {
 import { MessageCreator } from './transitions/create';
 import { claimDue, releaseClaimed, releaseExpiredLeases } from './transitions/claim';
 import { completeMany } from './transitions/complete';
-import { recordReceipt } from './transitions/receipt';
+import { recordReceipt, type ReceiptOutcome } from './transitions/receipt';
 import { recordBounce, type BounceReport } from './transitions/bounce';
 import { releaseQuietHours, releaseVerifiedEmail } from './transitions/release';
 import { moveMany, type Move } from './transitions/move';
@@ -176,7 +176,7 @@ export class MessageStore {
   }
 
   /** Receipt: an SMS delivery receipt, applied to its sent message or kept until it is sent. */
-  recordReceipt(receipt: SmsReceipt, at: Date): Promise<'applied' | 'kept'> {
+  recordReceipt(receipt: SmsReceipt, at: Date): Promise<ReceiptOutcome> {
     return recordReceipt(this.knex, receipt, at);
   }
 
