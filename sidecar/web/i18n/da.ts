@@ -244,6 +244,10 @@ export const da: Record<MessageKey, string> = {
   'run.keep_item': 'Medtag {title}',
   'run.send_as': 'Send som',
   'run.send_as_for': 'Send som, for {name}',
+  'run.send_as_pick': 'Vælg en kanal',
+  'run.send_as_none': 'Ingen kanal kan nå låneren nu',
+  'run.send_as_hint':
+    '”Send som” tilbyder kun det, der kan nå låneren nu: sms kræver filialens sms-konto og et mobilnummer, e-mail en bekræftet adresse, der ikke er afvist.',
   'run.items_left_out': '{n} udeladt',
   'run.patron_left_out': '(låner udeladt)',
   'run.no_messages': 'Kørslen dannede ingen beskeder.',

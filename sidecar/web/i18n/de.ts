@@ -245,6 +245,10 @@ export const de: Record<MessageKey, string> = {
   'run.keep_item': '{title} einschließen',
   'run.send_as': 'Senden als',
   'run.send_as_for': 'Senden als, für {name}',
+  'run.send_as_pick': 'Kanal wählen',
+  'run.send_as_none': 'Kein Kanal erreicht den Leser jetzt',
+  'run.send_as_hint':
+    '„Senden als“ bietet nur an, was den Leser jetzt erreicht: SMS braucht das SMS-Konto der Zweigstelle und eine Mobilnummer, E-Mail eine bestätigte Adresse ohne Rückläufer.',
   'run.items_left_out': '{n} herausgenommen',
   'run.patron_left_out': '(Leser herausgenommen)',
   'run.no_messages': 'Der Lauf hat keine Nachrichten erzeugt.',

@@ -258,6 +258,10 @@ export const en = {
   'run.keep_item': 'Include {title}',
   'run.send_as': 'Send as',
   'run.send_as_for': 'Send as, for {name}',
+  'run.send_as_pick': 'Choose a channel',
+  'run.send_as_none': 'No channel can reach this patron now',
+  'run.send_as_hint':
+    '“Send as” offers only what can reach the patron now: SMS needs the branch’s SMS account and a mobile number, e-mail a verified address that has not bounced.',
   'run.items_left_out': '{n} left out',
   'run.patron_left_out': '(patron left out)',
   'run.no_messages': 'The run made no messages.',

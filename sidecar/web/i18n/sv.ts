@@ -260,6 +260,10 @@ export const sv: Record<MessageKey, string> = {
   'run.keep_item': 'Ta med {title}',
   'run.send_as': 'Skicka som',
   'run.send_as_for': 'Skicka som, för {name}',
+  'run.send_as_pick': 'Välj en kanal',
+  'run.send_as_none': 'Ingen kanal når låntagaren nu',
+  'run.send_as_hint':
+    '”Skicka som” erbjuder bara det som når låntagaren nu: sms kräver filialens sms-konto och ett mobilnummer, e-post en bekräftad adress som inte har studsat.',
   'run.items_left_out': '{n} borttagna',
   'run.patron_left_out': '(låntagaren borttagen)',
   'run.no_messages': 'Körningen skapade inga meddelanden.',

@@ -6,6 +6,7 @@
 import { CHANNELS, MESSAGE_TYPES, isChannel } from '../../kernel';
 import { QUEUE_ACTIONS, STAFF_QUEUE_STATUSES, type QueueAction, type StaffQueueFilter } from '../../queue';
 import { idParam, listParam, type StaffPage } from '../kit';
+import { channelsSetUp } from '../channel-choices';
 
 const QUEUE_STATUSES = STAFF_QUEUE_STATUSES;
 
@@ -45,6 +46,8 @@ export const queuePages: StaffPage = {
         types: MESSAGE_TYPES,
         branches: [...branches.values()].map((b) => ({ code: b.branchcode, name: b.branchname })),
         canResend: actions.canResend,
+        // A resend is offered only by channels set up here; whether the patron has an address is checked per message.
+        resendChannels: channelsSetUp(deps),
         pages,
         prevHref: filter.page > 1 ? `/queue?${qs}${qs ? '&' : ''}page=${filter.page - 1}` : null,
         nextHref: filter.page < pages ? `/queue?${qs}${qs ? '&' : ''}page=${filter.page + 1}` : null,
