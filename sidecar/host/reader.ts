@@ -44,6 +44,8 @@ export interface HostReader extends NoticeReader, KohaNoticeReader {
   verificationsWithoutPatron(limit: number): Promise<number[]>;
   /** Of these loans (Koha's issue ids), the ones still out: returned loans move to old_issues. */
   loansOut(issueIds: number[]): Promise<Set<number>>;
+  /** One patron's loans now, with item and title, earliest due first (a template preview with a real patron). */
+  loansOf(borrowernumber: number, limit: number): Promise<OverdueLoan[]>;
 }
 
 export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostReader {
@@ -127,6 +129,12 @@ export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostR
         for (const r of rows) out.add(r.issue_id);
       }
       return out;
+    },
+
+    async loansOf(borrowernumber, limit) {
+      // Every loan is due before the end of time: the overdue query, narrowed to one patron.
+      const q = loansDueBefore(knex, '9999-12-31 23:59:59').where('i.borrowernumber', borrowernumber).limit(limit);
+      return (await q) as OverdueLoan[];
     },
 
     async patrons(borrowernumbers) {

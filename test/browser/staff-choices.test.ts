@@ -1,8 +1,10 @@
 /**
  * What staff choose on the pages, in a real browser (headless Chromium, a
  * real MariaDB, SMTP on loopback, no SMS account): "send as" in a run's
- * review offers only channels that can reach each patron now. axe-core finds
- * no serious or critical problem on the pages.
+ * review offers only channels that can reach each patron now; the template
+ * editor inserts a placeholder at the cursor, warns of an unknown one before
+ * saving, and previews with a patron found by name and their loans. axe-core
+ * finds no serious or critical problem on the pages.
  */
 import { expect } from 'chai';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -100,5 +102,61 @@ describe(`staff choices in headless Chromium (${kohaSchemaKind()} Koha schema)`,
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.waitForLoadState('load');
     expect((await db.knex('kmc_review_messages').where({ message_id: asa.id }).first()).send_as).to.equal('print');
+  });
+
+  it('the template editor inserts a placeholder at the cursor, warns of an unknown one, and previews a chosen patron and their loans', async () => {
+    await signIn();
+    await page.goto(url('/templates/edit?type=overdue&channel=email&lang=en'));
+    await expectAccessible(page);
+    const text = page.getByLabel('Text', { exact: true });
+    await text.fill('Dear , your loans:\n');
+    // The cursor after "Dear ": the first name goes there.
+    await text.evaluate((el) => {
+      (el as HTMLTextAreaElement).setSelectionRange(5, 5);
+    });
+    await page.getByRole('button', { name: 'Insert The patron’s first name' }).click();
+    await text.evaluate((el) => {
+      const t = el as HTMLTextAreaElement;
+      t.setSelectionRange(t.value.length, t.value.length);
+    });
+    await page.getByRole('button', { name: /^Insert The table of items/ }).click();
+    expect(await text.inputValue()).to.equal(
+      'Dear {{ patron.firstname }}, your loans:\n{% for item in items %}\n{{ item.title }}, {{ item.due }}\n{% endfor %}',
+    );
+    // Sample data first.
+    await page.waitForFunction(() => document.getElementById('preview-text')?.textContent.startsWith('Dear Åsa, your loans:'));
+    expect(await page.locator('#placeholders').innerText())
+      .to.contain('The patron’s card number')
+      .and.contain('23529000001');
+
+    // A misspelt placeholder is named while typing, and saving asks first.
+    await text.press('End');
+    await text.pressSequentially(' {{ patron.fristname }}');
+    await page.waitForFunction(() => !document.getElementById('template-unknown')?.hidden);
+    expect(await page.locator('#template-unknown').innerText()).to.contain('patron.fristname');
+    await page.getByRole('button', { name: 'Save the template' }).click();
+    await page.waitForLoadState('load');
+    expect(await page.locator('#template-unknown').innerText()).to.contain('patron.fristname');
+    expect(await db.knex('kmc_templates').count({ n: '*' }).first()).to.deep.equal({ n: 0 });
+    await expectAccessible(page);
+    await text.fill('Dear {{ patron.firstname }}, your loans:\n{% for item in items %}\n{{ item.title }}, {{ item.due }}\n{% endfor %}');
+
+    // A real patron, found by name: the preview shows them and their loans from Koha.
+    await page.getByLabel('A patron: name or card number').fill('Müller');
+    await page.getByRole('button', { name: 'Find' }).click();
+    await page.waitForLoadState('load');
+    await page.getByLabel(/^Jürgen Müller/).check();
+    await page.waitForFunction(() => document.getElementById('preview-text')?.textContent.startsWith('Dear Jürgen, your loans:'));
+    const shown = await page.locator('#preview-text').innerText();
+    expect(shown).to.contain('Der Zauberberg').and.not.contain('Röda rummet');
+    expect(await page.locator('#preview-patron').innerText()).to.equal('The preview shows Jürgen Müller.');
+    // With the page posted, the loans are listed to untick.
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.waitForLoadState('load');
+    expect(await page.locator('#preview-text').innerText()).to.contain('Der Zauberberg');
+    await page.locator('#preview-loans input[type=checkbox]').first().uncheck();
+    await page.waitForFunction(() => !document.getElementById('preview-text')?.textContent.includes('Der Zauberberg'));
+    await expectAccessible(page);
+    expect(lib.patrons.jurgen).to.be.a('number');
   });
 });
