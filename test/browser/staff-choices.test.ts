@@ -3,7 +3,8 @@
  * real MariaDB, SMTP on loopback, no SMS account): "send as" in a run's
  * review offers only channels that can reach each patron now; the template
  * editor inserts a placeholder at the cursor, warns of an unknown one before
- * saving, and previews with a patron found by name and their loans. axe-core
+ * saving, and previews with a patron found by name and their loans; a
+ * routine's schedule is picked from choices and shown in words. axe-core
  * finds no serious or critical problem on the pages.
  */
 import { expect } from 'chai';
@@ -158,5 +159,42 @@ describe(`staff choices in headless Chromium (${kohaSchemaKind()} Koha schema)`,
     await page.waitForFunction(() => !document.getElementById('preview-text')?.textContent.includes('Der Zauberberg'));
     await expectAccessible(page);
     expect(lib.patrons.jurgen).to.be.a('number');
+  });
+
+  it("a routine's schedule is picked from choices, stored as cron, and shown in words in the list", async () => {
+    await signIn();
+    await page.goto(url('/routines/new'));
+    await expectAccessible(page);
+    await page.getByLabel('Name', { exact: true }).fill('Weekday reminders');
+    await page.getByLabel('Monday to Friday at').check();
+    await page.getByLabel('Time', { exact: true }).fill('07:15');
+    await page.getByRole('button', { name: 'Save' }).first().click();
+    await page.waitForSelector('.alert-success');
+    const row = await db.knex('kmc_routines').where({ name: 'Weekday reminders' }).first();
+    expect(row.schedule).to.equal('15 7 * * 1-5');
+    expect(await page.getByLabel('Monday to Friday at').isChecked()).to.equal(true);
+    expect(await page.locator('#schedule-words').innerText()).to.equal('In words: At 07:15, Monday through Friday');
+    await expectAccessible(page);
+
+    // Every two hours within opening hours, then the list says so in words.
+    await page.getByLabel('Every few hours within opening hours').check();
+    await page.getByLabel('Every … hours').selectOption('2');
+    await page.getByLabel('Opening hour', { exact: true }).selectOption('10');
+    await page.getByLabel('Last run at (hour)').selectOption('18');
+    await page.getByRole('button', { name: 'Save' }).first().click();
+    await page.waitForSelector('.alert-success');
+    expect((await db.knex('kmc_routines').where({ id: row.id }).first()).schedule).to.equal('0 10-18/2 * * *');
+    await page.goto(url('/routines'));
+    const listed = await page.locator('tr', { hasText: 'Weekday reminders' }).innerText();
+    expect(listed).to.contain('On the hour, every 2 hours, between 10:00 and 18:00');
+
+    // The cron form stays, as the advanced choice; a time that is not one is refused with the field named.
+    await page.goto(url(`/routines/${row.id}`));
+    await page.getByLabel('Advanced: a cron schedule').check();
+    await page.getByLabel('Schedule', { exact: true }).fill('0 6 1 * *');
+    await page.getByRole('button', { name: 'Save' }).first().click();
+    await page.waitForSelector('.alert-success');
+    expect((await db.knex('kmc_routines').where({ id: row.id }).first()).schedule).to.equal('0 6 1 * *');
+    expect(await page.getByLabel('Advanced: a cron schedule').isChecked()).to.equal(true);
   });
 });
