@@ -171,3 +171,36 @@ export function chooseAllChannels(
   }
   return out.length ? out : [chooseChannel(allowed, patron, opts)];
 }
+
+/**
+ * The channels staff may choose for one patron's notice now ("send as", a
+ * resend): those set up, for which the patron has an address that works
+ * today. An e-mail address must be usable and in good standing (not waiting
+ * for verification, not expired, bounced or complained about); SMS needs the
+ * branch's account and a mobile number; a letter needs nothing. Offering only
+ * these means a choice never ends silently without a message.
+ */
+export function workingChannels(
+  patron: PatronContact | null,
+  facts: {
+    defaultCountry: string;
+    /** The channels this installation has (an SMS channel only with an SMS account). */
+    available: readonly ChannelName[];
+    /** Whether the notice's branch has an SMS account. */
+    branchSendsSms: boolean;
+    /** The e-mail gate's word on the patron's notice address; absent when it is usable. */
+    emailState?: string | null;
+  },
+): ChannelName[] {
+  const out: ChannelName[] = [];
+  for (const channel of facts.available) {
+    if (channel === 'email') {
+      if (patron && patronEmail(patron) && !facts.emailState) out.push(channel);
+    } else if (channel === 'sms') {
+      if (patron && facts.branchSendsSms && patronMobile(patron, facts.defaultCountry)) out.push(channel);
+    } else {
+      out.push(channel);
+    }
+  }
+  return out;
+}

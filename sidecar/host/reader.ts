@@ -50,6 +50,8 @@ export interface HostReader extends NoticeReader, KohaNoticeReader {
    * cancelled has moved to old_reserves). Absent from the answer: gone from Koha's current tables.
    */
   loansAndHoldsNow(ids: { issueIds: number[]; reserveIds: number[] }): Promise<LoansAndHoldsNow>;
+  /** One patron's loans now, with item and title, earliest due first (a template preview with a real patron). */
+  loansOf(borrowernumber: number, limit: number): Promise<OverdueLoan[]>;
 }
 
 export interface LoansAndHoldsNow {
@@ -179,6 +181,12 @@ export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostR
         else now.holds.set(Number(r.id), { found: r.found, expirationdate: r.expires ? r.expires.slice(0, 10) : null });
       }
       return now;
+    },
+
+    async loansOf(borrowernumber, limit) {
+      // Every loan is due before the end of time: the overdue query, narrowed to one patron.
+      const q = loansDueBefore(knex, '9999-12-31 23:59:59').where('i.borrowernumber', borrowernumber).limit(limit);
+      return (await q) as OverdueLoan[];
     },
 
     async patrons(borrowernumbers) {

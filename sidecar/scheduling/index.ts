@@ -12,3 +12,4 @@ export {
 } from './routines';
 export { RoutineEditor, routineFromForm, type RoutineForm, type FieldError, type RoutineProblem } from './editing';
 export { parseCron, nextFire, previousFire, firesBetween, lastFireOfEachDay, cronMatches, wallClock, type CronSchedule } from './cron';
+export { SCHEDULE_KINDS, choiceFromForm, choiceOfCron, cronOfChoice, type ScheduleChoice, type ScheduleKind } from './choices';

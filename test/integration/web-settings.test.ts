@@ -249,6 +249,40 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
     }
   });
 
+  it('shows for every empty field what is in force and where it comes from, the languages as a choice, and whether the branch sends SMS', async () => {
+    const haf = await admin.get('/settings?branch=HAF');
+    expect(haf.status).to.equal(200);
+    const hint = (id: string) => new RegExp(`id="${id}" class="in-force">([^<]*)<`).exec(haf.text)?.[1] ?? '';
+    expect(hint('s-sender-force')).to.equal(
+      'Empty here: hafen@stadtbibliothek.example.net is used, from Koha&#39;s library record (branchemail).',
+    );
+    expect(hint('s-letter-force')).to.match(
+      /^Empty here: .*Hamburg is used, from Koha&#39;s library record \(Stadtbibliothek am Hafen\)\.$/,
+    );
+    expect(hint('s-lang-force')).to.equal('Empty here: each patron’s language in Koha, else English (the default).');
+    expect(hint('s-ssender-force')).to.equal('Empty here: the SMS account’s own sender (the default).');
+    expect(haf.text).to.contain('Empty here: no quiet hours, SMS go at any time (the default).');
+    // The language is a choice of the installed ones, named in the staff member's language.
+    const options = [
+      ...(/<select id="s-lang"[^>]*>([\s\S]*?)<\/select>/.exec(haf.text)?.[1] ?? '').matchAll(/<option value="([^"]*)"/g),
+    ].map((m) => m[1]);
+    expect(options).to.deep.equal(['', 'da', 'de', 'en', 'sv']);
+    // No row of its own: the library's SMS account (KMC_SMPP_URL) carries its SMS.
+    expect(haf.text).to.contain('Yes: this branch sends SMS through the library’s account (KMC_SMPP_URL).');
+    // CPL has its own account (saved above); switched off, it says so.
+    expect((await admin.get('/settings?branch=CPL')).text).to.contain('Yes: this branch sends SMS through its own account.');
+    const own = await running.services.branches.find('CPL');
+    await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).update({ sms_enabled: 0 });
+    try {
+      expect((await admin.get('/settings?branch=CPL')).text).to.contain('No: SMS is switched off for this branch on this page.');
+    } finally {
+      await db
+        .knex('kmc_branch_settings')
+        .where({ branchcode: 'CPL' })
+        .update({ sms_enabled: own?.sms_enabled ? 1 : 0 });
+    }
+  });
+
   it("sends a test e-mail through the SMTP adapter, from the branch's sender address", async () => {
     const res = await admin.post('/settings/test', { branch: 'CPL', which: 'email', test_email: 'kontroll@example.org' });
     expect(res.status).to.equal(200);

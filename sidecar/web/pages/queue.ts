@@ -7,6 +7,7 @@ import { CHANNELS, MESSAGE_TYPES, isChannel } from '../../kernel';
 import { QUEUE_ACTIONS, STAFF_QUEUE_STATUSES, type QueueAction, type StaffQueueFilter } from '../../queue';
 import { idParam, listParam, type StaffPage } from '../kit';
 import { pageParams, pagerOf } from '../messages';
+import { channelsSetUp } from '../channel-choices';
 
 const QUEUE_STATUSES = STAFF_QUEUE_STATUSES;
 
@@ -46,6 +47,8 @@ export const queuePages: StaffPage = {
         branches: [...branches.values()].map((b) => ({ code: b.branchcode, name: b.branchname })),
         canResend: actions.canResend,
         pager: pagerOf('/queue', params, filter.page, list, PAGE_SIZE),
+        // A resend is offered only by channels set up here; whether the patron has an address is checked per message.
+        resendChannels: channelsSetUp(deps),
         back: req.originalUrl,
       });
     });

@@ -7,15 +7,22 @@
  */
 import type { Request, Response } from 'express';
 import { KmcError } from '../../errors';
-import { CHANNELS, isChannel, type ChannelName } from '../../kernel';
+import { isChannel, type ChannelName } from '../../kernel';
 import type { RunStore, RunSummary } from '../../runs';
 import { pickList } from '../outputs/letters';
 import { confirmPrinted, sendLettersPdf } from './letters';
 import { idParam, listParam, type PageKit, type StaffPage } from '../kit';
 import { routineNameWords, staffNames } from '../words';
+import { channelChoices } from '../channel-choices';
 
 const PAGE_SIZE = 100;
 const HOLD_TYPES = ['hold_waiting', 'hold_reminder'];
+
+/** What "send as" may offer for these messages: only channels that can carry each one now. */
+async function sendAsChoices(kit: PageKit, messageIds: number[]): Promise<Map<number, ChannelName[]>> {
+  const rows = await kit.deps.store.many(messageIds);
+  return channelChoices(kit.deps, rows);
+}
 
 function ids(values: unknown): number[] {
   return listParam(values)
@@ -80,6 +87,14 @@ export const runPages: StaffPage = {
       const approver = run.approved_by ? await deps.staff.staffAccount(run.approved_by) : null;
       const actorNames = await staffNames(deps.staff, [run.started_by]);
       const toPrint = run.status === 'running' ? [] : await deps.store.lettersToPrint({ runId: run.id });
+      const editable = !approved && run.status === 'finished';
+      const choices =
+        editable && review.messages?.length
+          ? await sendAsChoices(
+              kit,
+              review.messages.map((m) => m.id),
+            )
+          : new Map();
       kit.render(req, res, 'run.njk', {
         title: t('run.title', { name: routineNameWords(t, run.routine_name) || t(`type.${run.message_type ?? 'overdue'}`), id: run.id }),
         run,
@@ -93,9 +108,9 @@ export const runPages: StaffPage = {
         channelCounts: counts.byChannel,
         approved,
         approver: approver ? [approver.firstname, approver.surname].filter(Boolean).join(' ') : null,
-        editable: !approved && run.status === 'finished',
+        editable,
         progress,
-        channels: CHANNELS,
+        choices: Object.fromEntries(choices),
         holdRun: HOLD_TYPES.includes(run.message_type ?? ''),
         toPrint: toPrint.map((m) => m.id).join(','),
         toPrintCount: toPrint.length,
@@ -114,9 +129,11 @@ export const runPages: StaffPage = {
       const page = typeof body.page === 'string' && /^\d{1,6}$/.test(body.page) ? body.page : '1';
       const shownMessages = ids(body.shown);
       const sendAs = new Map<number, ChannelName | null>();
+      // A channel that cannot carry the message now is not taken, whatever was posted.
+      const choices = await sendAsChoices(kit, shownMessages);
       for (const id of shownMessages) {
         const v = body[`send_as_${id}`];
-        sendAs.set(id, isChannel(v) ? v : null);
+        sendAs.set(id, isChannel(v) && (choices.get(id) ?? []).includes(v) ? v : null);
       }
       const saved = await runs.saveReview(
         run.id,

@@ -19,6 +19,23 @@ import type { Translate } from '../i18n';
 import { libraryDay, readSmsSender, type ChannelName } from '../../kernel';
 import { SENDER_PREFERENCES, branchAddresses, checkAddress, type AddressInForce, type BranchAddresses } from '../../addresses';
 import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
+import { readdirSync } from 'node:fs';
+import { LIBRARY_DEFAULT_LANG, NOTICE_TEMPLATE_DIR } from '../../rendering';
+import { isMessageKey } from '../i18n';
+
+/** The languages notices are installed in (one folder of notice texts each), for the default language's choice. */
+function installedLangs(): string[] {
+  try {
+    return readdirSync(NOTICE_TEMPLATE_DIR)
+      .filter((d) => LANG.test(d))
+      .sort();
+  } catch {
+    return [LIBRARY_DEFAULT_LANG];
+  }
+}
+
+/** Whether this branch sends SMS now, and why, as the SMS router decides it. */
+type SmsState = 'own_account' | 'library_account' | 'switched_off' | 'no_account' | 'not_set_up';
 
 export type { BranchSettingsInput } from '../../branches';
 
@@ -201,6 +218,36 @@ export const settingsPages: StaffPage = {
         publish: key ? dkimRecordText(key) : '',
       };
       const channelRows = branchcode ? await branchChannels(deps.rules, branchcode, today()) : [];
+      // What is in force where a field is empty, and where it comes from (Koha's branch record, a setting, the default).
+      const kohaBranch = branchcode ? ((await deps.host.branches()).get(branchcode) ?? null) : null;
+      const sms = deps.notices.smsAvailability ? await deps.notices.smsAvailability() : null;
+      let smsState: SmsState = 'not_set_up';
+      if (sms && branchcode) {
+        if (sms.canSend(branchcode)) smsState = row?.sms_url ? 'own_account' : 'library_account';
+        else smsState = row && !row.sms_enabled ? 'switched_off' : 'no_account';
+      }
+      const kohaLetterAddress = kohaBranch
+        ? [kohaBranch.branchaddress1, kohaBranch.branchaddress2, [kohaBranch.branchzip, kohaBranch.branchcity].filter(Boolean).join(' ')]
+            .filter((l) => l?.trim())
+            .join(', ')
+        : '';
+      const smsSender = deps.settings.sms?.sender ?? null;
+      const inForceHint = {
+        letter_address: kohaLetterAddress
+          ? t('settings.in_force', {
+              value: kohaLetterAddress,
+              source: t('settings.addresses.from.branch_record', { name: kohaBranch?.branchname ?? branchcode }),
+            })
+          : t('settings.in_force_none'),
+        default_lang: t('settings.in_force_lang', { lang: t(`lang.${LIBRARY_DEFAULT_LANG}`) }),
+        sms_sender: smsSender
+          ? t('settings.in_force', { value: smsSender, source: t('settings.addresses.from.setting', { name: 'KMC_SMS_SENDER' }) })
+          : t('settings.in_force_sms_sender'),
+        quiet: t('settings.in_force_quiet'),
+      };
+      const langs = installedLangs().map((code) => ({ code, name: isMessageKey(`lang.${code}`) ? t(`lang.${code}`) : code }));
+      // A language stored before the choice existed (sv-SE) stays chosen rather than being lost on the next save.
+      if (v.default_lang && !langs.some((l) => l.code === v.default_lang)) langs.push({ code: v.default_lang, name: v.default_lang });
       const inForce = branchcode ? await addressesOf(branchcode) : null;
       const source = (c: AddressInForce['source']) => (c ? t(`settings.addresses.from.${c.kind}`, { name: c.name }) : '');
       const addressRows = inForce
@@ -245,6 +292,9 @@ export const settingsPages: StaffPage = {
           channelRows,
           channelChoices: CHANNEL_CHOICES,
           addressRows,
+          inForceHint,
+          langs,
+          smsState,
           ...extra,
         },
         { status },
