@@ -14,8 +14,8 @@ import type nunjucks from 'nunjucks';
 import type { Settings } from './config';
 import { createKnex, migrationStatus } from './db';
 import { UnavailableError } from './errors';
-import { createHostReader, createStaffReader, type HostReader, type StaffReader } from './host';
-import { MessageStore, QueueActions, QuietHours, releaseQuietHours } from './queue';
+import { cachedPreference, createHostReader, createStaffReader, type HostReader, type StaffReader } from './host';
+import { ClosedDays, MessageStore, QueueActions, QuietHours, releaseQuietHours } from './queue';
 import { RunStore } from './runs';
 import { createRuleStore, loadRulesOwnBranchOnly, type RuleStore } from './rules';
 import { NoticeRenderer, TemplateStore } from './rendering';
@@ -157,6 +157,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const routines = new RoutineStore(knex);
   const runs = new RunStore(knex, (ids) => routines.names(ids));
   const quietHours = () => QuietHours.load(branches, settings.timezone);
+  // The branches' closed-day holds with Koha's calendar, read when asked (each run, each release).
+  const closedDays = () => ClosedDays.load(branches, () => host.calendars(), settings.timezone);
   const receipts = new ReceiptTally();
   const sms = settings.smppUrl
     ? new SmsRouter({
@@ -189,6 +191,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       servers: new SmtpTransports({ koha: host }),
       // Each e-mail's own return path (VERP), so its bounce names it.
       returnPath: (m) => returnPathFor(m, { secret: settings.secret, bounceDomain: settings.bounces.domain ?? undefined }),
+      // Koha's NoticeBcc: a copy of every e-mail notice, as Koha's own mailer adds it.
+      bcc: cachedPreference(host, 'NoticeBcc'),
     }),
     ...(sms ? { sms } : {}),
     print: new PrintAdapter({
@@ -249,6 +253,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     clock,
     defaultCountry: settings.defaultCountry,
     quietHours,
+    closedDays,
     emailGate: notices.emailGate,
     renderFor: (message, channel) => resentContent(notices, message, channel),
     ruleChannels: async (message) => (message.rule_id ? ((await rules.get(message.rule_id))?.channels ?? []) : []),
@@ -268,7 +273,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     batchSize: settings.delivery.batchSize,
     pace: new SendingPace(settings.limits),
     // SMS held for quiet hours that are over go back in the queue before each batch.
-    beforeBatch: (now) => releaseQuietHours({ store, quietHours, clock: { now: () => now }, logger }, 'delivery'),
+    beforeBatch: (now) => releaseQuietHours({ store, quietHours, closedDays, clock: { now: () => now }, logger }, 'delivery'),
   });
   const bounces = new BounceIntake({
     secrets: [settings.secret],
@@ -285,7 +290,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const scheduler = new Scheduler({
     run: (req) => runNotices(notices, req),
     runs,
-    releaseQuietHours: (actor) => releaseQuietHours({ store, quietHours, clock, logger }, actor),
+    releaseQuietHours: (actor) => releaseQuietHours({ store, quietHours, closedDays, clock, logger }, actor),
     routines,
     logger,
     clock,

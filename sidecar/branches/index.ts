@@ -5,4 +5,6 @@ export {
   type BranchSettingsInput,
   type BranchSmsAccount,
   type BranchQuietHours,
+  type BranchClosedDayHold,
+  closedDayHoldTypes,
 } from './store';

@@ -1,12 +1,14 @@
 /**
  * Release: a `held` message goes to the queue once what held it is over:
- * the quiet hours of its branch (SMS), or the patron's verification of the
- * e-mail address (e-mail, sent to the address that was verified).
+ * the quiet hours of its branch (SMS), a day its branch is closed (SMS and
+ * e-mail of the types the branch holds), or the patron's verification of
+ * the e-mail address (e-mail, sent to the address that was verified).
  */
 import type { Knex } from 'knex';
 import { toDbTime } from '../../db';
 import type { MessageRow } from '../types';
 import { QUIET_HOURS_REASON, type QuietHours } from '../quiet-hours';
+import { CLOSED_DAY_REASON, type ClosedDays } from '../closed-days';
 import { chunk, inTransaction, numbers, type Db, writeEvents } from './shared';
 
 const PAGE = 1000;
@@ -44,6 +46,56 @@ export async function releaseQuietHours(knex: Knex, quiet: QuietHours, now: Date
     released += moved.ids;
     // A full page that is all still quiet would repeat forever; stop once nothing moved.
     if (moved.seen < PAGE || moved.ids === 0) break;
+  }
+  return released;
+}
+
+/**
+ * Messages held for a closed day leave on the branch's next open day: to the
+ * queue, or an SMS during the branch's quiet hours held for those instead.
+ * Branches still closed are left out by the query. Safe with several
+ * sidecars, as the quiet-hours release is.
+ */
+export async function releaseClosedDays(knex: Knex, closed: ClosedDays, quiet: QuietHours, now: Date, actor: string): Promise<number> {
+  const at = toDbTime(now);
+  let released = 0;
+  const stillClosed = closed.closedBranches(now);
+  for (;;) {
+    const moved = await knex.transaction(async (trx) => {
+      const q = trx<MessageRow>('kmc_messages')
+        .where({ status: 'held' })
+        .whereIn('channel', ['sms', 'email'])
+        .where('status_reason', 'like', `${CLOSED_DAY_REASON}%`);
+      if (stillClosed.length) void q.where((w) => void w.whereNotIn('branchcode', stillClosed).orWhereNull('branchcode'));
+      const rows = await q.orderBy('id').limit(PAGE).forUpdate().skipLocked().select('id', 'branchcode', 'channel');
+      const open = rows.filter((r) => !closed.isClosed(r.branchcode, now));
+      const toQueue = open.filter((r) => !(r.channel === 'sms' && quiet.isQuiet(r.branchcode, now))).map((r) => r.id);
+      const toQuiet = open.filter((r) => r.channel === 'sms' && quiet.isQuiet(r.branchcode, now));
+      if (toQueue.length) {
+        await trx('kmc_messages')
+          .whereIn('id', toQueue)
+          .where({ status: 'held' })
+          .update({ status: 'pending', status_reason: null, next_attempt_at: at, updated_at: at });
+      }
+      for (const r of toQuiet) {
+        await trx('kmc_messages')
+          .where({ id: r.id, status: 'held' })
+          .update({ status_reason: quiet.reason(r.branchcode), updated_at: at });
+      }
+      await writeEvents(trx, [
+        ...toQueue.map((id) => ({ messageId: id, at: now, status: 'pending' as const, detail: 'the branch is open again', actor })),
+        ...toQuiet.map((r) => ({
+          messageId: r.id,
+          at: now,
+          status: 'held' as const,
+          detail: `the branch is open again; ${quiet.reason(r.branchcode)}`,
+          actor,
+        })),
+      ]);
+      return { seen: rows.length, moved: open.length };
+    });
+    released += moved.moved;
+    if (moved.seen < PAGE || moved.moved === 0) break;
   }
   return released;
 }
