@@ -118,6 +118,7 @@ const AUDIT_ACTIONS = new Set([
   'run.letters',
   'run.all_letters',
   'settings.channels',
+  'settings.closed_days',
   'settings.save',
   'settings.test_email',
   'settings.test_sms',

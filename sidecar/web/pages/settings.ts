@@ -1,7 +1,9 @@
 /**
  * Settings per branch (kmc_branch_settings): sender and reply-to addresses,
  * the address printed on letters, the SMS account and sender, SMS quiet
- * hours and the default language; plus two test buttons that send one
+ * hours, the default language and the closed-day hold (the message types
+ * whose SMS and e-mail wait on the days Koha's calendar has the branch
+ * closed); plus two test buttons that send one
  * e-mail through the SMTP adapter and one SMS through the branch's SMS route.
  *
  * The SMS account is an smpp:// URL whose password is never shown back: the
@@ -11,7 +13,7 @@
 import type { Request, Response } from 'express';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { parseSmppUrl, type OutgoingMessage, type SendOutcome } from '../../channels';
-import type { BranchSettingsInput } from '../../branches';
+import { closedDayHoldTypes, type BranchSettingsInput } from '../../branches';
 import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
 import { libraryDay, readSmsSender, type ChannelName } from '../../kernel';
@@ -19,6 +21,9 @@ import { SENDER_PREFERENCES, branchAddresses, checkAddress, type AddressInForce,
 import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
 
 export type { BranchSettingsInput } from '../../branches';
+
+/** The notice types a branch may hold on its closed days: every type made by a run. */
+export const CLOSED_DAY_TYPES = ['overdue', 'replacement_bill', 'predue', 'hold_waiting', 'hold_reminder', 'welcome'] as const;
 
 const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -188,6 +193,7 @@ export const settingsPages: StaffPage = {
           canTestSms: !!deps.channels.sms,
           channelRows,
           channelChoices: CHANNEL_CHOICES,
+          closedDayRows: CLOSED_DAY_TYPES.map((type) => ({ type, held: closedDayHoldTypes(row?.closed_day_hold).includes(type) })),
           addressRows,
           ...extra,
         },
@@ -266,6 +272,29 @@ export const settingsPages: StaffPage = {
         deps.logger.info('web.settings.channels_saved', { staff: staff.account.borrowernumber, branch: code, changed });
       }
       res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.channels_saved`);
+    });
+
+    router.post('/settings/closed-days', allowed, async (req, res) => {
+      const staff = kit.staff(res);
+      const { code } = await branchOf(req);
+      if (!code) {
+        kit.fail(req, res, 400, 'settings.error.branch');
+        return;
+      }
+      const body = formOf(req);
+      // Only the known types are taken from the form; anything else in it is ignored.
+      const held = CLOSED_DAY_TYPES.filter((type) => body[`closed_${type}`] === '1');
+      await deps.branches.saveClosedDayHold(code, held);
+      await kit.audit.record({
+        borrowernumber: staff.account.borrowernumber,
+        action: 'settings.closed_days',
+        objectType: 'branch',
+        objectId: code,
+        detail: { held },
+        ip: kit.ip(req),
+      });
+      deps.logger.info('web.settings.closed_days_saved', { staff: staff.account.borrowernumber, branch: code, held });
+      res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.closed_days_saved`);
     });
 
     router.post('/settings/test', allowed, async (req, res) => {
