@@ -360,6 +360,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         rules,
         rulesOwnBranchOnly: () => loadRulesOwnBranchOnly(staffSettings),
         branches,
+        librarySettings: staffSettings,
         routines,
         routineEditor,
         runs,

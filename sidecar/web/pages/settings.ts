@@ -18,6 +18,7 @@ import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
 import { libraryDay, readSmsSender, type ChannelName } from '../../kernel';
 import { SENDER_PREFERENCES, branchAddresses, checkAddress, type AddressInForce, type BranchAddresses } from '../../addresses';
+import { NOTICE_BRANCH_TYPES, noticeBranchSetting, type NoticeBranch } from '../../rules';
 import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
 
 export type { BranchSettingsInput } from '../../branches';
@@ -142,6 +143,16 @@ export const settingsPages: StaffPage = {
     };
     const stored = (branchcode: string) => deps.branches.find(branchcode);
 
+    /** The branch each notice type speaks for, as chosen (or by default), with its choices. */
+    const noticeBranchRows = async () => {
+      const names = Object.keys(NOTICE_BRANCH_TYPES).map(noticeBranchSetting);
+      const stored = await deps.librarySettings.values(names);
+      return Object.entries(NOTICE_BRANCH_TYPES).map(([type, { choices, byDefault }]) => {
+        const chosen = stored[noticeBranchSetting(type)]?.trim() ?? '';
+        return { type, choices, chosen: (choices as readonly string[]).includes(chosen) ? chosen : byDefault };
+      });
+    };
+
     const show = async (
       req: Request,
       res: Response,
@@ -193,6 +204,7 @@ export const settingsPages: StaffPage = {
           canTestSms: !!deps.channels.sms,
           channelRows,
           channelChoices: CHANNEL_CHOICES,
+          noticeBranchRows: await noticeBranchRows(),
           closedDayRows: CLOSED_DAY_TYPES.map((type) => ({ type, held: closedDayHoldTypes(row?.closed_day_hold).includes(type) })),
           addressRows,
           ...extra,
@@ -295,6 +307,32 @@ export const settingsPages: StaffPage = {
       });
       deps.logger.info('web.settings.closed_days_saved', { staff: staff.account.borrowernumber, branch: code, held });
       res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.closed_days_saved`);
+    });
+
+    router.post('/settings/notice-branches', allowed, async (req, res) => {
+      const staff = kit.staff(res);
+      const body = formOf(req);
+      const chosen: Array<[string, NoticeBranch]> = [];
+      for (const [type, { choices }] of Object.entries(NOTICE_BRANCH_TYPES)) {
+        const value = textParam(body[`branch_for_${type}`], 16);
+        if (!value) continue;
+        if (!(choices as readonly string[]).includes(value)) {
+          kit.fail(req, res, 400, 'settings.error.notice_branch');
+          return;
+        }
+        chosen.push([type, value as NoticeBranch]);
+      }
+      for (const [type, value] of chosen) await deps.librarySettings.set(noticeBranchSetting(type), value);
+      await kit.audit.record({
+        borrowernumber: staff.account.borrowernumber,
+        // The whole library's setting: no one object.
+        action: 'settings.notice_branch',
+        detail: { chosen: Object.fromEntries(chosen) },
+        ip: kit.ip(req),
+      });
+      deps.logger.info('web.settings.notice_branch_saved', { staff: staff.account.borrowernumber, chosen: Object.fromEntries(chosen) });
+      const code = textParam(body.branch, 10);
+      res.redirect(303, `/settings?${code ? `branch=${encodeURIComponent(code)}&` : ''}done=settings.notice_branch_saved`);
     });
 
     router.post('/settings/test', allowed, async (req, res) => {
