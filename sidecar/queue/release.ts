@@ -27,7 +27,7 @@ export async function releaseQuietHours(deps: QuietReleaseDeps, actor = 'quiet-h
   const closed = deps.closedDays ? await deps.closedDays() : null;
   const reopened = closed ? await deps.store.releaseClosedDays(closed, quiet, now, actor) : 0;
   if (reopened) deps.logger.info('closed_day.released', { released: reopened });
-  const released = await deps.store.releaseQuietHours(quiet, now, actor);
+  const released = await deps.store.releaseQuietHours(quiet, now, actor, closed);
   if (released) deps.logger.info('quiet_hours.released', { released });
   return released + reopened;
 }

@@ -162,8 +162,8 @@ export class MessageStore {
   }
 
   /** Release: SMS held for quiet hours that are over go to the queue. */
-  releaseQuietHours(quiet: QuietHours, now: Date, actor: string): Promise<number> {
-    return releaseQuietHours(this.knex, quiet, now, actor);
+  releaseQuietHours(quiet: QuietHours, now: Date, actor: string, closed?: ClosedDays | null): Promise<number> {
+    return releaseQuietHours(this.knex, quiet, now, actor, closed);
   }
 
   /** Release: held e-mail of patrons whose address was verified go to the queue (in the caller's transaction when given). */

@@ -14,6 +14,7 @@ import { expect } from 'chai';
 import { kohaSchemaKind } from '../support/koha';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { runNotices } from '../../sidecar/notices';
+import { ClosedDays, QuietHours, releaseQuietHours } from '../../sidecar/queue';
 import { centralLibrary, engineWorld, stored, type EngineWorld } from './engine-support';
 
 /** 07:00 in Stockholm on a day (winter time), as an instant. */
@@ -106,6 +107,48 @@ describe(`Koha's notice preferences (${kohaSchemaKind()} Koha schema)`, function
       const history = await w.db.knex('kmc_message_events').where({ message_id: held.id }).orderBy('id').select('status', 'detail');
       expect(history.map((e: { status: string }) => e.status)).to.deep.equal(['held', 'pending', 'sending', 'sent']);
       expect(history[1]).to.include({ detail: 'the branch is open again' });
+    });
+
+    it('an SMS held for the quiet hours of Saturday night waits on for the closed Sunday, and goes on Monday', async () => {
+      await w.db
+        .knex('kmc_branch_settings')
+        .where({ branchcode: 'CPL' })
+        .update({ sms_enabled: 1, quiet_from: '21:00:00', quiet_to: '08:00:00' });
+      const at = '2026-11-21 22:00:00.000';
+      await w.db.knex('kmc_messages').insert({
+        idempotency_key: 'closed-day-test:1',
+        message_type: 'overdue',
+        level: 1,
+        borrowernumber: await patron('Natt'),
+        branchcode: 'CPL',
+        channel: 'sms',
+        status: 'held',
+        status_reason: 'SMS quiet hours at CPL (21:00 to 08:00): it goes out when they end',
+        to_address: '+46701234567',
+        subject: '',
+        body_text: 'Overdue',
+        created_at: at,
+        updated_at: at,
+      });
+      const release = async (instant: string) => {
+        w.clock.set(instant);
+        await releaseQuietHours(
+          {
+            store: w.kmc.store,
+            quietHours: () => QuietHours.load(w.kmc.branches, 'Europe/Stockholm'),
+            closedDays: () => ClosedDays.load(w.kmc.branches, () => w.kmc.host.calendars(), 'Europe/Stockholm'),
+            clock: w.clock,
+            logger: w.kmc.logger,
+          },
+          'test',
+        );
+        return w.db.knex('kmc_messages').where({ idempotency_key: 'closed-day-test:1' }).first('status', 'status_reason');
+      };
+      // Sunday 09:00 in Stockholm: the quiet hours are over, but the branch is closed.
+      expect(await release('2026-11-22T08:00:00Z')).to.deep.include({ status: 'held' });
+      expect((await release('2026-11-22T08:00:00Z')).status_reason).to.match(/^branch closed at CPL on 2026-11-22/);
+      // Monday 09:00: open, and not quiet.
+      expect(await release('2026-11-23T08:00:00Z')).to.deep.include({ status: 'pending', status_reason: null });
     });
 
     it('is off by default, and off for types not chosen: such notices go on a closed day', async () => {

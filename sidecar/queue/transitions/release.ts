@@ -15,10 +15,17 @@ const PAGE = 1000;
 
 /**
  * Moves SMS held for quiet hours to `pending` for every branch whose quiet
- * hours are over now. Safe with several sidecars: rows are claimed with
- * SKIP LOCKED and the update is guarded by the status.
+ * hours are over now; one whose branch is closed today and holds its type
+ * stays `held`, now for the closed day. Safe with several sidecars: rows are
+ * claimed with SKIP LOCKED and the update is guarded by the status.
  */
-export async function releaseQuietHours(knex: Knex, quiet: QuietHours, now: Date, actor: string): Promise<number> {
+export async function releaseQuietHours(
+  knex: Knex,
+  quiet: QuietHours,
+  now: Date,
+  actor: string,
+  closed?: ClosedDays | null,
+): Promise<number> {
   const at = toDbTime(now);
   let released = 0;
   // Branches still quiet are left out by the query itself, so however many of their SMS wait, the others are found.
@@ -29,8 +36,27 @@ export async function releaseQuietHours(knex: Knex, quiet: QuietHours, now: Date
         .where({ status: 'held', channel: 'sms' })
         .where('status_reason', 'like', `${QUIET_HOURS_REASON}%`);
       if (stillQuiet.length) void q.where((w) => void w.whereNotIn('branchcode', stillQuiet).orWhereNull('branchcode'));
-      const rows = await q.orderBy('id').limit(PAGE).forUpdate().skipLocked().select('id', 'branchcode');
-      const ids = rows.filter((r) => !quiet.isQuiet(r.branchcode, now)).map((r) => r.id);
+      const rows = await q.orderBy('id').limit(PAGE).forUpdate().skipLocked().select('id', 'branchcode', 'message_type');
+      const over = rows.filter((r) => !quiet.isQuiet(r.branchcode, now));
+      const closedDay = (r: (typeof rows)[number]) => closed?.heldNow(r.branchcode, r.message_type, 'sms', now) ?? null;
+      const ids = over.filter((r) => !closedDay(r)).map((r) => r.id);
+      const stillHeld = over.filter((r) => closedDay(r));
+      for (const r of stillHeld) {
+        const reason = closedDay(r) ?? '';
+        await trx('kmc_messages')
+          .where({ id: r.id, status: 'held' })
+          .update({ status_reason: reason.slice(0, 255), updated_at: at });
+      }
+      await writeEvents(
+        trx,
+        stillHeld.map((r) => ({
+          messageId: r.id,
+          at: now,
+          status: 'held' as const,
+          detail: `SMS quiet hours are over; ${closedDay(r) ?? ''}`,
+          actor,
+        })),
+      );
       if (ids.length) {
         await trx('kmc_messages')
           .whereIn('id', ids)
@@ -41,11 +67,11 @@ export async function releaseQuietHours(knex: Knex, quiet: QuietHours, now: Date
           ids.map((id) => ({ messageId: id, at: now, status: 'pending', detail: 'SMS quiet hours are over', actor })),
         );
       }
-      return { seen: rows.length, ids: ids.length };
+      return { seen: rows.length, ids: ids.length, moved: ids.length + stillHeld.length };
     });
     released += moved.ids;
     // A full page that is all still quiet would repeat forever; stop once nothing moved.
-    if (moved.seen < PAGE || moved.ids === 0) break;
+    if (moved.seen < PAGE || moved.moved === 0) break;
   }
   return released;
 }
