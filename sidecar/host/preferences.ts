@@ -20,10 +20,19 @@ export function cachedPreference(
   const refreshMs = opts.refreshMs ?? 60_000;
   const now = opts.now ?? Date.now;
   let known: { value: string | null; at: number } | null = null;
-  return async () => {
-    if (known && now() - known.at < refreshMs) return known.value;
-    const prefs = await host.systemPreferences([name]);
-    known = { value: prefs[name]?.trim() || null, at: now() };
-    return known.value;
+  // Messages sent at once share one read: a burst never becomes a query per message.
+  let reading: Promise<string | null> | null = null;
+  return () => {
+    if (known && now() - known.at < refreshMs) return Promise.resolve(known.value);
+    reading ??= host
+      .systemPreferences([name])
+      .then((prefs) => {
+        known = { value: prefs[name]?.trim() || null, at: now() };
+        return known.value;
+      })
+      .finally(() => {
+        reading = null;
+      });
+    return reading;
   };
 }
