@@ -14,8 +14,8 @@ import type nunjucks from 'nunjucks';
 import { dkimKeyOf, type Settings } from './config';
 import { createKnex, migrationStatus } from './db';
 import { UnavailableError } from './errors';
-import { createHostReader, createStaffReader, type HostReader, type StaffReader } from './host';
-import { MessageStore, QueueActions, QuietHours, releaseQuietHours } from './queue';
+import { cachedPreference, createHostReader, createStaffReader, type HostReader, type StaffReader } from './host';
+import { ClosedDays, MessageStore, QueueActions, QuietHours, releaseQuietHours } from './queue';
 import { RunStore } from './runs';
 import { createRuleStore, loadRulesOwnBranchOnly, type RuleStore } from './rules';
 import { NoticeRenderer, TemplateStore } from './rendering';
@@ -158,6 +158,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const routines = new RoutineStore(knex);
   const runs = new RunStore(knex, (ids) => routines.names(ids));
   const quietHours = () => QuietHours.load(branches, settings.timezone);
+  // The branches' closed-day holds with Koha's calendar, read when asked (each run, each release).
+  const closedDays = () => ClosedDays.load(branches, () => host.calendars(), settings.timezone);
   const receipts = new ReceiptTally();
   // Set once the queue's actions exist (below); a receipt cannot arrive before the channels start.
   let smsBounced: (messageId: number) => Promise<void> = async () => {};
@@ -212,6 +214,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         if (!made.key) logger.warn('email.branch_dkim_unusable', { branchcode: mail.branchcode, problem: made.problem });
         return made.key;
       },
+      // Koha's NoticeBcc: a copy of every e-mail notice, as Koha's own mailer adds it.
+      bcc: cachedPreference(host, 'NoticeBcc'),
     }),
     ...(sms ? { sms } : {}),
     print: new PrintAdapter({
@@ -273,6 +277,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     clock,
     defaultCountry: settings.defaultCountry,
     quietHours,
+    closedDays,
     emailGate: notices.emailGate,
     renderFor: (message, channel) => resentContent(notices, message, channel),
     ruleChannels: async (message) => (message.rule_id ? ((await rules.get(message.rule_id))?.channels ?? []) : []),
@@ -293,7 +298,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     // Counted in kmc_send_counts too, so that workers sharing the queue, and a restart, keep within each limit.
     pace: new SendingPace(settings.limits, new SendCountStore(knex)),
     // SMS held for quiet hours that are over go back in the queue before each batch.
-    beforeBatch: (now) => releaseQuietHours({ store, quietHours, clock: { now: () => now }, logger }, 'delivery'),
+    beforeBatch: (now) => releaseQuietHours({ store, quietHours, closedDays, clock: { now: () => now }, logger }, 'delivery'),
     // Never stale: what Koha moved on from since a notice was made is dropped from it, or cancels it.
     recheck: async (batch, workerId) => {
       const checked = await recheck.settle(batch, { actor: workerId, claimedBy: workerId });
@@ -320,7 +325,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const scheduler = new Scheduler({
     run: (req) => runNotices(notices, req),
     runs,
-    releaseQuietHours: (actor) => releaseQuietHours({ store, quietHours, clock, logger }, actor),
+    releaseQuietHours: (actor) => releaseQuietHours({ store, quietHours, closedDays, clock, logger }, actor),
     routines,
     logger,
     clock,
@@ -394,6 +399,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         rules,
         rulesOwnBranchOnly: () => loadRulesOwnBranchOnly(staffSettings),
         branches,
+        librarySettings: staffSettings,
         routines,
         routineEditor,
         runs,

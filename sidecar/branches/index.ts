@@ -7,4 +7,6 @@ export {
   type BranchQuietHours,
   type BranchMail,
   type BranchMailInput,
+  type BranchClosedDayHold,
+  closedDayHoldTypes,
 } from './store';

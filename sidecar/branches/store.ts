@@ -23,6 +23,8 @@ export interface BranchSettingsRow {
   dkim_domain: string | null;
   dkim_selector: string | null;
   dkim_private_key: string | null;
+  /** Message types whose SMS and e-mail wait on the branch's closed days, comma between; null for none. */
+  closed_day_hold: string | null;
   updated_at: string;
 }
 
@@ -61,6 +63,24 @@ export interface BranchSmsAccount {
   enabled: boolean;
   url: string | null;
   sender: string | null;
+}
+
+/** A branch's closed-day hold: the message types that wait on its closed days. */
+export interface BranchClosedDayHold {
+  branchcode: string;
+  messageTypes: string[];
+}
+
+/** The stored list as message types, without blanks or repeats. */
+export function closedDayHoldTypes(stored: string | null | undefined): string[] {
+  return [
+    ...new Set(
+      (stored ?? '')
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
+  ];
 }
 
 /** A branch's SMS quiet hours ('HH:MM:SS' as stored). */
@@ -151,6 +171,20 @@ export class BranchSettingsStore {
       url: r.sms_url || null,
       sender: r.sms_sender || null,
     }));
+  }
+
+  /** Stores the message types whose SMS and e-mail wait on the branch's closed days (none: the hold is off). */
+  async saveClosedDayHold(branchcode: string, messageTypes: string[]): Promise<void> {
+    const value = messageTypes.length ? [...new Set(messageTypes)].sort().join(',') : null;
+    await this.table().insert({ branchcode, closed_day_hold: value }).onConflict('branchcode').merge(['closed_day_hold']);
+  }
+
+  /** The branches with a closed-day hold on for some message type. */
+  async closedDayHolds(): Promise<BranchClosedDayHold[]> {
+    const rows = await this.table().whereNotNull('closed_day_hold').select('branchcode', 'closed_day_hold');
+    return rows
+      .map((r) => ({ branchcode: r.branchcode, messageTypes: closedDayHoldTypes(r.closed_day_hold) }))
+      .filter((r) => r.messageTypes.length > 0);
   }
 
   /** The branches with both ends of their SMS quiet hours set. */

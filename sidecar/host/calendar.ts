@@ -55,3 +55,11 @@ export async function readKohaCalendars(knex: Knex): Promise<Map<string, KohaBra
   }
   return out;
 }
+
+/** Whether a branch's calendar has it closed on a day (YYYY-MM-DD): closed unless an exception opens it. */
+export function isClosedOn(c: KohaBranchCalendar | undefined, day: string): boolean {
+  if (!c) return false;
+  if (c.openDates.has(day)) return false;
+  if (c.weekdays.has(new Date(`${day}T00:00:00Z`).getUTCDay())) return true;
+  return c.yearly.has(day.slice(5)) || c.closedDates.has(day);
+}

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { KmcError } from '../errors';
 import { libraryDay, type ChannelName, type MessageStatus } from '../kernel';
-import { placeMessage, QuietHours, type MessageRow, type Placement } from '../queue';
+import { ClosedDays, placeMessage, QuietHours, type MessageItemRow, type MessageRow, type Placement } from '../queue';
 import { REVIEWABLE } from '../runs';
 import { routineRunFields, type Routine } from '../scheduling';
 import { BranchDirectory, type NoticeDeps } from './context';
@@ -110,11 +110,12 @@ export class RunApproval {
     };
     try {
       const ids = await this.deps.store.runMessageIds(runId, REVIEWABLE);
-      const [directory, quiet] = await Promise.all([
+      const [directory, quiet, closed] = await Promise.all([
         BranchDirectory.load(this.deps),
         QuietHours.load(this.deps.branches, this.deps.settings.timezone),
+        ClosedDays.load(this.deps.branches, () => this.deps.host.calendars(), this.deps.settings.timezone),
       ]);
-      for (const part of chunk(ids, 500)) await this.approvePart(runId, part, directory, quiet, actor, result);
+      for (const part of chunk(ids, 500)) await this.approvePart(runId, part, directory, { quiet, closed }, actor, result);
     } catch (err) {
       // Let staff approve again: what was moved stays moved, the rest is still under review.
       await runs.dropApproval(runId);
@@ -133,7 +134,7 @@ export class RunApproval {
     runId: number,
     part: number[],
     directory: BranchDirectory,
-    quiet: QuietHours,
+    { quiet, closed }: { quiet: QuietHours; closed: ClosedDays },
     actor: string,
     result: ApprovalResult,
   ): Promise<void> {
@@ -225,6 +226,7 @@ export class RunApproval {
         channel: r.channel,
         emailState: r.channel === 'email' ? gate.get(r.message.borrowernumber) : null,
         quietHours: quiet.quietNow(r.message.branchcode, clock.now()),
+        closedDay: closed.heldNow(r.message.branchcode, r.message.message_type, r.channel, clock.now()),
       });
       const id = r.message.id;
       if (placed.status === 'pending') {

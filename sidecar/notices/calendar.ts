@@ -10,7 +10,7 @@
  * A day is closed, as Koha's calendar decides, unless an exception opens it:
  * a closed weekday, a day closed every year, or a single closed date.
  */
-import type { KohaBranchCalendar, HostReader } from '../host';
+import { isClosedOn, type KohaBranchCalendar, type HostReader } from '../host';
 import { addDays, daysBetween } from '../kernel';
 
 /** Koha reads a yes/no preference as true when it is set to anything but empty or 0. */
@@ -83,11 +83,7 @@ export class OverdueCalendar {
 
   /** Whether Koha's calendar has the branch closed on a day (YYYY-MM-DD). */
   isClosed(branchcode: string | null, day: string): boolean {
-    const c = branchcode ? this.calendars.get(branchcode) : undefined;
-    if (!c) return false;
-    if (c.openDates.has(day)) return false;
-    if (c.weekdays.has(new Date(`${day}T00:00:00Z`).getUTCDay())) return true;
-    return c.yearly.has(day.slice(5)) || c.closedDates.has(day);
+    return isClosedOn(branchcode ? this.calendars.get(branchcode) : undefined, day);
   }
 
   /**

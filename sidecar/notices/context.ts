@@ -3,7 +3,7 @@
  * composition root, never imported from globals.
  */
 import type { HostReader, Branch, PatronContact } from '../host';
-import type { EmailGate, MessageStore, QuietHoursSource } from '../queue';
+import type { ClosedDaySource, EmailGate, MessageStore, QuietHoursSource } from '../queue';
 import type { RunStore } from '../runs';
 import type { RuleStore } from '../rules';
 import { languageCandidates, type NoticeRenderer } from '../rendering';
@@ -21,8 +21,8 @@ export { systemClock, type Clock } from '../kernel';
 
 export type { EmailGate, EmailGateState } from '../queue';
 
-/** The branches' own settings as a run reads them: every branch's row, and the SMS quiet hours. */
-export type BranchSettingsSource = Pick<BranchSettingsStore, 'all'> & QuietHoursSource;
+/** The branches' own settings as a run reads them: every branch's row, the SMS quiet hours and the closed-day holds. */
+export type BranchSettingsSource = Pick<BranchSettingsStore, 'all'> & QuietHoursSource & ClosedDaySource;
 
 export interface NoticeDeps {
   host: HostReader;
@@ -46,6 +46,24 @@ export interface NoticeDeps {
   smsAvailability?: () => Promise<{ canSend(branchcode: string | null): boolean }>;
 }
 
+/** Koha's preferences that decide a notice's language. */
+export const LANGUAGE_PREFERENCES = ['TranslateNotices', 'language'] as const;
+
+/**
+ * Koha reads `TranslateNotices` as on when it holds anything but 0 or empty.
+ * A database without the preference at all (not a Koha install) keeps the
+ * patron's language, as the sidecar did before it read the preference.
+ */
+export function translatesNotices(value: string | null | undefined): boolean {
+  if (value === null || value === undefined) return true;
+  return value.trim() !== '' && value.trim() !== '0';
+}
+
+/** The library's default language: the first of Koha's `language` preference (e.g. "sv-SE,en"). */
+export function libraryLanguage(value: string | null | undefined): string | null {
+  return value?.split(',')[0]?.trim() || null;
+}
+
 /** Everything about branches a run needs, read once per run. */
 export class BranchDirectory {
   private readonly addressCache = new Map<string, BranchAddresses>();
@@ -66,7 +84,7 @@ export class BranchDirectory {
     const [branches, rows, preferences] = await Promise.all([
       deps.host.branches(),
       deps.branches.all(),
-      deps.host.systemPreferences([...SENDER_PREFERENCES]),
+      deps.host.systemPreferences([...SENDER_PREFERENCES, ...LANGUAGE_PREFERENCES]),
     ]);
     return new BranchDirectory(branches, new Map(rows.map((r) => [r.branchcode, r])), deps.settings.mailFrom, preferences);
   }
@@ -154,7 +172,16 @@ export class BranchDirectory {
     };
   }
 
+  /**
+   * The languages to render a patron's notice in, best first. With Koha's
+   * `TranslateNotices` off Koha sends every patron its default letters, so
+   * the patron's own language is passed over for the library's default (the
+   * first of Koha's `language` preference).
+   */
   langsFor(patron: Pick<PatronContact, 'lang' | 'branchcode'>): string[] {
+    if (!translatesNotices(this.preferences.TranslateNotices)) {
+      return languageCandidates(libraryLanguage(this.preferences.language), this.defaultLang(patron.branchcode));
+    }
     return languageCandidates(patron.lang, this.defaultLang(patron.branchcode));
   }
 }

@@ -11,10 +11,18 @@ import type { PatronContact } from '../host';
 import { loadEngineSettings, resolveRule, type EngineSettings, type MessageType, type Rule, type RuleSubject } from '../rules';
 import { chooseAllChannels, chooseChannel, patronEmail, type ChannelChoice } from '../contact';
 import type { ChannelName } from '../kernel';
-import { placeMessage, QuietHours, type MessageStore, type NewMessage, type NewMessageItem } from '../queue';
+import { ClosedDays, placeMessage, QuietHours, type MessageStore, type NewMessage, type NewMessageItem } from '../queue';
 import { fromDbTime } from '../db';
 import { libraryDay } from '../kernel';
-import { RenderBudgetExceeded, asKohaDateFormat, formatKohaDate, type KohaDateFormat } from '../rendering';
+import {
+  RenderBudgetExceeded,
+  asKohaDateFormat,
+  asKohaTimeFormat,
+  formatKohaDate,
+  formatKohaTime,
+  type KohaDateFormat,
+  type KohaTimeFormat,
+} from '../rendering';
 import { TemplateError, KmcError } from '../errors';
 import { BranchDirectory, patronTemplateData, type EmailGateState, type NoticeDeps } from './context';
 import { asCurrencyFormat, formatMoney, type MoneyStyle } from './format';
@@ -90,19 +98,22 @@ export class RunContext {
     readonly args: GenerateArgs,
     readonly directory: BranchDirectory,
     readonly dateFormat: KohaDateFormat,
+    readonly timeFormat: KohaTimeFormat,
     readonly money: MoneyStyle,
     readonly engine: EngineSettings,
     readonly quiet: QuietHours,
+    readonly closedDays: ClosedDays,
     readonly now: Date,
     private readonly smsBranches: { canSend(branchcode: string | null): boolean } | null,
   ) {}
 
   static async load(deps: NoticeDeps, args: GenerateArgs): Promise<RunContext> {
-    const [directory, prefs, engine, quiet, currency, sms] = await Promise.all([
+    const [directory, prefs, engine, quiet, closedDays, currency, sms] = await Promise.all([
       BranchDirectory.load(deps),
-      deps.host.systemPreferences(['dateformat', 'CurrencyFormat']),
+      deps.host.systemPreferences(['dateformat', 'TimeFormat', 'CurrencyFormat']),
       loadEngineSettings(deps.staffSettings),
       QuietHours.load(deps.branches, deps.settings.timezone),
+      ClosedDays.load(deps.branches, () => deps.host.calendars(), deps.settings.timezone),
       deps.host.activeCurrency(),
       deps.smsAvailability ? deps.smsAvailability() : Promise.resolve(null),
       deps.renderer.refresh(),
@@ -121,9 +132,11 @@ export class RunContext {
       args,
       directory,
       asKohaDateFormat(prefs.dateformat),
+      asKohaTimeFormat(prefs.TimeFormat),
       { format: asCurrencyFormat(prefs.CurrencyFormat), unit },
       engine,
       quiet,
+      closedDays,
       deps.clock.now(),
       sms,
     );
@@ -140,6 +153,11 @@ export class RunContext {
     return formatKohaDate(value, this.dateFormat);
   }
 
+  /** A time as Koha's `TimeFormat` shows it (24hr or 12hr). */
+  time(value: string | null | undefined): string {
+    return formatKohaTime(value, this.timeFormat);
+  }
+
   amount(n: number): string {
     return formatMoney(n, this.money);
   }
@@ -153,6 +171,37 @@ export class RunContext {
         return loan.branchcode;
       default:
         return loan.issue_branchcode ?? loan.homebranch;
+    }
+  }
+
+  /**
+   * The branch a loan's notice of this type speaks for, as the library chose
+   * (kmc_settings `notice_branch.TYPE`): the patron's home branch (the
+   * default), the branch that lent it, or the item's home branch.
+   */
+  loanNoticeBranch(
+    type: MessageType,
+    loan: { issue_branchcode: string | null; homebranch: string | null; branchcode: string },
+  ): string | null {
+    switch (this.engine.noticeBranch[type]) {
+      case 'issuing':
+        return loan.issue_branchcode ?? loan.branchcode;
+      case 'item_home':
+        return loan.homebranch ?? loan.branchcode;
+      default:
+        return loan.branchcode;
+    }
+  }
+
+  /** The branch a hold's notice of this type speaks for: the pickup branch (the default), the patron's, or the item's home. */
+  holdNoticeBranch(type: MessageType, hold: { pickup_branchcode: string; homebranch: string | null; branchcode: string }): string | null {
+    switch (this.engine.noticeBranch[type]) {
+      case 'patron':
+        return hold.branchcode;
+      case 'item_home':
+        return hold.homebranch ?? hold.pickup_branchcode;
+      default:
+        return hold.pickup_branchcode;
     }
   }
 
@@ -473,6 +522,7 @@ export class Composer {
             channel,
             emailState: choice.held ? 'held' : null,
             quietHours: ctx.quiet.quietNow(sendingBranch, ctx.now),
+            closedDay: ctx.closedDays.heldNow(sendingBranch, this.type, channel, ctx.now),
             approval: args.needsApproval ? { routineName: args.routineName ?? null } : null,
           })
         : { status: 'missing_contact' as const, reason: choice.reason };

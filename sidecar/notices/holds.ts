@@ -54,7 +54,7 @@ async function generateHolds(type: HoldType, deps: NoticeDeps, args: GenerateArg
       .filter(Boolean)
       .sort();
     return {
-      pickup_branch: c.directory.branch(units[0].sendingBranch)?.branchname ?? '',
+      pickup_branch: c.directory.branch(String(units[0].line?.pickup_branchcode ?? '') || null)?.branchname ?? '',
       last_pickup_day: days.length ? c.date(days[0]) : '',
     };
   });
@@ -134,9 +134,9 @@ function holdUnit(
     level: 0,
     coverage: coverageKey(type, 0, 'hold', hold.reserve_id),
     channels,
-    // Holds waiting at one pickup branch go in one message; the branch is part of the key.
-    digestKey: rule.digest ? `rule:${rule.id}` : null,
-    sendingBranch: hold.pickup_branchcode,
+    // Holds waiting at one pickup branch go in one message; the pickup branch is part of the key, whichever branch speaks.
+    digestKey: rule.digest ? `rule:${rule.id}:pickup:${hold.pickup_branchcode}` : null,
+    sendingBranch: ctx.holdNoticeBranch(type, hold),
     item: {
       reserveId: hold.reserve_id,
       itemnumber: hold.itemnumber,
@@ -155,6 +155,7 @@ function holdUnit(
       pickup_by: ctx.date(expires),
       pickup_by_day: expires ?? '',
       waiting_since: ctx.date(hold.waitingdate ? hold.waitingdate : null),
+      pickup_branchcode: hold.pickup_branchcode,
     },
   };
 }

@@ -72,7 +72,8 @@ export function loanUnit(
     coverage,
     channels: rule.channels,
     digestKey: rule.digest ? `rule:${rule.id}` : null,
-    sendingBranch: loan.branchcode,
+    // The branch the notice speaks for, as the library chose for its type (the patron's home branch by default).
+    sendingBranch: ctx.loanNoticeBranch(rule.message_type, loan),
     item: {
       issueId: loan.issue_id,
       itemnumber: loan.itemnumber,

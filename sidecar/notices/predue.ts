@@ -157,10 +157,11 @@ function predueUnit(
 ): Unit {
   const key = loanCoverageKey('predue', 0, loan.issue_id, loan.date_due, pick.dueDay ? 'day' : undefined);
   const unit = loanUnit(ctx, loan, rule, 0, key);
-  // An hourly loan's reminder says by what time it is due.
-  const time = loan.date_due.slice(11, 16);
+  // An hourly loan's reminder says by what time it is due, on Koha's clock (TimeFormat).
+  const clock = loan.date_due.slice(11, 16);
+  const time = ctx.time(loan.date_due);
   const line =
-    unit.line && time && time !== '23:59' ? { ...unit.line, due: `${String(unit.line.due)} ${time}`, due_time: time } : unit.line;
+    unit.line && clock && clock !== '23:59' ? { ...unit.line, due: `${String(unit.line.due)} ${time}`, due_time: time } : unit.line;
   // The patron's wants_digest decides here, not the rule: it is the patron's reminder.
   return { ...unit, line, channels, digestKey: pick.digest ? `rule:${rule.id}` : null };
 }

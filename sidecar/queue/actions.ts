@@ -13,6 +13,7 @@ import { patronEmail, patronMobile, postalAddress } from '../contact';
 import { KmcError } from '../errors';
 import { placeMessage, type EmailGate, type EmailGateState, type Placement } from './placement';
 import type { QuietHours } from './quiet-hours';
+import type { ClosedDays } from './closed-days';
 import type { MessageStore } from './store';
 import type { MessageRow } from './types';
 import type { MessageContent } from './transitions/rewrite';
@@ -32,6 +33,8 @@ export interface QueueActionDeps {
   defaultCountry: string;
   /** The branches' SMS quiet hours, read when an action needs them. */
   quietHours: () => Promise<QuietHours>;
+  /** The branches' closed-day holds with Koha's calendar, read when an action needs them; absent: none holds. */
+  closedDays?: () => Promise<ClosedDays>;
   /** The verification gate; without it every usable e-mail address is used. */
   emailGate?: EmailGate;
   /**
@@ -73,6 +76,7 @@ export class QueueActions {
   private async place(m: {
     borrowernumber: number;
     branchcode: string | null;
+    message_type: string;
     channel: ChannelName;
     to: string | null;
   }): Promise<Placement> {
@@ -80,7 +84,10 @@ export class QueueActions {
     if (m.channel === 'email' && m.to && this.deps.emailGate)
       emailState = (await this.deps.emailGate.check([{ borrowernumber: m.borrowernumber, email: m.to }])).get(m.borrowernumber);
     const quietHours = m.channel === 'sms' ? (await this.deps.quietHours()).quietNow(m.branchcode, this.deps.clock.now()) : null;
-    return placeMessage({ channel: m.channel, emailState, quietHours });
+    const closedDay = this.deps.closedDays
+      ? (await this.deps.closedDays()).heldNow(m.branchcode, m.message_type, m.channel, this.deps.clock.now())
+      : null;
+    return placeMessage({ channel: m.channel, emailState, quietHours, closedDay });
   }
 
   /**
@@ -176,7 +183,13 @@ export class QueueActions {
       throw err;
     }
     if (!again.to) return { outcome: 'no_address' };
-    const placement = await this.place({ borrowernumber: message.borrowernumber, branchcode: message.branchcode, channel, to: again.to });
+    const placement = await this.place({
+      borrowernumber: message.borrowernumber,
+      branchcode: message.branchcode,
+      message_type: message.message_type,
+      channel,
+      to: again.to,
+    });
     if (placement.status !== 'pending' && placement.status !== 'held') return { outcome: 'no_address' };
     const items = await this.deps.store.items([id]);
     const now = this.deps.clock.now();

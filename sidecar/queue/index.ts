@@ -42,6 +42,7 @@ export {
   type EmailGateState,
 } from './placement';
 export { QuietHours, QUIET_HOURS_REASON, isQuietAt, localClock, type QuietWindow, type QuietHoursSource } from './quiet-hours';
+export { ClosedDays, CLOSED_DAY_REASON, NO_CLOSED_DAYS, type ClosedDaySource } from './closed-days';
 export { releaseQuietHours, type QuietReleaseDeps } from './release';
 export {
   QueueActions,

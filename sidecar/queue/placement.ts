@@ -6,6 +6,8 @@
  * - an e-mail to an address waiting for the patron's verification is `held`
  *   (released when it is verified); one whose verification expired finds no
  *   address (`missing_contact`);
+ * - an SMS or e-mail of a branch closed today, with the branch's closed-day
+ *   hold on for its type, is `held` (released on the next open day);
  * - an SMS during the quiet hours of its branch is `held` (released when
  *   they end);
  * - a message of a routine that needs approval is `proposed`, with where it
@@ -35,6 +37,8 @@ export interface PlacementFacts {
   emailState?: EmailGateState | null;
   /** The branch's SMS quiet hours now: the reason to store while they last, null when they do not. */
   quietHours?: string | null;
+  /** The branch is closed today and holds this type: the reason to store, null when it may go. */
+  closedDay?: string | null;
   /** The routine's messages wait for staff approval; the name goes into the reason. */
   approval?: { routineName: string | null } | null;
 }
@@ -51,6 +55,7 @@ export function placeMessage(facts: PlacementFacts): Placement {
   if (facts.channel === 'email' && facts.emailState === 'undeliverable')
     return { status: 'missing_contact', reason: ADDRESS_UNDELIVERABLE };
   if (facts.channel === 'email' && facts.emailState === 'held') placed = { status: 'held', reason: WAITING_FOR_VERIFICATION };
+  else if (facts.closedDay && (facts.channel === 'sms' || facts.channel === 'email')) placed = { status: 'held', reason: facts.closedDay };
   else if (facts.channel === 'sms' && facts.quietHours) placed = { status: 'held', reason: facts.quietHours };
   if (facts.approval) {
     const routine = facts.approval.routineName ? ` (routine "${facts.approval.routineName}")` : '';

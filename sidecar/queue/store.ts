@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import { toDbTime } from '../db';
 import type { ChannelName, MessageStatus } from '../kernel';
 import type { QuietHours } from './quiet-hours';
+import type { ClosedDays } from './closed-days';
 import type {
   CompletionChange,
   InsertResult,
@@ -25,7 +26,7 @@ import { claimDue, releaseClaimed, releaseExpiredLeases } from './transitions/cl
 import { completeMany } from './transitions/complete';
 import { recordReceipt, type ReceiptOutcome } from './transitions/receipt';
 import { recordBounce, type BounceReport } from './transitions/bounce';
-import { releaseQuietHours, releaseVerifiedEmail } from './transitions/release';
+import { releaseClosedDays, releaseQuietHours, releaseVerifiedEmail } from './transitions/release';
 import { moveMany, type Move } from './transitions/move';
 import { noteEvent, retryByStaff, type NoteArgs, type RetryArgs } from './transitions/staff';
 import { rewriteMessage, type RewriteArgs } from './transitions/rewrite';
@@ -180,9 +181,14 @@ export class MessageStore {
     return recordReceipt(this.knex, receipt, at);
   }
 
+  /** Release: SMS and e-mail held for a closed day go on the branch's next open day. */
+  releaseClosedDays(closed: ClosedDays, quiet: QuietHours, now: Date, actor: string): Promise<number> {
+    return releaseClosedDays(this.knex, closed, quiet, now, actor);
+  }
+
   /** Release: SMS held for quiet hours that are over go to the queue. */
-  releaseQuietHours(quiet: QuietHours, now: Date, actor: string): Promise<number> {
-    return releaseQuietHours(this.knex, quiet, now, actor);
+  releaseQuietHours(quiet: QuietHours, now: Date, actor: string, closed?: ClosedDays | null): Promise<number> {
+    return releaseQuietHours(this.knex, quiet, now, actor, closed);
   }
 
   /** Release: held e-mail of patrons whose address was verified go to the queue (in the caller's transaction when given). */

@@ -30,7 +30,18 @@ export {
   type PlainRecord,
   type PlainDataLimits,
 } from './plain-data';
-export { asKohaDateFormat, formatKohaDate, formatAmount, libraryDay, addDays, daysBetween, type KohaDateFormat } from './dates';
+export {
+  asKohaDateFormat,
+  asKohaTimeFormat,
+  formatKohaDate,
+  formatKohaTime,
+  formatAmount,
+  libraryDay,
+  addDays,
+  daysBetween,
+  type KohaDateFormat,
+  type KohaTimeFormat,
+} from './dates';
 export {
   TemplateStore,
   type TemplateKey,

@@ -17,6 +17,16 @@ export {
   type RuleStore,
   type RuleSubject,
 } from './rules';
-export { loadEngineSettings, loadRulesOwnBranchOnly, RULES_BRANCH_CHOICES, type EngineSettings, type RulesBranch } from './settings';
+export {
+  loadEngineSettings,
+  loadRulesOwnBranchOnly,
+  noticeBranchSetting,
+  NOTICE_BRANCH_CHOICES,
+  NOTICE_BRANCH_TYPES,
+  RULES_BRANCH_CHOICES,
+  type EngineSettings,
+  type NoticeBranch,
+  type RulesBranch,
+} from './settings';
 export { importKohaRules, type ImportedRule, type ImportReport } from './import-koha';
 export { MESSAGE_TYPES, OVERDUE_LEVELS, type MessageType } from '../kernel';

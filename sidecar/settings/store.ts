@@ -37,6 +37,12 @@ export class SettingsStore implements SettingsReader {
     return (await this.table().where({ name }).first('name')) !== undefined;
   }
 
+  /** Sets a value (staff on the pages); null removes the row, so the default applies again. */
+  async set(name: string, value: string | null): Promise<void> {
+    if (value === null) await this.table().where({ name }).delete();
+    else await this.table().insert({ name, value }).onConflict('name').merge(['value']);
+  }
+
   /** Sets a value only if the setting has none yet (of two sidecars at once, the first one's stays). */
   async setOnce(name: string, value: string): Promise<void> {
     await this.table().insert({ name, value }).onConflict('name').ignore();

@@ -19,6 +19,7 @@ import type { ChannelAdapter } from '../channels';
 import type { RuleStore } from '../rules';
 import type { TemplateStore } from '../rendering';
 import type { BranchSettingsStore } from '../branches';
+import type { SettingsStore } from '../settings';
 import type { RoutineEditor, RoutineStore } from '../scheduling';
 import type { RunStore } from '../runs';
 import type { AddressStateStore } from '../address-states';
@@ -74,6 +75,8 @@ export interface WebDeps {
   /** Whether staff may change only their own branch's rules (kmc_settings rules_own_branch_only). */
   rulesOwnBranchOnly(): Promise<boolean>;
   branches: BranchSettingsStore;
+  /** The library's settings kept in kmc_settings that staff change on the pages (the branch each notice type speaks for). */
+  librarySettings: Pick<SettingsStore, 'values' | 'set'>;
   /** The routines and their schedules. */
   routines: RoutineStore;
   /** Staff's editing of routines (checks, names taken). */

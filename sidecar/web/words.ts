@@ -128,6 +128,8 @@ const AUDIT_ACTIONS = new Set([
   'run.letters',
   'run.all_letters',
   'settings.channels',
+  'settings.closed_days',
+  'settings.notice_branch',
   'settings.save',
   'settings.test_email',
   'settings.test_sms',

@@ -356,6 +356,54 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
     expect((await tools.post('/settings/channels', choices)).status).to.equal(403);
   });
 
+  it('holds chosen types on closed days for one branch; the other settings and branches are untouched', async () => {
+    await db
+      .knex('kmc_branch_settings')
+      .insert({ branchcode: 'CPL', sender_email: 'kvar@bibliotek.example.org' })
+      .onConflict('branchcode')
+      .merge();
+    const page = await admin.get('/settings?branch=CPL');
+    expect(page.text).to.contain('Closed days').and.contain('name="closed_overdue"');
+    const res = await admin.post('/settings/closed-days', {
+      branch: 'CPL',
+      closed_overdue: '1',
+      closed_predue: '1',
+      closed_staff_message: '1',
+    });
+    expect(res.status, res.text).to.equal(303);
+    const row = await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first();
+    // Only types a run makes are taken; the form's other fields are left as they were.
+    expect(row).to.include({ closed_day_hold: 'overdue,predue', sender_email: 'kvar@bibliotek.example.org' });
+    expect(await running.services.branches.closedDayHolds()).to.deep.equal([{ branchcode: 'CPL', messageTypes: ['overdue', 'predue'] }]);
+    const shown = await admin.get('/settings?branch=CPL');
+    expect(shown.text).to.match(/name="closed_overdue" value="1" checked/);
+    expect(shown.text).to.not.match(/name="closed_welcome" value="1" checked/);
+    expect(await db.knex('kmc_audit').where({ action: 'settings.closed_days', object_id: 'CPL' })).to.have.length(1);
+    // Nothing ticked: the hold is off.
+    await admin.post('/settings/closed-days', { branch: 'CPL' });
+    expect((await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first()).closed_day_hold).to.equal(null);
+    const tools = await as('tools');
+    expect((await tools.post('/settings/closed-days', { branch: 'CPL', closed_overdue: '1' })).status).to.equal(403);
+  });
+
+  it('chooses the branch each notice type speaks for, offering only the choices of the type', async () => {
+    const page = await admin.get('/settings');
+    expect(page.text).to.contain('The branch a notice speaks for');
+    expect(page.text).to.match(/<option value="pickup" selected>The hold&#39;s pickup branch<\/option>/);
+    const res = await admin.post('/settings/notice-branches', { branch_for_overdue: 'item_home', branch_for_hold_waiting: 'pickup' });
+    expect(res.status, res.text).to.equal(303);
+    const stored = await running.services.notices.staffSettings.values(['notice_branch.overdue', 'notice_branch.hold_waiting']);
+    expect(stored).to.deep.equal({ 'notice_branch.overdue': 'item_home', 'notice_branch.hold_waiting': 'pickup' });
+    expect(await db.knex('kmc_audit').where({ action: 'settings.notice_branch' })).to.have.length(1);
+    // A loan has no pickup branch: refused, nothing changed.
+    const bad = await admin.post('/settings/notice-branches', { branch_for_overdue: 'pickup' });
+    expect(bad.status).to.equal(400);
+    expect((await running.services.notices.staffSettings.values(['notice_branch.overdue']))['notice_branch.overdue']).to.equal('item_home');
+    const tools = await as('tools');
+    expect((await tools.post('/settings/notice-branches', { branch_for_overdue: 'patron' })).status).to.equal(403);
+    await admin.post('/settings/notice-branches', { branch_for_overdue: 'patron' });
+  });
+
   it('shows stored values as text', async () => {
     await db.knex('kmc_branch_settings').insert({ branchcode: 'HAF', letter_address: '</textarea><script>alert(1)</script>' });
     const page = await admin.get('/settings?branch=HAF');

@@ -21,7 +21,11 @@ export interface SmtpOptions {
   maxConnections?: number;
   /** Per-connection time-outs; kept short so a hung server does not stall a batch. */
   timeoutMs?: number;
-  bcc?: string | null;
+  /**
+   * A copy of every e-mail to this address, as a Bcc (Koha's `NoticeBcc`): a
+   * fixed address, or asked before each message so a change in Koha is followed.
+   */
+  bcc?: string | null | (() => Promise<string | null>);
   /** DKIM keys per sending domain: mail from a domain with a key is signed with it. */
   dkim?: readonly DkimKey[];
   /** Koha's SMTP servers and the branches' own: a branch named there sends through its server, not `url`. */
@@ -169,7 +173,14 @@ export class SmtpAdapter implements ChannelAdapter {
         code: 'EMAIL_INVALID_SENDER',
         reason: `the reply-to address is refused: ${ADDRESS_PROBLEM_TEXT[replyTo.problem]}`,
       };
-    const bcc = this.opts.bcc ? checkAddress(this.opts.bcc) : null;
+    let copyTo: string | null;
+    try {
+      copyTo = typeof this.opts.bcc === 'function' ? await this.opts.bcc() : (this.opts.bcc ?? null);
+    } catch (err) {
+      // The copy address could not be read: try again later rather than send without the copy the library asked for.
+      return { kind: 'retry', code: 'SMTP_BCC_UNREAD', reason: err instanceof Error ? err.message : String(err) };
+    }
+    const bcc = copyTo ? checkAddress(copyTo) : null;
     const messageId = message.messageIdHeader ?? messageIdFor(message.id, from.address);
     // The branch's own key first, then the keys of KMC_DKIM_KEYS.
     const branchKey = this.opts.branchDkim ? await this.opts.branchDkim(message) : null;

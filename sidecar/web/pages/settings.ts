@@ -1,7 +1,9 @@
 /**
  * Settings per branch (kmc_branch_settings): sender and reply-to addresses,
  * the address printed on letters, the SMS account and sender, SMS quiet
- * hours and the default language; plus two test buttons that send one
+ * hours, the default language and the closed-day hold (the message types
+ * whose SMS and e-mail wait on the days Koha's calendar has the branch
+ * closed); plus two test buttons that send one
  * e-mail through the SMTP adapter and one SMS through the branch's SMS route.
  *
  * The SMS account is an smpp:// URL whose password is never shown back: the
@@ -12,12 +14,13 @@
 import type { Request, Response } from 'express';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { parseSmppUrl, type OutgoingMessage, type SendOutcome } from '../../channels';
-import type { BranchMailInput, BranchSettingsInput } from '../../branches';
+import { closedDayHoldTypes, type BranchMailInput, type BranchSettingsInput } from '../../branches';
 import { dkimKeyOf, dkimRecordText } from '../../config';
 import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
 import { libraryDay, readSmsSender, type ChannelName } from '../../kernel';
 import { SENDER_PREFERENCES, branchAddresses, checkAddress, type AddressInForce, type BranchAddresses } from '../../addresses';
+import { NOTICE_BRANCH_TYPES, noticeBranchSetting, type NoticeBranch } from '../../rules';
 import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
 import { readdirSync } from 'node:fs';
 import { LIBRARY_DEFAULT_LANG, NOTICE_TEMPLATE_DIR } from '../../rendering';
@@ -38,6 +41,9 @@ function installedLangs(): string[] {
 type SmsState = 'own_account' | 'library_account' | 'switched_off' | 'no_account' | 'not_set_up';
 
 export type { BranchSettingsInput } from '../../branches';
+
+/** The notice types a branch may hold on its closed days: every type made by a run. */
+export const CLOSED_DAY_TYPES = ['overdue', 'replacement_bill', 'predue', 'hold_waiting', 'hold_reminder', 'welcome'] as const;
 
 const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
 const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -192,6 +198,16 @@ export const settingsPages: StaffPage = {
     };
     const stored = (branchcode: string) => deps.branches.find(branchcode);
 
+    /** The branch each notice type speaks for, as chosen (or by default), with its choices. */
+    const noticeBranchRows = async () => {
+      const names = Object.keys(NOTICE_BRANCH_TYPES).map(noticeBranchSetting);
+      const stored = await deps.librarySettings.values(names);
+      return Object.entries(NOTICE_BRANCH_TYPES).map(([type, { choices, byDefault }]) => {
+        const chosen = stored[noticeBranchSetting(type)]?.trim() ?? '';
+        return { type, choices, chosen: (choices as readonly string[]).includes(chosen) ? chosen : byDefault };
+      });
+    };
+
     const show = async (
       req: Request,
       res: Response,
@@ -291,6 +307,8 @@ export const settingsPages: StaffPage = {
           canTestSms: !!deps.channels.sms,
           channelRows,
           channelChoices: CHANNEL_CHOICES,
+          noticeBranchRows: await noticeBranchRows(),
+          closedDayRows: CLOSED_DAY_TYPES.map((type) => ({ type, held: closedDayHoldTypes(row?.closed_day_hold).includes(type) })),
           addressRows,
           inForceHint,
           langs,
@@ -401,6 +419,55 @@ export const settingsPages: StaffPage = {
         deps.logger.info('web.settings.channels_saved', { staff: staff.account.borrowernumber, branch: code, changed });
       }
       res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.channels_saved`);
+    });
+
+    router.post('/settings/closed-days', allowed, async (req, res) => {
+      const staff = kit.staff(res);
+      const { code } = await branchOf(req);
+      if (!code) {
+        kit.fail(req, res, 400, 'settings.error.branch');
+        return;
+      }
+      const body = formOf(req);
+      // Only the known types are taken from the form; anything else in it is ignored.
+      const held = CLOSED_DAY_TYPES.filter((type) => body[`closed_${type}`] === '1');
+      await deps.branches.saveClosedDayHold(code, held);
+      await kit.audit.record({
+        borrowernumber: staff.account.borrowernumber,
+        action: 'settings.closed_days',
+        objectType: 'branch',
+        objectId: code,
+        detail: { held },
+        ip: kit.ip(req),
+      });
+      deps.logger.info('web.settings.closed_days_saved', { staff: staff.account.borrowernumber, branch: code, held });
+      res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.closed_days_saved`);
+    });
+
+    router.post('/settings/notice-branches', allowed, async (req, res) => {
+      const staff = kit.staff(res);
+      const body = formOf(req);
+      const chosen: Array<[string, NoticeBranch]> = [];
+      for (const [type, { choices }] of Object.entries(NOTICE_BRANCH_TYPES)) {
+        const value = textParam(body[`branch_for_${type}`], 16);
+        if (!value) continue;
+        if (!(choices as readonly string[]).includes(value)) {
+          kit.fail(req, res, 400, 'settings.error.notice_branch');
+          return;
+        }
+        chosen.push([type, value as NoticeBranch]);
+      }
+      for (const [type, value] of chosen) await deps.librarySettings.set(noticeBranchSetting(type), value);
+      await kit.audit.record({
+        borrowernumber: staff.account.borrowernumber,
+        // The whole library's setting: no one object.
+        action: 'settings.notice_branch',
+        detail: { chosen: Object.fromEntries(chosen) },
+        ip: kit.ip(req),
+      });
+      deps.logger.info('web.settings.notice_branch_saved', { staff: staff.account.borrowernumber, chosen: Object.fromEntries(chosen) });
+      const code = textParam(body.branch, 10);
+      res.redirect(303, `/settings?${code ? `branch=${encodeURIComponent(code)}&` : ''}done=settings.notice_branch_saved`);
     });
 
     router.post('/settings/test', allowed, async (req, res) => {
