@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { KmcError } from '../errors';
 import { libraryDay, type ChannelName, type MessageStatus } from '../kernel';
-import { ClosedDays, placeMessage, QuietHours, type MessageItemRow, type MessageRow, type Placement } from '../queue';
+import { ClosedDays, placeMessage, QuietHours, type MessageRow, type Placement } from '../queue';
 import { REVIEWABLE } from '../runs';
 import { routineRunFields, type Routine } from '../scheduling';
 import { BranchDirectory, type NoticeDeps } from './context';
