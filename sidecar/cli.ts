@@ -18,6 +18,7 @@ import { archiveCommand, ARCHIVE_USAGE } from './archive';
 import { doctorCommand, doctorDeps } from './doctor';
 import { templatesCommand, TEMPLATES_USAGE } from './koha-letters';
 import { waitForReceipts } from './delivery';
+import { commandHelp } from './cli-help';
 
 const USAGE = `kmc: Koha Message Center
 
@@ -77,14 +78,25 @@ export async function main(
     stderr: (s) => process.stderr.write(s + '\n'),
   },
 ): Promise<number> {
-  const [command, ...rest] = argv;
+  // --verbose is every command's; without it (or KMC_LOG_LEVEL) a one-off command logs only errors, so stdout stays its answer.
+  const verbose = argv.includes('--verbose');
+  const [command, ...rest] = argv.filter((a) => a !== '--verbose');
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     out.stdout(USAGE);
     return command ? 0 : 2;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    const help = commandHelp(command, rest[0]);
+    if (help === null) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+    out.stdout(help);
+    return 0;
+  }
+  if (!env.KMC_LOG_LEVEL?.trim() && command !== 'serve' && command !== 'demo') env = { ...env, KMC_LOG_LEVEL: verbose ? 'info' : 'error' };
+  else if (verbose && !env.KMC_LOG_LEVEL?.trim()) env = { ...env, KMC_LOG_LEVEL: 'info' };
 
   switch (command) {
     case 'migrate': {
+      parseArgs({ args: rest, options: {} });
       const settings = loadSettings(env);
       return withServices(settings, async ({ knex }) => {
         const { applied } = await migrate(knex);
@@ -270,12 +282,14 @@ export async function main(
     }
 
     case 'serve': {
+      parseArgs({ args: rest, options: {} });
       const settings = loadSettings(env);
       await serve(settings, { out });
       return 0;
     }
 
     case 'demo': {
+      parseArgs({ args: rest, options: {} });
       await runDemo(env, out);
       return 0;
     }
@@ -300,12 +314,19 @@ export function grantStatements(user: string, host: string, database: string): s
   ];
 }
 
-export function reportError(err: unknown, out: Pick<Out, 'stderr'>): number {
+export function reportError(err: unknown, out: Pick<Out, 'stderr'>, verbose = false): number {
+  // A stack trace helps whoever debugs, not whoever runs the command: only with --verbose.
+  if (verbose && err instanceof Error && err.stack) out.stderr(err.stack);
   if (err instanceof KmcError) {
     out.stderr(`kmc: ${redact(err.message)} [${err.code}]`);
     return err.code === 'KMC_USAGE' || err.code === 'KMC_SETTINGS_INVALID' ? 2 : 1;
   }
   const e: { code?: unknown; message?: unknown } = typeof err === 'object' && err !== null ? err : {};
+  // Node's argument parser: an unknown flag, a missing value, a stray word are the command's usage.
+  if (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS_')) {
+    out.stderr(`kmc: ${String(e.message)} (kmc ${process.argv[2] ?? ''} --help says what it takes)`);
+    return 2;
+  }
   if (e.code === 'ECONNREFUSED' || e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_BAD_DB_ERROR') {
     out.stderr(`kmc: cannot use the database (${e.code}): ${String(e.message)}. Check KMC_DATABASE_URL.`);
     return 1;
@@ -321,5 +342,5 @@ if (require.main === module) {
       // serve and demo keep running on their own; the others are done.
       if (!['serve', 'demo'].includes(process.argv[2] ?? '')) process.exit(code);
     })
-    .catch((err: unknown) => process.exit(reportError(err, { stderr })));
+    .catch((err: unknown) => process.exit(reportError(err, { stderr }, process.argv.includes('--verbose'))));
 }
