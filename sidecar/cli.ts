@@ -324,7 +324,8 @@ export function reportError(err: unknown, out: Pick<Out, 'stderr'>, verbose = fa
   const e: { code?: unknown; message?: unknown } = typeof err === 'object' && err !== null ? err : {};
   // Node's argument parser: an unknown flag, a missing value, a stray word are the command's usage.
   if (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS_')) {
-    out.stderr(`kmc: ${String(e.message)} (kmc ${process.argv[2] ?? ''} --help says what it takes)`);
+    const named = process.argv.slice(2).find((a) => !a.startsWith('-')) ?? '';
+    out.stderr(`kmc: ${String(e.message)} (kmc ${named} --help says what it takes)`);
     return 2;
   }
   if (e.code === 'ECONNREFUSED' || e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_BAD_DB_ERROR') {
