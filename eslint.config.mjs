@@ -3,7 +3,20 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'var/**', 'plugin-manifest/**', 'sidecar/web/assets/**', '*.mjs', '*.cjs', 'bin/**'] },
+  // test/support/*.cjs: plain hooks node loads with --require into a child process, outside the TypeScript project.
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'var/**',
+      'plugin-manifest/**',
+      'sidecar/web/assets/**',
+      '*.mjs',
+      '*.cjs',
+      'bin/**',
+      'test/support/*.cjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

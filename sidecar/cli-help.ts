@@ -10,8 +10,9 @@ export const COMMAND_HELP: Readonly<Partial<Record<string, string>>> = {
   Create or upgrade the sidecar's own tables (safe to run again).`,
   serve: `kmc serve
   Staff pages, JSON API, scheduler and delivery worker, on KMC_HOST:KMC_PORT, until stopped.`,
-  run: `kmc run TYPE [--date YYYY-MM-DD] [--branch CODE] [--level N] [--dry-run] [--json]
+  run: `kmc run TYPE [--date YYYY-MM-DD] [--branch CODE] [--level N] [--include-existing] [--dry-run] [--json]
   Generate the notices of one type now: overdue, replacement_bill, predue, hold_waiting, hold_reminder, welcome.
+  --include-existing (hold_waiting only): also the holds already waiting before the first run.
   --json prints created, skipped, duplicates, byChannel, byStatus, skippedBy.`,
   routines: `kmc routines [--json]
 kmc routines run NAME [--date YYYY-MM-DD] [--dry-run] [--json]

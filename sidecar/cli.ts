@@ -6,38 +6,50 @@
 import { parseArgs } from 'node:util';
 import { loadSettings, redact, type Settings } from './config';
 import { KmcError, UsageError } from './errors';
-import { migrate, ownTables } from './db';
-import { createApp, type App } from './main';
-import { messageCommand, routinesCommand, rulesCommand, runNotices } from './notices';
-import { createLogger } from './logging';
-import { serve } from './serve';
-import { runDemo, seedDemoDatabase } from './demo';
-import { bouncesClassifyCommand, bouncesProcessCommand } from './bounces';
-import { verificationCommand, describeState, VERIFICATION_USAGE } from './verification';
-import { archiveCommand, ARCHIVE_USAGE } from './archive';
-import { doctorCommand, doctorDeps } from './doctor';
-import { templatesCommand, TEMPLATES_USAGE } from './koha-letters';
-import { waitForReceipts } from './delivery';
+import type { App } from './main';
 import { commandHelp } from './cli-help';
 
-const USAGE = `kmc: Koha Message Center
+/*
+ * Each command loads what it uses when it runs, not before: `kmc --help` and a short command do not load the web
+ * server, the PDF writer and the mail, SMS and scheduling libraries only to leave them unused. The composition
+ * root (./main) is still the one place that builds the services.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use, as said above */
+const use = {
+  main: () => require('./main') as typeof import('./main'),
+  db: () => require('./db') as typeof import('./db'),
+  logging: () => require('./logging') as typeof import('./logging'),
+  notices: () => require('./notices') as typeof import('./notices'),
+  serve: () => require('./serve') as typeof import('./serve'),
+  demo: () => require('./demo') as typeof import('./demo'),
+  bounces: () => require('./bounces') as typeof import('./bounces'),
+  verification: () => require('./verification') as typeof import('./verification'),
+  archive: () => require('./archive') as typeof import('./archive'),
+  doctor: () => require('./doctor') as typeof import('./doctor'),
+  kohaLetters: () => require('./koha-letters') as typeof import('./koha-letters'),
+  delivery: () => require('./delivery') as typeof import('./delivery'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** The help text; the commands' own parts come from their capabilities. */
+const usage = () => `kmc: Koha Message Center
 
   kmc migrate                               create or upgrade the sidecar's own tables
   kmc serve                                 staff pages, JSON API and the delivery worker
-  kmc run TYPE [--date YYYY-MM-DD] [--branch CODE] [--level N] [--dry-run] [--json]
+  kmc run TYPE [--date YYYY-MM-DD] [--branch CODE] [--level N] [--include-existing] [--dry-run] [--json]
                                             generate the notices of one type now: overdue, replacement_bill,
                                             predue, hold_waiting, hold_reminder, welcome
   kmc routines [run NAME [--date D] [--dry-run]] [--json]
                                             the routines with their next run, or run one now
   kmc rules import-koha | list [--type T] | delete ID [--json]
                                             rules from Koha's overdue triggers; the rule matrix
-${TEMPLATES_USAGE}
+${use.kohaLetters().TEMPLATES_USAGE}
   kmc message --borrower N --channel email|sms --text "..." [--subject S]
                                             a message from staff to one patron
   kmc deliver --once [--json]               deliver what is due, then stop
   kmc messages --borrower N [--json]        a patron's messages, newest first
-${VERIFICATION_USAGE}
-${ARCHIVE_USAGE}
+${use.verification().VERIFICATION_USAGE}
+${use.archive().ARCHIVE_USAGE}
   kmc grants --user NAME [--host HOST]      the GRANT statements for a least-privilege database user
   kmc bounces classify FILE... [--json]     classify saved bounce messages (hard, soft, complaint, autoreply,
                                             delivered, not_bounce, unknown) without touching the database
@@ -56,7 +68,7 @@ type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
 /** The root for one command: nothing started but what the command starts itself. */
 async function withServices<T>(settings: Settings, fn: (s: App) => Promise<T>): Promise<T> {
-  const app = createApp(settings, { logger: createLogger(settings.logLevel) });
+  const app = use.main().createApp(settings, { logger: use.logging().createLogger(settings.logLevel) });
   try {
     return await fn(app);
   } finally {
@@ -82,12 +94,12 @@ export async function main(
   const verbose = argv.includes('--verbose');
   const [command, ...rest] = argv.filter((a) => a !== '--verbose');
   if (!command || command === 'help' || command === '--help' || command === '-h') {
-    out.stdout(USAGE);
+    out.stdout(usage());
     return command ? 0 : 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     const help = commandHelp(command, rest[0]);
-    if (help === null) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+    if (help === null) throw new UsageError(`unknown command "${command}"\n\n${usage()}`);
     out.stdout(help);
     return 0;
   }
@@ -99,7 +111,7 @@ export async function main(
       parseArgs({ args: rest, options: {} });
       const settings = loadSettings(env);
       return withServices(settings, async ({ knex }) => {
-        const { applied } = await migrate(knex);
+        const { applied } = await use.db().migrate(knex);
         out.stdout(applied.length ? `applied: ${applied.join(', ')}` : "the sidecar's tables are up to date");
         return 0;
       });
@@ -114,20 +126,25 @@ export async function main(
           branch: { type: 'string' },
           level: { type: 'string' },
           'dry-run': { type: 'boolean' },
+          'include-existing': { type: 'boolean' },
           json: { type: 'boolean' },
         },
       });
       if (positionals.length !== 1) throw new UsageError('kmc run takes one message type, e.g. `kmc run overdue`');
+      if (values['include-existing'] && positionals[0] !== 'hold_waiting') {
+        throw new UsageError('--include-existing is for `kmc run hold_waiting` (holds already waiting before the first run)');
+      }
       const level = positiveInt('level', values.level);
       const settings = loadSettings(env);
       return withServices(settings, async (s) => {
-        const result = await runNotices(s.notices, {
+        const result = await use.notices().runNotices(s.notices, {
           type: positionals[0],
           date: values.date ?? null,
           branchcode: values.branch ?? null,
           dryRun: !!values['dry-run'],
           startedBy: 'cli',
           level: level ?? null,
+          includeExisting: !!values['include-existing'],
         });
         if (values.json) out.stdout(JSON.stringify(result));
         else if (result.notRun === 'disabled') out.stdout('Nothing generated: the Message Center is switched off in Koha.');
@@ -158,10 +175,12 @@ export async function main(
         });
         // Receipts come after the send: stay bound a while so they reach their messages before this process exits.
         const waited = s.sms
-          ? await waitForReceipts(
-              { store: s.store, tally: s.receipts, logger: s.logger },
-              { sentIds: s.worker.smsAcceptedInLastRun(), waitMs: s.settings.sms.receiptWaitMs },
-            )
+          ? await use
+              .delivery()
+              .waitForReceipts(
+                { store: s.store, tally: s.receipts, logger: s.logger },
+                { sentIds: s.worker.smsAcceptedInLastRun(), waitMs: s.settings.sms.receiptWaitMs },
+              )
           : null;
         const report = { ...stats, receipts: s.receipts.taken(), awaitingReceipt: waited?.stillSent ?? 0 };
         if (values.json) out.stdout(JSON.stringify(report));
@@ -193,10 +212,10 @@ export async function main(
             }),
           );
         } else if (!messages.length) {
-          out.stdout(describeState(emailVerification));
+          out.stdout(use.verification().describeState(emailVerification));
           out.stdout(`No messages for patron ${borrower}.`);
         } else {
-          out.stdout(describeState(emailVerification));
+          out.stdout(use.verification().describeState(emailVerification));
           for (const m of messages) {
             out.stdout(
               `#${m.id}  ${m.created_at}  ${m.message_type}${m.level ? ` ${m.level}` : ''}  ${m.channel}  ${m.status}${m.status_reason ? ` (${m.status_reason})` : ''}  ${m.subject ?? ''}`,
@@ -208,23 +227,25 @@ export async function main(
     }
 
     case 'verification':
-      return withServices(loadSettings(env), (s) => verificationCommand(rest, s.verification, out));
+      return withServices(loadSettings(env), (s) => use.verification().verificationCommand(rest, s.verification, out));
 
     case 'archive':
-      return withServices(loadSettings(env), (s) => archiveCommand(rest, s, out));
+      return withServices(loadSettings(env), (s) => use.archive().archiveCommand(rest, s, out));
 
     case 'rules':
-      return rulesCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
+      return use.notices().rulesCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
     case 'templates':
-      return templatesCommand(
-        rest,
-        (fn) => withServices(loadSettings(env), (s) => fn({ host: s.host, templates: s.templates, now: () => s.clock.now() })),
-        out,
-      );
+      return use
+        .kohaLetters()
+        .templatesCommand(
+          rest,
+          (fn) => withServices(loadSettings(env), (s) => fn({ host: s.host, templates: s.templates, now: () => s.clock.now() })),
+          out,
+        );
     case 'routines':
-      return routinesCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
+      return use.notices().routinesCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
     case 'message':
-      return messageCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
+      return use.notices().messageCommand(rest, (fn) => withServices(loadSettings(env), fn), out);
 
     case 'bounces': {
       const [sub, ...args] = rest;
@@ -232,12 +253,14 @@ export async function main(
         throw new UsageError('kmc bounces takes: classify FILE... [--json], or process FILE... [--json]');
       const { values, positionals } = parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true });
       if (!positionals.length) throw new UsageError(`kmc bounces ${sub} needs at least one file`);
-      if (sub === 'classify') return bouncesClassifyCommand(positionals, { json: values.json ?? false }, out);
-      return withServices(loadSettings(env), (s) => bouncesProcessCommand(positionals, { json: values.json ?? false }, s.bounces, out));
+      if (sub === 'classify') return use.bounces().bouncesClassifyCommand(positionals, { json: values.json ?? false }, out);
+      return withServices(loadSettings(env), (s) =>
+        use.bounces().bouncesProcessCommand(positionals, { json: values.json ?? false }, s.bounces, out),
+      );
     }
 
     case 'doctor':
-      return doctorCommand(rest, doctorDeps(env), out);
+      return use.doctor().doctorCommand(rest, use.doctor().doctorDeps(env), out);
 
     case 'grants': {
       const { values } = parseArgs({
@@ -266,7 +289,7 @@ export async function main(
         },
       });
       const settings = loadSettings(env);
-      const summary = await seedDemoDatabase(settings, {
+      const summary = await use.demo().seedDemoDatabase(settings, {
         patrons: positiveInt('patrons', values.patrons),
         loans: positiveInt('loans', values.loans),
         biblios: positiveInt('biblios', values.biblios),
@@ -284,18 +307,18 @@ export async function main(
     case 'serve': {
       parseArgs({ args: rest, options: {} });
       const settings = loadSettings(env);
-      await serve(settings, { out });
+      await use.serve().serve(settings, { out });
       return 0;
     }
 
     case 'demo': {
       parseArgs({ args: rest, options: {} });
-      await runDemo(env, out);
+      await use.demo().runDemo(env, out);
       return 0;
     }
 
     default:
-      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+      throw new UsageError(`unknown command "${command}"\n\n${usage()}`);
   }
 }
 
@@ -310,7 +333,10 @@ export function grantStatements(user: string, host: string, database: string): s
     `-- Koha's tables: read only.`,
     `GRANT SELECT ON ${db}.* TO ${who};`,
     `-- The sidecar's own tables: created by kmc migrate, then read and written.`,
-    ...ownTables().map((t) => `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES ON ${db}.\`${t}\` TO ${who};`),
+    ...use
+      .db()
+      .ownTables()
+      .map((t) => `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES ON ${db}.\`${t}\` TO ${who};`),
   ];
 }
 

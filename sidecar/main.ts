@@ -11,7 +11,7 @@ import path from 'node:path';
 import type express from 'express';
 import type { Knex } from 'knex';
 import type nunjucks from 'nunjucks';
-import type { Settings } from './config';
+import { dkimKeyOf, type Settings } from './config';
 import { createKnex, migrationStatus } from './db';
 import { UnavailableError } from './errors';
 import { createHostReader, createStaffReader, type HostReader, type StaffReader } from './host';
@@ -20,7 +20,7 @@ import { RunStore } from './runs';
 import { createRuleStore, loadRulesOwnBranchOnly, type RuleStore } from './rules';
 import { NoticeRenderer, TemplateStore } from './rendering';
 import { createLogger, type Logger } from './logging';
-import { RunApproval, resentContent, runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
+import { NoticeRecheck, RunApproval, resentContent, runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
 import {
   SmtpAdapter,
   SmtpTransports,
@@ -30,7 +30,7 @@ import {
   type ChannelName,
   type SmsAvailability,
 } from './channels';
-import { DeliveryWorker, ReceiptTally, SendingPace, type RetryPolicy } from './delivery';
+import { DeliveryWorker, ReceiptTally, SendCountStore, SendingPace, type RetryPolicy } from './delivery';
 import {
   VerificationService,
   VerificationRateLimiter,
@@ -42,7 +42,7 @@ import { RoutineEditor, RoutineStore, Scheduler } from './scheduling';
 import { startNightlyAnonymiser } from './archive';
 import { BranchSettingsStore } from './branches';
 import { AuditLog, SessionStore, NonceStore, SigninThrottle } from './staff';
-import { createWebApp, type HealthReport } from './web';
+import type { HealthReport } from './web';
 import { SettingsStore } from './settings';
 import { AddressStateStore, gateWithAddressStates } from './address-states';
 import {
@@ -161,12 +161,15 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const store = new MessageStore(knex);
   const rules = createRuleStore(knex);
   const branches = new BranchSettingsStore(knex);
+  const branchMail = (branchcode: string | null | undefined) => (branchcode ? branches.mail(branchcode) : Promise.resolve(null));
   const templates = new TemplateStore(knex);
   const renderer = new NoticeRenderer({ templates });
   const routines = new RoutineStore(knex);
   const runs = new RunStore(knex, (ids) => routines.names(ids));
   const quietHours = () => QuietHours.load(branches, settings.timezone);
   const receipts = new ReceiptTally();
+  // Set once the queue's actions exist (below); a receipt cannot arrive before the channels start.
+  let smsBounced: (messageId: number) => Promise<void> = async () => {};
   const sms = settings.smppUrl
     ? new SmsRouter({
         defaultUrl: settings.smppUrl,
@@ -182,8 +185,16 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         accounts: branches,
         logger,
         onReceipt: (receipt) => {
-          const recorded = store.recordReceipt(receipt, clock.now()).then((result) => {
-            logger.info('sms.receipt', { providerId: receipt.providerId, account: receipt.account, stat: receipt.stat, result });
+          const recorded = store.recordReceipt(receipt, clock.now()).then(async (outcome) => {
+            logger.info('sms.receipt', {
+              providerId: receipt.providerId,
+              account: receipt.account,
+              stat: receipt.stat,
+              result: outcome.result,
+              messageId: outcome.messageId,
+            });
+            // An SMS the phone never got is replaced by the next channel its rule allows, as a bounced e-mail is.
+            if (outcome.status === 'bounced' && outcome.messageId !== null) await smsBounced(outcome.messageId);
           });
           receipts.track(recorded);
           return recorded;
@@ -196,8 +207,20 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       dkim: settings.dkim,
       // Koha's own SMTP servers, where it names one for a branch or a default; KMC_SMTP_URL otherwise.
       servers: new SmtpTransports({ koha: host }),
-      // Each e-mail's own return path (VERP), so its bounce names it.
-      returnPath: (m) => returnPathFor(m, { secret: settings.secret, bounceDomain: settings.bounces.domain ?? undefined }),
+      // Each e-mail's own return path (VERP), so its bounce names it: at the branch's bounce domain, else the global one.
+      returnPath: async (m) =>
+        returnPathFor(m, {
+          secret: settings.secret,
+          bounceDomain: (await branchMail(m.branchcode))?.bounceDomain ?? settings.bounces.domain ?? undefined,
+        }),
+      // A branch's own DKIM key (its settings page), before those of KMC_DKIM_KEYS.
+      branchDkim: async (m) => {
+        const mail = await branchMail(m.branchcode);
+        if (!mail?.dkim) return null;
+        const made = dkimKeyOf(mail.dkim.domain, mail.dkim.selector, mail.dkim.privateKey, `the settings of branch ${mail.branchcode}`);
+        if (!made.key) logger.warn('email.branch_dkim_unusable', { branchcode: mail.branchcode, problem: made.problem });
+        return made.key;
+      },
     }),
     ...(sms ? { sms } : {}),
     print: new PrintAdapter({
@@ -251,6 +274,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   notices.emailGate = gateWithAddressStates(verification.gate, addressStates);
   // What staff do on the pages: approve runs, edit routines, deal with the queue (placed by the same rule as generation).
   const approval = new RunApproval(notices);
+  const recheck = new NoticeRecheck(notices);
   const routineEditor = new RoutineEditor(routines);
   const queueActions = new QueueActions({
     store,
@@ -275,10 +299,21 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     workerId: opts.workerId,
     leaseMs: opts.leaseMs ?? settings.delivery.leaseMs,
     batchSize: settings.delivery.batchSize,
-    pace: new SendingPace(settings.limits),
+    // Counted in kmc_send_counts too, so that workers sharing the queue, and a restart, keep within each limit.
+    pace: new SendingPace(settings.limits, new SendCountStore(knex)),
     // SMS held for quiet hours that are over go back in the queue before each batch.
     beforeBatch: (now) => releaseQuietHours({ store, quietHours, clock: { now: () => now }, logger }, 'delivery'),
+    // Never stale: what Koha moved on from since a notice was made is dropped from it, or cancels it.
+    recheck: async (batch, workerId) => {
+      const checked = await recheck.settle(batch, { actor: workerId, claimedBy: workerId });
+      return { send: checked.kept, cancelled: checked.cancelled.length };
+    },
   });
+  smsBounced = async (messageId) => {
+    const replaced = await queueActions.replaceBounced(messageId, 'smsc');
+    logger.info('sms.bounce_replacement', { messageId, ...replaced });
+    if (replaced.outcome === 'replaced') worker.poke();
+  };
   const bounces = new BounceIntake({
     secrets: [settings.secret],
     messages: store,
@@ -354,6 +389,10 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     receipts,
     smsAvailability: () => (adapters.sms instanceof SmsRouter ? adapters.sms.availability() : Promise.resolve(noSms)),
     get web() {
+      // The web app's code (express, the page templates, sign-in) is loaded here, on first use, so commands that
+      // show no page never load it.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, as said above
+      const { createWebApp } = require('./web') as typeof import('./web');
       web ??= createWebApp({
         settings,
         clock,

@@ -36,8 +36,11 @@ export async function anonymiseOldMessages(
   const before = toDbTime(new Date(clock.now().getTime() - opts.retentionDays * 86_400_000));
   const batchSize = opts.batchSize ?? 1000;
   const result: AnonymiseResult = { before, messages: 0, items: 0 };
+  // Each batch starts where the last one ended, so the messages it passed (still on their way) are not read again.
+  let from: Awaited<ReturnType<MessageStore['anonymiseBatch']>>['next'] = null;
   for (;;) {
     const done = await store.anonymiseBatch({
+      from,
       before,
       batchSize,
       detail: `anonymised after ${opts.retentionDays} days`,
@@ -46,7 +49,8 @@ export async function anonymiseOldMessages(
     });
     result.messages += done.messages;
     result.items += done.items;
-    if (done.messages < batchSize) break;
+    from = done.next;
+    if (done.messages < batchSize || !from) break;
   }
   logger.info('archive.anonymised', { messages: result.messages, items: result.items, before, retentionDays: opts.retentionDays });
   return result;

@@ -3,12 +3,16 @@
  * sidecars share a database, the run log's unique (job, fire time) lets only
  * one of them do it.
  */
-import schedule from 'node-schedule';
+import type schedule from 'node-schedule';
 import { libraryDay, type Clock } from '../kernel';
 import type { Logger } from '../logging';
 import type { MessageStore } from '../queue';
 import type { RunStore } from '../runs';
 import { anonymiseOldMessages, type AnonymiseResult } from './anonymise';
+
+/** node-schedule, loaded when the nightly job is scheduled (commands that schedule nothing never load it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const scheduler = () => require('node-schedule') as typeof schedule;
 
 export const ANONYMISE_JOB = 'archive:anonymise';
 
@@ -47,7 +51,7 @@ export async function anonymiseForFire(deps: NightlyDeps, fireTime: Date): Promi
 /** Schedules the nightly run; stop() cancels it. */
 export function startNightlyAnonymiser(deps: NightlyDeps): { stop(): void } {
   const [hour, minute] = deps.settings.anonymiseAt.split(':').map(Number);
-  const job = schedule.scheduleJob({ rule: `${minute} ${hour} * * *`, tz: deps.settings.timezone }, (fireDate: Date) => {
+  const job = scheduler().scheduleJob({ rule: `${minute} ${hour} * * *`, tz: deps.settings.timezone }, (fireDate: Date) => {
     anonymiseForFire(deps, fireDate).catch((err: unknown) => {
       deps.logger.error('archive.anonymise_failed', { error: err instanceof Error ? err.message : String(err) });
     });

@@ -1,10 +1,14 @@
 /** The bounce classifier: what a message that came back to our return path says about the notice that caused it. */
-import { simpleParser, type Attachment } from 'mailparser';
+import type { Attachment } from 'mailparser';
 import { isAutoReply } from './autoreply';
 import { readDeliveryStatus, STATUS_CODE, type RecipientStatus } from './delivery-status';
 import { firstAddress, firstField, headerBlock, readFields, tidy, type Field } from './fields';
 import { isHard, reasonFromStatus, reasonFromWords, reasonOf } from './reasons';
 import type { BounceKind, BounceVerdict, ReturnedMessage } from './verdict';
+
+/** mailparser, loaded on the first returned message read (commands that read none never load it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const mailparser = () => require('mailparser') as typeof import('mailparser');
 
 const DSN_TYPES = new Set(['message/delivery-status', 'message/global-delivery-status']);
 const ORIGINAL_TYPES = new Set(['message/rfc822', 'message/global', 'text/rfc822-headers', 'message/rfc822-headers', 'text/rfc822']);
@@ -209,7 +213,12 @@ export interface ClassifyOptions {
 async function classifyAt(raw: Buffer | string, depth: number, envelopeTo: readonly string[]): Promise<BounceVerdict> {
   // A message saved from an mbox starts with its "From " separator line, which is no header.
   const source = (typeof raw === 'string' ? raw : raw.toString('utf8')).replace(/^From [^\n]*\n/, '');
-  const mail = await simpleParser(source, { keepDeliveryStatus: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
+  const mail = await mailparser().simpleParser(source, {
+    keepDeliveryStatus: true,
+    skipTextToHtml: true,
+    skipImageLinks: true,
+    skipTextLinks: true,
+  });
   const headers = readFields(headerBlock(source));
   const subject = mail.subject ?? '';
   const from = firstAddress(firstField(headers, 'from')) ?? '';

@@ -5,10 +5,14 @@
  * been handed on, so a message is never lost: the sending server keeps it and
  * tries again if handing it on failed.
  */
-import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import { SettingsError } from '../errors';
 import type { Logger } from '../logging';
+
+/** smtp-server, loaded when the bounce listener starts (only with KMC_BOUNCE_LISTEN). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const smtpServer = () => require('smtp-server') as typeof import('smtp-server');
 
 /** Who sent a message to the listener, and to whom, as the SMTP conversation said. */
 export interface BounceEnvelope {
@@ -115,7 +119,7 @@ export async function startBounceListener(opts: BounceListenerOptions): Promise<
     });
   };
 
-  const server = new SMTPServer({
+  const server = new (smtpServer().SMTPServer)({
     name: opts.serverName,
     secure: false,
     // Bounces come from any mail server on the internet, unauthenticated: there is nobody to sign in.

@@ -5,10 +5,14 @@
  * read with a keyword); every other message stays exactly where it was, unread
  * and unflagged: a return path's mailbox is often a person's mailbox too.
  */
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import { SettingsError, UnavailableError } from '../errors';
 import type { Logger } from '../logging';
 import type { BounceKind } from './verdict';
+
+/** imapflow, loaded on the first poll of the bounce mailbox (only a server with KMC_BOUNCE_IMAP_URL polls). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const imap = () => require('imapflow') as typeof import('imapflow');
 
 /** The kinds the poller takes out of the way; `not_bounce` and `unknown` are left where they are. */
 export const BOUNCE_RELATED_KINDS: ReadonlySet<BounceKind> = new Set<BounceKind>(['hard', 'soft', 'complaint', 'autoreply', 'delivered']);
@@ -83,7 +87,7 @@ export async function pollBounceMailbox(opts: BounceMailboxOptions): Promise<Bou
     throw new SettingsError('bounce mailbox batch', `${String(maxMessages)} is not a number of messages`);
 
   const timeout = opts.timeoutMs ?? 30_000;
-  const client = new ImapFlow({
+  const client = new (imap().ImapFlow)({
     host: opts.host,
     port: opts.port,
     secure: opts.secure,

@@ -5,4 +5,6 @@ export {
   type BranchSettingsInput,
   type BranchSmsAccount,
   type BranchQuietHours,
+  type BranchMail,
+  type BranchMailInput,
 } from './store';

@@ -1,8 +1,8 @@
 /**
  * Settings per branch (kmc_branch_settings): the sender and reply-to
  * addresses, the address printed on letters, the default language, the SMS
- * account and sender, SMS quiet hours, and whether automated runs leave the
- * branch out. This module owns that table's SQL; everyone else asks it.
+ * account and sender, SMS quiet hours, whether automated runs leave the
+ * branch out, and its mail identity (bounce domain, DKIM key). This module owns that table's SQL; everyone else asks it.
  */
 import type { Knex } from 'knex';
 
@@ -19,7 +19,27 @@ export interface BranchSettingsRow {
   quiet_from: string | null;
   quiet_to: string | null;
   excluded_from_automated_runs: number;
+  bounce_domain: string | null;
+  dkim_domain: string | null;
+  dkim_selector: string | null;
+  dkim_private_key: string | null;
   updated_at: string;
+}
+
+/** A branch's own mail identity as staff set it; an empty private key keeps the stored one. */
+export interface BranchMailInput {
+  bounce_domain: string | null;
+  dkim_domain: string | null;
+  dkim_selector: string | null;
+  /** PEM; null keeps the stored key, '' removes it. */
+  dkim_private_key: string | null;
+}
+
+/** What delivery uses of a branch's mail identity. */
+export interface BranchMail {
+  branchcode: string;
+  bounceDomain: string | null;
+  dkim: { domain: string; selector: string; privateKey: string } | null;
 }
 
 /** What staff set on the settings page (times as 'HH:MM'). */
@@ -78,6 +98,48 @@ export class BranchSettingsStore {
       .insert({ branchcode, ...row })
       .onConflict('branchcode')
       .merge(Object.keys(row) as Array<keyof typeof row>);
+  }
+
+  /** Stores a branch's mail identity (a first save makes its row). */
+  async saveMail(branchcode: string, input: BranchMailInput): Promise<void> {
+    const row: Partial<BranchSettingsRow> = {
+      bounce_domain: input.bounce_domain,
+      dkim_domain: input.dkim_domain,
+      dkim_selector: input.dkim_selector,
+    };
+    if (input.dkim_private_key !== null) row.dkim_private_key = input.dkim_private_key || null;
+    await this.table()
+      .insert({ branchcode, ...row })
+      .onConflict('branchcode')
+      .merge(Object.keys(row) as Array<keyof BranchSettingsRow>);
+  }
+
+  /** A branch's mail identity, for the return path and the DKIM signature of its notices. */
+  async mail(branchcode: string): Promise<BranchMail | null> {
+    const r = await this.table()
+      .where({ branchcode })
+      .first('branchcode', 'bounce_domain', 'dkim_domain', 'dkim_selector', 'dkim_private_key');
+    if (!r) return null;
+    return {
+      branchcode: r.branchcode,
+      bounceDomain: r.bounce_domain || null,
+      dkim:
+        r.dkim_domain && r.dkim_selector && r.dkim_private_key
+          ? { domain: r.dkim_domain, selector: r.dkim_selector, privateKey: r.dkim_private_key }
+          : null,
+    };
+  }
+
+  /** Every branch's mail identity that names a DKIM key (for kmc doctor). */
+  async mailWithKeys(): Promise<BranchMail[]> {
+    const rows = await this.table()
+      .whereNotNull('dkim_private_key')
+      .select('branchcode', 'bounce_domain', 'dkim_domain', 'dkim_selector', 'dkim_private_key');
+    return rows.map((r) => ({
+      branchcode: r.branchcode,
+      bounceDomain: r.bounce_domain || null,
+      dkim: r.dkim_private_key ? { domain: r.dkim_domain ?? '', selector: r.dkim_selector ?? '', privateKey: r.dkim_private_key } : null,
+    }));
   }
 
   /** The branches' SMS accounts, for the SMS channel's routing (the shape of its account source). */

@@ -1,5 +1,5 @@
 // Settings: read and checked once at start.
-export { dkimKeyFor, dkimRecordText, domainOfAddress } from './mail';
+export { dkimKeyFor, dkimKeyOf, dkimRecordText, domainOfAddress } from './mail';
 export {
   SECRET_MIN_BYTES,
   loadSettings,

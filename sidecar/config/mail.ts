@@ -73,6 +73,32 @@ export function loadDkimKeys(env: NodeJS.ProcessEnv): DkimKey[] {
   return keys;
 }
 
+/**
+ * A DKIM key from its parts (a branch's settings): the same checks as KMC_DKIM_KEYS, said as a problem in
+ * words (null key) rather than thrown, so one branch's bad key does not stop another's mail.
+ */
+export function dkimKeyOf(
+  domainText: string,
+  selector: string,
+  pem: string,
+  source: string,
+): { key: DkimKey; problem: null } | { key: null; problem: string } {
+  const domain = domainText.trim().toLowerCase().replace(/\.$/, '');
+  if (!DOMAIN.test(domain)) return { key: null, problem: `"${domainText}" is not a domain name` };
+  if (!SELECTOR.test(selector.trim())) return { key: null, problem: `"${selector}" is not a DKIM selector (letters, digits, - and _)` };
+  try {
+    const key = createPrivateKey(pem);
+    if (key.asymmetricKeyType !== 'rsa')
+      return { key: null, problem: `it is a ${key.asymmetricKeyType ?? 'non-RSA'} key; DKIM here signs with RSA` };
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < 1024) return { key: null, problem: `the key has ${String(bits)} bits; at least 1024 (2048 advised)` };
+    const publicKeyBase64 = createPublicKey(key).export({ type: 'spki', format: 'der' }).toString('base64');
+    return { key: { domain, selector: selector.trim(), file: source, privateKey: pem, publicKeyBase64 }, problem: null };
+  } catch (err) {
+    return { key: null, problem: `no usable private key (PEM): ${(err as Error).message}` };
+  }
+}
+
 /** The TXT record to publish at SELECTOR._domainkey.DOMAIN for a key. */
 export function dkimRecordText(key: Pick<DkimKey, 'publicKeyBase64'>): string {
   return `v=DKIM1; k=rsa; p=${key.publicKeyBase64}`;

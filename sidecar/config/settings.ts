@@ -12,6 +12,17 @@ export type { DkimKey, DomainLimit, SendingLimits } from './mail';
 import { loadBounceSettings, type BounceSettings } from './bounces';
 export type { BounceSettings } from './bounces';
 
+/**
+ * Installing on a live library: `koha` gives a loan already overdue before
+ * the first overdue run the level Koha would send at its age, `all-levels`
+ * starts it at level 1; holds already waiting before the first hold run were
+ * told by Koha at check-in, so they are `skip`ped unless staff say `notify`.
+ */
+export interface FirstRunSettings {
+  overdue: 'koha' | 'all-levels';
+  holds: 'skip' | 'notify';
+}
+
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 export interface Settings {
@@ -65,6 +76,8 @@ export interface Settings {
    * not renewed for four of these lost its process and is marked abandoned.
    */
   runHeartbeatMs: number;
+  /** What the first run of a type does with what was already there before it (KMC_FIRST_RUN_*). */
+  firstRun: FirstRunSettings;
 }
 
 const DEFAULTS = {
@@ -194,7 +207,19 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     bounces: loadBounceSettings(env),
     ...staffPages,
     runHeartbeatMs: wholeNumber(env, 'KMC_RUN_HEARTBEAT_SECONDS', 30, 1, 3600) * 1000,
+    firstRun: {
+      overdue: oneOf(env, 'KMC_FIRST_RUN_OVERDUE', ['koha', 'all-levels'] as const, 'koha'),
+      holds: oneOf(env, 'KMC_FIRST_RUN_HOLDS', ['skip', 'notify'] as const, 'skip'),
+    },
   };
+}
+
+/** One of a few words, or the default when unset. */
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, words: readonly T[], fallback: T): T {
+  const v = env[name]?.trim().toLowerCase() ?? '';
+  if (v === '') return fallback;
+  if (!(words as readonly string[]).includes(v)) throw new SettingsError(name, `must be ${words.join(' or ')}, got "${v}"`);
+  return v as T;
 }
 
 /** The least a signing key may have: 256 bits, the size of the HMAC-SHA256 output it keys. */

@@ -3,9 +3,13 @@
  * exactly one channel: the first allowed one for which the patron has a
  * usable address; a letter needs none, since staff can hand it over.
  */
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
 import type { ChannelName } from '../kernel';
 import type { PatronContact } from '../host';
+
+/** libphonenumber-js (with its metadata of every country), loaded on the first number read. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const phoneNumbers = () => require('libphonenumber-js') as typeof import('libphonenumber-js');
 
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 const DOMAIN_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
@@ -28,7 +32,7 @@ export function isUsableEmail(value: string | null | undefined): value is string
 /** A mobile number in E.164 (`+46701234567`), or null when it cannot be read as one. */
 export function toE164(value: string | null | undefined, defaultCountry: string): string | null {
   if (!value || !value.trim()) return null;
-  const parsed = parsePhoneNumberFromString(value.trim(), defaultCountry as CountryCode);
+  const parsed = phoneNumbers().parsePhoneNumberFromString(value.trim(), defaultCountry as CountryCode);
   if (!parsed || !parsed.isValid()) return null;
   return parsed.number;
 }
@@ -166,4 +170,37 @@ export function chooseAllChannels(
     if (c.ok) out.push(c);
   }
   return out.length ? out : [chooseChannel(allowed, patron, opts)];
+}
+
+/**
+ * The channels staff may choose for one patron's notice now ("send as", a
+ * resend): those set up, for which the patron has an address that works
+ * today. An e-mail address must be usable and in good standing (not waiting
+ * for verification, not expired, bounced or complained about); SMS needs the
+ * branch's account and a mobile number; a letter needs nothing. Offering only
+ * these means a choice never ends silently without a message.
+ */
+export function workingChannels(
+  patron: PatronContact | null,
+  facts: {
+    defaultCountry: string;
+    /** The channels this installation has (an SMS channel only with an SMS account). */
+    available: readonly ChannelName[];
+    /** Whether the notice's branch has an SMS account. */
+    branchSendsSms: boolean;
+    /** The e-mail gate's word on the patron's notice address; absent when it is usable. */
+    emailState?: string | null;
+  },
+): ChannelName[] {
+  const out: ChannelName[] = [];
+  for (const channel of facts.available) {
+    if (channel === 'email') {
+      if (patron && patronEmail(patron) && !facts.emailState) out.push(channel);
+    } else if (channel === 'sms') {
+      if (patron && facts.branchSendsSms && patronMobile(patron, facts.defaultCountry)) out.push(channel);
+    } else {
+      out.push(channel);
+    }
+  }
+  return out;
 }

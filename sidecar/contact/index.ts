@@ -8,5 +8,6 @@ export {
   patronMobile,
   postalAddress,
   toE164,
+  workingChannels,
   type ChannelChoice,
 } from './contact';

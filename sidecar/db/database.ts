@@ -3,8 +3,12 @@
  * local library times, the sidecar keeps UTC, and neither may be shifted by
  * the driver guessing a zone.
  */
-import knexFactory, { Knex } from 'knex';
+import type { Knex } from 'knex';
 import { KmcError, type ErrorCode } from '../errors';
+
+/** knex (and through it the MariaDB driver), loaded when the first handle is made: `kmc --help` never loads it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const knexFactory = (config: Knex.Config): Knex => (require('knex') as { knex: (config: Knex.Config) => Knex }).knex(config);
 
 export type { Knex };
 
@@ -44,7 +48,7 @@ export function createKnex(url: string, opts: { poolMax?: number; quiet?: boolea
       charset: 'utf8mb4',
       supportBigNumbers: true,
       bigNumberStrings: false,
-    } as never,
+    },
     pool: {
       min: 0,
       max: opts.poolMax ?? 8,

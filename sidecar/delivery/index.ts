@@ -10,3 +10,4 @@ export {
 } from './worker';
 export { ReceiptTally, waitForReceipts, type ReceiptWaitDeps, type ReceiptWaitOptions, type ReceiptWaitResult } from './receipts';
 export { SendingPace, type PaceHold, type PaceRule } from './pace';
+export { SendCountStore } from './send-counts';

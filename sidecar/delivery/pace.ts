@@ -4,9 +4,15 @@
  * SMS account. Each limit keeps the times of its recent sends; a message
  * that would go over a limit is held back until a place in it frees, while
  * messages under other limits go on.
+ *
+ * With shared counts (kmc_send_counts) a limit also holds across workers and
+ * restarts: before sending, this worker takes places in the limit's current
+ * span (its minute, hour, day or second) a few at a time, and gives back the
+ * ones it did not use when its round ends.
  */
 import { domainOfAddress, type SendingLimits } from '../config';
 import type { ChannelName } from '../kernel';
+import type { SendCountStore } from './send-counts';
 
 /** One limit a message falls under. */
 export interface PaceRule {
@@ -18,17 +24,34 @@ export interface PaceRule {
   says: string;
 }
 
-/** A message held back: it may go at `at` (ms since the epoch), because of `rule`. */
+/**
+ * A message held back: it may go at `at` (ms since the epoch), because of `rule`. With `taking`, the worker
+ * is taking places in the shared count: the message is asked about again once that has settled.
+ */
 export interface PaceHold {
   at: number;
   rule: PaceRule;
+  taking?: Promise<void>;
+}
+
+/** Places this worker holds in a limit's current span of the shared count. */
+interface Places {
+  windowStart: number;
+  left: number;
+  /** The span is full: no more places in it for anyone. */
+  full: boolean;
 }
 
 export class SendingPace {
   /** Send times (ms) per rule key, oldest first, only those still inside the rule's span. */
   private readonly sends = new Map<string, number[]>();
+  private readonly places = new Map<string, Places>();
+  private readonly taking = new Map<string, Promise<void>>();
 
-  constructor(private readonly limits: SendingLimits) {}
+  constructor(
+    private readonly limits: SendingLimits,
+    private readonly counts?: SendCountStore,
+  ) {}
 
   /** True when no limit is set at all (the worker then asks nothing). */
   get unlimited(): boolean {
@@ -85,8 +108,63 @@ export class SendingPace {
       }
     }
     if (hold) return hold;
+    if (this.counts) {
+      const needed: PaceRule[] = [];
+      for (const rule of rules) {
+        const start = windowStartOf(rule, now);
+        const held = this.places.get(rule.key);
+        if (held && held.windowStart === start && held.left > 0) continue;
+        if (held && held.windowStart === start && held.full) {
+          // Every place of this span is taken, by this worker or others: the next span.
+          const at = start + rule.windowMs;
+          if (!hold || at > hold.at) hold = { at, rule };
+          continue;
+        }
+        needed.push(rule);
+      }
+      if (hold) return hold;
+      if (needed.length) return { at: now, rule: needed[0], taking: this.takePlaces(this.counts, needed, now) };
+      for (const rule of rules) {
+        const held = this.places.get(rule.key);
+        if (held) held.left -= 1;
+      }
+    }
     for (const rule of rules) this.recent(rule, now).push(now);
     return null;
+  }
+
+  /** Takes places in the shared count for these limits' current spans; one taking per limit at a time. */
+  private takePlaces(counts: SendCountStore, rules: readonly PaceRule[], now: number): Promise<void> {
+    return Promise.all(
+      rules.map((rule) => {
+        const already = this.taking.get(rule.key);
+        if (already) return already;
+        const start = windowStartOf(rule, now);
+        // A few at a time, so another worker sharing the limit finds places too.
+        const want = Math.max(1, Math.ceil(rule.limit / 10));
+        const taking = (async () => {
+          const held = this.places.get(rule.key);
+          const carried = held && held.windowStart === start ? held.left : 0;
+          const got = await counts.take(rule.key, new Date(start), want, rule.limit);
+          this.places.set(rule.key, { windowStart: start, left: carried + got, full: got < want });
+        })().finally(() => this.taking.delete(rule.key));
+        this.taking.set(rule.key, taking);
+        return taking;
+      }),
+    ).then(() => undefined);
+  }
+
+  /** Gives back the places of current spans this worker took and did not use (at the end of its round). */
+  async giveBack(now: number): Promise<void> {
+    if (!this.counts) return;
+    await Promise.allSettled([...this.taking.values()]);
+    if (!this.places.size) return;
+    const back = [...this.places.entries()];
+    this.places.clear();
+    for (const [key, held] of back) {
+      if (held.left > 0) await this.counts.giveBack(key, new Date(held.windowStart), held.left);
+    }
+    await this.counts.forgetBefore(new Date(now));
   }
 
   /** The sends of a rule within (now - span, now], older ones forgotten. */
@@ -101,4 +179,9 @@ export class SendingPace {
     if (old) times.splice(0, old);
     return times;
   }
+}
+
+/** The start of the span of the shared count `now` falls in: spans are aligned to the epoch. */
+function windowStartOf(rule: PaceRule, now: number): number {
+  return Math.floor(now / rule.windowMs) * rule.windowMs;
 }

@@ -63,6 +63,8 @@ export interface DeliveryStats {
   claimed: number;
   /** Held back by a sending limit and put back in the queue for when the limit allows (absent: none). */
   heldBack?: number;
+  /** Checked against Koha just before sending and cancelled, nothing in them being current any more (absent: none). */
+  cancelled?: number;
   disabled?: boolean;
 }
 
@@ -84,6 +86,12 @@ export interface DeliveryDeps {
   pace?: SendingPace;
   /** Run before each batch is claimed (e.g. releasing SMS whose quiet hours are over). */
   beforeBatch?: (now: Date) => Promise<unknown>;
+  /**
+   * Checks a claimed batch against Koha just before it is handed to the channels: resolves with the messages
+   * that still go (one that changed with its new text) and how many it cancelled; what it leaves out is no
+   * longer this worker's to send. Absent: the batch goes as claimed.
+   */
+  recheck?: (batch: MessageRow[], workerId: string) => Promise<{ send: MessageRow[]; cancelled: number }>;
 }
 
 interface Pending {
@@ -260,6 +268,31 @@ export class DeliveryWorker {
       const now = this.deps.clock.now().getTime();
       const hold = pace.take(rules, now);
       if (!hold) return false;
+      if (hold.taking) {
+        // Places are being taken in the shared count: the message holds a slot meanwhile (so the round
+        // waits for it), then is asked about again.
+        lane.active += 1;
+        hold.taking.then(
+          () => {
+            lane.active -= 1;
+            lane.queue.unshift(row);
+            pump();
+            changed();
+          },
+          (err: unknown) => {
+            lane.active -= 1;
+            this.deps.logger.error('delivery.pace_count_failed', {
+              worker: this.workerId,
+              limit: hold.rule.key,
+              error: messageOfError(err),
+            });
+            holds.push({ row, hold: { at: now + hold.rule.windowMs, rule: hold.rule } });
+            releaseHeld();
+            changed();
+          },
+        );
+        return true;
+      }
       const waits = shortHolds.get(row.id) ?? 0;
       if (hold.at - now <= SHORT_HOLD_MS && waits < SHORT_HOLDS_MAX) {
         shortHolds.set(row.id, waits + 1);
@@ -368,7 +401,7 @@ export class DeliveryWorker {
         if (this.deps.beforeBatch) await this.deps.beforeBatch(now);
         const batch = await this.deps.store.claimDue({ channels, limit: batchSize, workerId: this.workerId, leaseMs, now });
         stats.claimed += batch.length;
-        for (const row of batch) {
+        for (const row of await this.recheck(batch, stats)) {
           held.add(row.id);
           const lane = lanes.get(row.channel);
           // Only the lanes' channels are claimed.
@@ -411,8 +444,27 @@ export class DeliveryWorker {
           });
       }
       while (inFlight()) await nextChange();
+      // Messages that came back from taking places in the shared count after the first sweep.
+      const late = [...lanes.values()].flatMap((lane) => lane.queue.splice(0));
+      for (const r of late) held.delete(r.id);
+      if (late.length) {
+        await this.deps.store
+          .releaseClaimed(
+            late.map((r) => r.id),
+            this.workerId,
+            this.deps.clock.now(),
+            'returned to the queue unsent: the worker is stopping',
+          )
+          .catch((err: unknown) => {
+            this.deps.logger.error('delivery.release_failed', { worker: this.workerId, messages: late.length, error: messageOfError(err) });
+          });
+      }
       releaseHeld();
       await releasing;
+      // Places taken in the shared sending limits and not used go back for other workers.
+      await this.deps.pace?.giveBack(this.deps.clock.now().getTime()).catch((err: unknown) => {
+        this.deps.logger.warn('delivery.pace_give_back_failed', { worker: this.workerId, error: messageOfError(err) });
+      });
       await writer.idle();
       // What the channels accepted is written where staff find it (the print folder's PDFs) before the round ends.
       await Promise.allSettled(Object.values(this.deps.adapters).map((a) => (a.idle ? a.idle() : Promise.resolve())));
@@ -423,6 +475,29 @@ export class DeliveryWorker {
     const counts: Partial<Record<string, number>> = await this.deps.store.countByStatus();
     stats.held = counts.held ?? 0;
     return stats;
+  }
+
+  /**
+   * Never stale: the claimed batch checked against Koha once more before any of it is handed over. When the
+   * check cannot be made the batch goes back to the queue unsent, for the next pass.
+   */
+  private async recheck(batch: MessageRow[], stats: DeliveryStats): Promise<MessageRow[]> {
+    if (!this.deps.recheck || !batch.length) return batch;
+    try {
+      const checked = await this.deps.recheck(batch, this.workerId);
+      if (checked.cancelled) stats.cancelled = (stats.cancelled ?? 0) + checked.cancelled;
+      return checked.send;
+    } catch (err) {
+      await this.deps.store
+        .releaseClaimed(
+          batch.map((r) => r.id),
+          this.workerId,
+          this.deps.clock.now(),
+          'returned to the queue unsent: it could not be checked against Koha',
+        )
+        .catch(() => 0); // else their leases bring them back
+      throw err;
+    }
   }
 
   /** Puts messages a sending limit holds back in the queue for when it allows them; their attempts are given back. */

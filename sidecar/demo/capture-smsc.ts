@@ -7,6 +7,7 @@
  * silent.
  */
 import * as net from 'net';
+import type * as smpp from 'smpp';
 import {
   EsmClass,
   SmppStatus as Status,
@@ -15,7 +16,7 @@ import {
   pduText,
   rawMessagePayload,
   rawShortMessage,
-  smppPackage as smpp,
+  smppPackage,
   type ConcatInfo,
   type Pdu,
 } from '../channels';
@@ -190,7 +191,7 @@ export class CaptureSmsc {
     const onSession = (s: smpp.Session) => {
       this.onSession(s);
     };
-    this.server = tls ? smpp.createServer(tls, onSession) : smpp.createServer(onSession);
+    this.server = tls ? smppPackage().createServer(tls, onSession) : smppPackage().createServer(onSession);
   }
 
   static async start(options: CaptureSmscOptions = {}): Promise<CaptureSmsc> {
@@ -327,7 +328,7 @@ export class CaptureSmsc {
         reject(new Error(`no deliver_sm_resp for the receipt of ${messageId} within 5000 ms`));
       }, 5000);
       this.timers.add(timer);
-      const sent = target.session.send(new smpp.PDU('deliver_sm', fields), (resp: Pdu) => {
+      const sent = target.session.send(new (smppPackage().PDU)('deliver_sm', fields), (resp: Pdu) => {
         clearTimeout(timer);
         this.timers.delete(timer);
         resolve(resp.command_status);

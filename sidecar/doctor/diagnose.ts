@@ -4,7 +4,7 @@
  * probes.ts for the real ones), so the checks read as a list of questions.
  * It changes nothing: no table, no folder, no message.
  */
-import { dkimRecordText, type DkimKey, type Settings } from '../config';
+import { dkimKeyOf, dkimRecordText, type DkimKey, type Settings } from '../config';
 import type { MigrationStatus } from '../db';
 import type { KohaQueuedNotices, PluginState } from '../host';
 import type { SmsBranchAccount } from '../channels';
@@ -49,6 +49,8 @@ export interface DoctorDatabase {
   /** Koha's own notices of the kinds the sidecar sends, queued in Koha's message_queue in the last days. */
   kohaQueuedNotices: () => Promise<{ days: number; rows: KohaQueuedNotices[] }>;
   branchSmsAccounts: () => Promise<SmsBranchAccount[]>;
+  /** The DKIM keys staff set on the branch settings page (domain, selector, PEM). */
+  branchDkimKeys?: () => Promise<Array<{ branchcode: string; domain: string; selector: string; privateKey: string }>>;
   /** The library's addresses in Koha's branches and preferences and in the branch settings here. */
   libraryAddresses: () => Promise<LibraryAddresses>;
   close: () => Promise<void>;
@@ -517,6 +519,8 @@ export async function diagnose(deps: DoctorDeps): Promise<DoctorReport> {
 
   const db = deps.openDatabase(settings);
   let branches: SmsBranchAccount[] = [];
+  // The branches' own DKIM keys are checked as KMC_DKIM_KEYS are.
+  const branchKeys: DkimKey[] = [];
   try {
     const status = await db.migrationStatus();
     const where = new URL(settings.databaseUrl);
@@ -553,6 +557,18 @@ export async function diagnose(deps: DoctorDeps): Promise<DoctorReport> {
     }
     try {
       branches = await db.branchSmsAccounts();
+      for (const b of db.branchDkimKeys ? await db.branchDkimKeys() : []) {
+        const made = dkimKeyOf(b.domain, b.selector, b.privateKey, `branch ${b.branchcode}'s settings`);
+        if (made.key) branchKeys.push(made.key);
+        else
+          findings.push({
+            area: 'email',
+            subject: `the DKIM key in branch ${b.branchcode}'s settings`,
+            verdict: 'problem',
+            says: `it cannot sign: ${made.problem}; its notices go unsigned (or with a key of KMC_DKIM_KEYS)`,
+            hint: 'enter the domain, the selector and an RSA private key (PEM) again on the settings page',
+          });
+      }
     } catch (err) {
       findings.push(
         notChecked('sms', "the branches' SMS accounts", `kmc_branch_settings cannot be read (${errorCode(err) ?? errorText(err)})`),
@@ -578,7 +594,7 @@ export async function diagnose(deps: DoctorDeps): Promise<DoctorReport> {
   } catch (err) {
     findings.push(smtpFinding(settings, err));
   }
-  findings.push(...(await dkimFindings(deps, settings.dkim)));
+  findings.push(...(await dkimFindings(deps, [...settings.dkim, ...branchKeys])));
   findings.push(...(await smsFindings(deps, settings, branches)));
   findings.push(await printFinding(deps, settings));
   return report(settingsShown(deps.env, settings, deps.redact), findings);

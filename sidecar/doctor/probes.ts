@@ -33,6 +33,10 @@ function openDatabase(settings: Settings): DoctorDatabase {
     pluginState: (pluginClass) => host.pluginState(pluginClass),
     kohaQueuedNotices: async () => ({ days: KOHA_JOBS_DAYS, rows: await host.kohaQueuedNotices(KOHA_JOBS_DAYS, KOHA_JOB_LETTER_PREFIXES) }),
     branchSmsAccounts: () => accounts.branchAccounts(),
+    branchDkimKeys: async () =>
+      (await new BranchSettingsStore(knex).mailWithKeys()).flatMap((b) =>
+        b.dkim ? [{ branchcode: b.branchcode, domain: b.dkim.domain, selector: b.dkim.selector, privateKey: b.dkim.privateKey }] : [],
+      ),
     libraryAddresses: async () => {
       const [branches, own, preferences] = await Promise.all([
         host.branches(),

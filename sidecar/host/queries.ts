@@ -72,6 +72,8 @@ export function loansDueBefore(knex: Knex, dueBefore: string): Knex.QueryBuilder
       'i.issue_id',
       'i.itemnumber',
       'i.date_due',
+      'i.issuedate',
+      'i.lastreneweddate',
       'i.branchcode as issue_branchcode',
       'it.barcode',
       'it.homebranch',

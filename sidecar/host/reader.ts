@@ -44,6 +44,20 @@ export interface HostReader extends NoticeReader, KohaNoticeReader {
   verificationsWithoutPatron(limit: number): Promise<number[]>;
   /** Of these loans (Koha's issue ids), the ones still out: returned loans move to old_issues. */
   loansOut(issueIds: number[]): Promise<Set<number>>;
+  /**
+   * Where these loans and holds stand in Koha now, in one query: a loan still out with its due date (a returned
+   * loan has moved to old_issues), a hold still in `reserves` with its status and expiry (a hold picked up or
+   * cancelled has moved to old_reserves). Absent from the answer: gone from Koha's current tables.
+   */
+  loansAndHoldsNow(ids: { issueIds: number[]; reserveIds: number[] }): Promise<LoansAndHoldsNow>;
+  /** One patron's loans now, with item and title, earliest due first (a template preview with a real patron). */
+  loansOf(borrowernumber: number, limit: number): Promise<OverdueLoan[]>;
+}
+
+export interface LoansAndHoldsNow {
+  /** Issue id to its due date as Koha has it now (`YYYY-MM-DD HH:MM:SS`). */
+  loans: Map<number, string>;
+  holds: Map<number, { found: string | null; expirationdate: string | null }>;
 }
 
 export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostReader {
@@ -127,6 +141,52 @@ export function createHostReader(knex: Knex, plugin: PluginSwitchOptions): HostR
         for (const r of rows) out.add(r.issue_id);
       }
       return out;
+    },
+
+    async loansAndHoldsNow({ issueIds, reserveIds }) {
+      const now: LoansAndHoldsNow = { loans: new Map(), holds: new Map() };
+      const loans = [...new Set(issueIds)];
+      const holds = [...new Set(reserveIds)];
+      if (!loans.length && !holds.length) return now;
+      // One round trip for a whole claim batch: both tables by primary key, as one UNION ALL.
+      const parts: Knex.QueryBuilder[] = [];
+      if (loans.length)
+        parts.push(
+          knex('issues')
+            .whereIn('issue_id', loans)
+            .select(
+              knex.raw("'loan' AS kind"),
+              'issue_id AS id',
+              'date_due AS due',
+              knex.raw('NULL AS found'),
+              knex.raw('NULL AS expires'),
+            ),
+        );
+      if (holds.length)
+        parts.push(
+          knex('reserves')
+            .whereIn('reserve_id', holds)
+            .select(knex.raw("'hold' AS kind"), 'reserve_id AS id', knex.raw('NULL AS due'), 'found', 'expirationdate AS expires'),
+        );
+      const [first, ...rest] = parts;
+      const rows = (await (rest.length ? first.unionAll(rest, true) : first)) as Array<{
+        kind: string;
+        id: number | string;
+        due: string | null;
+        found: string | null;
+        expires: string | null;
+      }>;
+      for (const r of rows) {
+        if (r.kind === 'loan') now.loans.set(Number(r.id), r.due ?? '');
+        else now.holds.set(Number(r.id), { found: r.found, expirationdate: r.expires ? r.expires.slice(0, 10) : null });
+      }
+      return now;
+    },
+
+    async loansOf(borrowernumber, limit) {
+      // Every loan is due before the end of time: the overdue query, narrowed to one patron.
+      const q = loansDueBefore(knex, '9999-12-31 23:59:59').where('i.borrowernumber', borrowernumber).limit(limit);
+      return (await q) as OverdueLoan[];
     },
 
     async patrons(borrowernumbers) {

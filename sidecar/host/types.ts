@@ -49,6 +49,9 @@ export interface OverdueLoan extends PatronContact {
   issue_id: number;
   itemnumber: number;
   date_due: string;
+  /** When the loan was checked out and last renewed (local times as Koha keeps them). */
+  issuedate?: string | null;
+  lastreneweddate?: string | null;
   issue_branchcode: string | null;
   barcode: string | null;
   homebranch: string | null;

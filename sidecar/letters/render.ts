@@ -3,11 +3,15 @@
  * the patron's address where the envelope's window shows it, DejaVu Sans
  * embedded (only the glyphs used), labels in the letter's own language.
  */
-import PDFDocument from 'pdfkit';
+import type PDFDocument from 'pdfkit';
 import { DEFAULT_FONT_DIR, findLetterFonts } from './fonts';
 import { graphemes, paginate, wrapText, type Measure, type Weight } from './layout';
 import { letterText } from './texts';
 import { windowLayoutFor, type WindowLayout } from './windows';
+
+/** pdfkit (with its font engine), loaded on the first letter written, not by every command that loads this module. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const pdfkit = () => require('pdfkit') as typeof PDFDocument;
 
 /** One printed letter, as a run's outputs hand it over. */
 export interface Letter {
@@ -64,7 +68,7 @@ const MAX_SENDER_LINES = 6;
 export async function renderLettersPdf(letters: Letter[], opts: LettersPdfOptions): Promise<Buffer> {
   const fonts = findLetterFonts(opts.fontDir ?? DEFAULT_FONT_DIR);
   const layout = windowLayoutFor(opts.country);
-  const doc = new PDFDocument({
+  const doc = new (pdfkit())({
     size: 'A4',
     margin: 0,
     autoFirstPage: false,

@@ -9,12 +9,13 @@
 import { randomUUID } from 'node:crypto';
 import { KmcError } from '../errors';
 import { libraryDay, type ChannelName, type MessageStatus } from '../kernel';
-import { placeMessage, QuietHours, type MessageItemRow, type MessageRow, type Placement } from '../queue';
+import { placeMessage, QuietHours, type MessageRow, type Placement } from '../queue';
 import { REVIEWABLE } from '../runs';
 import { routineRunFields, type Routine } from '../scheduling';
 import { BranchDirectory, type NoticeDeps } from './context';
 import { RunContext } from './engine';
-import { contentFor, renderAgain, renderDataOf } from './render-again';
+import { contentFor, renderAgain, renderDataWithout, type ItemLine } from './render-again';
+import { NoticeRecheck } from './recheck';
 import { runNotices } from './run';
 
 export interface ApprovalResult {
@@ -25,6 +26,10 @@ export interface ApprovalResult {
   /** Messages whose change could not be made (they wait in the staff queue). */
   failed: number;
   itemsRemoved: number;
+  /** Checked against Koha at approval: items returned, renewed or picked up since, left out of their notices ... */
+  itemsNoLongerCurrent: number;
+  /** ... and notices cancelled with nothing current left (also counted in `cancelled`). */
+  cancelledNoLongerCurrent: number;
 }
 
 export type StartedRun = { runId: number } | { notRun: 'disabled' | 'already_run' | 'failed'; error?: string };
@@ -45,8 +50,6 @@ interface Gathered {
   reason: string | null;
   ids: number[];
 }
-
-type ItemLine = Pick<MessageItemRow, 'id' | 'message_id' | 'title' | 'barcode' | 'fee'>;
 
 export class RunApproval {
   constructor(private readonly deps: RunApprovalDeps) {}
@@ -95,7 +98,16 @@ export class RunApproval {
     if (status === 'running') throw new KmcError('KMC_RUN_NOT_DONE', `run ${runId} is still working; approve it when it has finished`);
     if (!(await runs.claimApproval(runId, staffNumber, clock.now()))) return null;
     const actor = `staff:${staffNumber}`;
-    const result: ApprovalResult = { queued: 0, held: 0, cancelled: 0, missing: 0, failed: 0, itemsRemoved: 0 };
+    const result: ApprovalResult = {
+      queued: 0,
+      held: 0,
+      cancelled: 0,
+      missing: 0,
+      failed: 0,
+      itemsRemoved: 0,
+      itemsNoLongerCurrent: 0,
+      cancelledNoLongerCurrent: 0,
+    };
     try {
       const ids = await this.deps.store.runMessageIds(runId, REVIEWABLE);
       const [directory, quiet] = await Promise.all([
@@ -126,11 +138,17 @@ export class RunApproval {
     result: ApprovalResult,
   ): Promise<void> {
     const { store, runs, clock, logger } = this.deps;
+    // Checked against Koha first, so staff never approve what is no longer current.
+    const checked = await new NoticeRecheck(this.deps).settle(await store.many(part), { actor });
+    result.cancelled += checked.cancelled.length;
+    result.cancelledNoLongerCurrent += checked.cancelled.length;
+    result.itemsNoLongerCurrent += checked.itemsDropped;
+    const current = checked.kept.map((m) => m.id);
     const [messages, reviews, items, leftOut] = await Promise.all([
-      store.many(part),
-      runs.messageReviews(part),
-      store.items(part),
-      runs.itemsLeftOut(part),
+      store.many(current),
+      runs.messageReviews(current),
+      store.items(current),
+      runs.itemsLeftOut(current),
     ]);
     const moves = new Map<string, Gathered>();
     const move = (id: number, from: MessageStatus, to: Gathered['to'], detail: string, reason: string | null) => {
@@ -234,21 +252,16 @@ export class RunApproval {
     moneyContext: () => Promise<RunContext>,
     actor: string,
   ): Promise<{ to: string | null; reason: string | null }> {
-    let data = renderDataOf(message, 'changed');
-    let fee = Number(message.fee);
-    if (removed.length) {
-      const lines: unknown[] = Array.isArray(data.items) ? (data.items as unknown[]) : [];
-      const gone = new Set(removed.map((r) => r.id));
-      const barcodeOf = (l: unknown): unknown => (l && typeof l === 'object' && 'barcode' in l ? l.barcode : undefined);
-      // The template's item lines are in the order of the message's items; match by barcode when they are not.
-      const kept =
-        lines.length === own.length
-          ? lines.filter((_, i) => !gone.has(own[i].id))
-          : lines.filter((l) => !removed.some((r) => r.barcode && barcodeOf(l) === r.barcode));
-      fee = Math.round((fee - removed.reduce((s, r) => s + Number(r.fee || 0), 0)) * 100) / 100;
-      data = { ...data, items: kept };
-      if (fee !== Number(message.fee)) data = { ...data, fee, fee_text: (await moneyContext()).amount(fee) };
-    }
+    const { data, fee } = await renderDataWithout(
+      message,
+      own,
+      removed,
+      async () => {
+        const money = await moneyContext();
+        return (v) => money.amount(v);
+      },
+      'changed',
+    );
     const again = await renderAgain(this.deps, { ...message, render_data: JSON.stringify(data) }, channel);
     const changes: string[] = [];
     if (removed.length) changes.push(`left out by staff: ${removed.map((r) => r.barcode || r.title || `item ${r.id}`).join(', ')}`);

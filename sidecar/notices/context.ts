@@ -37,7 +37,8 @@ export interface NoticeDeps {
   renderer: NoticeRenderer;
   logger: Logger;
   clock: Clock;
-  settings: Pick<Settings, 'defaultCountry' | 'mailFrom' | 'pluginClass' | 'timezone'> & Partial<Pick<Settings, 'runHeartbeatMs'>>;
+  settings: Pick<Settings, 'defaultCountry' | 'mailFrom' | 'pluginClass' | 'timezone'> &
+    Partial<Pick<Settings, 'runHeartbeatMs' | 'firstRun'>>;
   /** Channels that have an adapter set up; a channel without one is passed over. */
   availableChannels: ChannelName[];
   emailGate?: EmailGate;

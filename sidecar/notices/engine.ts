@@ -39,6 +39,8 @@ export interface GenerateArgs {
   needsApproval?: boolean;
   routineId?: number | null;
   routineName?: string | null;
+  /** Hold notices: also for holds already waiting before the first run (Koha told those patrons at check-in). */
+  includeExisting?: boolean;
 }
 
 /** Receives each batch of new messages as it is made, so a large run never holds them all. */
@@ -225,6 +227,15 @@ export function smallestDelay(rules: Rule[], runDate: string): number | null {
 }
 
 export { resolveRule };
+
+/**
+ * The library day of the first real run of a message type (this run's day
+ * when it is the first, or a dry run before any): what was there before it,
+ * Koha dealt with.
+ */
+export async function firstRunDay(deps: NoticeDeps, type: MessageType, now: Date): Promise<string> {
+  return libraryDay((await deps.runs.firstRunStart(type)) ?? now, deps.settings.timezone);
+}
 
 /**
  * Reads a streaming query ordered by patron and hands the rows over in

@@ -4,6 +4,9 @@
  * day (reserves.expirationdate). `hold_reminder`: N days (the rule's delay)
  * before a waiting hold expires on the shelf. Patrons choose the channels in
  * Koha (Hold_Filled, Hold_Reminder); without a choice the rule decides.
+ * Holds already waiting before the first hold_waiting run are not told
+ * again (Koha told them at check-in) unless staff ask: KMC_FIRST_RUN_HOLDS=notify,
+ * or `kmc run hold_waiting --include-existing` for one run.
  */
 import type { MessagingChoice, WaitingHold } from '../host';
 import { daysBetween } from '../kernel';
@@ -14,6 +17,7 @@ import {
   Composer,
   RunContext,
   coverageKey,
+  firstRunDay,
   resolveRule,
   rulesWithBaseline,
   runBatches,
@@ -39,6 +43,11 @@ async function generateHolds(type: HoldType, deps: NoticeDeps, args: GenerateArg
   const rules = await rulesWithBaseline(deps, type);
   if (!rules.some((r) => r.is_used)) return;
   const ctx = await RunContext.load(deps, args);
+  // Installing on a live library: holds already waiting before the first run were told by Koha at check-in.
+  const existingBefore =
+    type === 'hold_waiting' && !args.includeExisting && (deps.settings.firstRun?.holds ?? 'skip') === 'skip'
+      ? await firstRunDay(deps, type, ctx.now)
+      : null;
   const composer = new Composer(ctx, type, (units, c) => {
     const days = units
       .map((u) => u.line?.pickup_by_day as string)
@@ -77,6 +86,10 @@ async function generateHolds(type: HoldType, deps: NoticeDeps, args: GenerateArg
           continue;
         }
         const expires = hold.expirationdate ? hold.expirationdate.slice(0, 10) : null;
+        if (existingBefore && hold.waitingdate && hold.waitingdate.slice(0, 10) < existingBefore) {
+          skip(stats, 'waiting_before_first_run');
+          continue;
+        }
         if (type === 'hold_waiting') {
           const since = hold.waitingdate ? hold.waitingdate.slice(0, 10) : args.runDate;
           if (daysBetween(since, args.runDate) < rule.delay_days) {

@@ -15,5 +15,7 @@ export { coverageKey, idempotencyKey } from './engine';
 export type { RoutineCriteria } from '../scheduling';
 export { sendStaffMessage, type StaffMessageRequest, type StaffMessageResult } from './staff';
 export { renderAgain, resentContent, type RenderedAgain } from './render-again';
+export { NoticeRecheck, staleCause, STALE_WORDS, type StaleCause, type RecheckOutcome } from './recheck';
+export { previewPatronData, PREVIEW_LOANS, type PreviewPatron } from './preview';
 export { RunApproval, type ApprovalResult, type RunApprovalDeps, type StartedRun } from './approval';
 export { rulesCommand, routinesCommand, messageCommand, type NoticeCommandServices, type OpenServices } from './cli';

@@ -8,7 +8,10 @@
  * level before it actually went out; a level not used for a loan stops it
  * and every later level. A loan is covered once per level and due date: the
  * coverage key in kmc_message_items makes that a database fact, and a
- * renewal that moves the due date starts the loan over at level 1.
+ * renewal that moves the due date starts the loan over at level 1. A loan
+ * already overdue before the first overdue run gets the level Koha would
+ * send at its age (KMC_FIRST_RUN_OVERDUE=koha), not level 1 and then each
+ * level weeks apart.
  */
 import type { LoanCandidate } from '../host';
 import { OVERDUE_LEVELS, type OverdueRuleChain, type Rule } from '../rules';
@@ -19,6 +22,7 @@ import {
   Composer,
   RunContext,
   coverageKey,
+  firstRunDay,
   loanCoverageKey,
   loanHistory,
   resolveRule,
@@ -108,6 +112,8 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
   // Open days are never more than calendar days, so this bound holds with Koha's calendar too.
   const dueBefore = `${addDays(args.runDate, -minDelay + 1)} 00:00:00`;
   const moment = runMoment(args.runDate, ctx.now, deps.settings.timezone);
+  // Installing on a live library: a loan overdue before the first run gets the level Koha would send at its age.
+  const kohaLevelsBefore = (deps.settings.firstRun?.overdue ?? 'koha') === 'koha' ? await firstRunDay(deps, 'overdue', ctx.now) : null;
 
   await runBatches(
     deps.host.streamLoans({ dueBefore }),
@@ -119,6 +125,19 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
         const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
         const sent = history.get(loan.issue_id)?.levels ?? new Map<number, LevelRecord>();
         const current = sent.size ? Math.max(...sent.keys()) : 0;
+        const dueDay = loan.date_due.slice(0, 10);
+        const atAge =
+          !current && kohaLevelsBefore && dueDay < kohaLevelsBefore
+            ? chain.levelAtAge(subject, calendar.daysBetween(calendar.branchFor(loan), dueDay, args.runDate))
+            : null;
+        if (atAge && atAge.level > 1) {
+          if (args.level != null && atAge.level !== args.level) {
+            skip(stats, 'other_level');
+            continue;
+          }
+          units.push(loanUnit(ctx, loan, atAge.rule, atAge.level, loanCoverageKey('overdue', atAge.level, loan.issue_id, loan.date_due)));
+          continue;
+        }
         const next = current + 1;
         const rule = next <= 5 ? chain.levelRule(next, subject) : null;
         if (!rule) {
@@ -130,7 +149,7 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
           continue;
         }
         // A later level counts from the day the one before went out; while that one waits, so does this one.
-        const from = current ? sent.get(current)?.wentOut : loan.date_due.slice(0, 10);
+        const from = current ? sent.get(current)?.wentOut : dueDay;
         if (!from) {
           // Notified at its current level, which has not gone out yet.
           skip(stats, 'already_notified');

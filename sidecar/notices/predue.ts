@@ -6,10 +6,15 @@
  * A run that was missed catches up the next day, still before the due date.
  * A reminder covers one due date: a renewal re-arms it. A patron who asked
  * for both gets both, as in Koha: the advance one before the due day, the
- * due-day one on it. An hourly loan whose due time has passed gets none.
+ * due-day one on it. An hourly loan whose due time has passed gets none, and
+ * a later run the same day picks up a loan due today that was checked out
+ * after the morning run. A loan checked out (or renewed) after the day its
+ * advance reminder was due (shorter than the advance days) is reminded no
+ * earlier than Koha would: Koha sends the advance notice only on that day,
+ * so such a loan's reminder comes on its due day.
  */
 import type { LoanCandidate, MessagingChoice } from '../host';
-import { addDays, daysBetween, runMoment } from '../kernel';
+import { addDays, daysBetween, libraryTime, runMoment } from '../kernel';
 import { allowedChannels } from '../contact';
 import type { NoticeDeps } from './context';
 import {
@@ -43,6 +48,9 @@ export async function generatePredue(deps: NoticeDeps, args: GenerateArgs, stats
   }));
 
   const moment = runMoment(args.runDate, ctx.now, deps.settings.timezone);
+  // A run for a day gone by (catch-up) still never reminds of a due time that has passed by now.
+  const nowTime = libraryTime(ctx.now, deps.settings.timezone);
+  const passed = moment > nowTime ? moment : nowTime;
   const rows = deps.host.streamLoans({ dueFrom: `${args.runDate} 00:00:00`, dueBefore: `${addDays(args.runDate, ahead + 1)} 00:00:00` });
   await runBatches(
     rows,
@@ -72,7 +80,7 @@ export async function generatePredue(deps: NoticeDeps, args: GenerateArgs, stats
         }
         const mine = choices.get(loan.borrowernumber);
         const daysLeft = daysBetween(args.runDate, loan.date_due.slice(0, 10));
-        const pick = choose(mine?.get('Advance_Notice'), mine?.get('Item_Due'), rule.delay_days, daysLeft);
+        const pick = choose(mine?.get('Advance_Notice'), mine?.get('Item_Due'), rule.delay_days, daysLeft, lentDaysBeforeDue(loan));
         if (pick === 'not_asked') {
           skip(stats, 'patron_did_not_ask');
           continue;
@@ -81,7 +89,7 @@ export async function generatePredue(deps: NoticeDeps, args: GenerateArgs, stats
           skip(stats, 'not_yet_due_for_notice');
           continue;
         }
-        if (loan.date_due <= moment) {
+        if (loan.date_due <= passed) {
           skip(stats, 'due_time_passed');
           continue;
         }
@@ -111,20 +119,33 @@ interface ReminderPick {
  * due-day reminder's and the days before it the advance one's; with one, it
  * covers the whole window up to the due day (a missed run catches up).
  */
-function choose(
+export function choose(
   advance: MessagingChoice | undefined,
   due: MessagingChoice | undefined,
   defaultDays: number,
   daysLeft: number,
+  lentDays: number | null = null,
 ): ReminderPick | 'not_asked' | 'not_yet' {
   const a = advance?.transports.length ? advance : null;
   const d = due?.transports.length ? due : null;
   if (!a && !d) return 'not_asked';
-  const days = a ? (a.daysInAdvance ?? defaultDays) : 0;
+  const asked = a ? (a.daysInAdvance ?? defaultDays) : 0;
+  // Lent after its advance day: Koha never sends that one, so the reminder waits for the due day (the due-day one, if asked).
+  const short = !!a && lentDays !== null && lentDays < asked;
+  const days = short ? 0 : asked;
   if (daysLeft > days) return 'not_yet';
-  if (a && !(d && daysLeft === 0 && days > 0)) return { digest: a.wantsDigest, transports: a.transports, dueDay: false };
+  if (a && !(d && daysLeft === 0 && (days > 0 || short))) return { digest: a.wantsDigest, transports: a.transports, dueDay: false };
   if (d) return { digest: d.wantsDigest, transports: d.transports, dueDay: !!a };
   return 'not_yet';
+}
+
+/** Whole library days from the loan's checkout (or last renewal) to its due day; null when Koha does not say. */
+function lentDaysBeforeDue(loan: LoanCandidate): number | null {
+  const from = [loan.issuedate, loan.lastreneweddate]
+    .filter((d): d is string => !!d && /^\d{4}-\d{2}-\d{2}/.test(d))
+    .sort()
+    .pop();
+  return from ? daysBetween(from.slice(0, 10), loan.date_due.slice(0, 10)) : null;
 }
 
 function predueUnit(

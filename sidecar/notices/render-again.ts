@@ -8,7 +8,7 @@
 import type { ChannelName } from '../kernel';
 import { chooseChannel } from '../contact';
 import { KmcError, TemplateError } from '../errors';
-import type { MessageRow, ResentContent } from '../queue';
+import type { MessageItemRow, MessageRow, ResentContent } from '../queue';
 import type { RenderedNotice } from '../rendering';
 import { BranchDirectory, type NoticeDeps } from './context';
 
@@ -92,4 +92,35 @@ export function contentFor(again: RenderedAgain, branchcode: string | null, dire
     text: again.text,
     html: again.html,
   };
+}
+
+/** A message's item line as far as leaving it out needs. */
+export type ItemLine = Pick<MessageItemRow, 'id' | 'message_id' | 'title' | 'barcode' | 'fee'>;
+
+/**
+ * A message's render data without some of its items (left out by staff, or no longer current in Koha): their
+ * lines gone and the fee less theirs, in words by `amount` (read only when the fee changes).
+ */
+export async function renderDataWithout(
+  message: Pick<MessageRow, 'id' | 'fee'> & { render_data?: string | null },
+  own: ItemLine[],
+  removed: ItemLine[],
+  amount: () => Promise<(value: number) => string>,
+  cannot: string,
+): Promise<{ data: Record<string, unknown>; fee: number }> {
+  let data = renderDataOf(message, cannot);
+  let fee = Number(message.fee);
+  if (!removed.length) return { data, fee };
+  const lines: unknown[] = Array.isArray(data.items) ? (data.items as unknown[]) : [];
+  const gone = new Set(removed.map((r) => r.id));
+  const barcodeOf = (l: unknown): unknown => (l && typeof l === 'object' && 'barcode' in l ? l.barcode : undefined);
+  // The template's item lines are in the order of the message's items; match by barcode when they are not.
+  const kept =
+    lines.length === own.length
+      ? lines.filter((_, i) => !gone.has(own[i].id))
+      : lines.filter((l) => !removed.some((r) => r.barcode && barcodeOf(l) === r.barcode));
+  fee = Math.round((fee - removed.reduce((s, r) => s + Number(r.fee || 0), 0)) * 100) / 100;
+  data = { ...data, items: kept };
+  if (fee !== Number(message.fee)) data = { ...data, fee, fee_text: (await amount())(fee) };
+  return { data, fee };
 }

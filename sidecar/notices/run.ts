@@ -44,6 +44,8 @@ export interface RunRequest {
   needsApproval?: boolean;
   routineId?: number | null;
   routineName?: string | null;
+  /** Hold notices: also for holds already waiting before the first run (`kmc run hold_waiting --include-existing`). */
+  includeExisting?: boolean;
   /** Told the run's id as soon as the run is recorded, before it makes anything (a page shows its progress). */
   onOpen?: (runId: number) => void;
 }
@@ -126,6 +128,7 @@ export async function runNotices(deps: NoticeDeps, req: RunRequest): Promise<Run
         needsApproval: !!req.needsApproval,
         routineId: req.routineId ?? null,
         routineName: req.routineName ?? null,
+        includeExisting: !!req.includeExisting,
       },
       stats,
       sink,

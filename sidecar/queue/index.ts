@@ -23,6 +23,10 @@ export {
   type ListedMessage,
   type ArchiveQuery,
   type ArchiveResult,
+  type BoundedCount,
+  type KeysetPage,
+  type PageCursor,
+  COUNT_LIMIT,
   type DayCountRow,
   type LetterMessage,
   type HeldItemLine,
@@ -50,7 +54,9 @@ export {
 } from './actions';
 export type { MessageContent } from './transitions/rewrite';
 export type { Move } from './transitions/move';
+export type { StaleCancel } from './transitions/stale';
 export { BOUNCEABLE_STATUSES, type BounceReport } from './transitions/bounce';
+export type { ReceiptOutcome } from './transitions/receipt';
 export { FINAL_STATUSES } from './transitions/anonymise';
 export { fromDbTime } from '../db';
 export { cutToFit, isRefusedValue, CUT_MARKER, type ColumnSize } from './insert';

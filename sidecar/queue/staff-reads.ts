@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { toDbTime } from '../db';
-import type { MessageStatus } from '../kernel';
+import { libraryDay, type MessageStatus } from '../kernel';
 import type { MessageItemRow, MessageRow } from './types';
 
 /** The columns a list of messages shows. */
@@ -29,6 +29,95 @@ export const LISTED_COLUMNS = [
 
 export type ListedMessage = Pick<MessageRow, Exclude<(typeof LISTED_COLUMNS)[number], 'anonymised_at'>> & { anonymised_at: string | null };
 
+/**
+ * Where a page of a newest-first list begins: just older or just newer than
+ * a message already shown (its id; its creation time is read by the store).
+ * Lists are read from there along an index (keyset paging), so a deep page
+ * costs what the first one does; there is no "page N" to jump to.
+ */
+export interface PageCursor {
+  direction: 'older' | 'newer';
+  id: number;
+}
+
+/** One page of a newest-first list, and whether there is more on either side. */
+export interface KeysetPage<T> {
+  messages: T[];
+  /** Newer messages exist (a "previous" link). */
+  newer: boolean;
+  /** Older messages exist (a "next" link). */
+  older: boolean;
+}
+
+/** A cursor with the creation time of its message, as the keyset compares it. */
+export interface ResolvedCursor {
+  direction: 'older' | 'newer';
+  createdAt: string;
+  id: number;
+}
+
+/** Counts stop here: beyond it a page says "more than" (counting every match of a big search costs a full read). */
+export const COUNT_LIMIT = 1000;
+
+/** A count that stops at `COUNT_LIMIT` + 1: `capped` when there are more. */
+export interface BoundedCount {
+  n: number;
+  capped: boolean;
+}
+
+/** The creation time of the cursor's message (null when it is gone: the list starts over). */
+export async function resolveCursor(knex: Knex, cursor: PageCursor | null): Promise<ResolvedCursor | null> {
+  if (!cursor) return null;
+  const row = await knex<MessageRow>('kmc_messages').where('id', cursor.id).first<{ created_at: string } | undefined>('created_at');
+  return row ? { direction: cursor.direction, createdAt: row.created_at, id: cursor.id } : null;
+}
+
+/**
+ * Narrows `q` to the messages beyond the cursor and orders it away from it,
+ * newest first (or, going back, oldest first: the caller turns the page round).
+ * The plain bound on creation time lets the optimiser read a range of the index.
+ */
+export function keysetOrder(q: Knex.QueryBuilder, cursor: ResolvedCursor | null, prefix = ''): Knex.QueryBuilder {
+  const created = `${prefix}created_at`;
+  const id = `${prefix}id`;
+  const older = !cursor || cursor.direction === 'older';
+  if (cursor) {
+    const [cmp, bound] = older ? (['<', '<='] as const) : (['>', '>='] as const);
+    q.where(created, bound, cursor.createdAt).where(
+      (w) =>
+        void w
+          .where(created, cmp, cursor.createdAt)
+          .orWhere((same) => void same.where(created, cursor.createdAt).where(id, cmp, cursor.id)),
+    );
+  }
+  const order = older ? 'desc' : 'asc';
+  return q.orderBy([
+    { column: created, order },
+    { column: id, order },
+  ]);
+}
+
+/** Turns the rows read (one more than a page) into a page in newest-first order. */
+export function keysetPage<T>(rows: T[], cursor: ResolvedCursor | null, pageSize: number): KeysetPage<T> {
+  const more = rows.length > pageSize;
+  const messages = rows.slice(0, pageSize);
+  if (cursor?.direction === 'newer') return { messages: messages.reverse(), newer: more, older: true };
+  return { messages, newer: cursor !== null, older: more };
+}
+
+/** How many rows `q` matches, reading at most `COUNT_LIMIT` + 1 of them. */
+export async function boundedCount(knex: Knex, q: Knex.QueryBuilder): Promise<BoundedCount> {
+  const inner = q
+    .clone()
+    .clearSelect()
+    .clearOrder()
+    .select(knex.raw('1'))
+    .limit(COUNT_LIMIT + 1);
+  const [row] = (await knex.from(inner.as('matching')).count<CountRow[]>({ n: '*' })) as Array<CountRow | undefined>;
+  const n = Number(row?.n ?? 0);
+  return n > COUNT_LIMIT ? { n: COUNT_LIMIT, capped: true } : { n, capped: false };
+}
+
 /** An archive search: every field optional (empty = any); times are UTC instants. */
 export interface ArchiveQuery {
   /** Only these patrons' messages (a name or card number search), or null for all. */
@@ -40,21 +129,22 @@ export interface ArchiveQuery {
   from: Date | null;
   /** Made before this instant. */
   until: Date | null;
-  page: number;
+  /** Where the page begins; null: the newest. */
+  cursor: PageCursor | null;
   pageSize: number;
 }
 
-export interface ArchiveResult {
-  messages: ListedMessage[];
-  /** How many match, over all pages. */
-  total: number;
+export interface ArchiveResult extends KeysetPage<ListedMessage> {
+  /** How many match, over all pages (up to `COUNT_LIMIT`). */
+  total: BoundedCount;
 }
 
 interface CountRow {
   n: number | string;
 }
 
-export async function searchArchive(knex: Knex, a: ArchiveQuery): Promise<ArchiveResult> {
+/** The archive search's messages, unordered and unpaged: the page and its count both start from it. */
+export function archiveMatches(knex: Knex, a: Omit<ArchiveQuery, 'cursor' | 'pageSize'>): Knex.QueryBuilder {
   const q = knex<MessageRow>('kmc_messages');
   if (a.borrowers) q.whereIn('borrowernumber', a.borrowers);
   if (a.type) q.where('message_type', a.type);
@@ -62,18 +152,21 @@ export async function searchArchive(knex: Knex, a: ArchiveQuery): Promise<Archiv
   if (a.status) q.where('status', a.status);
   if (a.from) q.where('created_at', '>=', toDbTime(a.from));
   if (a.until) q.where('created_at', '<', toDbTime(a.until));
-  const counted = await q.clone().count<CountRow[]>({ n: '*' });
-  // Newest first by creation time (then id): the creation-time index gives this order, so a search by
-  // dates reads only its days; ordered by id alone, an old date range walked every newer message first.
-  const messages = await q
-    .orderBy([
-      { column: 'created_at', order: 'desc' },
-      { column: 'id', order: 'desc' },
-    ])
-    .limit(a.pageSize)
-    .offset((a.page - 1) * a.pageSize)
-    .select<ListedMessage[]>(LISTED_COLUMNS);
-  return { messages, total: Number(counted[0]?.n ?? 0) };
+  return q;
+}
+
+export async function searchArchive(knex: Knex, a: ArchiveQuery): Promise<ArchiveResult> {
+  const cursor = await resolveCursor(knex, a.cursor);
+  const matches = archiveMatches(knex, a);
+  // Newest first by creation time (then id): each filter has an index by creation time, so a page reads
+  // only its own rows from where the last page ended, at any depth.
+  const [rows, total] = await Promise.all([
+    keysetOrder(matches.clone(), cursor)
+      .limit(a.pageSize + 1)
+      .select<ListedMessage[]>(LISTED_COLUMNS),
+    boundedCount(knex, matches),
+  ]);
+  return { ...keysetPage(rows, cursor, a.pageSize), total };
 }
 
 /** One patron's messages, newest first. */
@@ -88,7 +181,7 @@ export function listForPatron(knex: Knex, borrowernumber: number, limit: number)
     .select<ListedMessage[]>(LISTED_COLUMNS);
 }
 
-/** Messages made on one UTC day by one channel in one status. */
+/** Messages made on one library day by one channel in one status. */
 export interface DayCountRow {
   /** YYYY-MM-DD */
   day: string;
@@ -97,19 +190,26 @@ export interface DayCountRow {
   n: number;
 }
 
-/** Messages made since `since`, counted per UTC day, channel and status. */
-export async function countsByDay(knex: Knex, since: Date): Promise<DayCountRow[]> {
+/** Messages made since `since`, counted per library day (in `timeZone`), channel and status. */
+export async function countsByDay(knex: Knex, since: Date, timeZone: string): Promise<DayCountRow[]> {
+  // By quarter hour of UTC (every time zone's offset is a whole number of quarters), then by the library's day.
+  const slot = "CONCAT(DATE_FORMAT(created_at, '%Y-%m-%dT%H:'), LPAD(FLOOR(MINUTE(created_at) / 15) * 15, 2, '0'))";
   const rows = await knex<MessageRow>('kmc_messages')
     .where('created_at', '>=', toDbTime(since))
-    .select(knex.raw('DATE(created_at) AS day'), 'channel', 'status')
-    .count<Array<{ day: string | Date; channel: string; status: string; n: number | string }>>({ n: '*' })
-    .groupByRaw('DATE(created_at), channel, status');
-  // The driver gives a DATE as a Date at local midnight or as text, depending on its settings.
-  const dayOf = (d: string | Date) =>
-    d instanceof Date
-      ? `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
-      : d.slice(0, 10);
-  return rows.map((r) => ({ day: dayOf(r.day), channel: r.channel, status: r.status, n: Number(r.n) }));
+    .select(knex.raw(`${slot} AS slot`), 'channel', 'status')
+    .count<Array<{ slot: string; channel: string; status: string; n: number | string }>>({ n: '*' })
+    .groupByRaw(`${slot}, channel, status`);
+  const days = new Map<string, string>();
+  const out = new Map<string, DayCountRow>();
+  for (const r of rows) {
+    let day = days.get(r.slot);
+    if (day === undefined) days.set(r.slot, (day = libraryDay(new Date(`${r.slot}:00Z`), timeZone)));
+    const key = `${day}|${r.channel}|${r.status}`;
+    const row = out.get(key);
+    if (row) row.n += Number(r.n);
+    else out.set(key, { day, channel: r.channel, status: r.status, n: Number(r.n) });
+  }
+  return [...out.values()];
 }
 
 /** The commonest reasons of failure among messages made since `since`, most frequent first. */

@@ -23,13 +23,14 @@ import type {
 import { MessageCreator } from './transitions/create';
 import { claimDue, releaseClaimed, releaseExpiredLeases } from './transitions/claim';
 import { completeMany } from './transitions/complete';
-import { recordReceipt } from './transitions/receipt';
+import { recordReceipt, type ReceiptOutcome } from './transitions/receipt';
 import { recordBounce, type BounceReport } from './transitions/bounce';
 import { releaseQuietHours, releaseVerifiedEmail } from './transitions/release';
 import { moveMany, type Move } from './transitions/move';
 import { noteEvent, retryByStaff, type NoteArgs, type RetryArgs } from './transitions/staff';
 import { rewriteMessage, type RewriteArgs } from './transitions/rewrite';
-import { anonymiseBatch } from './transitions/anonymise';
+import { anonymiseBatch, type AnonymiseMark } from './transitions/anonymise';
+import { cancelStale, type StaleCancel } from './transitions/stale';
 import { cancelUnsentVerificationMails } from './transitions/cancel';
 import { confirmPrinted, type ConfirmPrintedArgs } from './transitions/print';
 import { chunk, numbers } from './transitions/shared';
@@ -45,7 +46,14 @@ import {
   lettersToPrintByBranch,
   searchArchive,
   smsErrorsOfRun,
+  boundedCount,
+  keysetOrder,
+  keysetPage,
+  resolveCursor,
   type ArchiveQuery,
+  type BoundedCount,
+  type KeysetPage,
+  type PageCursor,
   type ArchiveResult,
   type DayCountRow,
   type HeldItemLine,
@@ -77,7 +85,8 @@ export interface StaffQueueFilter {
   channel: string;
   branch: string;
   type: string;
-  page: number;
+  /** Where the page begins; null: the newest. */
+  cursor: PageCursor | null;
 }
 
 export type QueuedMessage = Pick<
@@ -100,6 +109,22 @@ export type QueuedMessage = Pick<
 interface CountRow {
   n: number | string;
 }
+
+const QUEUED_COLUMNS = [
+  'm.id',
+  'm.message_type',
+  'm.level',
+  'm.borrowernumber',
+  'm.branchcode',
+  'm.channel',
+  'm.status',
+  'm.status_reason',
+  'm.subject',
+  'm.attempts',
+  'm.created_at',
+  'm.updated_at',
+  'm.last_reply',
+];
 
 export class MessageStore {
   private readonly creator: MessageCreator;
@@ -151,7 +176,7 @@ export class MessageStore {
   }
 
   /** Receipt: an SMS delivery receipt, applied to its sent message or kept until it is sent. */
-  recordReceipt(receipt: SmsReceipt, at: Date): Promise<'applied' | 'kept'> {
+  recordReceipt(receipt: SmsReceipt, at: Date): Promise<ReceiptOutcome> {
     return recordReceipt(this.knex, receipt, at);
   }
 
@@ -191,14 +216,20 @@ export class MessageStore {
     return rewriteMessage(this.knex, args);
   }
 
-  /** Anonymise one batch of ended messages made before `before` (a UTC database time). */
+  /** Notices with nothing left that is still current in Koha: cancelled with the reason. */
+  cancelStale(c: StaleCancel): Promise<number[]> {
+    return cancelStale(this.knex, c);
+  }
+
+  /** Anonymise one batch of ended messages made before `before` (a UTC database time), after the last batch's mark. */
   anonymiseBatch(args: {
     before: string;
     batchSize: number;
     detail: string;
     actor: string;
     now: () => Date;
-  }): Promise<{ messages: number; items: number }> {
+    from?: AnonymiseMark | null;
+  }): Promise<{ messages: number; items: number; next: AnonymiseMark | null }> {
     return anonymiseBatch(this.knex, args);
   }
 
@@ -401,36 +432,41 @@ export class MessageStore {
     );
   }
 
-  /** The staff queue: failed and missing-contact messages nobody has dealt with yet, newest first. */
-  async staffQueue(f: StaffQueueFilter, pageSize: number): Promise<{ messages: QueuedMessage[]; total: number }> {
+  /** The staff queue's messages in one status (all of them when `status` is empty), not yet dealt with, unordered. */
+  staffQueueMatches(f: Omit<StaffQueueFilter, 'cursor'>, status?: string): Knex.QueryBuilder {
     const q = this.knex<MessageRow>('kmc_messages as m')
       .leftJoin('kmc_queue_handled as h', 'h.message_id', 'm.id')
-      .whereNull('h.message_id')
-      .whereIn('m.status', f.status ? [f.status] : STAFF_QUEUE_STATUSES);
+      .whereNull('h.message_id');
+    if (status) q.where('m.status', status);
+    else q.whereIn('m.status', f.status ? [f.status] : STAFF_QUEUE_STATUSES);
     if (f.channel) q.where('m.channel', f.channel);
     if (f.branch) q.where('m.branchcode', f.branch);
     if (f.type) q.where('m.message_type', f.type);
-    const counted = await q.clone().count<CountRow[]>({ n: '*' });
-    const messages = await q
-      .orderBy('m.id', 'desc')
-      .limit(pageSize)
-      .offset((f.page - 1) * pageSize)
-      .select<QueuedMessage[]>(
-        'm.id',
-        'm.message_type',
-        'm.level',
-        'm.borrowernumber',
-        'm.branchcode',
-        'm.channel',
-        'm.status',
-        'm.status_reason',
-        'm.subject',
-        'm.attempts',
-        'm.created_at',
-        'm.updated_at',
-        'm.last_reply',
-      );
-    return { messages, total: Number(counted[0]?.n ?? 0) };
+    return q;
+  }
+
+  /**
+   * The staff queue: failed and missing-contact messages nobody has dealt with yet, newest first, one page from
+   * the cursor on. Each status is read along its own index range and the pages are merged, so no page sorts the
+   * whole queue; the count stops at `COUNT_LIMIT`.
+   */
+  async staffQueue(f: StaffQueueFilter, pageSize: number): Promise<KeysetPage<QueuedMessage> & { total: BoundedCount }> {
+    const cursor = await resolveCursor(this.knex, f.cursor);
+    const statuses = f.status ? [f.status] : STAFF_QUEUE_STATUSES;
+    const [parts, total] = await Promise.all([
+      Promise.all(
+        statuses.map((status) =>
+          keysetOrder(this.staffQueueMatches(f, status), cursor, 'm.')
+            .limit(pageSize + 1)
+            .select<QueuedMessage[]>(QUEUED_COLUMNS),
+        ),
+      ),
+      boundedCount(this.knex, this.staffQueueMatches(f)),
+    ]);
+    const newest = (x: QueuedMessage, y: QueuedMessage) =>
+      x.created_at === y.created_at ? y.id - x.id : x.created_at < y.created_at ? 1 : -1;
+    const rows = parts.flat().sort(cursor?.direction === 'newer' ? (x, y) => newest(y, x) : newest);
+    return { ...keysetPage(rows, cursor, pageSize), total };
   }
 
   // ---- Reads for the staff pages (./staff-reads) ----
@@ -445,9 +481,9 @@ export class MessageStore {
     return listForPatron(this.knex, borrowernumber, limit);
   }
 
-  /** Messages made since `since`, counted per UTC day, channel and status. */
-  countsByDay(since: Date): Promise<DayCountRow[]> {
-    return countsByDay(this.knex, since);
+  /** Messages made since an instant, counted per library day (in `timeZone`), channel and status. */
+  countsByDay(since: Date, timeZone: string): Promise<DayCountRow[]> {
+    return countsByDay(this.knex, since, timeZone);
   }
 
   /** The commonest reasons of failure among messages made since `since`. */

@@ -115,6 +115,24 @@ export class OverdueRuleChain {
     return null;
   }
 
+  /**
+   * The level Koha's own overdue job sends a loan overdue `age` days: its
+   * delays count from the due date, so a level's is the sum of ours up to
+   * it. The highest used level whose summed delay has passed, or null.
+   */
+  levelAtAge(subject: RuleSubject, age: number): { level: number; rule: Rule } | null {
+    let found: { level: number; rule: Rule } | null = null;
+    let sum = 0;
+    for (const level of OVERDUE_LEVELS) {
+      const r = resolveRule(this.rulesOf(level), subject);
+      if (!r || !r.is_used) break;
+      sum += r.delay_days;
+      if (age < sum) break;
+      found = { level, rule: r };
+    }
+    return found;
+  }
+
   /** The last level sent to this subject before a replacement bill (0 when no level is used). */
   lastUsedLevel(subject: RuleSubject): number {
     let last = 0;

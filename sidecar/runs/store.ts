@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { isDuplicateKey, toDbTime } from '../db';
+import { fromDbTime, isDuplicateKey, toDbTime } from '../db';
 import type { ChannelName, MessageStatus } from '../kernel';
 import { isChannel } from '../kernel';
 
@@ -272,6 +272,24 @@ export class RunStore {
     return !!(await this.knex<RunRow>('kmc_runs')
       .where({ job, fire_time: toDbTime(fireTime).slice(0, 19) })
       .first('id'));
+  }
+
+  /** The latest fire of a job the run log holds (any outcome), or null when it never fired. */
+  async lastFire(job: string): Promise<Date | null> {
+    const rows = await this.knex<RunRow>('kmc_runs').where({ job }).max<Array<{ t: string | null }>>({ t: 'fire_time' });
+    return fromDbTime(rows[0]?.t ?? null);
+  }
+
+  /**
+   * When the first real (not dry) run of a message type started, whatever
+   * its outcome, or null before there was one: what a library had before the
+   * sidecar's first run of a type, Koha had already dealt with.
+   */
+  async firstRunStart(messageType: string): Promise<Date | null> {
+    const rows = await this.knex<RunRow>('kmc_runs')
+      .where({ message_type: messageType, dry_run: 0 })
+      .min<Array<{ t: string | null }>>({ t: 'started_at' });
+    return fromDbTime(rows[0]?.t ?? null);
   }
 
   /** The library day of the last finished real run of a message type on or before a day (the welcome notices count from it). */

@@ -119,26 +119,70 @@ export function cronMatches(s: CronSchedule, at: Date, timeZone: string): boolea
 }
 
 const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
+const DAY = 24 * 60 * MINUTE;
 /** How far to look: a yearly schedule (one day a year) still fits. */
-const HORIZON_HOURS = 367 * 24;
+const HORIZON_DAYS = 367;
 
-/** Could any minute of the UTC hour starting at `hourStart` match? Checked at both ends of the hour. */
-function hourMayMatch(s: CronSchedule, hourStart: number, timeZone: string): boolean {
-  for (const t of [hourStart, hourStart + 59 * MINUTE]) {
-    const w = wallClock(new Date(t), timeZone);
-    if (s.hours.has(w.hour) && dayMatches(s, w)) return true;
+/** A wall-clock time read as if it were UTC: the arithmetic of days and minutes without a zone. */
+function wallMs(at: number, timeZone: string): number {
+  const w = wallClock(new Date(at), timeZone);
+  return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute);
+}
+
+/** Minutes the zone is ahead of UTC at an instant (whole minutes; seconds are dropped). */
+function offsetAt(at: number, timeZone: string): number {
+  const t = Math.floor(at / MINUTE) * MINUTE;
+  return wallMs(t, timeZone) - t;
+}
+
+/**
+ * The instants of one wall-clock minute (as `wallMs` gives it): none exist
+ * in the hour the clocks skip, so that minute stands for the first one after
+ * the change (the schedule runs once, as soon as it can); two exist in the
+ * hour the clocks repeat, and only the first counts (the schedule runs once),
+ * unless `both` (a schedule for every hour keeps its fires in both).
+ */
+function instantsOf(wall: number, before: number, after: number, timeZone: string, both: boolean): number[] {
+  if (before === after) return [wall - before];
+  const found = [...new Set([wall - before, wall - after])].filter((t) => wallMs(t, timeZone) === wall).sort((a, b) => a - b);
+  if (found.length) return both ? found : [found[0]];
+  // Skipped: the change happens between these two readings of the minute; find the first minute after it.
+  for (let t = wall - Math.max(before, after); t <= wall - Math.min(before, after); t += MINUTE) {
+    if (wallMs(t, timeZone) > wall) return [t];
   }
-  return false;
+  return [];
+}
+
+/** Every fire on one library day (its date as a UTC midnight), in order. */
+function firesOnDay(s: CronSchedule, dayUtc: number, timeZone: string): number[] {
+  const d = new Date(dayUtc);
+  const w: Wall = { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: 0, minute: 0, weekday: d.getUTCDay() };
+  if (!dayMatches(s, w)) return [];
+  // The zone's offset before the day begins and after it ends: equal on every day without a clock change.
+  const before = offsetAt(dayUtc - 14 * 60 * MINUTE, timeZone);
+  const after = offsetAt(dayUtc + DAY + 14 * 60 * MINUTE, timeZone);
+  const both = s.hours.size === 24;
+  const out = new Set<number>();
+  for (const hour of [...s.hours].sort((a, b) => a - b)) {
+    for (const minute of [...s.minutes].sort((a, b) => a - b)) {
+      for (const t of instantsOf(dayUtc + hour * 60 * MINUTE + minute * MINUTE, before, after, timeZone, both)) out.add(t);
+    }
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/** The library day (as a UTC midnight) an instant falls on. */
+function dayOf(at: number, timeZone: string): number {
+  return Math.floor(wallMs(at, timeZone) / DAY) * DAY;
 }
 
 /** The first fire strictly after `after`, or null when none comes within a year. */
 export function nextFire(s: CronSchedule, after: Date, timeZone: string): Date | null {
-  const start = Math.floor(after.getTime() / MINUTE) * MINUTE + MINUTE;
-  let hour = Math.floor(start / HOUR) * HOUR;
-  for (let h = 0; h < HORIZON_HOURS; h += 1, hour += HOUR) {
-    if (!hourMayMatch(s, hour, timeZone)) continue;
-    for (let t = Math.max(hour, start); t < hour + HOUR; t += MINUTE) if (cronMatches(s, new Date(t), timeZone)) return new Date(t);
+  const from = Math.floor(after.getTime() / MINUTE) * MINUTE;
+  // From the day before: a fire in the skipped hour may land on the next instant of that day.
+  for (let day = dayOf(from, timeZone) - DAY, n = 0; n <= HORIZON_DAYS; day += DAY, n += 1) {
+    const t = firesOnDay(s, day, timeZone).find((f) => f > from);
+    if (t !== undefined) return new Date(t);
   }
   return null;
 }
@@ -146,12 +190,28 @@ export function nextFire(s: CronSchedule, after: Date, timeZone: string): Date |
 /** The last fire at or before `at`, or null when none was within a year. */
 export function previousFire(s: CronSchedule, at: Date, timeZone: string): Date | null {
   const end = Math.floor(at.getTime() / MINUTE) * MINUTE;
-  let hour = Math.floor(end / HOUR) * HOUR;
-  for (let h = 0; h < HORIZON_HOURS; h += 1, hour -= HOUR) {
-    if (!hourMayMatch(s, hour, timeZone)) continue;
-    for (let t = Math.min(hour + HOUR - MINUTE, end); t >= hour; t -= MINUTE) if (cronMatches(s, new Date(t), timeZone)) return new Date(t);
+  for (let day = dayOf(end, timeZone) + DAY, n = 0; n <= HORIZON_DAYS; day -= DAY, n += 1) {
+    const t = firesOnDay(s, day, timeZone)
+      .filter((f) => f <= end)
+      .pop();
+    if (t !== undefined) return new Date(t);
   }
   return null;
+}
+
+/** The last fire of each library day in (from, to], in order: what a sidecar down for days catches up. */
+export function lastFireOfEachDay(s: CronSchedule, from: Date, to: Date, timeZone: string): Date[] {
+  const start = Math.floor(from.getTime() / MINUTE) * MINUTE;
+  const end = Math.floor(to.getTime() / MINUTE) * MINUTE;
+  const out: Date[] = [];
+  // From the day before: a fire in the skipped hour may land on the next instant of that day.
+  for (let day = dayOf(start, timeZone) - DAY; day <= dayOf(end, timeZone) + DAY; day += DAY) {
+    const last = firesOnDay(s, day, timeZone)
+      .filter((f) => f > start && f <= end)
+      .pop();
+    if (last !== undefined) out.push(new Date(last));
+  }
+  return out;
 }
 
 /** Every fire in (from, to], in order: for a simulated calendar, or to show what a schedule means. */

@@ -16,6 +16,7 @@ export type RoutineProblem =
   | 'routine.error.type'
   | 'routine.error.level'
   | 'routine.error.schedule'
+  | 'routine.error.schedule_choice'
   | 'routine.error.message_long'
   | 'routine.error.name_taken';
 

@@ -11,4 +11,5 @@ export {
   type RoutineCriteria,
 } from './routines';
 export { RoutineEditor, routineFromForm, type RoutineForm, type FieldError, type RoutineProblem } from './editing';
-export { parseCron, nextFire, previousFire, firesBetween, cronMatches, wallClock, type CronSchedule } from './cron';
+export { parseCron, nextFire, previousFire, firesBetween, lastFireOfEachDay, cronMatches, wallClock, type CronSchedule } from './cron';
+export { SCHEDULE_KINDS, choiceFromForm, choiceOfCron, cronOfChoice, type ScheduleChoice, type ScheduleKind } from './choices';

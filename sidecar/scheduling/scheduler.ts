@@ -2,18 +2,23 @@
  * The scheduler: node-schedule fires each enabled routine at its times in
  * the library's time zone. Every fire goes through the run log, where
  * (job, fire time) is unique, so when several sidecars share a database one
- * of them runs it and the others step aside. At start, the last fire a
+ * of them runs it and the others step aside. At start, each library day a
  * routine missed while the sidecar was down is run once (under its own fire
  * time, so a second start does not run it again). SMS held for quiet hours
  * are released every minute. Routines are read again every few minutes, so
  * changes made on the staff pages take effect without a restart.
  */
-import schedule from 'node-schedule';
+import type schedule from 'node-schedule';
+
 import { KmcError } from '../errors';
 import type { Logger } from '../logging';
 import { libraryDay, type Clock } from '../kernel';
-import { nextFire, parseCron, previousFire } from './cron';
+import { lastFireOfEachDay, nextFire, parseCron, previousFire, type CronSchedule } from './cron';
 import { routineRunFields, type Routine, type RoutineStore } from './routines';
+
+/** node-schedule, loaded when the scheduler first arms a job (a command that schedules nothing never loads it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const scheduler = () => require('node-schedule') as typeof schedule;
 
 /** What the scheduler asks the notice engine to run for one fire of a routine. */
 export type RoutineRunRequest = ReturnType<typeof routineRunFields> & {
@@ -35,8 +40,8 @@ export interface RoutineRunResult {
 export interface SchedulerDeps<R extends RoutineRunResult = RoutineRunResult> {
   /** Runs one fire (the notice engine's runNotices, given its dependencies by the composition root). */
   run: (req: RoutineRunRequest) => Promise<R>;
-  /** The run log: whether a fire was already taken. */
-  runs: { fireTaken(job: string, fireTime: Date): Promise<boolean> };
+  /** The run log: whether a fire was already taken, and the last fire it holds of a job (what catch-up counts from). */
+  runs: { fireTaken(job: string, fireTime: Date): Promise<boolean>; lastFire?(job: string): Promise<Date | null> };
   /** Moves SMS held for quiet hours that are over to the queue (the queue's release); returns how many. */
   releaseQuietHours: (actor: string) => Promise<number>;
   routines: RoutineStore;
@@ -48,6 +53,9 @@ export interface SchedulerDeps<R extends RoutineRunResult = RoutineRunResult> {
   /** How often routines are read again (default 5 minutes). */
   reloadEveryMs?: number;
 }
+
+/** Missed days caught up at most: a sidecar down longer than this leaves older days to staff. */
+export const CATCH_UP_DAYS = 31;
 
 /** The run log's job name for a routine's fires. */
 export function routineJob(routine: Pick<Routine, 'id'>): string {
@@ -100,31 +108,47 @@ export class Scheduler<R extends RoutineRunResult = RoutineRunResult> {
   }
 
   /**
-   * For each enabled routine: its last fire before now, if that fire came
-   * after the routine was made and the run log has no run for it, is run now.
+   * For each enabled routine, the fires missed while the sidecar was down
+   * (after the routine was made and after the last fire the run log holds)
+   * are run now, oldest first: the last fire of each missed library day, so
+   * a daily routine covers each day it missed once, and for at most
+   * `CATCH_UP_DAYS` days. A routine the run log has never seen fire catches
+   * up its last fire only.
    */
   async catchUp(): Promise<R[]> {
     const now = this.deps.clock.now();
     const out: R[] = [];
     for (const routine of await this.deps.routines.list({ enabledOnly: true })) {
       if (!routine.schedule) continue;
-      let prev: Date | null;
+      let missed: Date[];
       try {
-        prev = previousFire(parseCron(routine.schedule), now, this.deps.timezone);
+        missed = await this.missedFires(routine, parseCron(routine.schedule), now);
       } catch (err) {
         this.deps.logger.error('schedule.invalid', { routineId: routine.id, error: messageOf(err) });
         continue;
       }
-      if (!prev || prev.getTime() <= createdAt(routine).getTime()) continue;
-      if (await this.deps.runs.fireTaken(routineJob(routine), prev)) continue;
-      this.deps.logger.info('schedule.catch_up', { routineId: routine.id, fireTime: prev.toISOString() });
-      try {
-        out.push(await this.fire(routine, prev));
-      } catch (err) {
-        this.logFailure(routine, prev, err);
+      for (const fireTime of missed) {
+        if (await this.deps.runs.fireTaken(routineJob(routine), fireTime)) continue;
+        this.deps.logger.info('schedule.catch_up', { routineId: routine.id, fireTime: fireTime.toISOString() });
+        try {
+          out.push(await this.fire(routine, fireTime));
+        } catch (err) {
+          this.logFailure(routine, fireTime, err);
+        }
       }
     }
     return out;
+  }
+
+  private async missedFires(routine: Routine, cron: CronSchedule, now: Date): Promise<Date[]> {
+    const { timezone } = this.deps;
+    const prev = previousFire(cron, now, timezone);
+    const made = createdAt(routine).getTime();
+    if (!prev || prev.getTime() <= made) return [];
+    const last = (await this.deps.runs.lastFire?.(routineJob(routine))) ?? null;
+    if (!last || last.getTime() >= prev.getTime()) return [prev];
+    const from = Math.max(last.getTime(), made, now.getTime() - CATCH_UP_DAYS * 86_400_000);
+    return lastFireOfEachDay(cron, new Date(from), now, timezone);
   }
 
   /** Catches up, arms every enabled routine, and starts the minute-by-minute housekeeping. */
@@ -133,7 +157,7 @@ export class Scheduler<R extends RoutineRunResult = RoutineRunResult> {
     this.started = true;
     const caughtUp = await this.catchUp();
     await this.reload();
-    this.housekeeping.push(schedule.scheduleJob('kmc:quiet-hours', '* * * * *', () => void this.track(this.releaseQuietHours())));
+    this.housekeeping.push(scheduler().scheduleJob('kmc:quiet-hours', '* * * * *', () => void this.track(this.releaseQuietHours())));
     const every = this.deps.reloadEveryMs ?? 5 * 60_000;
     if (every > 0) {
       this.reloadTimer = setInterval(
@@ -206,7 +230,7 @@ export class Scheduler<R extends RoutineRunResult = RoutineRunResult> {
       return;
     }
     if (!at) return;
-    const job = schedule.scheduleJob(`routine:${routine.id}:${at.toISOString()}`, at, () => {
+    const job = scheduler().scheduleJob(`routine:${routine.id}:${at.toISOString()}`, at, () => {
       this.armed.delete(routine.id);
       const run = this.fire(routine, at)
         .catch((err: unknown) => {

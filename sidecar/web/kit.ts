@@ -43,6 +43,8 @@ export type WebSettings = Pick<
   | 'retentionDays'
   | 'mailFrom'
 > &
+  // The SMS sender in force when a branch names none (the settings page says so); absent in tests that need no SMS.
+  Partial<Pick<Settings, 'sms'>> &
   Partial<Pick<Settings, 'trustProxy'>>;
 
 /** What /healthz reports. */

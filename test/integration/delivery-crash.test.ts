@@ -54,8 +54,9 @@ describe(`a delivery worker killed mid-batch and started again (${kohaSchemaKind
     // Slow enough answers that the kill lands while a window of submits is in flight.
     smsc.setResponseDelay(40);
     const env = workerEnv(world, {
-      KMC_DELIVERY_LEASE_SECONDS: '3',
-      KMC_SMPP_PDU_TIMEOUT_MS: '1000',
+      // The lease must be three PDU time-outs; a time-out of 3 s keeps a busy machine's slow answer from turning into a retry.
+      KMC_DELIVERY_LEASE_SECONDS: '9',
+      KMC_SMPP_PDU_TIMEOUT_MS: '3000',
       KMC_DELIVERY_BATCH: '25',
     });
     // A letter that reached the print folder waits there to be printed: for a letter, that is "sent".

@@ -15,7 +15,8 @@ import { kohaSchemaKind } from '../support/koha';
 import { deliveryWorld } from './delivery-support';
 import { TestClock, testServices, testSettings } from '../support/sidecar';
 import type { CapturedMail } from '../../sidecar/demo/capture-smtp';
-import { dkimRecordText } from '../../sidecar/config';
+import { dkimKeyOf, dkimRecordText } from '../../sidecar/config';
+import { readVerpTag } from '../../sidecar/bounces';
 import type { NewMessage } from '../../sidecar/queue';
 
 let serial = 0;
@@ -108,5 +109,67 @@ describe(`mail that providers trust (${kohaSchemaKind()} Koha schema)`, function
     }
     const unsigned = await dkimVerify(byFrom('library@other.example.com').raw, { resolver });
     expect(unsigned.results.map((r) => r.status.result)).to.deep.equal(['none']);
+  });
+
+  it("a branch's notice gets its own VERP domain and is signed with the branch's own DKIM key (its settings)", async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const branchKey = dkimKeyOf('stadtbibliothek.example.net', 'hafen1', pem, 'test').key!;
+    const branchResolver = (name: string, rrtype: string): Promise<string[][]> => {
+      if (rrtype === 'TXT' && name === 'hafen1._domainkey.stadtbibliothek.example.net')
+        return Promise.resolve([[dkimRecordText(branchKey)]]);
+      return Promise.reject(Object.assign(new Error(`no ${rrtype} record for ${name}`), { code: 'ENOTFOUND' }));
+    };
+    const settings = testSettings(world.db.url, { KMC_SMTP_URL: world.smtp.url, KMC_BOUNCE_DOMAIN: 'bounce.library.example.org' });
+    const clock = new TestClock(new Date('2026-11-02T09:00:00Z'));
+    const kmc = testServices(settings, clock, { adapters: {} });
+    const before = world.smtp.messages.length;
+    try {
+      await kmc.branches.saveMail('HAF', {
+        bounce_domain: 'retur.stadtbibliothek.example.net',
+        dkim_domain: 'stadtbibliothek.example.net',
+        dkim_selector: 'hafen1',
+        dkim_private_key: pem,
+      });
+      // Saved again without a key: the stored key is kept.
+      await kmc.branches.saveMail('HAF', {
+        bounce_domain: 'retur.stadtbibliothek.example.net',
+        dkim_domain: 'stadtbibliothek.example.net',
+        dkim_selector: 'hafen1',
+        dkim_private_key: null,
+      });
+      await kmc.startChannels();
+      const { ids } = await kmc.store.insertMessages(
+        [
+          email('Stadtbibliothek am Hafen <hafen@stadtbibliothek.example.net>', { branchcode: 'HAF' }),
+          email('central@library.example.org', { branchcode: 'CPL' }),
+        ],
+        clock.now(),
+        'test',
+      );
+      expect(await kmc.worker.deliverOnce()).to.include({ sent: 2, failed: 0 });
+      const got = world.smtp.messages.slice(before);
+      const hafen = got.find((m) => m.parsed.from?.value[0]?.address === 'hafen@stadtbibliothek.example.net')!;
+      const central = got.find((m) => m.parsed.from?.value[0]?.address === 'central@library.example.org')!;
+
+      // Each return path at its own domain, and each a genuine tag of its own message.
+      expect(hafen.envelopeFrom).to.match(/^bounce\+[^@]+@retur\.stadtbibliothek\.example\.net$/);
+      expect(central.envelopeFrom).to.match(/^bounce\+[^@]+@bounce\.library\.example\.org$/);
+      const tagOf = (path: string) => path.slice(path.indexOf('+') + 1, path.indexOf('@'));
+      expect(readVerpTag(tagOf(hafen.envelopeFrom), settings.secret)).to.deep.equal({ messageId: ids[0] });
+      expect(readVerpTag(tagOf(central.envelopeFrom), settings.secret)).to.deep.equal({ messageId: ids[1] });
+
+      // Signed with the branch's key, which an independent verifier accepts given the published record.
+      const verdict = await dkimVerify(hafen.raw, { resolver: branchResolver });
+      expect(verdict.results).to.have.length(1);
+      expect(verdict.results[0]).to.deep.include({ signingDomain: 'stadtbibliothek.example.net', selector: 'hafen1' });
+      expect(verdict.results[0].status.result).to.equal('pass');
+      const changed = await dkimVerify(hafen.raw.replace(/Your loan is overdue/, 'Your loan is fine'), { resolver: branchResolver });
+      expect(changed.results[0].status.result).to.not.equal('pass');
+      // The other branch has no key of its own and none in KMC_DKIM_KEYS: unsigned.
+      expect((await dkimVerify(central.raw, { resolver: branchResolver })).results.map((r) => r.status.result)).to.deep.equal(['none']);
+    } finally {
+      await kmc.close();
+    }
   });
 });

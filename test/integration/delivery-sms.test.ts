@@ -144,14 +144,14 @@ describe(`SMS through the delivery pipeline (${kohaSchemaKind()} Koha schema)`, 
 
     expect((await row(tlv)).status).to.equal('delivered');
     const undelivered = await row(text);
-    expect(undelivered.status).to.equal('failed');
+    expect(undelivered.status).to.equal('bounced');
     expect(undelivered.status_reason).to.equal('SMS_NOT_DELIVERED: the SMSC reports UNDELIV (err 001)');
-    expect((await row(both)).status).to.equal('failed');
+    expect((await row(both)).status).to.equal('bounced');
     expect((await events(tlv)).map((e) => e.status)).to.deep.equal(['pending', 'sending', 'sent', 'delivered']);
     expect((await events(tlv))[3].detail).to.equal('delivery receipt: DELIVRD');
     expect((await events(both))[3].detail).to.equal('delivery receipt: EXPIRED (err 027)');
 
-    const queue = await kmc.store.queue({ statuses: ['failed', 'missing_contact'] });
+    const queue = await kmc.store.queue({ statuses: ['bounced', 'failed', 'missing_contact'] });
     expect(queue.messages.map((m) => m.id).sort()).to.deep.equal([text, both].sort());
     expect(queue.total).to.equal(2);
   });
@@ -181,7 +181,7 @@ describe(`SMS through the delivery pipeline (${kohaSchemaKind()} Koha schema)`, 
       { providerId: 'NOT-OURS-1', state: 'delivered', stat: 'DELIVRD', account: `kmc@127.0.0.1:${smsc.port}` },
       clock.now(),
     );
-    expect(result).to.equal('kept');
+    expect(result).to.deep.equal({ result: 'kept', messageId: null, status: null });
     expect((await row(id)).status).to.equal('sent');
     expect((await kmc.store.waitingReceipts()).map((r) => r.provider_id)).to.deep.equal(['NOT-OURS-1']);
   });
@@ -346,7 +346,7 @@ describe(`SMS through the delivery pipeline (${kohaSchemaKind()} Koha schema)`, 
     expect(twin, 'a central message with the same SMSC message id').to.not.equal(undefined);
     expect(twin!.provider_account).to.equal(`kmc@127.0.0.1:${central.port}`);
     expect(await branch.sendReceipt(harbour.provider_id!, { form: 'tlv', stat: 'UNDELIV' })).to.equal(0);
-    expect((await row(haf)).status).to.equal('failed');
+    expect((await row(haf)).status).to.equal('bounced');
     expect((await row(twin!.id)).status).to.equal('sent');
   });
 });

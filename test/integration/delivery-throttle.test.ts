@@ -11,6 +11,7 @@ import { kohaSchemaKind } from '../support/koha';
 import { deliveryWorld } from './delivery-support';
 import { TestClock, testServices, testSettings } from '../support/sidecar';
 import type { NewMessage } from '../../sidecar/queue';
+import { SendCountStore } from '../../sidecar/delivery';
 
 const MINUTE = 60_000;
 
@@ -105,6 +106,74 @@ describe(`sending limits in the delivery worker (${kohaSchemaKind()} Koha schema
       for (const r of await Promise.all(limited.map(async (id) => (await kmc.store.get(id))!))) expect(r.attempts).to.equal(1);
     } finally {
       await kmc.close();
+    }
+  });
+
+  it('two workers sharing the queue, and a worker started again, keep within the limit together (kmc_send_counts)', async () => {
+    const clock = new TestClock(new Date('2026-11-03T08:00:00Z'));
+    const settings = testSettings(world.db.url, {
+      KMC_SMTP_URL: world.smtp.url,
+      KMC_MESSAGE_DOMAIN_LIMITS:
+        '<message_domain_limits><domain><name>shared.example.net</name><limit>60</limit><unit>1m</unit></domain></message_domain_limits>',
+    });
+    const one = testServices(settings, clock, { workerId: 'worker-one' });
+    const two = testServices(settings, clock, { workerId: 'worker-two' });
+    let again: ReturnType<typeof testServices> | null = null;
+    try {
+      await Promise.all([one.startChannels(), two.startChannels()]);
+      const messages: NewMessage[] = [];
+      for (let i = 0; i < 300; i += 1) {
+        messages.push(email(10_000 + 2 * i, `reader${String(i)}@shared.example.net`));
+        messages.push(email(10_000 + 2 * i + 1, `reader${String(i)}@elsewhere${String(i % 7)}.example.org`));
+      }
+      const { ids } = await one.store.insertMessages(messages, clock.now(), 'test');
+      const limited = ids.filter((_, i) => i % 2 === 0);
+      const others = ids.filter((_, i) => i % 2 === 1);
+      const sentOf = async (of: number[]) =>
+        (await Promise.all(of.map(async (id) => (await one.store.get(id))!.status))).filter((s) => s === 'sent').length;
+      const toShared = () => world.smtp.messages.filter((m) => m.envelopeTo.some((t) => t.endsWith('@shared.example.net'))).length;
+
+      // Both workers at once: between them 60 to the limited domain in this minute, and every other notice.
+      const [a, b] = await Promise.all([one.worker.deliverOnce(), two.worker.deliverOnce()]);
+      expect(a.sent + b.sent).to.equal(360);
+      expect(a.claimed, 'both workers took part').to.be.greaterThan(0);
+      expect(b.claimed, 'both workers took part').to.be.greaterThan(0);
+      expect(await sentOf(others)).to.equal(300);
+      expect(await sentOf(limited)).to.equal(60);
+      expect(toShared()).to.equal(60);
+      expect(await new SendCountStore(world.db.knex).count('domain:shared.example.net', clock.now())).to.equal(60);
+
+      // A worker started afresh within the same minute (no memory of the sends) sends none of new notices there.
+      const more = (
+        await one.store.insertMessages(
+          Array.from({ length: 20 }, (_, i) => email(20_000 + i, `late${String(i)}@shared.example.net`)),
+          clock.now(),
+          'test',
+        )
+      ).ids;
+      again = testServices(settings, clock, { workerId: 'worker-again' });
+      await again.startChannels();
+      expect(await again.worker.deliverOnce()).to.include({ sent: 0, heldBack: 20 });
+      expect(toShared()).to.equal(60);
+
+      // The next minutes: 60 a minute between the workers, until all are sent.
+      for (let minute = 1; minute <= 5; minute += 1) {
+        clock.advance(MINUTE);
+        const [x, y] = await Promise.all([one.worker.deliverOnce(), two.worker.deliverOnce()]);
+        expect(x.sent + y.sent, `minute ${String(minute)}`).to.equal(minute < 5 ? 60 : 20);
+      }
+      expect(await sentOf([...limited, ...more])).to.equal(320);
+      // Counted by the test clock: no minute got more than 60 sends to the limited domain.
+      const perMinute = new Map<number, number>();
+      for (const id of [...limited, ...more]) {
+        const sent = (await one.store.events(id)).filter((e) => e.status === 'sent');
+        expect(sent).to.have.length(1);
+        const minute = Math.floor(new Date(sent[0].at).getTime() / MINUTE);
+        perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
+      }
+      expect([...perMinute.entries()].sort((x, y) => x[0] - y[0]).map(([, n]) => n)).to.deep.equal([60, 60, 60, 60, 60, 20]);
+    } finally {
+      await Promise.all([one.close(), two.close(), again?.close()]);
     }
   });
 });

@@ -5,6 +5,7 @@
  * what is wrong, and its exit code says whether all is well.
  */
 import { expect } from 'chai';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -159,6 +160,43 @@ describe(`kmc doctor (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, funct
       await db.knex('kmc_branch_settings').where({ branchcode: 'FFL' }).update({ sender_email: null });
       await db.knex('systempreferences').whereIn('variable', ['ReturnpathDefault', 'KohaAdminEmailAddress']).del();
       if (prefs.length) await db.knex('systempreferences').insert(prefs);
+    }
+  });
+
+  it("checks the branches' own DKIM keys (branch settings) as it checks KMC_DKIM_KEYS, and names one that cannot sign", async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await db
+      .knex('kmc_branch_settings')
+      .where({ branchcode: 'MPL' })
+      .update({
+        dkim_domain: 'mpl.kmc-doctor.invalid',
+        dkim_selector: 'mpl1',
+        dkim_private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      });
+    await db
+      .knex('kmc_branch_settings')
+      .where({ branchcode: 'FFL' })
+      .update({ dkim_domain: 'ffl.kmc-doctor.invalid', dkim_selector: 'ffl1', dkim_private_key: 'not a key' });
+    try {
+      const r = await runKmc(['doctor', '--json'], env);
+      const report = JSON.parse(r.stdout) as DoctorReport;
+      const mpl = report.findings.find(
+        (f) => f.subject === "the DKIM key of mpl.kmc-doctor.invalid (selector mpl1, branch MPL's settings)",
+      );
+      expect(mpl, JSON.stringify(report.findings.map((f) => f.subject))).to.not.equal(undefined);
+      // Nothing is published for it (or DNS cannot be asked from here): either way the record to publish is given.
+      expect(['warning', 'not_checked']).to.include(mpl!.verdict);
+      expect(mpl!.hint).to.match(/mpl1\._domainkey\.mpl\.kmc-doctor\.invalid .*v=DKIM1; k=rsa; p=MII/);
+      expect(JSON.stringify(report)).not.to.contain('PRIVATE KEY');
+      const ffl = report.findings.find((f) => f.subject === "the DKIM key in branch FFL's settings");
+      expect(ffl).to.deep.include({ verdict: 'problem' });
+      expect(ffl!.says).to.match(/^it cannot sign: no usable private key/);
+      expect(r.code).to.equal(1);
+    } finally {
+      await db
+        .knex('kmc_branch_settings')
+        .whereIn('branchcode', ['MPL', 'FFL'])
+        .update({ dkim_domain: null, dkim_selector: null, dkim_private_key: null });
     }
   });
 

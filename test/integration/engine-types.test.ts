@@ -44,6 +44,9 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
       KMC_SMTP_URL: 'smtp://127.0.0.1:1?tls=off',
       KMC_LOG_LEVEL: 'error',
       KMC_PRINT_DIR: `/tmp/kmc-types-${process.pid}`,
+      // The command line reads the same library as the runs above, which tell every waiting hold.
+      KMC_FIRST_RUN_HOLDS: 'notify',
+      KMC_FIRST_RUN_OVERDUE: 'all-levels',
     };
     const { k } = w;
     await centralLibrary(k);

@@ -112,7 +112,8 @@ describe(`Koha fixture: seeder and builder (${kohaSchemaKind()} schema)`, functi
     it('fills every Koha table the sidecar reads', async function () {
       const empty: string[] = [];
       // A seeded library names no SMTP server of Koha's: its mail must reach the sidecar's own server (KMC_SMTP_URL, the demo's capture).
-      const leftEmpty = new Set(['smtp_servers', 'library_smtp_servers']);
+      // Nor does it end holds (old_reserves is where Koha moves them when they are picked up or cancelled).
+      const leftEmpty = new Set(['smtp_servers', 'library_smtp_servers', 'old_reserves']);
       for (const table of KOHA_FIXTURE_TABLES) if (!leftEmpty.has(table) && (await countOf(db.knex, table)) === 0) empty.push(table);
       expect(empty).to.deep.equal([]);
     });

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { kohaSchemaKind } from '../support/koha';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
 import { RunApproval, runNotices } from '../../sidecar/notices';
+import { libraryTime } from '../../sidecar/kernel';
 import { centralLibrary, engineWorld, stored, type EngineWorld } from './engine-support';
 
 /** 07:00 in Stockholm on a day, as an instant. */
@@ -50,12 +51,16 @@ describe(`never stale: renewals, level clocks, hourly loans (${kohaSchemaKind()}
     w.clock.set(at);
     return runNotices(w.kmc.notices, { type: 'predue', date: day, startedBy: 'test' });
   };
-  /** Renews a loan as Koha does: a new due date on the same issues row. */
+  /** Renews a loan as Koha does: a new due date on the same issues row, renewed now (the test's clock). */
   const renew = (issueId: number, dateDue: string) =>
     w.db
       .knex('issues')
       .where({ issue_id: issueId })
-      .update({ date_due: dateDue, renewals_count: w.db.knex.raw('COALESCE(renewals_count, 0) + 1'), lastreneweddate: dateDue });
+      .update({
+        date_due: dateDue,
+        renewals_count: w.db.knex.raw('COALESCE(renewals_count, 0) + 1'),
+        lastreneweddate: libraryTime(w.clock.now(), 'Europe/Stockholm'),
+      });
 
   it('a loan renewed after its level-1 notice gets level 1 again for the new due date, not level 2', async () => {
     const loan = await w.k.loan({ borrowernumber: patron, itemnumber: await book('Rivers'), dateDue: '2026-11-01', branchcode: 'CPL' });

@@ -37,10 +37,13 @@ const EXPECTED_ENTRIES = [
   'Koha/Plugin/',
   'Koha/Plugin/Org/',
   'Koha/Plugin/Org/KohaMessageCenter/',
+  'Koha/Plugin/Org/KohaMessageCenter/i18n/',
   'Koha/Plugin/Org/KohaMessageCenter.pm',
   'Koha/Plugin/Org/KohaMessageCenter/LaunchToken.pm',
   'Koha/Plugin/Org/KohaMessageCenter/Pages.pm',
   'Koha/Plugin/Org/KohaMessageCenter/configure.tt',
+  'Koha/Plugin/Org/KohaMessageCenter/i18n/en.json',
+  'Koha/Plugin/Org/KohaMessageCenter/i18n/sv.json',
   'Koha/Plugin/Org/KohaMessageCenter/manifest.json',
   'Koha/Plugin/Org/KohaMessageCenter/page.tt',
   'Koha/Plugin/Org/KohaMessageCenter/patron-tab.js',
@@ -64,7 +67,14 @@ sub _data {
     local $/;
     return $json->decode(<$fh>);
 }
-sub retrieve_data { my ( $self, $key ) = @_; return _data()->{$key}; }
+# Each call is one query in Koha; the tests count them.
+sub count_query {
+    return unless $ENV{KMC_STANDIN_QUERIES};
+    open( my $fh, '>>', $ENV{KMC_STANDIN_QUERIES} ) or die $!;
+    print $fh "$_[0]\n";
+    close($fh);
+}
+sub retrieve_data { my ( $self, $key ) = @_; count_query("plugin_data $key"); return _data()->{$key}; }
 sub store_data {
     my ( $self, $pairs ) = @_;
     my $data = _data();
@@ -75,6 +85,7 @@ sub store_data {
 }
 sub mbf_path {
     my ( $self, $file ) = @_;
+    count_query("file $file");
     ( my $dir = $INC{'Koha/Plugin/Org/KohaMessageCenter.pm'} ) =~ s/\.pm\z//;
     return "$dir/$file";
 }
@@ -98,6 +109,7 @@ use warnings;
 use JSON::PP ();
 sub userenv { return $ENV{KMC_STANDIN_USERENV} ? JSON::PP::decode_json( $ENV{KMC_STANDIN_USERENV} ) : undef; }
 sub config { my ( $class, $key ) = @_; return JSON::PP::decode_json( $ENV{KMC_STANDIN_CONF} || '{}' )->{$key}; }
+sub preference { my ( $class, $key ) = @_; return JSON::PP::decode_json( $ENV{KMC_STANDIN_PREFS} || '{}' )->{$key}; }
 1;
 `,
   'C4/Auth.pm': String.raw`package C4::Auth;
@@ -109,6 +121,7 @@ use warnings;
 use JSON::PP ();
 sub haspermission {
     my ( $userid, $required ) = @_;
+    Koha::Plugins::Base::count_query('permissions') if defined &Koha::Plugins::Base::count_query;
     my $all = JSON::PP::decode_json( $ENV{KMC_STANDIN_PERMISSIONS} || '{}' );
     my %granted = map { $_ => 1 } @{ $all->{ $userid // '' } || [] };
     return 1 if $granted{superlibrarian};
@@ -134,6 +147,8 @@ package StandIn::CGI;
 sub new { my ( $class, $params ) = @_; return bless {%$params}, $class; }
 sub param { my ( $self, $name ) = @_; return $self->{$name}; }
 sub redirect { my ( $self, %args ) = @_; return JSON::PP->new->canonical->encode( { kind => 'redirect', %args } ); }
+# A file the plugin serves: the header as JSON, a blank line, then the body as printed.
+sub header { my ( $self, %args ) = @_; return JSON::PP->new->canonical->encode( { kind => 'file', %args } ) . "\n\n"; }
 package main;
 require Koha::Plugin::Org::KohaMessageCenter;
 my ( $method, $params ) = @ARGV;
@@ -154,6 +169,8 @@ const ANNA: Staff = { id: 'anna', number: 51, permissions: ['tools:edit_notice_s
 const TOOLS: Staff = { id: 'tove', number: 60, permissions: ['tools'] };
 const BOSS: Staff = { id: 'boss', number: 7, permissions: ['superlibrarian'] };
 const DESK: Staff = { id: 'desk', number: 88, permissions: ['borrowers:edit_borrowers', 'circulate'] };
+// The same desk, allowed to run plugin tools (Koha's plugins › tool): run.pl lets them through to the tab.
+const DESK_TOOLS: Staff = { ...DESK, id: 'desktools', permissions: [...DESK.permissions, 'plugins:tool'] };
 
 describe('the Koha plugin package (npm run package:kpz)', function () {
   this.timeout(60_000);
@@ -188,28 +205,47 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     iframe_src?: string;
   }
 
+  /** What a plugin method printed (a page, a redirect, a file) or returned. */
+  interface PluginOutput {
+    kind: 'html' | 'redirect' | 'returned' | 'file';
+    status?: string;
+    page?: { file: string; params: PageParams };
+    value?: unknown;
+    metadata?: Record<string, unknown>;
+    body?: string;
+    '-type'?: string;
+    '-charset'?: string;
+    '-uri'?: string;
+    '-status'?: string;
+    '-Cache_Control'?: string;
+  }
+
   /** Runs one plugin method as Koha's run.pl would, and returns what it printed. */
   let kohaConf: Record<string, string> = {};
 
-  function run(method: string, params: Record<string, string>, staff: Staff | null, lang = 'sv-SE') {
+  function run(
+    method: string,
+    params: Record<string, string>,
+    staff: Staff | null,
+    lang = 'sv-SE',
+    env: Record<string, string> = {},
+  ): PluginOutput {
     const r = perl(['-I', standins, '-I', extracted, path.join(standins, 'run-plugin.pl'), method, JSON.stringify(params)], {
       KMC_STANDIN_PLUGIN_DATA: dataFile,
       KMC_STANDIN_USERENV: staff ? JSON.stringify({ id: staff.id, number: staff.number }) : '',
       KMC_STANDIN_PERMISSIONS: JSON.stringify(staff ? { [staff.id]: staff.permissions } : {}),
       KMC_STANDIN_LANG: lang,
       KMC_STANDIN_CONF: JSON.stringify(kohaConf),
+      // A patron page unless the test says otherwise: Koha's staff pages run as CGI scripts.
+      SCRIPT_NAME: '/cgi-bin/koha/members/moremember.pl',
+      ...env,
     });
     if (r.status !== 0) throw new Error(`perl ${method} failed: ${r.stderr}`);
-    return JSON.parse(r.stdout) as {
-      kind: 'html' | 'redirect' | 'returned';
-      status?: string;
-      page?: { file: string; params: PageParams };
-      value?: unknown;
-      metadata?: Record<string, unknown>;
-      '-uri'?: string;
-      '-status'?: string;
-      '-Cache_Control'?: string;
-    };
+    const split = r.stdout.indexOf('\n\n');
+    if (split > 0 && r.stdout.slice(0, split).includes('"kind":"file"')) {
+      return { ...(JSON.parse(r.stdout.slice(0, split)) as PluginOutput), body: r.stdout.slice(split + 2) };
+    }
+    return JSON.parse(r.stdout) as PluginOutput;
   }
 
   function tokenIn(url: string | undefined) {
@@ -514,11 +550,16 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     it('says what is missing: no secret yet, no staff account, no page open to this person', () => {
       setData({ sidecar_url: 'https://messages.library.example' });
       expect(run('tool', {}, ANNA).page!.params.problem).to.equal('not_configured');
+      // No address yet: nothing is launched, not even to the manifest's example address.
       setData({ secret: SECRET });
+      const unset = run('tool', {}, ANNA).page!.params;
+      expect(unset).to.include({ problem: 'not_configured', may_configure: 0 });
+      expect(unset.iframe_src).to.equal(undefined);
+      // The link to Configure only for those run.pl lets through to it (plugins › configure).
+      expect(run('tool', {}, BOSS).page!.params).to.include({ problem: 'not_configured', may_configure: 1 });
+      setData({ sidecar_url: 'https://messages.library.example', secret: SECRET });
       expect(run('tool', {}, { ...BOSS, number: null }).page!.params.problem).to.equal('no_staff_account');
       expect(run('tool', {}, { id: 'nobody', number: 3, permissions: ['catalogue'] }).page!.params.problem).to.equal('no_pages');
-      // no address configured: the manifest's base URL
-      expect(tokenIn(run('tool', {}, ANNA).page!.params.iframe_src).url.origin).to.equal(manifest.baseUrl);
     });
 
     it('makes a new token every time the page is opened', () => {
@@ -530,7 +571,8 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     it('Configure: stores the address and the secret, never shows the secret again, keeps it when left empty', () => {
       setData(null);
       const first = run('configure', {}, BOSS).page!.params;
-      expect(first).to.include({ secret_set: 0, sidecar_url: manifest.baseUrl, saved: 0 });
+      // The address is empty until an administrator enters it.
+      expect(first).to.include({ secret_set: 0, sidecar_url: '', saved: 0, mixed_content: 0 });
       expect(first.suggested_secret).to.match(/^[0-9a-f]{64}$/);
 
       const saved = run('configure', { op: 'cud-save', sidecar_url: ' https://kmc.example.org:8443/ ', secret: SECRET }, BOSS).page!.params;
@@ -578,31 +620,133 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       }
     });
 
-    it("install starts from the manifest's address and keeps one already set", () => {
+    it('install sets no address: the sidecar address stays empty until Configure, and one already set is kept', () => {
       setData(null);
       expect(run('install', {}, BOSS).value).to.equal(1);
-      expect(storedData()).to.deep.equal({ sidecar_url: manifest.baseUrl });
+      expect(storedData()).to.deep.equal({});
+      expect(run('configure', {}, BOSS).page!.params.sidecar_url).to.equal('');
       setData({ sidecar_url: 'https://kept.example' });
       run('install', {}, BOSS);
       expect(storedData()).to.deep.equal({ sidecar_url: 'https://kept.example' });
     });
 
-    it('intranet_js: the patron tab script for staff who may see it, with no token in the page', () => {
-      const js = run('intranet_js', {}, DESK).value as string;
-      expect(js).to.match(/^<script>\n/);
-      expect(js).to.contain('function kmcPatronTab(cfg)');
-      const call = /kmcPatronTab\((\{.*\})\);/.exec(js);
-      expect(JSON.parse(call![1])).to.deep.equal({
+    it('intranet_js: a script loaded by src with its settings in a data- attribute (no inline script), and no token in the page', () => {
+      const js = run('intranet_js', {}, DESK_TOOLS).value as string;
+      const tag = /^<script src="([^"]+)" data-kmc-patron-tab="([^"]+)" defer><\/script>\n$/.exec(js);
+      expect(tag, js).to.not.equal(null);
+      const unescape = (a: string) =>
+        a
+          .replace(/&quot;/g, '"')
+          .replace(/&#39;/g, "'")
+          .replace(/&lt;/g, '<')
+          .replace(/&gt;/g, '>')
+          .replace(/&amp;/g, '&');
+      expect(JSON.parse(unescape(tag![2]))).to.deep.equal({
         pluginClass: 'Koha::Plugin::Org::KohaMessageCenter',
         pageId: 'patron_messages',
         title: 'Messages',
         menuTitle: 'Messages (Message Center)',
         runUrl: '/cgi-bin/koha/plugins/run.pl',
       });
+      const src = new URL(unescape(tag![1]), 'https://koha.example');
+      expect(src.pathname).to.equal('/cgi-bin/koha/plugins/run.pl');
+      expect(Object.fromEntries(src.searchParams)).to.deep.equal({
+        class: 'Koha::Plugin::Org::KohaMessageCenter',
+        method: 'tool',
+        asset: 'patron-tab.js',
+        v: VERSION,
+      });
       expect(js).not.to.match(/v1\.\d+\.\d+\.[0-9a-f]{32}/);
+
+      // The script itself, as run.pl answers that address: JavaScript, cacheable, the file as packaged.
+      const file = run('tool', Object.fromEntries(src.searchParams), DESK_TOOLS);
+      expect(file).to.include({ kind: 'file', '-type': 'application/javascript', '-charset': 'UTF-8' });
+      expect(file.body).to.equal(fs.readFileSync(path.join(extracted, 'Koha/Plugin/Org/KohaMessageCenter/patron-tab.js'), 'utf8'));
+      expect(run('tool', { asset: '../KohaMessageCenter.pm' }, DESK_TOOLS)).to.include({ kind: 'file', '-status': '404 Not Found' });
+
+      // Not for staff without the patron page's permission, nor before the plugin is configured.
       expect(run('intranet_js', {}, ANNA).value).to.equal('');
       setData({ sidecar_url: 'https://messages.library.example' });
+      expect(run('intranet_js', {}, DESK_TOOLS).value).to.equal('');
+      setData({ secret: SECRET });
+      expect(run('intranet_js', {}, DESK_TOOLS).value).to.equal('');
+    });
+
+    it('intranet_js: a staff member with circulation but not plugins › tool gets no patron tab (run.pl would refuse them)', () => {
       expect(run('intranet_js', {}, DESK).value).to.equal('');
+      expect(run('intranet_js', {}, DESK_TOOLS).value).to.match(/^<script src=/);
+      expect(run('intranet_js', {}, { ...DESK, id: 'deskall', permissions: [...DESK.permissions, 'plugins'] }).value).to.match(
+        /^<script src=/,
+      );
+    });
+
+    it('intranet_js: on staff pages that are not patron pages it returns nothing, with no query and no file read', () => {
+      const queries = path.join(work, 'queries.log');
+      const counted = (script: string, staff: Staff) => {
+        fs.rmSync(queries, { force: true });
+        const value = run('intranet_js', {}, staff, 'sv-SE', { SCRIPT_NAME: script, KMC_STANDIN_QUERIES: queries }).value;
+        const lines = fs.existsSync(queries) ? fs.readFileSync(queries, 'utf8').trim().split('\n').filter(Boolean) : [];
+        return { value, lines };
+      };
+      for (const script of ['/cgi-bin/koha/mainpage.pl', '/cgi-bin/koha/catalogue/search.pl', '/cgi-bin/koha/circ/circulation.pl']) {
+        expect(counted(script, BOSS), script).to.deep.equal({ value: '', lines: [] });
+      }
+      // A patron page before the plugin is configured: one cheap query (its address), nothing more.
+      setData({});
+      expect(counted('/cgi-bin/koha/members/moremember.pl', BOSS)).to.deep.equal({ value: '', lines: ['plugin_data sidecar_url'] });
+      setData({ sidecar_url: 'https://messages.library.example', secret: SECRET });
+      expect(counted('/cgi-bin/koha/members/moremember.pl', BOSS).value).to.match(/^<script src=/);
+    });
+
+    it('registers no stray plugin methods: the public subs of the package are only the hooks Koha calls', () => {
+      // Koha lists every public sub of the plugin's package (imported ones and constants too) in plugin_methods.
+      const r = perl([
+        '-I',
+        standins,
+        '-I',
+        extracted,
+        '-MKoha::Plugin::Org::KohaMessageCenter',
+        '-e',
+        'no strict "refs"; my $s = \\%{"Koha::Plugin::Org::KohaMessageCenter::"}; ' +
+          'print join(",", sort grep { !/^_/ && defined &{"Koha::Plugin::Org::KohaMessageCenter::$_"} } keys %$s)',
+      ]);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout.split(',')).to.deep.equal(['admin', 'configure', 'install', 'intranet_js', 'new', 'tool', 'uninstall', 'upgrade']);
+    });
+
+    it('Configure: warns about mixed content when Koha is on https and the sidecar on http', () => {
+      setData({ sidecar_url: 'http://kmc.library.example:8480', secret: SECRET });
+      expect(run('configure', {}, BOSS).page!.params.mixed_content, 'Koha on http').to.equal(0);
+      expect(run('configure', {}, BOSS, 'en', { HTTPS: 'on' }).page!.params.mixed_content).to.equal(1);
+      expect(run('configure', {}, BOSS, 'en', { HTTP_X_FORWARDED_PROTO: 'https' }).page!.params.mixed_content).to.equal(1);
+      expect(
+        run('configure', {}, BOSS, 'en', { KMC_STANDIN_PREFS: JSON.stringify({ staffClientBaseURL: 'https://staff.library.example' }) })
+          .page!.params.mixed_content,
+      ).to.equal(1);
+      setData({ sidecar_url: 'https://kmc.library.example', secret: SECRET });
+      expect(run('configure', {}, BOSS, 'en', { HTTPS: 'on' }).page!.params.mixed_content).to.equal(0);
+    });
+
+    it("Configure: its texts come from the plugin's catalogues, in the staff member's language, English for the rest", () => {
+      const catalogue = (lang: string) =>
+        JSON.parse(fs.readFileSync(path.join(extracted, `Koha/Plugin/Org/KohaMessageCenter/i18n/${lang}.json`), 'utf8')) as Record<
+          string,
+          string
+        >;
+      const en = catalogue('en');
+      expect(Object.keys(catalogue('sv')).sort()).to.deep.equal(Object.keys(en).sort());
+      const sv = run('configure', {}, BOSS, 'sv-SE').page!.params.t as Record<string, string>;
+      expect(sv.save).to.equal('Spara');
+      expect(sv.error_secret_short).to.equal('Den delade hemligheten måste ha minst 16 tecken.');
+      const english = run('configure', {}, BOSS, 'en').page!.params.t as Record<string, string>;
+      expect(english.save).to.equal('Save');
+      // A language without a catalogue: English.
+      expect((run('configure', {}, BOSS, 'fi-FI').page!.params.t as Record<string, string>).mixed_content).to.equal(en.mixed_content);
+      // Every text the template writes out is a catalogue key.
+      const tt = fs.readFileSync(path.join(extracted, 'Koha/Plugin/Org/KohaMessageCenter/configure.tt'), 'utf8');
+      const used = [...tt.matchAll(/\bt\.([a-z_]+)/g)].map((m) => m[1]);
+      expect(used.length).to.be.greaterThan(20);
+      for (const key of used) expect(en, key).to.have.property(key);
     });
   });
 
@@ -615,6 +759,8 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     let browser: Browser | undefined;
     const launches: Array<{ next: string | null; check: LaunchTokenCheck }> = [];
     const pluginCalls: string[] = [];
+    const scriptLoads: string[] = [];
+    const cspViolations: string[] = [];
 
     const patronPage = (js: string, withTabs: boolean) => `<!doctype html><html><head><title>Patron</title></head><body>
       <div id="menu"><ul><li><a href="#">Check out</a></li><li><a href="#">Notices</a></li></ul></div>
@@ -631,11 +777,22 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
       server = http.createServer((req, res) => {
         const url = new URL(req.url ?? '/', base);
         if (url.pathname === '/cgi-bin/koha/members/moremember.pl' || url.pathname === '/cgi-bin/koha/members/notices.pl') {
-          const js = run('intranet_js', {}, DESK).value as string;
-          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(patronPage(js, url.pathname.endsWith('moremember.pl')));
+          const js = run('intranet_js', {}, DESK_TOOLS, 'sv-SE', { SCRIPT_NAME: url.pathname }).value as string;
+          // A staff interface that allows no inline script: the tab must come from a script file.
+          res
+            .writeHead(200, {
+              'content-type': 'text/html; charset=utf-8',
+              'content-security-policy': "default-src 'self'; script-src 'self'",
+            })
+            .end(patronPage(js, url.pathname.endsWith('moremember.pl')));
         } else if (url.pathname === '/cgi-bin/koha/plugins/run.pl') {
+          const out = run(url.searchParams.get('method') ?? '', Object.fromEntries(url.searchParams), DESK_TOOLS);
+          if (out.kind === 'file') {
+            scriptLoads.push(url.search);
+            res.writeHead(200, { 'content-type': `${out['-type']}; charset=utf-8` }).end(out.body);
+            return;
+          }
           pluginCalls.push(url.search);
-          const out = run(url.searchParams.get('method') ?? '', Object.fromEntries(url.searchParams), DESK);
           if (out.kind === 'redirect') res.writeHead(302, { location: out['-uri'] }).end();
           else res.writeHead(200, { 'content-type': 'text/html' }).end('<p>the plugin page</p>');
         } else if (url.pathname === '/sidecar/launch') {
@@ -669,6 +826,9 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
     it('adds a Messages tab whose iframe loads only when opened, through the plugin, with a fresh token', async () => {
       const page = await browser!.newPage();
       try {
+        page.on('console', (m) => {
+          if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+        });
         await page.goto(`${base}/cgi-bin/koha/members/moremember.pl?borrowernumber=42`);
         const tab = page.locator('#finesholdsissues .nav-tabs a#kmc-messages-tab');
         expect(await tab.textContent()).to.equal('Messages');
@@ -688,6 +848,8 @@ describe('the Koha plugin package (npm run package:kpz)', function () {
         expect(launches).to.have.length(1);
         expect(launches[0].next).to.equal('/patrons/42/messages');
         expect(launches[0].check).to.include({ ok: true, borrowernumber: 88 });
+        expect(scriptLoads.length, 'the script came as a file').to.be.greaterThan(0);
+        expect(cspViolations, 'nothing the page policy refused').to.deep.equal([]);
 
         const menu = page.locator('#menu #kmc-messages-menu a');
         expect(await menu.textContent()).to.equal('Messages (Message Center)');

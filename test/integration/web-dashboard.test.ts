@@ -78,7 +78,7 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
   });
 
   it('counts per day by channel and status, the rate, failures and the queue', async () => {
-    const f = await dashboardFigures(running.services.store, clock.now());
+    const f = await dashboardFigures(running.services.store, clock.now(), 'Europe/Stockholm');
     expect(f.days).to.have.length(30);
     expect(f.days[29]).to.deep.include({ day: '2026-11-24', total: 4 });
     expect(f.days[29].byChannel).to.deep.equal({ email: 3, sms: 1, print: 0 });
@@ -102,13 +102,45 @@ describe(`the dashboard (${kohaSchemaKind()} Koha schema)`, function () {
     const desk = await as('desk');
     const page = await desk.get('/dashboard');
     expect(page.status).to.equal(200);
-    expect(page.text).to.contain('<svg role="img"');
+    expect(page.text).to.contain('<svg class="chart" role="group"');
+    // A scale, dates on the axis, and every day's figures for hover (title) and focus (a focusable, labelled column).
+    expect(page.text).to.match(/<text x="30" y="\d+" text-anchor="end">4<\/text>/);
+    expect(page.text).to.contain('>24 Nov</text>');
+    expect(page.text).to.contain(
+      '<g class="chart-day" tabindex="0" role="img" aria-label="Tue 24 November: E-mail 3, SMS 1, Letter 0; 4 in all" data-day="2026-11-24">',
+    );
+    expect(page.text).to.contain('<title>Tue 24 November: E-mail 3, SMS 1, Letter 0; 4 in all</title>');
     expect(page.text).to.match(/<th scope="row">2026-11-24<\/th><td>3<\/td><td>1<\/td><td>0<\/td>/);
     expect(page.text).to.contain('<strong>50.0 %</strong>');
     expect(page.text).to.contain('<td>SMSC: invalid destination</td><td>2</td>');
+    // Waiting to be sent: proposed, held, pending; the message queue: the three failed ones.
+    expect(page.text).to.match(/id="waiting-depth"><strong>3<\/strong>/);
     expect(page.text).to.match(/id="queue-depth"><strong>3<\/strong>/);
     // Staff without the routines permission see no link. The shipped overdue routine runs "30 6 * * *" in Stockholm: 10:00 UTC on the 24th is past it, so the 25th.
     expect(page.text).to.match(/<td>Overdue notices<\/td><td>Overdue notice<\/td><td>2026-11-25 06:30<\/td>/);
+  });
+
+  it("the dashboard's queue figure is the queue page's count", async () => {
+    const desk = await as('desk');
+    const figure = async () => {
+      const dashboard = (await desk.get('/dashboard')).text;
+      const queue = (await desk.get('/queue')).text;
+      return {
+        dashboard: Number(/id="queue-depth"><strong>(\d+)<\/strong>/.exec(dashboard)?.[1]),
+        queue: Number(/<p role="status">(\d+) message\(s\) to deal with\.<\/p>/.exec(queue)?.[1]),
+      };
+    };
+    expect(await figure()).to.deep.equal({ dashboard: 3, queue: 3 });
+    // A message without an address joins the queue, and both say so; one staff dealt with leaves both.
+    await db.knex('kmc_messages').where({ idempotency_key: 'dash-6' }).update({ status: 'missing_contact' });
+    expect(await figure()).to.deep.equal({ dashboard: 4, queue: 4 });
+    const failed = await db.knex('kmc_messages').where({ idempotency_key: 'dash-4' }).first('id');
+    await db
+      .knex('kmc_queue_handled')
+      .insert({ message_id: failed.id, handled_by: n.desk, handled_at: toDbTime(clock.now()), how: 'handled' });
+    expect(await figure()).to.deep.equal({ dashboard: 3, queue: 3 });
+    await db.knex('kmc_queue_handled').where({ message_id: failed.id }).delete();
+    await db.knex('kmc_messages').where({ idempotency_key: 'dash-6' }).update({ status: 'pending' });
   });
 
   it('answers 403 without the dashboard permission', async () => {

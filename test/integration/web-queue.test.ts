@@ -71,6 +71,12 @@ describe(`the message queue (${kohaSchemaKind()} Koha schema)`, function () {
     expect((await staff.get('/queue')).text).to.contain('SMTP_REJECTED: 550 mailbox unavailable');
   });
 
+  it('offers to send again only by the channels set up here (no SMS without an SMS account)', async () => {
+    const page = (await staff.get('/queue')).text;
+    const select = /<select id="resend-channel" name="channel">([\s\S]*?)<\/select>/.exec(page)?.[1] ?? '';
+    expect([...select.matchAll(/<option value="([^"]*)"/g)].map((m) => m[1])).to.deep.equal(['', 'email', 'print']);
+  });
+
   it('tries a failed message again: back in the queue with a fresh budget, and it goes', async () => {
     const res = await staff.post('/queue', { one: `retry:${ids.jurgen}`, back: '/queue' });
     expect(res.status).to.equal(303);

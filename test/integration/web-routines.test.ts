@@ -188,7 +188,7 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     // Nothing changed yet in the message itself.
     expect((await db.knex('kmc_messages').where({ id: asa.id }).first()).status).to.equal('proposed');
 
-    // Patrons view: untick Jürgen, send Åsa's as a letter, try Anna by e-mail (her address is not usable), then approve.
+    // Patrons view: untick Jürgen, send Åsa's as a letter, try Anna by e-mail (her address is not usable: not offered, so not taken), then approve.
     const approved = await staff.post(`/runs/${runId}/review`, {
       view: 'patrons',
       page: '1',
@@ -201,14 +201,14 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
       do: 'approve',
     });
     expect(approved.status).to.equal(303);
-    expect(approved.headers.location).to.equal(`/runs/${runId}?done=run.approved&n=2`);
+    expect(approved.headers.location).to.equal(`/runs/${runId}?done=run.approved&n=3`);
 
     const after = new Map((await messagesOf(runId)).map((m) => [m.id, m]));
     expect(after.get(jurgen.id)!.status).to.equal('cancelled');
     expect(after.get(soren.id)!.status).to.equal('pending');
-    // Staff chose e-mail for Anna, whose address is not usable: the message says so, and waits in the queue.
-    expect(after.get(anna.id)).to.include({ status: 'missing_contact', channel: 'email' });
-    expect(after.get(anna.id)!.status_reason).to.contain('e-mail address is not valid');
+    // E-mail cannot reach Anna (her address is not usable), so the page did not offer it and a posted one is not taken.
+    expect(after.get(anna.id)).to.include({ status: 'pending', channel: 'print' });
+    expect((await db.knex('kmc_review_messages').where({ message_id: anna.id }).first())?.send_as ?? null).to.equal(null);
 
     const asaAfter = after.get(asa.id)!;
     expect(asaAfter).to.include({ status: 'pending', channel: 'print', from_address: 'Centralbiblioteket' });
@@ -224,9 +224,9 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     expect(jurgenEvents).to.include({ actor: `staff:${staffNumber}`, detail: 'left out by staff before approval' });
 
     const approval = await db.knex('kmc_run_approvals').where({ run_id: runId }).first();
-    expect(approval).to.include({ approved_by: staffNumber, queued: 2, cancelled: 1, items_removed: 1 });
+    expect(approval).to.include({ approved_by: staffNumber, queued: 3, cancelled: 1, items_removed: 1 });
     const page = await staff.get(approved.headers.location);
-    expect(page.text).to.contain('The run was approved: 2 message(s) queued.');
+    expect(page.text).to.contain('The run was approved: 3 message(s) queued.');
     expect(page.text).to.contain('Approved by Karin Lindqvist');
     expect(page.text).not.to.contain('name="keep"');
 
@@ -239,7 +239,7 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     const archive = await staff.get(`/archive?q=${encodeURIComponent('Öberg')}`);
     expect(archive.text, archive.text.slice(archive.text.indexOf('<main'))).to.contain(`href="/archive/${asa.id}"`);
     const delivered = await running.services.worker.deliverOnce();
-    expect(delivered.sent).to.equal(2);
+    expect(delivered.sent).to.equal(3);
   });
 
   it("prints the run's letters as one PDF, one letter a page, with the branch address block", async () => {
@@ -250,7 +250,7 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     expect(res.status).to.equal(200);
     expect(res.headers['content-type']).to.equal('application/pdf');
     const pages = await pdfPages(res.body as Buffer);
-    expect(pages).to.have.length(2);
+    expect(pages).to.have.length(3);
     expect(pages[0]).to.contain('Centralbiblioteket').and.contain('Storgatan 1').and.contain('Öberg').and.contain('Ängsvägen 3');
     expect(pages.join('\n')).to.contain('Søren');
 
@@ -264,7 +264,7 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
       (await db.knex('kmc_runs').where('job', 'like', `routine:${overdueRoutine}:manual:%`).orderBy('id', 'desc').first('id')).id,
     );
     const letters = await db.knex('kmc_messages').where({ run_id: runId, channel: 'print' }).orderBy('id');
-    expect(letters).to.have.length(2);
+    expect(letters).to.have.length(3);
     // Written for staff to print is not sent.
     for (const l of letters) expect(l.status).to.equal('to_print');
 
@@ -272,17 +272,17 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     const file = path.join(running.services.settings.printDir, letters[0].provider_id);
     expect(letters[0].provider_id).to.equal(path.join('2026-11-24', `letters-CPL-run-${runId}.pdf`));
     const folderPdf = await pdfPages(readFileSync(file));
-    expect(folderPdf).to.have.length(2);
+    expect(folderPdf).to.have.length(3);
     expect(folderPdf.join('\n')).to.contain('Öberg').and.contain('Søren');
 
     // The run's page offers "Print letters" and then "Confirm printed", in the staff member's language.
     const page = await staff.get(`/runs/${runId}`);
-    expect(page.text).to.contain('2 letter(s) wait to be printed.');
+    expect(page.text).to.contain('3 letter(s) wait to be printed.');
     expect(page.text).to.contain(`href="/runs/${runId}/letters.pdf?waiting=1"`);
     expect(page.text).to.contain('Did all these letters print correctly?');
     expect(page.text).to.contain(`value="${letters.map((l) => l.id).join(',')}"`);
     const waiting = await staff.get(`/runs/${runId}/letters.pdf?waiting=1`).buffer(true).parse(asBuffer);
-    expect(await pdfPages(waiting.body as Buffer)).to.have.length(2);
+    expect(await pdfPages(waiting.body as Buffer)).to.have.length(3);
 
     // The daily list collects them by branch.
     const daily = await staff.get('/letters');
@@ -301,7 +301,7 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
     const at = clock.now();
     const confirmed = await staff.post(`/runs/${runId}/printed`, { letters: letters.map((l) => l.id).join(',') });
     expect(confirmed.status).to.equal(303);
-    expect(confirmed.headers.location).to.equal(`/runs/${runId}?done=letters.confirmed&n=2`);
+    expect(confirmed.headers.location).to.equal(`/runs/${runId}?done=letters.confirmed&n=3`);
     for (const l of letters) {
       const after = await db.knex('kmc_messages').where({ id: l.id }).first();
       expect(after.status).to.equal('printed');
@@ -310,7 +310,7 @@ describe(`routines on the staff pages: run, review, approve, outputs (${kohaSche
       expect(fromDbTime(last.at)?.getTime()).to.equal(Math.floor(at.getTime() / 1000) * 1000);
     }
     const shown = await staff.get(confirmed.headers.location);
-    expect(shown.text).to.contain('2 letter(s) marked as printed.');
+    expect(shown.text).to.contain('3 letter(s) marked as printed.');
     expect(shown.text).not.to.contain('wait to be printed');
     expect(shown.text).to.contain('status-printed');
     // Confirming again moves nothing.

@@ -5,6 +5,7 @@
  * the real adapters, permissions, CSRF and escaping.
  */
 import { expect } from 'chai';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
 import { buildSmallLibrary, type SmallLibrary } from '../support/library';
 import { TestClock, testSettings, BY_HAND } from '../support/sidecar';
@@ -124,6 +125,72 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
     expect(audit[0].detail).to.not.contain('bibliotek.example.org');
   });
 
+  it("keeps a branch's bounce domain and DKIM key; the private key is never shown back, only the record to publish", async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const body = pem.split('\n')[1];
+    const fields = {
+      branch: 'HAF',
+      bounce_domain: 'Retur.Stadtbibliothek.example.net',
+      dkim_domain: 'stadtbibliothek.example.net',
+      dkim_selector: 'hafen1',
+      dkim_private_key: pem,
+    };
+    const res = await admin.post('/settings/mail-identity', fields);
+    expect(res.status, res.text).to.equal(303);
+    expect(res.headers.location).to.equal('/settings?branch=HAF&done=settings.identity_saved');
+    const row = await db.knex('kmc_branch_settings').where({ branchcode: 'HAF' }).first();
+    expect(row).to.include({
+      bounce_domain: 'retur.stadtbibliothek.example.net',
+      dkim_domain: 'stadtbibliothek.example.net',
+      dkim_selector: 'hafen1',
+    });
+    expect(row.dkim_private_key).to.equal(pem.trim());
+
+    const page = await admin.get('/settings?branch=HAF');
+    expect(page.text).to.not.contain(body);
+    expect(page.text).to.not.contain('PRIVATE KEY');
+    expect(page.text).to.contain('A key is stored; leave this empty to keep it.');
+    const publicKey = createPublicKey(privateKey).export({ type: 'spki', format: 'der' }).toString('base64');
+    expect(page.text).to.contain('hafen1._domainkey.stadtbibliothek.example.net');
+    expect(page.text).to.contain(`v=DKIM1; k=rsa; p=${publicKey}`);
+
+    // Saved again with the key field empty: kept. A bad key or half a key: refused, nothing changed.
+    expect((await admin.post('/settings/mail-identity', { ...fields, dkim_private_key: '' })).status).to.equal(303);
+    expect((await db.knex('kmc_branch_settings').where({ branchcode: 'HAF' }).first()).dkim_private_key).to.equal(pem.trim());
+    const bad = await admin.post('/settings/mail-identity', { ...fields, dkim_private_key: 'not a key' });
+    expect(bad.status).to.equal(400);
+    expect(bad.text).to.contain('DKIM private key (RSA, PEM): an RSA private key in PEM form');
+    // No signing domain, with the stored key and selector: half a key.
+    const half = await admin.post('/settings/mail-identity', { ...fields, dkim_domain: '', dkim_private_key: '' });
+    expect(half.status).to.equal(400);
+    expect(half.text).to.contain('a DKIM key needs the signing domain, the selector and the key together');
+    const badDomain = await admin.post('/settings/mail-identity', { ...fields, bounce_domain: 'not a domain' });
+    expect(badDomain.status).to.equal(400);
+    expect((await db.knex('kmc_branch_settings').where({ branchcode: 'HAF' }).first()).bounce_domain).to.equal(
+      'retur.stadtbibliothek.example.net',
+    );
+
+    // The box removes the key; the audit names fields, never the key.
+    expect(
+      (
+        await admin.post('/settings/mail-identity', {
+          ...fields,
+          dkim_private_key: '',
+          dkim_remove: '1',
+          dkim_domain: '',
+          dkim_selector: '',
+        })
+      ).status,
+    ).to.equal(303);
+    expect((await db.knex('kmc_branch_settings').where({ branchcode: 'HAF' }).first()).dkim_private_key).to.equal(null);
+    const audit = await db.knex('kmc_audit').where({ action: 'settings.mail_identity', object_id: 'HAF' });
+    expect(audit).to.have.length(3);
+    for (const a of audit) expect(a.detail).to.not.contain(body);
+    // The other tests start without settings for this branch.
+    await db.knex('kmc_branch_settings').where({ branchcode: 'HAF' }).delete();
+  });
+
   it('refuses bad values with messages naming the field, changing nothing', async () => {
     const before = await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).first();
     const res = await admin.post('/settings', {
@@ -179,6 +246,40 @@ describe(`the settings page (${kohaSchemaKind()} Koha schema)`, function () {
       await db.knex('branches').where({ branchcode: 'HAF' }).update({ branchemail: 'hafen@stadtbibliothek.example.net' });
       await db.knex('systempreferences').whereIn('variable', ['ReplytoDefault', 'KohaAdminEmailAddress']).del();
       if (adminPref) await db.knex('systempreferences').insert(adminPref);
+    }
+  });
+
+  it('shows for every empty field what is in force and where it comes from, the languages as a choice, and whether the branch sends SMS', async () => {
+    const haf = await admin.get('/settings?branch=HAF');
+    expect(haf.status).to.equal(200);
+    const hint = (id: string) => new RegExp(`id="${id}" class="in-force">([^<]*)<`).exec(haf.text)?.[1] ?? '';
+    expect(hint('s-sender-force')).to.equal(
+      'Empty here: hafen@stadtbibliothek.example.net is used, from Koha&#39;s library record (branchemail).',
+    );
+    expect(hint('s-letter-force')).to.match(
+      /^Empty here: .*Hamburg is used, from Koha&#39;s library record \(Stadtbibliothek am Hafen\)\.$/,
+    );
+    expect(hint('s-lang-force')).to.equal('Empty here: each patron’s language in Koha, else English (the default).');
+    expect(hint('s-ssender-force')).to.equal('Empty here: the SMS account’s own sender (the default).');
+    expect(haf.text).to.contain('Empty here: no quiet hours, SMS go at any time (the default).');
+    // The language is a choice of the installed ones, named in the staff member's language.
+    const options = [
+      ...(/<select id="s-lang"[^>]*>([\s\S]*?)<\/select>/.exec(haf.text)?.[1] ?? '').matchAll(/<option value="([^"]*)"/g),
+    ].map((m) => m[1]);
+    expect(options).to.deep.equal(['', 'da', 'de', 'en', 'sv']);
+    // No row of its own: the library's SMS account (KMC_SMPP_URL) carries its SMS.
+    expect(haf.text).to.contain('Yes: this branch sends SMS through the library’s account (KMC_SMPP_URL).');
+    // CPL has its own account (saved above); switched off, it says so.
+    expect((await admin.get('/settings?branch=CPL')).text).to.contain('Yes: this branch sends SMS through its own account.');
+    const own = await running.services.branches.find('CPL');
+    await db.knex('kmc_branch_settings').where({ branchcode: 'CPL' }).update({ sms_enabled: 0 });
+    try {
+      expect((await admin.get('/settings?branch=CPL')).text).to.contain('No: SMS is switched off for this branch on this page.');
+    } finally {
+      await db
+        .knex('kmc_branch_settings')
+        .where({ branchcode: 'CPL' })
+        .update({ sms_enabled: own?.sms_enabled ? 1 : 0 });
     }
   });
 

@@ -55,7 +55,8 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
     const page = await editor.get('/templates/edit?type=overdue&channel=email&lang=en');
     expect(page.status).to.equal(200);
     expect(page.text).to.contain('The shipped text');
-    expect(page.text).to.contain('<code>fee_text</code>');
+    // Each placeholder with its meaning and an example from the preview's data.
+    expect(page.text).to.contain('<td><code>{{ fee_text }}</code></td><td>The fee with its currency</td><td>10.00 kr</td>');
     expect(page.text).to.contain('Dear Åsa Öberg');
     expect(page.text).to.contain('Röda rummet');
   });
@@ -91,6 +92,42 @@ describe(`the template pages (${kohaSchemaKind()} Koha schema)`, function () {
     expect(ucs.body.sms).to.include({ encoding: 'ucs2', parts: 2 });
     expect(ucs.body.smsText).to.equal('UCS-2: 2 SMS, 35 characters left in the last one'); // 99 characters once trimmed: 67 + 32
     expect(await count()).to.equal(0);
+  });
+
+  it("previews with a real patron found by name or card number, with the loans staff tick, in Koha's formats", async () => {
+    const jurgen = sidecar.lib.patrons.jurgen;
+    const card = (await db.knex('borrowers').where({ borrowernumber: jurgen }).first('cardnumber')).cardnumber as string;
+    const text = 'Hello {{ patron.firstname }}: {% for item in items %}{{ item.title }} ({{ item.due }}) {% endfor %}';
+    const found = await editor.post('/templates/edit', { ...key, action: 'find', text, preview_q: card });
+    expect(found.status).to.equal(200);
+    expect(found.text).to.contain(`name="preview_patron" value="${jurgen}"`);
+    const loans = await db.knex('issues').where({ borrowernumber: jurgen }).orderBy('date_due');
+    expect(loans.length).to.be.at.least(1);
+    const json = await editor.post('/templates/preview', { ...key, text, preview_patron: String(jurgen) });
+    expect(json.body.ok).to.equal(true);
+    expect(json.body.text).to.match(/^Hello Jürgen: Der Zauberberg \((\d{4}-\d\d-\d\d|\d\d[/.]\d\d[/.]\d{4})\)$/);
+    expect(json.body.text).not.to.contain('Röda rummet');
+    expect(json.body.patron).to.equal('The preview shows Jürgen Müller.');
+    // With every loan unticked, none is listed.
+    const none = await editor.post('/templates/preview', { ...key, text, preview_patron: String(jurgen), preview_loans_shown: '1' });
+    expect(none.body.text).to.equal('Hello Jürgen:');
+    expect(await count()).to.equal(0);
+  });
+
+  it('warns of an unknown placeholder before saving, and saves only when staff say so', async () => {
+    const text = 'Hello {{ patron.fristname }}';
+    const json = await editor.post('/templates/preview', { ...key, text });
+    expect(json.body.unknown).to.contain('patron.fristname');
+    const refused = await editor.post('/templates/edit', { ...key, action: 'save', text, subject: 'Late', html: '' });
+    expect(refused.status).to.equal(400);
+    expect(refused.text).to.contain('patron.fristname').and.contain('name="confirm_unknown"');
+    expect(await count()).to.equal(0);
+    const saved = await editor.post('/templates/edit', { ...key, action: 'save', text, subject: 'Late', html: '', confirm_unknown: '1' });
+    expect(saved.status).to.equal(303);
+    expect(await count()).to.equal(1);
+    // Leave the table and the audit record as the tests after this one expect them.
+    await db.knex('kmc_templates').delete();
+    await db.knex('kmc_audit').where({ action: 'template.save' }).delete();
   });
 
   it('shows the SMS counter on the server-rendered preview too', async () => {

@@ -84,6 +84,18 @@ describe('settings', () => {
     });
   });
 
+  it('a first run follows Koha by default; other choices are named, a wrong one names its setting', () => {
+    expect(loadSettings({}).firstRun).to.deep.equal({ overdue: 'koha', holds: 'skip' });
+    expect(loadSettings({ KMC_FIRST_RUN_OVERDUE: 'All-Levels', KMC_FIRST_RUN_HOLDS: 'notify' }).firstRun).to.deep.equal({
+      overdue: 'all-levels',
+      holds: 'notify',
+    });
+    expect(refusal({ KMC_FIRST_RUN_OVERDUE: 'level1' }).message)
+      .to.contain('KMC_FIRST_RUN_OVERDUE')
+      .and.contain('koha or all-levels');
+    expect(refusal({ KMC_FIRST_RUN_HOLDS: 'yes' }).message).to.contain('KMC_FIRST_RUN_HOLDS');
+  });
+
   it('never repeats a password in an error', () => {
     const err = refusal({ KMC_DATABASE_URL: 'mysql://kmc:s3cret@db.example.org:3306', KMC_SMTP_URL: 'smtp://x' });
     expect(err.message).not.to.contain('s3cret');

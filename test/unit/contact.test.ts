@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chooseChannel, isUsableEmail, toE164 } from '../../sidecar/contact';
+import { chooseChannel, isUsableEmail, toE164, workingChannels } from '../../sidecar/contact';
 import type { PatronContact } from '../../sidecar/host';
 
 const patron = (over: Partial<PatronContact> = {}): PatronContact => ({
@@ -83,5 +83,21 @@ describe('patron contact data', () => {
     expect(
       chooseChannel(['sms', 'print'], patron({ mobile: '0701234567' }), { defaultCountry: 'SE', available: ['email', 'print'] }),
     ).to.include({ ok: true, channel: 'print' });
+  });
+});
+
+describe('the channels staff may choose for a notice', () => {
+  const all = ['email', 'sms', 'print'] as const;
+  const base = { defaultCountry: 'SE', available: all, branchSendsSms: true };
+
+  it('offers e-mail only for a usable address in good standing, and SMS only with an account and a mobile number', () => {
+    const full = patron({ email: 'asa.oberg@example.org', mobile: '0701234567' });
+    expect(workingChannels(full, base)).to.deep.equal(['email', 'sms', 'print']);
+    expect(workingChannels(full, { ...base, branchSendsSms: false })).to.deep.equal(['email', 'print']);
+    expect(workingChannels(full, { ...base, available: ['email', 'print'] })).to.deep.equal(['email', 'print']);
+    for (const state of ['held', 'expired', 'undeliverable', 'complained'])
+      expect(workingChannels(full, { ...base, emailState: state }), state).to.deep.equal(['sms', 'print']);
+    expect(workingChannels(patron({ email: 'anna.lund@@example', mobile: '12' }), base)).to.deep.equal(['print']);
+    expect(workingChannels(null, base)).to.deep.equal(['print']);
   });
 });

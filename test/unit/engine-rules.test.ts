@@ -158,6 +158,29 @@ describe('engine: overdue levels and unused levels', () => {
   }
 });
 
+describe('engine: the level Koha sends a loan at its age (a first run on a live library)', () => {
+  const level = (n: number, over: Partial<Rule> = {}) => rule({ level: n, is_baseline: true, delay_days: n === 1 ? 7 : 14, ...over });
+  const chain = (rules: Rule[]) => {
+    const m = new Map<number, Rule[]>();
+    for (const r of rules) m.set(r.level, [...(m.get(r.level) ?? []), r]);
+    return new OverdueRuleChain(m);
+  };
+  const adult = on('2026-11-24', 'CEN', 'ADULT', 'BK');
+  const three = chain([level(1), level(2), level(3), level(4, { is_used: false }), level(5)]);
+
+  it("counts Koha's delays from the due date: ours added up (7, 21, 35 days)", () => {
+    const at = (age: number) => three.levelAtAge(adult, age)?.level ?? null;
+    expect([0, 6, 7, 20, 21, 34, 35, 400].map(at)).to.deep.equal([null, null, 1, 1, 2, 2, 3, 3]);
+  });
+
+  it('stops at a level not used, and gives the rule of the level it chose', () => {
+    const noTwo = chain([level(1), level(2, { is_used: false }), level(3)]);
+    expect(noTwo.levelAtAge(adult, 100)?.level).to.equal(1);
+    expect(three.levelAtAge(adult, 25)?.rule.level).to.equal(2);
+    expect(chain([level(1, { is_used: false })]).levelAtAge(adult, 100)).to.equal(null);
+  });
+});
+
 describe('engine: rule input is checked before it is stored', () => {
   const refused: Array<[string, RuleInput, RegExp]> = [
     ['an unknown type', { message_type: 'fax' as never }, /unknown message type "fax"/],

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
-import { firesBetween, nextFire, parseCron, previousFire } from '../../sidecar/scheduling';
+import { firesBetween, lastFireOfEachDay, nextFire, parseCron, previousFire } from '../../sidecar/scheduling';
 import { parseCriteria, validateRoutine } from '../../sidecar/scheduling/routines';
 import { isQuietAt, localClock } from '../../sidecar/queue';
 import { formatMoney } from '../../sidecar/notices/format';
+import { choose } from '../../sidecar/notices/predue';
 
 const TZ = 'Europe/Stockholm';
 const at = (iso: string) => new Date(iso);
@@ -22,6 +23,48 @@ describe('engine: schedules in the library time zone', () => {
     const daily = parseCron('0 6 * * *');
     const fires = firesBetween(daily, at('2026-03-27T12:00:00Z'), at('2026-03-30T12:00:00Z'), TZ).map((d) => d.toISOString());
     expect(fires).to.deep.equal(['2026-03-28T05:00:00.000Z', '2026-03-29T04:00:00.000Z', '2026-03-30T04:00:00.000Z']);
+  });
+
+  it('a time the spring-forward day skips runs once that day, at the first minute after the change', () => {
+    // 2026-03-29 in Stockholm: 02:00 becomes 03:00, so 02:30 never happens; the routine runs at 03:00 (01:00 UTC).
+    const night = parseCron('30 2 * * *');
+    const fires = firesBetween(night, at('2026-03-27T12:00:00Z'), at('2026-03-30T12:00:00Z'), TZ).map((d) => d.toISOString());
+    expect(fires).to.deep.equal(['2026-03-28T01:30:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z']);
+    expect(previousFire(night, at('2026-03-29T06:00:00Z'), TZ)?.toISOString()).to.equal('2026-03-29T01:00:00.000Z');
+    // A schedule at 02:30 and at 03:00 the same day: one fire at 03:00, not two.
+    const twice = firesBetween(parseCron('0,30 2-3 * * *'), at('2026-03-28T23:00:00Z'), at('2026-03-29T03:00:00Z'), TZ);
+    expect(twice.map((d) => d.toISOString())).to.deep.equal(['2026-03-29T01:00:00.000Z', '2026-03-29T01:30:00.000Z']);
+  });
+
+  it('a time the fall-back day repeats runs once that day, at its first occurrence', () => {
+    // 2026-10-25 in Stockholm: 03:00 summer time becomes 02:00 winter time, so 02:30 happens twice.
+    const night = parseCron('30 2 * * *');
+    const fires = firesBetween(night, at('2026-10-23T12:00:00Z'), at('2026-10-26T12:00:00Z'), TZ).map((d) => d.toISOString());
+    expect(fires).to.deep.equal(['2026-10-24T00:30:00.000Z', '2026-10-25T00:30:00.000Z', '2026-10-26T01:30:00.000Z']);
+    expect(nextFire(night, at('2026-10-25T00:30:00Z'), TZ)?.toISOString()).to.equal('2026-10-26T01:30:00.000Z');
+    expect(previousFire(night, at('2026-10-25T02:00:00Z'), TZ)?.toISOString()).to.equal('2026-10-25T00:30:00.000Z');
+    // A schedule for every hour keeps both 02:00s: an hour is not left without its fire.
+    const hourly = firesBetween(parseCron('0 * * * *'), at('2026-10-24T23:30:00Z'), at('2026-10-25T02:30:00Z'), TZ);
+    expect(hourly.map((d) => d.toISOString())).to.deep.equal([
+      '2026-10-25T00:00:00.000Z',
+      '2026-10-25T01:00:00.000Z',
+      '2026-10-25T02:00:00.000Z',
+    ]);
+  });
+
+  it('names the last fire of each missed library day, across a clock change, also for a schedule every minute', () => {
+    const night = lastFireOfEachDay(parseCron('30 2 * * *'), at('2026-03-27T01:30:00Z'), at('2026-03-31T10:00:00Z'), TZ);
+    expect(night.map((d) => d.toISOString())).to.deep.equal([
+      '2026-03-28T01:30:00.000Z',
+      '2026-03-29T01:00:00.000Z',
+      '2026-03-30T00:30:00.000Z',
+      '2026-03-31T00:30:00.000Z',
+    ]);
+    // Every minute for a month: one fire a day, the day's last minute in library time (the last day: up to the end).
+    const busy = lastFireOfEachDay(parseCron('* * * * *'), at('2026-10-01T12:00:00Z'), at('2026-10-31T12:00:00Z'), TZ);
+    expect(busy).to.have.length(31);
+    expect(busy[24].toISOString()).to.equal('2026-10-25T22:59:00.000Z');
+    expect(busy[30].toISOString()).to.equal('2026-10-31T12:00:00.000Z');
   });
 
   it('knows the last fire before an instant (what a restarted sidecar catches up)', () => {
@@ -109,5 +152,24 @@ describe('engine: SMS quiet hours and amounts', () => {
     expect(formatMoney(1234.5, { format: 'FR', unit: 'kr' })).to.equal('1 234,50 kr');
     expect(formatMoney(1234567.891, { format: 'CH', unit: 'CHF' })).to.equal("1'234'567.89 CHF");
     expect(formatMoney(250, { format: 'US', unit: '' })).to.equal('250.00');
+  });
+});
+
+describe('engine: which pre-due reminder a loan gets', () => {
+  const advance = { daysInAdvance: 3, wantsDigest: false, transports: ['email'] };
+  const due = { daysInAdvance: null, wantsDigest: false, transports: ['sms'] };
+  const kind = (r: ReturnType<typeof choose>) => (typeof r === 'string' ? r : r.dueDay ? 'due-day' : r.transports[0]);
+
+  it('a loan lent for the advance days or more is reminded from its advance day on', () => {
+    expect([4, 3, 1, 0].map((left) => kind(choose(advance, undefined, 2, left, 28)))).to.deep.equal(['not_yet', 'email', 'email', 'email']);
+    expect(kind(choose(advance, undefined, 2, 3, 3))).to.equal('email');
+  });
+
+  it('a loan lent for fewer days than the advance days waits for its due day, as Koha never sends that advance notice', () => {
+    expect([2, 1, 0].map((left) => kind(choose(advance, undefined, 2, left, 2)))).to.deep.equal(['not_yet', 'not_yet', 'email']);
+    // A patron who also asked for the due-day notice gets that one, not two on one day.
+    expect(kind(choose(advance, due, 2, 0, 2))).to.equal('due-day');
+    // Without Koha's checkout date the window counts as before.
+    expect(kind(choose(advance, undefined, 2, 2, null))).to.equal('email');
   });
 });

@@ -7,7 +7,19 @@
 import * as fs from 'fs';
 import { SettingsError, codeOfError, messageOfError } from '../../errors';
 import { SmppError } from './errors';
-import { smpp, Pdu, Status, describeStatus, num, str, optionalNum, optionalBuf, rawShortMessage, rawMessagePayload } from './protocol';
+import {
+  smppPackage,
+  type smpp,
+  type Pdu,
+  Status,
+  describeStatus,
+  num,
+  str,
+  optionalNum,
+  optionalBuf,
+  rawShortMessage,
+  rawMessagePayload,
+} from './protocol';
 
 export type BindMode = 'transceiver' | 'transmitter' | 'transmitter+receiver';
 type Role = 'transceiver' | 'transmitter' | 'receiver';
@@ -167,7 +179,7 @@ class Link {
     const o = this.owner;
     const e = o.endpoint;
     return new Promise<void>((resolve, reject) => {
-      const session = smpp.connect({
+      const session = smppPackage().connect({
         host: e.host,
         port: e.port,
         tls: e.tls,
@@ -215,7 +227,7 @@ class Link {
         this.onPdu(session, pdu);
       });
       session.once(e.tls ? 'secureConnect' : 'connect', () => {
-        const bind = new smpp.PDU(`bind_${this.role}`, {
+        const bind = new (smppPackage().PDU)(`bind_${this.role}`, {
           system_id: e.systemId,
           password: e.password,
           system_type: o.systemType,
@@ -260,7 +272,7 @@ class Link {
     return new Promise<Pdu>((resolve, reject) => {
       let done = false;
       let timer: NodeJS.Timeout | null = null;
-      const pdu = new smpp.PDU(command, fields);
+      const pdu = new (smppPackage().PDU)(command, fields);
       const sent = session.send(pdu, (resp: Pdu) => {
         if (done) return;
         done = true;

@@ -37,5 +37,5 @@ export type { SmppErrorCode, SmppReach } from './errors';
 export { Status as SmppStatus, Ton, Npi, EsmClass, describeStatus } from './protocol';
 // For the capture SMSC (sidecar/demo): the package's server side, and PDU fields read
 // (raw octets included) the same way the channel reads them.
-export { smpp as smppPackage, num as pduNumber, str as pduText, rawShortMessage, rawMessagePayload } from './protocol';
+export { smppPackage, num as pduNumber, str as pduText, rawShortMessage, rawMessagePayload } from './protocol';
 export type { Pdu } from './protocol';

@@ -8,10 +8,26 @@
  * octets are kept beside each parsed PDU; the package's own behaviour is left
  * unchanged.
  */
-import * as smpp from 'smpp';
+import type * as smpp from 'smpp';
 
-export { smpp };
+export type { smpp };
 export type Pdu = smpp.PDU;
+
+let loaded: typeof smpp | null = null;
+
+/**
+ * The `smpp` package, loaded (and its decoder wrapped, below) on first use: only a sidecar with an SMS centre
+ * needs it, so the other commands start without it.
+ */
+export function smppPackage(): typeof smpp {
+  if (!loaded) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, as said above
+    const pkg = require('smpp') as typeof smpp;
+    installRawCapture(pkg);
+    loaded = pkg;
+  }
+  return loaded;
+}
 
 /** command_status values (SMPP 3.4/5.0) that this channel acts on. */
 export const Status = {
@@ -57,15 +73,21 @@ export const EsmClass = {
 export const Ton = { UNKNOWN: 0, INTERNATIONAL: 1, NATIONAL: 2, NETWORK_SPECIFIC: 3, ALPHANUMERIC: 5 } as const;
 export const Npi = { UNKNOWN: 0, ISDN: 1 } as const;
 
-const statusNames = new Map<number, string>();
-for (const [name, value] of Object.entries(smpp.errors)) {
-  if (!statusNames.has(value)) statusNames.set(value, name);
+let statusNames: Map<number, string> | null = null;
+
+/** The package's names of the command_status values, the first name of each. */
+function namesOfStatuses(): Map<number, string> {
+  if (!statusNames) {
+    statusNames = new Map();
+    for (const [name, value] of Object.entries(smppPackage().errors)) if (!statusNames.has(value)) statusNames.set(value, name);
+  }
+  return statusNames;
 }
 
 /** "ESME_RTHROTTLED (0x00000058)": name when known, always the number. */
 export function describeStatus(status: number): string {
   const hex = `0x${status.toString(16).padStart(8, '0')}`;
-  const name = statusNames.get(status);
+  const name = namesOfStatuses().get(status);
   return name ? `${name} (${hex})` : `status ${hex}`;
 }
 
@@ -77,8 +99,8 @@ interface RawFields {
 const rawByPdu = new WeakMap<object, RawFields>();
 const WRAPPED = Symbol.for('koha-message-center.smpp.raw-message');
 
-function installRawCapture(): void {
-  const filter = smpp.filters.message as smpp.MessageFilter & { [WRAPPED]?: boolean };
+function installRawCapture(pkg: typeof smpp): void {
+  const filter = pkg.filters.message as smpp.MessageFilter & { [WRAPPED]?: boolean };
   if (filter[WRAPPED]) return;
   const original = filter.decode;
   filter.decode = function decodeKeepingRaw(this: smpp.PDU, value: unknown, skipUdh?: unknown): unknown {
@@ -97,7 +119,6 @@ function installRawCapture(): void {
   };
   filter[WRAPPED] = true;
 }
-installRawCapture();
 
 /** The short_message octets exactly as they arrived (empty when absent). */
 export function rawShortMessage(pdu: Pdu): Buffer {

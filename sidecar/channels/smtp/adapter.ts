@@ -3,13 +3,17 @@
  * decides the outcome: 2xx accepted, 4xx or a dropped connection is worth a
  * retry, 5xx is final and its reply is kept.
  */
-import { createTransport, type Transporter, type TransportOptions } from 'nodemailer';
+import type { Transporter, TransportOptions } from 'nodemailer';
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
 import { isUsableEmail } from '../../contact';
 import { ADDRESS_PROBLEM_TEXT, checkAddress, checkSender } from '../../addresses';
 import { messageIdFor } from '../../kernel';
 import { dkimKeyFor, type DkimKey } from '../../config';
 import type { SmtpTransports } from './transports';
+
+/** nodemailer, loaded when the first transport is made (commands that send no e-mail never load it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const nodemailer = () => require('nodemailer') as typeof import('nodemailer');
 
 export interface SmtpOptions {
   url: string;
@@ -23,7 +27,9 @@ export interface SmtpOptions {
   /** Koha's SMTP servers and the branches' own: a branch named there sends through its server, not `url`. */
   servers?: SmtpTransports | null;
   /** The envelope sender (return path) of each message, where its bounces come back; the header From stays the branch's. */
-  returnPath?: (message: OutgoingMessage) => string | null;
+  returnPath?: (message: OutgoingMessage) => string | null | Promise<string | null>;
+  /** The DKIM key of the message's branch, when its settings hold one; used when its domain covers the sender's. */
+  branchDkim?: (message: OutgoingMessage) => Promise<DkimKey | null>;
 }
 
 const TRANSIENT_CODES = new Set([
@@ -96,7 +102,7 @@ export class SmtpAdapter implements ChannelAdapter {
   private openPool(): Transporter {
     const url = new URL(this.opts.url);
     const timeout = this.opts.timeoutMs ?? 30_000;
-    return createTransport({
+    return nodemailer().createTransport({
       pool: true,
       host: url.hostname,
       port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),
@@ -166,9 +172,11 @@ export class SmtpAdapter implements ChannelAdapter {
       };
     const bcc = this.opts.bcc ? checkAddress(this.opts.bcc) : null;
     const messageId = message.messageIdHeader ?? messageIdFor(message.id, from.address);
-    const key = dkimKeyFor(this.opts.dkim ?? [], from.address);
+    // The branch's own key first, then the keys of KMC_DKIM_KEYS.
+    const branchKey = this.opts.branchDkim ? await this.opts.branchDkim(message) : null;
+    const key = (branchKey ? dkimKeyFor([branchKey], from.address) : null) ?? dkimKeyFor(this.opts.dkim ?? [], from.address);
     // The return path passes the same check; one that fails it is left out, and bounces go to the sender.
-    const tagged = this.opts.returnPath?.(message) ?? null;
+    const tagged = (await this.opts.returnPath?.(message)) ?? null;
     const checkedPath = tagged ? checkAddress(tagged) : null;
     const returnPath = checkedPath?.ok ? checkedPath.address : null;
     const job = transport.sendMail({

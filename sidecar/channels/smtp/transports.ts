@@ -9,8 +9,12 @@
  * lists are read again after `refreshMs`, and a server no longer named has
  * its pool closed.
  */
-import { createTransport, type Transporter, type TransportOptions } from 'nodemailer';
+import type { Transporter, TransportOptions } from 'nodemailer';
 import type { KohaSmtpServer } from '../../host';
+
+/** nodemailer, loaded when the first transport is made (commands that send no e-mail never load it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const nodemailer = () => require('nodemailer') as typeof import('nodemailer');
 
 /** One of Koha's SMTP servers, as the host reader gives it (timeout in seconds). */
 export type SmtpServerSettings = Omit<KohaSmtpServer, 'id'>;
@@ -98,7 +102,7 @@ export class SmtpTransports {
     const chosen = (branchcode ? routes?.byBranch.get(branchcode) : undefined) ?? routes?.fallback ?? null;
     if (!chosen) return null;
     let transport = this.pools.get(chosen.key);
-    if (!transport) this.pools.set(chosen.key, (transport = createTransport(chosen.options)));
+    if (!transport) this.pools.set(chosen.key, (transport = nodemailer().createTransport(chosen.options)));
     return { transport, source: chosen.source };
   }
 

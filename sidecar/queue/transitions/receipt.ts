@@ -1,6 +1,8 @@
 /**
- * Receipt: an SMS delivery receipt moves a `sent` message to `delivered` or
- * `failed`; an intermediate report only adds to its history. A receipt for a
+ * Receipt: an SMS delivery receipt moves a `sent` message to `delivered`, or
+ * (the phone never got it: UNDELIV, EXPIRED, REJECTD ...) to `bounced` by the
+ * bounce transition, as a returned e-mail does; an intermediate report only
+ * adds to its history. A receipt for a
  * message not yet stored as sent is kept and applied when it is.
  *
  * An SMSC's message ids are unique only for a while: after a restart its ids
@@ -14,6 +16,7 @@ import type { Knex } from 'knex';
 import { fromDbTime, toDbTime } from '../../db';
 import type { MessageStatus } from '../../kernel';
 import type { MessageRow, SmsReceipt, SmsReceiptRow } from '../types';
+import { bounceLocked } from './bounce';
 import { withLockRetry, writeEvents } from './shared';
 
 export function toReceipt(r: SmsReceiptRow): SmsReceipt {
@@ -43,13 +46,16 @@ export async function applyReceipt(
     await writeEvents(trx, [{ messageId: message.id, at, status: 'sent', detail: `delivery report: ${words}`, actor }]);
     return 'sent';
   }
-  const status: MessageStatus = receipt.state === 'delivered' ? 'delivered' : 'failed';
-  const reason = status === 'failed' ? `SMS_NOT_DELIVERED: the SMSC reports ${words}`.slice(0, 255) : null;
+  const detail = `delivery receipt: ${words}`;
+  if (receipt.state !== 'delivered') {
+    const reason = `SMS_NOT_DELIVERED: the SMSC reports ${words}`;
+    return (await bounceLocked(trx, message, { reason, detail, at, actor })) ? 'bounced' : message.status;
+  }
   await trx('kmc_messages')
     .where({ id: message.id, status: 'sent' })
-    .update({ status, status_reason: reason, updated_at: toDbTime(at) });
-  await writeEvents(trx, [{ messageId: message.id, at, status, detail: `delivery receipt: ${words}`, actor }]);
-  return status;
+    .update({ status: 'delivered', status_reason: null, updated_at: toDbTime(at) });
+  await writeEvents(trx, [{ messageId: message.id, at, status: 'delivered', detail, actor }]);
+  return 'delivered';
 }
 
 /**
@@ -89,12 +95,19 @@ export async function applyWaitingReceipts(
   }
 }
 
+/** What a receipt did: applied to a message (and the status it ends in), or kept for inspection. */
+export interface ReceiptOutcome {
+  result: 'applied' | 'kept';
+  messageId: number | null;
+  status: MessageStatus | null;
+}
+
 /**
  * A delivery receipt from the SMSC. Safe to call again with the same
  * receipt (an SMSC may offer it twice): the message it moved is no longer
  * waiting, so the second one is kept, not applied.
  */
-export async function recordReceipt(knex: Knex, receipt: SmsReceipt, at: Date): Promise<'applied' | 'kept'> {
+export async function recordReceipt(knex: Knex, receipt: SmsReceipt, at: Date): Promise<ReceiptOutcome> {
   const account = receipt.account ?? '';
   const since = toDbTime(new Date(at.getTime() - RECEIPT_VALIDITY_MS));
   return withLockRetry(() =>
@@ -122,10 +135,10 @@ export async function recordReceipt(knex: Knex, receipt: SmsReceipt, at: Date): 
           err: receipt.err?.slice(0, 16) ?? null,
           received_at: toDbTime(at),
         });
-        return 'kept';
+        return { result: 'kept', messageId: null, status: null };
       }
-      await applyReceipt(trx, { id: match.id, status: match.status }, receipt, at);
-      return 'applied';
+      const status = await applyReceipt(trx, { id: match.id, status: match.status }, receipt, at);
+      return { result: 'applied', messageId: match.id, status };
     }),
   );
 }

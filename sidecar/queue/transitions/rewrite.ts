@@ -29,6 +29,8 @@ export interface RewriteArgs {
   id: number;
   /** The status it is in; the rewrite happens only while it still is. */
   status: MessageStatus;
+  /** For a `sending` message: only while the claim is still this worker's. */
+  claimedBy?: string;
   content: MessageContent | null;
   removedItems?: number[];
   place?: Placement;
@@ -62,7 +64,9 @@ export async function rewriteMessage(knex: Knex, args: RewriteArgs): Promise<boo
     row.next_attempt_at = place.status === 'pending' ? at : null;
   }
   return knex.transaction(async (trx) => {
-    const n = await trx('kmc_messages').where({ id: args.id, status: args.status }).update(row);
+    const n = await trx('kmc_messages')
+      .where({ id: args.id, status: args.status, ...(args.claimedBy ? { claimed_by: args.claimedBy } : {}) })
+      .update(row);
     if (!n) return false;
     if (args.removedItems?.length) await trx('kmc_message_items').whereIn('id', args.removedItems).delete();
     await writeEvents(trx, [

@@ -23,6 +23,12 @@
         })
         .then(function (p) {
           if (!p) return;
+          var unknown = document.getElementById('template-unknown');
+          if (unknown) {
+            unknown.textContent = p.unknown || '';
+            unknown.hidden = !p.unknown;
+          }
+          show('preview-patron', p.patron || '');
           var list = document.getElementById('preview-problems');
           if (list) {
             list.textContent = '';
@@ -42,9 +48,32 @@
         })
         .catch(function () {});
     }
-    form.addEventListener('input', function () {
+    function later() {
       if (timer) window.clearTimeout(timer);
       timer = window.setTimeout(update, 300);
+    }
+    form.addEventListener('input', later);
+    form.addEventListener('change', later);
+
+    // "Insert" puts a placeholder where the cursor was in the last text field staff were in (the text by default).
+    var target = document.getElementById('tp-text');
+    form.addEventListener('focusin', function (e) {
+      var el = e.target;
+      if (el && (el.id === 'tp-text' || el.id === 'tp-html' || el.id === 'tp-subject')) target = el;
     });
+    var buttons = document.querySelectorAll('[data-insert]');
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].hidden = false;
+      buttons[i].addEventListener('click', function (e) {
+        if (!target) return;
+        var text = e.currentTarget.getAttribute('data-insert');
+        var start = target.selectionStart == null ? target.value.length : target.selectionStart;
+        var end = target.selectionEnd == null ? start : target.selectionEnd;
+        target.value = target.value.slice(0, start) + text + target.value.slice(end);
+        target.focus();
+        target.setSelectionRange(start + text.length, start + text.length);
+        later();
+      });
+    }
   });
 })();

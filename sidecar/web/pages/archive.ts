@@ -6,7 +6,7 @@
  */
 import type { Request, Response } from 'express';
 import { CHANNELS, MESSAGE_STATUSES, MESSAGE_TYPES } from '../../kernel';
-import { filterQuery, parseArchiveFilter, searchArchive } from '../messages';
+import { filterParams, pagerOf, parseArchiveFilter, searchArchive } from '../messages';
 import { idParam, type StaffPage } from '../kit';
 import { staffNames } from '../words';
 
@@ -20,7 +20,7 @@ export const archivePages: StaffPage = {
 
     router.get('/archive', allowed, async (req, res) => {
       const filter = parseArchiveFilter(req.query);
-      const searched = Object.entries(filter).some(([k, v]) => k !== 'page' && v);
+      const searched = Object.keys(filterParams(filter)).length > 0;
       const result = await searchArchive({ store: deps.store, staff: deps.staff, timezone: deps.settings.timezone }, filter, PAGE_SIZE);
       const patrons = Object.fromEntries(await deps.host.patronNames(result.messages.map((m) => m.borrowernumber)));
       kit.render(req, res, 'archive.njk', {
@@ -32,8 +32,7 @@ export const archivePages: StaffPage = {
         types: MESSAGE_TYPES,
         channels: CHANNELS,
         statuses: MESSAGE_STATUSES,
-        prevHref: filter.page > 1 ? `/archive${filterQuery(filter, filter.page - 1)}` : null,
-        nextHref: filter.page < result.pages ? `/archive${filterQuery(filter, filter.page + 1)}` : null,
+        pager: pagerOf('/archive', filterParams(filter), filter.page, result, PAGE_SIZE),
       });
     });
 

@@ -5,7 +5,8 @@
  * queue's depth and the next scheduled runs.
  */
 import { toDbTime } from '../../db';
-import { CHANNELS, MESSAGE_STATUSES, type MessageStatus } from '../../kernel';
+import { CHANNELS, MESSAGE_STATUSES, addDays, libraryDay, type MessageStatus } from '../../kernel';
+import { libraryDayStart } from '../messages';
 import type { MessageStore } from '../../queue';
 import { KOHA_JOBS_DAYS, KOHA_JOB_LETTER_PREFIXES, type HostReader, type KohaQueuedNotices } from '../../host';
 import { nextFire, parseCron } from '../../scheduling';
@@ -31,18 +32,18 @@ export interface DashboardFigures {
   queueTotal: number;
 }
 
-/** The figures of the last `DASHBOARD_DAYS` days up to `now` (UTC days, as the message table stores times). */
-export async function dashboardFigures(store: MessageStore, now: Date): Promise<DashboardFigures> {
-  const first = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - (DASHBOARD_DAYS - 1)));
+/** The figures of the last `DASHBOARD_DAYS` library days up to `now` (days in the library's time zone, as staff count them). */
+export async function dashboardFigures(store: MessageStore, now: Date, timeZone: string): Promise<DashboardFigures> {
+  const firstDay = addDays(libraryDay(now, timeZone), -(DASHBOARD_DAYS - 1));
+  const first = libraryDayStart(firstDay, timeZone);
   const [rows, failures, queue] = await Promise.all([
-    store.countsByDay(first),
+    store.countsByDay(first, timeZone),
     store.failureReasons(first, 10),
     store.countInStatuses(QUEUED),
   ]);
   const days: DayCount[] = [];
   for (let i = 0; i < DASHBOARD_DAYS; i += 1) {
-    const d = new Date(first.getTime() + i * 86_400_000).toISOString().slice(0, 10);
-    days.push({ day: d, byChannel: Object.fromEntries(CHANNELS.map((c) => [c, 0])), byStatus: {}, total: 0 });
+    days.push({ day: addDays(firstDay, i), byChannel: Object.fromEntries(CHANNELS.map((c) => [c, 0])), byStatus: {}, total: 0 });
   }
   let done = 0;
   let failed = 0;
@@ -76,26 +77,75 @@ export interface ChartBar {
   n: number;
 }
 
-/** Stacked bars per day by channel, in SVG units (the template draws them). */
+/** One day's column: where it stands, and its figures for the hover and focus text. */
+export interface ChartDay {
+  day: string;
+  x: number;
+  /** The middle of the column, for its date on the axis. */
+  centre: number;
+  /** Top of the column's stack, for the figure shown on hover and focus. */
+  top: number;
+  total: number;
+  byChannel: Record<string, number>;
+  /** Whether its date is written on the axis (every seventh day back from today). */
+  labelled: boolean;
+}
+
+/** Room left of the bars for the scale, and below them for the dates. */
+export const CHART_LEFT = 36;
+export const CHART_BOTTOM = 22;
+
+/** The top of the scale: the highest bar rounded up to a step of 1, 2 or 5 times a power of ten, with at most five steps. */
+export function chartScale(max: number): { top: number; step: number } {
+  for (let p = 1; ; p *= 10) {
+    const step = [1, 2, 5].map((m) => m * p).find((m) => Math.ceil(max / m) <= 5);
+    if (step) return { top: Math.max(step, Math.ceil(max / step) * step), step };
+  }
+}
+
+/** Stacked bars per day by channel, with the scale and the dates, in SVG units (the template draws them). */
 export function chartBars(
   days: DayCount[],
   height = 160,
   barWidth = 16,
   gap = 4,
-): { bars: ChartBar[]; width: number; height: number; max: number } {
+): {
+  bars: ChartBar[];
+  days: ChartDay[];
+  ticks: Array<{ y: number; value: number }>;
+  width: number;
+  height: number;
+  max: number;
+  left: number;
+  barWidth: number;
+} {
   const max = Math.max(1, ...days.map((d) => d.total));
+  const { top, step } = chartScale(max);
   const bars: ChartBar[] = [];
+  const columns: ChartDay[] = [];
   days.forEach((d, i) => {
+    const x = CHART_LEFT + i * (barWidth + gap);
     let y = height;
     for (const channel of CHANNELS) {
       const n = d.byChannel[channel] ?? 0;
       if (!n) continue;
-      const h = Math.max(1, Math.round((n / max) * height));
+      const h = Math.max(1, Math.round((n / top) * height));
       y -= h;
-      bars.push({ x: i * (barWidth + gap), y, height: h, channel, day: d.day, n });
+      bars.push({ x, y, height: h, channel, day: d.day, n });
     }
+    columns.push({
+      day: d.day,
+      x,
+      centre: x + barWidth / 2,
+      top: y,
+      total: d.total,
+      byChannel: d.byChannel,
+      labelled: (days.length - 1 - i) % 7 === 0,
+    });
   });
-  return { bars, width: days.length * (barWidth + gap), height, max };
+  const ticks: Array<{ y: number; value: number }> = [];
+  for (let v = 0; v <= top; v += step) ticks.push({ value: v, y: height - Math.round((v / top) * height) });
+  return { bars, days: columns, ticks, width: CHART_LEFT + days.length * (barWidth + gap), height, max, left: CHART_LEFT, barWidth };
 }
 
 /** Koha's own notice jobs still queueing what the sidecar sends (none: null); a Koha without message_queue counts as none. */
@@ -119,9 +169,14 @@ export const dashboardPages: StaffPage = {
     const { deps } = kit;
     const routines = deps.routines;
     router.get('/dashboard', kit.requirePermission('dashboard'), async (req, res) => {
-      const t = kit.staff(res).t;
       const now = deps.clock.now();
-      const [figures, kohaJobs] = await Promise.all([dashboardFigures(deps.store, now), kohaJobsStillRunning(deps.host)]);
+      const { t, lang } = kit.staff(res);
+      const [figures, kohaJobs, staffQueue] = await Promise.all([
+        dashboardFigures(deps.store, now, deps.settings.timezone),
+        kohaJobsStillRunning(deps.host),
+        // The queue's figure is the queue page's own count (its list without a filter), so the two always agree.
+        deps.store.staffQueue({ status: '', channel: '', branch: '', type: '', cursor: null }, 1),
+      ]);
       // Bounces of the last seven days by kind, and the addresses that went bad in them.
       const weekAgo = new Date(now.getTime() - 7 * 86_400_000);
       const [bounceCounts, wentBad] = await Promise.all([
@@ -142,10 +197,29 @@ export const dashboardPages: StaffPage = {
         .filter((r) => r.at)
         .sort((a, b) => String(a.at).localeCompare(String(b.at)))
         .slice(0, 10);
+      const chart = chartBars(figures.days);
+      // Dates on the axis and in the hover text in the staff member's language (each library day read as a calendar date).
+      const locale = lang === 'en' ? 'en-GB' : lang;
+      const dayShort = new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short', timeZone: 'UTC' });
+      const dayLong = new Intl.DateTimeFormat(locale, { weekday: 'short', day: 'numeric', month: 'long', timeZone: 'UTC' });
       kit.render(req, res, 'dashboard.njk', {
         title: t('dashboard.title'),
         figures,
-        chart: chartBars(figures.days),
+        chart,
+        dayTexts: Object.fromEntries(
+          chart.days.map((d) => {
+            const date = dayLong.format(new Date(`${d.day}T12:00:00Z`));
+            const parts = CHANNELS.map((c) => `${t(`channel.${c}`)} ${d.byChannel[c] ?? 0}`).join(', ');
+            return [
+              d.day,
+              {
+                short: dayShort.format(new Date(`${d.day}T12:00:00Z`)),
+                full: t('dashboard.chart_day', { day: date, parts, total: d.total }),
+              },
+            ];
+          }),
+        ),
+        staffQueueTotal: staffQueue.total,
         channels: CHANNELS,
         statuses: MESSAGE_STATUSES.filter((s) => figures.days.some((d) => d.byStatus[s])),
         bounceCounts,

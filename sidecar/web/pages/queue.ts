@@ -6,19 +6,21 @@
 import { CHANNELS, MESSAGE_TYPES, isChannel } from '../../kernel';
 import { QUEUE_ACTIONS, STAFF_QUEUE_STATUSES, type QueueAction, type StaffQueueFilter } from '../../queue';
 import { idParam, listParam, type StaffPage } from '../kit';
+import { pageParams, pagerOf } from '../messages';
+import { channelsSetUp } from '../channel-choices';
 
 const QUEUE_STATUSES = STAFF_QUEUE_STATUSES;
 
 const PAGE_SIZE = 100;
 
-function parseFilter(q: Record<string, unknown>): StaffQueueFilter {
+function parseFilter(q: Record<string, unknown>): StaffQueueFilter & { page: number } {
   const pick = (v: unknown, allowed: readonly string[]) => (typeof v === 'string' && allowed.includes(v) ? v : '');
   return {
     status: pick(q.status, QUEUE_STATUSES),
     channel: pick(q.channel, CHANNELS),
     branch: typeof q.branch === 'string' && /^[A-Za-z0-9_-]{1,10}$/.test(q.branch) ? q.branch : '',
     type: pick(q.type, MESSAGE_TYPES),
-    page: typeof q.page === 'string' && /^\d{1,6}$/.test(q.page) ? Math.max(1, Number(q.page)) : 1,
+    ...pageParams(q),
   };
 }
 
@@ -33,8 +35,7 @@ export const queuePages: StaffPage = {
       const filter = parseFilter(req.query);
       const [list, branches] = await Promise.all([deps.store.staffQueue(filter, PAGE_SIZE), deps.host.branches()]);
       const patrons = Object.fromEntries(await deps.host.patronNames(list.messages.map((m) => m.borrowernumber)));
-      const qs = new URLSearchParams(Object.entries(filter).filter(([k, v]) => k !== 'page' && v) as Array<[string, string]>).toString();
-      const pages = Math.max(1, Math.ceil(list.total / PAGE_SIZE));
+      const params = { status: filter.status, channel: filter.channel, branch: filter.branch, type: filter.type };
       kit.render(req, res, 'queue.njk', {
         title: kit.staff(res).t('queue.title'),
         filter,
@@ -45,9 +46,9 @@ export const queuePages: StaffPage = {
         types: MESSAGE_TYPES,
         branches: [...branches.values()].map((b) => ({ code: b.branchcode, name: b.branchname })),
         canResend: actions.canResend,
-        pages,
-        prevHref: filter.page > 1 ? `/queue?${qs}${qs ? '&' : ''}page=${filter.page - 1}` : null,
-        nextHref: filter.page < pages ? `/queue?${qs}${qs ? '&' : ''}page=${filter.page + 1}` : null,
+        pager: pagerOf('/queue', params, filter.page, list, PAGE_SIZE),
+        // A resend is offered only by channels set up here; whether the patron has an address is checked per message.
+        resendChannels: channelsSetUp(deps),
         back: req.originalUrl,
       });
     });

@@ -5,7 +5,16 @@
  */
 import { CHANNELS } from '../../kernel';
 import type { Request, Response } from 'express';
-import { ROUTINE_TYPES, routineFromForm, type FieldError, type RoutineForm } from '../../scheduling';
+import {
+  ROUTINE_TYPES,
+  choiceFromForm,
+  choiceOfCron,
+  cronOfChoice,
+  routineFromForm,
+  type FieldError,
+  type RoutineForm,
+  type ScheduleChoice,
+} from '../../scheduling';
 import { idParam, type PageKit, type StaffPage } from '../kit';
 import { routineNameWords } from '../words';
 
@@ -43,6 +52,19 @@ async function templatesInUse(kit: PageKit, type: string): Promise<Array<{ chann
   }));
 }
 
+/**
+ * The routine form's fields with the schedule as cron: the picked choice (daily, weekdays, every N hours) turned into
+ * cron, or the cron typed under "advanced". A form without the choice fields (the JSON API) posts cron as before.
+ */
+function routineFromPage(body: Record<string, unknown>): { input: RoutineForm; errors: FieldError[]; choice: ScheduleChoice | null } {
+  if (typeof body.schedule_kind !== 'string') return { ...routineFromForm(body), choice: null };
+  const choice = choiceFromForm(body);
+  const cron = cronOfChoice(choice);
+  const { input, errors } = routineFromForm({ ...body, schedule: cron ?? '' });
+  if (cron === null) errors.push({ field: 'schedule', text: 'routine.error.schedule_choice' });
+  return { input, errors, choice };
+}
+
 export const routinePages: StaffPage = {
   nav: [{ id: 'routines', path: '/routines', label: 'nav.routines', permission: 'routines', order: 10, also: ['/runs'] }],
   mount(router, kit) {
@@ -75,6 +97,7 @@ export const routinePages: StaffPage = {
       input: RoutineForm,
       errors: FieldError[],
       status = 200,
+      choice: ScheduleChoice | null = null,
     ) => {
       const t = kit.staff(res).t;
       const [choices, templates, recent] = await Promise.all([
@@ -90,6 +113,7 @@ export const routinePages: StaffPage = {
           title: routineId ? t('routine.title', { name: routineNameWords(t, input.name) }) : t('routine.new'),
           routineId,
           routine: input,
+          schedule: choice ?? choiceOfCron(input.schedule),
           errors,
           errorFor: Object.fromEntries(errors.map((e) => [e.field, t(e.text)])),
           templates,
@@ -103,8 +127,8 @@ export const routinePages: StaffPage = {
     router.get('/routines/new', allowed, (req, res) => showForm(req, res, null, EMPTY, []));
 
     router.post('/routines/new', allowed, async (req, res) => {
-      const { input, errors } = routineFromForm((req.body ?? {}) as Record<string, unknown>);
-      if (errors.length) return showForm(req, res, null, input, errors, 400);
+      const { input, errors, choice } = routineFromPage((req.body ?? {}) as Record<string, unknown>);
+      if (errors.length) return showForm(req, res, null, input, errors, 400, choice);
       const id = await store.create(input);
       if (!id) return showForm(req, res, null, input, [{ field: 'name', text: 'routine.error.name_taken' }], 409);
       await kit.audit.record({
@@ -135,8 +159,8 @@ export const routinePages: StaffPage = {
         kit.fail(req, res, 404, 'routine.not_found');
         return;
       }
-      const { input, errors } = routineFromForm((req.body ?? {}) as Record<string, unknown>);
-      if (errors.length) return showForm(req, res, routine.id, input, errors, 400);
+      const { input, errors, choice } = routineFromPage((req.body ?? {}) as Record<string, unknown>);
+      if (errors.length) return showForm(req, res, routine.id, input, errors, 400, choice);
       if (!(await store.update(routine.id, input)))
         return showForm(req, res, routine.id, input, [{ field: 'name', text: 'routine.error.name_taken' }], 409);
       await kit.audit.record({

@@ -7,13 +7,14 @@
  */
 import type { Request, Response } from 'express';
 import { KmcError } from '../../errors';
-import { CHANNELS, isChannel, type ChannelName } from '../../kernel';
+import { isChannel, type ChannelName } from '../../kernel';
 import { skipCountsOf, type RunStore, type RunSummary } from '../../runs';
 import { isMessageKey, type Translate } from '../i18n';
 import { pickList } from '../outputs/letters';
 import { confirmPrinted, sendLettersPdf } from './letters';
 import { idParam, listParam, type PageKit, type StaffPage } from '../kit';
 import { routineNameWords, staffNames } from '../words';
+import { channelChoices } from '../channel-choices';
 
 const PAGE_SIZE = 100;
 const HOLD_TYPES = ['hold_waiting', 'hold_reminder'];
@@ -41,6 +42,12 @@ export function whyNothing(t: Translate, run: Pick<RunSummary, 'stats' | 'messag
       });
     });
   return lines.length ? lines : [t('run.why_none', { date: run.run_date })];
+}
+
+/** What "send as" may offer for these messages: only channels that can carry each one now. */
+async function sendAsChoices(kit: PageKit, messageIds: number[]): Promise<Map<number, ChannelName[]>> {
+  const rows = await kit.deps.store.many(messageIds);
+  return channelChoices(kit.deps, rows);
 }
 
 function ids(values: unknown): number[] {
@@ -109,6 +116,14 @@ export const runPages: StaffPage = {
       // A finished run with no message has nothing to approve: it says why instead.
       const made = Object.values(counts.byStatus).reduce((a, b) => a + b, 0);
       const nothing = run.status === 'finished' && made === 0 ? whyNothing(t, run) : null;
+      const editable = !approved && run.status === 'finished';
+      const choices =
+        editable && review.messages?.length
+          ? await sendAsChoices(
+              kit,
+              review.messages.map((m) => m.id),
+            )
+          : new Map();
       kit.render(req, res, 'run.njk', {
         title: t('run.title', { name: routineNameWords(t, run.routine_name) || t(`type.${run.message_type ?? 'overdue'}`), id: run.id }),
         run,
@@ -122,10 +137,10 @@ export const runPages: StaffPage = {
         channelCounts: counts.byChannel,
         approved,
         approver: approver ? [approver.firstname, approver.surname].filter(Boolean).join(' ') : null,
-        editable: !approved && run.status === 'finished' && made > 0,
+        editable: editable && made > 0,
         whyNothing: nothing,
         progress,
-        channels: CHANNELS,
+        choices: Object.fromEntries(choices),
         holdRun: HOLD_TYPES.includes(run.message_type ?? ''),
         toPrint: toPrint.map((m) => m.id).join(','),
         toPrintCount: toPrint.length,
@@ -144,9 +159,11 @@ export const runPages: StaffPage = {
       const page = typeof body.page === 'string' && /^\d{1,6}$/.test(body.page) ? body.page : '1';
       const shownMessages = ids(body.shown);
       const sendAs = new Map<number, ChannelName | null>();
+      // A channel that cannot carry the message now is not taken, whatever was posted.
+      const choices = await sendAsChoices(kit, shownMessages);
       for (const id of shownMessages) {
         const v = body[`send_as_${id}`];
-        sendAs.set(id, isChannel(v) ? v : null);
+        sendAs.set(id, isChannel(v) && (choices.get(id) ?? []).includes(v) ? v : null);
       }
       const saved = await runs.saveReview(
         run.id,
@@ -196,7 +213,8 @@ export const runPages: StaffPage = {
         detail: { ...result },
         ip: kit.ip(req),
       });
-      res.redirect(303, `/runs/${run.id}?done=run.approved&n=${result.queued + result.held}`);
+      const stale = result.itemsNoLongerCurrent + result.cancelledNoLongerCurrent > 0;
+      res.redirect(303, `/runs/${run.id}?done=${stale ? 'run.approved_stale' : 'run.approved'}&n=${result.queued + result.held}`);
     });
 
     const sendPdf = (which: 'print' | 'all') => async (req: Request, res: Response) => {

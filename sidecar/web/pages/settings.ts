@@ -6,17 +6,36 @@
  *
  * The SMS account is an smpp:// URL whose password is never shown back: the
  * page shows the URL without it, and an empty password field keeps the one
- * stored.
+ * stored. Likewise the branch's DKIM private key: the page says whether one
+ * is stored and which record to publish, never the key.
  */
 import type { Request, Response } from 'express';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { parseSmppUrl, type OutgoingMessage, type SendOutcome } from '../../channels';
-import type { BranchSettingsInput } from '../../branches';
+import type { BranchMailInput, BranchSettingsInput } from '../../branches';
+import { dkimKeyOf, dkimRecordText } from '../../config';
 import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
 import type { Translate } from '../i18n';
 import { libraryDay, readSmsSender, type ChannelName } from '../../kernel';
 import { SENDER_PREFERENCES, branchAddresses, checkAddress, type AddressInForce, type BranchAddresses } from '../../addresses';
 import { branchChannels, channelsFromForm, saveBranchChannels, BRANCH_CHANNEL_TYPES, CHANNEL_CHOICES } from './branch-channels';
+import { readdirSync } from 'node:fs';
+import { LIBRARY_DEFAULT_LANG, NOTICE_TEMPLATE_DIR } from '../../rendering';
+import { isMessageKey } from '../i18n';
+
+/** The languages notices are installed in (one folder of notice texts each), for the default language's choice. */
+function installedLangs(): string[] {
+  try {
+    return readdirSync(NOTICE_TEMPLATE_DIR)
+      .filter((d) => LANG.test(d))
+      .sort();
+  } catch {
+    return [LIBRARY_DEFAULT_LANG];
+  }
+}
+
+/** Whether this branch sends SMS now, and why, as the SMS router decides it. */
+type SmsState = 'own_account' | 'library_account' | 'switched_off' | 'no_account' | 'not_set_up';
 
 export type { BranchSettingsInput } from '../../branches';
 
@@ -51,6 +70,42 @@ export function withPassword(shownUrl: string, typed: string, storedUrl: string 
   }
   u.password = password ? encodeURIComponent(password) : '';
   return u.toString();
+}
+
+const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const SELECTOR = /^[A-Za-z0-9_-]{1,63}$/;
+
+/** The branch's mail identity from the form (bounce domain, DKIM key), each error naming its field. */
+export function branchMailFromForm(
+  body: Record<string, unknown>,
+  stored: { dkim_private_key: string | null } | null,
+  t: Translate,
+): { input: BranchMailInput; errors: Record<string, string> } {
+  const errors: Record<string, string> = {};
+  const err = (field: string, key: string) => (errors[field] = t(key, { field: t(`settings.field.${field}`) }));
+  const domain = (name: 'bounce_domain' | 'dkim_domain') => {
+    const v = textParam(body[name], 253).toLowerCase().replace(/\.$/, '');
+    if (v && !DOMAIN_NAME.test(v)) err(name, 'settings.error.domain');
+    return v || null;
+  };
+  const pem = typeof body.dkim_private_key === 'string' ? body.dkim_private_key.replace(/\r\n/g, '\n').trim().slice(0, 10_000) : '';
+  const remove = body.dkim_remove === '1';
+  const input: BranchMailInput = {
+    bounce_domain: domain('bounce_domain'),
+    dkim_domain: domain('dkim_domain'),
+    dkim_selector: textParam(body.dkim_selector, 63) || null,
+    // A typed key replaces the stored one; none keeps it; the box removes it.
+    dkim_private_key: pem ? pem : remove ? '' : null,
+  };
+  if (input.dkim_selector && !SELECTOR.test(input.dkim_selector)) err('dkim_selector', 'settings.error.dkim_selector');
+  const keyAfter = input.dkim_private_key === null ? (stored?.dkim_private_key ?? null) : input.dkim_private_key || null;
+  if (pem && !errors.dkim_domain && !errors.dkim_selector) {
+    const made = dkimKeyOf(input.dkim_domain ?? 'example.org', input.dkim_selector ?? 'x', pem, 'the form');
+    if (!made.key) err('dkim_private_key', 'settings.error.dkim_key');
+  }
+  const parts = [input.dkim_domain, input.dkim_selector, keyAfter].filter(Boolean).length;
+  if (parts > 0 && parts < 3 && !Object.keys(errors).length) err('dkim_private_key', 'settings.error.dkim_incomplete');
+  return { input, errors };
 }
 
 /** Settings from the form, each error naming its field. */
@@ -149,7 +204,50 @@ export const settingsPages: StaffPage = {
       const t = kit.staff(res).t;
       const row = branchcode ? await stored(branchcode) : null;
       const v = values ?? row ?? {};
+      // The branch's DKIM key: whether one is stored and what to publish for it; the key itself never leaves here.
+      const key =
+        row?.dkim_domain && row.dkim_selector && row.dkim_private_key
+          ? dkimKeyOf(row.dkim_domain, row.dkim_selector, row.dkim_private_key, '').key
+          : null;
+      const identity = {
+        bounce_domain: row?.bounce_domain ?? '',
+        dkim_domain: row?.dkim_domain ?? '',
+        dkim_selector: row?.dkim_selector ?? '',
+        hasKey: !!row?.dkim_private_key,
+        publishAt: key ? `${key.selector}._domainkey.${key.domain}` : '',
+        publish: key ? dkimRecordText(key) : '',
+      };
       const channelRows = branchcode ? await branchChannels(deps.rules, branchcode, today()) : [];
+      // What is in force where a field is empty, and where it comes from (Koha's branch record, a setting, the default).
+      const kohaBranch = branchcode ? ((await deps.host.branches()).get(branchcode) ?? null) : null;
+      const sms = deps.notices.smsAvailability ? await deps.notices.smsAvailability() : null;
+      let smsState: SmsState = 'not_set_up';
+      if (sms && branchcode) {
+        if (sms.canSend(branchcode)) smsState = row?.sms_url ? 'own_account' : 'library_account';
+        else smsState = row && !row.sms_enabled ? 'switched_off' : 'no_account';
+      }
+      const kohaLetterAddress = kohaBranch
+        ? [kohaBranch.branchaddress1, kohaBranch.branchaddress2, [kohaBranch.branchzip, kohaBranch.branchcity].filter(Boolean).join(' ')]
+            .filter((l) => l?.trim())
+            .join(', ')
+        : '';
+      const smsSender = deps.settings.sms?.sender ?? null;
+      const inForceHint = {
+        letter_address: kohaLetterAddress
+          ? t('settings.in_force', {
+              value: kohaLetterAddress,
+              source: t('settings.addresses.from.branch_record', { name: kohaBranch?.branchname ?? branchcode }),
+            })
+          : t('settings.in_force_none'),
+        default_lang: t('settings.in_force_lang', { lang: t(`lang.${LIBRARY_DEFAULT_LANG}`) }),
+        sms_sender: smsSender
+          ? t('settings.in_force', { value: smsSender, source: t('settings.addresses.from.setting', { name: 'KMC_SMS_SENDER' }) })
+          : t('settings.in_force_sms_sender'),
+        quiet: t('settings.in_force_quiet'),
+      };
+      const langs = installedLangs().map((code) => ({ code, name: isMessageKey(`lang.${code}`) ? t(`lang.${code}`) : code }));
+      // A language stored before the choice existed (sv-SE) stays chosen rather than being lost on the next save.
+      if (v.default_lang && !langs.some((l) => l.code === v.default_lang)) langs.push({ code: v.default_lang, name: v.default_lang });
       const inForce = branchcode ? await addressesOf(branchcode) : null;
       const source = (c: AddressInForce['source']) => (c ? t(`settings.addresses.from.${c.kind}`, { name: c.name }) : '');
       const addressRows = inForce
@@ -174,8 +272,13 @@ export const settingsPages: StaffPage = {
           title: t('settings.title'),
           branches,
           branchcode,
+          identity,
           values: {
-            ...v,
+            sender_email: v.sender_email,
+            reply_to: v.reply_to,
+            letter_address: v.letter_address,
+            default_lang: v.default_lang,
+            sms_sender: v.sms_sender,
             sms_enabled: !!v.sms_enabled,
             sms_url: withoutPassword(v.sms_url ?? null),
             quiet_from: v.quiet_from ? v.quiet_from.slice(0, 5) : '',
@@ -189,6 +292,9 @@ export const settingsPages: StaffPage = {
           channelRows,
           channelChoices: CHANNEL_CHOICES,
           addressRows,
+          inForceHint,
+          langs,
+          smsState,
           ...extra,
         },
         { status },
@@ -223,6 +329,35 @@ export const settingsPages: StaffPage = {
       });
       deps.logger.info('web.settings.saved', { staff: staff.account.borrowernumber, branch: code });
       res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.saved`);
+    });
+
+    router.post('/settings/mail-identity', allowed, async (req, res) => {
+      const staff = kit.staff(res);
+      const { code, branches } = await branchOf(req);
+      if (!code) {
+        kit.fail(req, res, 400, 'settings.error.branch');
+        return;
+      }
+      const { input, errors } = branchMailFromForm(formOf(req), await stored(code), staff.t);
+      if (Object.keys(errors).length) {
+        return show(req, res, code, branches, null, { errors, errorList: Object.values(errors) }, 400);
+      }
+      await deps.branches.saveMail(code, input);
+      // Which fields, never the key.
+      await kit.audit.record({
+        borrowernumber: staff.account.borrowernumber,
+        action: 'settings.mail_identity',
+        objectType: 'branch',
+        objectId: code,
+        detail: {
+          fields: Object.entries(input)
+            .filter(([, value]) => value !== null)
+            .map(([k]) => k),
+        },
+        ip: kit.ip(req),
+      });
+      deps.logger.info('web.settings.mail_identity_saved', { staff: staff.account.borrowernumber, branch: code });
+      res.redirect(303, `/settings?branch=${encodeURIComponent(code)}&done=settings.identity_saved`);
     });
 
     router.post('/settings/channels', allowed, async (req, res) => {

@@ -21,7 +21,9 @@ import {
   type TemplateStore,
 } from '../../rendering';
 import { segmentInfo, type SegmentInfo } from '../../channels';
-import { formOf, textParam, type PageKit, type StaffPage } from '../kit';
+import { previewPatronData } from '../../notices';
+import { formOf, idParam, listParam, textParam, type PageKit, type StaffPage } from '../kit';
+import type { MessageKey } from '../i18n';
 
 export const TEMPLATE_PARTS = ['subject', 'text', 'html'] as const;
 export type TemplatePart = (typeof TEMPLATE_PARTS)[number];
@@ -36,12 +38,12 @@ const COMMON = [
   'today',
   'message',
 ];
-const ITEMS = ['items (list)', 'item.title', 'item.author', 'item.barcode', 'item.due'];
+const ITEMS = ['items', 'item.title', 'item.author', 'item.barcode', 'item.due'];
 
 /** The variables each message type's templates may use, for the page's list. */
 export const TEMPLATE_VARIABLES: Record<MessageType, string[]> = {
-  hold_waiting: [...COMMON, 'items (list)', 'item.title', 'item.author', 'item.pickup_by', 'pickup_branch', 'last_pickup_day'],
-  hold_reminder: [...COMMON, 'items (list)', 'item.title', 'item.author', 'item.pickup_by', 'pickup_branch', 'last_pickup_day'],
+  hold_waiting: [...COMMON, 'items', 'item.title', 'item.author', 'item.pickup_by', 'pickup_branch', 'last_pickup_day'],
+  hold_reminder: [...COMMON, 'items', 'item.title', 'item.author', 'item.pickup_by', 'pickup_branch', 'last_pickup_day'],
   predue: [...COMMON, ...ITEMS],
   overdue: [...COMMON, ...ITEMS, 'level', 'fee', 'fee_text'],
   replacement_bill: [...COMMON, ...ITEMS, 'item.price_text', 'total_text', 'pay_by', 'payment_term_days'],
@@ -89,6 +91,59 @@ export function sampleData(type: MessageType): Record<string, unknown> {
     subject: 'A message from the library',
     text: 'Your reading list is ready at the desk.',
   };
+}
+
+/** What "Insert" puts into the template for a placeholder: the items table is a loop with a line per item. */
+export function placeholderSnippet(name: string, type: MessageType): string {
+  if (name === 'items') {
+    // A loan's line ends with its due date, a hold's with the day to pick it up by.
+    const when = TEMPLATE_VARIABLES[type].includes('item.due') ? 'item.due' : 'item.pickup_by';
+    return `{% for item in items %}\n{{ item.title }}, {{ ${when} }}\n{% endfor %}`;
+  }
+  return `{{ ${name} }}`;
+}
+
+/** A placeholder's value in the preview's data (an item's from the first item), for the list's example column. */
+export function placeholderExample(name: string, data: Record<string, unknown>): string {
+  const items = Array.isArray(data.items) ? (data.items as Array<Record<string, unknown>>) : [];
+  if (name === 'items') return items.map((i) => (typeof i.title === 'string' ? i.title : '')).join('; ');
+  const [root, ...rest] = name.split('.');
+  let value: unknown = root === 'item' ? items[0] : data[root];
+  for (const part of rest) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}
+
+const OUTPUT = /\{\{-?\s*([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)/g;
+const LOOP = /\{%-?\s*for\s+([A-Za-z_]\w*)(?:\s*,\s*([A-Za-z_]\w*))?\s+in\s+([A-Za-z_][\w.]*)/g;
+const SET = /\{%-?\s*set\s+([A-Za-z_]\w*)/g;
+
+/**
+ * Placeholders in a draft that this message type does not have: they would print nothing, so staff are warned before
+ * saving. A loop's own name (`item` in `for item in items`) stands for the list's entries; Nunjucks' `loop` is known.
+ */
+export function unknownPlaceholders(type: MessageType, draft: TemplateDraft): string[] {
+  const known = new Set(TEMPLATE_VARIABLES[type]);
+  const roots = new Set([...known].map((v) => v.split('.')[0]));
+  const out = new Set<string>();
+  for (const source of [draft.subject, draft.text, draft.html]) {
+    const local = new Set(['loop']);
+    for (const m of source.matchAll(SET)) local.add(m[1]);
+    for (const m of source.matchAll(LOOP)) {
+      local.add(m[1]);
+      if (m[2]) local.add(m[2]);
+      if (!roots.has(m[3].split('.')[0]) && !local.has(m[3].split('.')[0])) out.add(m[3]);
+    }
+    for (const m of source.matchAll(OUTPUT)) {
+      const name = m[1];
+      const root = name.split('.')[0];
+      if (known.has(name)) continue;
+      // The loop over items names each entry `item`; its fields are the item.* placeholders.
+      if (local.has(root) && root !== 'item') continue;
+      if (!name.includes('.') && roots.has(name)) continue;
+      out.add(name);
+    }
+  }
+  return [...out];
 }
 
 export type { TemplateKey } from '../../rendering';
@@ -181,12 +236,12 @@ export interface Preview {
   problems: TemplateProblem[];
 }
 
-/** The draft rendered on sample data; a part that fails names its line and reason instead. */
-export function previewDraft(key: TemplateKey, draft: TemplateDraft): Preview {
+/** The draft rendered on sample data, or on the given data; a part that fails names its line and reason instead. */
+export function previewDraft(key: TemplateKey, draft: TemplateDraft, given?: Record<string, unknown>): Preview {
   const problems = checkDraft(key, draft);
   const out: Preview = { subject: '', text: '', html: null, sms: null, problems };
   if (problems.length) return out;
-  const data = sampleData(key.message_type);
+  const data = given ?? sampleData(key.message_type);
   const run = (part: TemplatePart, source: string, autoescape: boolean): string => {
     try {
       return renderNoticeTemplate(source, data, { name: `${key.message_type}.${key.channel}.${part}`, autoescape });
@@ -249,6 +304,47 @@ function availableLangs(): string[] {
   }
 }
 
+/** Whom the preview shows: sample data, or a patron staff found (by name or card number) with the loans they ticked. */
+interface PreviewChoice {
+  query: string;
+  found: Array<{ borrowernumber: number; name: string; cardnumber: string | null }>;
+  patron: { borrowernumber: number; name: string } | null;
+  loans: Array<{ id: number; title: string; due: string; chosen: boolean }>;
+  data: Record<string, unknown>;
+}
+
+async function previewChoice(kit: PageKit, key: TemplateKey, body: Record<string, unknown>): Promise<PreviewChoice> {
+  const { deps } = kit;
+  const query = textParam(body.preview_q, 100);
+  const sample = sampleData(key.message_type);
+  const out: PreviewChoice = { query, found: [], patron: null, loans: [], data: sample };
+  if (query) {
+    const ids = await deps.staff.findPatrons(query, 20);
+    const names = await deps.host.patronNames(ids);
+    out.found = ids.map((n) => ({ borrowernumber: n, name: names.get(n)?.name ?? `#${n}`, cardnumber: names.get(n)?.cardnumber ?? null }));
+  }
+  const borrowernumber = idParam(body.preview_patron);
+  if (!borrowernumber) return out;
+  // Until the loans were shown on the form, every loan of the patron is in the preview.
+  const ticked = body.preview_loans_shown === '1' ? listParam(body.preview_loan).map(Number) : null;
+  const real = await previewPatronData(deps.notices, key.message_type, borrowernumber, ticked);
+  if (!real) return out;
+  const name = [real.patron.firstname, real.patron.surname].filter(Boolean).join(' ');
+  out.patron = { borrowernumber, name };
+  if (!out.found.some((f) => f.borrowernumber === borrowernumber))
+    out.found.unshift({ borrowernumber, name, cardnumber: real.patron.cardnumber });
+  const items = real.data.items as Array<{ title: string; due: string }>;
+  out.loans = real.loans.map((l) => ({
+    id: l.issue_id,
+    title: l.biblio_title ?? '',
+    due: items.find((i) => i.title === (l.biblio_title ?? ''))?.due ?? l.date_due,
+    chosen: ticked === null || ticked.includes(l.issue_id),
+  }));
+  // What the patron's record does not give (a fee, a pickup branch …) stays as in the sample.
+  out.data = { ...sample, ...real.data };
+  return out;
+}
+
 export const templatePages: StaffPage = {
   nav: [{ id: 'templates', path: '/templates', label: 'nav.templates', permission: 'templates', order: 55 }],
   mount(router, kit: PageKit) {
@@ -274,11 +370,25 @@ export const templatePages: StaffPage = {
       res: Response,
       key: TemplateKey,
       draft: TemplateDraft,
-      opts: { preview?: Preview; status?: number; edited?: boolean; refused?: TemplateProblem[] } = {},
+      opts: {
+        preview?: Preview;
+        status?: number;
+        edited?: boolean;
+        refused?: TemplateProblem[];
+        body?: Record<string, unknown>;
+        unknownOnSave?: boolean;
+      } = {},
     ) => {
       const t = kit.staff(res).t;
       const branches = [...(await deps.host.branches()).values()].map((b) => ({ code: b.branchcode, name: b.branchname }));
-      const preview = opts.preview ?? previewDraft(key, draft);
+      const choice = await previewChoice(kit, key, opts.body ?? {});
+      const preview = opts.preview ?? previewDraft(key, draft, choice.data);
+      const placeholders = TEMPLATE_VARIABLES[key.message_type].map((name) => ({
+        name,
+        meaning: t(`placeholder.${name}` as MessageKey),
+        example: placeholderExample(name, choice.data),
+        snippet: placeholderSnippet(name, key.message_type),
+      }));
       kit.render(
         req,
         res,
@@ -291,7 +401,10 @@ export const templatePages: StaffPage = {
           preview,
           refused: opts.refused ?? [],
           edited: opts.edited ?? false,
-          variables: TEMPLATE_VARIABLES[key.message_type],
+          placeholders,
+          unknown: unknownPlaceholders(key.message_type, draft),
+          unknownOnSave: opts.unknownOnSave ?? false,
+          choice,
           filters: NOTICE_TEMPLATE_FILTERS,
           branches,
           langs,
@@ -320,7 +433,7 @@ export const templatePages: StaffPage = {
         return;
       }
       const draft = draftFrom(body);
-      if (body.action !== 'save') return show(req, res, key, draft);
+      if (body.action !== 'save') return show(req, res, key, draft, { body });
       if (!staff.permissions.has('templates_edit')) {
         deps.logger.info('web.forbidden', { staff: staff.account.borrowernumber, permission: 'templates_edit', path: req.path });
         kit.fail(req, res, 403, 'error.forbidden');
@@ -340,8 +453,12 @@ export const templatePages: StaffPage = {
           status: 400,
           refused: problems,
           preview: { subject: '', text: '', html: null, sms: null, problems },
+          body,
         });
       }
+      // A placeholder the notice does not have would print nothing: staff see which before it is stored, and may save even so.
+      if (unknownPlaceholders(key.message_type, draft).length && body.confirm_unknown !== '1')
+        return show(req, res, key, draft, { status: 400, body, unknownOnSave: true });
       await saveTemplate(deps.templates, key, draft, staff.account.borrowernumber);
       await kit.audit.record({
         borrowernumber: staff.account.borrowernumber,
@@ -397,16 +514,21 @@ export const templatePages: StaffPage = {
     });
 
     /** The page's script posts the draft here as staff type; JSON back. */
-    router.post('/templates/preview', kit.requirePermission('templates'), (req, res) => {
+    router.post('/templates/preview', kit.requirePermission('templates'), async (req, res) => {
       const body = formOf(req);
       const key = templateKeyFrom(body);
       if (!key) {
         res.status(400).json({ error: 'KMC_TEMPLATE_KEY', message: 'type, channel, lang or branch is not valid' });
         return;
       }
-      const p = previewDraft(key, draftFrom(body));
+      const draft = draftFrom(body);
+      const choice = await previewChoice(kit, key, body);
+      const p = previewDraft(key, draft, choice.data);
       const t = kit.staff(res).t;
+      const unknown = unknownPlaceholders(key.message_type, draft);
       res.json({
+        unknown: unknown.length ? t('template.unknown', { names: unknown.join(', ') }) : null,
+        patron: choice.patron ? t('template.preview_showing', { name: choice.patron.name }) : null,
         ok: p.problems.length === 0,
         subject: p.subject,
         text: p.text,

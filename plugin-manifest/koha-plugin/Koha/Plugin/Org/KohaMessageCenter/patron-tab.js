@@ -4,9 +4,21 @@
  * on every patron page an entry in the patron menu. The tab's iframe is
  * loaded only when the tab is opened: the plugin then signs a fresh launch
  * token and sends the iframe on to the sidecar.
+ *
+ * Loaded as a file by the plugin's intranet_js, its settings in the script
+ * element's data-kmc-patron-tab attribute: no inline script, so it runs
+ * under a Content-Security-Policy without 'unsafe-inline'.
  */
-function kmcPatronTab(cfg) {
+(function () {
   'use strict';
+  var script = document.currentScript || document.querySelector('script[data-kmc-patron-tab]');
+  var cfg;
+  try {
+    cfg = JSON.parse((script && script.getAttribute('data-kmc-patron-tab')) || '');
+  } catch (e) {
+    return;
+  }
+  if (!cfg || typeof cfg !== 'object') return;
   var query = new URLSearchParams(window.location.search);
   var borrowernumber = query.get('borrowernumber') || '';
   if (!/\/members\//.test(window.location.pathname) || !/^[1-9][0-9]{0,9}$/.test(borrowernumber)) return;
@@ -87,4 +99,4 @@ function kmcPatronTab(cfg) {
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
   else start();
-}
+})();

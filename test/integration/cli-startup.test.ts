@@ -1,0 +1,84 @@
+/**
+ * Start-up: a command loads only what it uses. `kmc --help` loads no
+ * database, web, mail, SMS, PDF or scheduling library, and a notice run
+ * that finds nothing to do (`kmc run overdue --dry-run` on a library with no
+ * loans) loads the database and the logger but not the web server, the PDF
+ * writer, the mail libraries or the scheduler. Each command is a real child
+ * process; a hook given to node with --require writes the packages it loaded
+ * as it exits. (How fast and small that makes them is for `npm run bench`.)
+ */
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../support/koha';
+import { cliKind, runKmc } from '../support/cli';
+import { migrate } from '../../sidecar/db';
+import { seedLibrary } from '../../sidecar/fixture';
+
+const HOOK = path.resolve(__dirname, '..', 'support', 'record-modules.cjs');
+
+/** What only serving pages, sending, reading returned mail, writing letters or scheduling needs. */
+const NOT_FOR_A_RUN = [
+  'express',
+  'cookie-parser',
+  'bcryptjs',
+  'cronstrue',
+  'pdfkit',
+  'fontkit',
+  'nodemailer',
+  'smtp-server',
+  'imapflow',
+  'mailparser',
+  'node-schedule',
+];
+/** Besides those, `--help` needs no database, logger or phone numbers. */
+const NOT_FOR_HELP = [...NOT_FOR_A_RUN, 'knex', 'mysql2', 'winston', 'libphonenumber-js'];
+
+describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, function () {
+  this.timeout(120_000);
+  let db: KohaDatabase;
+  let dir: string;
+
+  before(async () => {
+    db = await createKohaDatabase('startup');
+    await migrate(db.knex);
+    await seedLibrary(db.knex, { today: '2026-11-24', patrons: 5, biblios: 10, itemsPerBiblio: 1, loans: 0, holds: 0, returnedLoans: 0 });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'kmc-startup-'));
+  });
+
+  after(async () => {
+    await db.drop();
+  });
+
+  /** Runs `kmc ARGS` with the recording hook; returns its result and the packages it loaded. */
+  async function loaded(name: string, args: string[], settings: Record<string, string>) {
+    const file = path.join(dir, `${name}.json`);
+    const result = await runKmc(args, {
+      ...settings,
+      LOADED_MODULES_FILE: file,
+      NODE_OPTIONS: `--require ${HOOK}`,
+    });
+    return { result, packages: JSON.parse(readFileSync(file, 'utf8')) as string[] };
+  }
+
+  it('kmc --help loads none of the libraries of the commands', async () => {
+    const { result, packages } = await loaded('help', ['--help'], {});
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stdout).to.contain('kmc templates import-koha').and.contain('kmc archive anonymise');
+    expect(packages.filter((p) => NOT_FOR_HELP.includes(p))).to.deep.equal([]);
+  });
+
+  it('a run that finds nothing loads the database and the logger, and none of the web, mail, PDF or scheduling libraries', async () => {
+    const { result, packages } = await loaded('run', ['run', 'overdue', '--dry-run', '--json'], {
+      KMC_DATABASE_URL: db.url,
+      KMC_SMTP_URL: 'smtp://127.0.0.1:1',
+      KMC_PRINT_DIR: dir,
+      KMC_LOG_LEVEL: 'error',
+    });
+    expect(result.code, result.stderr).to.equal(0);
+    expect(JSON.parse(result.stdout)).to.include({ dryRun: true, created: 0 });
+    expect(packages).to.include.members(['knex', 'mysql2', 'winston']);
+    expect(packages.filter((p) => NOT_FOR_A_RUN.includes(p))).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,16 @@
+// Loaded with `node --require` by the start-up test: writes the packages the process loaded (their names, from
+// node_modules) to the file LOADED_MODULES_FILE names, as it exits, so the test can say what a command loads.
+const Module = require('node:module');
+const fs = require('node:fs');
+
+const out = process.env.LOADED_MODULES_FILE;
+if (out) {
+  process.on('exit', () => {
+    const packages = new Set();
+    for (const file of Object.keys(Module._cache)) {
+      const m = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(file);
+      if (m) packages.add(m[1].replace(/\\/g, '/'));
+    }
+    fs.writeFileSync(out, JSON.stringify([...packages].sort()));
+  });
+}
