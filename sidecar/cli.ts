@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadSettings, redact, type Settings } from './config';
 import { KmcError, UsageError } from './errors';
 import type { App } from './main';
+import { commandHelp } from './cli-help';
 
 /*
  * Each command loads what it uses when it runs, not before: `kmc --help` and a short command do not load the web
@@ -89,14 +90,25 @@ export async function main(
     stderr: (s) => process.stderr.write(s + '\n'),
   },
 ): Promise<number> {
-  const [command, ...rest] = argv;
+  // --verbose is every command's; without it (or KMC_LOG_LEVEL) a one-off command logs only errors, so stdout stays its answer.
+  const verbose = argv.includes('--verbose');
+  const [command, ...rest] = argv.filter((a) => a !== '--verbose');
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     out.stdout(usage());
     return command ? 0 : 2;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    const help = commandHelp(command, rest[0]);
+    if (help === null) throw new UsageError(`unknown command "${command}"\n\n${usage()}`);
+    out.stdout(help);
+    return 0;
+  }
+  if (!env.KMC_LOG_LEVEL?.trim() && command !== 'serve' && command !== 'demo') env = { ...env, KMC_LOG_LEVEL: verbose ? 'info' : 'error' };
+  else if (verbose && !env.KMC_LOG_LEVEL?.trim()) env = { ...env, KMC_LOG_LEVEL: 'info' };
 
   switch (command) {
     case 'migrate': {
+      parseArgs({ args: rest, options: {} });
       const settings = loadSettings(env);
       return withServices(settings, async ({ knex }) => {
         const { applied } = await use.db().migrate(knex);
@@ -293,12 +305,14 @@ export async function main(
     }
 
     case 'serve': {
+      parseArgs({ args: rest, options: {} });
       const settings = loadSettings(env);
       await use.serve().serve(settings, { out });
       return 0;
     }
 
     case 'demo': {
+      parseArgs({ args: rest, options: {} });
       await use.demo().runDemo(env, out);
       return 0;
     }
@@ -326,12 +340,20 @@ export function grantStatements(user: string, host: string, database: string): s
   ];
 }
 
-export function reportError(err: unknown, out: Pick<Out, 'stderr'>): number {
+export function reportError(err: unknown, out: Pick<Out, 'stderr'>, verbose = false): number {
+  // A stack trace helps whoever debugs, not whoever runs the command: only with --verbose.
+  if (verbose && err instanceof Error && err.stack) out.stderr(err.stack);
   if (err instanceof KmcError) {
     out.stderr(`kmc: ${redact(err.message)} [${err.code}]`);
     return err.code === 'KMC_USAGE' || err.code === 'KMC_SETTINGS_INVALID' ? 2 : 1;
   }
   const e: { code?: unknown; message?: unknown } = typeof err === 'object' && err !== null ? err : {};
+  // Node's argument parser: an unknown flag, a missing value, a stray word are the command's usage.
+  if (typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS_')) {
+    const named = process.argv.slice(2).find((a) => !a.startsWith('-')) ?? '';
+    out.stderr(`kmc: ${String(e.message)} (kmc ${named} --help says what it takes)`);
+    return 2;
+  }
   if (e.code === 'ECONNREFUSED' || e.code === 'ER_ACCESS_DENIED_ERROR' || e.code === 'ER_BAD_DB_ERROR') {
     out.stderr(`kmc: cannot use the database (${e.code}): ${String(e.message)}. Check KMC_DATABASE_URL.`);
     return 1;
@@ -347,5 +369,5 @@ if (require.main === module) {
       // serve and demo keep running on their own; the others are done.
       if (!['serve', 'demo'].includes(process.argv[2] ?? '')) process.exit(code);
     })
-    .catch((err: unknown) => process.exit(reportError(err, { stderr })));
+    .catch((err: unknown) => process.exit(reportError(err, { stderr }, process.argv.includes('--verbose'))));
 }

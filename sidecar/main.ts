@@ -145,7 +145,16 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const logger = opts.logger ?? createLogger(settings.logLevel);
   const clock = opts.clock ?? systemClock;
   const ownsKnex = !opts.knex;
-  const knex = opts.knex ?? createKnex(settings.databaseUrl);
+  // knex's own warnings (a failed connection, with its stack) go to the log on stderr, at warn.
+  const knex =
+    opts.knex ??
+    createKnex(settings.databaseUrl, {
+      log: {
+        warn: (message) => {
+          logger.warn('database_warning', { message });
+        },
+      },
+    });
   const staffSettings = new SettingsStore(knex);
   const host = createHostReader(knex, { seen: staffSettings, withoutPlugin: settings.withoutPlugin, now: () => clock.now() });
   const staff = createStaffReader(knex);

@@ -15,10 +15,33 @@ export type { Knex };
 /** knex's own warnings (a failed connection, with its stack) are dropped: for a caller that reports the error itself. */
 const silentKnexLog = { warn: () => undefined, error: () => undefined, debug: () => undefined, deprecate: () => undefined };
 
-export function createKnex(url: string, opts: { poolMax?: number; quiet?: boolean } = {}): Knex {
+/** Where knex's own warnings go instead of its console.log on stdout, which belongs to the command's answer. */
+export interface KnexLogSink {
+  warn(message: string): void;
+}
+
+export function createKnex(url: string, opts: { poolMax?: number; quiet?: boolean; log?: KnexLogSink } = {}): Knex {
+  const sink = opts.log;
+  const text = (m: unknown) => (m instanceof Error ? m.message : String(m));
   return knexFactory({
     client: 'mysql2',
     ...(opts.quiet ? { log: silentKnexLog } : {}),
+    ...(!opts.quiet && sink
+      ? {
+          log: {
+            warn: (m: unknown) => {
+              sink.warn(text(m));
+            },
+            error: (m: unknown) => {
+              sink.warn(text(m));
+            },
+            deprecate: (m: unknown) => {
+              sink.warn(text(m));
+            },
+            debug: () => undefined,
+          },
+        }
+      : {}),
     connection: {
       uri: url,
       dateStrings: true,

@@ -13,10 +13,14 @@ import { createKohaFixtureSchema, seedLibrary } from '../fixture';
 import { runNotices } from '../notices';
 import { libraryDay } from '../kernel';
 import { startServer, type Running } from '../serve';
+import { translator } from '../web';
 import { MailCapture } from './capture-smtp';
 import { CaptureSmsc } from './capture-smsc';
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
+
+/** The types whose routines wait for staff approval in the demo; their notices are not made at start. */
+export const APPROVAL_TYPES: readonly string[] = ['overdue', 'replacement_bill'];
 
 export const DEMO_DATABASE_URL = 'mysql://root@127.0.0.1:3306/kmc_demo';
 
@@ -30,11 +34,17 @@ export interface Demo {
 
 function outboxPages(mail: MailCapture, smsc: CaptureSmsc) {
   return (app: express.Express, pages: nunjucks.Environment) => {
+    // A page staff can read, newest first; the demo's other pages are in English, so is this one.
     app.get('/demo/sms', (_req, res) => {
-      res.json(
-        smsc.messages
-          .map((m) => ({ to: m.to, from: m.from, text: m.text, parts: m.parts.length, dataCoding: m.dataCoding, messageIds: m.messageIds }))
-          .reverse(),
+      const t = translator('en');
+      res.type('html').send(
+        pages.render('demo-sms.njk', {
+          t,
+          title: t('demo.sms.title'),
+          sms: smsc.messages
+            .map((m, i) => ({ n: i + 1, to: m.to, from: m.from, text: m.text, parts: m.parts.length, dataCoding: m.dataCoding }))
+            .reverse(),
+        }),
       );
     });
     app.get('/demo/outbox', (_req, res) => {
@@ -101,9 +111,14 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
     // The demo runs its notices once, below; no routine fires on its own.
     jobs: { routines: false, anonymiser: false },
   });
-  // Every daily type once, so a newcomer sees holds, reminders and overdues by each channel.
+  // Overdue notices and replacement bills wait for staff approval in the demo, and the demo leaves their work
+  // undone: "Run now" on the overdue routine then proposes messages to review, the main workflow.
+  const { routines } = running.services;
+  for (const r of await routines.list())
+    if (APPROVAL_TYPES.includes(r.message_type) && !r.needs_approval) await routines.update(r.id, { needs_approval: true });
+  // Every other daily type once, so a newcomer sees holds, reminders and welcomes by each channel.
   const runs: string[] = [];
-  for (const type of ['hold_waiting', 'hold_reminder', 'predue', 'overdue', 'welcome']) {
+  for (const type of ['hold_waiting', 'hold_reminder', 'predue', 'welcome']) {
     const result = await runNotices(running.services.notices, { type, date: today, startedBy: 'demo' });
     const channels = Object.entries(result.byChannel)
       .map(([c, n]) => `${c} ${n}`)
@@ -115,7 +130,13 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
   out.stdout('');
   out.stdout(`Notices for ${today}:`);
   for (const line of runs) out.stdout(line);
-  out.stdout(`Delivered: ${delivered.sent} sent, ${delivered.failed} failed, ${delivered.retried} to retry, ${delivered.held} held.`);
+  // A letter written to the print folder is not sent: it waits until staff print it and say so.
+  const letters = (await running.services.store.lettersToPrint({})).length;
+  out.stdout(
+    `Delivered: ${delivered.sent - letters} sent (e-mail and SMS), ${letters} letter(s) waiting to print (to_print), ` +
+      `${delivered.failed} failed, ${delivered.retried} to retry, ${delivered.held} held.`,
+  );
+  out.stdout('Overdue notices wait for approval: open Routines, "Overdue notices", Run now, review and approve.');
   out.stdout('');
   out.stdout(`  Staff pages         ${running.url}/   (sign in as admin, password koha-demo)`);
   out.stdout(`  Captured e-mail     ${running.url}/demo/outbox   (SMTP capture on 127.0.0.1:${mail.port})`);

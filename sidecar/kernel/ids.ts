@@ -15,7 +15,9 @@ const HOST_NAME = /^(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+$
  */
 export function messageIdFor(id: number, from: string): string {
   // Only a sender that is one plain address lends its domain: no blank, control character or second @ anywhere in it.
-  const plain = /^[^\s@<>()",;:\\]+@([^\s@]+)$/.exec(from);
+  // A named sender (`Branch Name <address>`) lends the domain of the address inside the brackets.
+  const inner = /^[^<>]*<([^<>]*)>$/.exec(from.trim())?.[1] ?? from;
+  const plain = /^[^\s@<>()",;:\\]+@([^\s@]+)$/.exec(inner);
   const given = plain?.[1] ?? '';
   const domain = given.length <= 253 && HOST_NAME.test(given) ? given.toLowerCase() : 'kmc.invalid';
   return `<kmc.${id}.${randomBytes(6).toString('hex')}@${domain}>`;

@@ -137,6 +137,17 @@ export class BranchDirectory {
     return this.addresses(code).replyTo.address;
   }
 
+  /** The header From of a branch's e-mail: its name and the sender in force (`Branch Name <address>`), so patrons see who writes. */
+  senderHeader(code: string | null): string {
+    return withBranchName(this.branch(code)?.branchname ?? null, this.senderEmail(code));
+  }
+
+  /** Replies go to the branch: its reply-to in force, else its sender, with its name. */
+  replyToHeader(code: string | null): string | null {
+    const address = this.replyTo(code) ?? this.addresses(code).sender.address;
+    return address ? withBranchName(this.branch(code)?.branchname ?? null, address) : null;
+  }
+
   returnPath(code: string | null): string | null {
     return this.addresses(code).returnPath.address;
   }
@@ -184,6 +195,19 @@ export class BranchDirectory {
     }
     return languageCandidates(patron.lang, this.defaultLang(patron.branchcode));
   }
+}
+
+/** A display name that passes the sender check: no quotes, angle brackets or control characters, and short. */
+export function withBranchName(name: string | null, address: string): string {
+  if (!address) return '';
+  const clean = (name ?? '')
+    // eslint-disable-next-line no-control-regex -- control characters are what is removed
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029"<>]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 100)
+    .trim();
+  return clean ? `${clean} <${address}>` : address;
 }
 
 export function patronTemplateData(p: PatronContact): Record<string, string> {

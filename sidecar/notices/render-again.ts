@@ -85,8 +85,8 @@ export function contentFor(again: RenderedAgain, branchcode: string | null, dire
   return {
     to: again.to,
     reason: again.reason,
-    from: again.channel === 'email' ? directory.senderEmail(branchcode) : (directory.branch(branchcode)?.branchname ?? null),
-    replyTo: again.channel === 'email' ? directory.replyTo(branchcode) : null,
+    from: again.channel === 'email' ? directory.senderHeader(branchcode) : (directory.branch(branchcode)?.branchname ?? null),
+    replyTo: again.channel === 'email' ? directory.replyToHeader(branchcode) : null,
     lang: again.lang,
     subject: again.subject,
     text: again.text,

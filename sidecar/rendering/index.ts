@@ -11,6 +11,8 @@ export {
   type RenderedNotice,
 } from './notices';
 export { escapeHtml } from './html';
+export { emailDocument, styleBareTags } from './email-layout';
+export { fitSmsToOnePart, shortenTitle, SMS_TITLE_MIN_CHARS } from './sms-fit';
 export { RENDER_BUDGET, RenderBudgetExceeded } from './render-budget';
 export {
   checkNoticeTemplate,

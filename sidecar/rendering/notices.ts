@@ -9,6 +9,8 @@ import path from 'node:path';
 import { TemplateError } from '../errors';
 import type { ChannelName } from '../kernel';
 import { escapeHtml } from './html';
+import { emailDocument } from './email-layout';
+import { fitSmsToOnePart } from './sms-fit';
 import { NoticeData, renderNoticeTemplate } from './safety';
 import type { EditedTemplate, TemplateStore } from './template-store';
 
@@ -122,26 +124,32 @@ export class NoticeRenderer {
     for (const lang of args.langs) {
       const set = this.findSet(args.type, args.channel, lang, args.branchcode);
       if (!set) continue;
-      // One plain copy for every part; a failure names the part that would have read it first.
-      const data = NoticeData.from(args.data, `${set.name}.${set.subject ? 'subject' : 'text'}`);
-      const subject = set.subject
-        ? renderNoticeTemplate(set.subject, data, { name: `${set.name}.subject`, autoescape: false })
-            .replace(/\s+/g, ' ')
-            .trim()
-        : '';
-      const text =
-        renderNoticeTemplate(set.text, data, { name: `${set.name}.text`, autoescape: false })
-          .replace(/\n{3,}/g, '\n\n')
-          .trim() + '\n';
-      let html: string | null = null;
-      if (args.channel === 'email') {
-        html = set.html ? renderNoticeTemplate(set.html, data, { name: `${set.name}.html`, autoescape: true }) : htmlFromText(text);
-      }
-      return { subject, text, html, lang };
+      const rendered = this.renderSet(set, args.channel, lang, args.data);
+      return args.channel === 'sms' ? fitSmsToOnePart(rendered, args.data, (data) => this.renderSet(set, 'sms', lang, data)) : rendered;
     }
     throw new TemplateError(`no template for ${args.type} by ${args.channel} in ${args.langs.join(', ')}`, {
       template: `${args.type}.${args.channel}`,
       reason: 'missing',
     });
+  }
+
+  private renderSet(set: TemplateSet, channel: ChannelName, lang: string, given: Record<string, unknown>): RenderedNotice {
+    // One plain copy for every part; a failure names the part that would have read it first.
+    const data = NoticeData.from(given, `${set.name}.${set.subject ? 'subject' : 'text'}`);
+    const subject = set.subject
+      ? renderNoticeTemplate(set.subject, data, { name: `${set.name}.subject`, autoescape: false })
+          .replace(/\s+/g, ' ')
+          .trim()
+      : '';
+    const text =
+      renderNoticeTemplate(set.text, data, { name: `${set.name}.text`, autoescape: false })
+        .replace(/\n{3,}/g, '\n\n')
+        .trim() + '\n';
+    let html: string | null = null;
+    if (channel === 'email') {
+      const body = set.html ? renderNoticeTemplate(set.html, data, { name: `${set.name}.html`, autoescape: true }) : htmlFromText(text);
+      html = emailDocument(body, { lang, title: subject });
+    }
+    return { subject, text, html, lang };
   }
 }

@@ -4,6 +4,7 @@ export {
   REVIEWABLE,
   routineIdOfJob,
   skippedRecordsOf,
+  skipCountsOf,
   type SkippedRecord,
   type RunRow,
   type RunStatus,

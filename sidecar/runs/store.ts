@@ -58,6 +58,24 @@ export interface SkippedRecord {
   detail?: string;
 }
 
+/** What a run passed over, by reason, and the notices another run had stored first: from its stats as stored. */
+export function skipCountsOf(stats: string | null): { skippedBy: Record<string, number>; duplicates: number } {
+  let parsed: unknown;
+  try {
+    parsed = stats ? JSON.parse(stats) : null;
+  } catch {
+    parsed = null;
+  }
+  const out = { skippedBy: {} as Record<string, number>, duplicates: 0 };
+  if (typeof parsed !== 'object' || parsed === null) return out;
+  const p = parsed as { skippedBy?: unknown; duplicates?: unknown };
+  if (typeof p.skippedBy === 'object' && p.skippedBy !== null)
+    for (const [reason, n] of Object.entries(p.skippedBy as Record<string, unknown>))
+      if (typeof n === 'number' && n > 0) out.skippedBy[reason] = n;
+  if (typeof p.duplicates === 'number' && p.duplicates > 0) out.duplicates = p.duplicates;
+  return out;
+}
+
 /** The records a run skipped for their data, from its stats as stored. */
 export function skippedRecordsOf(stats: string | null): SkippedRecord[] {
   if (!stats) return [];

@@ -404,8 +404,8 @@ export class VerificationService {
         // Never held: this mail is how the address becomes verified.
         status: 'pending',
         to: d.email,
-        from: ctx.directory.senderEmail(row.branchcode),
-        replyTo: ctx.directory.replyTo(row.branchcode),
+        from: ctx.directory.senderHeader(row.branchcode),
+        replyTo: ctx.directory.replyToHeader(row.branchcode),
         lang: rendered.lang,
         subject: rendered.subject,
         text: rendered.text,

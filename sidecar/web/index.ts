@@ -25,3 +25,4 @@ export {
   type WebDeps,
   type WebSettings,
 } from './app';
+export { translator } from './i18n';

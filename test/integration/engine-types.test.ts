@@ -140,8 +140,8 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
       );
       // Two pickup branches: two messages, each from its branch.
       expect(asa.map((m) => [m.branchcode, m.from_address, m.items.map((i) => i.reserve_id)])).to.deep.equal([
-        ['CPL', 'central@bibliotek.example.org', [holds.asaSoon]],
-        ['HAF', 'hafen@stadtbibliothek.example.net', [holds.asaHaf]],
+        ['CPL', 'Centralbiblioteket <central@bibliotek.example.org>', [holds.asaSoon]],
+        ['HAF', 'Stadtbibliothek am Hafen <hafen@stadtbibliothek.example.net>', [holds.asaHaf]],
       ]);
       expect(asa[1].subject).to.equal('Din reservation finns att hämta på Stadtbibliothek am Hafen');
       expect(asa[1].body_text).to.contain('Hämta senast 01/12/2026').and.contain('Nils Holgerssons underbara resa');
@@ -204,7 +204,7 @@ describe(`holds, welcome, staff messages, rendering again, rules (${kohaSchemaKi
         expect(m).to.include({
           message_type: 'staff_message',
           to_address: 'asa@example.org',
-          from_address: 'central@bibliotek.example.org',
+          from_address: 'Centralbiblioteket <central@bibliotek.example.org>',
           subject: 'Hittegods',
           lang: 'sv',
         });

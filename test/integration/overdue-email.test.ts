@@ -61,7 +61,7 @@ describe(`overdue notices by e-mail, end to end (${kohaSchemaKind()} Koha schema
     const asa = byPatron.get(lib.patrons.asa);
     expect(asa.channel).to.equal('email');
     expect(asa.to_address).to.equal('asa.oberg@example.org');
-    expect(asa.from_address).to.equal('central@bibliotek.example.org');
+    expect(asa.from_address).to.equal('Centralbiblioteket <central@bibliotek.example.org>');
     expect(asa.lang).to.equal('sv');
     expect(asa.body_text).to.contain('Röda rummet').and.contain('Strindberg, August').and.contain('2026-11-10');
     expect(asa.body_text).to.contain('Gösta Berlings saga').and.contain('2026-11-15');
@@ -71,7 +71,7 @@ describe(`overdue notices by e-mail, end to end (${kohaSchemaKind()} Koha schema
     expect(asaItem.barcode).to.be.a('string').and.not.empty;
 
     const jurgen = byPatron.get(lib.patrons.jurgen);
-    expect(jurgen.from_address).to.equal('hafen@stadtbibliothek.example.net');
+    expect(jurgen.from_address).to.equal('Stadtbibliothek am Hafen <hafen@stadtbibliothek.example.net>');
     expect(jurgen.lang).to.equal('de');
     expect(jurgen.body_text).to.contain('Der Zauberberg').and.contain('Mit freundlichen Grüßen');
 

@@ -54,8 +54,9 @@ describe(`the sender addresses of e-mail notices (${kohaSchemaKind()} Koha schem
       const app = await start();
       await run(app);
       const stored = await asaMessage();
-      expect(stored.from_address).to.equal('admin@koha.example.org');
-      expect(stored.reply_to).to.equal(null);
+      // The header From carries the branch's name; replies go to the branch's sender when no reply-to passes.
+      expect(stored.from_address).to.equal('Centralbiblioteket <admin@koha.example.org>');
+      expect(stored.reply_to).to.equal('Centralbiblioteket <admin@koha.example.org>');
 
       const stats = await app.worker.deliverOnce();
       expect(stats).to.include({ failed: 0 });
@@ -78,7 +79,8 @@ describe(`the sender addresses of e-mail notices (${kohaSchemaKind()} Koha schem
     await cpl({ branchreplyto: 'svar@bibliotek.example.org' });
     await lib.builder.systemPreference('KohaAdminEmailAddress', 'admin@koha.example.org');
     await lib.builder.systemPreference('ReplytoDefault', 'replies@koha.example.org');
-    const steps: Array<{ prepare: () => Promise<unknown>; from: string; replyTo: string | null }> = [
+    const steps: Array<{ prepare: () => Promise<unknown>; from: string; replyTo: string }> = [
+      // Without a reply-to that passes the check, replies go to the sender: Reply-To always names the branch.
       { prepare: () => Promise.resolve(), from: 'central@bibliotek.example.org', replyTo: 'svar@bibliotek.example.org' },
       { prepare: () => cpl({ branchemail: '', branchreplyto: null }), from: 'admin@koha.example.org', replyTo: 'replies@koha.example.org' },
       {
@@ -88,7 +90,7 @@ describe(`the sender addresses of e-mail notices (${kohaSchemaKind()} Koha schem
             lib.builder.systemPreference('ReplytoDefault', 'Replies <replies@koha.example.org>'),
           ]),
         from: 'notices@kmc.example.org',
-        replyTo: null,
+        replyTo: 'notices@kmc.example.org',
       },
     ];
     for (const step of steps) {
@@ -99,7 +101,8 @@ describe(`the sender addresses of e-mail notices (${kohaSchemaKind()} Koha schem
       const app = await start({ KMC_MAIL_FROM: 'notices@kmc.example.org' });
       await run(app);
       const stored = await asaMessage();
-      expect([stored.from_address, stored.reply_to], step.from).to.deep.equal([step.from, step.replyTo]);
+      const named = (address: string) => `Centralbiblioteket <${address}>`;
+      expect([stored.from_address, stored.reply_to], step.from).to.deep.equal([named(step.from), named(step.replyTo)]);
       smtp.messages.length = 0;
       await app.worker.deliverOnce();
       const toAsa = smtp.messages.find((m) => m.envelopeTo.includes('asa.oberg@example.org'))!;
@@ -108,7 +111,8 @@ describe(`the sender addresses of e-mail notices (${kohaSchemaKind()} Koha schem
         true,
       );
       expect(toAsa.parsed.from?.value[0]?.address).to.equal(step.from);
-      expect(toAsa.parsed.replyTo?.value[0]?.address ?? null).to.equal(step.replyTo);
+      expect(toAsa.parsed.from?.value[0]?.name).to.equal('Centralbiblioteket');
+      expect(toAsa.parsed.replyTo?.value[0]).to.deep.equal({ name: 'Centralbiblioteket', address: step.replyTo });
       await app.close();
       kmc = null;
     }
@@ -119,7 +123,7 @@ describe(`the sender addresses of e-mail notices (${kohaSchemaKind()} Koha schem
     await db.knex('kmc_branch_settings').insert({ branchcode: 'CPL', sender_email: 'egen@bibliotek.example.org' });
     const app = await start();
     await run(app);
-    expect((await asaMessage()).from_address).to.equal('egen@bibliotek.example.org');
+    expect((await asaMessage()).from_address).to.equal('Centralbiblioteket <egen@bibliotek.example.org>');
   });
 
   it('a queued message whose sender is refused fails unsent, with the reason; the others go', async () => {

@@ -13,6 +13,7 @@ import { TestClock, testServices, testSettings } from '../support/sidecar';
 import { migrate } from '../../sidecar/db';
 import { KohaBuilder } from '../../sidecar/fixture';
 import type { App } from '../../sidecar/main';
+import { emailDocument } from '../../sidecar/rendering';
 
 interface Letter {
   module: string;
@@ -298,7 +299,13 @@ describe(`kmc templates import-koha (${kohaSchemaKind()} Koha schema, ${cliKind(
     const welcome = await render('welcome', 'email', 'en', { ...base, items: [], patron: { ...patron, surname: 'Öberg <b>' } });
     expect(welcome.subject).to.equal('Welcome, Åsa');
     expect(welcome.text).to.equal('Welcome Åsa Öberg <b>!\n\nAsk us for your PIN.\n\nCard: 23529000651225\n');
-    expect(welcome.html).to.equal('\n<p>Welcome Åsa Öberg &lt;b&gt;!</p>\n<p>Ask us for your PIN.</p>\n<p>Card: <b>23529000651225</b></p>');
+    // The letter's body, in the layout every e-mail's HTML goes out in.
+    expect(welcome.html).to.equal(
+      emailDocument('\n<p>Welcome Åsa Öberg &lt;b&gt;!</p>\n<p>Ask us for your PIN.</p>\n<p>Card: <b>23529000651225</b></p>', {
+        lang: 'en',
+        title: 'Welcome, Åsa',
+      }),
+    );
   });
 
   it('a second run changes nothing', async () => {

@@ -14,6 +14,7 @@ import {
   type PlannedTemplate,
 } from '../../sidecar/koha-letters';
 import { NoticeRenderer } from '../../sidecar/rendering/notices';
+import { emailDocument } from '../../sidecar/rendering/email-layout';
 import { checkNoticeTemplate } from '../../sidecar/rendering/safety';
 
 // ---------------------------------------------------------------------------
@@ -469,14 +470,18 @@ describe('Koha letters into sidecar templates', () => {
     const planned = templateFor(plan, 'welcome', 'email');
     const rendered = render(planned, { ...base, items: [] });
     expect(rendered.subject).to.equal('Welcome to the library');
+    // The body Koha's letter gives, in the e-mail layout every HTML part goes out in.
     expect(rendered.html).to.equal(
-      [
-        '',
-        '<p>Hello Ms Ada Lovelace.</p>',
-        '<p>Thank you for joining the library.</p>',
-        '<p>Your library card number is <strong>23529000651225</strong>.</p>',
-        '<p>Questions? Write to <a href="mailto:cpl@example.org">cpl@example.org</a> &amp; we answer.</p>',
-      ].join('\n'),
+      emailDocument(
+        [
+          '',
+          '<p>Hello Ms Ada Lovelace.</p>',
+          '<p>Thank you for joining the library.</p>',
+          '<p>Your library card number is <strong>23529000651225</strong>.</p>',
+          '<p>Questions? Write to <a href="mailto:cpl@example.org">cpl@example.org</a> &amp; we answer.</p>',
+        ].join('\n'),
+        { lang: 'en', title: 'Welcome to the library' },
+      ),
     );
     expect(rendered.text).to.equal(
       [

@@ -35,7 +35,12 @@ describe('the shipped notice templates', () => {
     expect(sv.lang).to.equal('sv');
     expect(sv.subject).to.equal('Försenade lån: 1 medium att lämna tillbaka till Centralbiblioteket');
     expect(sv.text).to.contain('Hej Åsa Öberg').and.contain('1. Röda rummet / Strindberg, August');
-    expect(sv.html).to.contain('<p>Hej Åsa Öberg');
+    expect(sv.html).to.contain('>Hej Åsa Öberg');
+    // Swedish HTML has the items table too, with a row per item, and signs off.
+    expect(sv.html)
+      .to.match(/<th[^>]*>Titel<\/th>/)
+      .and.match(/<td[^>]*>Röda rummet<\/td>/);
+    expect(sv.html).to.contain('Med vänliga hälsningar');
     const fr = r.render({ type: 'overdue', channel: 'print', langs: ['fr-FR', 'fr', 'en'], branchcode: null, data });
     expect(fr.lang).to.equal('en');
     expect(fr.html).to.equal(null);

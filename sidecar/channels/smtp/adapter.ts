@@ -166,7 +166,8 @@ export class SmtpAdapter implements ChannelAdapter {
         code: 'EMAIL_INVALID_SENDER',
         reason: `the sender address is refused: ${ADDRESS_PROBLEM_TEXT[from.problem]}`,
       };
-    const replyTo = message.replyTo ? checkAddress(message.replyTo) : null;
+    // Reply-To may carry the branch's name, as From does.
+    const replyTo = message.replyTo ? checkSender(message.replyTo) : null;
     if (replyTo && !replyTo.ok)
       return {
         kind: 'failed',
@@ -194,7 +195,7 @@ export class SmtpAdapter implements ChannelAdapter {
       envelope: returnPath ? { from: returnPath, to: [message.to, ...(bcc?.ok ? [bcc.address] : [])] } : undefined,
       from: from.name ? { name: from.name, address: from.address } : from.address,
       to: message.to,
-      replyTo: replyTo?.ok ? replyTo.address : undefined,
+      replyTo: replyTo?.ok ? (replyTo.name ? { name: replyTo.name, address: replyTo.address } : replyTo.address) : undefined,
       // A copy address that fails the check is left out, never passed on.
       bcc: bcc?.ok ? bcc.address : undefined,
       subject: message.subject,

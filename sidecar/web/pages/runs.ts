@@ -8,7 +8,8 @@
 import type { Request, Response } from 'express';
 import { KmcError } from '../../errors';
 import { isChannel, type ChannelName } from '../../kernel';
-import type { RunStore, RunSummary } from '../../runs';
+import { skipCountsOf, type RunStore, type RunSummary } from '../../runs';
+import { isMessageKey, type Translate } from '../i18n';
 import { pickList } from '../outputs/letters';
 import { confirmPrinted, sendLettersPdf } from './letters';
 import { idParam, listParam, type PageKit, type StaffPage } from '../kit';
@@ -17,6 +18,31 @@ import { channelChoices } from '../channel-choices';
 
 const PAGE_SIZE = 100;
 const HOLD_TYPES = ['hold_waiting', 'hold_reminder'];
+
+/** What a run counts its candidates in, for the words of a run that found nothing. */
+function unitOf(type: string | null): 'loan' | 'hold' | 'patron' {
+  if (type && HOLD_TYPES.includes(type)) return 'hold';
+  return type === 'welcome' ? 'patron' : 'loan';
+}
+
+/** Why a finished run proposed nothing, in words, from its skip counts ("27 loans already had this notice"). */
+export function whyNothing(t: Translate, run: Pick<RunSummary, 'stats' | 'message_type' | 'run_date'>): string[] {
+  const { skippedBy, duplicates } = skipCountsOf(run.stats);
+  const counts = Object.entries(skippedBy);
+  if (duplicates) counts.push(['duplicates', duplicates]);
+  const unit = unitOf(run.message_type);
+  const lines = counts
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => {
+      const key = `run.why.reason.${reason}`;
+      return t('run.why', {
+        n,
+        what: t(`run.why.unit.${unit}${n === 1 ? '' : 's'}`),
+        reason: isMessageKey(key) ? t(key) : reason,
+      });
+    });
+  return lines.length ? lines : [t('run.why_none', { date: run.run_date })];
+}
 
 /** What "send as" may offer for these messages: only channels that can carry each one now. */
 async function sendAsChoices(kit: PageKit, messageIds: number[]): Promise<Map<number, ChannelName[]>> {
@@ -87,6 +113,9 @@ export const runPages: StaffPage = {
       const approver = run.approved_by ? await deps.staff.staffAccount(run.approved_by) : null;
       const actorNames = await staffNames(deps.staff, [run.started_by]);
       const toPrint = run.status === 'running' ? [] : await deps.store.lettersToPrint({ runId: run.id });
+      // A finished run with no message has nothing to approve: it says why instead.
+      const made = Object.values(counts.byStatus).reduce((a, b) => a + b, 0);
+      const nothing = run.status === 'finished' && made === 0 ? whyNothing(t, run) : null;
       const editable = !approved && run.status === 'finished';
       const choices =
         editable && review.messages?.length
@@ -108,7 +137,8 @@ export const runPages: StaffPage = {
         channelCounts: counts.byChannel,
         approved,
         approver: approver ? [approver.firstname, approver.surname].filter(Boolean).join(' ') : null,
-        editable,
+        editable: editable && made > 0,
+        whyNothing: nothing,
         progress,
         choices: Object.fromEntries(choices),
         holdRun: HOLD_TYPES.includes(run.message_type ?? ''),
