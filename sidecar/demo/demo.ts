@@ -90,6 +90,8 @@ export async function startDemo(env: NodeJS.ProcessEnv, out: Out): Promise<Demo>
     KMC_SMPP_URL: smsc.url,
     KMC_PRINT_DIR: printDir,
     KMC_HOST: '127.0.0.1',
+    // The demo library is new: nobody told its waiting holds yet, so its first run does (a live library's does not).
+    KMC_FIRST_RUN_HOLDS: env.KMC_FIRST_RUN_HOLDS || 'notify',
     // The demo prints its own summary; routine log lines would bury it.
     KMC_LOG_LEVEL: env.KMC_LOG_LEVEL || 'warn',
   });

@@ -9,6 +9,7 @@ import { dropDatabase } from '../../sidecar/db';
 import { StaffSession } from './web-support';
 import { SEED_LOCATIONS } from '../../sidecar/fixture';
 import { sendStaffMessage } from '../../sidecar/notices';
+import { skipCountsOf } from '../../sidecar/runs';
 
 const DEMO_DB = 'mysql://root@127.0.0.1:3306/kmc_demo_test_notices';
 
@@ -39,6 +40,14 @@ describe('the demo: its workflow and its capture pages', function () {
   it('says letters wait to print rather than counting them as sent', () => {
     const summary = lines.find((l) => l.startsWith('Delivered:'));
     expect(summary).to.match(/\d+ letter\(s\) waiting to print \(to_print\)/);
+  });
+
+  it('its first run tells the waiting holds: the demo library is new, so nobody told them before', async () => {
+    const { services } = demo.running;
+    const run = await services.knex('kmc_runs').where({ message_type: 'hold_waiting' }).orderBy('id').first('stats');
+    expect(skipCountsOf(run.stats).skippedBy).not.to.have.property('waiting_before_first_run');
+    const made = await services.knex('kmc_messages').where({ message_type: 'hold_waiting' }).count({ n: '*' }).first();
+    expect(Number(made!.n)).to.be.greaterThan(1);
   });
 
   it('"Run now" on the overdue routine, which waits for approval, proposes messages and offers Approve', async () => {
