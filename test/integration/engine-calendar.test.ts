@@ -137,10 +137,10 @@ describe(`a simulated calendar, day 0 to day 90 (${kohaSchemaKind()} Koha schema
   };
   const timeline = (borrower: number) => all.filter((m) => m.borrowernumber === borrower).map(on);
 
-  it('fired each routine once a day, at its own time, and logged every fire once', async () => {
-    expect(firedPerDay.every((n) => n === 3)).to.equal(true);
+  it('fired each routine at each of its times of the day (pre-due at 06, 12 and 16), and logged every fire once', async () => {
+    expect(firedPerDay.every((n) => n === 5)).to.equal(true);
     const runs = await w.db.knex('kmc_runs').select('job', 'fire_time', 'status', 'run_date');
-    expect(runs).to.have.length(91 * 3);
+    expect(runs).to.have.length(91 * 5);
     expect(runs.every((r) => r.status === 'finished')).to.equal(true);
     expect(new Set(runs.map((r) => `${r.job}|${r.fire_time}`)).size).to.equal(runs.length);
   });

@@ -240,7 +240,7 @@ describe(`Koha's notice preferences (${kohaSchemaKind()} Koha schema)`, function
       await overdueOn('2026-11-20');
       const [m] = await stored(w.db.knex, { message_type: 'overdue' });
       expect(m.branchcode).to.equal('BRO');
-      expect(m.from_address).to.equal('broby@bibliotek.example.org');
+      expect(m.from_address).to.equal('Broby bibliotek <broby@bibliotek.example.org>');
       expect(JSON.parse(m.render_data ?? '{}')).to.nested.include({ 'branch.code': 'BRO', 'branch.name': 'Broby bibliotek' });
     });
 

@@ -230,6 +230,20 @@ describe(`library days: first runs, clock changes, hourly loans, the library's d
       expect(m.body_text).to.contain('Six hours').and.contain('16:00');
     });
 
+    it('the standard pre-due routine runs again after the morning, so such a loan is reminded the day it is lent', async () => {
+      await start(morning('2026-11-12'));
+      const routine = await w.db.knex('kmc_routines').where({ name: 'Pre-due reminders', message_type: 'predue' }).first('schedule');
+      const fires = firesBetween(
+        parseCron(String(routine.schedule)),
+        new Date('2026-11-11T23:00:00Z'),
+        new Date('2026-11-12T22:59:00Z'),
+        'Europe/Stockholm',
+      );
+      expect(fires.length, String(routine.schedule)).to.be.at.least(3);
+      // A loan lent at 10:00 and due at 16:00 the same day: a fire falls between the two.
+      expect(fires.some((f) => f > new Date('2026-11-12T09:00:00Z') && f < new Date('2026-11-12T15:00:00Z'))).to.equal(true);
+    });
+
     it('a loan shorter than the advance days is reminded on its due day, not at checkout', async () => {
       await start(morning('2026-11-10'));
       await w.k.messagePreference({ borrowernumber: patron, message: 'Advance_Notice', transports: ['email'], daysInAdvance: 3 });
