@@ -123,6 +123,8 @@ async function main(): Promise<void> {
     logger: createLogger('error'),
   });
   const results: Record<string, SectionResult> = {};
+  // Other work on the machine shows in every figure: the load before and after is printed with them.
+  const loadBefore = os.loadavg()[0];
   try {
     const [[version]] = (await app.knex.raw('SELECT VERSION() AS v, @@innodb_buffer_pool_size AS pool')) as [
       Array<{ v: string; pool: number | string }>,
@@ -164,7 +166,8 @@ async function main(): Promise<void> {
     const out = (s: string) => void process.stdout.write(`${s}\n`);
     out(
       `== bench at ${loans.toLocaleString('en')} loans, ${pairs} pairs, on ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ` +
-        `Node.js ${process.version}, MariaDB ${version.v} (buffer pool ${Math.round(Number(version.pool) / 2 ** 20)} MB)`,
+        `Node.js ${process.version}, MariaDB ${version.v} (buffer pool ${Math.round(Number(version.pool) / 2 ** 20)} MB), ` +
+        `load average ${loadBefore.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after`,
     );
     printTable(
       Object.values(results).flatMap((r) => r.rows),
