@@ -32,12 +32,12 @@ export default tseslint.config(
   {
     // The build script is plain JavaScript (it runs before anything is compiled), outside the TypeScript project,
     // so the type-aware rules cannot read it; the rest of the recommended rules still apply.
-    files: ['scripts/**/*.mjs'],
+    files: ['scripts/**/*.mjs', 'bench/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
       sourceType: 'module',
-      globals: { process: 'readonly', console: 'readonly' },
+      globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
     },
   },
   {

@@ -1,90 +1,110 @@
 /**
- * Generation speed: the bare SELECT of the overdue candidates next to the
- * whole overdue run over the same rows (rules, levels, channels, rendering,
- * storing in batches), from the same process, with its peak memory.
+ * Generation: the whole `node bin/kmc run overdue` process against the bare
+ * candidate SELECT (the same SQL, streamed by bench/bare/select.mjs) and
+ * against Koha's per-patron pattern (bench/bare/koha-style.mjs), in turn.
  */
 import type { Knex } from 'knex';
-import type { App } from '../sidecar/main';
-import { runNotices } from '../sidecar/notices';
+import { EFFECTIVE_ITYPE_SQL, loansDueBefore } from '../sidecar/host/queries';
 import { addDays } from '../sidecar/rendering/dates';
+import type { BenchContext } from './context';
+import { inTurn, peak, ratios, seconds, spread, times, timeNode, type SectionResult } from './measure';
 
-export interface GenerationFigures {
-  candidates: number;
-  /** The bare SELECT, first read (cold buffer pool) and again (warm). */
-  selectColdMs: number;
-  selectWarmMs: number;
-  generateMs: number;
-  notices: number;
-  skipped: number;
-  noticesPerSecond: number;
-  /** generateMs / selectWarmMs: the aim is 2 or less. */
-  ratio: number;
-  byChannel: Record<string, number>;
-  byStatus: Record<string, number>;
-  peakRssMb: number;
+/** The candidates' SELECT exactly as the run streams it. */
+function candidateSql(knex: Knex, dueBefore: string): string {
+  return loansDueBefore(knex, dueBefore)
+    .leftJoin({ t: 'itemtypes' }, (j) => void j.on('t.itemtype', '=', knex.raw(EFFECTIVE_ITYPE_SQL)))
+    .select('t.defaultreplacecost')
+    .toQuery();
 }
 
-/** Streams every overdue candidate and counts them: what generation cannot be faster than. */
-async function bareSelect(services: App, dueBefore: string): Promise<{ rows: number; ms: number }> {
-  const started = process.hrtime.bigint();
-  let rows = 0;
-  for await (const _ of services.host.streamLoans({ dueBefore })) rows += 1;
-  return { rows, ms: Number(process.hrtime.bigint() - started) / 1e6 };
+async function smallestDelay(ctx: BenchContext, level: number): Promise<number | null> {
+  const used = (await ctx.app.rules.forType('overdue', level)).filter((r) => r.is_used);
+  return used.length ? Math.min(...used.map((r) => r.delay_days)) : null;
 }
 
-/**
- * Waits (up to 20 s) until InnoDB has caught up with earlier writes: the
- * undo of a delete purged, dirty pages flushed (after seeding, or the delete
- * of a previous run's messages on a kept database). Otherwise that
- * background work runs during, and is measured as part of, what follows.
- * Needs the PROCESS privilege; without it, measures at once.
- */
-async function settled(knex: Knex, log: (line: string) => void): Promise<void> {
-  const started = Date.now();
-  for (let i = 0; i < 40; i += 1) {
-    const [status] = (await knex.raw('SHOW ENGINE INNODB STATUS').catch(() => [[]])) as [Array<{ Status: string }>];
-    const undo = Number(/History list length (\d+)/.exec(status[0]?.Status ?? '')?.[1] ?? 0);
-    const [dirtyRows] = (await knex.raw("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'").catch(() => [[]])) as [
-      Array<{ Value: string }>,
-    ];
-    const dirty = Number(dirtyRows[0]?.Value ?? 0);
-    if (undo < 1000 && dirty < 1000) break;
-    await new Promise((r) => setTimeout(r, 500));
+async function level1Delay(ctx: BenchContext): Promise<number> {
+  const minDelay = await smallestDelay(ctx, 1);
+  if (minDelay === null) throw new Error('the seeded library has no overdue rule of level 1');
+  return minDelay;
+}
+
+/** The SQL of the overdue run's candidates on the bench's "today". */
+export async function generationSql(ctx: BenchContext): Promise<string> {
+  return candidateSql(ctx.knex, `${addDays(ctx.today, -(await level1Delay(ctx)) + 1)} 00:00:00`);
+}
+
+export async function generationSection(ctx: BenchContext): Promise<SectionResult> {
+  const delays: number[] = [await level1Delay(ctx)];
+  for (const level of [2, 3]) {
+    const d = await smallestDelay(ctx, level);
+    if (d !== null) delays.push(d);
   }
-  const waited = Date.now() - started;
-  if (waited > 1000) log(`waited ${(waited / 1000).toFixed(1)} s for InnoDB to purge and flush earlier writes`);
-}
+  const sql = await generationSql(ctx);
+  const notices = new Set<number>();
+  const candidates = new Set<number>();
 
-export async function generationSection(services: App, knex: Knex, today: string, log: (line: string) => void): Promise<GenerationFigures> {
-  const level1 = (await services.rules.forType('overdue', 1)).filter((r) => r.is_used);
-  const minDelay = Math.min(...level1.map((r) => r.delay_days));
-  const dueBefore = `${addDays(today, -minDelay + 1)} 00:00:00`;
+  const runs = await inTurn(ctx.pairs, {
+    select: async () => {
+      await ctx.settle();
+      const r = await timeNode(['bench/bare/select.mjs', ctx.databaseUrl], { ...process.env, KMC_BENCH_SQL: sql });
+      candidates.add((JSON.parse(r.stdout) as { rows: number }).rows);
+      return r;
+    },
+    kmc: async () => {
+      await ctx.clearMessages();
+      await ctx.settle();
+      const r = await timeNode(['bin/kmc', 'run', 'overdue', '--date', ctx.today, '--json'], ctx.kmcEnv(ctx.smscSlow));
+      notices.add((JSON.parse(r.stdout) as { created: number }).created);
+      return r;
+    },
+  });
+  // Koha's pattern is the user's alternative, not a figure to reach: one run, it takes minutes.
+  await ctx.settle();
+  const koha = await timeNode(['bench/bare/koha-style.mjs', ctx.databaseUrl, ctx.today, delays.join(',')], process.env);
+  // Every run works on the same loans: a different count means something else wrote to the database meanwhile.
+  if (candidates.size !== 1) throw new Error(`the bare SELECTs found different numbers of candidates: ${[...candidates].join(', ')}`);
+  if (notices.size !== 1) ctx.log(`the runs made different numbers of notices: ${[...notices].join(', ')}`);
+  const made = Math.max(...notices);
+  const [rows] = candidates;
+  ctx.log(`${rows} candidates, ${made} notices a run`);
 
-  await settled(knex, log);
-  const cold = await bareSelect(services, dueBefore);
-  log(`bare SELECT (cold): ${cold.rows} rows in ${cold.ms.toFixed(0)} ms`);
-  const warm = await bareSelect(services, dueBefore);
-  log(`bare SELECT (warm): ${warm.rows} rows in ${warm.ms.toFixed(0)} ms`);
-
-  await knex('kmc_messages').delete();
-  await settled(knex, log);
-  const started = process.hrtime.bigint();
-  const result = await runNotices(services.notices, { type: 'overdue', date: today, startedBy: 'bench' });
-  const generateMs = Number(process.hrtime.bigint() - started) / 1e6;
-  log(`generate and queue: ${result.created} notices in ${generateMs.toFixed(0)} ms`);
-
+  const kmc = spread(runs.kmc.map((r) => r.ms));
+  const ratio = ratios(runs.kmc, runs.select, (a, b) => a.ms / b.ms);
+  const aim = ctx.small ? 2 : 1.5;
+  const rss = peak(runs.kmc);
+  const misses: string[] = [];
+  if (ratio.median > aim) misses.push(`generation is ${ratio.median.toFixed(2)}× the bare SELECT at ${ctx.loans} loans (aim ≤ ${aim}×)`);
+  if (rss >= 200) misses.push(`kmc run overdue peaks at ${rss} MB RSS (aim < 200 MB)`);
   return {
-    candidates: warm.rows,
-    selectColdMs: Math.round(cold.ms),
-    selectWarmMs: Math.round(warm.ms),
-    generateMs: Math.round(generateMs),
-    notices: result.created,
-    skipped: result.skipped,
-    noticesPerSecond: Math.round(result.created / (generateMs / 1000)),
-    ratio: Math.round((generateMs / warm.ms) * 100) / 100,
-    byChannel: result.byChannel,
-    byStatus: result.byStatus,
-    // maxRSS is in kilobytes: the peak of this process, which did nothing but measure.
-    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    rows: [
+      {
+        what: `kmc run overdue vs bare SELECT (${ctx.loans.toLocaleString('en')} loans, ${rows.toLocaleString('en')} candidates, ${made.toLocaleString('en')} notices)`,
+        kmc: seconds(kmc),
+        baseline: seconds(spread(runs.select.map((r) => r.ms))),
+        ratio: times(ratio),
+        rss: `${rss} / ${peak(runs.select)} MB`,
+        aim: `≤ ${aim}×, < 200 MB`,
+        met: ratio.median <= aim && rss < 200,
+      },
+      {
+        what: `Koha's per-patron pattern (overdue_notices.pl's shape) vs kmc run overdue`,
+        kmc: seconds(kmc),
+        baseline: `${(koha.ms / 1000).toFixed(2)} s (one run)`,
+        ratio: `Koha-style takes ${(koha.ms / kmc.median).toFixed(2)}×`,
+        rss: `${koha.rssMb} MB`,
+        aim: 'the user’s alternative',
+        met: null,
+      },
+    ],
+    misses,
+    figures: {
+      loans: ctx.loans,
+      candidates: rows,
+      notices: made,
+      kmcMs: runs.kmc.map((r) => Math.round(r.ms)),
+      selectMs: runs.select.map((r) => Math.round(r.ms)),
+      kohaMs: Math.round(koha.ms),
+      kmcRssMb: runs.kmc.map((r) => r.rssMb),
+    },
   };
 }

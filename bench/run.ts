@@ -1,93 +1,71 @@
 /**
- * `npm run bench`: builds a consortium-sized Koha data set (about 200,000
- * patrons, 1,000,000 items, 500,000 loans of which over 100,000 overdue)
- * with the project's seeder into a scratch database, then measures each
- * section in a fresh child process, so peak memory is the measurement's own
- * and not the seeder's. `npm run bench -- --small` does the same at about a
- * tenth of the size, in well under a minute.
+ * `npm run bench`: seeds a Koha library into a scratch database, then times
+ * the built CLI as whole processes (start-up included) against bare
+ * baselines that are whole processes too, A and B in turn over several
+ * pairs, with the SMTP server and the SMSCs each in a process of their own.
+ * Prints a table (medians with min–max, peak RSS) and the issue's figures it
+ * missed.
  *
- *   --small     the quick version
- *   --keep      keep the database afterwards (and reuse it next time with --reuse)
- *   --reuse     measure on the database a previous --keep left
- *   --only S    run one section
+ *   --small          125,000 loans (default 500,000)
+ *   --pairs N        rounds of A and B (default 3)
+ *   --database URL   the database to build (else KMC_BENCH_DATABASE_URL, else
+ *                    mysql://root@127.0.0.1:3306/kmc_bench); only a name
+ *                    starting with kmc_bench is ever dropped
+ *   --keep           keep the database afterwards; --reuse measures on it
+ *   --only S[,S]     run these sections only
  *
- * Sections live in their own files and are listed in SECTIONS below: each
- * gets the services of the sidecar on the seeded database and returns its
- * figures. KMC_BENCH_DATABASE_URL names the database (default
- * mysql://root@127.0.0.1:3306/kmc_bench); only a database whose name starts
- * with kmc_bench is ever dropped.
+ * Needs the build (npm run build): it measures bin/kmc as installed.
  */
-import { fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import knexFactory, { type Knex } from 'knex';
+import knexFactory from 'knex';
 import { loadSettings } from '../sidecar/config';
 import { createKnex, migrate } from '../sidecar/db';
 import { messageOfError } from '../sidecar/errors';
 import { createKohaFixtureSchema, seedLibrary } from '../sidecar/fixture';
 import { createLogger } from '../sidecar/logging';
-import { createApp, type App } from '../sidecar/main';
+import { createApp } from '../sidecar/main';
+import { clearMessages, settle, type BenchContext, type BenchSection } from './context';
+import { deliverySection } from './delivery';
+import { endToEndSection } from './end-to-end';
 import { generationSection } from './generation';
-import { printDeliveryBench, runDeliveryBench } from './delivery';
+import { printTable, startServer, type SectionResult } from './measure';
 
-export interface BenchContext {
-  services: App;
-  knex: Knex;
-  /** The seeded library's "today". */
-  today: string;
-  small: boolean;
-  log: (line: string) => void;
-}
-
-export interface BenchSection {
-  name: string;
-  run(ctx: BenchContext): Promise<Record<string, unknown>>;
-}
-
-/** The sections, in the order they run. A new one is a file of its own and a line here. */
+/** The sections, in the order they run: a new one is a file of its own and a line here. */
 export const SECTIONS: BenchSection[] = [
-  {
-    name: 'generation',
-    run: (ctx) => generationSection(ctx.services, ctx.knex, ctx.today, ctx.log) as unknown as Promise<Record<string, unknown>>,
-  },
-  // Its own small database (kmc_bench_delivery), SMTP server and SMSC: delivery does not depend on the library's size.
-  {
-    name: 'delivery',
-    run: (ctx) =>
-      runDeliveryBench({ emails: ctx.small ? 1000 : 3000, sms: ctx.small ? 2000 : 5000, out: ctx.log }) as unknown as Promise<
-        Record<string, unknown>
-      >,
-  },
+  { name: 'generation', run: generationSection },
+  { name: 'delivery', run: deliverySection },
+  { name: 'end-to-end', run: endToEndSection },
 ];
 
 const TODAY = '2026-11-24';
+const SMPP_WINDOW = 10;
 const SIZES = {
   full: { patrons: 200_000, biblios: 500_000, itemsPerBiblio: 2, loans: 500_000, overdueShare: 0.25, holds: 20_000 },
-  small: { patrons: 20_000, biblios: 50_000, itemsPerBiblio: 2, loans: 50_000, overdueShare: 0.25, holds: 2_000 },
+  small: { patrons: 50_000, biblios: 125_000, itemsPerBiblio: 2, loans: 125_000, overdueShare: 0.25, holds: 5_000 },
 };
 
-function databaseUrl(): { url: string; name: string; server: string } {
-  const url = process.env.KMC_BENCH_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/kmc_bench';
+function database(url: string): { url: string; name: string; server: string } {
   const u = new URL(url);
   const name = u.pathname.replace(/^\//, '');
   if (!/^kmc_bench[a-z0-9_]*$/.test(name))
-    throw new Error(`KMC_BENCH_DATABASE_URL: the bench only builds a database named kmc_bench…, not "${name}"`);
+    throw new Error(`--database / KMC_BENCH_DATABASE_URL: the bench only builds a database named kmc_bench…, not "${name}"`);
   u.pathname = '/';
   return { url, name, server: u.toString() };
 }
 
-async function buildDataSet(small: boolean, log: (s: string) => void): Promise<void> {
-  const { url, name, server } = databaseUrl();
-  const admin = knexFactory({ client: 'mysql2', connection: server, pool: { min: 0, max: 1 } });
+async function buildDataSet(db: ReturnType<typeof database>, small: boolean, log: (s: string) => void): Promise<void> {
+  const admin = knexFactory({ client: 'mysql2', connection: db.server, pool: { min: 0, max: 1 } });
   try {
-    await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
-    await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await admin.raw(`DROP DATABASE IF EXISTS \`${db.name}\``);
+    await admin.raw(`CREATE DATABASE \`${db.name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   } finally {
     await admin.destroy();
   }
-  const knex = createKnex(url, { poolMax: 4 });
+  const knex = createKnex(db.url, { poolMax: 4 });
   try {
     await createKohaFixtureSchema(knex);
     await migrate(knex);
@@ -100,59 +78,19 @@ async function buildDataSet(small: boolean, log: (s: string) => void): Promise<v
         log(`  ${m}`);
       },
     });
-    log(
-      `seeded in ${(summary.elapsedMs / 1000).toFixed(1)} s: ${summary.patrons} patrons, ${summary.items} items, ${summary.loans} loans, ${summary.overdueLoans} overdue, ${summary.holdsWaiting} holds waiting`,
-    );
+    log(`seeded in ${(summary.elapsedMs / 1000).toFixed(1)} s: ${summary.loans} loans, ${summary.overdueLoans} overdue`);
   } finally {
     await knex.destroy();
   }
 }
 
-async function dropDataSet(): Promise<void> {
-  const { name, server } = databaseUrl();
-  const admin = knexFactory({ client: 'mysql2', connection: server, pool: { min: 0, max: 1 } });
+async function dropDataSet(db: ReturnType<typeof database>): Promise<void> {
+  const admin = knexFactory({ client: 'mysql2', connection: db.server, pool: { min: 0, max: 1 } });
   try {
-    await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
+    await admin.raw(`DROP DATABASE IF EXISTS \`${db.name}\``);
   } finally {
     await admin.destroy();
   }
-}
-
-/** The child: measures the sections on the seeded database and hands the figures to the parent. */
-async function measure(small: boolean, only: string | undefined): Promise<void> {
-  const { url } = databaseUrl();
-  const printDir = mkdtempSync(path.join(os.tmpdir(), 'kmc-bench-print-'));
-  const settings = loadSettings({ ...process.env, KMC_DATABASE_URL: url, KMC_LOG_LEVEL: 'error', KMC_PRINT_DIR: printDir });
-  const services = createApp(settings, { logger: createLogger('error') });
-  const results: Record<string, unknown> = {};
-  try {
-    for (const section of SECTIONS) {
-      if (only && section.name !== only) continue;
-      const log = (line: string) => process.stderr.write(`[${section.name}] ${line}\n`);
-      results[section.name] = await section.run({ services, knex: services.knex, today: TODAY, small, log });
-    }
-  } finally {
-    await services.close();
-    rmSync(printDir, { recursive: true, force: true });
-  }
-  process.send?.({ results });
-}
-
-function printGeneration(f: Record<string, unknown>, out: (s: string) => void): void {
-  const n = (k: string) => Number(f[k]);
-  out('');
-  out('  overdue notices, from the same run          ');
-  out('  ------------------------------------------------------------');
-  out(`  candidates (loans overdue >= level-1 delay)  ${n('candidates').toLocaleString('en')}`);
-  out(
-    `  bare SELECT, cold / warm                     ${(n('selectColdMs') / 1000).toFixed(2)} s / ${(n('selectWarmMs') / 1000).toFixed(2)} s`,
-  );
-  out(
-    `  generate and queue all notices               ${(n('generateMs') / 1000).toFixed(2)} s  (${n('ratio')} x the warm SELECT; aim <= 2)`,
-  );
-  out(`  notices made                                 ${n('notices').toLocaleString('en')}  (${JSON.stringify(f.byChannel)})`);
-  out(`  notices per second                           ${n('noticesPerSecond').toLocaleString('en')}`);
-  out(`  peak RSS of the measuring process            ${n('peakRssMb')} MB  (aim < 300 MB)`);
 }
 
 async function main(): Promise<void> {
@@ -162,39 +100,90 @@ async function main(): Promise<void> {
       keep: { type: 'boolean' },
       reuse: { type: 'boolean' },
       only: { type: 'string' },
-      measure: { type: 'boolean' },
+      pairs: { type: 'string' },
+      database: { type: 'string' },
     },
   });
   const small = !!values.small;
-  if (values.measure) return measure(small, values.only);
-
+  const pairs = Number(values.pairs ?? 3);
+  if (!Number.isInteger(pairs) || pairs < 1) throw new Error(`--pairs takes a whole number, got "${values.pairs}"`);
+  const only = values.only?.split(',') ?? null;
+  for (const name of only ?? [])
+    if (!SECTIONS.some((s) => s.name === name)) throw new Error(`--only: no section "${name}" (${SECTIONS.map((s) => s.name).join(', ')})`);
+  const db = database(values.database ?? process.env.KMC_BENCH_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/kmc_bench');
   const log = (s: string) => process.stderr.write(`${s}\n`);
-  if (!values.reuse) await buildDataSet(small, log);
+  execFileSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' });
+  if (!values.reuse) await buildDataSet(db, small, log);
+
+  const printDir = mkdtempSync(path.join(os.tmpdir(), 'kmc-bench-print-'));
+  const smtp = await startServer('smtp-sink.mjs');
+  const smscInstant = await startServer('smsc.mjs', ['0']);
+  const smscSlow = await startServer('smsc.mjs', ['2']);
+  const app = createApp(loadSettings({ ...process.env, KMC_DATABASE_URL: db.url, KMC_LOG_LEVEL: 'error', KMC_PRINT_DIR: printDir }), {
+    logger: createLogger('error'),
+  });
+  const results: Record<string, SectionResult> = {};
+  // Other work on the machine shows in every figure: the load before and after is printed with them.
+  const loadBefore = os.loadavg()[0];
   try {
-    // A fresh process for the measurement: its peak memory is the sections' own.
-    // A section left out with --only is absent.
-    const results = await new Promise<Partial<Record<string, Record<string, unknown>>>>((resolve, reject) => {
-      const child = fork(__filename, ['--measure', ...(small ? ['--small'] : []), ...(values.only ? ['--only', values.only] : [])], {
-        execArgv: process.execArgv,
-        stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-      });
-      let got: Record<string, Record<string, unknown>> | null = null;
-      child.on('message', (m: { results?: Record<string, Record<string, unknown>> }) => {
-        if (m.results) got = m.results;
-      });
-      child.on('exit', (code) => {
-        if (code === 0 && got) resolve(got);
-        else reject(new Error(`the measuring process ended with code ${code}`));
-      });
-    });
-    const out = (s: string) => process.stdout.write(`${s}\n`);
-    out(`== bench (${small ? 'small' : 'full'}) on ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
-    if (results.generation) printGeneration(results.generation, out);
-    if (results.delivery) printDeliveryBench(results.delivery, out);
-    out('');
-    out(JSON.stringify(results));
+    const [[version]] = (await app.knex.raw('SELECT VERSION() AS v, @@innodb_buffer_pool_size AS pool')) as [
+      Array<{ v: string; pool: number | string }>,
+    ];
+    const [{ n: loanCount }] = await app.knex('issues').count<Array<{ n: number | string }>>({ n: '*' });
+    const loans = Number(loanCount);
+    const ctx: BenchContext = {
+      databaseUrl: db.url,
+      today: TODAY,
+      small,
+      loans,
+      pairs,
+      smppWindow: SMPP_WINDOW,
+      app,
+      knex: app.knex,
+      smtp,
+      smscInstant,
+      smscSlow,
+      kmcEnv: (smsc) => ({
+        ...process.env,
+        KMC_DATABASE_URL: db.url,
+        KMC_SMTP_URL: `smtp://127.0.0.1:${smtp.port}?tls=off`,
+        KMC_SMPP_URL: `smpp://kmc:secret@127.0.0.1:${smsc.port}`,
+        KMC_SMPP_WINDOW: String(SMPP_WINDOW),
+        // The bench's SMSC sends no receipts: waiting for them would time the wait.
+        KMC_SMS_RECEIPT_WAIT_SECONDS: '0',
+        KMC_LOG_LEVEL: 'error',
+        KMC_PRINT_DIR: printDir,
+      }),
+      clearMessages: () => clearMessages(app.knex),
+      settle: () => settle(app.knex, log),
+      log,
+    };
+    for (const section of SECTIONS) {
+      if (only && !only.includes(section.name)) continue;
+      log(`== ${section.name}`);
+      results[section.name] = await section.run({ ...ctx, log: (line) => void log(`[${section.name}] ${line}`) });
+    }
+    const out = (s: string) => void process.stdout.write(`${s}\n`);
+    out(
+      `== bench at ${loans.toLocaleString('en')} loans, ${pairs} pairs, on ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ` +
+        `Node.js ${process.version}, MariaDB ${version.v} (buffer pool ${Math.round(Number(version.pool) / 2 ** 20)} MB), ` +
+        `load average ${loadBefore.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after`,
+    );
+    printTable(
+      Object.values(results).flatMap((r) => r.rows),
+      out,
+    );
+    const misses = Object.values(results).flatMap((r) => r.misses);
+    out(misses.length ? `missed (${misses.length}):` : 'every figure of the issue measured here is met');
+    for (const m of misses) out(`  - ${m}`);
+    out(JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.figures]))));
   } finally {
-    if (!values.keep) await dropDataSet();
+    await app.close();
+    smtp.stop();
+    smscInstant.stop();
+    smscSlow.stop();
+    rmSync(printDir, { recursive: true, force: true });
+    if (!values.keep) await dropDataSet(db);
   }
 }
 

@@ -241,6 +241,15 @@ export class DeliveryWorker {
     const batchSize = this.deps.batchSize ?? 100;
     const writer = new OutcomeWriter(this.deps.store, this.workerId, this.deps.logger);
     const queued = () => [...lanes.values()].reduce((n, lane) => n + lane.queue.length + lane.waiting.size, 0);
+    // A lane is hungry when it has half a batch or less in hand. Only hungry lanes' channels are claimed, so a
+    // slow channel (letters rendered to PDF) does not hold back the claims of a fast one. A channel a short
+    // claim found empty is not asked again until everything in hand is done.
+    const exhausted = new Set<ChannelName>();
+    const hungry = () =>
+      channels.filter((c) => {
+        const lane = lanes.get(c);
+        return !exhausted.has(c) && (!lane || lane.queue.length + lane.waiting.size <= batchSize / 2);
+      });
     const inFlight = () => [...lanes.values()].reduce((n, lane) => n + lane.active, 0);
 
     let waiting: (() => void) | null = null;
@@ -399,7 +408,8 @@ export class DeliveryWorker {
           if (released) this.deps.logger.warn('delivery.leases_expired', { worker: this.workerId, messages: released });
         }
         if (this.deps.beforeBatch) await this.deps.beforeBatch(now);
-        const batch = await this.deps.store.claimDue({ channels, limit: batchSize, workerId: this.workerId, leaseMs, now });
+        const wanted = hungry();
+        const batch = await this.deps.store.claimDue({ channels: wanted, limit: batchSize, workerId: this.workerId, leaseMs, now });
         stats.claimed += batch.length;
         for (const row of await this.recheck(batch, stats)) {
           held.add(row.id);
@@ -409,14 +419,16 @@ export class DeliveryWorker {
           lane.queue.push(row);
         }
         pump();
-        if (batch.length < batchSize) {
-          // Nothing more due for now: finish what is in hand, then look once more.
+        if (batch.length < batchSize) for (const c of wanted) exhausted.add(c);
+        if (exhausted.size === channels.length) {
+          // Nothing more due for now: finish what is in hand, then look once more, over every channel.
           while ((queued() || inFlight()) && !this.isStopping()) await nextChange();
-          if (!batch.length) break;
+          exhausted.clear();
+          if (!batch.length && wanted.length === channels.length) break;
           continue;
         }
-        // Claim the next batch while this one is still going, so no channel runs dry.
-        while (queued() > batchSize / 2 && !this.isStopping()) await nextChange();
+        // Claim the next batch for a lane while its last one is still going, so no channel runs dry.
+        while (!hungry().length && !this.isStopping()) await nextChange();
       }
     } finally {
       // Stopping: what was claimed but not yet handed to a channel goes straight back.
