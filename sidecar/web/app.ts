@@ -16,6 +16,8 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import cookieParser from 'cookie-parser';
 import nunjucks from 'nunjucks';
 import { KmcError, UnauthenticatedError } from '../errors';
+import { cachedPreference } from '../host';
+import { asKohaDateFormat, asKohaTimeFormat, formatKohaDate, formatKohaTime, type KohaDateFormat, type KohaTimeFormat } from '../rendering';
 import { authRoutes, createAuthParts, csrfGuard, loadStaff, requireSignIn, sessionRoutes } from './auth';
 import { PAGE_LANGS, translator, isMessageKey, type MessageKey } from './i18n';
 import {
@@ -67,8 +69,20 @@ export const STAFF_PAGES: StaffPage[] = [
   dashboardPages,
 ];
 
-/** Local time in the library's zone, from the sidecar's UTC DATETIME strings. */
-export function localTimeFormatter(timeZone: string): (v: string | null | undefined) => string {
+/** How the staff pages show dates and times: Koha's `dateformat` and `TimeFormat`, read from Koha now and then. */
+export interface PageFormats {
+  date: KohaDateFormat;
+  time: KohaTimeFormat;
+}
+
+/**
+ * Local time in the library's zone, from the sidecar's UTC DATETIME strings, in Koha's date and time formats
+ * (`formats` is read at each call, so the pages follow a change in Koha).
+ */
+export function localTimeFormatter(
+  timeZone: string,
+  formats: PageFormats = { date: 'iso', time: '24hr' },
+): (v: string | null | undefined) => string {
   const fmt = new Intl.DateTimeFormat('sv-SE', {
     timeZone,
     year: 'numeric',
@@ -76,21 +90,28 @@ export function localTimeFormatter(timeZone: string): (v: string | null | undefi
     day: '2-digit',
     hour: '2-digit',
     minute: '2-digit',
+    hourCycle: 'h23',
   });
   return (v) => {
     if (!v) return '';
     const d = new Date(v.replace(' ', 'T') + (v.endsWith('Z') ? '' : 'Z'));
-    return Number.isNaN(d.getTime()) ? v : fmt.format(d);
+    if (Number.isNaN(d.getTime())) return v;
+    // sv-SE gives the wall clock as "YYYY-MM-DD HH:MM": the shape Koha's formatters read.
+    const wall = fmt.format(d);
+    return `${formatKohaDate(wall, formats.date)} ${formatKohaTime(wall, formats.time)}`;
   };
 }
 
-export function createPageEnvironment(timeZone = 'Europe/Stockholm'): nunjucks.Environment {
+export function createPageEnvironment(
+  timeZone = 'Europe/Stockholm',
+  formats: PageFormats = { date: 'iso', time: '24hr' },
+): nunjucks.Environment {
   const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(PAGE_TEMPLATE_DIR, { noCache: false }), {
     autoescape: true,
     throwOnUndefined: false,
   });
   env.addFilter('when', (v: string | null) => (v ? v.replace(/\.\d{3}$/, '') + ' UTC' : ''));
-  env.addFilter('localtime', localTimeFormatter(timeZone));
+  env.addFilter('localtime', localTimeFormatter(timeZone, formats));
   return env;
 }
 
@@ -126,7 +147,11 @@ export function contentSecurityPolicy(kohaStaffOrigins: string[]): string {
 /** The web app over what the composition root built (sidecar/main.ts); it builds no service of its own. */
 export function createWebApp(deps: WebDeps): express.Express {
   const app = express();
-  const pages = createPageEnvironment(deps.settings.timezone);
+  // Koha's dateformat and TimeFormat for every time a page shows, read again at most once a minute.
+  const formats: PageFormats = { date: 'iso', time: '24hr' };
+  const dateFormat = cachedPreference(deps.host, 'dateformat');
+  const timeFormat = cachedPreference(deps.host, 'TimeFormat');
+  const pages = createPageEnvironment(deps.settings.timezone, formats);
   const audit = deps.audit;
   const csp = contentSecurityPolicy(deps.settings.kohaStaffOrigins);
   const nav: NavEntry[] = STAFF_PAGES.flatMap((p) => p.nav ?? []).sort((a, b) => a.order - b.order);
@@ -229,6 +254,18 @@ export function createWebApp(deps: WebDeps): express.Express {
   // Public: no sign-in (the patrons' verification page).
   const verification = { ...deps.verification, logger: deps.logger };
   app.use(verificationPages(verification, pages));
+
+  app.use(async (_req, _res, next) => {
+    try {
+      const [date, time] = await Promise.all([dateFormat(), timeFormat()]);
+      formats.date = asKohaDateFormat(date);
+      formats.time = asKohaTimeFormat(time);
+    } catch (err) {
+      // Koha's database not answering: the pages keep the formats they had (the page itself will say what is wrong).
+      deps.logger.debug('web.formats_unread', { error: (err as Error).message });
+    }
+    next();
+  });
 
   const parts = createAuthParts(kit);
   app.use(loadStaff(kit, parts));
