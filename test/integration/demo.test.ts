@@ -69,6 +69,16 @@ describe('the demo: its workflow and its capture pages', function () {
     const runId = Number(/\/runs\/(\d+)$/.exec(runPath)![1]);
     const proposed = (await services.store.runCounts(runId)).byStatus.proposed;
     expect(proposed).to.be.greaterThan(0);
+
+    // Approving everything as proposed queues it, and the worker sends it: e-mail to the capture server, letters to print.
+    const ids = (await services.knex('kmc_messages').where({ run_id: runId, status: 'proposed' }).pluck('id')).map(String);
+    const approved = await staff.post(`${runPath}/review`, { view: 'patrons', page: '1', shown: ids, keep: ids, do: 'approve' });
+    expect(approved.status, approved.text).to.equal(303);
+    await services.worker.deliverOnce();
+    const after = await services.store.runCounts(runId);
+    expect(after.byStatus.proposed).to.equal(0);
+    const out = after.byStatus.sent + after.byStatus.delivered + after.byStatus.to_print;
+    expect(out, JSON.stringify(after.byStatus)).to.be.greaterThan(0);
   });
 
   it('shows the captured SMS as a page with a table, one row per SMS, the text escaped', async () => {
