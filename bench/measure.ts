@@ -120,6 +120,8 @@ export interface SectionResult {
   rows: BenchRow[];
   /** Each figure of the issue this section missed, in words. */
   misses: string[];
+  /** Lines printed after the common table: a section's own table. */
+  tables?: string[];
   figures: Record<string, unknown>;
 }
 

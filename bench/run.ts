@@ -3,8 +3,9 @@
  * the built CLI as whole processes (start-up included) against bare
  * baselines that are whole processes too, A and B in turn over several
  * pairs, with the SMTP server and the SMSCs each in a process of their own.
- * Prints a table (medians with min–max, peak RSS) and the issue's figures it
- * missed.
+ * Last, the staff pages' server times with the message table filled to size.
+ * Prints a table (medians with min–max, peak RSS), the page timings and the
+ * issue's figures it missed.
  *
  *   --small          125,000 loans (default 500,000)
  *   --pairs N        rounds of A and B (default 3)
@@ -32,6 +33,7 @@ import { clearMessages, settle, type BenchContext, type BenchSection } from './c
 import { deliverySection } from './delivery';
 import { endToEndSection } from './end-to-end';
 import { generationSection } from './generation';
+import { pagesSection } from './pages';
 import { printTable, startServer, type SectionResult } from './measure';
 
 /** The sections, in the order they run: a new one is a file of its own and a line here. */
@@ -39,6 +41,8 @@ export const SECTIONS: BenchSection[] = [
   { name: 'generation', run: generationSection },
   { name: 'delivery', run: deliverySection },
   { name: 'end-to-end', run: endToEndSection },
+  // Last: it fills the message table to size and empties it again.
+  { name: 'pages', run: pagesSection },
 ];
 
 const TODAY = '2026-11-24';
@@ -169,10 +173,9 @@ async function main(): Promise<void> {
         `Node.js ${process.version}, MariaDB ${version.v} (buffer pool ${Math.round(Number(version.pool) / 2 ** 20)} MB), ` +
         `load average ${loadBefore.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after`,
     );
-    printTable(
-      Object.values(results).flatMap((r) => r.rows),
-      out,
-    );
+    const rows = Object.values(results).flatMap((r) => r.rows);
+    if (rows.length) printTable(rows, out);
+    for (const r of Object.values(results)) for (const line of r.tables ?? []) out(line);
     const misses = Object.values(results).flatMap((r) => r.misses);
     out(misses.length ? `missed (${misses.length}):` : 'every figure of the issue measured here is met');
     for (const m of misses) out(`  - ${m}`);

@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { kohaSchemaKind } from '../support/koha';
-import { fillMessages, MESSAGES, RUNS } from '../support/message-load';
+import { fillMessages, MESSAGES, RUNS } from '../../bench/message-load';
 import { measurePages, pagesToMeasure } from '../../bench/pages';
 import { anonymiseForFire, anonymiseOldMessages } from '../../sidecar/archive';
 import { startStaffSidecar, StaffSession, type StaffSidecar } from './web-support';

@@ -1,36 +1,41 @@
 /**
- * A big message table for the page tests and the page bench: 500,000
- * messages over 1,000 days, one run a day, quickly made from a sequence of
- * numbers in the database itself.
+ * A big message table for the page bench and the page tests: 500,000
+ * messages (or as many as asked) over 1,000 days, one run a day, quickly made
+ * from a sequence of numbers in the database itself. It lives with the bench
+ * so the bench needs nothing from test/; the tests import it from here.
  */
 import type { Knex } from 'knex';
-import { toDbTime } from '../../sidecar/db';
+import { toDbTime } from '../sidecar/db';
 
 export const MESSAGES = 500_000;
 export const DAYS = 1_000;
-/** One run a day, of about 500 messages; every 50th message was sent by hand (no run). */
+/** One run a day (of 500 messages at the default size); every 50th message was sent by hand (no run). */
 export const RUNS = DAYS;
 /** The last runs' messages get one item each (the items view of a run joins them). */
 export const ITEM_RUNS = 100;
 
-/** Fills kmc_messages (with the runs, and items for the last runs' messages) quickly, from a sequence of numbers. */
-export async function fillMessages(knex: Knex, now: Date): Promise<void> {
-  const engines: Array<{ Engine: string; Support: string }> = (await knex.raw('SHOW ENGINES'))[0];
+/**
+ * Fills kmc_messages (with the runs, and items for the last runs' messages) quickly, from a sequence of numbers.
+ * Expects the message, run and item tables empty: it writes ids from 1. `messages` is a multiple of RUNS.
+ */
+export async function fillMessages(knex: Knex, now: Date, messages = MESSAGES): Promise<void> {
+  if (!Number.isInteger(messages / RUNS) || messages < RUNS) throw new Error(`fillMessages: ${messages} is not a multiple of ${RUNS}`);
+  const [engines] = (await knex.raw('SHOW ENGINES')) as [Array<{ Engine: string; Support: string }>];
   const hasSequence = engines.some((e) => e.Engine === 'SEQUENCE' && e.Support !== 'NO');
-  let numbers = `seq_1_to_${MESSAGES}`;
+  let numbers = `seq_1_to_${messages}`;
   if (!hasSequence) {
     // Without MariaDB's SEQUENCE engine: a numbers table, doubled until big enough.
     await knex.raw('CREATE TABLE load_numbers (seq INT NOT NULL PRIMARY KEY) ENGINE=InnoDB');
     await knex.raw('INSERT INTO load_numbers VALUES (1)');
-    for (let n = 1; n < MESSAGES; n *= 2)
-      await knex.raw(`INSERT INTO load_numbers SELECT seq + ${n} FROM load_numbers WHERE seq + ${n} <= ${MESSAGES}`);
+    for (let n = 1; n < messages; n *= 2)
+      await knex.raw(`INSERT INTO load_numbers SELECT seq + ${n} FROM load_numbers WHERE seq + ${n} <= ${messages}`);
     numbers = 'load_numbers';
   }
   const start = toDbTime(new Date(now.getTime() - DAYS * 86_400_000));
-  const step = (DAYS * 86_400) / MESSAGES; // seconds between two messages
+  const step = (DAYS * 86_400) / messages; // seconds between two messages
   // Messages older than the retention period (365 days) and one more night were anonymised already.
   const anonymisedBefore = toDbTime(new Date(now.getTime() - 366 * 86_400_000));
-  const perRun = MESSAGES / RUNS;
+  const perRun = messages / RUNS;
   await knex.raw(
     `INSERT INTO kmc_runs (id, job, fire_time, run_date, message_type, status, started_at, finished_at, started_by)
      SELECT seq, 'overdue', DATE_ADD(?, INTERVAL (seq - 1) DAY), DATE(DATE_ADD(?, INTERVAL (seq - 1) DAY)), 'overdue', 'finished',
@@ -39,8 +44,8 @@ export async function fillMessages(knex: Knex, now: Date): Promise<void> {
     [start, start, start, start],
   );
   const batch = 100_000;
-  for (let from = 1; from <= MESSAGES; from += batch) {
-    const to = Math.min(MESSAGES, from + batch - 1);
+  for (let from = 1; from <= messages; from += batch) {
+    const to = Math.min(messages, from + batch - 1);
     await knex.raw(
       `INSERT INTO kmc_messages (id, idempotency_key, message_type, level, borrowernumber, branchcode, channel, status, status_reason,
          to_address, subject, body_text, run_id, created_at, first_sent_at, updated_at, anonymised_at)
@@ -61,7 +66,7 @@ export async function fillMessages(knex: Knex, now: Date): Promise<void> {
        FROM (
          SELECT t.seq, t.created_at, t.created_at < ? AS anonymised,
            CASE
-             WHEN t.seq > ${MESSAGES - perRun} THEN 'proposed'
+             WHEN t.seq > ${messages - perRun} THEN 'proposed'
              WHEN t.seq % 100 < 3 THEN 'failed'
              WHEN t.seq % 100 = 3 THEN 'missing_contact'
              WHEN t.seq % 100 = 4 THEN 'cancelled'
