@@ -3,7 +3,8 @@
  * database, web, mail, SMS, PDF or scheduling library, and a notice run
  * that finds nothing to do (`kmc run overdue --dry-run` on a library with no
  * loans) loads the database and the logger but not the web server, the PDF
- * writer, the mail libraries or the scheduler. Each command is a real child
+ * writer, the mail libraries, the scheduler or the template engine (nunjucks
+ * is loaded when a notice is first checked or rendered). Each command is a real child
  * process; a hook given to node with --require writes the packages it loaded
  * as it exits. (How fast and small that makes them is for `npm run bench`.)
  */
@@ -18,8 +19,9 @@ import { seedLibrary } from '../../sidecar/fixture';
 
 const HOOK = path.resolve(__dirname, '..', 'support', 'record-modules.cjs');
 
-/** What only serving pages, sending, reading returned mail, writing letters or scheduling needs. */
+/** What only serving pages, rendering notices, sending, reading returned mail, writing letters or scheduling needs. */
 const NOT_FOR_A_RUN = [
+  'nunjucks',
   'express',
   'cookie-parser',
   'bcryptjs',
@@ -69,7 +71,7 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     expect(packages.filter((p) => NOT_FOR_HELP.includes(p))).to.deep.equal([]);
   });
 
-  it('a run that finds nothing loads the database and the logger, and none of the web, mail, PDF or scheduling libraries', async () => {
+  it('a run that finds nothing loads the database and the logger, and none of the template, web, mail, PDF or scheduling libraries', async () => {
     const { result, packages } = await loaded('run', ['run', 'overdue', '--dry-run', '--json'], {
       KMC_DATABASE_URL: db.url,
       KMC_SMTP_URL: 'smtp://127.0.0.1:1',
