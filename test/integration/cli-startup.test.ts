@@ -2,7 +2,8 @@
  * Start-up: a command loads only what it uses. `kmc --help` loads no
  * database, web, mail, SMS, PDF or scheduling library, and a notice run
  * that finds nothing to do (`kmc run overdue --dry-run` on a library with no
- * loans) loads the database and the logger but not the web server, the PDF
+ * loans) loads the database but not winston (one-off commands write the same
+ * log lines without it), the web server, the PDF
  * writer, the mail libraries, the scheduler or the template engine (nunjucks
  * is loaded when a notice is first checked or rendered). Each command is a real child
  * process; a hook given to node with --require writes the packages it loaded
@@ -19,9 +20,10 @@ import { seedLibrary } from '../../sidecar/fixture';
 
 const HOOK = path.resolve(__dirname, '..', 'support', 'record-modules.cjs');
 
-/** What only serving pages, rendering notices, sending, reading returned mail, writing letters or scheduling needs. */
+/** What only serving pages (and the server's logger), rendering notices, sending, reading returned mail, writing letters or scheduling needs. */
 const NOT_FOR_A_RUN = [
   'nunjucks',
+  'winston',
   'express',
   'cookie-parser',
   'bcryptjs',
@@ -35,7 +37,7 @@ const NOT_FOR_A_RUN = [
   'node-schedule',
 ];
 /** Besides those, `--help` needs no database, logger or phone numbers. */
-const NOT_FOR_HELP = [...NOT_FOR_A_RUN, 'knex', 'mysql2', 'winston', 'libphonenumber-js'];
+const NOT_FOR_HELP = [...NOT_FOR_A_RUN, 'knex', 'mysql2', 'safe-stable-stringify', 'libphonenumber-js'];
 
 describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, function () {
   this.timeout(120_000);
@@ -71,7 +73,7 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     expect(packages.filter((p) => NOT_FOR_HELP.includes(p))).to.deep.equal([]);
   });
 
-  it('a run that finds nothing loads the database and the logger, and none of the template, web, mail, PDF or scheduling libraries', async () => {
+  it('a run that finds nothing loads the database and the command logger, and neither winston nor the template, web, mail, PDF or scheduling libraries', async () => {
     const { result, packages } = await loaded('run', ['run', 'overdue', '--dry-run', '--json'], {
       KMC_DATABASE_URL: db.url,
       KMC_SMTP_URL: 'smtp://127.0.0.1:1',
@@ -80,7 +82,7 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     });
     expect(result.code, result.stderr).to.equal(0);
     expect(JSON.parse(result.stdout)).to.include({ dryRun: true, created: 0 });
-    expect(packages).to.include.members(['knex', 'mysql2', 'winston']);
+    expect(packages).to.include.members(['knex', 'mysql2', 'safe-stable-stringify']);
     expect(packages.filter((p) => NOT_FOR_A_RUN.includes(p))).to.deep.equal([]);
   });
 });
