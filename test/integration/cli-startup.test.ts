@@ -58,12 +58,18 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
   /** Runs `kmc ARGS` with the recording hook; returns its result and the packages it loaded. */
   async function loaded(name: string, args: string[], settings: Record<string, string>) {
     const file = path.join(dir, `${name}.json`);
+    const mapsFile = path.join(dir, `${name}.maps`);
     const result = await runKmc(args, {
       ...settings,
       LOADED_MODULES_FILE: file,
+      SOURCE_MAPS_FILE: mapsFile,
       NODE_OPTIONS: `--require ${HOOK}`,
     });
-    return { result, packages: JSON.parse(readFileSync(file, 'utf8')) as string[] };
+    return {
+      result,
+      packages: JSON.parse(readFileSync(file, 'utf8')) as string[],
+      sourceMaps: readFileSync(mapsFile, 'utf8') === 'true',
+    };
   }
 
   it('kmc --help loads none of the libraries of the commands', async () => {
@@ -74,7 +80,7 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
   });
 
   it('a run that finds nothing loads the database and the command logger, and neither winston nor the template, web, mail, PDF or scheduling libraries', async () => {
-    const { result, packages } = await loaded('run', ['run', 'overdue', '--dry-run', '--json'], {
+    const { result, packages, sourceMaps } = await loaded('run', ['run', 'overdue', '--dry-run', '--json'], {
       KMC_DATABASE_URL: db.url,
       KMC_SMTP_URL: 'smtp://127.0.0.1:1',
       KMC_PRINT_DIR: dir,
@@ -84,5 +90,17 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     expect(JSON.parse(result.stdout)).to.include({ dryRun: true, created: 0 });
     expect(packages).to.include.members(['knex', 'mysql2', 'safe-stable-stringify']);
     expect(packages.filter((p) => NOT_FOR_A_RUN.includes(p))).to.deep.equal([]);
+    // It shows no stack trace, so the built kmc reads no source maps (the source run through tsx always maps).
+    expect(sourceMaps).to.equal(cliKind() === 'source');
+  });
+
+  it('with --verbose, or logging above errors, stack traces are mapped to the TypeScript lines', async () => {
+    const settings = { KMC_DATABASE_URL: db.url, KMC_SMTP_URL: 'smtp://127.0.0.1:1', KMC_PRINT_DIR: dir };
+    const verbose = await loaded('verbose', ['run', 'overdue', '--dry-run', '--json', '--verbose'], settings);
+    expect(verbose.result.code, verbose.result.stderr).to.equal(0);
+    expect(verbose.sourceMaps).to.equal(true);
+    const logging = await loaded('warn', ['run', 'overdue', '--dry-run', '--json'], { ...settings, KMC_LOG_LEVEL: 'warn' });
+    expect(logging.result.code, logging.result.stderr).to.equal(0);
+    expect(logging.sourceMaps).to.equal(true);
   });
 });
