@@ -103,4 +103,17 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     expect(logging.result.code, logging.result.stderr).to.equal(0);
     expect(logging.sourceMaps).to.equal(true);
   });
+
+  it('a failure with --verbose prints its stack trace at the TypeScript lines; without it, one line', async () => {
+    const settings = { KMC_DATABASE_URL: db.url, KMC_PORT: 'not a port' };
+    const verbose = await runKmc(['run', 'overdue', '--dry-run', '--verbose'], settings);
+    expect(verbose.code).to.equal(2);
+    expect(verbose.stderr).to.match(/^SettingsError: KMC_PORT: /m);
+    expect(verbose.stderr).to.match(/\bat .*sidecar[\\/]config[\\/]settings\.ts:\d+:\d+/);
+    const quiet = await runKmc(['run', 'overdue', '--dry-run'], settings);
+    expect(quiet.code).to.equal(2);
+    expect(quiet.stderr.trim().split('\n')).to.deep.equal([
+      `kmc: KMC_PORT: must be a port number from 0 to 65535, got "not a port" [KMC_SETTINGS_INVALID]`,
+    ]);
+  });
 });
