@@ -66,9 +66,12 @@ KMC_PORT, KMC_PUBLIC_URL, KMC_SECRET, KMC_TIMEZONE, KMC_DEFAULT_COUNTRY, KMC_LOG
 
 type Out = { stdout: (s: string) => void; stderr: (s: string) => void };
 
-/** The root for one command: nothing started but what the command starts itself. */
+/**
+ * The root for one command: nothing started but what the command starts
+ * itself. Its logger writes the server's lines without loading winston.
+ */
 async function withServices<T>(settings: Settings, fn: (s: App) => Promise<T>): Promise<T> {
-  const app = use.main().createApp(settings, { logger: use.logging().createLogger(settings.logLevel) });
+  const app = use.main().createApp(settings, { logger: use.logging().createLineLogger(settings.logLevel) });
   try {
     return await fn(app);
   } finally {

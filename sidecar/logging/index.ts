@@ -1,2 +1,3 @@
 // Structured logs.
 export { createLogger, createMemoryLogger, type Logger } from './logger';
+export { createLineLogger } from './line-logger';

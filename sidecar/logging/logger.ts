@@ -2,7 +2,6 @@
  * Structured logs: one JSON line per event, with an `event` name and ids.
  * Patron contact data (addresses, numbers, names) only ever goes out at debug.
  */
-import winston from 'winston';
 import type { LogLevel } from '../config';
 
 export interface Logger {
@@ -12,7 +11,13 @@ export interface Logger {
   debug(event: string, fields?: Record<string, unknown>): void;
 }
 
+/**
+ * The long-running server's logger. winston is loaded here, on first use, so
+ * the one-off commands (which log through line-logger.ts) never load it.
+ */
 export function createLogger(level: LogLevel, opts: { silent?: boolean; stream?: NodeJS.WritableStream } = {}): Logger {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, as said above
+  const winston = require('winston') as typeof import('winston');
   const transport = opts.stream
     ? new winston.transports.Stream({ stream: opts.stream })
     : new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] });

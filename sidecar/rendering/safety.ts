@@ -16,7 +16,7 @@
  * uses an environment of its own with no loaders, no globals and only the
  * allowed filters, and receives plain data only (see plain-data.ts).
  */
-import * as nunjucks from 'nunjucks';
+import type * as Nunjucks from 'nunjucks';
 import { TemplateError } from '../errors';
 import { isPlainRecord, toPlainData } from './plain-data';
 import { escapeHtml } from './html';
@@ -57,12 +57,6 @@ interface NunjucksError {
   cause?: unknown;
 }
 
-// nunjucks ships neither types nor an import path for its parser and node classes; require() is the documented way in.
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
-const nodeClasses = require('nunjucks/src/nodes') as Record<string, NodeClass>;
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
-const nunjucksParser = require('nunjucks/src/parser') as NunjucksParser;
-
 /** A scope of variables while rendering; `loop.index` is set once per loop round. */
 interface RenderFrame {
   set(name: string, value: unknown, resolveUp?: boolean): void;
@@ -75,39 +69,69 @@ interface NunjucksRuntime {
   suppressValue(value: unknown, autoescape: boolean): unknown;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
-const nunjucksRuntime = require('nunjucks/src/runtime') as NunjucksRuntime;
-
-/** A render's frames: each loop round is counted against the render budget. */
-class BudgetFrame extends nunjucksRuntime.Frame {
-  constructor(
-    private readonly budget: RenderBudget,
-    parent?: RenderFrame,
-    isolateWrites?: boolean,
-  ) {
-    super(parent, isolateWrites);
-  }
-
-  override set(name: string, value: unknown, resolveUp?: boolean): void {
-    if (name === 'loop.index') this.budget.loopRound();
-    super.set(name, value, resolveUp);
-  }
-
-  override push(isolateWrites?: boolean): RenderFrame {
-    return new BudgetFrame(this.budget, this, isolateWrites);
-  }
+/** nunjucks and the parts of it this module reaches into, with the render hooks installed. */
+interface TemplateEngine {
+  readonly nunjucks: typeof Nunjucks;
+  readonly nodeClasses: Record<string, NodeClass>;
+  readonly parser: NunjucksParser;
+  readonly runtime: NunjucksRuntime;
+  /** The top frame of a notice render, counting loop rounds against `budget`. */
+  readonly BudgetFrame: new (budget: RenderBudget) => RenderFrame;
 }
 
-// Every {{ }} goes through suppressValue, which also escapes it for HTML: its
-// text is counted against the budget of a notice render under way (none while
-// the staff pages render).
-const printValue = nunjucksRuntime.suppressValue.bind(nunjucksRuntime);
-nunjucksRuntime.suppressValue = (value: unknown, autoescape: boolean): unknown => {
-  const printed = printValue(value, autoescape);
-  const budget = activeBudget();
-  if (budget) budget.output(typeof printed === 'string' ? printed.length : 0);
-  return printed;
-};
+let loadedEngine: TemplateEngine | undefined;
+
+/**
+ * nunjucks is loaded when a notice template is first checked or rendered, not
+ * when this module is: a command that renders nothing (a run that finds no
+ * loans, --help) then starts without it. Everything that touches nunjucks goes
+ * through here, so no template is checked or rendered before the render hooks
+ * below are in place.
+ */
+function engine(): TemplateEngine {
+  if (loadedEngine) return loadedEngine;
+  // nunjucks ships neither types nor an import path for its parser and node classes; require() is the documented way in.
+  /* eslint-disable @typescript-eslint/no-require-imports -- see above */
+  const nunjucks = require('nunjucks') as typeof Nunjucks;
+  const nodeClasses = require('nunjucks/src/nodes') as Record<string, NodeClass>;
+  const parser = require('nunjucks/src/parser') as NunjucksParser;
+  const runtime = require('nunjucks/src/runtime') as NunjucksRuntime;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+
+  /** A render's frames: each loop round is counted against the render budget. */
+  class BudgetFrame extends runtime.Frame {
+    constructor(
+      private readonly budget: RenderBudget,
+      parent?: RenderFrame,
+      isolateWrites?: boolean,
+    ) {
+      super(parent, isolateWrites);
+    }
+
+    override set(name: string, value: unknown, resolveUp?: boolean): void {
+      if (name === 'loop.index') this.budget.loopRound();
+      super.set(name, value, resolveUp);
+    }
+
+    override push(isolateWrites?: boolean): RenderFrame {
+      return new BudgetFrame(this.budget, this, isolateWrites);
+    }
+  }
+
+  // Every {{ }} goes through suppressValue, which also escapes it for HTML: its
+  // text is counted against the budget of a notice render under way (none while
+  // the staff pages render).
+  const printValue = runtime.suppressValue.bind(runtime);
+  runtime.suppressValue = (value: unknown, autoescape: boolean): unknown => {
+    const printed = printValue(value, autoescape);
+    const budget = activeBudget();
+    if (budget) budget.output(typeof printed === 'string' ? printed.length : 0);
+    return printed;
+  };
+
+  loadedEngine = { nunjucks, nodeClasses, parser, runtime, BudgetFrame };
+  return loadedEngine;
+}
 
 // ---------------------------------------------------------------------------
 // The allow-list
@@ -323,7 +347,7 @@ function refusal(name: string, problem: Problem): TemplateError {
 function parseNoticeTemplate(source: string, name: string): AstNode {
   try {
     // No extensions: an unknown tag is a syntax error, never someone's parser.
-    return nunjucksParser.parse(source, [], {});
+    return engine().parser.parse(source, [], {});
   } catch (err) {
     throw refusal(name, describeSyntaxError(err, source));
   }
@@ -353,7 +377,7 @@ function endOf(source: string): Position {
 }
 
 function isNode(value: unknown): value is AstNode {
-  return value instanceof (nodeClasses.Node as unknown as abstract new () => object);
+  return value instanceof (engine().nodeClasses.Node as unknown as abstract new () => object);
 }
 
 /**
@@ -362,6 +386,7 @@ function isNode(value: unknown): value is AstNode {
  * a Literal, IfAsync an If).
  */
 function typeOf(node: AstNode): string {
+  const { nodeClasses } = engine();
   const nodeClass = Object.prototype.hasOwnProperty.call(nodeClasses, node.typename) ? nodeClasses[node.typename] : undefined;
   return nodeClass && Object.getPrototypeOf(node) === nodeClass.prototype ? node.typename : 'unknown';
 }
@@ -754,8 +779,8 @@ export interface RenderNoticeOptions {
 const CACHE_LIMIT = 200;
 /** By escaping mode, then by the exact source: no key is built per call. */
 /** Compiled templates by source, one cache for escaped (HTML) and one for plain output. */
-const compiledTemplates = { escaped: new Map<string, nunjucks.Template>(), plain: new Map<string, nunjucks.Template>() };
-const environments = new Map<boolean, nunjucks.Environment>();
+const compiledTemplates = { escaped: new Map<string, Nunjucks.Template>(), plain: new Map<string, Nunjucks.Template>() };
+const environments = new Map<boolean, Nunjucks.Environment>();
 
 /**
  * Notice data made plain once, for rendering several parts of one notice
@@ -791,7 +816,7 @@ export function renderNoticeTemplate(source: string, data: unknown, opts: Render
   const budget = new RenderBudget(opts.name);
   let rendered: string;
   try {
-    rendered = withBudget(budget, () => template.render(context, new BudgetFrame(budget)));
+    rendered = withBudget(budget, () => template.render(context, new (engine().BudgetFrame)(budget)));
   } catch (err) {
     if (budget.exceeded) throw budget.exceeded;
     throw renderFailure(opts.name, err);
@@ -853,12 +878,12 @@ function noticeContext(data: unknown, name: string): object {
   return plain;
 }
 
-function noticeEnvironment(autoescape: boolean): nunjucks.Environment {
+function noticeEnvironment(autoescape: boolean): Nunjucks.Environment {
   let env = environments.get(autoescape);
   if (env) return env;
   // An empty loader list, not null: null makes nunjucks read files from ./views.
   // `dev` keeps line numbers on render errors.
-  env = new nunjucks.Environment([], { autoescape, throwOnUndefined: false, dev: true });
+  env = new (engine().nunjucks.Environment)([], { autoescape, throwOnUndefined: false, dev: true });
   const internals = env as unknown as EnvironmentInternals;
   internals.globals = Object.create(null) as Record<string, unknown>;
   internals.filters = budgetedFilters(onlyThese(internals.filters, [...FILTERS.keys()]), autoescape);
@@ -885,7 +910,7 @@ function budgetedFilters(filters: Record<string, unknown>, autoescape: boolean):
     budgeted[name] = function (this: unknown, ...args: unknown[]): unknown {
       const result: unknown = Reflect.apply(run, this, args);
       activeBudget()?.filterResult(name, result);
-      if (autoescape && result instanceof nunjucksRuntime.SafeString) return name === 'nl2br' ? result : result.val;
+      if (autoescape && result instanceof engine().runtime.SafeString) return name === 'nl2br' ? result : result.val;
       return result;
     };
   }
@@ -900,10 +925,10 @@ function budgetedFilters(filters: Record<string, unknown>, autoescape: boolean):
 function htmlLineBreaks(value: unknown): unknown {
   if (value === null || value === undefined) return '';
   const text =
-    value instanceof nunjucksRuntime.SafeString
+    value instanceof engine().runtime.SafeString
       ? value.val
       : escapeHtml(typeof value === 'number' || typeof value === 'boolean' ? String(value) : typeof value === 'string' ? value : '');
-  return new nunjucksRuntime.SafeString(text.replace(/\r\n|\n/g, '<br />\n'));
+  return new (engine().runtime.SafeString)(text.replace(/\r\n|\n/g, '<br />\n'));
 }
 
 function onlyThese(all: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
@@ -917,7 +942,7 @@ function onlyThese(all: Record<string, unknown>, names: readonly string[]): Reco
   return kept;
 }
 
-function compiledTemplate(source: string, opts: RenderNoticeOptions): nunjucks.Template {
+function compiledTemplate(source: string, opts: RenderNoticeOptions): Nunjucks.Template {
   const cache = opts.autoescape ? compiledTemplates.escaped : compiledTemplates.plain;
   const cached = cache.get(source);
   if (cached) {
@@ -926,9 +951,9 @@ function compiledTemplate(source: string, opts: RenderNoticeOptions): nunjucks.T
     cache.set(source, cached);
     return cached;
   }
-  let template: nunjucks.Template;
+  let template: Nunjucks.Template;
   try {
-    template = new nunjucks.Template(source, noticeEnvironment(opts.autoescape), opts.name, true);
+    template = new (engine().nunjucks.Template)(source, noticeEnvironment(opts.autoescape), opts.name, true);
   } catch (err) {
     throw renderFailure(opts.name, err);
   }

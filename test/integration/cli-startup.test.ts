@@ -2,8 +2,10 @@
  * Start-up: a command loads only what it uses. `kmc --help` loads no
  * database, web, mail, SMS, PDF or scheduling library, and a notice run
  * that finds nothing to do (`kmc run overdue --dry-run` on a library with no
- * loans) loads the database and the logger but not the web server, the PDF
- * writer, the mail libraries or the scheduler. Each command is a real child
+ * loans) loads the database but not winston (one-off commands write the same
+ * log lines without it), the web server, the PDF
+ * writer, the mail libraries, the scheduler or the template engine (nunjucks
+ * is loaded when a notice is first checked or rendered). Each command is a real child
  * process; a hook given to node with --require writes the packages it loaded
  * as it exits. (How fast and small that makes them is for `npm run bench`.)
  */
@@ -18,8 +20,10 @@ import { seedLibrary } from '../../sidecar/fixture';
 
 const HOOK = path.resolve(__dirname, '..', 'support', 'record-modules.cjs');
 
-/** What only serving pages, sending, reading returned mail, writing letters or scheduling needs. */
+/** What only serving pages (and the server's logger), rendering notices, sending, reading returned mail, writing letters or scheduling needs. */
 const NOT_FOR_A_RUN = [
+  'nunjucks',
+  'winston',
   'express',
   'cookie-parser',
   'bcryptjs',
@@ -33,7 +37,7 @@ const NOT_FOR_A_RUN = [
   'node-schedule',
 ];
 /** Besides those, `--help` needs no database, logger or phone numbers. */
-const NOT_FOR_HELP = [...NOT_FOR_A_RUN, 'knex', 'mysql2', 'winston', 'libphonenumber-js'];
+const NOT_FOR_HELP = [...NOT_FOR_A_RUN, 'knex', 'mysql2', 'safe-stable-stringify', 'libphonenumber-js'];
 
 describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, function () {
   this.timeout(120_000);
@@ -54,12 +58,18 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
   /** Runs `kmc ARGS` with the recording hook; returns its result and the packages it loaded. */
   async function loaded(name: string, args: string[], settings: Record<string, string>) {
     const file = path.join(dir, `${name}.json`);
+    const mapsFile = path.join(dir, `${name}.maps`);
     const result = await runKmc(args, {
       ...settings,
       LOADED_MODULES_FILE: file,
+      SOURCE_MAPS_FILE: mapsFile,
       NODE_OPTIONS: `--require ${HOOK}`,
     });
-    return { result, packages: JSON.parse(readFileSync(file, 'utf8')) as string[] };
+    return {
+      result,
+      packages: JSON.parse(readFileSync(file, 'utf8')) as string[],
+      sourceMaps: readFileSync(mapsFile, 'utf8') === 'true',
+    };
   }
 
   it('kmc --help loads none of the libraries of the commands', async () => {
@@ -69,8 +79,8 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     expect(packages.filter((p) => NOT_FOR_HELP.includes(p))).to.deep.equal([]);
   });
 
-  it('a run that finds nothing loads the database and the logger, and none of the web, mail, PDF or scheduling libraries', async () => {
-    const { result, packages } = await loaded('run', ['run', 'overdue', '--dry-run', '--json'], {
+  it('a run that finds nothing loads the database and the command logger, and neither winston nor the template, web, mail, PDF or scheduling libraries', async () => {
+    const { result, packages, sourceMaps } = await loaded('run', ['run', 'overdue', '--dry-run', '--json'], {
       KMC_DATABASE_URL: db.url,
       KMC_SMTP_URL: 'smtp://127.0.0.1:1',
       KMC_PRINT_DIR: dir,
@@ -78,7 +88,32 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     });
     expect(result.code, result.stderr).to.equal(0);
     expect(JSON.parse(result.stdout)).to.include({ dryRun: true, created: 0 });
-    expect(packages).to.include.members(['knex', 'mysql2', 'winston']);
+    expect(packages).to.include.members(['knex', 'mysql2', 'safe-stable-stringify']);
     expect(packages.filter((p) => NOT_FOR_A_RUN.includes(p))).to.deep.equal([]);
+    // It shows no stack trace, so the built kmc reads no source maps (the source run through tsx always maps).
+    expect(sourceMaps).to.equal(cliKind() === 'source');
+  });
+
+  it('with --verbose, or logging above errors, stack traces are mapped to the TypeScript lines', async () => {
+    const settings = { KMC_DATABASE_URL: db.url, KMC_SMTP_URL: 'smtp://127.0.0.1:1', KMC_PRINT_DIR: dir };
+    const verbose = await loaded('verbose', ['run', 'overdue', '--dry-run', '--json', '--verbose'], settings);
+    expect(verbose.result.code, verbose.result.stderr).to.equal(0);
+    expect(verbose.sourceMaps).to.equal(true);
+    const logging = await loaded('warn', ['run', 'overdue', '--dry-run', '--json'], { ...settings, KMC_LOG_LEVEL: 'warn' });
+    expect(logging.result.code, logging.result.stderr).to.equal(0);
+    expect(logging.sourceMaps).to.equal(true);
+  });
+
+  it('a failure with --verbose prints its stack trace at the TypeScript lines; without it, one line', async () => {
+    const settings = { KMC_DATABASE_URL: db.url, KMC_PORT: 'not a port' };
+    const verbose = await runKmc(['run', 'overdue', '--dry-run', '--verbose'], settings);
+    expect(verbose.code).to.equal(2);
+    expect(verbose.stderr).to.match(/^SettingsError: KMC_PORT: /m);
+    expect(verbose.stderr).to.match(/\bat .*sidecar[\\/]config[\\/]settings\.ts:\d+:\d+/);
+    const quiet = await runKmc(['run', 'overdue', '--dry-run'], settings);
+    expect(quiet.code).to.equal(2);
+    expect(quiet.stderr.trim().split('\n')).to.deep.equal([
+      `kmc: KMC_PORT: must be a port number from 0 to 65535, got "not a port" [KMC_SETTINGS_INVALID]`,
+    ]);
   });
 });

@@ -12,5 +12,7 @@ if (out) {
       if (m) packages.add(m[1].replace(/\\/g, '/'));
     }
     fs.writeFileSync(out, JSON.stringify([...packages].sort()));
+    // Whether stack traces were mapped to the TypeScript lines (node then reads every module's map as it loads).
+    if (process.env.SOURCE_MAPS_FILE) fs.writeFileSync(process.env.SOURCE_MAPS_FILE, String(process.sourceMapsEnabled));
   });
 }
