@@ -432,45 +432,31 @@ export class DeliveryWorker {
       }
     } finally {
       // Stopping: what was claimed but not yet handed to a channel goes straight back.
-      const leftover = [...lanes.values()].flatMap((lane) => {
-        const waiting = [...lane.waiting.entries()];
-        lane.waiting.clear();
-        for (const [timer] of waiting) clearTimeout(timer);
-        return [...lane.queue.splice(0), ...waiting.map(([, row]) => row)];
-      });
-      for (const r of leftover) held.delete(r.id);
-      if (leftover.length) {
+      const returnUnsent = async (rows: MessageRow[]): Promise<void> => {
+        for (const r of rows) held.delete(r.id);
+        if (!rows.length) return;
         await this.deps.store
           .releaseClaimed(
-            leftover.map((r) => r.id),
+            rows.map((r) => r.id),
             this.workerId,
             this.deps.clock.now(),
             'returned to the queue unsent: the worker is stopping',
           )
           .catch((err: unknown) => {
-            this.deps.logger.error('delivery.release_failed', {
-              worker: this.workerId,
-              messages: leftover.length,
-              error: messageOfError(err),
-            });
+            this.deps.logger.error('delivery.release_failed', { worker: this.workerId, messages: rows.length, error: messageOfError(err) });
           });
-      }
+      };
+      await returnUnsent(
+        [...lanes.values()].flatMap((lane) => {
+          const waiting = [...lane.waiting.entries()];
+          lane.waiting.clear();
+          for (const [timer] of waiting) clearTimeout(timer);
+          return [...lane.queue.splice(0), ...waiting.map(([, row]) => row)];
+        }),
+      );
       while (inFlight()) await nextChange();
       // Messages that came back from taking places in the shared count after the first sweep.
-      const late = [...lanes.values()].flatMap((lane) => lane.queue.splice(0));
-      for (const r of late) held.delete(r.id);
-      if (late.length) {
-        await this.deps.store
-          .releaseClaimed(
-            late.map((r) => r.id),
-            this.workerId,
-            this.deps.clock.now(),
-            'returned to the queue unsent: the worker is stopping',
-          )
-          .catch((err: unknown) => {
-            this.deps.logger.error('delivery.release_failed', { worker: this.workerId, messages: late.length, error: messageOfError(err) });
-          });
-      }
+      await returnUnsent([...lanes.values()].flatMap((lane) => lane.queue.splice(0)));
       releaseHeld();
       await releasing;
       // Places taken in the shared sending limits and not used go back for other workers.
