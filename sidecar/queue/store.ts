@@ -451,6 +451,11 @@ export class MessageStore {
     return q;
   }
 
+  /** How many messages the staff queue holds under this filter (the count its page shows), stopping at `COUNT_LIMIT`. */
+  staffQueueCount(f: Omit<StaffQueueFilter, 'cursor'>): Promise<BoundedCount> {
+    return boundedCount(this.knex, this.staffQueueMatches(f));
+  }
+
   /**
    * The staff queue: failed and missing-contact messages nobody has dealt with yet, newest first, one page from
    * the cursor on. Each status is read along its own index range and the pages are merged, so no page sorts the
@@ -467,7 +472,7 @@ export class MessageStore {
             .select<QueuedMessage[]>(QUEUED_COLUMNS),
         ),
       ),
-      boundedCount(this.knex, this.staffQueueMatches(f)),
+      this.staffQueueCount(f),
     ]);
     const newest = (x: QueuedMessage, y: QueuedMessage) =>
       x.created_at === y.created_at ? y.id - x.id : x.created_at < y.created_at ? 1 : -1;

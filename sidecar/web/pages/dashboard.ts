@@ -171,11 +171,11 @@ export const dashboardPages: StaffPage = {
     router.get('/dashboard', kit.requirePermission('dashboard'), async (req, res) => {
       const now = deps.clock.now();
       const { t, lang } = kit.staff(res);
-      const [figures, kohaJobs, staffQueue] = await Promise.all([
+      const [figures, kohaJobs, queueCount] = await Promise.all([
         dashboardFigures(deps.store, now, deps.settings.timezone),
         kohaJobsStillRunning(deps.host),
         // The queue's figure is the queue page's own count (its list without a filter), so the two always agree.
-        deps.store.staffQueue({ status: '', channel: '', branch: '', type: '', cursor: null }, 1),
+        deps.store.staffQueueCount({ status: '', channel: '', branch: '', type: '' }),
       ]);
       // Bounces of the last seven days by kind, and the addresses that went bad in them.
       const weekAgo = new Date(now.getTime() - 7 * 86_400_000);
@@ -219,7 +219,7 @@ export const dashboardPages: StaffPage = {
             ];
           }),
         ),
-        staffQueueTotal: staffQueue.total,
+        staffQueueTotal: queueCount,
         channels: CHANNELS,
         statuses: MESSAGE_STATUSES.filter((s) => figures.days.some((d) => d.byStatus[s])),
         bounceCounts,
