@@ -467,7 +467,6 @@ export const de: Record<MessageKey, string> = {
   'template.save': 'Vorlage speichern',
   'template.preview_title': 'Vorschau mit Beispieldaten',
   'template.sms_counter': '{encoding}: {parts} SMS, {remaining} Zeichen frei in der letzten',
-  'template.variables': 'Variablen',
   'template.filters': 'Verwendbare Filter: {list}',
   'template.placeholders': 'Platzhalter',
   'template.placeholders_hint':
@@ -485,7 +484,6 @@ export const de: Record<MessageKey, string> = {
   'template.preview_find': 'Ein Leser: Name oder Ausweisnummer',
   'template.preview_search': 'Suchen',
   'template.preview_none_found': 'Kein Leser gefunden.',
-  'template.preview_patron': 'Leser',
   'template.preview_loans': 'Ausleihen von {name} in der Vorschau',
   'template.preview_no_loans': '{name} hat zurzeit keine Ausleihen; die Vorschau zeigt keine.',
   'template.preview_showing': 'Die Vorschau zeigt {name}.',

@@ -496,7 +496,6 @@ export const en = {
   'template.save': 'Save the template',
   'template.preview_title': 'Preview on sample data',
   'template.sms_counter': '{encoding}: {parts} SMS, {remaining} characters left in the last one',
-  'template.variables': 'Variables',
   'template.filters': 'Filters you may use: {list}',
   'template.placeholders': 'Placeholders',
   'template.placeholders_hint':
@@ -514,7 +513,6 @@ export const en = {
   'template.preview_find': 'A patron: name or card number',
   'template.preview_search': 'Find',
   'template.preview_none_found': 'No patron found.',
-  'template.preview_patron': 'Patron',
   'template.preview_loans': 'Loans of {name} in the preview',
   'template.preview_no_loans': '{name} has no loans now; the preview lists none.',
   'template.preview_showing': 'The preview shows {name}.',
