@@ -8,12 +8,16 @@
  *
  * Noting a letter is what the send answers for (a write that fails is tried
  * again); the PDF is rewritten from the spool once the sends of a moment are
- * done, so a run of 500 letters is not rendered 500 times. stop() writes
- * whatever is left, and a PDF that could not be written is tried again at
- * the next flush.
+ * done. Each rewrite renders every letter of the group so far, so the next
+ * one waits three times as long as the last took: however long a run, the
+ * rewrites take at most a quarter of the time and the letters are rendered
+ * a few times each, not once per letter noted after them. idle() and stop()
+ * write whatever is left, a PDF that could not be written is tried again at
+ * the next flush, and start() writes the PDFs a stopped worker left behind
+ * its spool.
  */
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { libraryDay } from '../../kernel';
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
@@ -32,6 +36,10 @@ export interface PrintAdapterOptions {
 }
 
 const SPOOL = '.spool';
+/** The wait before a PDF is rewritten, as a multiple of how long the last rewrite took. */
+const REWRITE_WAIT_FACTOR = 3;
+/** The longest such wait: a letter is in its PDF within this long of being noted, however large the group. */
+const LONGEST_REWRITE_WAIT_MS = 30_000;
 
 /** A file name part from a branch code: letters, digits, `-` and `_` only. */
 function safe(part: string): string {
@@ -46,12 +54,18 @@ export class PrintAdapter implements ChannelAdapter {
   /** PDFs to write again, as paths relative to the folder (without `.pdf`). */
   private readonly dirty = new Set<string>();
   private flushing: Promise<void> | null = null;
+  /** The rewrite waiting its turn, and how long the last pass of rewrites took. */
+  private rewriteTimer: NodeJS.Timeout | null = null;
+  private lastPassMs = 0;
 
   constructor(private readonly opts: PrintAdapterOptions) {}
 
   async start(): Promise<void> {
     await mkdir(this.opts.dir, { recursive: true });
     this.state = 'started';
+    // A worker that stopped between noting letters and writing their PDF: its spool is newer than the PDF.
+    for (const group of this.groupsBehindTheirSpool()) this.dirty.add(group);
+    if (this.dirty.size) this.rewriteSoon();
   }
 
   async stop(): Promise<void> {
@@ -62,6 +76,8 @@ export class PrintAdapter implements ChannelAdapter {
     this.state = 'stopping';
     await Promise.allSettled([...this.inFlight]);
     await this.flush();
+    if (this.rewriteTimer) clearTimeout(this.rewriteTimer);
+    this.rewriteTimer = null;
     this.state = 'stopped';
   }
 
@@ -120,25 +136,71 @@ export class PrintAdapter implements ChannelAdapter {
     await this.flush();
   }
 
-  /** Writes the PDF of every group that got letters since the last flush. */
-  flush(): Promise<void> {
-    // The flush under way writes what was noted meanwhile too, before it ends.
-    if (this.flushing) return this.flushing;
-    this.flushing = (async () => {
+  /** Writes the PDF of every group that got letters since the last flush, until none is left. */
+  async flush(): Promise<void> {
+    let failed = new Set<string>();
+    do failed = await this.pass();
+    while ([...this.dirty].some((g) => !failed.has(g)));
+  }
+
+  /**
+   * One pass over the groups that got letters, after any pass under way: each
+   * PDF written once. Returns the groups whose PDF could not be written; they
+   * stay to be written, tried again at the next flush.
+   */
+  private pass(): Promise<Set<string>> {
+    const previous = this.flushing ?? Promise.resolve();
+    const run = previous.then(async () => {
+      const started = performance.now();
       const failed = new Set<string>();
-      do {
-        const groups = [...this.dirty].filter((g) => !failed.has(g));
-        for (const group of groups) {
-          this.dirty.delete(group);
-          if (!(await this.writePdf(group))) failed.add(group);
-        }
-      } while ([...this.dirty].some((g) => !failed.has(g)));
-      // Tried again at the next flush.
+      const groups = [...this.dirty];
+      this.dirty.clear();
+      for (const group of groups) if (!(await this.writePdf(group))) failed.add(group);
       for (const group of failed) this.dirty.add(group);
-    })().finally(() => {
-      this.flushing = null;
+      this.lastPassMs = performance.now() - started;
+      return failed;
     });
-    return this.flushing;
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.flushing = settled;
+    void settled.then(() => {
+      if (this.flushing === settled) this.flushing = null;
+    });
+    return run;
+  }
+
+  /** Rewrites the PDFs once the last rewrite's waiting time has passed; the letters noted meanwhile go in together. */
+  private rewriteSoon(): void {
+    if (this.rewriteTimer) return;
+    const wait = Math.min(LONGEST_REWRITE_WAIT_MS, REWRITE_WAIT_FACTOR * this.lastPassMs);
+    this.rewriteTimer = setTimeout(() => {
+      void this.pass().then((failed) => {
+        this.rewriteTimer = null;
+        // Letters noted during the pass wait their turn; a PDF that failed waits for the next letter or flush.
+        if ([...this.dirty].some((g) => !failed.has(g))) this.rewriteSoon();
+      });
+    }, wait);
+  }
+
+  /** Groups whose spool changed after their PDF was written (or that have no PDF). */
+  private groupsBehindTheirSpool(): string[] {
+    const spool = path.join(this.opts.dir, SPOOL);
+    if (!existsSync(spool) || !statSync(spool).isDirectory()) return [];
+    const mtime = (file: string): Stats | null => (existsSync(file) ? statSync(file) : null);
+    const out: string[] = [];
+    for (const day of readdirSync(spool)) {
+      if (!statSync(path.join(spool, day)).isDirectory()) continue;
+      for (const f of readdirSync(path.join(spool, day))) {
+        if (!f.endsWith('.ids')) continue;
+        const group = path.join(day, f.slice(0, -'.ids'.length));
+        const noted = mtime(path.join(spool, day, f));
+        const written = mtime(path.join(this.opts.dir, `${group}.pdf`));
+        if (noted && (!written || written.mtimeMs < noted.mtimeMs)) out.push(group);
+      }
+    }
+    return out;
   }
 
   private spoolFile(group: string): string {
@@ -169,7 +231,7 @@ export class PrintAdapter implements ChannelAdapter {
     }
     this.dirty.add(group);
     // After the sends of this moment have noted their letters.
-    setImmediate(() => void this.flush());
+    this.rewriteSoon();
     const file = `${group}.pdf`;
     return { kind: 'accepted', providerId: file, reply: `letter added to ${file}` };
   }

@@ -1,0 +1,121 @@
+/**
+ * The print folder under a large run: a group's PDF holds every letter of its
+ * run and branch, so writing it again costs more as the run grows. The
+ * letters of a run are written a bounded number of times, not once per
+ * letter (5,000 letters made the worker re-render for hours), the PDF ends
+ * with every letter, and a worker that died before writing it writes it
+ * when the next one starts.
+ */
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PrintAdapter } from '../../sidecar/channels/print';
+import type { OutgoingMessage } from '../../sidecar/channels';
+
+/** A render that costs time in proportion to its letters, like the real PDF writer: each call is recorded. */
+function recordingRender(msPerLetter: number) {
+  const calls: number[][] = [];
+  return {
+    calls,
+    render: (ids: number[]) => {
+      calls.push(ids);
+      const until = performance.now() + ids.length * msPerLetter;
+      while (performance.now() < until);
+      return Promise.resolve(Buffer.from(`%PDF ${ids.join(',')}`));
+    },
+  };
+}
+
+const letter = (id: number): OutgoingMessage => ({
+  id,
+  channel: 'print',
+  to: 'Åsa Öberg\nÄngsvägen 3\n123 45 Solna',
+  from: 'Centralbiblioteket',
+  subject: `Notice ${id}`,
+  text: `Notice number ${id}`,
+  branchcode: 'CPL',
+  runId: 9,
+});
+
+/** Hands letters over as the worker does: a few in flight at a time, the next as soon as one is accepted. */
+async function handOver(adapter: PrintAdapter, ids: number[], inFlight = 4): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < ids.length) {
+      const outcome = await adapter.send(letter(ids[next++]));
+      expect(outcome.kind).to.equal('accepted');
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+}
+
+describe('the print folder under a large run of letters', function () {
+  this.timeout(60_000);
+  let dir: string;
+  const today = () => new Date('2026-11-24T10:00:00Z');
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'kmc-print-folder-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes the PDF of 1,500 letters a bounded number of times, and whole at the end', async () => {
+    const r = recordingRender(0.05);
+    const adapter = new PrintAdapter({ dir, timeZone: 'UTC', now: today, render: r.render });
+    await adapter.start();
+    const ids = Array.from({ length: 1500 }, (_, i) => i + 1);
+    await handOver(adapter, ids);
+    await adapter.idle();
+    const rendered = r.calls.reduce((sum, c) => sum + c.length, 0);
+    // Rewriting after every few letters renders about n²/8 letters (281,000 here); a bounded rewrite stays near n.
+    expect(rendered, `${r.calls.length} renders of ${rendered} letters in all`).to.be.at.most(ids.length * 6);
+    const pdf = readFileSync(path.join(dir, '2026-11-24', 'letters-CPL-run-9.pdf'), 'utf8');
+    // Every letter once, in the order the lanes noted them.
+    const inPdf = pdf.replace('%PDF ', '').split(',').map(Number);
+    expect([...inPdf].sort((a, b) => a - b)).to.deep.equal(ids);
+    await adapter.stop();
+  });
+
+  it('a letter handed over alone is in its PDF soon, without waiting for the round to end', async () => {
+    const r = recordingRender(0);
+    const adapter = new PrintAdapter({ dir, timeZone: 'UTC', now: today, render: r.render });
+    await adapter.start();
+    await adapter.send(letter(41));
+    const file = path.join(dir, '2026-11-24', 'letters-CPL-run-9.pdf');
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && r.calls.length === 0) await new Promise((res) => setTimeout(res, 20));
+    await new Promise((res) => setTimeout(res, 50));
+    expect(readFileSync(file, 'utf8')).to.equal('%PDF 41');
+    await adapter.stop();
+  });
+
+  it('a worker that starts writes the PDF of letters noted by one that died before writing it', async () => {
+    // What a worker killed between noting letters and writing their PDF leaves behind.
+    const spoolDir = path.join(dir, '.spool', '2026-11-24');
+    mkdirSync(spoolDir, { recursive: true });
+    writeFileSync(path.join(spoolDir, 'letters-CPL-run-9.ids'), '5\n6\n7\n');
+    mkdirSync(path.join(dir, '2026-11-24'), { recursive: true });
+    const pdfFile = path.join(dir, '2026-11-24', 'letters-CPL-run-9.pdf');
+    writeFileSync(pdfFile, '%PDF 5');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(pdfFile, old, old);
+    // A group whose PDF is newer than its spool is left as it is.
+    writeFileSync(path.join(spoolDir, 'letters-HAF-run-9.ids'), '8\n');
+    const hafPdf = path.join(dir, '2026-11-24', 'letters-HAF-run-9.pdf');
+    writeFileSync(hafPdf, '%PDF 8');
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(hafPdf, later, later);
+
+    const r = recordingRender(0);
+    const adapter = new PrintAdapter({ dir, timeZone: 'UTC', now: today, render: r.render });
+    await adapter.start();
+    await adapter.idle();
+    expect(readFileSync(pdfFile, 'utf8')).to.equal('%PDF 5,6,7');
+    expect(r.calls).to.deep.equal([[5, 6, 7]]);
+    expect(statSync(hafPdf).mtimeMs).to.be.closeTo(later.getTime(), 1);
+    await adapter.stop();
+  });
+});
