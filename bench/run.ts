@@ -34,10 +34,12 @@ import { deliverySection } from './delivery';
 import { endToEndSection } from './end-to-end';
 import { generationSection } from './generation';
 import { pagesSection } from './pages';
+import { startupSection } from './startup';
 import { printTable, startServer, type SectionResult } from './measure';
 
 /** The sections, in the order they run: a new one is a file of its own and a line here. */
 export const SECTIONS: BenchSection[] = [
+  { name: 'start-up', run: startupSection },
   { name: 'generation', run: generationSection },
   { name: 'delivery', run: deliverySection },
   { name: 'end-to-end', run: endToEndSection },
