@@ -78,8 +78,9 @@ export async function renderLettersPdf(letters: Letter[], opts: LettersPdfOption
     displayTitle: true,
     info: { Title: opts.title, Producer: 'koha-message-center', Creator: 'koha-message-center' },
   });
-  doc.registerFont('regular', fonts.regular);
-  doc.registerFont('bold', fonts.bold);
+  // Chosen by file, not by a registered name: pdfkit caches a font under the name it was asked for, except a
+  // registered name whose font it already holds, which it reads and parses again at every call.
+  const fontFile: Record<Weight, string> = { regular: fonts.regular, bold: fonts.bold };
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
     doc.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -90,9 +91,9 @@ export async function renderLettersPdf(letters: Letter[], opts: LettersPdfOption
   });
 
   // Koha's records may hold names decomposed (a letter, then its accent); composed, they measure, print and copy as one.
-  const measure: Measure = (text, weight, size) => doc.font(weight).fontSize(size).widthOfString(text.normalize('NFC'));
+  const measure: Measure = (text, weight, size) => doc.font(fontFile[weight]).fontSize(size).widthOfString(text.normalize('NFC'));
   const write = (text: string, xMm: number, topMm: number, weight: Weight, size: number) => {
-    if (text) doc.font(weight).fontSize(size).text(text.normalize('NFC'), pt(xMm), pt(topMm), { lineBreak: false });
+    if (text) doc.font(fontFile[weight]).fontSize(size).text(text.normalize('NFC'), pt(xMm), pt(topMm), { lineBreak: false });
   };
   const writeRight = (text: string, rightMm: number, topMm: number, weight: Weight, size: number) => {
     write(text, rightMm - measure(text, weight, size) / PT_PER_MM, topMm, weight, size);

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import fs from 'node:fs';
+import path from 'node:path';
 import {
   DIN_5008_B,
   LETTER_LANGUAGES,
@@ -165,6 +167,28 @@ describe('letters: print-ready PDF with an embedded Unicode font', function () {
       expect((err as Error).message).to.include('fonts-dejavu-core');
       expect((err as Error).message).to.include('/nonexistent/fonts/DejaVuSans.ttf');
     }
+  });
+
+  it('reads each font file once for a whole run of letters, not at every line it writes', async () => {
+    // Reading and parsing DejaVu Sans (700 KB) again for every line made a run of 1,700 letters take minutes.
+    const reads: string[] = [];
+    const original = fs.readFileSync;
+    const counting = ((file: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+      if (typeof file === 'string' && file.endsWith('.ttf')) reads.push(path.basename(file));
+      return (original as (...a: unknown[]) => unknown)(file, ...rest);
+    }) as typeof fs.readFileSync;
+    fs.readFileSync = counting;
+    let pdf: Buffer;
+    try {
+      pdf = await renderLettersPdf(
+        Array.from({ length: 20 }, (_, i) => letter({ messageId: i + 1 })),
+        { title: 'x', lang: 'en' },
+      );
+    } finally {
+      fs.readFileSync = original;
+    }
+    expect(reads.sort()).to.deep.equal(['DejaVuSans-Bold.ttf', 'DejaVuSans.ttf']);
+    expect(await readPdf(pdf)).to.have.length(20);
   });
 
   it('writes a valid one-page document when there are no letters', async () => {
