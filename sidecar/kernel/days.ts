@@ -1,8 +1,22 @@
 /** Library days: calendar days (YYYY-MM-DD) in the library's time zone. */
 
+/**
+ * Formatters kept by locale, zone and options: making one costs far more than
+ * formatting with it, and a run or a delivery asks for the library day or
+ * clock of every loan or letter.
+ */
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+export function dateFormat(locale: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = `${locale}|${JSON.stringify(options)}`;
+  let f = formats.get(key);
+  if (!f) formats.set(key, (f = new Intl.DateTimeFormat(locale, options)));
+  return f;
+}
+
 /** The library's calendar day at an instant, in its time zone. */
 export function libraryDay(at: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+  return dateFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
 }
 
 /** Adds whole days to a YYYY-MM-DD day, without time-zone surprises. */
@@ -20,7 +34,7 @@ const WALL_CLOCK = { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2
 
 /** The library's wall-clock time at an instant (YYYY-MM-DD HH:MM:SS), as Koha stores its times. */
 export function libraryTime(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, hourCycle: 'h23', ...WALL_CLOCK }).formatToParts(at);
+  const parts = dateFormat('en-CA', { timeZone, hourCycle: 'h23', ...WALL_CLOCK }).formatToParts(at);
   const v = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
   return `${v('year')}-${v('month')}-${v('day')} ${v('hour')}:${v('minute')}:${v('second')}`;
 }

@@ -1,5 +1,5 @@
 export { systemClock, type Clock } from './clock';
-export { addDays, daysBetween, libraryDay, libraryTime, runMoment } from './days';
+export { addDays, dateFormat, daysBetween, libraryDay, libraryTime, runMoment } from './days';
 export { messageIdFor } from './ids';
 export { isE164, readSmsSender, type SmsSender, type SmsSenderForm, type SmsSenderReading } from './sms-sender';
 export {

@@ -6,6 +6,7 @@
  * the delivery worker before each batch, so a held SMS leaves within a
  * minute of the window opening.
  */
+import { dateFormat } from '../kernel';
 
 /** Every held-for-quiet-hours reason starts with this, so the release finds exactly those. */
 export const QUIET_HOURS_REASON = 'SMS quiet hours';
@@ -19,7 +20,7 @@ export interface QuietWindow {
 
 /** The library's wall-clock time (HH:MM, 24 h) at an instant. */
 export function localClock(at: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  const parts = dateFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
   const hour = parts.find((p) => p.type === 'hour')?.value ?? '00';
   const minute = parts.find((p) => p.type === 'minute')?.value ?? '00';
   return `${hour}:${minute}`;
