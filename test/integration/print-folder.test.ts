@@ -92,6 +92,17 @@ describe('the print folder under a large run of letters', function () {
     await adapter.stop();
   });
 
+  it('a letter noted twice (its outcome lost in a crash, then sent again) is in its PDF once', async () => {
+    const r = recordingRender(0);
+    const adapter = new PrintAdapter({ dir, timeZone: 'UTC', now: today, render: r.render });
+    await adapter.start();
+    await handOver(adapter, [3, 4, 3]);
+    await adapter.idle();
+    expect(adapter.timesNoted(3)).to.equal(2);
+    expect(readFileSync(path.join(dir, '2026-11-24', 'letters-CPL-run-9.pdf'), 'utf8')).to.equal('%PDF 3,4');
+    await adapter.stop();
+  });
+
   it('a worker that starts writes the PDF of letters noted by one that died before writing it', async () => {
     // What a worker killed between noting letters and writing their PDF leaves behind.
     const spoolDir = path.join(dir, '.spool', '2026-11-24');

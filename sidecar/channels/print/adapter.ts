@@ -48,7 +48,12 @@ function safe(part: string): string {
 
 export class PrintAdapter implements ChannelAdapter {
   readonly channel = 'print' as const;
-  readonly maxInFlight = 4;
+  /**
+   * Many at once: noting a letter is a line appended to a file, and a letter
+   * noted twice (a worker that died before recording its outcome) is still in
+   * its PDF once, so a wide window costs no repeat on paper.
+   */
+  readonly maxInFlight = 64;
   private state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
   private readonly inFlight = new Set<Promise<SendOutcome>>();
   /** PDFs to write again, as paths relative to the folder (without `.pdf`). */
