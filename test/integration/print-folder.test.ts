@@ -7,7 +7,7 @@
  * when the next one starts.
  */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PrintAdapter } from '../../sidecar/channels/print';
@@ -103,30 +103,42 @@ describe('the print folder under a large run of letters', function () {
     await adapter.stop();
   });
 
-  it('a worker that starts writes the PDF of letters noted by one that died before writing it', async () => {
-    // What a worker killed between noting letters and writing their PDF leaves behind.
+  it('a worker that starts writes the PDF of letters noted by one that stopped before writing it', async () => {
+    // What a worker killed between noting letters and writing their PDF leaves behind: 5 written, 6 and 7 not.
     const spoolDir = path.join(dir, '.spool', '2026-11-24');
     mkdirSync(spoolDir, { recursive: true });
     writeFileSync(path.join(spoolDir, 'letters-CPL-run-9.ids'), '5\n6\n7\n');
+    writeFileSync(path.join(spoolDir, 'letters-CPL-run-9.ids.written'), '1');
     mkdirSync(path.join(dir, '2026-11-24'), { recursive: true });
     const pdfFile = path.join(dir, '2026-11-24', 'letters-CPL-run-9.pdf');
     writeFileSync(pdfFile, '%PDF 5');
-    const old = new Date(Date.now() - 60_000);
-    utimesSync(pdfFile, old, old);
-    // A group whose PDF is newer than its spool is left as it is.
+    // A group whose PDF staff printed and removed (with the day's folder) is not written again.
     writeFileSync(path.join(spoolDir, 'letters-HAF-run-9.ids'), '8\n');
-    const hafPdf = path.join(dir, '2026-11-24', 'letters-HAF-run-9.pdf');
-    writeFileSync(hafPdf, '%PDF 8');
-    const later = new Date(Date.now() + 60_000);
-    utimesSync(hafPdf, later, later);
+    writeFileSync(path.join(spoolDir, 'letters-HAF-run-9.ids.written'), '1');
+    // A group that never had its PDF written: written now.
+    writeFileSync(path.join(spoolDir, 'letters-OST-run-9.ids'), '9\n');
 
     const r = recordingRender(0);
     const adapter = new PrintAdapter({ dir, timeZone: 'UTC', now: today, render: r.render });
     await adapter.start();
     await adapter.idle();
     expect(readFileSync(pdfFile, 'utf8')).to.equal('%PDF 5,6,7');
-    expect(r.calls).to.deep.equal([[5, 6, 7]]);
-    expect(statSync(hafPdf).mtimeMs).to.be.closeTo(later.getTime(), 1);
+    expect(readFileSync(path.join(dir, '2026-11-24', 'letters-OST-run-9.pdf'), 'utf8')).to.equal('%PDF 9');
+    expect(r.calls.map((c) => c.join(',')).sort()).to.deep.equal(['5,6,7', '9']);
+    expect(existsSync(path.join(dir, '2026-11-24', 'letters-HAF-run-9.pdf'))).to.equal(false);
+    await adapter.stop();
+  });
+
+  it("writes the PDF again when staff removed the day's folder while letters still come", async () => {
+    const r = recordingRender(0);
+    const adapter = new PrintAdapter({ dir, timeZone: 'UTC', now: today, render: r.render });
+    await adapter.start();
+    await handOver(adapter, [1]);
+    await adapter.idle();
+    rmSync(path.join(dir, '2026-11-24'), { recursive: true, force: true });
+    await handOver(adapter, [2]);
+    await adapter.idle();
+    expect(readFileSync(path.join(dir, '2026-11-24', 'letters-CPL-run-9.pdf'), 'utf8')).to.equal('%PDF 1,2');
     await adapter.stop();
   });
 });

@@ -17,7 +17,7 @@
  * its spool.
  */
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { libraryDay } from '../../kernel';
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
@@ -189,23 +189,30 @@ export class PrintAdapter implements ChannelAdapter {
     }, wait);
   }
 
-  /** Groups whose spool changed after their PDF was written (or that have no PDF). */
+  /**
+   * Groups with letters noted and not yet in their PDF: the spool holds more
+   * letters than its PDF was last written with. A PDF staff removed after
+   * printing is not written again, since its letters were in it.
+   */
   private groupsBehindTheirSpool(): string[] {
     const spool = path.join(this.opts.dir, SPOOL);
     if (!existsSync(spool) || !statSync(spool).isDirectory()) return [];
-    const mtime = (file: string): Stats | null => (existsSync(file) ? statSync(file) : null);
     const out: string[] = [];
     for (const day of readdirSync(spool)) {
       if (!statSync(path.join(spool, day)).isDirectory()) continue;
       for (const f of readdirSync(path.join(spool, day))) {
         if (!f.endsWith('.ids')) continue;
         const group = path.join(day, f.slice(0, -'.ids'.length));
-        const noted = mtime(path.join(spool, day, f));
-        const written = mtime(path.join(this.opts.dir, `${group}.pdf`));
-        if (noted && (!written || written.mtimeMs < noted.mtimeMs)) out.push(group);
+        if (this.letterIds(group).length > this.lettersWritten(group)) out.push(group);
       }
     }
     return out;
+  }
+
+  /** How many letters the group's PDF was last written with (kept beside its spool). */
+  private lettersWritten(group: string): number {
+    const file = `${this.spoolFile(group)}.written`;
+    return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) || 0 : 0;
   }
 
   private spoolFile(group: string): string {
@@ -246,10 +253,12 @@ export class PrintAdapter implements ChannelAdapter {
     try {
       const ids = this.letterIds(group);
       const pdf = await this.opts.render(ids);
-      // Written whole and then renamed, so staff never open half a file.
+      // Written whole and then renamed, so staff never open half a file; the day's folder may have been removed.
       const part = `${file}.part`;
+      await mkdir(path.dirname(file), { recursive: true });
       await writeFile(part, pdf);
       await rename(part, file);
+      await writeFile(`${this.spoolFile(group)}.written`, String(ids.length));
       return true;
     } catch (err) {
       this.opts.onWriteError?.(file, err as Error);
