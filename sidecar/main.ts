@@ -53,7 +53,7 @@ import {
   type BounceListener,
   type BounceMailboxSchedule,
 } from './bounces';
-import { letterText, lettersOfMessages, renderLettersPdf } from './letters';
+import { LetterPdfThread, letterText, lettersOfMessages } from './letters';
 
 /** The jobs `start()` can run; each is on unless the options turn it off. */
 export const JOBS = ['delivery', 'routines', 'verificationScan', 'anonymiser'] as const;
@@ -203,6 +203,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         },
       })
     : null;
+  // The print folder's PDFs are rendered off the main thread, which sends and serves meanwhile.
+  const letterPdfs = new LetterPdfThread();
   const adapters: Partial<Record<ChannelName, ChannelAdapter>> = {
     email: new SmtpAdapter({
       url: settings.smtpUrl,
@@ -235,7 +237,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       render: async (ids) => {
         const letters = await lettersOfMessages({ host, notices }, await store.lettersByIds(ids));
         const lang = letters[0]?.lang ?? 'en';
-        return renderLettersPdf(letters, { title: letterText(lang, 'title'), lang, country: settings.defaultCountry });
+        return letterPdfs.render(letters, { title: letterText(lang, 'title'), lang, country: settings.defaultCountry });
       },
       onWriteError: (file, err) => {
         logger.error('print.pdf_failed', { file, error: err.message });
@@ -496,6 +498,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         await worker.stop();
         // 3. the channels, then 4. the database
         if (channelsStarted) for (const a of Object.values(adapters)) await a.stop();
+        await letterPdfs.close();
         if (ownsKnex) await knex.destroy();
       })();
       return stopping;

@@ -1,4 +1,5 @@
 export { renderLettersPdf, type Letter, type LettersPdfOptions } from './render';
+export { LetterPdfThread } from './pdf-thread';
 export { DEFAULT_FONT_DIR, FONT_PACKAGE, findLetterFonts, type LetterFonts } from './fonts';
 export { DIN_5008_B, NORDIC_WINDOW, WINDOW_LAYOUTS, windowLayoutFor, type WindowLayout } from './windows';
 export {

@@ -10,7 +10,10 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { PrintAdapter } from '../../sidecar/channels/print';
+import { LetterPdfThread } from '../../sidecar/letters';
+import { SettingsError } from '../../sidecar/errors';
 import type { OutgoingMessage } from '../../sidecar/channels';
 
 /** A render that costs time in proportion to its letters, like the real PDF writer: each call is recorded. */
@@ -140,5 +143,38 @@ describe('the print folder under a large run of letters', function () {
     await adapter.idle();
     expect(readFileSync(path.join(dir, '2026-11-24', 'letters-CPL-run-9.pdf'), 'utf8')).to.equal('%PDF 1,2');
     await adapter.stop();
+  });
+});
+
+describe("the letters' PDF thread", function () {
+  this.timeout(60_000);
+
+  it('renders on a thread of its own: the main thread loads no PDF library, and the process ends by itself', () => {
+    const script = `
+      const { LetterPdfThread } = require(${JSON.stringify(path.resolve(__dirname, '../../sidecar/letters'))});
+      const thread = new LetterPdfThread();
+      const letter = { messageId: 1, branchLines: ['Centralbiblioteket'], recipientLines: ['Åsa Öberg', 'Storgatan 1'], date: '24/11/2026', subject: 'Påminnelse', body: 'Hej Åsa' };
+      thread.render([letter, { ...letter, messageId: 2 }], { title: 'Brev', lang: 'sv' }).then((pdf) => {
+        const loaded = Object.keys(require.cache).filter((k) => /node_modules\\/(pdfkit|fontkit)\\//.test(k)).length;
+        process.stdout.write(JSON.stringify({ head: pdf.subarray(0, 5).toString('latin1'), bytes: pdf.length, loaded }));
+      });`;
+    const out = execFileSync(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e', script], { timeout: 30_000 }).toString();
+    const answer = JSON.parse(out) as { head: string; bytes: number; loaded: number };
+    expect(answer.head).to.equal('%PDF-');
+    expect(answer.bytes).to.be.above(1000);
+    expect(answer.loaded).to.equal(0);
+  });
+
+  it('says which font package is missing, as a settings error, without starting the thread', async () => {
+    const thread = new LetterPdfThread();
+    try {
+      await thread.render([], { title: 'x', lang: 'en', fontDir: '/nonexistent/fonts' });
+      expect.fail('should have thrown');
+    } catch (err) {
+      expect(err).to.be.instanceOf(SettingsError);
+      expect((err as Error).message).to.include('fonts-dejavu-core');
+    } finally {
+      await thread.close();
+    }
   });
 });
