@@ -425,6 +425,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
           throttle: new SigninThrottle(knex, clock),
         },
         notices,
+        letterPdfs,
         channels: adapters,
         verification: { service: verification, limiter: verificationLimiter },
         health,

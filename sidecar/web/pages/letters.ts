@@ -9,7 +9,7 @@
 import type { Request, Response } from 'express';
 import type { LetterMessage } from '../../queue';
 import { idParam, textParam, type PageKit, type StaffPage } from '../kit';
-import { lettersPdf, type LetterOutputDeps } from '../outputs/letters';
+import type { LetterOutputDeps } from '../outputs/letters';
 import { lettersOfMessages } from '../../letters';
 
 /** At most this many letters are confirmed by one form. */
@@ -35,7 +35,11 @@ export async function sendLettersPdf(
 ): Promise<void> {
   const deps: LetterOutputDeps = { store: kit.deps.store, host: kit.deps.host, notices: kit.deps.notices };
   const letters = await lettersOfMessages(deps, args.messages);
-  const pdf = await lettersPdf(letters, { title: args.title, lang: kit.staff(res).lang, country: deps.notices.settings.defaultCountry });
+  const pdf = await kit.deps.letterPdfs.render(letters, {
+    title: args.title,
+    lang: kit.staff(res).lang,
+    country: deps.notices.settings.defaultCountry,
+  });
   await kit.audit.record({
     borrowernumber: kit.staff(res).account.borrowernumber,
     action: args.action,
