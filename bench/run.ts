@@ -13,7 +13,7 @@
  *                    mysql://root@127.0.0.1:3306/kmc_bench); only a name
  *                    starting with kmc_bench is ever dropped
  *   --keep           keep the database afterwards; --reuse measures on it
- *   --only S[,S]     run these sections only
+ *   --only S[,S]     run these sections only (start-up, generation, delivery, end-to-end, pages)
  *
  * Needs the build (npm run build): it measures bin/kmc as installed.
  */
