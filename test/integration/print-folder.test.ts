@@ -66,15 +66,16 @@ describe('the print folder under a large run of letters', function () {
   });
 
   it('writes the PDF of 1,500 letters a bounded number of times, and whole at the end', async () => {
-    const r = recordingRender(0.05);
+    const r = recordingRender(0.2);
     const adapter = new PrintAdapter({ dir, timeZone: 'UTC', now: today, render: r.render });
     await adapter.start();
     const ids = Array.from({ length: 1500 }, (_, i) => i + 1);
     await handOver(adapter, ids);
     await adapter.idle();
     const rendered = r.calls.reduce((sum, c) => sum + c.length, 0);
-    // Rewriting after every few letters renders about n²/8 letters (281,000 here); a bounded rewrite stays near n.
-    expect(rendered, `${r.calls.length} renders of ${rendered} letters in all`).to.be.at.most(ids.length * 6);
+    // Rewriting after every few letters renders about n²/8 letters (281,000 here); a bounded rewrite renders each
+    // letter a few times (more on a slow machine, where fewer letters are noted while a rewrite waits).
+    expect(rendered, `${r.calls.length} renders of ${rendered} letters in all`).to.be.at.most(ids.length * 20);
     const pdf = readFileSync(path.join(dir, '2026-11-24', 'letters-CPL-run-9.pdf'), 'utf8');
     // Every letter once, in the order the lanes noted them.
     const inPdf = pdf.replace('%PDF ', '').split(',').map(Number);
