@@ -7,9 +7,9 @@
  */
 import type { Knex } from 'knex';
 import { fromDbTime, toDbTime } from '../../db';
-import type { CompletionChange, MessageRow } from '../types';
-import { applyWaitingReceipts } from './receipt';
-import { numbers, withLockRetry, writeEvents } from './shared';
+import type { CompletionChange, MessageRow, SmsReceiptRow } from '../types';
+import { applyReceiptsFound, applyWaitingReceipts, waitingReceipts, type SentSms } from './receipt';
+import { insertEvents, numbers, withLockRetry, writeEvents, type EventInput } from './shared';
 
 type Change = CompletionChange & { id: number };
 
@@ -26,18 +26,24 @@ class NotAllClaimed extends Error {}
  * shows it (it changed as many rows as there are outcomes): then no row is
  * read first. When it changed fewer, that transaction is rolled back and the
  * outcomes are written again after reading which rows are still ours.
+ * Given `oneTrip` (connections that take several statements at once), the
+ * UPDATE, the event rows and the look for waiting receipts go to the server
+ * together, in one round trip between BEGIN and COMMIT.
  */
-export async function completeMany(knex: Knex, workerId: string, changes: Change[]): Promise<boolean[]> {
+export async function completeMany(knex: Knex, workerId: string, changes: Change[], oneTrip?: Knex): Promise<boolean[]> {
   if (!changes.length) return [];
   // The time of the claim bounds the receipts that can be a message's; without it, it is read from the row.
   const knownClaims = changes.every((c) => c.claimedAt !== undefined);
   if (knownClaims) {
+    const claimedAt = new Map(changes.map((c) => [c.id, c.claimedAt ?? c.at]));
     try {
       await withLockRetry(() =>
-        knex.transaction(async (trx) => {
-          if ((await updateOutcomes(trx, workerId, changes)) !== changes.length) throw new NotAllClaimed();
-          await recordOutcomes(trx, workerId, changes, new Map(changes.map((c) => [c.id, c.claimedAt ?? c.at])));
-        }),
+        oneTrip
+          ? oneTrip.transaction((trx) => writeInOneTrip(trx, workerId, changes, claimedAt))
+          : knex.transaction(async (trx) => {
+              if ((await updateOutcomes(trx, workerId, changes)) !== changes.length) throw new NotAllClaimed();
+              await recordOutcomes(trx, workerId, changes, claimedAt);
+            }),
       );
       return changes.map(() => true);
     } catch (err) {
@@ -69,8 +75,8 @@ export async function completeMany(knex: Knex, workerId: string, changes: Change
   );
 }
 
-/** The guarded UPDATE of a group, one statement: each row takes its own values from a derived table. Returns the rows it changed. */
-async function updateOutcomes(trx: Knex.Transaction, workerId: string, changes: Change[]): Promise<number> {
+/** The guarded UPDATE of a group, one statement: each row takes its own values from a derived table. */
+function updateStatement(workerId: string, changes: Change[]): { sql: string; bindings: Array<string | number | null> } {
   const cols =
     '? AS id, ? AS status, ? AS status_reason, ? AS updated_at, ? AS last_reply, ? AS next_attempt_at, ? AS has_provider, ? AS provider_id, ? AS has_account, ? AS provider_account';
   const rows = changes.map((_, i) => (i === 0 ? `SELECT ${cols}` : 'SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?')).join(' UNION ALL ');
@@ -86,18 +92,40 @@ async function updateOutcomes(trx: Knex.Transaction, workerId: string, changes: 
     c.providerAccount !== undefined ? 1 : 0,
     c.providerAccount ?? null,
   ]);
-  // Every row it matches changes (its status leaves `sending`), so the count is of the messages still ours.
-  const [result] = (await trx.raw(
-    `UPDATE kmc_messages m JOIN (${rows}) v ON m.id = v.id
+  return {
+    sql: `UPDATE kmc_messages m JOIN (${rows}) v ON m.id = v.id
      SET m.status = v.status, m.status_reason = v.status_reason, m.updated_at = v.updated_at,
          m.lease_until = NULL, m.claimed_by = NULL, m.last_reply = v.last_reply, m.next_attempt_at = v.next_attempt_at,
          m.provider_id = IF(v.has_provider = 1, v.provider_id, m.provider_id),
          m.provider_account = IF(v.has_account = 1, v.provider_account, m.provider_account),
          m.first_sent_at = IF(v.status IN ('sent', 'to_print'), COALESCE(m.first_sent_at, v.updated_at), m.first_sent_at)
      WHERE m.status = 'sending' AND m.claimed_by = ?`,
-    [...bindings, workerId],
-  )) as [{ affectedRows: number }];
+    bindings: [...bindings, workerId],
+  };
+}
+
+/** Runs the guarded UPDATE; returns the rows it changed. Every row it matches changes (its status leaves `sending`), so the count is of the messages still ours. */
+async function updateOutcomes(trx: Knex.Transaction, workerId: string, changes: Change[]): Promise<number> {
+  const { sql, bindings } = updateStatement(workerId, changes);
+  const [result] = (await trx.raw(sql, bindings)) as [{ affectedRows: number }];
   return result.affectedRows;
+}
+
+/** The UPDATE, the event rows and the locking look for waiting receipts, sent as one multi-statement query. */
+async function writeInOneTrip(trx: Knex.Transaction, workerId: string, changes: Change[], claimedAt: Map<number, Date>): Promise<void> {
+  const sent = sentSms(changes, claimedAt);
+  const statements = [
+    updateStatement(workerId, changes),
+    insertEvents(trx, eventsOf(workerId, changes)).toSQL().toNative(),
+    ...(sent.length ? [waitingReceipts(trx, sent).toSQL().toNative()] : []),
+  ];
+  const [results] = (await trx.raw(
+    statements.map((q) => q.sql).join(';\n'),
+    statements.flatMap((q) => q.bindings as Array<string | number | null>),
+  )) as [[{ affectedRows: number }, unknown, SmsReceiptRow[]?]];
+  if (results[0].affectedRows !== changes.length) throw new NotAllClaimed();
+  const waiting = results[2] ?? [];
+  if (waiting.length) await applyReceiptsFound(trx, sent, waiting, changes[0].at);
 }
 
 /** The event row of each outcome, and the receipts that came before an SMS was stored as sent. */
@@ -107,11 +135,18 @@ async function recordOutcomes(
   mine: Change[],
   claimedAt: Map<number, Date | null | undefined>,
 ): Promise<void> {
-  await writeEvents(
-    trx,
-    mine.map((c) => ({ messageId: c.id, at: c.at, status: c.status, detail: c.detail, actor: workerId })),
-  );
-  const sentWithId = mine
+  await writeEvents(trx, eventsOf(workerId, mine));
+  const sent = sentSms(mine, claimedAt);
+  if (sent.length) await applyWaitingReceipts(trx, sent, mine[0].at);
+}
+
+function eventsOf(workerId: string, changes: Change[]): EventInput[] {
+  return changes.map((c) => ({ messageId: c.id, at: c.at, status: c.status, detail: c.detail, actor: workerId }));
+}
+
+/** The SMS of a group stored as sent with the SMSC's id: their receipts may have come already. */
+function sentSms(changes: Change[], claimedAt: Map<number, Date | null | undefined>): SentSms[] {
+  return changes
     .filter((c) => c.status === 'sent' && c.providerId && (c.channel === undefined || c.channel === 'sms'))
     .map((c) => ({
       id: c.id,
@@ -119,5 +154,4 @@ async function recordOutcomes(
       account: c.providerAccount ?? '',
       claimedAt: claimedAt.get(c.id) ?? c.at,
     }));
-  if (sentWithId.length) await applyWaitingReceipts(trx, sentWithId, mine[0].at);
 }
