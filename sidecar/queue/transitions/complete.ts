@@ -7,13 +7,16 @@
  */
 import type { Knex } from 'knex';
 import { fromDbTime, toDbTime } from '../../db';
-import type { CompletionChange, MessageRow, SmsReceiptRow } from '../types';
-import { applyReceiptsFound, applyWaitingReceipts, waitingReceipts, type SentSms } from './receipt';
+import type { CompletionChange, MessageRow } from '../types';
+import { applyWaitingReceipts, waitingReceipts, type SentSms } from './receipt';
 import { insertEvents, numbers, withLockRetry, writeEvents, type EventInput } from './shared';
 
 type Change = CompletionChange & { id: number };
 
-/** Thrown inside the quick transaction to roll it back when some message is no longer this worker's. */
+/**
+ * Thrown inside the quick transaction to roll it back, for the way that reads the rows first: some message is no
+ * longer this worker's, or (in one round trip) receipts wait for its SMS.
+ */
 class NotAllClaimed extends Error {}
 
 /**
@@ -27,8 +30,8 @@ class NotAllClaimed extends Error {}
  * read first. When it changed fewer, that transaction is rolled back and the
  * outcomes are written again after reading which rows are still ours.
  * Given `oneTrip` (connections that take several statements at once), the
- * UPDATE, the event rows and the look for waiting receipts go to the server
- * together, in one round trip between BEGIN and COMMIT.
+ * transaction's start, the UPDATE, the event rows and the look for waiting
+ * receipts go to the server together, then the COMMIT: two round trips.
  */
 export async function completeMany(knex: Knex, workerId: string, changes: Change[], oneTrip?: Knex): Promise<boolean[]> {
   if (!changes.length) return [];
@@ -39,7 +42,7 @@ export async function completeMany(knex: Knex, workerId: string, changes: Change
     try {
       await withLockRetry(() =>
         oneTrip
-          ? oneTrip.transaction((trx) => writeInOneTrip(trx, workerId, changes, claimedAt))
+          ? writeInOneTrip(oneTrip, workerId, changes, claimedAt)
           : knex.transaction(async (trx) => {
               if ((await updateOutcomes(trx, workerId, changes)) !== changes.length) throw new NotAllClaimed();
               await recordOutcomes(trx, workerId, changes, claimedAt);
@@ -111,21 +114,52 @@ async function updateOutcomes(trx: Knex.Transaction, workerId: string, changes: 
   return result.affectedRows;
 }
 
-/** The UPDATE, the event rows and the locking look for waiting receipts, sent as one multi-statement query. */
-async function writeInOneTrip(trx: Knex.Transaction, workerId: string, changes: Change[], claimedAt: Map<number, Date>): Promise<void> {
+/** A connection of the pool, as the driver gives it: one query at a time, several statements in one. */
+interface DriverConnection {
+  query(sql: string, values: unknown[], done: (err: Error | null, results: unknown) => void): void;
+}
+
+interface PoolClient {
+  acquireConnection(): Promise<DriverConnection>;
+  releaseConnection(connection: DriverConnection): Promise<unknown>;
+}
+
+/**
+ * The transaction's start, the UPDATE, the event rows and the locking look for waiting receipts in one
+ * multi-statement query, then COMMIT. Rolled back (NotAllClaimed) when a message is no longer ours or a receipt
+ * waits for one of the SMS: the way that reads the rows first then applies it.
+ */
+async function writeInOneTrip(oneTrip: Knex, workerId: string, changes: Change[], claimedAt: Map<number, Date>): Promise<void> {
   const sent = sentSms(changes, claimedAt);
   const statements = [
+    { sql: 'START TRANSACTION', bindings: [] },
     updateStatement(workerId, changes),
-    insertEvents(trx, eventsOf(workerId, changes)).toSQL().toNative(),
-    ...(sent.length ? [waitingReceipts(trx, sent).toSQL().toNative()] : []),
+    insertEvents(oneTrip, eventsOf(workerId, changes)).toSQL().toNative(),
+    ...(sent.length ? [waitingReceipts(oneTrip, sent).toSQL().toNative()] : []),
   ];
-  const [results] = (await trx.raw(
-    statements.map((q) => q.sql).join(';\n'),
-    statements.flatMap((q) => q.bindings as Array<string | number | null>),
-  )) as [[{ affectedRows: number }, unknown, SmsReceiptRow[]?]];
-  if (results[0].affectedRows !== changes.length) throw new NotAllClaimed();
-  const waiting = results[2] ?? [];
-  if (waiting.length) await applyReceiptsFound(trx, sent, waiting, changes[0].at);
+  const pool = oneTrip.client as PoolClient;
+  const connection = await pool.acquireConnection();
+  const query = (sql: string, values: unknown[] = []) =>
+    new Promise<unknown>((resolve, reject) => {
+      connection.query(sql, values, (err, results) => {
+        if (err) reject(err);
+        else resolve(results);
+      });
+    });
+  let open = true;
+  try {
+    const results = (await query(
+      statements.map((q) => q.sql).join(';\n'),
+      statements.flatMap((q) => q.bindings),
+    )) as [unknown, { affectedRows: number }, unknown, unknown[]?];
+    if (results[1].affectedRows !== changes.length || (results[3]?.length ?? 0) > 0) throw new NotAllClaimed();
+    await query('COMMIT');
+    open = false;
+  } finally {
+    // Whatever stopped it (a lost claim, a waiting receipt, a deadlock): nothing of it stays.
+    if (open) await query('ROLLBACK').catch(() => undefined);
+    await pool.releaseConnection(connection);
+  }
 }
 
 /** The event row of each outcome, and the receipts that came before an SMS was stored as sent. */

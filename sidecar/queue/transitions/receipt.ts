@@ -17,7 +17,7 @@ import { fromDbTime, toDbTime } from '../../db';
 import type { MessageStatus } from '../../kernel';
 import type { MessageRow, SmsReceipt, SmsReceiptRow } from '../types';
 import { bounceLocked } from './bounce';
-import { withLockRetry, writeEvents } from './shared';
+import { withLockRetry, writeEvents, type Db } from './shared';
 
 export function toReceipt(r: SmsReceiptRow): SmsReceipt {
   return { providerId: r.provider_id, state: r.state, stat: r.stat, err: r.err ?? undefined, account: r.provider_account };
@@ -67,7 +67,7 @@ export interface SentSms {
 }
 
 /** The receipts kept unapplied that may be those of SMS just stored as sent, locked, oldest first. */
-export function waitingReceipts(trx: Knex.Transaction, sent: SentSms[]): Knex.QueryBuilder<SmsReceiptRow, SmsReceiptRow[]> {
+export function waitingReceipts(trx: Db, sent: SentSms[]): Knex.QueryBuilder<SmsReceiptRow, SmsReceiptRow[]> {
   const earliest = new Date(Math.min(...sent.map((s) => s.claimedAt.getTime())));
   return trx<SmsReceiptRow>('kmc_sms_receipts')
     .whereIn(
@@ -91,7 +91,7 @@ export async function applyWaitingReceipts(trx: Knex.Transaction, sent: SentSms[
 }
 
 /** Applies the receipts waitingReceipts found, each to the SMS it is for. */
-export async function applyReceiptsFound(trx: Knex.Transaction, sent: SentSms[], waiting: SmsReceiptRow[], at: Date): Promise<void> {
+async function applyReceiptsFound(trx: Knex.Transaction, sent: SentSms[], waiting: SmsReceiptRow[], at: Date): Promise<void> {
   const status = new Map<number, MessageStatus>();
   for (const r of waiting) {
     const receivedAt = fromDbTime(r.received_at) ?? at;
