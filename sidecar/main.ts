@@ -146,19 +146,19 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const clock = opts.clock ?? systemClock;
   const ownsKnex = !opts.knex;
   // knex's own warnings (a failed connection, with its stack) go to the log on stderr, at warn.
-  const knex =
-    opts.knex ??
-    createKnex(settings.databaseUrl, {
-      log: {
-        warn: (message) => {
-          logger.warn('database_warning', { message });
-        },
-      },
-    });
+  const databaseLog = {
+    warn: (message: string) => {
+      logger.warn('database_warning', { message });
+    },
+  };
+  const knex = opts.knex ?? createKnex(settings.databaseUrl, { log: databaseLog });
   const staffSettings = new SettingsStore(knex);
   const host = createHostReader(knex, { seen: staffSettings, withoutPlugin: settings.withoutPlugin, now: () => clock.now() });
   const staff = createStaffReader(knex);
-  const store = new MessageStore(knex);
+  // Outcome groups of the delivery worker go to the server in one round trip each, on connections of their own
+  // (only the queue's outcome writes use them); opened on the first outcome.
+  const outcomesKnex = ownsKnex ? createKnex(settings.databaseUrl, { poolMax: 2, multipleStatements: true, log: databaseLog }) : undefined;
+  const store = new MessageStore(knex, outcomesKnex);
   const rules = createRuleStore(knex);
   const branches = new BranchSettingsStore(knex);
   const branchMail = (branchcode: string | null | undefined) => (branchcode ? branches.mail(branchcode) : Promise.resolve(null));
@@ -501,6 +501,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         if (channelsStarted) for (const a of Object.values(adapters)) await a.stop();
         await letterPdfs.close();
         if (ownsKnex) await knex.destroy();
+        await outcomesKnex?.destroy();
       })();
       return stopping;
     },

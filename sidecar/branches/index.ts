@@ -1,5 +1,6 @@
 /** Branches: the sidecar's own settings for each Koha branch. */
 export {
+  BRANCH_MAIL_REFRESH_MS,
   BranchSettingsStore,
   type BranchSettingsRow,
   type BranchSettingsInput,

@@ -90,8 +90,17 @@ export interface BranchQuietHours {
   quiet_to: string;
 }
 
+/** How long a branch's mail identity read for sending is trusted before it is read again (another process may change it). */
+export const BRANCH_MAIL_REFRESH_MS = 30_000;
+
 export class BranchSettingsStore {
-  constructor(private readonly knex: Knex) {}
+  /** Mail identities read for sending, per branch: e-mail asks for one per message, the table changes seldom. */
+  private readonly mailRead = new Map<string, { at: number; mail: Promise<BranchMail | null> }>();
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   private table() {
     return this.knex<BranchSettingsRow>('kmc_branch_settings');
@@ -132,10 +141,27 @@ export class BranchSettingsStore {
       .insert({ branchcode, ...row })
       .onConflict('branchcode')
       .merge(Object.keys(row) as Array<keyof BranchSettingsRow>);
+    // Read again after the write too: a send that read the old row meanwhile must not keep it.
+    this.mailRead.delete(branchcode);
   }
 
-  /** A branch's mail identity, for the return path and the DKIM signature of its notices. */
-  async mail(branchcode: string): Promise<BranchMail | null> {
+  /**
+   * A branch's mail identity, for the return path and the DKIM signature of its notices: read at most once per
+   * BRANCH_MAIL_REFRESH_MS (sooner after this store saves it), messages sent at once sharing one read.
+   */
+  mail(branchcode: string): Promise<BranchMail | null> {
+    const known = this.mailRead.get(branchcode);
+    if (known && this.now() - known.at < BRANCH_MAIL_REFRESH_MS) return known.mail;
+    const read = { at: this.now(), mail: this.readMail(branchcode) };
+    this.mailRead.set(branchcode, read);
+    // A failed read is not kept: the next message asks again.
+    read.mail.catch(() => {
+      if (this.mailRead.get(branchcode) === read) this.mailRead.delete(branchcode);
+    });
+    return read.mail;
+  }
+
+  private async readMail(branchcode: string): Promise<BranchMail | null> {
     const r = await this.table()
       .where({ branchcode })
       .first('branchcode', 'bounce_domain', 'dkim_domain', 'dkim_selector', 'dkim_private_key');

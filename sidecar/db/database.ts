@@ -20,7 +20,10 @@ export interface KnexLogSink {
   warn(message: string): void;
 }
 
-export function createKnex(url: string, opts: { poolMax?: number; quiet?: boolean; log?: KnexLogSink } = {}): Knex {
+export function createKnex(
+  url: string,
+  opts: { poolMax?: number; quiet?: boolean; log?: KnexLogSink; multipleStatements?: boolean } = {},
+): Knex {
   const sink = opts.log;
   const text = (m: unknown) => (m instanceof Error ? m.message : String(m));
   return knexFactory({
@@ -48,6 +51,8 @@ export function createKnex(url: string, opts: { poolMax?: number; quiet?: boolea
       charset: 'utf8mb4',
       supportBigNumbers: true,
       bigNumberStrings: false,
+      // Only for pools whose queries are all built with bindings: several statements in one round trip.
+      ...(opts.multipleStatements ? { multipleStatements: true } : {}),
     },
     pool: {
       min: 0,

@@ -23,6 +23,7 @@ import type { HostReader } from '../host';
 import type { Logger } from '../logging';
 import { KmcError, messageOfError } from '../errors';
 import { isChannel, type ChannelName, type Clock } from '../kernel';
+import { fromDbTime } from '../db';
 import type { PaceHold, SendingPace } from './pace';
 
 export interface RetryPolicy {
@@ -563,7 +564,8 @@ export class DeliveryWorker {
     }
     const at = this.deps.clock.now();
     const ids = { messageId: row.id, channel: row.channel, worker: this.workerId, attempt: row.attempts };
-    const base = { id: row.id, at, channel: row.channel };
+    // The claim's time, so the outcome's write knows which waiting receipts can be this message's without reading it.
+    const base = { id: row.id, at, channel: row.channel, claimedAt: fromDbTime(row.updated_at) ?? undefined };
 
     const lost = (recorded: boolean) => {
       // The lease ran out during the send and the message went back to the queue; its newer state stands.

@@ -130,7 +130,14 @@ const QUEUED_COLUMNS = [
 export class MessageStore {
   private readonly creator: MessageCreator;
 
-  constructor(private readonly knex: Knex) {
+  /**
+   * `outcomes`: connections that take several statements in one query, on which a group of outcomes is
+   * written in one round trip (absent: statement by statement on `knex`).
+   */
+  constructor(
+    private readonly knex: Knex,
+    private readonly outcomes?: Knex,
+  ) {
     this.creator = new MessageCreator(knex);
   }
 
@@ -168,12 +175,12 @@ export class MessageStore {
 
   /** Complete: moves a claimed message on after one attempt. */
   async complete(id: number, workerId: string, change: CompletionChange): Promise<boolean> {
-    const [done] = await completeMany(this.knex, workerId, [{ id, ...change }]);
+    const [done] = await completeMany(this.knex, workerId, [{ id, ...change }], this.outcomes);
     return done;
   }
 
   completeMany(workerId: string, changes: Array<CompletionChange & { id: number }>): Promise<boolean[]> {
-    return completeMany(this.knex, workerId, changes);
+    return completeMany(this.knex, workerId, changes, this.outcomes);
   }
 
   /** Receipt: an SMS delivery receipt, applied to its sent message or kept until it is sent. */

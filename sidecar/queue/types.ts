@@ -126,6 +126,8 @@ export interface CompletionChange {
   reason?: string | null;
   /** The message's channel: receipts are looked for only for SMS (all when absent). */
   channel?: ChannelName;
+  /** When the message was claimed (its updated_at as the claim left it): receipts older than that are not its. Absent: read from the row. */
+  claimedAt?: Date;
 }
 
 /** A delivery receipt as the SMS channel read it. */

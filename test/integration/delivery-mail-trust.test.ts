@@ -18,6 +18,7 @@ import type { CapturedMail } from '../../sidecar/demo/capture-smtp';
 import { dkimKeyOf, dkimRecordText } from '../../sidecar/config';
 import { readVerpTag } from '../../sidecar/bounces';
 import type { NewMessage } from '../../sidecar/queue';
+import { BRANCH_MAIL_REFRESH_MS, BranchSettingsStore } from '../../sidecar/branches';
 
 let serial = 0;
 function email(from: string, over: Partial<NewMessage> = {}): NewMessage {
@@ -171,5 +172,22 @@ describe(`mail that providers trust (${kohaSchemaKind()} Koha schema)`, function
     } finally {
       await kmc.close();
     }
+  });
+
+  it("a branch's mail identity is read once for a burst of e-mail, again when its time is up, and at once after a save", async () => {
+    let now = 1_000_000;
+    const branches = new BranchSettingsStore(world.db.knex, () => now);
+    const input = { bounce_domain: 'first.example.net', dkim_domain: null, dkim_selector: null, dkim_private_key: null };
+    await branches.saveMail('BUR', input);
+    expect((await branches.mail('BUR'))?.bounceDomain).to.equal('first.example.net');
+    // Another process changes it: within the refresh time the burst goes on with what it read.
+    await world.db.knex('kmc_branch_settings').where({ branchcode: 'BUR' }).update({ bounce_domain: 'second.example.net' });
+    now += BRANCH_MAIL_REFRESH_MS - 1;
+    expect((await branches.mail('BUR'))?.bounceDomain).to.equal('first.example.net');
+    now += 1;
+    expect((await branches.mail('BUR'))?.bounceDomain).to.equal('second.example.net');
+    // Saved here: the next message has it without waiting.
+    await branches.saveMail('BUR', { ...input, bounce_domain: 'third.example.net' });
+    expect((await branches.mail('BUR'))?.bounceDomain).to.equal('third.example.net');
   });
 });

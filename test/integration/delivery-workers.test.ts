@@ -206,6 +206,42 @@ describe(`the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
     expect((await s.store.get(ids[0]))!.status).to.equal('sent');
   });
 
+  it('a group of outcomes in which one claim was lost records the others and leaves that one to its new worker', async () => {
+    const s = await services();
+    const ids = (await s.store.insertMessages([message('sms'), message('sms'), message('sms')], clock.now(), 'test')).ids;
+    const claim = (workerId: string, limit: number, leaseMs: number) =>
+      s.store.claimDue({ channels: ['sms'], limit, workerId, leaseMs, now: clock.now() });
+    const [first] = await claim('slow-worker', 1, 1000);
+    const rest = await claim('slow-worker', 2, 600_000);
+    expect([first, ...rest].map((r) => r.id)).to.deep.equal(ids);
+    // The first one's lease runs out and another worker takes it while the slow one is still sending.
+    clock.advance(1001);
+    expect(await s.store.releaseExpiredLeases(clock.now(), 'test')).to.equal(1);
+    expect((await claim('next-worker', 1, 600_000)).map((r) => r.id)).to.deep.equal([ids[0]]);
+
+    const at = clock.now();
+    const recorded = await s.store.completeMany(
+      'slow-worker',
+      [first, ...rest].map((r, i) => ({
+        id: r.id,
+        status: 'sent' as const,
+        detail: 'accepted',
+        at,
+        channel: 'sms' as const,
+        providerId: `slow-${String(i)}`,
+        providerAccount: 'acct',
+        claimedAt: new Date(`${r.updated_at.replace(' ', 'T')}Z`),
+      })),
+    );
+    expect(recorded).to.deep.equal([false, true, true]);
+    expect(await s.store.get(ids[0])).to.include({ status: 'sending', claimed_by: 'next-worker', provider_id: null });
+    expect((await s.store.events(ids[0])).filter((e) => e.status === 'sent')).to.have.length(0);
+    for (const id of ids.slice(1)) {
+      expect(await s.store.get(id)).to.include({ status: 'sent', claimed_by: null });
+      expect((await s.store.events(id)).map((e) => e.status)).to.deep.equal(['pending', 'sending', 'sent']);
+    }
+  });
+
   it("an e-mail's Message-ID is stored by its claim, before the first attempt, and every later attempt carries it", async () => {
     const s = await services();
     const [email, text] = (await s.store.insertMessages([message('email'), message('sms')], clock.now(), 'test')).ids;

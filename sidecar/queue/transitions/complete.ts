@@ -8,17 +8,51 @@
 import type { Knex } from 'knex';
 import { fromDbTime, toDbTime } from '../../db';
 import type { CompletionChange, MessageRow } from '../types';
-import { applyWaitingReceipts } from './receipt';
-import { numbers, withLockRetry, writeEvents } from './shared';
+import { applyWaitingReceipts, waitingReceipts, type SentSms } from './receipt';
+import { insertEvents, numbers, withLockRetry, writeEvents, type EventInput } from './shared';
+
+type Change = CompletionChange & { id: number };
+
+/**
+ * Thrown inside the quick transaction to roll it back, for the way that reads the rows first: some message is no
+ * longer this worker's, or (in one round trip) receipts wait for its SMS.
+ */
+class NotAllClaimed extends Error {}
 
 /**
  * Records the outcomes of many claimed messages in one transaction (one
  * commit for the lot), each guarded by the claim. A receipt that arrived
  * before `sent` was stored is applied here. Returns, per change, whether it
  * was recorded.
+ *
+ * Usually every message is still this worker's, and the guarded UPDATE alone
+ * shows it (it changed as many rows as there are outcomes): then no row is
+ * read first. When it changed fewer, that transaction is rolled back and the
+ * outcomes are written again after reading which rows are still ours.
+ * Given `oneTrip` (connections that take several statements at once), the
+ * transaction's start, the UPDATE, the event rows and the look for waiting
+ * receipts go to the server together, then the COMMIT: two round trips.
  */
-export async function completeMany(knex: Knex, workerId: string, changes: Array<CompletionChange & { id: number }>): Promise<boolean[]> {
+export async function completeMany(knex: Knex, workerId: string, changes: Change[], oneTrip?: Knex): Promise<boolean[]> {
   if (!changes.length) return [];
+  // The time of the claim bounds the receipts that can be a message's; without it, it is read from the row.
+  const knownClaims = changes.every((c) => c.claimedAt !== undefined);
+  if (knownClaims) {
+    const claimedAt = new Map(changes.map((c) => [c.id, c.claimedAt ?? c.at]));
+    try {
+      await withLockRetry(() =>
+        oneTrip
+          ? writeInOneTrip(oneTrip, workerId, changes, claimedAt)
+          : knex.transaction(async (trx) => {
+              if ((await updateOutcomes(trx, workerId, changes)) !== changes.length) throw new NotAllClaimed();
+              await recordOutcomes(trx, workerId, changes, claimedAt);
+            }),
+      );
+      return changes.map(() => true);
+    } catch (err) {
+      if (!(err instanceof NotAllClaimed)) throw err;
+    }
+  }
   return withLockRetry(() =>
     knex.transaction(async (trx) => {
       // Lock the rows still ours; a message whose lease ran out and was claimed again is left alone.
@@ -32,51 +66,126 @@ export async function completeMany(knex: Knex, workerId: string, changes: Array<
         .forUpdate()
         .select<Array<Pick<MessageRow, 'id' | 'updated_at'>>>('id', 'updated_at');
       const claimedIds = numbers(claimed.map((r) => r.id));
-      const claimedAt = new Map(claimed.map((r, i) => [claimedIds[i], fromDbTime(r.updated_at)]));
       const owned = new Set(claimedIds);
+      const claimedAt = new Map(claimed.flatMap((r, i) => [[claimedIds[i], fromDbTime(r.updated_at)] as const]));
       const mine = changes.filter((c) => owned.has(c.id));
       if (mine.length) {
-        // One statement for the whole group: each row takes its own values from a derived table.
-        const cols =
-          '? AS id, ? AS status, ? AS status_reason, ? AS updated_at, ? AS last_reply, ? AS next_attempt_at, ? AS has_provider, ? AS provider_id, ? AS has_account, ? AS provider_account';
-        const rows = mine.map((_, i) => (i === 0 ? `SELECT ${cols}` : 'SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?')).join(' UNION ALL ');
-        const bindings = mine.flatMap((c) => [
-          c.id,
-          c.status,
-          c.reason ?? null,
-          toDbTime(c.at),
-          c.reply ?? null,
-          c.nextAttemptAt ? toDbTime(c.nextAttemptAt) : null,
-          c.providerId !== undefined ? 1 : 0,
-          c.providerId ?? null,
-          c.providerAccount !== undefined ? 1 : 0,
-          c.providerAccount ?? null,
-        ]);
-        await trx.raw(
-          `UPDATE kmc_messages m JOIN (${rows}) v ON m.id = v.id
-           SET m.status = v.status, m.status_reason = v.status_reason, m.updated_at = v.updated_at,
-               m.lease_until = NULL, m.claimed_by = NULL, m.last_reply = v.last_reply, m.next_attempt_at = v.next_attempt_at,
-               m.provider_id = IF(v.has_provider = 1, v.provider_id, m.provider_id),
-               m.provider_account = IF(v.has_account = 1, v.provider_account, m.provider_account),
-               m.first_sent_at = IF(v.status IN ('sent', 'to_print'), COALESCE(m.first_sent_at, v.updated_at), m.first_sent_at)
-           WHERE m.status = 'sending' AND m.claimed_by = ?`,
-          [...bindings, workerId],
-        );
-        await writeEvents(
-          trx,
-          mine.map((c) => ({ messageId: c.id, at: c.at, status: c.status, detail: c.detail, actor: workerId })),
-        );
-        const sentWithId = mine
-          .filter((c) => c.status === 'sent' && c.providerId && (c.channel === undefined || c.channel === 'sms'))
-          .map((c) => ({
-            id: c.id,
-            providerId: c.providerId ?? '',
-            account: c.providerAccount ?? '',
-            claimedAt: claimedAt.get(c.id) ?? c.at,
-          }));
-        if (sentWithId.length) await applyWaitingReceipts(trx, sentWithId, mine[0].at);
+        await updateOutcomes(trx, workerId, mine);
+        await recordOutcomes(trx, workerId, mine, claimedAt);
       }
       return changes.map((c) => owned.has(c.id));
     }),
   );
+}
+
+/** The guarded UPDATE of a group, one statement: each row takes its own values from a derived table. */
+function updateStatement(workerId: string, changes: Change[]): { sql: string; bindings: Array<string | number | null> } {
+  const cols =
+    '? AS id, ? AS status, ? AS status_reason, ? AS updated_at, ? AS last_reply, ? AS next_attempt_at, ? AS has_provider, ? AS provider_id, ? AS has_account, ? AS provider_account';
+  const rows = changes.map((_, i) => (i === 0 ? `SELECT ${cols}` : 'SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?')).join(' UNION ALL ');
+  const bindings = changes.flatMap((c) => [
+    c.id,
+    c.status,
+    c.reason ?? null,
+    toDbTime(c.at),
+    c.reply ?? null,
+    c.nextAttemptAt ? toDbTime(c.nextAttemptAt) : null,
+    c.providerId !== undefined ? 1 : 0,
+    c.providerId ?? null,
+    c.providerAccount !== undefined ? 1 : 0,
+    c.providerAccount ?? null,
+  ]);
+  return {
+    sql: `UPDATE kmc_messages m JOIN (${rows}) v ON m.id = v.id
+     SET m.status = v.status, m.status_reason = v.status_reason, m.updated_at = v.updated_at,
+         m.lease_until = NULL, m.claimed_by = NULL, m.last_reply = v.last_reply, m.next_attempt_at = v.next_attempt_at,
+         m.provider_id = IF(v.has_provider = 1, v.provider_id, m.provider_id),
+         m.provider_account = IF(v.has_account = 1, v.provider_account, m.provider_account),
+         m.first_sent_at = IF(v.status IN ('sent', 'to_print'), COALESCE(m.first_sent_at, v.updated_at), m.first_sent_at)
+     WHERE m.status = 'sending' AND m.claimed_by = ?`,
+    bindings: [...bindings, workerId],
+  };
+}
+
+/** Runs the guarded UPDATE; returns the rows it changed. Every row it matches changes (its status leaves `sending`), so the count is of the messages still ours. */
+async function updateOutcomes(trx: Knex.Transaction, workerId: string, changes: Change[]): Promise<number> {
+  const { sql, bindings } = updateStatement(workerId, changes);
+  const [result] = (await trx.raw(sql, bindings)) as [{ affectedRows: number }];
+  return result.affectedRows;
+}
+
+/** A connection of the pool, as the driver gives it: one query at a time, several statements in one. */
+interface DriverConnection {
+  query(sql: string, values: unknown[], done: (err: Error | null, results: unknown) => void): void;
+}
+
+interface PoolClient {
+  acquireConnection(): Promise<DriverConnection>;
+  releaseConnection(connection: DriverConnection): Promise<unknown>;
+}
+
+/**
+ * The transaction's start, the UPDATE, the event rows and the locking look for waiting receipts in one
+ * multi-statement query, then COMMIT. Rolled back (NotAllClaimed) when a message is no longer ours or a receipt
+ * waits for one of the SMS: the way that reads the rows first then applies it.
+ */
+async function writeInOneTrip(oneTrip: Knex, workerId: string, changes: Change[], claimedAt: Map<number, Date>): Promise<void> {
+  const sent = sentSms(changes, claimedAt);
+  const statements = [
+    { sql: 'START TRANSACTION', bindings: [] },
+    updateStatement(workerId, changes),
+    insertEvents(oneTrip, eventsOf(workerId, changes)).toSQL().toNative(),
+    ...(sent.length ? [waitingReceipts(oneTrip, sent).toSQL().toNative()] : []),
+  ];
+  const pool = oneTrip.client as PoolClient;
+  const connection = await pool.acquireConnection();
+  const query = (sql: string, values: unknown[] = []) =>
+    new Promise<unknown>((resolve, reject) => {
+      connection.query(sql, values, (err, results) => {
+        if (err) reject(err);
+        else resolve(results);
+      });
+    });
+  let open = true;
+  try {
+    const results = (await query(
+      statements.map((q) => q.sql).join(';\n'),
+      statements.flatMap((q) => q.bindings),
+    )) as [unknown, { affectedRows: number }, unknown, unknown[]?];
+    if (results[1].affectedRows !== changes.length || (results[3]?.length ?? 0) > 0) throw new NotAllClaimed();
+    await query('COMMIT');
+    open = false;
+  } finally {
+    // Whatever stopped it (a lost claim, a waiting receipt, a deadlock): nothing of it stays.
+    if (open) await query('ROLLBACK').catch(() => undefined);
+    await pool.releaseConnection(connection);
+  }
+}
+
+/** The event row of each outcome, and the receipts that came before an SMS was stored as sent. */
+async function recordOutcomes(
+  trx: Knex.Transaction,
+  workerId: string,
+  mine: Change[],
+  claimedAt: Map<number, Date | null | undefined>,
+): Promise<void> {
+  await writeEvents(trx, eventsOf(workerId, mine));
+  const sent = sentSms(mine, claimedAt);
+  if (sent.length) await applyWaitingReceipts(trx, sent, mine[0].at);
+}
+
+function eventsOf(workerId: string, changes: Change[]): EventInput[] {
+  return changes.map((c) => ({ messageId: c.id, at: c.at, status: c.status, detail: c.detail, actor: workerId }));
+}
+
+/** The SMS of a group stored as sent with the SMSC's id: their receipts may have come already. */
+function sentSms(changes: Change[], claimedAt: Map<number, Date | null | undefined>): SentSms[] {
+  return changes
+    .filter((c) => c.status === 'sent' && c.providerId && (c.channel === undefined || c.channel === 'sms'))
+    .map((c) => ({
+      id: c.id,
+      providerId: c.providerId ?? '',
+      account: c.providerAccount ?? '',
+      claimedAt: claimedAt.get(c.id) ?? c.at,
+    }));
 }

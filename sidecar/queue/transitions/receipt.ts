@@ -17,7 +17,7 @@ import { fromDbTime, toDbTime } from '../../db';
 import type { MessageStatus } from '../../kernel';
 import type { MessageRow, SmsReceipt, SmsReceiptRow } from '../types';
 import { bounceLocked } from './bounce';
-import { withLockRetry, writeEvents } from './shared';
+import { withLockRetry, writeEvents, type Db } from './shared';
 
 export function toReceipt(r: SmsReceiptRow): SmsReceipt {
   return { providerId: r.provider_id, state: r.state, stat: r.stat, err: r.err ?? undefined, account: r.provider_account };
@@ -58,18 +58,18 @@ export async function applyReceipt(
   return 'delivered';
 }
 
-/**
- * Receipts that came before their message was stored as sent are applied
- * now, oldest first: only those received after the message was claimed (an
- * older receipt with the same id belongs to an earlier message).
- */
-export async function applyWaitingReceipts(
-  trx: Knex.Transaction,
-  sent: Array<{ id: number; providerId: string; account: string; claimedAt: Date }>,
-  at: Date,
-): Promise<void> {
+/** An SMS just stored as sent, with the time of its claim: receipts received before it are not its. */
+export interface SentSms {
+  id: number;
+  providerId: string;
+  account: string;
+  claimedAt: Date;
+}
+
+/** The receipts kept unapplied that may be those of SMS just stored as sent, locked, oldest first. */
+export function waitingReceipts(trx: Db, sent: SentSms[]): Knex.QueryBuilder<SmsReceiptRow, SmsReceiptRow[]> {
   const earliest = new Date(Math.min(...sent.map((s) => s.claimedAt.getTime())));
-  const waiting = await trx<SmsReceiptRow>('kmc_sms_receipts')
+  return trx<SmsReceiptRow>('kmc_sms_receipts')
     .whereIn(
       'provider_id',
       sent.map((s) => s.providerId),
@@ -79,7 +79,19 @@ export async function applyWaitingReceipts(
     .orderBy('id')
     .forUpdate()
     .select();
-  if (!waiting.length) return;
+}
+
+/**
+ * Receipts that came before their message was stored as sent are applied
+ * now, oldest first: only those received after the message was claimed (an
+ * older receipt with the same id belongs to an earlier message).
+ */
+export async function applyWaitingReceipts(trx: Knex.Transaction, sent: SentSms[], at: Date): Promise<void> {
+  await applyReceiptsFound(trx, sent, await waitingReceipts(trx, sent), at);
+}
+
+/** Applies the receipts waitingReceipts found, each to the SMS it is for. */
+async function applyReceiptsFound(trx: Knex.Transaction, sent: SentSms[], waiting: SmsReceiptRow[], at: Date): Promise<void> {
   const status = new Map<number, MessageStatus>();
   for (const r of waiting) {
     const receivedAt = fromDbTime(r.received_at) ?? at;

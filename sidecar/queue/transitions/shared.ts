@@ -19,17 +19,20 @@ export interface EventInput {
 }
 
 export async function writeEvents(db: Db, events: EventInput[]): Promise<void> {
-  for (const part of chunk(events, 1000)) {
-    await db('kmc_message_events').insert(
-      part.map((e) => ({
-        message_id: e.messageId,
-        at: toDbTime(e.at),
-        status: e.status,
-        detail: e.detail === null ? null : e.detail.slice(0, 1000),
-        actor: e.actor === null ? null : e.actor.slice(0, 64),
-      })),
-    );
-  }
+  for (const part of chunk(events, 1000)) await insertEvents(db, part);
+}
+
+/** The INSERT of up to 1000 event rows, as a query builder (it runs when awaited, or goes into a longer statement). */
+export function insertEvents(db: Db, events: EventInput[]): Knex.QueryBuilder {
+  return db('kmc_message_events').insert(
+    events.map((e) => ({
+      message_id: e.messageId,
+      at: toDbTime(e.at),
+      status: e.status,
+      detail: e.detail === null ? null : e.detail.slice(0, 1000),
+      actor: e.actor === null ? null : e.actor.slice(0, 64),
+    })),
+  );
 }
 
 export function chunk<T>(list: T[], size: number): T[][] {
