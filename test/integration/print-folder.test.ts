@@ -100,7 +100,7 @@ describe('the print folder under a large run of letters', function () {
     const r = recordingRender(0);
     const adapter = new PrintAdapter({ dir, timeZone: 'UTC', now: today, render: r.render });
     await adapter.start();
-    await handOver(adapter, [3, 4, 3]);
+    await handOver(adapter, [3, 4, 3], 1);
     await adapter.idle();
     expect(adapter.timesNoted(3)).to.equal(2);
     expect(readFileSync(path.join(dir, '2026-11-24', 'letters-CPL-run-9.pdf'), 'utf8')).to.equal('%PDF 3,4');
