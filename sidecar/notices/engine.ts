@@ -6,7 +6,7 @@
  * gate, SMS quiet hours, approval, the patron's language, and the plain data
  * each message was rendered from.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { PatronContact } from '../host';
 import { loadEngineSettings, resolveRule, type EngineSettings, type MessageType, type Rule, type RuleSubject } from '../rules';
 import { chooseAllChannels, chooseChannel, patronEmail, type ChannelChoice } from '../contact';
@@ -71,11 +71,12 @@ export function loanCoverageKey(type: string, level: number, issueId: number, da
   return `${coverageKey(type, level, 'issue', issueId)}:due:${due}${variant ? `:${variant}` : ''}`;
 }
 
+/** SHA-256 in hex: the one-shot form where Node has it (from 20.12), a third of the time of a Hash object. */
+const sha256Hex: (text: string) => string =
+  typeof hash === 'function' ? (text) => hash('sha256', text, 'hex') : (text) => createHash('sha256').update(text).digest('hex');
+
 export function idempotencyKey(type: string, level: number, borrowernumber: number, coverage: string[]): string {
-  const digest = createHash('sha256')
-    .update([...coverage].sort().join(','))
-    .digest('hex')
-    .slice(0, 24);
+  const digest = sha256Hex([...coverage].sort().join(',')).slice(0, 24);
   return `${type}:${level}:${borrowernumber}:${digest}`;
 }
 

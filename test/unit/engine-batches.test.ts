@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { runBatches } from '../../sidecar/notices/engine';
+import { idempotencyKey, runBatches } from '../../sidecar/notices/engine';
 import type { NewMessage } from '../../sidecar/queue';
 
 interface Row {
@@ -129,5 +129,15 @@ describe('engine: the batch pipeline', () => {
       (e: unknown) => (e instanceof Error ? e.message : e),
     );
     expect(err).to.equal('a template is broken');
+  });
+});
+
+describe('engine: idempotency keys', () => {
+  it('are the same whatever order the coverage comes in, and the same as every earlier version made them', () => {
+    const coverage = ['overdue:2:issue:7:due:20261110T2359', 'overdue:2:issue:12:due:20261101T2359'];
+    // A changed key would let a run send again what an earlier version already sent.
+    expect(idempotencyKey('overdue', 2, 42, coverage)).to.equal('overdue:2:42:43e1918dda028ad570cdf98d');
+    expect(idempotencyKey('overdue', 2, 42, [...coverage].reverse())).to.equal('overdue:2:42:43e1918dda028ad570cdf98d');
+    expect(coverage[0]).to.equal('overdue:2:issue:7:due:20261110T2359');
   });
 });
