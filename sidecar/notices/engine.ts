@@ -113,7 +113,12 @@ export class RunContext {
     readonly closedDays: ClosedDays,
     readonly now: Date,
     private readonly smsBranches: { canSend(branchcode: string | null): boolean } | null,
-  ) {}
+  ) {
+    this.today = formatKohaDate(args.runDate, dateFormat);
+  }
+
+  /** The run's day as Koha shows dates: every message of the run prints it. */
+  readonly today: string;
 
   static async load(deps: NoticeDeps, args: GenerateArgs): Promise<RunContext> {
     const [directory, prefs, engine, quiet, closedDays, currency, sms] = await Promise.all([
@@ -516,7 +521,7 @@ export class Composer {
       level,
       fee,
       fee_text: ctx.amount(fee),
-      today: ctx.date(args.runDate),
+      today: ctx.today,
       message: args.messageToPatrons ?? '',
       ...(this.extras ? this.extras(units, ctx) : {}),
     };
