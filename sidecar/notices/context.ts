@@ -67,6 +67,7 @@ export function libraryLanguage(value: string | null | undefined): string | null
 /** Everything about branches a run needs, read once per run. */
 export class BranchDirectory {
   private readonly addressCache = new Map<string, BranchAddresses>();
+  private readonly templateCache = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(
     private readonly branches: Map<string, Branch>,
@@ -170,17 +171,23 @@ export class BranchDirectory {
       .join('\n');
   }
 
-  /** Plain data about a branch for templates. */
-  templateData(code: string | null): Record<string, string> {
-    const b = this.branch(code);
-    return {
-      code: code ?? '',
-      // Koha keeps these as LONGTEXT: a notice shows a sensible length of them.
-      name: cutToFit(b?.branchname ?? '', { chars: 200 }),
-      email: this.senderEmail(code),
-      phone: cutToFit(b?.branchphone ?? '', { chars: 50 }),
-      address: cutToFit(this.letterAddress(code), { chars: 1000 }),
-    };
+  /** Plain data about a branch for templates: made once per branch (a run asks for it for every message), and frozen, being shared. */
+  templateData(code: string | null): Readonly<Record<string, string>> {
+    const key = code ?? '';
+    let data = this.templateCache.get(key);
+    if (!data) {
+      const b = this.branch(code);
+      data = Object.freeze({
+        code: key,
+        // Koha keeps these as LONGTEXT: a notice shows a sensible length of them.
+        name: cutToFit(b?.branchname ?? '', { chars: 200 }),
+        email: this.senderEmail(code),
+        phone: cutToFit(b?.branchphone ?? '', { chars: 50 }),
+        address: cutToFit(this.letterAddress(code), { chars: 1000 }),
+      });
+      this.templateCache.set(key, data);
+    }
+    return data;
   }
 
   /**

@@ -6,7 +6,7 @@
  * gate, SMS quiet hours, approval, the patron's language, and the plain data
  * each message was rendered from.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { PatronContact } from '../host';
 import { loadEngineSettings, resolveRule, type EngineSettings, type MessageType, type Rule, type RuleSubject } from '../rules';
 import { chooseAllChannels, chooseChannel, patronEmail, type ChannelChoice } from '../contact';
@@ -71,23 +71,32 @@ export function loanCoverageKey(type: string, level: number, issueId: number, da
   return `${coverageKey(type, level, 'issue', issueId)}:due:${due}${variant ? `:${variant}` : ''}`;
 }
 
+/** SHA-256 in hex: the one-shot form where Node has it (from 20.12), a third of the time of a Hash object. */
+const sha256Hex: (text: string) => string =
+  typeof hash === 'function' ? (text) => hash('sha256', text, 'hex') : (text) => createHash('sha256').update(text).digest('hex');
+
 export function idempotencyKey(type: string, level: number, borrowernumber: number, coverage: string[]): string {
-  const digest = createHash('sha256')
-    .update([...coverage].sort().join(','))
-    .digest('hex')
-    .slice(0, 24);
+  const digest = sha256Hex([...coverage].sort().join(',')).slice(0, 24);
   return `${type}:${level}:${borrowernumber}:${digest}`;
 }
 
-export const PATRONS_PER_BATCH = 500;
+/**
+ * Small batches keep the process small: what is in flight (rows read ahead,
+ * messages being made and written) is what the garbage collector keeps
+ * alive, and the heap grows to a multiple of it. 200 patrons and one batch
+ * ahead measured about 35 MB less at the peak than 500 and four, in the same
+ * time; 100 saved a little more but took longer (five times the round trips
+ * and commits).
+ */
+export const PATRONS_PER_BATCH = 200;
 /** Batches read ahead of the one being decided, so the query is never held up by writing. */
-export const READ_AHEAD_BATCHES = 4;
+export const READ_AHEAD_BATCHES = 1;
 /**
  * Batches written at once. One: on a database server with two CPUs a
  * second writer measured no faster (the query being read and the writes
- * already share them), and writes in order keep a run's messages in patron
- * order. More are safe: each batch is its own transaction, and the store
- * retries a deadlock victim.
+ * already share them) and holds another batch in memory, and writes in
+ * order keep a run's messages in patron order. More are safe: each batch
+ * is its own transaction, and the store retries a deadlock victim.
  */
 export const PARALLEL_WRITES = 1;
 
@@ -105,7 +114,12 @@ export class RunContext {
     readonly closedDays: ClosedDays,
     readonly now: Date,
     private readonly smsBranches: { canSend(branchcode: string | null): boolean } | null,
-  ) {}
+  ) {
+    this.today = formatKohaDate(args.runDate, dateFormat);
+  }
+
+  /** The run's day as Koha shows dates: every message of the run prints it. */
+  readonly today: string;
 
   static async load(deps: NoticeDeps, args: GenerateArgs): Promise<RunContext> {
     const [directory, prefs, engine, quiet, closedDays, currency, sms] = await Promise.all([
@@ -508,7 +522,7 @@ export class Composer {
       level,
       fee,
       fee_text: ctx.amount(fee),
-      today: ctx.date(args.runDate),
+      today: ctx.today,
       message: args.messageToPatrons ?? '',
       ...(this.extras ? this.extras(units, ctx) : {}),
     };

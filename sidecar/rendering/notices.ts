@@ -9,7 +9,7 @@ import path from 'node:path';
 import { TemplateError } from '../errors';
 import type { ChannelName } from '../kernel';
 import { escapeHtml } from './html';
-import { emailDocument } from './email-layout';
+import { emailDocument, styleTemplate } from './email-layout';
 import { fitSmsToOnePart } from './sms-fit';
 import { NoticeData, renderNoticeTemplate } from './safety';
 import type { EditedTemplate, TemplateStore } from './template-store';
@@ -28,6 +28,8 @@ interface TemplateSet {
   subject: string | null;
   text: string;
   html: string | null;
+  /** The HTML with its bare tags styled once (undefined until first used; null when that changes nothing). */
+  styledHtml?: string | null;
   name: string;
 }
 
@@ -147,9 +149,22 @@ export class NoticeRenderer {
         .trim() + '\n';
     let html: string | null = null;
     if (channel === 'email') {
-      const body = set.html ? renderNoticeTemplate(set.html, data, { name: `${set.name}.html`, autoescape: true }) : htmlFromText(text);
+      const body = set.html ? this.renderHtml(set, set.html, data) : htmlFromText(text);
       html = emailDocument(body, { lang, title: subject });
     }
     return { subject, text, html, lang };
+  }
+
+  /** The HTML body, from the styled template when there is one: emailDocument then finds nothing left to style. */
+  private renderHtml(set: TemplateSet, html: string, data: NoticeData): string {
+    const opts = { name: `${set.name}.html`, autoescape: true };
+    if (set.styledHtml === undefined) set.styledHtml = styleTemplate(html);
+    if (set.styledHtml === null) return renderNoticeTemplate(html, data, opts);
+    try {
+      return renderNoticeTemplate(set.styledHtml, data, opts);
+    } catch {
+      // Refusals, failures and the render budget then speak of the template as staff wrote it.
+      return renderNoticeTemplate(html, data, opts);
+    }
   }
 }

@@ -65,8 +65,8 @@ export function isPlainRecord(value: unknown): value is PlainRecord {
 class PlainDataCopier {
   /** Objects on the path from the root to the current value: seeing one again is a cycle. */
   private readonly ancestors = new Set<object>();
-  /** Keys from the root to the current value, for error messages only. */
-  private readonly path: string[] = [];
+  /** Keys and indexes from the root to the current value, for error messages only (put into words only then). */
+  private readonly path: Array<string | number> = [];
   private copiedValues = 0;
 
   constructor(
@@ -99,13 +99,21 @@ class PlainDataCopier {
       const time = Date.prototype.getTime.call(object);
       return Number.isNaN(time) ? null : new Date(time).toISOString();
     }
-    if (Array.isArray(object)) return this.nested(object, depth, () => this.copyArray(object, depth));
-    const proto: unknown = Object.getPrototypeOf(object);
-    if (proto !== Object.prototype && proto !== null) return DROPPED;
-    return this.nested(object, depth, () => this.copyRecord(object, depth));
+    const isArray = Array.isArray(object);
+    if (!isArray) {
+      const proto: unknown = Object.getPrototypeOf(object);
+      if (proto !== Object.prototype && proto !== null) return DROPPED;
+    }
+    this.enter(object, depth);
+    try {
+      return isArray ? this.copyArray(object, depth) : this.copyRecord(object, depth);
+    } finally {
+      this.ancestors.delete(object);
+    }
   }
 
-  private nested(object: object, depth: number, copyIt: () => PlainData): PlainData {
+  /** Before copying a nested object: refuses one too deep or seen on its own path (a cycle). */
+  private enter(object: object, depth: number): void {
     if (depth >= this.maxDepth) {
       throw new RangeError(`notice data nests more than ${this.maxDepth} levels deep at ${this.where()}`);
     }
@@ -113,11 +121,6 @@ class PlainDataCopier {
       throw new TypeError(`notice data refers back to itself (a cycle) at ${this.where()}`);
     }
     this.ancestors.add(object);
-    try {
-      return copyIt();
-    } finally {
-      this.ancestors.delete(object);
-    }
   }
 
   private copyArray(source: unknown[], depth: number): PlainData[] {
@@ -131,7 +134,7 @@ class PlainDataCopier {
       const descriptor = Object.getOwnPropertyDescriptor(source, index);
       let copied: Copied = DROPPED;
       if (descriptor && 'value' in descriptor) {
-        this.path.push(`[${index}]`);
+        this.path.push(index);
         copied = this.copy(descriptor.value, depth + 1);
         this.path.pop();
       } else {
@@ -150,7 +153,7 @@ class PlainDataCopier {
       if (key === '__proto__') continue;
       const descriptor = Object.getOwnPropertyDescriptor(source, key);
       if (!descriptor || !('value' in descriptor)) continue;
-      this.path.push(`.${key}`);
+      this.path.push(key);
       const copied = this.copy(descriptor.value, depth + 1);
       this.path.pop();
       if (copied !== DROPPED) result[key] = copied;
@@ -168,6 +171,10 @@ class PlainDataCopier {
   }
 
   private where(): string {
-    return this.path.length === 0 ? 'the top level' : this.path.join('').replace(/^\./, '');
+    if (this.path.length === 0) return 'the top level';
+    return this.path
+      .map((step) => (typeof step === 'number' ? `[${step}]` : `.${step}`))
+      .join('')
+      .replace(/^\./, '');
   }
 }

@@ -41,6 +41,17 @@ interface NunjucksParser {
   parse(source: string, extensions: unknown[], options: object): AstNode;
 }
 
+/** nunjucks' tokenizer: `index` is how far into the source it has read. */
+interface NunjucksTokenizer {
+  readonly index: number;
+  nextToken(): { type: string } | null;
+}
+
+interface NunjucksLexer {
+  lex(source: string, options: object): NunjucksTokenizer;
+  readonly TOKEN_DATA: string;
+}
+
 /** Fields of nunjucks.Environment that its published types leave out. */
 interface EnvironmentInternals {
   globals: Record<string, unknown>;
@@ -74,6 +85,7 @@ interface TemplateEngine {
   readonly nunjucks: typeof Nunjucks;
   readonly nodeClasses: Record<string, NodeClass>;
   readonly parser: NunjucksParser;
+  readonly lexer: NunjucksLexer;
   readonly runtime: NunjucksRuntime;
   /** The top frame of a notice render, counting loop rounds against `budget`. */
   readonly BudgetFrame: new (budget: RenderBudget) => RenderFrame;
@@ -95,6 +107,7 @@ function engine(): TemplateEngine {
   const nunjucks = require('nunjucks') as typeof Nunjucks;
   const nodeClasses = require('nunjucks/src/nodes') as Record<string, NodeClass>;
   const parser = require('nunjucks/src/parser') as NunjucksParser;
+  const lexer = require('nunjucks/src/lexer') as NunjucksLexer;
   const runtime = require('nunjucks/src/runtime') as NunjucksRuntime;
   /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -129,7 +142,7 @@ function engine(): TemplateEngine {
     return printed;
   };
 
-  loadedEngine = { nunjucks, nodeClasses, parser, runtime, BudgetFrame };
+  loadedEngine = { nunjucks, nodeClasses, parser, lexer, runtime, BudgetFrame };
   return loadedEngine;
 }
 
@@ -824,6 +837,28 @@ export function renderNoticeTemplate(source: string, data: unknown, opts: Render
   // Text outside {{ }} is not counted while it is joined; its length is known without reading it.
   budget.output(rendered.length);
   return rendered;
+}
+
+/**
+ * The source with `rewrite` applied to its literal text only (what lies
+ * outside {{ }}, {% %} and {# #}), or null when it cannot be read as a
+ * template. Literal text is all a checked template prints as written.
+ */
+export function rewriteTemplateText(source: string, rewrite: (text: string) => string): string | null {
+  const { lexer } = engine();
+  let out = '';
+  let from = 0;
+  try {
+    const tokens = lexer.lex(source, {});
+    for (let token = tokens.nextToken(); token; token = tokens.nextToken()) {
+      const piece = source.slice(from, tokens.index);
+      out += token.type === lexer.TOKEN_DATA ? rewrite(piece) : piece;
+      from = tokens.index;
+    }
+  } catch {
+    return null;
+  }
+  return out + source.slice(from);
 }
 
 /** Template.render with the parent frame the published types leave out. */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { runBatches } from '../../sidecar/notices/engine';
+import { idempotencyKey, runBatches } from '../../sidecar/notices/engine';
 import type { NewMessage } from '../../sidecar/queue';
 
 interface Row {
@@ -46,29 +46,44 @@ describe('engine: the batch pipeline', () => {
     expect(written).to.deep.equal([['k1', 'k2', 'k3'], ['k4', 'k5', 'k6'], ['k7']]);
   });
 
-  it('reads ahead while a batch is written, but no further than the read-ahead allows', async () => {
+  /** Runs `count` patrons of one row through the pipeline; how many rows were read and not yet decided, at most. */
+  async function readAheadOf(count: number, ...sizes: [] | [number, number]): Promise<{ handled: number; maxAhead: number }> {
     let read = 0;
     let maxAhead = 0;
     let handled = 0;
-    const many: Row[] = Array.from({ length: 40 }, (_, i) => ({ borrowernumber: i + 1, n: i }));
+    const many: Row[] = Array.from({ length: count }, (_, i) => ({ borrowernumber: i + 1, n: i }));
     await runBatches(
       rowsOf(many, { onRead: () => (read += 1) }),
       (patrons) => {
-        handled += patrons.length;
+        // Read and not yet decided, this batch included.
         maxAhead = Math.max(maxAhead, read - handled);
+        handled += patrons.length;
         return Promise.resolve([fake(handled)]);
       },
       async () => {
         await tick(5);
       },
-      2,
-      3,
+      ...sizes,
     );
+    return { handled, maxAhead };
+  }
+
+  it('reads ahead while a batch is written, but no further than the read-ahead allows', async () => {
+    const { handled, maxAhead } = await readAheadOf(40, 2, 3);
     expect(handled).to.equal(40);
-    // Three batches of two waiting, one being made, the current group and the row that closed it.
+    // Three batches of two waiting, the one handed over, the current group and the row that closed it.
     expect(maxAhead)
-      .to.be.greaterThan(2)
-      .and.at.most(2 * 3 + 2 + 2);
+      .to.be.greaterThan(2 * 2)
+      .and.at.most(2 * 3 + 2 + 2 + 2);
+  });
+
+  it('holds at most a few hundred patrons in memory with its own batch sizes, however long the run', async () => {
+    const { handled, maxAhead } = await readAheadOf(3000);
+    expect(handled).to.equal(3000);
+    // The batch of 200 patrons handed over, one read ahead, the current group and the row that closed it.
+    expect(maxAhead)
+      .to.be.greaterThan(200)
+      .and.at.most(2 * 200 + 2);
   });
 
   it('a failed write stops the run with that error and reads no further', async () => {
@@ -115,5 +130,15 @@ describe('engine: the batch pipeline', () => {
       (e: unknown) => (e instanceof Error ? e.message : e),
     );
     expect(err).to.equal('a template is broken');
+  });
+});
+
+describe('engine: idempotency keys', () => {
+  it('are the same whatever order the coverage comes in, and the same as every earlier version made them', () => {
+    const coverage = ['overdue:2:issue:7:due:20261110T2359', 'overdue:2:issue:12:due:20261101T2359'];
+    // A changed key would let a run send again what an earlier version already sent.
+    expect(idempotencyKey('overdue', 2, 42, coverage)).to.equal('overdue:2:42:43e1918dda028ad570cdf98d');
+    expect(idempotencyKey('overdue', 2, 42, [...coverage].reverse())).to.equal('overdue:2:42:43e1918dda028ad570cdf98d');
+    expect(coverage[0]).to.equal('overdue:2:issue:7:due:20261110T2359');
   });
 });
