@@ -14,6 +14,8 @@ export interface BenchContext {
   small: boolean;
   loans: number;
   pairs: number;
+  /** Leave out Koha's per-patron pattern (one run takes many minutes at 500,000 loans). */
+  withoutKoha: boolean;
   smppWindow: number;
   app: App;
   knex: Knex;

@@ -59,8 +59,11 @@ export async function generationSection(ctx: BenchContext): Promise<SectionResul
     },
   });
   // Koha's pattern is the user's alternative, not a figure to reach: one run, it takes minutes.
-  await ctx.settle();
-  const koha = await timeNode(['bench/bare/koha-style.mjs', ctx.databaseUrl, ctx.today, delays.join(',')], process.env);
+  let koha: Awaited<ReturnType<typeof timeNode>> | null = null;
+  if (!ctx.withoutKoha) {
+    await ctx.settle();
+    koha = await timeNode(['bench/bare/koha-style.mjs', ctx.databaseUrl, ctx.today, delays.join(',')], process.env);
+  }
   // Every run works on the same loans: a different count means something else wrote to the database meanwhile.
   if (candidates.size !== 1) throw new Error(`the bare SELECTs found different numbers of candidates: ${[...candidates].join(', ')}`);
   if (notices.size !== 1) ctx.log(`the runs made different numbers of notices: ${[...notices].join(', ')}`);
@@ -86,15 +89,19 @@ export async function generationSection(ctx: BenchContext): Promise<SectionResul
         aim: `≤ ${aim}×, < 200 MB`,
         met: ratio.median <= aim && rss < 200,
       },
-      {
-        what: `Koha's per-patron pattern (overdue_notices.pl's shape) vs kmc run overdue`,
-        kmc: seconds(kmc),
-        baseline: `${(koha.ms / 1000).toFixed(2)} s (one run)`,
-        ratio: `Koha-style takes ${(koha.ms / kmc.median).toFixed(2)}×`,
-        rss: `${koha.rssMb} MB`,
-        aim: 'the user’s alternative',
-        met: null,
-      },
+      ...(koha
+        ? [
+            {
+              what: `Koha's per-patron pattern (overdue_notices.pl's shape) vs kmc run overdue`,
+              kmc: seconds(kmc),
+              baseline: `${(koha.ms / 1000).toFixed(2)} s (one run)`,
+              ratio: `Koha-style takes ${(koha.ms / kmc.median).toFixed(2)}×`,
+              rss: `${koha.rssMb} MB`,
+              aim: 'the user’s alternative',
+              met: null,
+            },
+          ]
+        : []),
     ],
     misses,
     figures: {
@@ -103,7 +110,7 @@ export async function generationSection(ctx: BenchContext): Promise<SectionResul
       notices: made,
       kmcMs: runs.kmc.map((r) => Math.round(r.ms)),
       selectMs: runs.select.map((r) => Math.round(r.ms)),
-      kohaMs: Math.round(koha.ms),
+      kohaMs: koha ? Math.round(koha.ms) : null,
       kmcRssMb: runs.kmc.map((r) => r.rssMb),
     },
   };

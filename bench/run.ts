@@ -13,6 +13,7 @@
  *                    mysql://root@127.0.0.1:3306/kmc_bench); only a name
  *                    starting with kmc_bench is ever dropped
  *   --keep           keep the database afterwards; --reuse measures on it
+ *   --without-koha   leave out Koha's per-patron pattern (minutes at 500,000 loans)
  *   --only S[,S]     run these sections only (start-up, generation, delivery, end-to-end, pages)
  *
  * Needs the build (npm run build): it measures bin/kmc as installed.
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
       keep: { type: 'boolean' },
       reuse: { type: 'boolean' },
       only: { type: 'string' },
+      'without-koha': { type: 'boolean' },
       pairs: { type: 'string' },
       database: { type: 'string' },
     },
@@ -143,6 +145,7 @@ async function main(): Promise<void> {
       small,
       loans,
       pairs,
+      withoutKoha: !!values['without-koha'],
       smppWindow: SMPP_WINDOW,
       app,
       knex: app.knex,
