@@ -16,7 +16,7 @@ import type { MessageStore, QueueActions } from '../queue';
 import type { Logger } from '../logging';
 import type { NoticeDeps, RunApproval } from '../notices';
 import type { ChannelAdapter } from '../channels';
-import type { Letter, LettersPdfOptions } from '../letters';
+import type { LetterPdfThread } from '../letters';
 import type { RuleStore } from '../rules';
 import type { TemplateStore } from '../rendering';
 import type { BranchSettingsStore } from '../branches';
@@ -96,7 +96,7 @@ export interface WebDeps {
   /** What a run of a routine needs (generators, renderer, rules). */
   notices: NoticeDeps;
   /** Renders letters into one PDF off the main thread (the downloads of a run's or the queue's letters). */
-  letterPdfs: { render(letters: Letter[], opts: LettersPdfOptions): Promise<Buffer> };
+  letterPdfs: Pick<LetterPdfThread, 'render'>;
   /** The channel adapters, for the settings page's test buttons (one e-mail, one SMS). */
   channels: Partial<Record<ChannelName, ChannelAdapter>>;
   /** E-mail verification: the public /verify page and the staff API. */

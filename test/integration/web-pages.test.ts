@@ -12,7 +12,7 @@ import { en } from '../../sidecar/web/i18n/en';
 import { sv } from '../../sidecar/web/i18n/sv';
 import { pickPageLang, translator } from '../../sidecar/web/i18n';
 import { PAGE_TEMPLATE_DIR, inlineStyleHashes } from '../../sidecar/web';
-import { lettersPdf } from '../../sidecar/web/outputs/letters';
+import { renderLettersPdf } from '../../sidecar/letters';
 import { MESSAGE_STATUSES } from '../../sidecar/queue';
 import { MESSAGE_TYPES } from '../../sidecar/rules';
 import { loadSettings } from '../../sidecar/config';
@@ -105,7 +105,11 @@ describe("the run's letters as PDF", () => {
 
   it("prints each letter's labels and footer in the patron's language, not the staff member's", async () => {
     // The staff member reads English; the patrons read Swedish, German, and (no language) the document's.
-    const pdf = await lettersPdf([letter(1, 'sv-SE'), letter(2, 'de'), letter(3, null)], { title: 'Letters', lang: 'en', country: 'SE' });
+    const pdf = await renderLettersPdf([letter(1, 'sv-SE'), letter(2, 'de'), letter(3, null)], {
+      title: 'Letters',
+      lang: 'en',
+      country: 'SE',
+    });
     const pages = await pdfPages(pdf);
     expect(pages).to.have.length(3);
     expect(pages[0]).to.contain('Meddelande 1').and.contain('Sida 1 av 1').and.contain('Åsa Öberg');
@@ -118,7 +122,7 @@ describe("the run's letters as PDF", () => {
   it('continues a letter too long for one page on the next, marked in its language', async () => {
     const body = Array.from({ length: 80 }, (_, i) => `Rad ${i + 1}`).join('\n');
     const pages = await pdfPages(
-      await lettersPdf([{ ...letter(9, 'sv'), subject: 'Långt brev', body }], { title: 'x', lang: 'en', country: 'SE' }),
+      await renderLettersPdf([{ ...letter(9, 'sv'), subject: 'Långt brev', body }], { title: 'x', lang: 'en', country: 'SE' }),
     );
     expect(pages.length).to.be.greaterThan(1);
     expect(pages[0]).to.contain(`Sida 1 av ${pages.length}`).and.contain('Rad 1\n');
@@ -126,7 +130,7 @@ describe("the run's letters as PDF", () => {
   });
 
   it('makes a one-page document even with nothing in it', async () => {
-    expect(await pdfPages(await lettersPdf([], { title: 'x', lang: 'sv', country: 'SE' }))).to.have.length(1);
+    expect(await pdfPages(await renderLettersPdf([], { title: 'x', lang: 'sv', country: 'SE' }))).to.have.length(1);
   });
 });
 

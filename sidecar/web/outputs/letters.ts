@@ -1,12 +1,12 @@
 /**
- * Outputs of a run: print-ready letters (one PDF from the letters
- * capability: the sending branch's block, the patron's address in the
+ * Outputs of a run: print-ready letters (rendered into one PDF on the letters'
+ * PDF thread: the sending branch's block, the patron's address in the
  * envelope's window, labels in the patron's language), every message of the run as a letter
  * (a packing slip for held items), a pick list of held titles by shelf
  * location, and the report of SMS that could not be sent.
  */
 import type { HostReader, StaffReader } from '../../host';
-import { lettersOfMessages, renderLettersPdf, type Letter } from '../../letters';
+import { lettersOfMessages, type Letter } from '../../letters';
 import type { NoticeDeps } from '../../notices';
 import type { MessageStore } from '../../queue';
 
@@ -24,15 +24,6 @@ export interface LetterOutputDeps {
  */
 export async function runLetters(deps: LetterOutputDeps, runId: number, which: 'print' | 'all'): Promise<Letter[]> {
   return lettersOfMessages(deps, await deps.store.runLetterMessages(runId, which));
-}
-
-/**
- * One PDF of the letters, each letter's labels and footer in its own
- * language (the patron's); `lang` is the document's language, the window
- * placing is the library's country's.
- */
-export function lettersPdf(letters: Letter[], doc: { title: string; lang: string; country: string }): Promise<Buffer> {
-  return renderLettersPdf(letters, doc);
 }
 
 export interface PickListLine {
