@@ -13,6 +13,7 @@ import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../../sidecar
 import { SmtpAdapter } from '../../sidecar/channels/smtp';
 import { PrintAdapter } from '../../sidecar/channels/print';
 import { renderLettersPdf } from '../../sidecar/letters';
+import { printLetter } from '../support/print';
 import { SmppAdapter, SmppStatus } from '../../sidecar/channels/smpp';
 import { SmsRouter } from '../../sidecar/channels/sms';
 import { MailCapture } from '../../sidecar/demo/capture-smtp';
@@ -171,17 +172,7 @@ function printHarness(): Harness {
     tearDown() {
       rmSync(dir, { recursive: true, force: true });
     },
-    message: (n) =>
-      remember({
-        id: n,
-        channel: 'print',
-        to: 'Åsa Öberg\nÄngsvägen 3\n123 45 Solna',
-        from: 'Centralbiblioteket',
-        subject: `Notice ${n}`,
-        text: `Notice number ${n}`,
-        branchcode: 'CPL',
-        runId: 7,
-      }),
+    message: (n) => remember(printLetter(n, 7)),
     permanentFailure: (n) =>
       remember({
         id: n,

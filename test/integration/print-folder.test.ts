@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { PrintAdapter } from '../../sidecar/channels/print';
 import { LetterPdfThread } from '../../sidecar/letters';
 import { SettingsError } from '../../sidecar/errors';
-import type { OutgoingMessage } from '../../sidecar/channels';
+import { printLetter } from '../support/print';
 
 /** A render that costs time in proportion to its letters, like the real PDF writer: each call is recorded. */
 function recordingRender(msPerLetter: number) {
@@ -30,16 +30,7 @@ function recordingRender(msPerLetter: number) {
   };
 }
 
-const letter = (id: number): OutgoingMessage => ({
-  id,
-  channel: 'print',
-  to: 'Åsa Öberg\nÄngsvägen 3\n123 45 Solna',
-  from: 'Centralbiblioteket',
-  subject: `Notice ${id}`,
-  text: `Notice number ${id}`,
-  branchcode: 'CPL',
-  runId: 9,
-});
+const letter = (id: number) => printLetter(id, 9);
 
 /** Hands letters over as the worker does: a few in flight at a time, the next as soon as one is accepted. */
 async function handOver(adapter: PrintAdapter, ids: number[], inFlight = 4): Promise<void> {
