@@ -13,6 +13,8 @@ import type { Letter, LettersPdfOptions } from './render';
 interface Job {
   resolve: (pdf: Buffer) => void;
   reject: (err: Error) => void;
+  /** What render() handed out for it: close() waits for it. */
+  pdf: Promise<Buffer>;
 }
 
 /** What the thread answers for one job. */
@@ -22,27 +24,23 @@ export class LetterPdfThread {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly jobs = new Map<number, Job>();
-  private readonly inFlight = new Set<Promise<Buffer>>();
 
   render(letters: Letter[], opts: LettersPdfOptions): Promise<Buffer> {
     // A missing font is a settings error, told here with its setting, not as a thread's message.
     findLetterFonts(opts.fontDir ?? DEFAULT_FONT_DIR);
     const worker = this.started();
     const id = this.nextId++;
-    const job = new Promise<Buffer>((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      worker.ref();
-      worker.postMessage({ id, letters, opts });
-    });
-    this.inFlight.add(job);
-    const forget = () => void this.inFlight.delete(job);
-    job.then(forget, forget);
-    return job;
+    let settlers!: Pick<Job, 'resolve' | 'reject'>;
+    const pdf = new Promise<Buffer>((resolve, reject) => (settlers = { resolve, reject }));
+    this.jobs.set(id, { ...settlers, pdf });
+    worker.ref();
+    worker.postMessage({ id, letters, opts });
+    return pdf;
   }
 
   /** Ends the thread once its jobs are done. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.jobs.values()].map((job) => job.pdf));
     const worker = this.worker;
     this.worker = null;
     await worker?.terminate();
