@@ -6,6 +6,8 @@ const delayMs = Number(process.argv[2] ?? 0);
 let received = 0;
 const server = smpp.createServer((session) => {
   session.on('error', () => undefined);
+  // Answers leave at once, not held back until the client acknowledges the one before (Nagle's algorithm).
+  session.socket.setNoDelay(true);
   const bind = (pdu) => {
     session.send(pdu.response());
   };

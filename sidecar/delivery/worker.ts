@@ -6,8 +6,8 @@
  * Throughput: each channel keeps as many sends in flight as its adapter says
  * is useful (the SMPP window, twice the SMTP pool), the next batch is claimed
  * while the last one is still going, and outcomes are written in groups: one
- * transaction holds every outcome that came in while the previous write was
- * running, so no outcome waits for more than the write before it.
+ * transaction holds the outcomes of the sends that answered together and of
+ * those that came in while the previous write was running.
  *
  * What a crash can repeat: a send's slot in its channel's window is given
  * back only once its outcome is stored, so at any moment the messages that
@@ -49,6 +49,9 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 export const MAYBE_DELIVERED_CODES: ReadonlySet<string> = new Set(['SMPP_TIMEOUT', 'SMPP_CONNECTION_LOST']);
 
 const LEASE_CHECK_EVERY_MS = 5_000;
+
+/** The longest the first outcome of a group waits for sends still answering before the group is written anyway. */
+const GATHER_MAX_MS = 20;
 
 export function backoffMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
   const raw = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
@@ -120,55 +123,90 @@ const SHORT_HOLDS_MAX = 3;
  * outcome is stored; a database that is away for a moment is tried again for
  * a few seconds before the outcome is given up (the lease then brings the
  * message back).
+ *
+ * One group is written at a time. While sends are still answering, the
+ * first outcome waits for them, at most as long as the latest write took:
+ * writing at once would make them wait that long anyway, behind it. So a
+ * window is stored by one commit, not by one for its first answers and
+ * another for the rest, and a commit costs much the same for one outcome as
+ * for ten.
  */
 class OutcomeWriter {
   private pending: Pending[] = [];
   private running = false;
+  private gathering: NodeJS.Timeout | null = null;
+  /** How long the latest group took to write (at first, a commit on a busy server): the longest a first outcome waits for the rest. */
+  private lastWriteMs = 5;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly store: MessageStore,
     private readonly workerId: string,
     private readonly logger: Logger,
+    /** Sends handed to a channel that have not answered yet. */
+    private readonly unanswered: () => number,
     private readonly maxGroup = 500,
   ) {}
 
   record(change: CompletionChange & { id: number }): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       this.pending.push({ change, resolve, reject });
-      if (!this.running) {
-        this.running = true;
-        void this.loop();
-      }
+      this.next();
     });
   }
 
   idle(): Promise<void> {
-    if (!this.running) return Promise.resolve();
+    if (!this.running && !this.pending.length) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async loop(): Promise<void> {
-    try {
-      while (this.pending.length) {
-        const group = this.pending.splice(0, this.maxGroup);
-        try {
-          const done = await this.write(group.map((p) => p.change));
+  /** Starts the next group now, or once the sends still answering have answered (as long as the latest write took, at most). */
+  private next(): void {
+    if (this.running || !this.pending.length) return;
+    if (this.unanswered() > 0 && this.pending.length < this.maxGroup) {
+      this.gathering ??= setTimeout(
+        () => {
+          this.gathering = null;
+          this.writeGroup();
+        },
+        Math.min(GATHER_MAX_MS, Math.max(1, this.lastWriteMs)),
+      );
+      return;
+    }
+    this.writeGroup();
+  }
+
+  private writeGroup(): void {
+    if (this.gathering) clearTimeout(this.gathering);
+    this.gathering = null;
+    if (this.running || !this.pending.length) return;
+    this.running = true;
+    const group = this.pending.splice(0, this.maxGroup);
+    const started = performance.now();
+    void this.write(group.map((p) => p.change))
+      .then(
+        (done) => {
           group.forEach((p, i) => {
             p.resolve(done[i]);
           });
-        } catch (err) {
+        },
+        (err: unknown) => {
           group.forEach((p) => {
             p.reject(err);
           });
+        },
+      )
+      .finally(() => {
+        this.lastWriteMs = performance.now() - started;
+        this.running = false;
+        if (this.pending.length) {
+          this.next();
+          return;
         }
-      }
-    } finally {
-      this.running = false;
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
-    }
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      });
   }
 
   private async write(changes: Array<CompletionChange & { id: number }>): Promise<boolean[]> {
@@ -240,7 +278,9 @@ export class DeliveryWorker {
     }
     const channels = [...lanes.keys()];
     const batchSize = this.deps.batchSize ?? 100;
-    const writer = new OutcomeWriter(this.deps.store, this.workerId, this.deps.logger);
+    // Sends that answered and whose outcome is not stored yet: the rest of the slots in use are still answering.
+    const answered = new Set<number>();
+    const writer = new OutcomeWriter(this.deps.store, this.workerId, this.deps.logger, () => inFlight() - answered.size);
     const queued = () => [...lanes.values()].reduce((n, lane) => n + lane.queue.length + lane.waiting.size, 0);
     // A lane is hungry when it has half a batch or less in hand. Only hungry lanes' channels are claimed, so a
     // slow channel (letters rendered to PDF) does not hold back the claims of a fast one. A channel a short
@@ -338,11 +378,12 @@ export class DeliveryWorker {
           lane.active += 1;
           const slotFree = () => {
             held.delete(row.id);
+            answered.delete(row.id);
             lane.active -= 1;
             pump();
             changed();
           };
-          void this.deliver(row, lane.adapter, stats, writer).then(
+          void this.deliver(row, lane.adapter, stats, writer, () => answered.add(row.id)).then(
             ({ stored }) =>
               stored
                 .catch((err: unknown) => {
@@ -538,6 +579,7 @@ export class DeliveryWorker {
     adapter: ChannelAdapter,
     stats: DeliveryStats,
     writer: OutcomeWriter,
+    answering: () => void,
   ): Promise<{ stored: Promise<void> }> {
     // Fixed by the claim, so every attempt of this message carries the same one.
     const messageIdHeader = row.channel === 'email' ? row.message_id_header : null;
@@ -562,6 +604,7 @@ export class DeliveryWorker {
       // An adapter that throws broke its contract; treat it as transient so nothing is lost.
       outcome = { kind: 'retry', code: 'ADAPTER_ERROR', reason: messageOfError(err) };
     }
+    answering();
     const at = this.deps.clock.now();
     const ids = { messageId: row.id, channel: row.channel, worker: this.workerId, attempt: row.attempts };
     // The claim's time, so the outcome's write knows which waiting receipts can be this message's without reading it.

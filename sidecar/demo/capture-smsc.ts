@@ -189,6 +189,8 @@ export class CaptureSmsc {
     const tls = options.tls === true ? { key: TEST_TLS_KEY, cert: TEST_TLS_CERT } : options.tls || null;
     this.tls = tls !== null;
     const onSession = (s: smpp.Session) => {
+      // Answers leave at once, as an SMSC's do, not held back until the client acknowledges the one before.
+      s.socket.setNoDelay(true);
       this.onSession(s);
     };
     this.server = tls ? smppPackage().createServer(tls, onSession) : smppPackage().createServer(onSession);

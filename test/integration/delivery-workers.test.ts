@@ -70,6 +70,13 @@ describe(`the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
     return s;
   };
 
+  const queueSms = (s: App, n: number) =>
+    s.store.insertMessages(
+      Array.from({ length: n }, () => message('sms')),
+      clock.now(),
+      'test',
+    );
+
   before(async () => {
     db = await createKohaDatabase('delivworkers');
     await migrate(db.knex);
@@ -130,17 +137,39 @@ describe(`the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
   it('keeps the SMPP window full: ten submits in flight at once', async () => {
     const s = await services();
     smsc.setResponseDelay(200);
-    await s.store.insertMessages(
-      Array.from({ length: 30 }, () => message('sms')),
-      clock.now(),
-      'test',
-    );
+    await queueSms(s, 30);
     const stats = await s.worker.deliverOnce();
     expect(stats.sent).to.equal(30);
     // Counted by the SMSC as each submit arrives: ten unanswered at once (a full window), never more.
     expect(Math.max(...smsc.submits.map((x) => x.inFlight)), 'the first ten leave together').to.equal(9);
     const times = smsc.submits.map((x) => x.at);
     expect(times[10] - times[0], 'the eleventh waits for a free slot').to.be.at.least(150);
+    // Each submit goes on the wire at once: with Nagle's algorithm the other nine waited for the SMSC to acknowledge the first (40 ms).
+    expect(times[9] - times[0], `the ten leave together: ${JSON.stringify(times.slice(0, 10))}`).to.be.below(30);
+  });
+
+  it('stores the outcomes of a window that answers together with one commit', async () => {
+    const s = await services();
+    // One SMS first, so the SMSC connection is open and the windows leave whole.
+    await queueSms(s, 1);
+    expect((await s.worker.deliverOnce()).sent).to.equal(1);
+    smsc.reset();
+    smsc.setResponseDelay(200);
+    // The real store, counting the groups of outcomes handed to it.
+    const groups: number[] = [];
+    const completeMany = s.store.completeMany.bind(s.store);
+    s.store.completeMany = (workerId, changes) => {
+      groups.push(changes.length);
+      return completeMany(workerId, changes);
+    };
+    await queueSms(s, 30);
+    const stats = await s.worker.deliverOnce();
+    expect(stats.sent).to.equal(30);
+    // Three windows of ten, each answered after the same 200 ms: one group each (a busy machine may split one), not one for
+    // the first answer and one for the rest.
+    expect(groups.reduce((a, b) => a + b, 0)).to.equal(30);
+    expect(groups.length, JSON.stringify(groups)).to.be.at.most(4);
+    expect(await db.knex('kmc_messages').where('status', 'sent').count({ n: '*' }).first()).to.deep.equal({ n: 31 });
   });
 
   it('a graceful stop sends nothing new, finishes what is in flight, and puts the rest back at once', async () => {

@@ -27,6 +27,8 @@ declare module 'smpp' {
     ca?: string | Buffer | Array<string | Buffer>;
     rejectUnauthorized?: boolean;
     servername?: string;
+    /** Passed to the socket: false leaves Nagle's algorithm on. */
+    noDelay?: boolean;
     auto_enquire_link_period?: number;
   }
 
