@@ -30,8 +30,8 @@ class NotAllClaimed extends Error {}
  * read first. When it changed fewer, that transaction is rolled back and the
  * outcomes are written again after reading which rows are still ours.
  * Given `oneTrip` (connections that take several statements at once), the
- * transaction's start, the UPDATE, the event rows and the look for waiting
- * receipts go to the server together, then the COMMIT: two round trips.
+ * whole transaction goes to the server in one round trip, the server
+ * deciding whether to commit.
  */
 export async function completeMany(knex: Knex, workerId: string, changes: Change[], oneTrip?: Knex): Promise<boolean[]> {
   if (!changes.length) return [];
@@ -125,17 +125,30 @@ interface PoolClient {
 }
 
 /**
- * The transaction's start, the UPDATE, the event rows and the locking look for waiting receipts in one
- * multi-statement query, then COMMIT. Rolled back (NotAllClaimed) when a message is no longer ours or a receipt
- * waits for one of the SMS: the way that reads the rows first then applies it.
+ * The whole transaction in one multi-statement query, one round trip: its start, the UPDATE, the event rows, the
+ * locking look for waiting receipts, and a block that commits only when the UPDATE changed every message and no
+ * receipt waits (the server decides, so no second trip is needed for the COMMIT). Otherwise it is rolled back
+ * (NotAllClaimed) and the outcomes are written the way that reads the rows first and applies the receipts.
  */
 async function writeInOneTrip(oneTrip: Knex, workerId: string, changes: Change[], claimedAt: Map<number, Date>): Promise<void> {
   const sent = sentSms(changes, claimedAt);
   const statements = [
     { sql: 'START TRANSACTION', bindings: [] },
     updateStatement(workerId, changes),
+    { sql: 'SET @kmc_outcomes = ROW_COUNT()', bindings: [] },
     insertEvents(oneTrip, eventsOf(workerId, changes)).toSQL().toNative(),
-    ...(sent.length ? [waitingReceipts(oneTrip, sent).toSQL().toNative()] : []),
+    ...(sent.length
+      ? [waitingReceipts(oneTrip, sent).toSQL().toNative(), { sql: 'SET @kmc_waiting = FOUND_ROWS()', bindings: [] }]
+      : [{ sql: 'SET @kmc_waiting = 0', bindings: [] }]),
+    {
+      sql: `BEGIN NOT ATOMIC
+        IF @kmc_outcomes = ? AND @kmc_waiting = 0 THEN COMMIT; SET @kmc_committed = 1;
+        ELSE ROLLBACK; SET @kmc_committed = 0;
+        END IF;
+      END`,
+      bindings: [changes.length],
+    },
+    { sql: 'SELECT @kmc_committed AS committed', bindings: [] },
   ];
   const pool = oneTrip.client as PoolClient;
   const connection = await pool.acquireConnection();
@@ -151,12 +164,13 @@ async function writeInOneTrip(oneTrip: Knex, workerId: string, changes: Change[]
     const results = (await query(
       statements.map((q) => q.sql).join(';\n'),
       statements.flatMap((q) => q.bindings),
-    )) as [unknown, { affectedRows: number }, unknown, unknown[]?];
-    if (results[1].affectedRows !== changes.length || (results[3]?.length ?? 0) > 0) throw new NotAllClaimed();
-    await query('COMMIT');
+    )) as unknown[];
+    // The block committed or rolled back: either way no transaction is left open.
     open = false;
+    const [last] = results[results.length - 1] as Array<{ committed: number | string | null }>;
+    if (Number(last.committed) !== 1) throw new NotAllClaimed();
   } finally {
-    // Whatever stopped it (a lost claim, a waiting receipt, a deadlock): nothing of it stays.
+    // Whatever stopped it before the block (a deadlock, a lost connection): nothing of it stays.
     if (open) await query('ROLLBACK').catch(() => undefined);
     await pool.releaseConnection(connection);
   }
