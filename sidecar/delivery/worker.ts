@@ -100,6 +100,8 @@ export interface DeliveryDeps {
 
 interface Pending {
   change: CompletionChange & { id: number };
+  /** When the outcome came in (performance.now()). */
+  at: number;
   resolve: (recorded: boolean) => void;
   reject: (err: unknown) => void;
 }
@@ -124,12 +126,12 @@ const SHORT_HOLDS_MAX = 3;
  * a few seconds before the outcome is given up (the lease then brings the
  * message back).
  *
- * One group is written at a time. While sends are still answering, the
- * first outcome waits for them, at most as long as the latest write took:
- * writing at once would make them wait that long anyway, behind it. So a
- * window is stored by one commit, not by one for its first answers and
- * another for the rest, and a commit costs much the same for one outcome as
- * for ten.
+ * One group is written at a time. While sends are still answering, an
+ * outcome waits for them, at most as long as the latest write took (writing
+ * at once would make them wait that long anyway, behind it); one that waited
+ * that long behind the write before goes at once. So a window is stored by
+ * one commit, not by one for its first answers and another for the rest, and
+ * a commit costs much the same for one outcome as for ten.
  */
 class OutcomeWriter {
   private pending: Pending[] = [];
@@ -150,7 +152,7 @@ class OutcomeWriter {
 
   record(change: CompletionChange & { id: number }): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      this.pending.push({ change, resolve, reject });
+      this.pending.push({ change, resolve, reject, at: performance.now() });
       this.next();
     });
   }
@@ -163,14 +165,13 @@ class OutcomeWriter {
   /** Starts the next group now, or once the sends still answering have answered (as long as the latest write took, at most). */
   private next(): void {
     if (this.running || !this.pending.length) return;
-    if (this.unanswered() > 0 && this.pending.length < this.maxGroup) {
-      this.gathering ??= setTimeout(
-        () => {
-          this.gathering = null;
-          this.writeGroup();
-        },
-        Math.min(GATHER_MAX_MS, Math.max(1, this.lastWriteMs)),
-      );
+    // Outcomes that already waited that long (behind the write before) go at once.
+    const wait = Math.min(GATHER_MAX_MS, Math.max(1, this.lastWriteMs)) - (performance.now() - this.pending[0].at);
+    if (wait >= 1 && this.unanswered() > 0 && this.pending.length < this.maxGroup) {
+      this.gathering ??= setTimeout(() => {
+        this.gathering = null;
+        this.writeGroup();
+      }, wait);
       return;
     }
     this.writeGroup();
