@@ -74,6 +74,22 @@ describe('the print folder under a large run of letters', function () {
     await adapter.stop();
   });
 
+  it('renders a burst of letters once each, at its end, and never a PDF that already has every letter', async () => {
+    const r = recordingRender(0.2);
+    const adapter = new PrintAdapter({ dir, timeZone: 'UTC', now: today, render: r.render });
+    await adapter.start();
+    const ids = Array.from({ length: 3000 }, (_, i) => i + 1);
+    await handOver(adapter, ids, 16);
+    await adapter.idle();
+    await adapter.idle();
+    const rendered = r.calls.reduce((sum, c) => sum + c.length, 0);
+    // Rewriting as the group grew rendered each letter two to three times; a machine that stalls a moment may add one pass.
+    expect(rendered, `${r.calls.length} renders: ${r.calls.map((c) => c.length).join(', ')}`).to.be.below(ids.length * 1.35);
+    for (let i = 1; i < r.calls.length; i += 1)
+      expect(r.calls[i].length, 'rendered again with no new letter').to.not.equal(r.calls[i - 1].length);
+    await adapter.stop();
+  });
+
   it('a letter handed over alone is in its PDF soon, without waiting for the round to end', async () => {
     const r = recordingRender(0);
     const adapter = new PrintAdapter({ dir, timeZone: 'UTC', now: today, render: r.render });

@@ -40,6 +40,8 @@ const SPOOL = '.spool';
 const REWRITE_WAIT_FACTOR = 3;
 /** The longest such wait: a letter is in its PDF within this long of being noted, however large the group. */
 const LONGEST_REWRITE_WAIT_MS = 30_000;
+/** While letters are still being noted, a rewrite waits until none came for this long (the longest wait above at most). */
+const QUIET_MS = 250;
 
 /** A file name part from a branch code: letters, digits, `-` and `_` only. */
 function safe(part: string): string {
@@ -62,6 +64,9 @@ export class PrintAdapter implements ChannelAdapter {
   /** The rewrite waiting its turn, and how long the last pass of rewrites took. */
   private rewriteTimer: NodeJS.Timeout | null = null;
   private lastPassMs = 0;
+  /** When the latest letter was noted, and since when letters have waited for their PDF (performance.now()). */
+  private lastNotedAt = 0;
+  private waitingSince: number | null = null;
 
   constructor(private readonly opts: PrintAdapterOptions) {}
 
@@ -176,17 +181,39 @@ export class PrintAdapter implements ChannelAdapter {
     return run;
   }
 
-  /** Rewrites the PDFs once the last rewrite's waiting time has passed; the letters noted meanwhile go in together. */
+  /**
+   * Rewrites the PDFs once the last rewrite's waiting time has passed and the letters of the moment are noted
+   * (none for QUIET_MS); the letters noted meanwhile go in together, so a run's burst of letters is rendered
+   * once at its end, not again and again as it grows.
+   */
   private rewriteSoon(): void {
     if (this.rewriteTimer) return;
-    const wait = Math.min(LONGEST_REWRITE_WAIT_MS, REWRITE_WAIT_FACTOR * this.lastPassMs);
+    this.waitingSince ??= performance.now();
+    const wait = Math.min(LONGEST_REWRITE_WAIT_MS, Math.max(QUIET_MS, REWRITE_WAIT_FACTOR * this.lastPassMs));
     this.rewriteTimer = setTimeout(() => {
-      void this.pass().then((failed) => {
-        this.rewriteTimer = null;
-        // Letters noted during the pass wait their turn; a PDF that failed waits for the next letter or flush.
-        if ([...this.dirty].some((g) => !failed.has(g))) this.rewriteSoon();
-      });
+      this.rewriteWhenQuiet();
     }, wait);
+  }
+
+  private rewriteWhenQuiet(): void {
+    const now = performance.now();
+    const quietFor = now - this.lastNotedAt;
+    const waited = now - (this.waitingSince ?? now);
+    if (quietFor < QUIET_MS && waited < LONGEST_REWRITE_WAIT_MS) {
+      this.rewriteTimer = setTimeout(
+        () => {
+          this.rewriteWhenQuiet();
+        },
+        Math.min(QUIET_MS - quietFor, LONGEST_REWRITE_WAIT_MS - waited),
+      );
+      return;
+    }
+    this.waitingSince = null;
+    void this.pass().then((failed) => {
+      this.rewriteTimer = null;
+      // Letters noted during the pass wait their turn; a PDF that failed waits for the next letter or flush.
+      if ([...this.dirty].some((g) => !failed.has(g))) this.rewriteSoon();
+    });
   }
 
   /**
@@ -234,14 +261,18 @@ export class PrintAdapter implements ChannelAdapter {
     const group = this.groupOf(message);
     const spool = this.spoolFile(group);
     try {
-      await mkdir(path.dirname(spool), { recursive: true });
-      await mkdir(path.join(this.opts.dir, path.dirname(group)), { recursive: true });
-      await appendFile(spool, `${message.id}\n`, 'utf8');
+      await appendFile(spool, `${message.id}\n`, 'utf8').catch(async (err: unknown) => {
+        // The day's spool folder is made by its first letter (or again, if it was removed).
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        await mkdir(path.dirname(spool), { recursive: true });
+        await appendFile(spool, `${message.id}\n`, 'utf8');
+      });
     } catch (err) {
       // A full disk or a folder that went away: worth trying again once staff fix it.
       return { kind: 'retry', code: 'PRINT_WRITE_FAILED', reason: (err as Error).message };
     }
     this.dirty.add(group);
+    this.lastNotedAt = performance.now();
     // After the sends of this moment have noted their letters.
     this.rewriteSoon();
     const file = `${group}.pdf`;
@@ -252,6 +283,8 @@ export class PrintAdapter implements ChannelAdapter {
     const file = path.join(this.opts.dir, `${group}.pdf`);
     try {
       const ids = this.letterIds(group);
+      // Noted after the last pass began, but read by it: that PDF has them already (or staff printed and removed it).
+      if (ids.length <= this.lettersWritten(group)) return true;
       const pdf = await this.opts.render(ids);
       // Written whole and then renamed, so staff never open half a file; the day's folder may have been removed.
       const part = `${file}.part`;
