@@ -10,6 +10,8 @@ if (out) {
     for (const file of Object.keys(Module._cache)) {
       const m = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(file);
       if (m) packages.add(m[1].replace(/\\/g, '/'));
+      // The build's one-file knex and MariaDB driver (scripts/build.mjs), in place of the two packages.
+      if (/[\\/]dist[\\/]sidecar[\\/]db[\\/]database-driver\.js$/.test(file)) packages.add('(built database driver)');
     }
     fs.writeFileSync(out, JSON.stringify([...packages].sort()));
     // Whether stack traces were mapped to the TypeScript lines (node then reads every module's map as it loads).
