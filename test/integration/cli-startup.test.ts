@@ -36,6 +36,8 @@ const NOT_FOR_A_RUN = [
   'mailparser',
   'node-schedule',
 ];
+/** The sidecar's capabilities a notice run has no use for. */
+const SIDECAR_NOT_FOR_A_RUN = ['sidecar/delivery', 'sidecar/bounces', 'sidecar/letters', 'sidecar/archive', 'sidecar/staff', 'sidecar/web'];
 /** Besides those, `--help` needs no database, logger or phone numbers. */
 const NOT_FOR_HELP = [...NOT_FOR_A_RUN, 'knex', 'mysql2', '(built database driver)', 'safe-stable-stringify', 'libphonenumber-js'];
 
@@ -93,6 +95,9 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     expect(packages).to.include.members([...database, 'safe-stable-stringify']);
     if (cliKind() === 'built') expect(packages.filter((p) => ['knex', 'mysql2', 'lodash', 'tarn'].includes(p))).to.deep.equal([]);
     expect(packages.filter((p) => NOT_FOR_A_RUN.includes(p))).to.deep.equal([]);
+    // Nor the sidecar's own code for sending, returned mail, letters, the nightly anonymiser, sign-in and pages.
+    expect(packages).to.include.members(['sidecar/notices', 'sidecar/db']);
+    expect(packages.filter((p) => SIDECAR_NOT_FOR_A_RUN.includes(p))).to.deep.equal([]);
     // It shows no stack trace, so the built kmc reads no source maps (the source run through tsx always maps).
     expect(sourceMaps).to.equal(cliKind() === 'source');
   });
