@@ -61,16 +61,19 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
   async function loaded(name: string, args: string[], settings: Record<string, string>) {
     const file = path.join(dir, `${name}.json`);
     const mapsFile = path.join(dir, `${name}.maps`);
+    const cachesFile = path.join(dir, `${name}.caches`);
     const result = await runKmc(args, {
       ...settings,
       LOADED_MODULES_FILE: file,
       SOURCE_MAPS_FILE: mapsFile,
+      CODE_CACHES_FILE: cachesFile,
       NODE_OPTIONS: `--require ${HOOK}`,
     });
     return {
       result,
       packages: JSON.parse(readFileSync(file, 'utf8')) as string[],
       sourceMaps: readFileSync(mapsFile, 'utf8') === 'true',
+      codeCaches: JSON.parse(readFileSync(cachesFile, 'utf8')) as { accepted: number; refused: number },
     };
   }
 
@@ -82,7 +85,7 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
   });
 
   it('a run that finds nothing loads the database and the command logger, and neither winston nor the template, web, mail, PDF or scheduling libraries', async () => {
-    const { result, packages, sourceMaps } = await loaded('run', ['run', 'overdue', '--dry-run', '--json'], {
+    const { result, packages, sourceMaps, codeCaches } = await loaded('run', ['run', 'overdue', '--dry-run', '--json'], {
       KMC_DATABASE_URL: db.url,
       KMC_SMTP_URL: 'smtp://127.0.0.1:1',
       KMC_PRINT_DIR: dir,
@@ -100,6 +103,11 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     expect(packages.filter((p) => SIDECAR_NOT_FOR_A_RUN.includes(p))).to.deep.equal([]);
     // It shows no stack trace, so the built kmc reads no source maps (the source run through tsx always maps).
     expect(sourceMaps).to.equal(cliKind() === 'source');
+    // The built kmc compiles each of its modules from the code cache the build wrote beside it, and V8 takes every one.
+    if (cliKind() === 'built') {
+      expect(codeCaches.accepted).to.be.greaterThan(100);
+      expect(codeCaches.refused).to.equal(0);
+    } else expect(codeCaches).to.deep.equal({ accepted: 0, refused: 0 });
   });
 
   it('with --verbose, or logging above errors, stack traces are mapped to the TypeScript lines', async () => {

@@ -4,6 +4,17 @@
 const Module = require('node:module');
 const fs = require('node:fs');
 
+// How many modules V8 compiled from a code cache it accepted, and how many caches it refused (CODE_CACHES_FILE).
+const codeCaches = { accepted: 0, refused: 0 };
+const vm = require('node:vm');
+const Script = vm.Script;
+vm.Script = class extends Script {
+  constructor(code, options) {
+    super(code, options);
+    if (options?.cachedData) codeCaches[this.cachedDataRejected ? 'refused' : 'accepted'] += 1;
+  }
+};
+
 const out = process.env.LOADED_MODULES_FILE;
 if (out) {
   process.on('exit', () => {
@@ -19,6 +30,7 @@ if (out) {
     }
     fs.writeFileSync(out, JSON.stringify([...packages].sort()));
     // Whether stack traces were mapped to the TypeScript lines (node then reads every module's map as it loads).
+    if (process.env.CODE_CACHES_FILE) fs.writeFileSync(process.env.CODE_CACHES_FILE, JSON.stringify(codeCaches));
     if (process.env.SOURCE_MAPS_FILE) fs.writeFileSync(process.env.SOURCE_MAPS_FILE, String(process.sourceMapsEnabled));
   });
 }
