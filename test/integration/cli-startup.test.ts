@@ -110,6 +110,19 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     } else expect(codeCaches).to.deep.equal({ accepted: 0, refused: 0 });
   });
 
+  it('a delivery with no e-mail to send does not load the mail library', async () => {
+    const { result, packages } = await loaded('deliver', ['deliver', '--once', '--json'], {
+      KMC_DATABASE_URL: db.url,
+      KMC_SMTP_URL: 'smtp://127.0.0.1:1',
+      KMC_PRINT_DIR: dir,
+      KMC_LOG_LEVEL: 'error',
+    });
+    expect(result.code, result.stderr).to.equal(0);
+    expect(JSON.parse(result.stdout)).to.include({ sent: 0, claimed: 0 });
+    expect(packages).to.include('sidecar/delivery');
+    expect(packages.filter((p) => ['nodemailer', 'pdfkit', 'smpp', 'express'].includes(p))).to.deep.equal([]);
+  });
+
   it('with --verbose, or logging above errors, stack traces are mapped to the TypeScript lines', async () => {
     const settings = { KMC_DATABASE_URL: db.url, KMC_SMTP_URL: 'smtp://127.0.0.1:1', KMC_PRINT_DIR: dir };
     const verbose = await loaded('verbose', ['run', 'overdue', '--dry-run', '--json', '--verbose'], settings);
