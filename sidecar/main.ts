@@ -30,7 +30,7 @@ import {
   type ChannelName,
   type SmsAvailability,
 } from './channels';
-import { DeliveryWorker, ReceiptTally, SendCountStore, SendingPace, type RetryPolicy } from './delivery';
+import type { DeliveryWorker, ReceiptTally, RetryPolicy } from './delivery';
 import {
   VerificationService,
   VerificationRateLimiter,
@@ -39,21 +39,28 @@ import {
   type VerificationSchedule,
 } from './verification';
 import { RoutineEditor, RoutineStore, Scheduler } from './scheduling';
-import { startNightlyAnonymiser } from './archive';
 import { BranchSettingsStore } from './branches';
-import { AuditLog, SessionStore, NonceStore, SigninThrottle } from './staff';
+import type { AuditLog } from './staff';
 import type { HealthReport } from './web';
 import { SettingsStore } from './settings';
 import { AddressStateStore, gateWithAddressStates } from './address-states';
-import {
-  BounceIntake,
-  returnPathFor,
-  startBounceListener,
-  startBounceMailboxSchedule,
-  type BounceListener,
-  type BounceMailboxSchedule,
-} from './bounces';
-import { LetterPdfThread, letterText, lettersOfMessages } from './letters';
+import type { BounceIntake, BounceListener, BounceMailboxSchedule } from './bounces';
+import type { LetterPdfThread } from './letters';
+
+/*
+ * What only some commands use is loaded when first used, not with the root: the delivery worker, returned mail,
+ * the letters' PDFs, the nightly anonymiser and the staff's audit and sign-in. A notice run, which uses none of
+ * them, starts without loading them; the root is still the one place that builds them, each once.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use, as said above */
+const load = {
+  delivery: () => require('./delivery') as typeof import('./delivery'),
+  bounces: () => require('./bounces') as typeof import('./bounces'),
+  letters: () => require('./letters') as typeof import('./letters'),
+  archive: () => require('./archive') as typeof import('./archive'),
+  staff: () => require('./staff') as typeof import('./staff'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** The jobs `start()` can run; each is on unless the options turn it off. */
 export const JOBS = ['delivery', 'routines', 'verificationScan', 'anonymiser'] as const;
@@ -169,7 +176,8 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   const quietHours = () => QuietHours.load(branches, settings.timezone);
   // The branches' closed-day holds with Koha's calendar, read when asked (each run, each release).
   const closedDays = () => ClosedDays.load(branches, () => host.calendars(), settings.timezone);
-  const receipts = new ReceiptTally();
+  let receipts: ReceiptTally | null = null;
+  const receiptTally = () => (receipts ??= new (load.delivery().ReceiptTally)());
   // Set once the queue's actions exist (below); a receipt cannot arrive before the channels start.
   let smsBounced: (messageId: number) => Promise<void> = async () => {};
   const sms = settings.smppUrl
@@ -198,13 +206,14 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
             // An SMS the phone never got is replaced by the next channel its rule allows, as a bounced e-mail is.
             if (outcome.status === 'bounced' && outcome.messageId !== null) await smsBounced(outcome.messageId);
           });
-          receipts.track(recorded);
+          receiptTally().track(recorded);
           return recorded;
         },
       })
     : null;
   // The print folder's PDFs are rendered off the main thread, which sends and serves meanwhile.
-  const letterPdfs = new LetterPdfThread();
+  let letterPdfs: LetterPdfThread | null = null;
+  const letterPdfThread = () => (letterPdfs ??= new (load.letters().LetterPdfThread)());
   const adapters: Partial<Record<ChannelName, ChannelAdapter>> = {
     email: new SmtpAdapter({
       url: settings.smtpUrl,
@@ -213,7 +222,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       servers: new SmtpTransports({ koha: host }),
       // Each e-mail's own return path (VERP), so its bounce names it: at the branch's bounce domain, else the global one.
       returnPath: async (m) =>
-        returnPathFor(m, {
+        load.bounces().returnPathFor(m, {
           secret: settings.secret,
           bounceDomain: (await branchMail(m.branchcode))?.bounceDomain ?? settings.bounces.domain ?? undefined,
         }),
@@ -235,9 +244,10 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       now: () => clock.now(),
       // The print folder's PDF of a run's letters at one branch, each letter in its patron's language.
       render: async (ids) => {
+        const { lettersOfMessages, letterText } = load.letters();
         const letters = await lettersOfMessages({ host, notices }, await store.lettersByIds(ids));
         const lang = letters[0]?.lang ?? 'en';
-        return letterPdfs.render(letters, { title: letterText(lang, 'title'), lang, country: settings.defaultCountry });
+        return letterPdfThread().render(letters, { title: letterText(lang, 'title'), lang, country: settings.defaultCountry });
       },
       onWriteError: (file, err) => {
         logger.error('print.pdf_failed', { file, error: err.message });
@@ -295,44 +305,50 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     loansOut: (issueIds) => host.loansOut(issueIds),
   });
   const verificationLimiter = new VerificationRateLimiter({ store: verificationRecords, secret: settings.secret, clock });
-  const worker = new DeliveryWorker({
-    store,
-    host,
-    adapters,
-    logger,
-    clock,
-    pluginClass: settings.pluginClass,
-    retryPolicy: opts.retryPolicy ?? settings.delivery.retry,
-    workerId: opts.workerId,
-    leaseMs: opts.leaseMs ?? settings.delivery.leaseMs,
-    batchSize: settings.delivery.batchSize,
-    // Counted in kmc_send_counts too, so that workers sharing the queue, and a restart, keep within each limit.
-    pace: new SendingPace(settings.limits, new SendCountStore(knex)),
-    // SMS held for quiet hours that are over go back in the queue before each batch.
-    beforeBatch: (now) => releaseQuietHours({ store, quietHours, closedDays, clock: { now: () => now }, logger }, 'delivery'),
-    // Never stale: what Koha moved on from since a notice was made is dropped from it, or cancels it.
-    recheck: async (batch, workerId) => {
-      const checked = await recheck.settle(batch, { actor: workerId, claimedBy: workerId });
-      return { send: checked.kept, cancelled: checked.cancelled.length };
-    },
-  });
+  let worker: DeliveryWorker | null = null;
+  const deliveryWorker = () => {
+    const { DeliveryWorker, SendCountStore, SendingPace } = load.delivery();
+    return (worker ??= new DeliveryWorker({
+      store,
+      host,
+      adapters,
+      logger,
+      clock,
+      pluginClass: settings.pluginClass,
+      retryPolicy: opts.retryPolicy ?? settings.delivery.retry,
+      workerId: opts.workerId,
+      leaseMs: opts.leaseMs ?? settings.delivery.leaseMs,
+      batchSize: settings.delivery.batchSize,
+      // Counted in kmc_send_counts too, so that workers sharing the queue, and a restart, keep within each limit.
+      pace: new SendingPace(settings.limits, new SendCountStore(knex)),
+      // SMS held for quiet hours that are over go back in the queue before each batch.
+      beforeBatch: (now) => releaseQuietHours({ store, quietHours, closedDays, clock: { now: () => now }, logger }, 'delivery'),
+      // Never stale: what Koha moved on from since a notice was made is dropped from it, or cancels it.
+      recheck: async (batch, workerId) => {
+        const checked = await recheck.settle(batch, { actor: workerId, claimedBy: workerId });
+        return { send: checked.kept, cancelled: checked.cancelled.length };
+      },
+    }));
+  };
   smsBounced = async (messageId) => {
     const replaced = await queueActions.replaceBounced(messageId, 'smsc');
     logger.info('sms.bounce_replacement', { messageId, ...replaced });
-    if (replaced.outcome === 'replaced') worker.poke();
+    if (replaced.outcome === 'replaced') worker?.poke();
   };
-  const bounces = new BounceIntake({
-    secrets: [settings.secret],
-    messages: store,
-    addresses: addressStates,
-    replace: async (id, actor) => {
-      const replaced = await queueActions.replaceBounced(id, actor);
-      if (replaced.outcome === 'replaced') worker.poke();
-      return replaced;
-    },
-    clock,
-    logger,
-  });
+  let bounces: BounceIntake | null = null;
+  const bounceIntake = () =>
+    (bounces ??= new (load.bounces().BounceIntake)({
+      secrets: [settings.secret],
+      messages: store,
+      addresses: addressStates,
+      replace: async (id, actor) => {
+        const replaced = await queueActions.replaceBounced(id, actor);
+        if (replaced.outcome === 'replaced') worker?.poke();
+        return replaced;
+      },
+      clock,
+      logger,
+    }));
   const scheduler = new Scheduler({
     run: (req) => runNotices(notices, req),
     runs,
@@ -342,11 +358,12 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     clock,
     timezone: settings.timezone,
     onMessages: () => {
-      worker.poke();
+      worker?.poke();
     },
   });
   const noSms: SmsAvailability = { canSend: () => false, whyNot: () => 'SMS is not set up (KMC_SMPP_URL)' };
-  const audit = new AuditLog(knex, clock, logger);
+  let audit: AuditLog | null = null;
+  const auditLog = () => (audit ??= new (load.staff().AuditLog)(knex, clock, logger));
   const jobOn = (job: JobName) => opts.jobs?.[job] !== false;
 
   const health = async (): Promise<HealthReport> => {
@@ -379,7 +396,9 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     clock,
     adapters,
     notices,
-    worker,
+    get worker() {
+      return deliveryWorker();
+    },
     verification,
     verificationLimiter,
     routines,
@@ -387,19 +406,26 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
     scheduler,
     branches,
     templates,
-    audit,
+    get audit() {
+      return auditLog();
+    },
     addressStates,
-    bounces,
+    get bounces() {
+      return bounceIntake();
+    },
     bounceListener: () => bounceListener,
     bounceMailbox: () => bounceMailbox,
     sms: adapters.sms instanceof SmsRouter ? adapters.sms : null,
-    receipts,
+    get receipts() {
+      return receiptTally();
+    },
     smsAvailability: () => (adapters.sms instanceof SmsRouter ? adapters.sms.availability() : Promise.resolve(noSms)),
     get web() {
       // The web app's code (express, the page templates, sign-in) is loaded here, on first use, so commands that
       // show no page never load it.
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, as said above
       const { createWebApp } = require('./web') as typeof import('./web');
+      const { SessionStore, NonceStore, SigninThrottle } = load.staff();
       web ??= createWebApp({
         settings,
         clock,
@@ -417,7 +443,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         approval,
         queueActions,
         templates,
-        audit,
+        audit: auditLog(),
         addressStates,
         auth: {
           sessions: new SessionStore(knex, clock, { idleMinutes: settings.sessionIdleMinutes, maxHours: settings.sessionMaxHours }),
@@ -425,7 +451,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
           throttle: new SigninThrottle(knex, clock),
         },
         notices,
-        letterPdfs,
+        letterPdfs: letterPdfThread(),
         channels: adapters,
         verification: { service: verification, limiter: verificationLimiter },
         health,
@@ -452,25 +478,25 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
       if (jobOn('verificationScan'))
         verificationSchedule = await startVerificationSchedule({ verification, logger }, { everyMs: opts.verifyEveryMs });
       await app.startChannels();
-      if (jobOn('delivery')) worker.start(opts.deliverEveryMs ?? 15_000);
+      if (jobOn('delivery')) deliveryWorker().start(opts.deliverEveryMs ?? 15_000);
       if (jobOn('routines')) await scheduler.start();
       // Messages past the retention period lose their contact data and text at night.
-      if (jobOn('anonymiser')) anonymiser = startNightlyAnonymiser({ store, runs, clock, logger, settings });
+      if (jobOn('anonymiser')) anonymiser = load.archive().startNightlyAnonymiser({ store, runs, clock, logger, settings });
       // Returned mail: the listener for the bounce domain and the bounce mailbox, each only when its setting is given.
       const b = settings.bounces;
       if (b.listen && b.domain)
-        bounceListener = await startBounceListener({
+        bounceListener = await load.bounces().startBounceListener({
           host: b.listen.host,
           port: b.listen.port,
           domains: [b.domain],
           maxBytes: b.maxBytes,
           logger,
           onMessage: async (raw, envelope) => {
-            await bounces.take(raw, { envelopeTo: envelope.rcptTo, actor: 'bounce listener' });
+            await bounceIntake().take(raw, { envelopeTo: envelope.rcptTo, actor: 'bounce listener' });
           },
         });
       if (b.imap)
-        bounceMailbox = startBounceMailboxSchedule({
+        bounceMailbox = load.bounces().startBounceMailboxSchedule({
           host: b.imap.host,
           port: b.imap.port,
           secure: b.imap.secure,
@@ -482,7 +508,7 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
           everyMs: b.imap.everyMs,
           logger,
           onMessage: async (raw) => {
-            const { kind } = await bounces.take(raw, { actor: 'bounce mailbox' });
+            const { kind } = await bounceIntake().take(raw, { actor: 'bounce mailbox' });
             return { kind };
           },
         });
@@ -496,10 +522,10 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         await verificationSchedule?.stop();
         await scheduler.stop();
         // 2. the worker: claims nothing more, finishes what is in flight
-        await worker.stop();
+        await worker?.stop();
         // 3. the channels, then 4. the database
         if (channelsStarted) for (const a of Object.values(adapters)) await a.stop();
-        await letterPdfs.close();
+        await letterPdfs?.close();
         if (ownsKnex) await knex.destroy();
         await outcomesKnex?.destroy();
       })();

@@ -3,12 +3,24 @@
  * local library times, the sidecar keeps UTC, and neither may be shifted by
  * the driver guessing a zone.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Knex } from 'knex';
 import { KmcError, type ErrorCode } from '../errors';
 
-/** knex (and through it the MariaDB driver), loaded when the first handle is made: `kmc --help` never loads it. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
-const knexFactory = (config: Knex.Config): Knex => (require('knex') as { knex: (config: Knex.Config) => Knex }).knex(config);
+/**
+ * knex (and through it the MariaDB driver), loaded when the first handle is
+ * made: `kmc --help` never loads it. The build bundles both into one file
+ * beside this one (scripts/build.mjs), which loads in a fraction of the time
+ * of the packages' 400-odd files; run from the source, the packages are used.
+ */
+const DRIVER_BUNDLE = path.join(__dirname, 'database-driver.js');
+let knexModule: { knex: (config: Knex.Config) => Knex } | null = null;
+const knexFactory = (config: Knex.Config): Knex => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, as said above
+  knexModule ??= (existsSync(DRIVER_BUNDLE) ? require(DRIVER_BUNDLE) : require('knex')) as { knex: (config: Knex.Config) => Knex };
+  return knexModule.knex(config);
+};
 
 export type { Knex };
 

@@ -36,8 +36,10 @@ const NOT_FOR_A_RUN = [
   'mailparser',
   'node-schedule',
 ];
+/** The sidecar's capabilities a notice run has no use for. */
+const SIDECAR_NOT_FOR_A_RUN = ['sidecar/delivery', 'sidecar/bounces', 'sidecar/letters', 'sidecar/archive', 'sidecar/staff', 'sidecar/web'];
 /** Besides those, `--help` needs no database, logger or phone numbers. */
-const NOT_FOR_HELP = [...NOT_FOR_A_RUN, 'knex', 'mysql2', 'safe-stable-stringify', 'libphonenumber-js'];
+const NOT_FOR_HELP = [...NOT_FOR_A_RUN, 'knex', 'mysql2', '(built database driver)', 'safe-stable-stringify', 'libphonenumber-js'];
 
 describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${cliKind()} kmc)`, function () {
   this.timeout(120_000);
@@ -59,16 +61,19 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
   async function loaded(name: string, args: string[], settings: Record<string, string>) {
     const file = path.join(dir, `${name}.json`);
     const mapsFile = path.join(dir, `${name}.maps`);
+    const cachesFile = path.join(dir, `${name}.caches`);
     const result = await runKmc(args, {
       ...settings,
       LOADED_MODULES_FILE: file,
       SOURCE_MAPS_FILE: mapsFile,
+      CODE_CACHES_FILE: cachesFile,
       NODE_OPTIONS: `--require ${HOOK}`,
     });
     return {
       result,
       packages: JSON.parse(readFileSync(file, 'utf8')) as string[],
       sourceMaps: readFileSync(mapsFile, 'utf8') === 'true',
+      codeCaches: JSON.parse(readFileSync(cachesFile, 'utf8')) as { accepted: number; refused: number },
     };
   }
 
@@ -80,7 +85,7 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
   });
 
   it('a run that finds nothing loads the database and the command logger, and neither winston nor the template, web, mail, PDF or scheduling libraries', async () => {
-    const { result, packages, sourceMaps } = await loaded('run', ['run', 'overdue', '--dry-run', '--json'], {
+    const { result, packages, sourceMaps, codeCaches } = await loaded('run', ['run', 'overdue', '--dry-run', '--json'], {
       KMC_DATABASE_URL: db.url,
       KMC_SMTP_URL: 'smtp://127.0.0.1:1',
       KMC_PRINT_DIR: dir,
@@ -88,10 +93,34 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     });
     expect(result.code, result.stderr).to.equal(0);
     expect(JSON.parse(result.stdout)).to.include({ dryRun: true, created: 0 });
-    expect(packages).to.include.members(['knex', 'mysql2', 'safe-stable-stringify']);
+    // The built kmc loads knex and the driver as the build's one file, not as the packages' 400-odd files.
+    const database = cliKind() === 'built' ? ['(built database driver)'] : ['knex', 'mysql2'];
+    expect(packages).to.include.members([...database, 'safe-stable-stringify']);
+    if (cliKind() === 'built') expect(packages.filter((p) => ['knex', 'mysql2', 'lodash', 'tarn'].includes(p))).to.deep.equal([]);
     expect(packages.filter((p) => NOT_FOR_A_RUN.includes(p))).to.deep.equal([]);
+    // Nor the sidecar's own code for sending, returned mail, letters, the nightly anonymiser, sign-in and pages.
+    expect(packages).to.include.members(['sidecar/notices', 'sidecar/db']);
+    expect(packages.filter((p) => SIDECAR_NOT_FOR_A_RUN.includes(p))).to.deep.equal([]);
     // It shows no stack trace, so the built kmc reads no source maps (the source run through tsx always maps).
     expect(sourceMaps).to.equal(cliKind() === 'source');
+    // The built kmc compiles each of its modules from the code cache the build wrote beside it, and V8 takes every one.
+    if (cliKind() === 'built') {
+      expect(codeCaches.accepted).to.be.greaterThan(100);
+      expect(codeCaches.refused).to.equal(0);
+    } else expect(codeCaches).to.deep.equal({ accepted: 0, refused: 0 });
+  });
+
+  it('a delivery with no e-mail to send does not load the mail library', async () => {
+    const { result, packages } = await loaded('deliver', ['deliver', '--once', '--json'], {
+      KMC_DATABASE_URL: db.url,
+      KMC_SMTP_URL: 'smtp://127.0.0.1:1',
+      KMC_PRINT_DIR: dir,
+      KMC_LOG_LEVEL: 'error',
+    });
+    expect(result.code, result.stderr).to.equal(0);
+    expect(JSON.parse(result.stdout)).to.include({ sent: 0, claimed: 0 });
+    expect(packages).to.include('sidecar/delivery');
+    expect(packages.filter((p) => ['nodemailer', 'pdfkit', 'smpp', 'express'].includes(p))).to.deep.equal([]);
   });
 
   it('with --verbose, or logging above errors, stack traces are mapped to the TypeScript lines', async () => {

@@ -83,6 +83,8 @@ export function classifySmtpError(err: SmtpError): SendOutcome {
 export class SmtpAdapter implements ChannelAdapter {
   readonly channel = 'email' as const;
   private transport: Transporter | null = null;
+  /** The pool's options, worked out by start(); the pool itself (and nodemailer) only on the first send. */
+  private poolOptions: TransportOptions | null = null;
   private inFlight = new Set<Promise<unknown>>();
   private stopping = false;
 
@@ -94,19 +96,25 @@ export class SmtpAdapter implements ChannelAdapter {
   }
 
   start(): Promise<void> {
-    // Opening the pool waits for nothing; a malformed URL still comes back as a rejected start.
+    // A malformed URL still comes back as a rejected start. The pool opens on the first send: a delivery with no
+    // e-mail in it (SMS only, or nothing due) does not load the mail library.
     return new Promise((resolve) => {
-      this.transport = this.openPool();
+      this.poolOptions = this.poolSettings();
       this.stopping = false;
       resolve();
     });
   }
 
-  /** The pooled transport; it connects on the first send. */
-  private openPool(): Transporter {
+  /** The pooled transport, opened on first use; it connects on the first send. */
+  private pool(): Transporter | null {
+    if (!this.transport && this.poolOptions) this.transport = nodemailer().createTransport(this.poolOptions);
+    return this.transport;
+  }
+
+  private poolSettings(): TransportOptions {
     const url = new URL(this.opts.url);
     const timeout = this.opts.timeoutMs ?? 30_000;
-    return nodemailer().createTransport({
+    return {
       pool: true,
       host: url.hostname,
       port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),
@@ -120,13 +128,13 @@ export class SmtpAdapter implements ChannelAdapter {
       // Loopback test servers and internal relays often lack STARTTLS; use it when offered.
       ignoreTLS: url.searchParams.get('tls') === 'off',
       tls: { rejectUnauthorized: url.searchParams.get('tls') !== 'insecure' },
-    } as TransportOptions);
+    } as TransportOptions;
   }
 
   /** Connects, greets and signs in (when the URL has a user), sending nothing: `kmc doctor` asks this. */
   async verify(): Promise<void> {
-    if (!this.transport) await this.start();
-    await this.transport?.verify();
+    if (!this.poolOptions) await this.start();
+    await this.pool()?.verify();
   }
 
   async stop(): Promise<void> {
@@ -134,14 +142,15 @@ export class SmtpAdapter implements ChannelAdapter {
     await Promise.allSettled([...this.inFlight]);
     this.transport?.close();
     this.transport = null;
+    this.poolOptions = null;
     this.opts.servers?.close();
   }
 
   send(message: OutgoingMessage): Promise<SendOutcome> {
-    if (this.stopping || !this.transport)
-      return Promise.resolve({ kind: 'retry', code: 'SMTP_STOPPED', reason: 'the e-mail channel is stopping' });
+    const transport = this.stopping ? null : this.pool();
+    if (!transport) return Promise.resolve({ kind: 'retry', code: 'SMTP_STOPPED', reason: 'the e-mail channel is stopping' });
     // The promise handed back is the one stop() waits for, so a caller sees its outcome first.
-    const job: Promise<SendOutcome> = this.sendNow(message, this.transport).finally(() => this.inFlight.delete(job));
+    const job: Promise<SendOutcome> = this.sendNow(message, transport).finally(() => this.inFlight.delete(job));
     this.inFlight.add(job);
     return job;
   }
