@@ -81,14 +81,25 @@ export async function renderLettersPdf(letters: Letter[], opts: LettersPdfOption
   // Chosen by file, not by a registered name: pdfkit caches a font under the name it was asked for, except a
   // registered name whose font it already holds, which it reads and parses again at every call.
   const fontFile: Record<Weight, string> = { regular: fonts.regular, bold: fonts.bold };
-  const chunks: Buffer[] = [];
+  // The writer hands over its output in thousands of tiny pieces: they are joined as they come, so a PDF of
+  // thousands of letters keeps about its own size in memory, not ten times that.
+  const blocks: Buffer[] = [];
+  let chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
-    doc.on('data', (chunk: Buffer) => chunks.push(chunk));
+    doc.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (chunks.length >= 512) {
+        blocks.push(Buffer.concat(chunks));
+        chunks = [];
+      }
+    });
     doc.on('end', () => {
-      resolve(Buffer.concat(chunks));
+      resolve(Buffer.concat([...blocks, ...chunks]));
     });
     doc.on('error', reject);
   });
+  // The output flows from the next turn on; drawn before it, every piece would wait in the stream's own queue.
+  await new Promise((resolve) => setImmediate(resolve));
 
   // Koha's records may hold names decomposed (a letter, then its accent); composed, they measure, print and copy as one.
   const measure: Measure = (text, weight, size) => doc.font(fontFile[weight]).fontSize(size).widthOfString(text.normalize('NFC'));
