@@ -15,7 +15,8 @@ vm.Script = class extends Script {
   }
 };
 
-const out = process.env.LOADED_MODULES_FILE;
+// The main thread's modules: a thread (letters' PDFs, e-mail) keeps its own and writes nothing.
+const out = require('node:worker_threads').isMainThread ? process.env.LOADED_MODULES_FILE : undefined;
 if (out) {
   process.on('exit', () => {
     const packages = new Set();

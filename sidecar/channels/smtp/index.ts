@@ -1,5 +1,6 @@
 // E-mail over SMTP.
-export { SmtpAdapter, classifySmtpError, type SmtpOptions } from './adapter';
+export { SmtpAdapter, classifySmtpError, inThisThread, type SmtpOptions } from './adapter';
+export { MailThread, type MailTransport } from './mail-thread';
 export {
   SmtpTransports,
   kohaServerOptions,
