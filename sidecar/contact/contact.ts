@@ -102,6 +102,8 @@ export function chooseChannel(
     emailState?: 'held' | 'expired' | 'undeliverable' | 'complained';
     /** The notice may do without e-mail to an address whose owner complained (see address-states). */
     complaintStopsEmail?: boolean;
+    /** The patron's notice address, when the caller already read it (patronEmail); read here when absent. */
+    email?: string | null;
   },
 ): ChannelChoice {
   const reasons: string[] = [];
@@ -111,7 +113,7 @@ export function chooseChannel(
       continue;
     }
     if (channel === 'email') {
-      const to = patronEmail(patron);
+      const to = opts.email === undefined ? patronEmail(patron) : opts.email;
       if (to && opts.emailState === 'expired') {
         reasons.push('email: address expired without being verified');
         continue;

@@ -68,6 +68,8 @@ export function libraryLanguage(value: string | null | undefined): string | null
 export class BranchDirectory {
   private readonly addressCache = new Map<string, BranchAddresses>();
   private readonly templateCache = new Map<string, Readonly<Record<string, string>>>();
+  /** The From and Reply-To header of each branch's e-mail: a run asks for them for every message. */
+  private readonly headerCache = new Map<string, { from: string; replyTo: string | null }>();
 
   constructor(
     private readonly branches: Map<string, Branch>,
@@ -140,13 +142,24 @@ export class BranchDirectory {
 
   /** The header From of a branch's e-mail: its name and the sender in force (`Branch Name <address>`), so patrons see who writes. */
   senderHeader(code: string | null): string {
-    return withBranchName(this.branch(code)?.branchname ?? null, this.senderEmail(code));
+    return this.headers(code).from;
   }
 
   /** Replies go to the branch: its reply-to in force, else its sender, with its name. */
   replyToHeader(code: string | null): string | null {
-    const address = this.replyTo(code) ?? this.addresses(code).sender.address;
-    return address ? withBranchName(this.branch(code)?.branchname ?? null, address) : null;
+    return this.headers(code).replyTo;
+  }
+
+  private headers(code: string | null): { from: string; replyTo: string | null } {
+    const key = code ?? '';
+    let found = this.headerCache.get(key);
+    if (!found) {
+      const name = this.branch(code)?.branchname ?? null;
+      const replyTo = this.replyTo(code) ?? this.addresses(code).sender.address;
+      found = { from: withBranchName(name, this.senderEmail(code)), replyTo: replyTo ? withBranchName(name, replyTo) : null };
+      this.headerCache.set(key, found);
+    }
+    return found;
   }
 
   returnPath(code: string | null): string | null {
@@ -217,13 +230,14 @@ export function withBranchName(name: string | null, address: string): string {
   return clean ? `${clean} <${address}>` : address;
 }
 
-export function patronTemplateData(p: PatronContact): Record<string, string> {
+/** `email` is the patron's notice address when the caller already has it (patronEmail). */
+export function patronTemplateData(p: PatronContact, email: string | null = patronEmail(p)): Record<string, string> {
   return {
     borrowernumber: String(p.borrowernumber),
     cardnumber: p.cardnumber ?? '',
     firstname: p.firstname ?? '',
     surname: p.surname ?? '',
     title: p.title ?? '',
-    email: patronEmail(p) ?? '',
+    email: email ?? '',
   };
 }

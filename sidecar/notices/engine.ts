@@ -100,6 +100,9 @@ export const READ_AHEAD_BATCHES = 1;
  */
 export const PARALLEL_WRITES = 1;
 
+/** Amounts a run keeps written out: a few fees and prices recur, the rest are written each time. */
+const MAX_AMOUNTS_KEPT = 1000;
+
 /** Everything a run needs that does not change while it runs: read once, used in memory. */
 export class RunContext {
   private constructor(
@@ -172,9 +175,17 @@ export class RunContext {
     return formatKohaTime(value, this.timeFormat);
   }
 
+  /** Amounts as the library writes them; a run prints the same few fees and prices again and again. */
   amount(n: number): string {
-    return formatMoney(n, this.money);
+    let text = this.amounts.get(n);
+    if (text === undefined) {
+      text = formatMoney(n, this.money);
+      if (this.amounts.size < MAX_AMOUNTS_KEPT) this.amounts.set(n, text);
+    }
+    return text;
   }
+
+  private readonly amounts = new Map<number, string>();
 
   /** Whose branch picks the rules for a loan, as the rules_branch setting says. */
   loanRuleBranch(loan: { issue_branchcode: string | null; homebranch: string | null; branchcode: string }): string | null {
@@ -301,23 +312,48 @@ export async function firstRunDay(deps: NoticeDeps, type: MessageType, now: Date
 }
 
 /**
+ * A batch decided in two steps. `prepare` (what the batch needs from the
+ * database) starts as soon as the batch is read, while the batch before it
+ * is still being decided and written, so its round trips are not waited for
+ * in turn. It must not depend on what earlier batches write: batches hold
+ * different patrons, so reads about their own loans or holds do not.
+ */
+export interface PreparedHandler<T, P> {
+  prepare(patrons: T[][]): Promise<P>;
+  decide(patrons: T[][], prepared: P): Promise<NewMessage[]>;
+}
+
+/** A batch waiting its turn: deciding it waits for what was prepared for it (started when it was read). */
+interface QueuedBatch {
+  decide(): Promise<NewMessage[]>;
+}
+
+/**
  * Reads a streaming query ordered by patron and hands the rows over in
  * batches of whole patrons. Reading runs ahead of deciding and writing (up
- * to `readAhead` batches wait), and batches are written (up to
- * `parallelWrites` at once) while the next is decided, so the query, the
- * rendering and the writes overlap instead of taking turns; memory stays
- * bounded by the read-ahead. A failure anywhere stops the run and closes the
- * query; the run ends only once no write is left in flight.
+ * to `readAhead` batches wait, each already being prepared when the handler
+ * has a `prepare` step), and batches are written (up to `parallelWrites` at
+ * once) while the next is decided, so the query, the rendering and the
+ * writes overlap instead of taking turns; memory stays bounded by the
+ * read-ahead. A failure anywhere stops the run and closes the query; the run
+ * ends only once no write is left in flight.
  */
-export async function runBatches<T extends { borrowernumber: number }>(
+export async function runBatches<T extends { borrowernumber: number }, P>(
   rows: AsyncIterable<T>,
-  handle: (patrons: T[][]) => Promise<NewMessage[]>,
+  handle: ((patrons: T[][]) => Promise<NewMessage[]>) | PreparedHandler<T, P>,
   sink: MessageSink,
   patronsPerBatch = PATRONS_PER_BATCH,
   readAhead = READ_AHEAD_BATCHES,
   parallelWrites = PARALLEL_WRITES,
 ): Promise<void> {
-  const queue: T[][][] = [];
+  const batchOf = (patrons: T[][]): QueuedBatch => {
+    if (typeof handle === 'function') return { decide: () => handle(patrons) };
+    const prepared = handle.prepare(patrons);
+    // A batch the run stops before deciding is never awaited: its failure must not be left unhandled.
+    prepared.catch(() => undefined);
+    return { decide: () => prepared.then((p) => handle.decide(patrons, p)) };
+  };
+  const queue: QueuedBatch[] = [];
   let finished = false;
   const isFinished = () => finished;
   let failure: { error: unknown } | null = null;
@@ -347,7 +383,7 @@ export async function runBatches<T extends { borrowernumber: number }>(
         const batch = failed() ? undefined : queue.shift();
         if (!batch) break;
         signal('reader');
-        const made = await handle(batch);
+        const made = await batch.decide();
         while (writes.size >= parallelWrites && !failed()) await Promise.race(writes);
         if (failed() || !made.length) continue;
         const write: Promise<void> = sink(made).then(
@@ -368,7 +404,7 @@ export async function runBatches<T extends { borrowernumber: number }>(
   let group: T[] = [];
   let pending: T[][] = [];
   const enqueue = async () => {
-    queue.push(pending);
+    queue.push(batchOf(pending));
     pending = [];
     signal('worker');
     while (queue.length >= readAhead && !failed()) await new Promise<void>((r) => (wakeReader = r));
@@ -384,7 +420,7 @@ export async function runBatches<T extends { borrowernumber: number }>(
       group.push(row);
     }
     if (group.length) pending.push(group);
-    if (pending.length && !failed()) queue.push(pending);
+    if (pending.length && !failed()) queue.push(batchOf(pending));
   } catch (err) {
     fail(err);
   } finally {
@@ -419,17 +455,22 @@ export interface Unit {
 /** Extra top-level template values a type adds for one message (e.g. the pickup deadline). */
 export type Extras = (units: Unit[], ctx: RunContext) => Record<string, string | number>;
 
-/** Asks the e-mail gate, once per batch, about the patrons that have a usable address. */
-export async function emailStates(deps: NoticeDeps, patrons: PatronContact[]): Promise<Map<number, EmailGateState>> {
+/** Each patron's notice address (patronEmail), read once however many of the patron's loans or holds there are. */
+export function patronEmails(patrons: PatronContact[]): Map<number, string | null> {
+  const out = new Map<number, string | null>();
+  for (const p of patrons) if (!out.has(p.borrowernumber)) out.set(p.borrowernumber, patronEmail(p));
+  return out;
+}
+
+/** Asks the e-mail gate, once per batch, about the patrons that have a usable address (`emails`: patronEmails, if read already). */
+export async function emailStates(
+  deps: NoticeDeps,
+  patrons: PatronContact[],
+  emails: Map<number, string | null> = patronEmails(patrons),
+): Promise<Map<number, EmailGateState>> {
   if (!deps.emailGate) return new Map();
   const ask: Array<{ borrowernumber: number; email: string }> = [];
-  const seen = new Set<number>();
-  for (const p of patrons) {
-    if (seen.has(p.borrowernumber)) continue;
-    seen.add(p.borrowernumber);
-    const email = patronEmail(p);
-    if (email) ask.push({ borrowernumber: p.borrowernumber, email });
-  }
+  for (const [borrowernumber, email] of emails) if (email) ask.push({ borrowernumber, email });
   return ask.length ? deps.emailGate.check(ask) : new Map();
 }
 
@@ -460,10 +501,9 @@ export class Composer {
       if (units.length - open.length) skip(stats, 'already_notified', units.length - open.length);
     }
     if (!open.length) return [];
-    const gate = await emailStates(
-      deps,
-      open.map((u) => u.patron),
-    );
+    const patrons = open.map((u) => u.patron);
+    const emails = patronEmails(patrons);
+    const gate = await emailStates(deps, patrons, emails);
     const groups = new Map<string, Unit[]>();
     for (const u of open) {
       const key = `${u.patron.borrowernumber}|${u.level}|${u.sendingBranch ?? ''}|${u.digestKey ?? `unit:${u.coverage}`}`;
@@ -475,7 +515,8 @@ export class Composer {
     let sinceYield = 0;
     for (const list of groups.values()) {
       try {
-        out.push(...this.messagesFor(list, gate.get(list[0].patron.borrowernumber)));
+        const { borrowernumber } = list[0].patron;
+        out.push(...this.messagesFor(list, gate.get(borrowernumber), emails.get(borrowernumber) ?? null));
       } catch (err) {
         // A template that cannot be used stops the run: staff must put it right. Anything else is this record's data,
         // including data too large for the template's render budget: this patron's notice is skipped, the run goes on.
@@ -495,7 +536,7 @@ export class Composer {
     return out;
   }
 
-  private messagesFor(units: Unit[], emailState: EmailGateState | undefined): NewMessage[] {
+  private messagesFor(units: Unit[], emailState: EmailGateState | undefined, email: string | null): NewMessage[] {
     const { ctx } = this;
     const { deps, args } = ctx;
     const first = units[0];
@@ -507,6 +548,7 @@ export class Composer {
       available: ctx.availableFrom(sendingBranch),
       emailState,
       complaintStopsEmail: !mustReach || first.channels.includes('print'),
+      email,
     };
     const choices: ChannelChoice[] = rule.send_all_channels
       ? chooseAllChannels(first.channels, patron, choiceOpts)
@@ -515,7 +557,7 @@ export class Composer {
     const notices = rule.fee_per_notice + rule.fee_per_item * units.length;
     const fee = Math.round((notices + amounts) * 100) / 100;
     const base: Record<string, unknown> = {
-      patron: patronTemplateData(patron),
+      patron: patronTemplateData(patron, email),
       branch: ctx.directory.templateData(sendingBranch),
       address: '',
       items: units.filter((u) => u.line).map((u) => u.line),

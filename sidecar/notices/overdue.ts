@@ -33,6 +33,7 @@ import {
   smallestDelay,
   type GenerateArgs,
   type LevelRecord,
+  type LoanHistory,
   type MessageSink,
   type Unit,
 } from './engine';
@@ -118,56 +119,57 @@ export async function generateOverdue(deps: NoticeDeps, args: GenerateArgs, stat
 
   await runBatches(
     deps.host.streamLoans({ dueBefore }),
-    async (patrons) => {
-      const loans = loansInScope(ctx, calendar, patrons, stats);
-      const history = await loanHistory(deps.store, loans, deps.settings.timezone);
-      const units: Unit[] = [];
-      for (const loan of loans) {
-        const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
-        const sent = history.get(loan.issue_id)?.levels ?? new Map<number, LevelRecord>();
-        const current = sent.size ? Math.max(...sent.keys()) : 0;
-        const dueDay = loan.date_due.slice(0, 10);
-        const atAge =
-          !current && kohaLevelsBefore && dueDay < kohaLevelsBefore
-            ? chain.levelAtAge(subject, calendar.daysBetween(calendar.branchFor(loan), dueDay, args.runDate))
-            : null;
-        if (atAge && atAge.level > 1) {
-          if (args.level != null && atAge.level !== args.level) {
+    {
+      prepare: (patrons) => loansWithHistory(deps, ctx, calendar, patrons, stats),
+      decide: async (_patrons, { loans, history }) => {
+        const units: Unit[] = [];
+        for (const loan of loans) {
+          const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
+          const sent = history.get(loan.issue_id)?.levels ?? new Map<number, LevelRecord>();
+          const current = sent.size ? Math.max(...sent.keys()) : 0;
+          const dueDay = loan.date_due.slice(0, 10);
+          const atAge =
+            !current && kohaLevelsBefore && dueDay < kohaLevelsBefore
+              ? chain.levelAtAge(subject, calendar.daysBetween(calendar.branchFor(loan), dueDay, args.runDate))
+              : null;
+          if (atAge && atAge.level > 1) {
+            if (args.level != null && atAge.level !== args.level) {
+              skip(stats, 'other_level');
+              continue;
+            }
+            units.push(loanUnit(ctx, loan, atAge.rule, atAge.level, loanCoverageKey('overdue', atAge.level, loan.issue_id, loan.date_due)));
+            continue;
+          }
+          const next = current + 1;
+          const rule = next <= 5 ? chain.levelRule(next, subject) : null;
+          if (!rule) {
+            skip(stats, current ? 'no_further_level' : 'level_not_used');
+            continue;
+          }
+          if (!current && loan.date_due >= moment) {
+            skip(stats, 'not_yet_due_for_notice');
+            continue;
+          }
+          // A later level counts from the day the one before went out; while that one waits, so does this one.
+          const from = current ? sent.get(current)?.wentOut : dueDay;
+          if (!from) {
+            // Notified at its current level, which has not gone out yet.
+            skip(stats, 'already_notified');
+            continue;
+          }
+          if (calendar.daysBetween(calendar.branchFor(loan), from, args.runDate) < rule.delay_days) {
+            skip(stats, current ? 'already_notified' : 'not_yet_due_for_notice');
+            continue;
+          }
+          if (args.level != null && next !== args.level) {
             skip(stats, 'other_level');
             continue;
           }
-          units.push(loanUnit(ctx, loan, atAge.rule, atAge.level, loanCoverageKey('overdue', atAge.level, loan.issue_id, loan.date_due)));
-          continue;
+          units.push(loanUnit(ctx, loan, rule, next, loanCoverageKey('overdue', next, loan.issue_id, loan.date_due)));
         }
-        const next = current + 1;
-        const rule = next <= 5 ? chain.levelRule(next, subject) : null;
-        if (!rule) {
-          skip(stats, current ? 'no_further_level' : 'level_not_used');
-          continue;
-        }
-        if (!current && loan.date_due >= moment) {
-          skip(stats, 'not_yet_due_for_notice');
-          continue;
-        }
-        // A later level counts from the day the one before went out; while that one waits, so does this one.
-        const from = current ? sent.get(current)?.wentOut : dueDay;
-        if (!from) {
-          // Notified at its current level, which has not gone out yet.
-          skip(stats, 'already_notified');
-          continue;
-        }
-        if (calendar.daysBetween(calendar.branchFor(loan), from, args.runDate) < rule.delay_days) {
-          skip(stats, current ? 'already_notified' : 'not_yet_due_for_notice');
-          continue;
-        }
-        if (args.level != null && next !== args.level) {
-          skip(stats, 'other_level');
-          continue;
-        }
-        units.push(loanUnit(ctx, loan, rule, next, loanCoverageKey('overdue', next, loan.issue_id, loan.date_due)));
-      }
-      // The history read above is what tells which level is next, so coverage is known here.
-      return composer.compose(units, stats, { coverageKnown: true });
+        // The history read with the loans is what tells which level is next, so coverage is known here.
+        return composer.compose(units, stats, { coverageKnown: true });
+      },
     },
     sink,
   );
@@ -200,40 +202,57 @@ export async function generateReplacementBills(deps: NoticeDeps, args: GenerateA
 
   await runBatches(
     deps.host.streamLoans({ dueBefore }),
-    async (patrons) => {
-      const loans = loansInScope(ctx, calendar, patrons, stats);
-      const history = await loanHistory(deps.store, loans, deps.settings.timezone);
-      const units: Unit[] = [];
-      for (const loan of loans) {
-        const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
-        const rule = resolveRule(billRules, subject);
-        if (!rule || !rule.is_used) {
-          skip(stats, 'type_not_used');
-          continue;
+    {
+      prepare: (patrons) => loansWithHistory(deps, ctx, calendar, patrons, stats),
+      decide: async (_patrons, { loans, history }) => {
+        const units: Unit[] = [];
+        for (const loan of loans) {
+          const subject = ctx.subject(ctx.loanRuleBranch(loan), loan.categorycode, loan.itype);
+          const rule = resolveRule(billRules, subject);
+          if (!rule || !rule.is_used) {
+            skip(stats, 'type_not_used');
+            continue;
+          }
+          const h = history.get(loan.issue_id);
+          if (h?.types.has('replacement_bill')) {
+            skip(stats, 'already_notified');
+            continue;
+          }
+          const last = chain.lastUsedLevel(subject);
+          const from = last ? h?.levels.get(last)?.wentOut : loan.date_due.slice(0, 10);
+          if (!from) {
+            skip(stats, 'overdue_levels_not_yet_sent');
+            continue;
+          }
+          if (calendar.daysBetween(calendar.branchFor(loan), from, args.runDate) < rule.delay_days) {
+            skip(stats, 'not_yet_due_for_notice');
+            continue;
+          }
+          const own = Number(loan.replacementprice ?? 0);
+          const amount = own > 0 ? own : Number(loan.defaultreplacecost ?? 0);
+          units.push(loanUnit(ctx, loan, rule, 0, coverageKey('replacement_bill', 0, 'issue', loan.issue_id), { amount }));
         }
-        const h = history.get(loan.issue_id);
-        if (h?.types.has('replacement_bill')) {
-          skip(stats, 'already_notified');
-          continue;
-        }
-        const last = chain.lastUsedLevel(subject);
-        const from = last ? h?.levels.get(last)?.wentOut : loan.date_due.slice(0, 10);
-        if (!from) {
-          skip(stats, 'overdue_levels_not_yet_sent');
-          continue;
-        }
-        if (calendar.daysBetween(calendar.branchFor(loan), from, args.runDate) < rule.delay_days) {
-          skip(stats, 'not_yet_due_for_notice');
-          continue;
-        }
-        const own = Number(loan.replacementprice ?? 0);
-        const amount = own > 0 ? own : Number(loan.defaultreplacecost ?? 0);
-        units.push(loanUnit(ctx, loan, rule, 0, coverageKey('replacement_bill', 0, 'issue', loan.issue_id), { amount }));
-      }
-      return composer.compose(units, stats, { coverageKnown: true });
+        return composer.compose(units, stats, { coverageKnown: true });
+      },
     },
     sink,
   );
+}
+
+/**
+ * A batch's loans in scope and what the sidecar already sent about them: one
+ * query, read while the batch before is still being decided and written
+ * (its patrons' loans are other loans, so its writes do not change this).
+ */
+async function loansWithHistory(
+  deps: NoticeDeps,
+  ctx: RunContext,
+  calendar: OverdueCalendar,
+  patrons: LoanCandidate[][],
+  stats: RunStats,
+): Promise<{ loans: LoanCandidate[]; history: Map<number, LoanHistory> }> {
+  const loans = loansInScope(ctx, calendar, patrons, stats);
+  return { loans, history: await loanHistory(deps.store, loans, deps.settings.timezone) };
 }
 
 /**

@@ -72,6 +72,22 @@ describe('patron contact data', () => {
     });
   });
 
+  it('uses the notice address the caller already read, and reads it itself only when not given', () => {
+    const p = patron({ email: 'asa@example.org' });
+    // A run reads each patron's address once (patronEmail) and hands it over; none read means none usable.
+    expect(chooseChannel(['email', 'print'], p, { defaultCountry: 'SE', email: 'work@example.org' })).to.deep.equal({
+      ok: true,
+      channel: 'email',
+      to: 'work@example.org',
+    });
+    expect(chooseChannel(['email', 'print'], p, { defaultCountry: 'SE', email: null })).to.include({ ok: true, channel: 'print' });
+    expect(chooseChannel(['email', 'print'], p, { defaultCountry: 'SE' })).to.include({
+      ok: true,
+      channel: 'email',
+      to: 'asa@example.org',
+    });
+  });
+
   it('says why when no allowed channel can carry the notice', () => {
     expect(chooseChannel(['email', 'sms'], patron({ email: 'x@@y', mobile: '12' }), { defaultCountry: 'SE' })).to.deep.equal({
       ok: false,

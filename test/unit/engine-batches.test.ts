@@ -119,6 +119,82 @@ describe('engine: the batch pipeline', () => {
     expect(err).to.equal('the query broke');
   });
 
+  it('prepares a batch as soon as it is read, while the one before is still being decided, and decides each with its own', async () => {
+    const events: string[] = [];
+    const decided: Array<{ first: number; prepared: number }> = [];
+    await runBatches(
+      rowsOf(rows),
+      {
+        prepare: async (patrons) => {
+          const first = patrons[0][0].borrowernumber;
+          events.push(`prepare ${first}`);
+          await tick();
+          return first;
+        },
+        decide: async (patrons, prepared) => {
+          const first = patrons[0][0].borrowernumber;
+          events.push(`decide ${first}`);
+          await tick(10);
+          events.push(`decided ${first}`);
+          decided.push({ first, prepared });
+          return [fake(first)];
+        },
+      },
+      async () => {
+        await tick(3);
+      },
+      3,
+    );
+    expect(decided).to.deep.equal([
+      { first: 1, prepared: 1 },
+      { first: 4, prepared: 4 },
+      { first: 7, prepared: 7 },
+    ]);
+    // The second batch's reads start before the first batch is decided, not after.
+    expect(events.indexOf('prepare 4')).to.be.lessThan(events.indexOf('decided 1'));
+  });
+
+  it('a failed preparation stops the run with that error, and one never decided is not left unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const err = await runBatches(
+        rowsOf(rows),
+        {
+          prepare: (patrons) =>
+            patrons[0][0].borrowernumber === 1 ? Promise.resolve(null) : Promise.reject(new Error('the history read broke')),
+          decide: async (patrons) => {
+            // The first batch takes long enough for the next one to be read and fail meanwhile.
+            await tick(20);
+            if (patrons[0][0].borrowernumber === 1) throw new Error('a template is broken');
+            return [];
+          },
+        },
+        () => Promise.resolve(),
+        1,
+      ).then(
+        () => null,
+        (e: unknown) => (e instanceof Error ? e.message : e),
+      );
+      expect(err).to.equal('a template is broken');
+      await tick(10);
+      expect(unhandled).to.deep.equal([]);
+      const second = await runBatches(
+        rowsOf(rows),
+        { prepare: () => Promise.reject(new Error('the history read broke')), decide: () => Promise.resolve([]) },
+        () => Promise.resolve(),
+        1,
+      ).then(
+        () => null,
+        (e: unknown) => (e instanceof Error ? e.message : e),
+      );
+      expect(second).to.equal('the history read broke');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a failed decision stops the run with that error', async () => {
     const err = await runBatches(
       rowsOf(rows),
