@@ -22,7 +22,6 @@ import { NoticeRenderer, TemplateStore } from './rendering';
 import { createLogger, type Logger } from './logging';
 import { NoticeRecheck, RunApproval, resentContent, runNotices, systemClock, type Clock, type NoticeDeps, type RunResult } from './notices';
 import {
-  MailThread,
   SmtpAdapter,
   SmtpTransports,
   PrintAdapter,
@@ -31,7 +30,6 @@ import {
   type ChannelName,
   type SmsAvailability,
 } from './channels';
-import type { TransportOptions } from 'nodemailer';
 import type { DeliveryWorker, ReceiptTally, RetryPolicy } from './delivery';
 import {
   VerificationService,
@@ -213,18 +211,15 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         },
       })
     : null;
-  // The print folder's PDFs are rendered off the main thread, which sends and serves meanwhile; so is e-mail composed.
+  // The print folder's PDFs are rendered off the main thread, which sends and serves meanwhile.
   let letterPdfs: LetterPdfThread | null = null;
   const letterPdfThread = () => (letterPdfs ??= new (load.letters().LetterPdfThread)());
-  let mailThread: MailThread | null = null;
-  const createTransport = (options: TransportOptions) => (mailThread ??= new MailThread()).transport(options);
   const adapters: Partial<Record<ChannelName, ChannelAdapter>> = {
     email: new SmtpAdapter({
       url: settings.smtpUrl,
       dkim: settings.dkim,
       // Koha's own SMTP servers, where it names one for a branch or a default; KMC_SMTP_URL otherwise.
-      servers: new SmtpTransports({ koha: host, createTransport }),
-      createTransport,
+      servers: new SmtpTransports({ koha: host }),
       // Each e-mail's own return path (VERP), so its bounce names it: at the branch's bounce domain, else the global one.
       returnPath: async (m) =>
         load.bounces().returnPathFor(m, {
@@ -531,7 +526,6 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         // 3. the channels, then 4. the database
         if (channelsStarted) for (const a of Object.values(adapters)) await a.stop();
         await letterPdfs?.close();
-        await mailThread?.close();
         if (ownsKnex) await knex.destroy();
         await outcomesKnex?.destroy();
       })();

@@ -1,6 +1,5 @@
 export type { ChannelAdapter, ChannelName, OutgoingMessage, SendOutcome } from './contract';
-export { SmtpAdapter, classifySmtpError, SmtpTransports, MailThread, inThisThread } from './smtp';
-export type { MailTransport } from './smtp';
+export { SmtpAdapter, classifySmtpError, SmtpTransports } from './smtp';
 export type { SmtpServerSettings, SmtpServerSource, BranchSmtpSource } from './smtp';
 export { PrintAdapter, type PrintAdapterOptions, type RenderLetters } from './print';
 export {

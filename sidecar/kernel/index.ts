@@ -1,7 +1,6 @@
 export { systemClock, type Clock } from './clock';
 export { addDays, dateFormat, daysBetween, libraryDay, libraryTime, runMoment } from './days';
 export { messageIdFor } from './ids';
-export { TaskThread, serveTasks, type ThreadError } from './task-thread';
 export { isE164, readSmsSender, type SmsSender, type SmsSenderForm, type SmsSenderReading } from './sms-sender';
 export {
   CHANNELS,

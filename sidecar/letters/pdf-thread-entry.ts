@@ -1,6 +1,20 @@
-/** The letters' PDF thread (pdf-thread.ts): renders each task it is handed and answers with the PDF or the error. */
-import { serveTasks } from '../kernel';
-import { renderLettersPdf } from './render';
-import type { PdfTask } from './pdf-thread';
+/** The letters' PDF thread (pdf-thread.ts): renders each job it is handed and answers with the PDF or the error. */
+import { parentPort } from 'node:worker_threads';
+import { renderLettersPdf, type Letter, type LettersPdfOptions } from './render';
+import type { ThreadAnswer } from './pdf-thread';
 
-serveTasks<PdfTask, Uint8Array>(({ letters, opts }) => renderLettersPdf(letters, opts));
+const port = parentPort;
+if (port) {
+  port.on('message', (job: { id: number; letters: Letter[]; opts: LettersPdfOptions }) => {
+    renderLettersPdf(job.letters, job.opts).then(
+      (pdf) => {
+        const answer: ThreadAnswer = { id: job.id, pdf };
+        port.postMessage(answer);
+      },
+      (err: unknown) => {
+        const answer: ThreadAnswer = { id: job.id, error: err instanceof Error ? err.message : String(err) };
+        port.postMessage(answer);
+      },
+    );
+  });
+}

@@ -17,9 +17,6 @@ import { createKohaDatabase, kohaSchemaKind, type KohaDatabase } from '../suppor
 import { cliKind, runKmc } from '../support/cli';
 import { migrate } from '../../sidecar/db';
 import { seedLibrary } from '../../sidecar/fixture';
-import { MailCapture } from '../../sidecar/demo/capture-smtp';
-import { MessageStore } from '../../sidecar/queue';
-import { smsMessage } from './delivery-support';
 
 const HOOK = path.resolve(__dirname, '..', 'support', 'record-modules.cjs');
 
@@ -124,35 +121,6 @@ describe(`what a command loads at start-up (${kohaSchemaKind()} Koha schema, ${c
     expect(JSON.parse(result.stdout)).to.include({ sent: 0, claimed: 0 });
     expect(packages).to.include('sidecar/delivery');
     expect(packages.filter((p) => ['nodemailer', 'pdfkit', 'smpp', 'express'].includes(p))).to.deep.equal([]);
-  });
-
-  it('a delivery composes and sends its e-mail on the e-mail thread: the main thread never loads the mail library', async () => {
-    const smtp = new MailCapture();
-    await smtp.start();
-    try {
-      const e = {
-        channel: 'email' as const,
-        to: 'asa@example.org',
-        from: 'library@example.org',
-        subject: 'Påminnelse',
-        html: '<p>Hej Åsa</p>',
-      };
-      await new MessageStore(db.knex).insertMessages([smsMessage('Hej Åsa', e)], new Date(), 'test');
-      const { result, packages } = await loaded('deliver-mail', ['deliver', '--once', '--json'], {
-        KMC_DATABASE_URL: db.url,
-        KMC_SMTP_URL: smtp.url,
-        KMC_PRINT_DIR: dir,
-        KMC_LOG_LEVEL: 'error',
-      });
-      expect(result.code, result.stderr).to.equal(0);
-      expect(JSON.parse(result.stdout)).to.include({ sent: 1 });
-      expect(smtp.messages.map((m) => m.envelopeTo)).to.deep.equal([['asa@example.org']]);
-      expect(smtp.messages[0].parsed.subject).to.equal('Påminnelse');
-      expect(packages).to.include('sidecar/delivery');
-      expect(packages.filter((p) => ['nodemailer', 'pdfkit'].includes(p))).to.deep.equal([]);
-    } finally {
-      await smtp.stop();
-    }
   });
 
   it('with --verbose, or logging above errors, stack traces are mapped to the TypeScript lines', async () => {

@@ -15,8 +15,7 @@ vm.Script = class extends Script {
   }
 };
 
-// The main thread's modules: a thread (letters' PDFs, e-mail) keeps its own and writes nothing.
-const out = require('node:worker_threads').isMainThread ? process.env.LOADED_MODULES_FILE : undefined;
+const out = process.env.LOADED_MODULES_FILE;
 if (out) {
   process.on('exit', () => {
     const packages = new Set();

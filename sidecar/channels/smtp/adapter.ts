@@ -3,14 +3,13 @@
  * decides the outcome: 2xx accepted, 4xx or a dropped connection is worth a
  * retry, 5xx is final and its reply is kept.
  */
-import type { TransportOptions } from 'nodemailer';
+import type { Transporter, TransportOptions } from 'nodemailer';
 import type { ChannelAdapter, OutgoingMessage, SendOutcome } from '../contract';
 import { isUsableEmail } from '../../contact';
 import { ADDRESS_PROBLEM_TEXT, checkAddress, checkSender } from '../../addresses';
 import { messageIdFor } from '../../kernel';
 import { dkimKeyFor, type DkimKey } from '../../config';
 import type { SmtpTransports } from './transports';
-import type { MailTransport } from './mail-thread';
 
 /** nodemailer, loaded when the first transport is made (commands that send no e-mail never load it). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
@@ -35,13 +34,6 @@ export interface SmtpOptions {
   returnPath?: (message: OutgoingMessage) => string | null | Promise<string | null>;
   /** The DKIM key of the message's branch, when its settings hold one; used when its domain covers the sender's. */
   branchDkim?: (message: OutgoingMessage) => Promise<DkimKey | null>;
-  /** Makes a pooled transport (the e-mail thread's, from the composition root); nodemailer's own in this thread when absent. */
-  createTransport?: (options: TransportOptions) => MailTransport;
-}
-
-/** A pooled nodemailer transport in this thread. */
-export function inThisThread(options: TransportOptions): MailTransport {
-  return nodemailer().createTransport(options);
 }
 
 const TRANSIENT_CODES = new Set([
@@ -90,7 +82,7 @@ export function classifySmtpError(err: SmtpError): SendOutcome {
 
 export class SmtpAdapter implements ChannelAdapter {
   readonly channel = 'email' as const;
-  private transport: MailTransport | null = null;
+  private transport: Transporter | null = null;
   /** The pool's options, worked out by start(); the pool itself (and nodemailer) only on the first send. */
   private poolOptions: TransportOptions | null = null;
   private inFlight = new Set<Promise<unknown>>();
@@ -114,8 +106,8 @@ export class SmtpAdapter implements ChannelAdapter {
   }
 
   /** The pooled transport, opened on first use; it connects on the first send. */
-  private pool(): MailTransport | null {
-    if (!this.transport && this.poolOptions) this.transport = (this.opts.createTransport ?? inThisThread)(this.poolOptions);
+  private pool(): Transporter | null {
+    if (!this.transport && this.poolOptions) this.transport = nodemailer().createTransport(this.poolOptions);
     return this.transport;
   }
 
@@ -163,7 +155,7 @@ export class SmtpAdapter implements ChannelAdapter {
     return job;
   }
 
-  private async sendNow(message: OutgoingMessage, ownTransport: MailTransport): Promise<SendOutcome> {
+  private async sendNow(message: OutgoingMessage, ownTransport: Transporter): Promise<SendOutcome> {
     // A malformed address is never handed to the server.
     if (!isUsableEmail(message.to)) return { kind: 'failed', code: 'EMAIL_INVALID_ADDRESS', reason: 'the e-mail address is not valid' };
     let transport = ownTransport;

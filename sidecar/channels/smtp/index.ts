@@ -1,6 +1,5 @@
 // E-mail over SMTP.
-export { SmtpAdapter, classifySmtpError, inThisThread, type SmtpOptions } from './adapter';
-export { MailThread, type MailTransport } from './mail-thread';
+export { SmtpAdapter, classifySmtpError, type SmtpOptions } from './adapter';
 export {
   SmtpTransports,
   kohaServerOptions,

@@ -9,9 +9,12 @@
  * lists are read again after `refreshMs`, and a server no longer named has
  * its pool closed.
  */
-import type { TransportOptions } from 'nodemailer';
+import type { Transporter, TransportOptions } from 'nodemailer';
 import type { KohaSmtpServer } from '../../host';
-import type { MailTransport } from './mail-thread';
+
+/** nodemailer, loaded when the first transport is made (commands that send no e-mail never load it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+const nodemailer = () => require('nodemailer') as typeof import('nodemailer');
 
 /** One of Koha's SMTP servers, as the host reader gives it (timeout in seconds). */
 export type SmtpServerSettings = Omit<KohaSmtpServer, 'id'>;
@@ -33,13 +36,11 @@ export interface SmtpTransportsOptions {
   refreshMs?: number;
   maxConnections?: number;
   now?: () => number;
-  /** Makes a pooled transport (the e-mail thread's, from the composition root). */
-  createTransport: (options: TransportOptions) => MailTransport;
 }
 
 /** A server a branch's e-mail goes through: a pool, and where its settings came from. */
 export interface SmtpRoute {
-  transport: MailTransport;
+  transport: Transporter;
   /** `koha:<server name>` or `branch:<branchcode>`, for logs. */
   source: string;
 }
@@ -90,7 +91,7 @@ export class SmtpTransports {
   private routes: { byBranch: Map<string, Chosen>; fallback: Chosen | null } | null = null;
   private loadedAt = 0;
   private loading: Promise<void> | null = null;
-  private pools = new Map<string, MailTransport>();
+  private pools = new Map<string, Transporter>();
 
   constructor(private readonly opts: SmtpTransportsOptions) {}
 
@@ -101,7 +102,7 @@ export class SmtpTransports {
     const chosen = (branchcode ? routes?.byBranch.get(branchcode) : undefined) ?? routes?.fallback ?? null;
     if (!chosen) return null;
     let transport = this.pools.get(chosen.key);
-    if (!transport) this.pools.set(chosen.key, (transport = this.opts.createTransport(chosen.options)));
+    if (!transport) this.pools.set(chosen.key, (transport = nodemailer().createTransport(chosen.options)));
     return { transport, source: chosen.source };
   }
 
