@@ -50,7 +50,12 @@ export const MAYBE_DELIVERED_CODES: ReadonlySet<string> = new Set(['SMPP_TIMEOUT
 
 const LEASE_CHECK_EVERY_MS = 5_000;
 
-/** The longest the first outcome of a group waits for sends still answering before the group is written anyway. */
+/**
+ * How long an outcome waits for sends still answering before its group is written anyway: as long as the latest
+ * write took, within these bounds. A steady stream of answers (e-mail over a pool) then makes groups of a few
+ * outcomes, not a commit for each.
+ */
+const GATHER_MIN_MS = 5;
 const GATHER_MAX_MS = 20;
 
 export function backoffMs(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
@@ -128,8 +133,9 @@ const SHORT_HOLDS_MAX = 3;
  *
  * One group is written at a time. While sends are still answering, an
  * outcome waits for them, at most as long as the latest write took (writing
- * at once would make them wait that long anyway, behind it); one that waited
- * that long behind the write before goes at once. So a window is stored by
+ * at once would make them wait that long anyway, behind it) and at least a
+ * few milliseconds; one that waited that long behind the write before goes
+ * at once. So a window is stored by
  * one commit, not by one for its first answers and another for the rest, and
  * a commit costs much the same for one outcome as for ten.
  */
@@ -166,7 +172,7 @@ class OutcomeWriter {
   private next(): void {
     if (this.running || !this.pending.length) return;
     // Outcomes that already waited that long (behind the write before) go at once.
-    const wait = Math.min(GATHER_MAX_MS, Math.max(1, this.lastWriteMs)) - (performance.now() - this.pending[0].at);
+    const wait = Math.min(GATHER_MAX_MS, Math.max(GATHER_MIN_MS, this.lastWriteMs)) - (performance.now() - this.pending[0].at);
     if (wait >= 1 && this.unanswered() > 0 && this.pending.length < this.maxGroup) {
       this.gathering ??= setTimeout(() => {
         this.gathering = null;
