@@ -306,9 +306,9 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
   });
   const verificationLimiter = new VerificationRateLimiter({ store: verificationRecords, secret: settings.secret, clock });
   let worker: DeliveryWorker | null = null;
-  const deliveryWorker = () => {
+  const newDeliveryWorker = () => {
     const { DeliveryWorker, SendCountStore, SendingPace } = load.delivery();
-    return (worker ??= new DeliveryWorker({
+    return new DeliveryWorker({
       store,
       host,
       adapters,
@@ -328,8 +328,9 @@ export function createApp(settings: Settings, opts: AppOptions = {}): App {
         const checked = await recheck.settle(batch, { actor: workerId, claimedBy: workerId });
         return { send: checked.kept, cancelled: checked.cancelled.length };
       },
-    }));
+    });
   };
+  const deliveryWorker = () => (worker ??= newDeliveryWorker());
   smsBounced = async (messageId) => {
     const replaced = await queueActions.replaceBounced(messageId, 'smsc');
     logger.info('sms.bounce_replacement', { messageId, ...replaced });

@@ -132,12 +132,12 @@ const SHORT_HOLDS_MAX = 3;
  * message back).
  *
  * One group is written at a time. While sends are still answering, an
- * outcome waits for them, at most as long as the latest write took (writing
- * at once would make them wait that long anyway, behind it) and at least a
- * few milliseconds; one that waited that long behind the write before goes
- * at once. So a window is stored by
- * one commit, not by one for its first answers and another for the rest, and
- * a commit costs much the same for one outcome as for ten.
+ * outcome waits for them, as long as the latest write took (writing at once
+ * would make them wait that long anyway, behind it), within GATHER_MIN_MS
+ * and GATHER_MAX_MS; one that waited that long behind the write before goes
+ * at once. So a window is stored by one commit, not by one for its first
+ * answers and another for the rest, and a commit costs much the same for one
+ * outcome as for ten.
  */
 class OutcomeWriter {
   private pending: Pending[] = [];
@@ -168,7 +168,7 @@ class OutcomeWriter {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Starts the next group now, or once the sends still answering have answered (as long as the latest write took, at most). */
+  /** Starts the next group now, or once the sends still answering have answered (or the wait above is over). */
   private next(): void {
     if (this.running || !this.pending.length) return;
     // Outcomes that already waited that long (behind the write before) go at once.

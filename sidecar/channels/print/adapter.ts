@@ -260,12 +260,13 @@ export class PrintAdapter implements ChannelAdapter {
     }
     const group = this.groupOf(message);
     const spool = this.spoolFile(group);
+    const line = `${message.id}\n`;
     try {
-      await appendFile(spool, `${message.id}\n`, 'utf8').catch(async (err: unknown) => {
+      await appendFile(spool, line, 'utf8').catch(async (err: unknown) => {
         // The day's spool folder is made by its first letter (or again, if it was removed).
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         await mkdir(path.dirname(spool), { recursive: true });
-        await appendFile(spool, `${message.id}\n`, 'utf8');
+        await appendFile(spool, line, 'utf8');
       });
     } catch (err) {
       // A full disk or a folder that went away: worth trying again once staff fix it.

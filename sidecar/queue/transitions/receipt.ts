@@ -87,11 +87,7 @@ export function waitingReceipts(trx: Db, sent: SentSms[]): Knex.QueryBuilder<Sms
  * older receipt with the same id belongs to an earlier message).
  */
 export async function applyWaitingReceipts(trx: Knex.Transaction, sent: SentSms[], at: Date): Promise<void> {
-  await applyReceiptsFound(trx, sent, await waitingReceipts(trx, sent), at);
-}
-
-/** Applies the receipts waitingReceipts found, each to the SMS it is for. */
-async function applyReceiptsFound(trx: Knex.Transaction, sent: SentSms[], waiting: SmsReceiptRow[], at: Date): Promise<void> {
+  const waiting = await waitingReceipts(trx, sent);
   const status = new Map<number, MessageStatus>();
   for (const r of waiting) {
     const receivedAt = fromDbTime(r.received_at) ?? at;
