@@ -271,6 +271,156 @@ describe(`the delivery worker (${kohaSchemaKind()} Koha schema)`, function () {
     }
   });
 
+  it('a group of different outcomes gives each message its own values, and the write makes no temporary table', async () => {
+    const s = await services();
+    const ids = (
+      await s.store.insertMessages(
+        [message('sms'), message('sms'), message('email'), message('email'), message('print')],
+        clock.now(),
+        'test',
+      )
+    ).ids;
+    // The second e-mail was sent once before (staff sent it again): its first send stays.
+    await db.knex('kmc_messages').where({ id: ids[3] }).update({ first_sent_at: '2026-11-20 10:00:00.000', provider_id: 'earlier' });
+    const claimed = await s.store.claimDue({
+      channels: ['sms', 'email', 'print'],
+      limit: 5,
+      workerId: 'w1',
+      leaseMs: 600_000,
+      now: clock.now(),
+    });
+    expect(claimed.map((r) => r.id)).to.deep.equal(ids);
+    clock.advance(1500);
+    const at = clock.now();
+    const retryAt = new Date(at.getTime() + 60_000);
+    const claimedAt = (i: number) => new Date(`${claimed[i].updated_at.replace(' ', 'T')}Z`);
+    // Each statement raises the server's count of temporary tables; SHOW STATUS makes some itself, counted first.
+    const tmpTables = async () => {
+      const [rows] = (await db.knex.raw("SHOW GLOBAL STATUS WHERE Variable_name IN ('Created_tmp_tables', 'Created_tmp_disk_tables')")) as [
+        Array<{ Variable_name: string; Value: string }>,
+      ];
+      return rows.map((r) => `${r.Variable_name}=${r.Value}`);
+    };
+    const delta = (a: string[], b: string[]) => a.map((x, i) => Number(b[i].split('=')[1]) - Number(x.split('=')[1]));
+    const calibrate = [await tmpTables(), await tmpTables()];
+    const before = await tmpTables();
+    const recorded = await s.store.completeMany('w1', [
+      {
+        id: ids[0],
+        status: 'sent',
+        detail: 'accepted',
+        at,
+        channel: 'sms',
+        providerId: 'p-0',
+        providerAccount: 'acct',
+        reply: 'ok 0',
+        claimedAt: claimedAt(0),
+      },
+      {
+        id: ids[1],
+        status: 'pending',
+        detail: 'throttled',
+        at,
+        channel: 'sms',
+        reason: 'SMPP_THROTTLED: later',
+        reply: 'busy',
+        nextAttemptAt: retryAt,
+        claimedAt: claimedAt(1),
+      },
+      {
+        id: ids[2],
+        status: 'failed',
+        detail: 'refused',
+        at,
+        channel: 'email',
+        reason: 'SMTP_550: no such user',
+        reply: '550 no such user',
+        claimedAt: claimedAt(2),
+      },
+      { id: ids[3], status: 'sent', detail: 'accepted', at, channel: 'email', reply: '250 queued', claimedAt: claimedAt(3) },
+      {
+        id: ids[4],
+        status: 'to_print',
+        detail: 'in the print folder',
+        at,
+        channel: 'print',
+        reply: 'letters-1.pdf',
+        claimedAt: claimedAt(4),
+      },
+    ]);
+    const after = await tmpTables();
+    expect(recorded).to.deep.equal([true, true, true, true, true]);
+    expect(delta(before, after), 'temporary tables made by the write').to.deep.equal(delta(calibrate[0], calibrate[1]));
+
+    const rows = await db.knex('kmc_messages').whereIn('id', ids).orderBy('id');
+    const when = '2026-11-24 08:00:01.500';
+    const pick = (r: Record<string, unknown>) => ({
+      status: r.status,
+      status_reason: r.status_reason,
+      last_reply: r.last_reply,
+      provider_id: r.provider_id,
+      provider_account: r.provider_account,
+      next_attempt_at: r.next_attempt_at,
+      first_sent_at: r.first_sent_at,
+      updated_at: r.updated_at,
+      claimed_by: r.claimed_by,
+      lease_until: r.lease_until,
+    });
+    const common = { claimed_by: null, lease_until: null, updated_at: when };
+    expect(rows.map(pick)).to.deep.equal([
+      {
+        ...common,
+        status: 'sent',
+        status_reason: null,
+        last_reply: 'ok 0',
+        provider_id: 'p-0',
+        provider_account: 'acct',
+        next_attempt_at: null,
+        first_sent_at: when,
+      },
+      {
+        ...common,
+        status: 'pending',
+        status_reason: 'SMPP_THROTTLED: later',
+        last_reply: 'busy',
+        provider_id: null,
+        provider_account: null,
+        next_attempt_at: '2026-11-24 08:01:01.500',
+        first_sent_at: null,
+      },
+      {
+        ...common,
+        status: 'failed',
+        status_reason: 'SMTP_550: no such user',
+        last_reply: '550 no such user',
+        provider_id: null,
+        provider_account: null,
+        next_attempt_at: null,
+        first_sent_at: null,
+      },
+      {
+        ...common,
+        status: 'sent',
+        status_reason: null,
+        last_reply: '250 queued',
+        provider_id: 'earlier',
+        provider_account: null,
+        next_attempt_at: null,
+        first_sent_at: '2026-11-20 10:00:00.000',
+      },
+      {
+        ...common,
+        status: 'to_print',
+        status_reason: null,
+        last_reply: 'letters-1.pdf',
+        provider_id: null,
+        provider_account: null,
+        next_attempt_at: null,
+        first_sent_at: when,
+      },
+    ]);
+  });
+
   it("an e-mail's Message-ID is stored by its claim, before the first attempt, and every later attempt carries it", async () => {
     const s = await services();
     const [email, text] = (await s.store.insertMessages([message('email'), message('sms')], clock.now(), 'test')).ids;

@@ -78,32 +78,59 @@ export async function completeMany(knex: Knex, workerId: string, changes: Change
   );
 }
 
-/** The guarded UPDATE of a group, one statement: each row takes its own values from a derived table. */
-function updateStatement(workerId: string, changes: Change[]): { sql: string; bindings: Array<string | number | null> } {
-  const cols =
-    '? AS id, ? AS status, ? AS status_reason, ? AS updated_at, ? AS last_reply, ? AS next_attempt_at, ? AS has_provider, ? AS provider_id, ? AS has_account, ? AS provider_account';
-  const rows = changes.map((_, i) => (i === 0 ? `SELECT ${cols}` : 'SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?')).join(' UNION ALL ');
-  const bindings = changes.flatMap((c) => [
-    c.id,
-    c.status,
-    c.reason ?? null,
-    toDbTime(c.at),
-    c.reply ?? null,
-    c.nextAttemptAt ? toDbTime(c.nextAttemptAt) : null,
-    c.providerId !== undefined ? 1 : 0,
-    c.providerId ?? null,
-    c.providerAccount !== undefined ? 1 : 0,
-    c.providerAccount ?? null,
-  ]);
+type Value = string | number | null;
+/** A column's new value for one message, or its current value kept. */
+type Assigned = { value: Value } | { keep: true };
+
+/**
+ * A column's new values for a group, as an expression: one placeholder when every message takes the same value
+ * (the usual case for status and reason), else a CASE on the id.
+ */
+function newValues(column: string, ids: number[], values: Assigned[]): { sql: string; bindings: Value[] } {
+  const [first] = values;
+  if (values.every((v) => 'keep' in v)) return { sql: column, bindings: [] };
+  if ('value' in first && values.every((v) => 'value' in v && v.value === first.value)) return { sql: '?', bindings: [first.value] };
+  const bindings: Value[] = [];
+  const arms = values.map((v, i) => {
+    bindings.push(ids[i]);
+    if ('keep' in v) return `WHEN ? THEN ${column}`;
+    bindings.push(v.value);
+    return 'WHEN ? THEN ?';
+  });
+  return { sql: `CASE id ${arms.join(' ')} END`, bindings };
+}
+
+/**
+ * The guarded UPDATE of a group, one statement on the table alone, found by primary key (a join with a table of
+ * values made the server build temporary tables, one on disk for the TEXT column: most of a commit's time). Each
+ * expression reads only its own column, so the order the server assigns in does not matter.
+ */
+function updateStatement(workerId: string, changes: Change[]): { sql: string; bindings: Value[] } {
+  const ids = changes.map((c) => c.id);
+  const column = (name: string, of: (c: Change) => Assigned) => {
+    const expr = newValues(name, ids, changes.map(of));
+    return { sql: `${name} = ${expr.sql}`, bindings: expr.bindings };
+  };
+  const firstSent = newValues(
+    'first_sent_at',
+    ids,
+    changes.map((c) => (c.status === 'sent' || c.status === 'to_print' ? { value: toDbTime(c.at) } : { keep: true })),
+  );
+  const sets = [
+    // The first send is kept: only a message without one takes this outcome's time.
+    { sql: `first_sent_at = COALESCE(first_sent_at, ${firstSent.sql})`, bindings: firstSent.bindings },
+    column('status', (c) => ({ value: c.status })),
+    column('status_reason', (c) => ({ value: c.reason ?? null })),
+    column('updated_at', (c) => ({ value: toDbTime(c.at) })),
+    column('last_reply', (c) => ({ value: c.reply ?? null })),
+    column('next_attempt_at', (c) => ({ value: c.nextAttemptAt ? toDbTime(c.nextAttemptAt) : null })),
+    column('provider_id', (c) => (c.providerId !== undefined ? { value: c.providerId } : { keep: true })),
+    column('provider_account', (c) => (c.providerAccount !== undefined ? { value: c.providerAccount } : { keep: true })),
+  ];
   return {
-    sql: `UPDATE kmc_messages m JOIN (${rows}) v ON m.id = v.id
-     SET m.status = v.status, m.status_reason = v.status_reason, m.updated_at = v.updated_at,
-         m.lease_until = NULL, m.claimed_by = NULL, m.last_reply = v.last_reply, m.next_attempt_at = v.next_attempt_at,
-         m.provider_id = IF(v.has_provider = 1, v.provider_id, m.provider_id),
-         m.provider_account = IF(v.has_account = 1, v.provider_account, m.provider_account),
-         m.first_sent_at = IF(v.status IN ('sent', 'to_print'), COALESCE(m.first_sent_at, v.updated_at), m.first_sent_at)
-     WHERE m.status = 'sending' AND m.claimed_by = ?`,
-    bindings: [...bindings, workerId],
+    sql: `UPDATE kmc_messages SET ${sets.map((a) => a.sql).join(', ')}, lease_until = NULL, claimed_by = NULL
+     WHERE id IN (${ids.map(() => '?').join(', ')}) AND status = 'sending' AND claimed_by = ?`,
+    bindings: [...sets.flatMap((a) => a.bindings), ...ids, workerId],
   };
 }
 
