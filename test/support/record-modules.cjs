@@ -29,8 +29,8 @@ if (out) {
       if (/[\\/]dist[\\/]sidecar[\\/]db[\\/]database-driver\.js$/.test(file)) packages.add('(built database driver)');
     }
     fs.writeFileSync(out, JSON.stringify([...packages].sort()));
-    // Whether stack traces were mapped to the TypeScript lines (node then reads every module's map as it loads).
     if (process.env.CODE_CACHES_FILE) fs.writeFileSync(process.env.CODE_CACHES_FILE, JSON.stringify(codeCaches));
+    // Whether stack traces were mapped to the TypeScript lines (node then reads every module's map as it loads).
     if (process.env.SOURCE_MAPS_FILE) fs.writeFileSync(process.env.SOURCE_MAPS_FILE, String(process.sourceMapsEnabled));
   });
 }
