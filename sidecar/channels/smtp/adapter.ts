@@ -9,11 +9,7 @@ import { isUsableEmail } from '../../contact';
 import { ADDRESS_PROBLEM_TEXT, checkAddress, checkSender } from '../../addresses';
 import { messageIdFor } from '../../kernel';
 import { dkimKeyFor, type DkimKey } from '../../config';
-import type { SmtpTransports } from './transports';
-
-/** nodemailer, loaded when the first transport is made (commands that send no e-mail never load it). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
-const nodemailer = () => require('nodemailer') as typeof import('nodemailer');
+import { openPool, type SmtpTransports } from './transports';
 
 export interface SmtpOptions {
   url: string;
@@ -107,7 +103,7 @@ export class SmtpAdapter implements ChannelAdapter {
 
   /** The pooled transport, opened on first use; it connects on the first send. */
   private pool(): Transporter | null {
-    if (!this.transport && this.poolOptions) this.transport = nodemailer().createTransport(this.poolOptions);
+    if (!this.transport && this.poolOptions) this.transport = openPool(this.poolOptions);
     return this.transport;
   }
 

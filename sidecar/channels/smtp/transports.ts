@@ -12,9 +12,14 @@
 import type { Transporter, TransportOptions } from 'nodemailer';
 import type { KohaSmtpServer } from '../../host';
 
-/** nodemailer, loaded when the first transport is made (commands that send no e-mail never load it). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
-const nodemailer = () => require('nodemailer') as typeof import('nodemailer');
+/**
+ * A pooled transport, for the adapter's own server and for each of Koha's. nodemailer is loaded here, when the first
+ * one is made: commands that send no e-mail never load it.
+ */
+export function openPool(options: TransportOptions): Transporter {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
+  return (require('nodemailer') as typeof import('nodemailer')).createTransport(options);
+}
 
 /** One of Koha's SMTP servers, as the host reader gives it (timeout in seconds). */
 export type SmtpServerSettings = Omit<KohaSmtpServer, 'id'>;
@@ -102,7 +107,7 @@ export class SmtpTransports {
     const chosen = (branchcode ? routes?.byBranch.get(branchcode) : undefined) ?? routes?.fallback ?? null;
     if (!chosen) return null;
     let transport = this.pools.get(chosen.key);
-    if (!transport) this.pools.set(chosen.key, (transport = nodemailer().createTransport(chosen.options)));
+    if (!transport) this.pools.set(chosen.key, (transport = openPool(chosen.options)));
     return { transport, source: chosen.source };
   }
 
